@@ -1,0 +1,192 @@
+"""byom-sdk: bring your own model — one contract for SageMaker, Vertex AI and local ONNX
+models, behind a trust boundary.
+
+::
+
+    import byom_sdk
+
+    client = byom_sdk.Client.from_config("byom.toml")
+    reply = client.model("support-bot").generate("Summarise ticket 4711", max_tokens=200)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._client import Client
+    from ._config import ConfigPath
+    from ._errors import (
+        AuthError,
+        BadRequest,
+        ByomError,
+        CapabilityNotSupported,
+        ConfigError,
+        ModelError,
+        PluginError,
+        PolicyViolation,
+        ProviderError,
+        Throttled,
+        Timeout,
+        Unavailable,
+    )
+    from ._hookspecs import hookimpl
+    from ._managed import ManagedModel
+    from ._middleware import CallContext, Interceptor, Middleware
+    from ._model import Model
+    from ._plugins import PluginLoadWarning, Registry, get_registry
+    from ._retry import RetryPolicy
+    from ._specs import (
+        API_VERSION,
+        AuditSinkSpec,
+        DetectorSpec,
+        MiddlewareSpec,
+        ModelProviderSpec,
+        TokenizerSpec,
+    )
+    from ._tokenizer import ChatTemplate, HFTokenizer, Tokenizer
+    from ._types import (
+        Attestation,
+        Boundary,
+        Capabilities,
+        EmbedRequest,
+        EmbedResponse,
+        FinishEvent,
+        GenerateRequest,
+        GenerateResponse,
+        Message,
+        ModelInfo,
+        RequestMetadata,
+        StreamEvent,
+        TextDelta,
+        ToolCall,
+        ToolCallEvent,
+        Usage,
+        UsageEvent,
+    )
+
+__all__ = [
+    "API_VERSION",
+    "Attestation",
+    "AuditSinkSpec",
+    "AuthError",
+    "BadRequest",
+    "Boundary",
+    "ByomError",
+    "CallContext",
+    "Capabilities",
+    "CapabilityNotSupported",
+    "ChatTemplate",
+    "Client",
+    "ConfigError",
+    "ConfigPath",
+    "DetectorSpec",
+    "EmbedRequest",
+    "EmbedResponse",
+    "FinishEvent",
+    "GenerateRequest",
+    "GenerateResponse",
+    "HFTokenizer",
+    "Interceptor",
+    "ManagedModel",
+    "Message",
+    "Middleware",
+    "MiddlewareSpec",
+    "Model",
+    "ModelError",
+    "ModelInfo",
+    "ModelProviderSpec",
+    "PluginError",
+    "PluginLoadWarning",
+    "PolicyViolation",
+    "ProviderError",
+    "Registry",
+    "RequestMetadata",
+    "RetryPolicy",
+    "StreamEvent",
+    "TextDelta",
+    "Throttled",
+    "Timeout",
+    "Tokenizer",
+    "TokenizerSpec",
+    "ToolCall",
+    "ToolCallEvent",
+    "Unavailable",
+    "Usage",
+    "UsageEvent",
+    "get_registry",
+    "hookimpl",
+]
+
+# Names resolve on first access so `import byom_sdk` costs almost nothing: pydantic and the
+# contract load when the application first touches them, plugins when a model is built.
+_LAZY: dict[str, str] = {
+    "API_VERSION": "._specs",
+    "Attestation": "._types",
+    "AuditSinkSpec": "._specs",
+    "AuthError": "._errors",
+    "BadRequest": "._errors",
+    "Boundary": "._types",
+    "ByomError": "._errors",
+    "CallContext": "._middleware",
+    "Capabilities": "._types",
+    "CapabilityNotSupported": "._errors",
+    "ChatTemplate": "._tokenizer",
+    "Client": "._client",
+    "ConfigError": "._errors",
+    "ConfigPath": "._config",
+    "DetectorSpec": "._specs",
+    "EmbedRequest": "._types",
+    "EmbedResponse": "._types",
+    "FinishEvent": "._types",
+    "GenerateRequest": "._types",
+    "GenerateResponse": "._types",
+    "HFTokenizer": "._tokenizer",
+    "Interceptor": "._middleware",
+    "ManagedModel": "._managed",
+    "Message": "._types",
+    "Middleware": "._middleware",
+    "MiddlewareSpec": "._specs",
+    "Model": "._model",
+    "ModelError": "._errors",
+    "ModelInfo": "._types",
+    "ModelProviderSpec": "._specs",
+    "PluginError": "._errors",
+    "PluginLoadWarning": "._plugins",
+    "PolicyViolation": "._errors",
+    "ProviderError": "._errors",
+    "Registry": "._plugins",
+    "RequestMetadata": "._types",
+    "RetryPolicy": "._retry",
+    "StreamEvent": "._types",
+    "TextDelta": "._types",
+    "Throttled": "._errors",
+    "Timeout": "._errors",
+    "Tokenizer": "._tokenizer",
+    "TokenizerSpec": "._specs",
+    "ToolCall": "._types",
+    "ToolCallEvent": "._types",
+    "Unavailable": "._errors",
+    "Usage": "._types",
+    "UsageEvent": "._types",
+    "get_registry": "._plugins",
+    "hookimpl": "._hookspecs",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(module, __name__), name)
+        globals()[name] = value
+        return value
+    if name == "__version__":
+        from ._plugins import core_version
+
+        return core_version()
+    raise AttributeError(f"module 'byom_sdk' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*__all__, "__version__"])

@@ -1,0 +1,181 @@
+"""byom.toml loading: model aliases, ``${ENV}`` interpolation, and errors that name the
+file, the alias and the field.
+
+::
+
+    [retry]                       # defaults for every model
+    max_attempts = 3
+
+    [trust]                       # the trust policy (see the trust guide)
+    allowed_regions = ["eu-*"]
+
+    [models.support-bot]
+    provider = "sagemaker"        # which plugin builds it
+    tokenizer = "tokenizers/llama"  # optional: real token counts and context checks
+    endpoint_name = "support-bot-prod"
+    region = "${AWS_REGION}"      # ${VAR} or ${VAR:-default}; $$ is a literal $
+    retry = { max_attempts = 5 }  # per-model overrides
+    trust = { allowed_regions = ["eu-west-1"] }
+
+Keys other than ``provider``, ``tokenizer``, ``retry``, ``trust`` and ``description`` are
+the provider's own and are validated by the provider's pydantic schema.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, ValidationInfo
+
+from ._errors import ConfigError
+from ._retry import RetryPolicy
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+__all__ = [
+    "CORE_MODEL_KEYS",
+    "ConfigPath",
+    "ModelEntry",
+    "describe_validation_error",
+    "interpolate",
+    "load_config_file",
+]
+
+CORE_MODEL_KEYS = frozenset({"provider", "tokenizer", "retry", "trust", "description"})
+_ENV = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _resolve_path(value: Path, info: ValidationInfo) -> Path:
+    base = (info.context or {}).get("config_dir") if isinstance(info.context, Mapping) else None
+    value = value.expanduser()
+    if base is not None and not value.is_absolute():
+        return Path(base) / value
+    return value
+
+
+#: A path field resolved against the folder of the byom.toml it came from.
+ConfigPath = Annotated[Path, AfterValidator(_resolve_path)]
+
+
+class ModelEntry(BaseModel):
+    """One model alias after validation of the core keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    alias: str
+    provider: str
+    description: str = ""
+    tokenizer: dict[str, Any] | None = None
+    retry: RetryPolicy | None = None
+    trust: dict[str, Any] | None = None
+    options: dict[str, Any] = {}
+
+
+def interpolate(value: Any, *, source: str, alias: str | None, path: str) -> Any:
+    """Replace ``${VAR}`` / ``${VAR:-default}`` in every string of ``value``."""
+    if isinstance(value, str):
+
+        def replace(match: re.Match[str]) -> str:
+            if match.group(0) == "$$":
+                return "$"
+            name, default = match.group(1), match.group(2)
+            found = os.environ.get(name)
+            if found is not None:
+                return found
+            if default is not None:
+                return default
+            raise ConfigError(
+                f"environment variable '{name}' is not set (use ${{{name}:-default}} for a default)",
+                source=source,
+                alias=alias,
+                field=path,
+            )
+
+        return _ENV.sub(replace, value)
+    if isinstance(value, Mapping):
+        return {
+            k: interpolate(v, source=source, alias=alias, path=f"{path}.{k}" if path else str(k))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [interpolate(v, source=source, alias=alias, path=f"{path}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def describe_validation_error(error: ValidationError, *, prefix: str = "") -> tuple[str, str]:
+    """The first failing field (dotted) and a one-line description of all failures."""
+    parts = []
+    first_field = ""
+    for item in error.errors():
+        location = ".".join(str(p) for p in item["loc"])
+        dotted = f"{prefix}.{location}" if prefix and location else prefix or location
+        first_field = first_field or dotted
+        parts.append(f"{dotted or '<root>'}: {item['msg']}")
+    return first_field, "; ".join(parts)
+
+
+def parse_model_entry(alias: str, raw: Mapping[str, Any], *, source: str) -> ModelEntry:
+    """Split one ``[models.ALIAS]`` table into core keys and provider options."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError("a model entry must be a table", source=source, alias=alias)
+    data = interpolate(dict(raw), source=source, alias=alias, path="")
+    provider = data.get("provider")
+    if not isinstance(provider, str) or not provider:
+        raise ConfigError("'provider' is required (e.g. provider = \"sagemaker\")", source=source, alias=alias, field="provider")
+    tokenizer = data.get("tokenizer")
+    if isinstance(tokenizer, str):
+        tokenizer = {"kind": "hf", "path": tokenizer}
+    elif tokenizer is not None and not isinstance(tokenizer, Mapping):
+        raise ConfigError("must be a path or a table", source=source, alias=alias, field="tokenizer")
+    retry = data.get("retry")
+    try:
+        retry_policy = RetryPolicy.model_validate(retry) if retry is not None else None
+    except ValidationError as exc:
+        field, message = describe_validation_error(exc, prefix="retry")
+        raise ConfigError(message, source=source, alias=alias, field=field) from None
+    trust = data.get("trust")
+    if trust is not None and not isinstance(trust, Mapping):
+        raise ConfigError("must be a table", source=source, alias=alias, field="trust")
+    return ModelEntry(
+        alias=alias,
+        provider=provider,
+        description=str(data.get("description", "")),
+        tokenizer=dict(tokenizer) if tokenizer is not None else None,
+        retry=retry_policy,
+        trust=dict(trust) if trust is not None else None,
+        options={k: v for k, v in data.items() if k not in CORE_MODEL_KEYS},
+    )
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a byom.toml; a missing file or TOML syntax error names the file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("config file not found", source=str(path)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file: {exc}", source=str(path)) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML: {exc}", source=str(path)) from None
+    unknown = set(data) - {"models", "retry", "trust", "plugins"}
+    if unknown:
+        raise ConfigError(
+            f"unknown top-level table(s) {sorted(unknown)}; expected models, retry, trust",
+            source=str(path),
+            field=sorted(unknown)[0],
+        )
+    models = data.get("models", {})
+    if not isinstance(models, Mapping):
+        raise ConfigError("[models] must be a table of aliases", source=str(path), field="models")
+    return data

@@ -1,0 +1,179 @@
+"""The one exception hierarchy of byom-sdk.
+
+Every error an application can see from the SDK derives from :class:`ByomError`; provider
+plugins map their client library's exceptions onto it and keep the original as
+``__cause__``. Each class carries a ``retryable`` default that the retry policy reads;
+an instance may override it (a container's 503 wrapped in a ModelError is retryable).
+
+::
+
+    ByomError
+    ├── ConfigError                 bad byom.toml / model config (names file, alias, field)
+    ├── PluginError                 a plugin failed to load, or broke the contract
+    ├── PolicyViolation             the trust policy refused the call (names rule and model)
+    ├── CapabilityNotSupported      the model did not declare the capability called
+    └── ProviderError               the model or its endpoint failed
+        ├── Throttled               429 / throttling / quota             (retryable)
+        ├── Unavailable             503 / 500 / connection / not ready   (retryable)
+        ├── Timeout                 deadline or read timeout             (not retryable)
+        ├── ModelError              the model container itself failed    (not retryable)
+        ├── AuthError               credentials missing or refused       (not retryable)
+        └── BadRequest              the request was invalid for the model (not retryable)
+
+A read timeout is not retryable by default: the request may already be running on the
+model, and silently re-invoking a generation doubles cost and side effects.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "AuthError",
+    "BadRequest",
+    "ByomError",
+    "CapabilityNotSupported",
+    "ConfigError",
+    "ModelError",
+    "PluginError",
+    "PolicyViolation",
+    "ProviderError",
+    "Throttled",
+    "Timeout",
+    "Unavailable",
+]
+
+
+class ByomError(Exception):
+    """Base of every byom-sdk error.
+
+    :param message: one line saying what went wrong and what is at fault.
+    :param retryable: overrides the class default read by the retry policy.
+    """
+
+    default_retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str, *, retryable: bool | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable: bool = self.default_retryable if retryable is None else retryable
+
+
+class ConfigError(ByomError):
+    """Configuration is invalid; the message names the file, the model alias and the field.
+
+    :param source: the config file (or ``"<Client(models=...)>"``).
+    :param alias: the model alias at fault, when there is one.
+    :param field: the dotted field path at fault, when there is one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        alias: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        where = []
+        if source:
+            where.append(source)
+        if alias:
+            where.append(f"model '{alias}'")
+        if field:
+            where.append(f"field '{field}'")
+        super().__init__(f"{': '.join(where)}: {message}" if where else message)
+        self.source = source
+        self.alias = alias
+        self.field = field
+
+
+class PluginError(ByomError):
+    """A plugin failed to load, declared an unsupported API version, or broke the contract.
+
+    :param plugin: the entry-point (plugin) name at fault.
+    """
+
+    def __init__(self, message: str, *, plugin: str | None = None) -> None:
+        super().__init__(message)
+        self.plugin = plugin
+
+
+class PolicyViolation(ByomError):
+    """The trust policy refused the call before any byte left the boundary.
+
+    :param rule: the policy rule that refused (e.g. ``"allowed_regions"``).
+    :param model: the model alias the call was for.
+    """
+
+    def __init__(self, message: str, *, rule: str, model: str | None = None) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.model = model
+
+
+class CapabilityNotSupported(ByomError):
+    """The model was asked for something its ``ModelInfo.capabilities`` does not declare."""
+
+    def __init__(self, capability: str, *, model: str) -> None:
+        super().__init__(f"model '{model}' does not support '{capability}' (not declared in its capabilities)")
+        self.capability = capability
+        self.model = model
+
+
+class ProviderError(ByomError):
+    """The model or its endpoint failed.
+
+    :param provider: the provider name (``"sagemaker"``, ``"vertex"``, ``"onnx"``…).
+    :param status_code: the HTTP / wire status when there is one.
+    :param retry_after: a backoff hint in seconds from the provider (e.g. a cold start).
+    :param code: the provider's own error code (``"ThrottlingException"``…).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        status_code: int | None = None,
+        retryable: bool | None = None,
+        retry_after: float | None = None,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message, retryable=retryable)
+        self.provider = provider
+        self.status_code = status_code
+        self.retry_after = retry_after
+        self.code = code
+        self.details: dict[str, Any] = details or {}
+        #: how many attempts the retry policy made before giving up (set by the policy).
+        self.attempts: int = 1
+
+
+class Throttled(ProviderError):
+    """Rate limited or out of quota (HTTP 429, ThrottlingException, RESOURCE_EXHAUSTED)."""
+
+    default_retryable = True
+
+
+class Unavailable(ProviderError):
+    """The endpoint is unavailable or not ready (503, 500, connection errors, cold start)."""
+
+    default_retryable = True
+
+
+class Timeout(ProviderError):
+    """A deadline or read timeout passed; not retried since the model may still be running."""
+
+
+class ModelError(ProviderError):
+    """The model container failed; retryable only when it reported overload (429 / 503)."""
+
+
+class AuthError(ProviderError):
+    """Credentials are missing, expired or refused."""
+
+
+class BadRequest(ProviderError):
+    """The request is invalid for this model (validation, context window, payload size)."""

@@ -1,0 +1,325 @@
+"""The model the Client hands out: middleware, trust pipeline and retries around a plugin.
+
+Composition happens once, when the Client builds the model; per call there is one
+interceptor per middleware and no pluggy dispatch. Any exception a plugin lets escape
+that is not a ``ByomError`` is wrapped in ``ProviderError`` (kept as ``__cause__``) so an
+application only ever catches the core hierarchy.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Literal
+
+from ._errors import BadRequest, ByomError, ProviderError
+from ._middleware import CallContext, Interceptor, Middleware
+from ._model import Model
+from ._retry import RetryPolicy
+from ._types import (
+    EmbedRequest,
+    EmbedResponse,
+    GenerateRequest,
+    GenerateResponse,
+    ModelInfo,
+    StreamEvent,
+)
+
+if TYPE_CHECKING:
+    from ._tokenizer import Tokenizer
+
+__all__ = ["ManagedModel"]
+
+log = logging.getLogger("byom_sdk")
+
+
+def _wrap_foreign(error: Exception, plugin: str) -> ByomError:
+    if isinstance(error, ByomError):
+        return error
+    log.warning("plugin %r let %s escape unmapped; wrapped in ProviderError", plugin, type(error).__name__)
+    return ProviderError(
+        f"provider '{plugin}' raised {type(error).__name__}: {error}", provider=plugin, retryable=False
+    )
+
+
+class ManagedModel(Model):
+    """A plugin's model wrapped with middleware (trust first), retries and context checks.
+
+    :param alias: the name the application asked the Client for.
+    :param inner: the plugin's model.
+    :param middleware: ordered outermost first; the trust pipeline is innermost so that it
+        sees exactly what would leave the boundary.
+    """
+
+    def __init__(
+        self,
+        alias: str,
+        inner: Model,
+        *,
+        middleware: Sequence[Middleware] = (),
+        retry: RetryPolicy | None = None,
+        tokenizer: Tokenizer | None = None,
+    ) -> None:
+        self.alias = alias
+        self.inner = inner
+        self.middleware = tuple(middleware)
+        self.retry = retry or RetryPolicy()
+        self._tokenizer = tokenizer
+        self._info = inner.info
+
+    @property
+    def info(self) -> ModelInfo:
+        return self._info
+
+    @property
+    def tokenizer(self) -> Tokenizer | None:
+        return self._tokenizer or self.inner.tokenizer
+
+    def refresh_info(self) -> None:
+        """Re-read the plugin's ``info`` (after it verified its boundary, say)."""
+        self._info = self.inner.info
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _open(self, operation: Literal["generate", "stream", "embed"]) -> tuple[CallContext, list[Interceptor]]:
+        call = CallContext(alias=self.alias, info=self._info, operation=operation)
+        opened = []
+        for middleware in self.middleware:
+            interceptor = middleware.open(call)
+            if interceptor is not None:
+                opened.append(interceptor)
+        return call, opened
+
+    @staticmethod
+    def _fail(interceptors: Sequence[Interceptor], error: BaseException) -> None:
+        for interceptor in reversed(interceptors):
+            interceptor.on_error(error)
+        for interceptor in reversed(interceptors):
+            interceptor.on_end()
+
+    def _check_context(self, request: GenerateRequest) -> None:
+        limit = self._info.capabilities.max_context
+        tokenizer = self.tokenizer
+        if limit is None or tokenizer is None:
+            return
+        if request.prompt is not None:
+            used = tokenizer.count(request.prompt)
+        else:
+            used = tokenizer.count(tokenizer.apply_chat_template(request.as_messages()))
+        wanted = used + (request.max_tokens or 0)
+        if wanted > limit:
+            raise BadRequest(
+                f"model '{self.alias}': prompt is {used} tokens + max_tokens "
+                f"{request.max_tokens or 0} = {wanted}, over the context window of {limit}",
+                provider=self._info.provider,
+            )
+
+    def _before(self, request: GenerateRequest, operation: Literal["generate", "stream"]) -> tuple[
+        CallContext, list[Interceptor], GenerateRequest
+    ]:
+        call, interceptors = self._open(operation)
+        try:
+            self._check_context(request)
+            for interceptor in interceptors:
+                request = interceptor.on_request(request)
+        except BaseException as error:
+            self._fail(interceptors, error)
+            raise
+        return call, interceptors, request
+
+    @staticmethod
+    def _on_attempt(call: CallContext) -> Callable[[int], None]:
+        def note(attempt: int) -> None:
+            call.attempts = attempt
+
+        return note
+
+    # -- generate -------------------------------------------------------------------------
+
+    def _generate(self, request: GenerateRequest) -> GenerateResponse:
+        call, interceptors, request = self._before(request, "generate")
+        inner = self.inner
+        plugin = self._info.provider
+
+        def attempt(req: GenerateRequest) -> GenerateResponse:
+            try:
+                return inner._call_generate(req)
+            except Exception as error:  # noqa: BLE001 - mapping whatever a plugin raised is the point.
+                if isinstance(error, ByomError):
+                    raise
+                raise _wrap_foreign(error, plugin) from error
+
+        try:
+            response = self.retry.call(attempt, request, on_attempt=self._on_attempt(call))
+            for interceptor in reversed(interceptors):
+                response = interceptor.on_response(response)
+        except BaseException as error:
+            self._fail(interceptors, error)
+            raise
+        for interceptor in reversed(interceptors):
+            interceptor.on_end()
+        return response
+
+    async def _agenerate(self, request: GenerateRequest) -> GenerateResponse:
+        call, interceptors, request = self._before(request, "generate")
+        inner = self.inner
+        plugin = self._info.provider
+
+        async def attempt(req: GenerateRequest) -> GenerateResponse:
+            try:
+                return await inner._acall_generate(req)
+            except Exception as error:  # noqa: BLE001 - mapping whatever a plugin raised is the point.
+                if isinstance(error, ByomError):
+                    raise
+                raise _wrap_foreign(error, plugin) from error
+
+        try:
+            response = await self.retry.acall(attempt, request, on_attempt=self._on_attempt(call))
+            for interceptor in reversed(interceptors):
+                response = interceptor.on_response(response)
+        except BaseException as error:
+            self._fail(interceptors, error)
+            raise
+        for interceptor in reversed(interceptors):
+            interceptor.on_end()
+        return response
+
+    # -- stream ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _through(interceptors: Sequence[Interceptor], event: StreamEvent) -> Sequence[StreamEvent]:
+        events: Sequence[StreamEvent] = (event,)
+        for interceptor in reversed(interceptors):
+            passed: list[StreamEvent] = []
+            for item in events:
+                passed.extend(interceptor.on_event(item))
+            events = passed
+        return events
+
+    def _stream(self, request: GenerateRequest) -> Iterator[StreamEvent]:
+        call, interceptors, request = self._before(request, "stream")
+        inner = self.inner
+        plugin = self._info.provider
+
+        def attempt(req: GenerateRequest) -> Iterator[StreamEvent]:
+            try:
+                yield from inner._call_stream(req)
+            except Exception as error:  # noqa: BLE001 - mapping whatever a plugin raised is the point.
+                if isinstance(error, ByomError):
+                    raise
+                raise _wrap_foreign(error, plugin) from error
+
+        return self._drive(interceptors, self.retry.stream(attempt, request, on_attempt=self._on_attempt(call)))  # type: ignore[arg-type]
+
+    def _drive(self, interceptors: list[Interceptor], events: Iterator[StreamEvent]) -> Iterator[StreamEvent]:
+        try:
+            if not interceptors:
+                yield from events
+            else:
+                for event in events:
+                    yield from self._through(interceptors, event)
+        except BaseException as error:
+            if isinstance(error, GeneratorExit):
+                # The caller stopped early: still close the interceptors, as a normal end.
+                for interceptor in reversed(interceptors):
+                    interceptor.on_end()
+                raise
+            self._fail(interceptors, error)
+            raise
+        for interceptor in reversed(interceptors):
+            interceptor.on_end()
+
+    async def _astream(self, request: GenerateRequest) -> AsyncIterator[StreamEvent]:  # type: ignore[override]
+        call, interceptors, request = self._before(request, "stream")
+        inner = self.inner
+        plugin = self._info.provider
+
+        async def attempt(req: GenerateRequest) -> AsyncIterator[StreamEvent]:
+            try:
+                async for event in inner._acall_stream(req):
+                    yield event
+            except Exception as error:  # noqa: BLE001 - mapping whatever a plugin raised is the point.
+                if isinstance(error, ByomError):
+                    raise
+                raise _wrap_foreign(error, plugin) from error
+
+        events = self.retry.astream(attempt, request, on_attempt=self._on_attempt(call))
+        try:
+            async for event in events:
+                for item in self._through(interceptors, event):
+                    yield item
+        except BaseException as error:
+            if isinstance(error, GeneratorExit):
+                for interceptor in reversed(interceptors):
+                    interceptor.on_end()
+                raise
+            self._fail(interceptors, error)
+            raise
+        for interceptor in reversed(interceptors):
+            interceptor.on_end()
+
+    # -- embed ----------------------------------------------------------------------------
+
+    def _embed_before(self, request: EmbedRequest) -> tuple[CallContext, list[Interceptor], EmbedRequest]:
+        call, interceptors = self._open("embed")
+        try:
+            for interceptor in interceptors:
+                request = interceptor.on_embed_request(request)
+        except BaseException as error:
+            self._fail(interceptors, error)
+            raise
+        return call, interceptors, request
+
+    def _embed(self, request: EmbedRequest) -> EmbedResponse:
+        call, interceptors, request = self._embed_before(request)
+        inner = self.inner
+        plugin = self._info.provider
+
+        def attempt(req: EmbedRequest) -> EmbedResponse:
+            try:
+                return inner._call_embed(req)
+            except Exception as error:  # noqa: BLE001 - mapping whatever a plugin raised is the point.
+                if isinstance(error, ByomError):
+                    raise
+                raise _wrap_foreign(error, plugin) from error
+
+        try:
+            response = self.retry.call(attempt, request, on_attempt=self._on_attempt(call))
+            for interceptor in reversed(interceptors):
+                response = interceptor.on_embed_response(response)
+        except BaseException as error:
+            self._fail(interceptors, error)
+            raise
+        for interceptor in reversed(interceptors):
+            interceptor.on_end()
+        return response
+
+    async def _aembed(self, request: EmbedRequest) -> EmbedResponse:
+        call, interceptors, request = self._embed_before(request)
+        inner = self.inner
+        plugin = self._info.provider
+
+        async def attempt(req: EmbedRequest) -> EmbedResponse:
+            try:
+                return await inner._acall_embed(req)
+            except Exception as error:  # noqa: BLE001 - mapping whatever a plugin raised is the point.
+                if isinstance(error, ByomError):
+                    raise
+                raise _wrap_foreign(error, plugin) from error
+
+        try:
+            response = await self.retry.acall(attempt, request, on_attempt=self._on_attempt(call))
+            for interceptor in reversed(interceptors):
+                response = interceptor.on_embed_response(response)
+        except BaseException as error:
+            self._fail(interceptors, error)
+            raise
+        for interceptor in reversed(interceptors):
+            interceptor.on_end()
+        return response
+
+    def _close(self) -> None:
+        self.inner.close()
+
+    def __repr__(self) -> str:
+        return f"<ManagedModel {self.alias!r} provider={self._info.provider!r} id={self._info.id!r}>"
