@@ -172,7 +172,7 @@ class Client:
                 inner = spec.factory(self._provider_configs[alias])
             except ByomError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - a factory's failure belongs to its plugin.
+            except Exception as exc:
                 raise PluginError(
                     f"provider '{entry.provider}' failed to build model '{alias}': {type(exc).__name__}: {exc}",
                     plugin=entry.provider,
@@ -190,7 +190,7 @@ class Client:
         for mw_spec in self.registry.middleware_specs():
             try:
                 built_mw = mw_spec.factory(alias, info)
-            except Exception as exc:  # noqa: BLE001 - a factory's failure belongs to its plugin.
+            except Exception as exc:
                 raise PluginError(
                     f"middleware '{mw_spec.name}' failed for model '{alias}': {type(exc).__name__}: {exc}",
                     plugin=mw_spec.name,

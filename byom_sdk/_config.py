@@ -38,7 +38,7 @@ from ._retry import RetryPolicy
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = [
     "CORE_MODEL_KEYS",
@@ -129,7 +129,9 @@ def parse_model_entry(alias: str, raw: Mapping[str, Any], *, source: str) -> Mod
     data = interpolate(dict(raw), source=source, alias=alias, path="")
     provider = data.get("provider")
     if not isinstance(provider, str) or not provider:
-        raise ConfigError("'provider' is required (e.g. provider = \"sagemaker\")", source=source, alias=alias, field="provider")
+        raise ConfigError(
+            "'provider' is required (e.g. provider = \"sagemaker\")", source=source, alias=alias, field="provider"
+        )
     tokenizer = data.get("tokenizer")
     if isinstance(tokenizer, str):
         tokenizer = {"kind": "hf", "path": tokenizer}
@@ -178,4 +180,4 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     models = data.get("models", {})
     if not isinstance(models, Mapping):
         raise ConfigError("[models] must be a table of aliases", source=str(path), field="models")
-    return data
+    return dict(data)

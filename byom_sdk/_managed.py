@@ -144,7 +144,7 @@ class ManagedModel(Model):
         def attempt(req: GenerateRequest) -> GenerateResponse:
             try:
                 return inner._call_generate(req)
-            except Exception as error:  # noqa: BLE001 - mapping whatever a plugin raised is the point.
+            except Exception as error:
                 if isinstance(error, ByomError):
                     raise
                 raise _wrap_foreign(error, plugin) from error
@@ -168,7 +168,7 @@ class ManagedModel(Model):
         async def attempt(req: GenerateRequest) -> GenerateResponse:
             try:
                 return await inner._acall_generate(req)
-            except Exception as error:  # noqa: BLE001 - mapping whatever a plugin raised is the point.
+            except Exception as error:
                 if isinstance(error, ByomError):
                     raise
                 raise _wrap_foreign(error, plugin) from error
@@ -204,12 +204,12 @@ class ManagedModel(Model):
         def attempt(req: GenerateRequest) -> Iterator[StreamEvent]:
             try:
                 yield from inner._call_stream(req)
-            except Exception as error:  # noqa: BLE001 - mapping whatever a plugin raised is the point.
+            except Exception as error:
                 if isinstance(error, ByomError):
                     raise
                 raise _wrap_foreign(error, plugin) from error
 
-        return self._drive(interceptors, self.retry.stream(attempt, request, on_attempt=self._on_attempt(call)))  # type: ignore[arg-type]
+        return self._drive(interceptors, self.retry.stream(attempt, request, on_attempt=self._on_attempt(call)))
 
     def _drive(self, interceptors: list[Interceptor], events: Iterator[StreamEvent]) -> Iterator[StreamEvent]:
         try:
@@ -229,7 +229,7 @@ class ManagedModel(Model):
         for interceptor in reversed(interceptors):
             interceptor.on_end()
 
-    async def _astream(self, request: GenerateRequest) -> AsyncIterator[StreamEvent]:  # type: ignore[override]
+    async def _astream(self, request: GenerateRequest) -> AsyncIterator[StreamEvent]:
         call, interceptors, request = self._before(request, "stream")
         inner = self.inner
         plugin = self._info.provider
@@ -238,7 +238,7 @@ class ManagedModel(Model):
             try:
                 async for event in inner._acall_stream(req):
                     yield event
-            except Exception as error:  # noqa: BLE001 - mapping whatever a plugin raised is the point.
+            except Exception as error:
                 if isinstance(error, ByomError):
                     raise
                 raise _wrap_foreign(error, plugin) from error
@@ -278,7 +278,7 @@ class ManagedModel(Model):
         def attempt(req: EmbedRequest) -> EmbedResponse:
             try:
                 return inner._call_embed(req)
-            except Exception as error:  # noqa: BLE001 - mapping whatever a plugin raised is the point.
+            except Exception as error:
                 if isinstance(error, ByomError):
                     raise
                 raise _wrap_foreign(error, plugin) from error
@@ -302,7 +302,7 @@ class ManagedModel(Model):
         async def attempt(req: EmbedRequest) -> EmbedResponse:
             try:
                 return await inner._acall_embed(req)
-            except Exception as error:  # noqa: BLE001 - mapping whatever a plugin raised is the point.
+            except Exception as error:
                 if isinstance(error, ByomError):
                     raise
                 raise _wrap_foreign(error, plugin) from error

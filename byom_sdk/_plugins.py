@@ -20,6 +20,7 @@ Plugins load lazily, on the first registry use, never at ``import byom_sdk``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import importlib.metadata
 import os
@@ -29,7 +30,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pluggy
 
@@ -57,7 +58,7 @@ __all__ = [
 ENTRY_POINT_GROUP = "byom"
 BUILTIN_PLUGINS = ("byom_sdk.testing._provider", "byom_sdk._builtin")
 
-_SPEC_HOOKS: dict[str, type] = {
+_SPEC_HOOKS: dict[str, type[Any]] = {
     "byom_model_providers": ModelProviderSpec,
     "byom_tokenizers": TokenizerSpec,
     "byom_detectors": DetectorSpec,
@@ -160,9 +161,8 @@ class Registry:
             self._loaded = True
             if self._builtins:
                 for module_name in BUILTIN_PLUGINS:
-                    self._load_one(
-                        module_name, lambda m=module_name: importlib.import_module(m), None, builtin=True
-                    )
+                    self._load_one(module_name, functools.partial(importlib.import_module, module_name), None,
+                                   builtin=True)
             if self._load_entry_points:
                 self._load_from_entry_points()
         return self
@@ -215,6 +215,8 @@ class Registry:
         except PluginError as exc:
             self._record(name, dist_name, version, "validation", exc)
             return
+        if builtin:
+            dist_name, version = "byom-sdk", core_version()
         info.distribution, info.version = dist_name, version
 
     def _record(
@@ -271,7 +273,7 @@ class Registry:
                 try:
                     result = impl.function()
                     items = list(result or ())
-                except Exception as exc:  # noqa: BLE001 - a hook's failure belongs to its plugin.
+                except Exception as exc:
                     raise PluginError(
                         f"plugin '{name}': hook {hook_name}() raised {type(exc).__name__}: {exc}",
                         plugin=name,
@@ -281,6 +283,7 @@ class Registry:
 
     def _add_spec(self, hook_name: str, spec: Any, plugin: str, info: PluginInfo) -> None:
         expected = _SPEC_HOOKS[hook_name]
+        spec = cast(Any, spec)  # checked just below; the spec classes share name/api_version
         if not isinstance(spec, expected):
             raise PluginError(
                 f"plugin '{plugin}': hook {hook_name}() returned {type(spec).__name__}, "

@@ -115,7 +115,7 @@ class HFTokenizer:
             raise ConfigError(f"tokenizer file not found: {file}", field="tokenizer.path")
         try:
             backend = tokenizers.Tokenizer.from_file(str(file))
-        except Exception as exc:  # noqa: BLE001 - the tokenizers library raises bare Exception.
+        except Exception as exc:
             raise ConfigError(f"cannot read tokenizer {file}: {exc}", field="tokenizer.path") from exc
         config: dict[str, Any] = {}
         config_file = folder / "tokenizer_config.json"

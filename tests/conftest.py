@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+import pytest
+
+from byom_sdk.testing import isolated_registry
+
+
+@pytest.fixture
+def registry():
+    """A fresh registry (builtins only) active for the test."""
+    with isolated_registry() as reg:
+        yield reg
+
+
+@pytest.fixture(autouse=True)
+def _no_plugin_env(monkeypatch):
+    for name in ("BYOM_LOAD_PLUGINS", "BYOM_DISABLED_PLUGINS", "BYOM_STRICT_PLUGINS", "BYOM_CONFIG"):
+        monkeypatch.delenv(name, raising=False)

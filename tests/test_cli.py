@@ -1,0 +1,121 @@
+"""The `byom` CLI: plugin listing, model calls, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from byom_sdk.cli import main
+
+CONFIG = """
+[models.bot]
+provider = "scripted"
+description = "test double"
+replies = ["Hello there, friend"]
+
+[models.ghost]
+provider = "no-such-provider"
+"""
+
+
+@pytest.fixture
+def config(tmp_path, monkeypatch):
+    path = tmp_path / "byom.toml"
+    path.write_text(CONFIG)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BYOM_LOAD_PLUGINS", "")  # builtins only: deterministic output
+    return path
+
+
+def test_plugins_json(config, capsys):
+    """`byom plugins --json` lists builtin plugins with versions, providers and failures."""
+    assert main(["plugins", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["plugin_api"] == {"min": 1, "current": 1}
+    providers = {p for plugin in data["plugins"] for p in plugin["providers"]}
+    assert "scripted" in providers
+    builtin = next(p for p in data["plugins"] if "scripted" in p["providers"])
+    assert builtin["builtin"] and builtin["distribution"] == "byom-sdk" and builtin["version"] == data["core_version"]
+    assert data["failures"] == []
+
+
+def test_plugins_table(config, capsys):
+    """The human view is a table naming the providers."""
+    assert main(["plugins"]) == 0
+    assert "scripted" in capsys.readouterr().out
+
+
+def test_models_json_marks_unavailable_providers(config, capsys):
+    """`byom models --json` lists aliases and whether their provider is installed."""
+    assert main(["models", "--json"]) == 0
+    rows = {r["alias"]: r for r in json.loads(capsys.readouterr().out)["models"]}
+    assert rows["bot"] == {"alias": "bot", "provider": "scripted", "description": "test double", "available": True}
+    assert rows["ghost"]["available"] is False
+
+
+def test_generate_and_stream(config, capsys):
+    """generate prints the reply; --stream prints the same text; --max-tokens is honoured."""
+    assert main(["generate", "bot", "hi"]) == 0
+    assert capsys.readouterr().out == "Hello there, friend\n"
+    assert main(["generate", "bot", "hi", "--stream"]) == 0
+    assert capsys.readouterr().out == "Hello there, friend\n"
+    assert main(["generate", "bot", "hi", "--max-tokens", "1", "--json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert body["text"] == "Hello" and body["finish_reason"] == "length" and body["usage"]["source"] == "tokenizer"
+
+
+def test_embed(config, capsys):
+    """embed prints one vector per text."""
+    assert main(["embed", "bot", "a", "b"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["dimension"] == 8 and len(data["vectors"]) == 2
+
+
+def test_chat_reads_lines_until_empty(config, capsys, monkeypatch):
+    """chat sends each line and prints streamed replies; an empty line ends it."""
+    lines = iter(["hello", ""])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(lines))
+    assert main(["chat", "bot"]) == 0
+    assert "bot> Hello there, friend" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["generate", "nobody", "hi"], "error: byom.toml: no model named 'nobody' (configured: bot, ghost)"),
+        (["generate", "ghost", "hi"], "error: no provider named 'no-such-provider'"),
+        (["--config", "missing.toml", "models"], "error: missing.toml: config file not found"),
+    ],
+)
+def test_errors_are_one_line_without_traceback(config, capsys, args, message):
+    """Errors print one line to stderr and exit 1; no traceback."""
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(message)
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_usage_error_exit_code(config, capsys):
+    """Bad usage exits 2 with click's message."""
+    assert main(["generate"]) == 2
+    assert "Missing argument" in capsys.readouterr().err
+
+
+def test_debug_shows_traceback(config):
+    """--debug re-raises so the traceback is visible."""
+    from byom_sdk import ConfigError
+
+    with pytest.raises(ConfigError):
+        main(["--debug", "generate", "nobody", "hi"])
+
+
+def test_console_script_runs(config):
+    """The installed `byom` script runs end to end in a subprocess."""
+    out = subprocess.run(
+        [sys.executable, "-m", "byom_sdk.cli", "generate", "bot", "hi"], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "Hello there, friend\n"

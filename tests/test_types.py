@@ -1,0 +1,116 @@
+"""The contract's data types validate input and name the field at fault."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from byom_sdk import (
+    Attestation,
+    Boundary,
+    Capabilities,
+    EmbedRequest,
+    FinishEvent,
+    GenerateRequest,
+    GenerateResponse,
+    Message,
+    ModelInfo,
+    StreamEvent,
+    TextDelta,
+    Usage,
+    UsageEvent,
+)
+
+
+def _field_of(error: ValidationError) -> str:
+    return ".".join(str(p) for p in error.errors()[0]["loc"])
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"prompt": "hi", "max_tokens": 0}, "max_tokens"),
+        ({"prompt": "hi", "temperature": -1}, "temperature"),
+        ({"prompt": "hi", "top_p": 0}, "top_p"),
+        ({"prompt": "hi", "top_k": -2}, "top_k"),
+        ({"prompt": "hi", "stop": [""]}, "stop"),
+        ({"prompt": "hi", "unknown": 1}, "unknown"),
+        ({"messages": [{"role": "robot", "content": "x"}]}, "messages.0.role"),
+        ({"prompt": "hi", "metadata": {"tenant": 5}}, "metadata.tenant"),
+    ],
+)
+def test_bad_request_fields_are_named(fields, field):
+    """Each invalid request field is reported by its dotted name."""
+    with pytest.raises(ValidationError) as info:
+        GenerateRequest(**fields)
+    assert _field_of(info.value) == field
+
+
+def test_prompt_and_messages_are_exclusive():
+    """A request has exactly one of prompt or messages, and messages are non-empty."""
+    with pytest.raises(ValidationError, match="exactly one"):
+        GenerateRequest(prompt="a", messages=[{"role": "user", "content": "b"}])
+    with pytest.raises(ValidationError, match="exactly one"):
+        GenerateRequest()
+    with pytest.raises(ValidationError, match="must not be empty"):
+        GenerateRequest(messages=[])
+
+
+def test_request_is_immutable_and_prompt_becomes_a_user_message():
+    """Requests are frozen; a prompt reads as one user message."""
+    request = GenerateRequest(prompt="hello", temperature=0)
+    with pytest.raises(ValidationError):
+        request.prompt = "changed"  # type: ignore[misc]
+    assert request.as_messages() == (Message(role="user", content="hello"),)
+    assert request.is_greedy
+
+
+def test_usage_totals_and_estimate():
+    """Usage totals input and output; the estimate is tagged as an estimate."""
+    usage = Usage(input_tokens=3, output_tokens=4, source="server")
+    assert usage.total_tokens == 7
+    guess = Usage.estimate("12345678", "1234")
+    assert (guess.input_tokens, guess.output_tokens, guess.source) == (2, 1, "estimate")
+    with pytest.raises(ValidationError):
+        Usage(input_tokens=1, output_tokens=1, source="tiktoken")
+
+
+def test_stream_events_parse_by_type():
+    """Stream events round-trip through JSON using the `type` discriminator."""
+    adapter = TypeAdapter(list[StreamEvent])
+    usage = Usage(input_tokens=1, output_tokens=2, source="tokenizer")
+    events = [TextDelta(text="a"), UsageEvent(usage=usage), FinishEvent(finish_reason="stop", usage=usage)]
+    assert adapter.validate_json(adapter.dump_json(events)) == events
+
+
+def test_response_raw_is_kept_but_not_serialised_or_shown():
+    """The raw provider body is available for debugging but never dumped or repr'd."""
+    response = GenerateResponse(
+        text="t", finish_reason="stop", model="m",
+        usage=Usage(input_tokens=0, output_tokens=1, source="server"), raw={"secret": "body"},
+    )
+    assert response.raw == {"secret": "body"}
+    assert "secret" not in response.model_dump_json()
+    assert "secret" not in repr(response)
+
+
+def test_boundary_attestation_lookup_and_model_info():
+    """Attestations are found by name; ModelInfo bundles capabilities and boundary."""
+    boundary = Boundary(
+        provider="sagemaker", location_kind="customer-cloud", region="eu-west-1",
+        attestations=(Attestation(name="data_capture", value="off", ok=True, source="DescribeEndpoint"),),
+    )
+    assert boundary.attestation("data_capture").ok
+    assert boundary.attestation("kms") is None
+    info = ModelInfo(id="m", provider="sagemaker", capabilities=Capabilities(generate=True), boundary=boundary)
+    assert info.capabilities.generate and not info.capabilities.embed
+    with pytest.raises(ValidationError) as err:
+        Boundary(provider="x", location_kind="moon")
+    assert _field_of(err.value) == "location_kind"
+
+
+def test_embed_request_needs_texts():
+    """An embedding request needs at least one text."""
+    with pytest.raises(ValidationError) as err:
+        EmbedRequest(texts=())
+    assert _field_of(err.value) == "texts"
