@@ -24,7 +24,6 @@ demo: setup
 
 lint: setup
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check byom_sdk
 
 typecheck: setup
 	$(VENV)/bin/mypy

@@ -11,7 +11,8 @@ class LatencyLog(byom_sdk.Interceptor):
         self.call = call
 
     def on_end(self) -> None:
-        print(f"{self.call.alias} {self.call.operation}: {self.call.elapsed_ms:.2f} ms, {self.call.attempts} attempt(s)")
+        call = self.call
+        print(f"{call.alias} {call.operation}: {call.elapsed_ms:.2f} ms, {call.attempts} attempt(s)")
 
 
 class LatencyMiddleware:
