@@ -32,7 +32,7 @@ unit: setup
 	$(PY) scripts/run_tests.py
 
 docs: setup
-	$(VENV)/bin/mkdocs build --strict --quiet --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir site
 
 test: lint typecheck unit docs
 

@@ -19,10 +19,14 @@ from ._retry import RetryPolicy
 from ._types import (
     EmbedRequest,
     EmbedResponse,
+    FinishEvent,
     GenerateRequest,
     GenerateResponse,
     ModelInfo,
     StreamEvent,
+    TextDelta,
+    Usage,
+    UsageEvent,
 )
 
 if TYPE_CHECKING:
@@ -127,6 +131,49 @@ class ManagedModel(Model):
             raise
         return call, interceptors, request
 
+    def _usage_from_tokenizer(self, request: GenerateRequest, text: str) -> Usage | None:
+        tokenizer = self._tokenizer
+        if tokenizer is None:
+            return None
+        prompt = request.prompt if request.prompt is not None else tokenizer.apply_chat_template(request.as_messages())
+        return Usage(input_tokens=tokenizer.count(prompt), output_tokens=tokenizer.count(text), source="tokenizer")
+
+    def _recount(self, request: GenerateRequest, response: GenerateResponse) -> GenerateResponse:
+        """Replace an estimated usage with real counts when a tokenizer was configured."""
+        if response.usage.source != "estimate" or self._tokenizer is None:
+            return response
+        usage = self._usage_from_tokenizer(request, response.text)
+        return response.model_copy(update={"usage": usage})
+
+    def _recount_stream(self, request: GenerateRequest, events: Iterator[StreamEvent]) -> Iterator[StreamEvent]:
+        text: list[str] = []
+        for event in events:
+            if isinstance(event, TextDelta):
+                text.append(event.text)
+            elif isinstance(event, UsageEvent) and event.usage.source == "estimate":
+                usage = self._usage_from_tokenizer(request, "".join(text))
+                event = UsageEvent(usage=usage) if usage is not None else event
+            elif isinstance(event, FinishEvent) and event.usage is not None and event.usage.source == "estimate":
+                usage = self._usage_from_tokenizer(request, "".join(text))
+                event = FinishEvent(finish_reason=event.finish_reason, usage=usage)
+            yield event
+
+    async def _arecount_stream(
+        self, request: GenerateRequest, events: AsyncIterator[StreamEvent]
+    ) -> AsyncIterator[StreamEvent]:
+        text: list[str] = []
+        async for event in events:
+            if isinstance(event, TextDelta):
+                text.append(event.text)
+            elif (
+                isinstance(event, (UsageEvent, FinishEvent))
+                and event.usage is not None
+                and event.usage.source == "estimate"
+            ):
+                usage = self._usage_from_tokenizer(request, "".join(text))
+                event = event.model_copy(update={"usage": usage})
+            yield event
+
     @staticmethod
     def _on_attempt(call: CallContext) -> Callable[[int], None]:
         def note(attempt: int) -> None:
@@ -150,7 +197,7 @@ class ManagedModel(Model):
                 raise _wrap_foreign(error, plugin) from error
 
         try:
-            response = self.retry.call(attempt, request, on_attempt=self._on_attempt(call))
+            response = self._recount(request, self.retry.call(attempt, request, on_attempt=self._on_attempt(call)))
             for interceptor in reversed(interceptors):
                 response = interceptor.on_response(response)
         except BaseException as error:
@@ -174,7 +221,9 @@ class ManagedModel(Model):
                 raise _wrap_foreign(error, plugin) from error
 
         try:
-            response = await self.retry.acall(attempt, request, on_attempt=self._on_attempt(call))
+            response = self._recount(
+                request, await self.retry.acall(attempt, request, on_attempt=self._on_attempt(call))
+            )
             for interceptor in reversed(interceptors):
                 response = interceptor.on_response(response)
         except BaseException as error:
@@ -209,7 +258,10 @@ class ManagedModel(Model):
                     raise
                 raise _wrap_foreign(error, plugin) from error
 
-        return self._drive(interceptors, self.retry.stream(attempt, request, on_attempt=self._on_attempt(call)))
+        events = self.retry.stream(attempt, request, on_attempt=self._on_attempt(call))
+        if self._tokenizer is not None:
+            events = self._recount_stream(request, events)
+        return self._drive(interceptors, events)
 
     def _drive(self, interceptors: list[Interceptor], events: Iterator[StreamEvent]) -> Iterator[StreamEvent]:
         try:
@@ -244,6 +296,8 @@ class ManagedModel(Model):
                 raise _wrap_foreign(error, plugin) from error
 
         events = self.retry.astream(attempt, request, on_attempt=self._on_attempt(call))
+        if self._tokenizer is not None:
+            events = self._arecount_stream(request, events)
         try:
             async for event in events:
                 for item in self._through(interceptors, event):

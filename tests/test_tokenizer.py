@@ -115,3 +115,43 @@ def test_tokenizer_config_errors_name_alias(tmp_path):
     (tmp_path / "byom.toml").write_text('[models.remote]\nprovider = "scripted"\ntokenizer = "nowhere"\n')
     with pytest.raises(ConfigError, match=r"model 'remote'.*tokenizer file not found"):
         Client.from_config(tmp_path / "byom.toml").model("remote")
+
+
+def test_estimated_usage_is_recounted_with_configured_tokenizer(tokenizer_dir, tmp_path):
+    """A provider that only estimates usage gets real counts from the configured tokenizer."""
+    import asyncio
+    import shutil
+
+    from byom_sdk import FinishEvent, GenerateResponse, TextDelta, Usage, UsageEvent
+    from byom_sdk.testing import ScriptedModel
+
+    class Estimating(ScriptedModel):
+        def _generate(self, request):
+            response = super()._generate(request)
+            return response.model_copy(update={"usage": Usage.estimate(request.prompt or "", response.text)})
+
+        def _stream(self, request):
+            for event in super()._stream(request):
+                if isinstance(event, (UsageEvent, FinishEvent)):
+                    event = event.model_copy(update={"usage": Usage.estimate("", "")})
+                yield event
+
+    shutil.copytree(tokenizer_dir, tmp_path / "tok")
+    tok = HFTokenizer.from_file(tmp_path / "tok")
+    from byom_sdk._client import Client as _Client
+    from byom_sdk._managed import ManagedModel
+
+    model = ManagedModel("m", Estimating(["the quick brown fox"]), tokenizer=tok)
+    response = model.generate("hello world")
+    assert isinstance(response, GenerateResponse)
+    assert response.usage == Usage(input_tokens=tok.count("hello world"),
+                                   output_tokens=tok.count("the quick brown fox"), source="tokenizer")
+    events = list(model.stream("hello world"))
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "the quick brown fox"
+    assert events[-1].usage == response.usage
+
+    async def run():
+        return [e async for e in model.astream("hello world")]
+
+    assert asyncio.run(run())[-1].usage == response.usage
+    assert _Client  # the Client builds exactly this ManagedModel when `tokenizer` is configured
