@@ -1,0 +1,143 @@
+"""The boundary a Vertex endpoint model reports, and the opt-in check that reads the
+Endpoint resource back from the control plane (EndpointService.GetEndpoint).
+
+Without verification the plugin knows only what config says: the region, the host and
+whether the channel is encrypted. Retention stays unknown (``None``): a Vertex endpoint
+may log requests and responses to BigQuery. With ``verify_boundary = true`` the plugin
+records what the Endpoint resource says as attestations, and reports retention
+``"none"`` only when request-response logging is verified off.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from byom_sdk import Attestation, Boundary
+
+from ._config import VertexConfig, is_loopback_host
+
+if TYPE_CHECKING:
+    from google.auth.credentials import Credentials
+
+__all__ = ["base_boundary", "endpoint_url", "read_endpoint", "verified_boundary"]
+
+_SOURCE = "vertex:EndpointService.GetEndpoint"
+
+
+def _network_path(config: VertexConfig) -> str:
+    if config.network_path is not None:
+        return config.network_path
+    if config.api_endpoint is not None and is_loopback_host(config.api_endpoint):
+        return "loopback"
+    if config.dedicated_endpoint_dns is not None:
+        return "dedicated-endpoint"
+    return "public-internet"
+
+
+def endpoint_url(config: VertexConfig) -> str:
+    """Where calls go, as a URL naming the transport (reported as ``Boundary.endpoint``)."""
+    host = config.host.split("://", 1)[-1].rstrip("/")
+    if config.transport == "rest":
+        scheme = "http" if config.plaintext else "https"
+        return f"{scheme}://{host}/v1/{config.resource}"
+    scheme = "grpc" if config.plaintext else "grpcs"
+    return f"{scheme}://{host}/{config.resource}"
+
+
+def base_boundary(config: VertexConfig) -> Boundary:
+    """The boundary known from config alone (retention unknown)."""
+    return Boundary(
+        provider="vertex",
+        location_kind="customer-cloud",
+        region=config.location,
+        network_path=_network_path(config),
+        endpoint=endpoint_url(config),
+        tls=not config.plaintext,
+        retention=None,
+    )
+
+
+def verified_boundary(config: VertexConfig, endpoint: Any) -> Boundary:
+    """The boundary after reading ``endpoint`` (an ``aiplatform_v1.types.Endpoint``).
+
+    :param config: the model's config (region and dedicated DNS are compared with it).
+    :param endpoint: the Endpoint resource as returned by GetEndpoint.
+    """
+    attestations: list[Attestation] = []
+    name = str(endpoint.name)
+    region = name.split("/locations/", 1)[1].split("/", 1)[0] if "/locations/" in name else ""
+    attestations.append(Attestation(name="vertex.endpoint.region", value=region or "unknown",
+                                    ok=region == config.location, source=_SOURCE))
+    dedicated = bool(endpoint.dedicated_endpoint_enabled)
+    dns = str(endpoint.dedicated_endpoint_dns or "")
+    attestations.append(Attestation(name="vertex.endpoint.dedicated", value=dns if dedicated else "false",
+                                    ok=dedicated, source=_SOURCE))
+    psc = bool(endpoint.private_service_connect_config.enable_private_service_connect
+               or endpoint.enable_private_service_connect)
+    attestations.append(Attestation(name="vertex.endpoint.private_service_connect", value=str(psc).lower(),
+                                    ok=psc, source=_SOURCE))
+    if endpoint.network:
+        attestations.append(Attestation(name="vertex.endpoint.vpc_network", value=str(endpoint.network),
+                                        ok=True, source=_SOURCE))
+    logging = endpoint.predict_request_response_logging_config
+    if logging.enabled:
+        destination = logging.bigquery_destination.output_uri or "unset"
+        value = f"enabled (sampling_rate={logging.sampling_rate:g}, bigquery={destination})"
+    else:
+        value = "disabled"
+    attestations.append(Attestation(name="vertex.request_response_logging", value=value,
+                                    ok=not logging.enabled, source=_SOURCE))
+    models = list(endpoint.deployed_models)
+    if models:
+        noisy = [m.id for m in models if not m.disable_container_logging]
+        access = any(m.enable_access_logging for m in models)
+        attestations.append(Attestation(
+            name="vertex.container_logging", value="enabled on " + ", ".join(noisy) if noisy else "disabled",
+            ok=not noisy, source=_SOURCE))
+        attestations.append(Attestation(name="vertex.access_logging", value=str(access).lower(),
+                                        ok=not access, source=_SOURCE))
+    if config.dedicated_endpoint_dns is not None:
+        attestations.append(Attestation(name="vertex.endpoint.dedicated_dns_matches",
+                                        value=dns or "none", ok=dns == config.dedicated_endpoint_dns,
+                                        source=_SOURCE))
+    network_path = _network_path(config)
+    if config.network_path is None and network_path != "loopback":
+        network_path = "private-service-connect" if psc else "dedicated-endpoint" if dedicated else network_path
+    base = base_boundary(config)
+    return base.model_copy(update={
+        "network_path": network_path,
+        "retention": None if logging.enabled else "none",
+        "attestations": tuple(attestations),
+    })
+
+
+def read_endpoint(config: VertexConfig, credentials: Credentials | None, channel: Any = None) -> Any:
+    """GetEndpoint through the sync EndpointService client (same host and transport as
+    predictions, except that dedicated endpoints answer control-plane calls on the regional
+    host)."""
+    from google.cloud.aiplatform_v1.services.endpoint_service import EndpointServiceClient
+
+    host = config.api_endpoint or (
+        "aiplatform.googleapis.com" if config.location == "global" else f"{config.location}-aiplatform.googleapis.com"
+    )
+    owned = channel is None
+    if config.transport == "grpc":
+        from google.cloud.aiplatform_v1.services.endpoint_service.transports import EndpointServiceGrpcTransport
+
+        if channel is None and config.insecure:
+            import grpc
+
+            channel = grpc.insecure_channel(host)
+        if channel is not None:
+            client = EndpointServiceClient(transport=EndpointServiceGrpcTransport(channel=channel))
+        else:
+            client = EndpointServiceClient(credentials=credentials, client_options={"api_endpoint": host})
+    else:
+        if config.insecure and "://" not in host:
+            host = f"http://{host}"
+        client = EndpointServiceClient(credentials=credentials, transport="rest", client_options={"api_endpoint": host})
+    try:
+        return client.get_endpoint(name=config.resource, retry=None, timeout=min(config.timeout, 30.0))
+    finally:
+        if owned:
+            client.transport.close()

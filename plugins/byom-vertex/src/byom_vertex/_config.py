@@ -1,0 +1,165 @@
+"""``VertexConfig``: the provider keys of a ``provider = "vertex"`` model in byom.toml.
+
+::
+
+    [models.support-bot]
+    provider = "vertex"
+    project = "acme-ml"
+    location = "europe-west4"
+    endpoint_id = "1234567890"
+    codec = "vllm"
+    credentials = { kind = "service-account", file = "keys/sa.json" }
+
+Only pydantic is imported here: the plugin's entry-point module imports this file to
+register the schema, and ``import byom_sdk`` must stay free of the Google libraries.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from byom_sdk import ConfigPath
+
+__all__ = ["CODECS", "CredentialsConfig", "VertexConfig", "is_loopback_host"]
+
+#: The built-in payload codecs; ``custom`` loads ``codec_options.class``.
+CODECS = ("vllm", "tgi", "openai", "tei", "google-embeddings", "custom")
+
+_LOCATION = re.compile(r"^(global|us|eu|[a-z]+-[a-z]+[0-9]+)$")
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+
+def is_loopback_host(endpoint: str) -> bool:
+    """True when ``endpoint`` (``host:port`` or a URL) names this machine."""
+    if "://" not in endpoint:
+        endpoint = f"//{endpoint}"
+    host = urlsplit(endpoint).hostname or ""
+    return host in _LOOPBACK or host.startswith("127.")
+
+
+class CredentialsConfig(BaseModel):
+    """How the plugin authenticates.
+
+    :param kind: ``adc`` (Application Default Credentials: workload identity, gcloud login,
+        ``GOOGLE_APPLICATION_CREDENTIALS``), ``service-account`` (a key file) or
+        ``anonymous`` (no token; only for local test servers).
+    :param file: the service-account key file (``kind = "service-account"``).
+    :param scopes: OAuth scopes requested for the token.
+    :param quota_project: the project billed for quota, when it differs from ``project``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["adc", "service-account", "anonymous"] = "adc"
+    file: ConfigPath | None = None
+    scopes: tuple[str, ...] = ("https://www.googleapis.com/auth/cloud-platform",)
+    quota_project: str | None = None
+
+    @model_validator(mode="after")
+    def _file_for_service_account(self) -> CredentialsConfig:
+        if self.kind == "service-account" and self.file is None:
+            raise ValueError("credentials.kind 'service-account' needs credentials.file (the JSON key)")
+        if self.kind != "service-account" and self.file is not None:
+            raise ValueError(f"credentials.file is only used with kind 'service-account', not {self.kind!r}")
+        return self
+
+
+class VertexConfig(BaseModel):
+    """Configuration of one Vertex AI endpoint model.
+
+    :param project: the Google Cloud project id (or number) owning the endpoint.
+    :param location: the endpoint's region, e.g. ``europe-west4``. Required. ``global`` is
+        accepted here but reported as region ``"global"`` in the boundary, so a trust policy
+        with ``allowed_regions`` refuses it unless it lists ``global``.
+    :param endpoint_id: the numeric endpoint id.
+    :param dedicated_endpoint_dns: the endpoint's dedicated DNS name
+        (``ID.REGION-PROJECT.prediction.vertexai.goog``); prediction calls go there.
+    :param transport: ``grpc`` (default) or ``rest``.
+    :param codec: the container's payload format (see the docs page).
+    :param codec_options: codec settings (``class`` for ``custom``; ``model`` for
+        ``openai``; ``task_type`` for ``google-embeddings``…).
+    :param api_endpoint: override the API host (``host:port`` for gRPC, a URL for REST).
+    :param insecure: plaintext gRPC / HTTP; only allowed for loopback ``api_endpoint`` hosts
+        (local test servers), so a token can never travel unencrypted.
+    :param timeout: per-call timeout in seconds when the retry policy sets none.
+    :param verify_boundary: read the Endpoint resource when the model is built and record
+        what it says (dedicated endpoint, Private Service Connect, request-response
+        logging) as boundary attestations.
+    :param network_path: override the reported network path (e.g. ``private-service-connect``
+        when ``api_endpoint`` is a PSC address).
+    :param model_id: the id reported in ``ModelInfo`` and responses (default: endpoint id).
+    :param embedding_dimension: declared vector size of an embedding endpoint.
+    :param max_context: declared context window in tokens.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    project: str = Field(min_length=1)
+    location: str
+    endpoint_id: str = Field(min_length=1)
+    dedicated_endpoint_dns: str | None = None
+    transport: Literal["grpc", "rest"] = "grpc"
+    codec: Literal["vllm", "tgi", "openai", "tei", "google-embeddings", "custom"] = "vllm"
+    codec_options: dict[str, Any] = Field(default_factory=dict)
+    credentials: CredentialsConfig = Field(default_factory=CredentialsConfig)
+    api_endpoint: str | None = None
+    insecure: bool = False
+    timeout: float = Field(default=120.0, gt=0.0)
+    verify_boundary: bool = False
+    network_path: str | None = None
+    model_id: str | None = None
+    embedding_dimension: int | None = Field(default=None, ge=1)
+    max_context: int | None = Field(default=None, ge=1)
+
+    @field_validator("location")
+    @classmethod
+    def _valid_location(cls, value: str) -> str:
+        if not _LOCATION.match(value):
+            raise ValueError(f"'{value}' is not a Vertex AI location (e.g. 'europe-west4', 'us-central1')")
+        return value
+
+    @field_validator("endpoint_id")
+    @classmethod
+    def _bare_endpoint_id(cls, value: str) -> str:
+        if "/" in value:
+            raise ValueError("give the bare endpoint id, not the resource name (projects/…/endpoints/ID)")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> VertexConfig:
+        if self.codec == "custom" and "class" not in self.codec_options:
+            raise ValueError("codec 'custom' needs codec_options.class = 'package.module:CodecClass'")
+        if self.insecure:
+            if self.api_endpoint is None or not is_loopback_host(self.api_endpoint):
+                raise ValueError(
+                    "insecure = true is only allowed with a loopback api_endpoint (127.0.0.1 / localhost)"
+                )
+        elif (self.api_endpoint or "").startswith("http://") and not is_loopback_host(self.api_endpoint or ""):
+            raise ValueError("a plain http:// api_endpoint is only allowed for loopback hosts")
+        if self.dedicated_endpoint_dns is not None and self.api_endpoint is not None:
+            raise ValueError("give either dedicated_endpoint_dns or api_endpoint, not both")
+        return self
+
+    @property
+    def resource(self) -> str:
+        """The endpoint's resource name, ``projects/P/locations/L/endpoints/E``."""
+        return f"projects/{self.project}/locations/{self.location}/endpoints/{self.endpoint_id}"
+
+    @property
+    def host(self) -> str:
+        """The API host the clients talk to."""
+        if self.api_endpoint is not None:
+            return self.api_endpoint
+        if self.dedicated_endpoint_dns is not None:
+            return self.dedicated_endpoint_dns
+        if self.location == "global":
+            return "aiplatform.googleapis.com"
+        return f"{self.location}-aiplatform.googleapis.com"
+
+    @property
+    def plaintext(self) -> bool:
+        return self.insecure or (self.api_endpoint or "").startswith("http://")

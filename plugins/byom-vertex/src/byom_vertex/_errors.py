@@ -1,0 +1,176 @@
+"""Map what google.api_core, google.auth, grpc and requests raise, and error bodies that
+arrive with a success status, onto the byom_sdk error hierarchy.
+
+Retries belong to the core ``RetryPolicy``; this module only decides ``retryable`` and
+``retry_after``. A deadline is a :class:`~byom_sdk.Timeout` and not retried: the
+generation may still be running on the endpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from byom_sdk import (
+    AuthError,
+    BadRequest,
+    ModelError,
+    ProviderError,
+    Throttled,
+    Timeout,
+    Unavailable,
+)
+
+__all__ = ["error_from_body", "find_error_body", "map_exception"]
+
+_PROVIDER = "vertex"
+
+# gRPC status names → (class, http status) for errors that escape unwrapped.
+_GRPC: dict[str, tuple[type[ProviderError], int]] = {
+    "RESOURCE_EXHAUSTED": (Throttled, 429),
+    "UNAVAILABLE": (Unavailable, 503),
+    "INTERNAL": (Unavailable, 500),
+    "DEADLINE_EXCEEDED": (Timeout, 504),
+    "UNAUTHENTICATED": (AuthError, 401),
+    "PERMISSION_DENIED": (AuthError, 403),
+    "INVALID_ARGUMENT": (BadRequest, 400),
+    "FAILED_PRECONDITION": (BadRequest, 400),
+    "OUT_OF_RANGE": (BadRequest, 400),
+    "NOT_FOUND": (BadRequest, 404),
+    "UNIMPLEMENTED": (BadRequest, 501),
+}
+
+# HTTP status → class, for error bodies the container or service returned with 200.
+_STATUS: dict[int, type[ProviderError]] = {
+    400: BadRequest, 401: AuthError, 403: AuthError, 404: BadRequest, 408: Timeout,
+    413: BadRequest, 422: BadRequest, 424: ModelError, 429: Throttled, 500: Unavailable,
+    502: Unavailable, 503: Unavailable, 504: Timeout,
+}
+_STATUS_NAMES: dict[str, int] = {name: status for name, (_, status) in _GRPC.items()}
+# TGI / TEI in-body error types.
+_ERROR_TYPES: dict[str, type[ProviderError]] = {
+    "overloaded": Throttled, "validation": BadRequest, "generation": ModelError,
+    "incomplete_generation": ModelError, "tokenizer": BadRequest, "empty": BadRequest,
+    "backend": ModelError,
+}
+
+
+def _retry_after(exc: Any) -> float | None:
+    """The server's RetryInfo delay, when the error carries one."""
+    for detail in getattr(exc, "details", None) or ():
+        delay = getattr(detail, "retry_delay", None)
+        if delay is not None and hasattr(delay, "seconds"):
+            return float(delay.seconds) + float(getattr(delay, "nanos", 0)) / 1e9
+    return None
+
+
+def map_exception(exc: BaseException, *, endpoint: str, operation: str) -> ProviderError:
+    """The byom_sdk error for ``exc`` raised while calling ``operation`` on ``endpoint``.
+
+    :param exc: what the client library raised.
+    :param endpoint: the endpoint's resource name, quoted in the message.
+    :param operation: the RPC, e.g. ``"predict"`` or ``"streamRawPredict"``.
+    """
+    from google.api_core import exceptions as gexc
+
+    where = f"vertex endpoint {endpoint}: {operation}"
+    if isinstance(exc, gexc.RetryError) and exc.cause is not None:
+        exc = exc.cause
+    if isinstance(exc, gexc.GoogleAPICallError):
+        grpc_code = getattr(exc, "grpc_status_code", None)
+        code = grpc_code.name if grpc_code is not None else type(exc).__name__
+        status = exc.code if isinstance(exc.code, int) else None
+        message = f"{where} failed: {status or ''} {code}: {exc.message}".replace("  ", " ")
+        kwargs: dict[str, Any] = {"provider": _PROVIDER, "status_code": status, "code": code}
+        # Order matters: DeadlineExceeded subclasses GatewayTimeout (a ServerError).
+        if isinstance(exc, gexc.TooManyRequests):
+            return Throttled(message, retry_after=_retry_after(exc), **kwargs)
+        if isinstance(exc, gexc.GatewayTimeout):
+            return Timeout(message, **kwargs)
+        if isinstance(exc, (gexc.Unauthenticated, gexc.PermissionDenied, gexc.Unauthorized, gexc.Forbidden)):
+            return AuthError(message, **kwargs)
+        if isinstance(exc, gexc.Cancelled):
+            return Unavailable(message, retryable=False, **kwargs)
+        if isinstance(exc, gexc.MethodNotImplemented):
+            return BadRequest(message, **kwargs)
+        if isinstance(exc, gexc.ServerError):
+            return Unavailable(message, **kwargs)
+        if isinstance(exc, gexc.ClientError):
+            return BadRequest(message, **kwargs)
+        return ProviderError(message, retryable=False, **kwargs)
+    return _map_transport_error(exc, where)
+
+
+def _map_transport_error(exc: BaseException, where: str) -> ProviderError:
+    name = type(exc).__name__
+    module = type(exc).__module__
+    text = f"{where} failed: {name}: {exc}"
+    if module.startswith("google.auth"):
+        from google.auth import exceptions as aexc
+
+        if isinstance(exc, aexc.TransportError):
+            return Unavailable(text, provider=_PROVIDER, code=name)
+        return AuthError(text, provider=_PROVIDER, code=name)
+    if module.startswith(("requests", "urllib3")):
+        import requests
+
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return Unavailable(text, provider=_PROVIDER, code=name)  # nothing was sent
+        if isinstance(exc, requests.exceptions.Timeout):
+            return Timeout(text, provider=_PROVIDER, code=name)
+        if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+            return Unavailable(text, provider=_PROVIDER, code=name)
+        return ProviderError(text, provider=_PROVIDER, code=name, retryable=False)
+    code_fn = getattr(exc, "code", None)
+    if callable(code_fn) and module.startswith("grpc"):
+        status = code_fn()
+        cls, http = _GRPC.get(getattr(status, "name", ""), (ProviderError, None))
+        return cls(text, provider=_PROVIDER, status_code=http, code=getattr(status, "name", name))
+    if isinstance(exc, (ConnectionError, OSError)):
+        return Unavailable(text, provider=_PROVIDER, code=name)
+    return ProviderError(text, provider=_PROVIDER, code=name, retryable=False)
+
+
+def find_error_body(body: Any) -> Any:
+    """The error object of a body that reports a failure, else ``None``.
+
+    Recognises ``{"error": {...}}`` (Google / OpenAI style), ``{"error": "...",
+    "error_type": ...}`` (TGI / TEI) and ``{"object": "error", ...}`` (vLLM).
+    """
+    if isinstance(body, Mapping):
+        if "error" in body and body["error"] not in (None, "", {}):
+            return body
+        if body.get("object") == "error":
+            return body
+    return None
+
+
+def error_from_body(body: Mapping[str, Any], *, endpoint: str, operation: str) -> ProviderError:
+    """The byom_sdk error described by an error body (see :func:`find_error_body`)."""
+    error = body.get("error", body)
+    status: int | None = None
+    code: str | None = None
+    kind: str | None = None
+    if isinstance(error, Mapping):
+        message = str(error.get("message") or error)
+        raw_code = error.get("code")
+        if isinstance(raw_code, (int, float)) or (isinstance(raw_code, str) and raw_code.isdigit()):
+            status = int(raw_code)
+        state = error.get("status") or error.get("type")
+        code = str(state) if state else None
+        if status is None and code in _STATUS_NAMES:
+            status = _STATUS_NAMES[code]
+        kind = error.get("error_type") if isinstance(error.get("error_type"), str) else None
+    else:
+        message = str(error)
+        kind = body.get("error_type") if isinstance(body.get("error_type"), str) else None
+        if isinstance(body.get("code"), int):
+            status = int(body["code"])
+    cls: type[ProviderError] = ModelError
+    if kind is not None and kind in _ERROR_TYPES:
+        cls = _ERROR_TYPES[kind]
+        code = code or kind
+    elif status is not None:
+        cls = _STATUS.get(status, BadRequest if 400 <= status < 500 else ModelError)
+    text = f"vertex endpoint {endpoint}: {operation} returned an error body: {status or ''} {code or ''}: {message}"
+    return cls(" ".join(text.split()), provider=_PROVIDER, status_code=status, code=code, details={"body": dict(body)})
