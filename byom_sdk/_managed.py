@@ -9,8 +9,8 @@ application only ever catches the core hierarchy.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Literal
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from ._errors import BadRequest, ByomError, ProviderError
 from ._middleware import CallContext, Interceptor, Middleware
@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 __all__ = ["ManagedModel"]
 
 log = logging.getLogger("byom_sdk")
+
+Operation = Literal["generate", "stream", "embed"]
+_Req = TypeVar("_Req", GenerateRequest, EmbedRequest)
+_Resp = TypeVar("_Resp", GenerateResponse, EmbedResponse)
 
 
 def _wrap_foreign(error: Exception, plugin: str) -> ByomError:
@@ -85,7 +89,7 @@ class ManagedModel(Model):
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _open(self, operation: Literal["generate", "stream", "embed"]) -> tuple[CallContext, list[Interceptor]]:
+    def _open(self, operation: Operation) -> tuple[CallContext, list[Interceptor]]:
         call = CallContext(alias=self.alias, info=self._info, operation=operation)
         opened = []
         for middleware in self.middleware:
@@ -118,18 +122,32 @@ class ManagedModel(Model):
                 provider=self._info.provider,
             )
 
-    def _before(self, request: GenerateRequest, operation: Literal["generate", "stream"]) -> tuple[
-        CallContext, list[Interceptor], GenerateRequest
-    ]:
+    def _before(self, operation: Operation, request: _Req) -> tuple[CallContext, list[Interceptor], _Req]:
+        """Open one interceptor per middleware and pass the request through them in order."""
         call, interceptors = self._open(operation)
         try:
-            self._check_context(request)
-            for interceptor in interceptors:
-                request = interceptor.on_request(request)
+            if isinstance(request, GenerateRequest):
+                self._check_context(request)
+                for interceptor in interceptors:
+                    request = interceptor.on_request(request)
+            else:
+                for interceptor in interceptors:
+                    request = interceptor.on_embed_request(request)
         except BaseException as error:
             self._fail(interceptors, error)
             raise
         return call, interceptors, request
+
+    @staticmethod
+    def _after(interceptors: Sequence[Interceptor], response: _Resp) -> _Resp:
+        for interceptor in reversed(interceptors):
+            if isinstance(response, GenerateResponse):
+                response = interceptor.on_response(response)
+            else:
+                response = interceptor.on_embed_response(response)
+        for interceptor in reversed(interceptors):
+            interceptor.on_end()
+        return response
 
     def _usage_from_tokenizer(self, request: GenerateRequest, text: str) -> Usage | None:
         tokenizer = self._tokenizer
@@ -181,57 +199,61 @@ class ManagedModel(Model):
 
         return note
 
-    # -- generate -------------------------------------------------------------------------
+    # -- unary calls: generate and embed ------------------------------------------------
+
+    def _unary(self, operation: Operation, request: _Req, invoke: Callable[[_Req], _Resp]) -> _Resp:
+        call, interceptors, request = self._before(operation, request)
+        plugin = self._info.provider
+
+        def attempt(req: _Req) -> _Resp:
+            try:
+                return invoke(req)
+            except ByomError:
+                raise
+            except Exception as error:
+                raise _wrap_foreign(error, plugin) from error
+
+        try:
+            response = self.retry.call(attempt, request, on_attempt=self._on_attempt(call))
+            if isinstance(request, GenerateRequest) and isinstance(response, GenerateResponse):
+                response = self._recount(request, response)
+            return self._after(interceptors, response)
+        except BaseException as error:
+            self._fail(interceptors, error)
+            raise
+
+    async def _aunary(self, operation: Operation, request: _Req, invoke: Callable[[_Req], Awaitable[_Resp]]) -> _Resp:
+        call, interceptors, request = self._before(operation, request)
+        plugin = self._info.provider
+
+        async def attempt(req: _Req) -> _Resp:
+            try:
+                return await invoke(req)
+            except ByomError:
+                raise
+            except Exception as error:
+                raise _wrap_foreign(error, plugin) from error
+
+        try:
+            response = await self.retry.acall(attempt, request, on_attempt=self._on_attempt(call))
+            if isinstance(request, GenerateRequest) and isinstance(response, GenerateResponse):
+                response = self._recount(request, response)
+            return self._after(interceptors, response)
+        except BaseException as error:
+            self._fail(interceptors, error)
+            raise
 
     def _generate(self, request: GenerateRequest) -> GenerateResponse:
-        call, interceptors, request = self._before(request, "generate")
-        inner = self.inner
-        plugin = self._info.provider
-
-        def attempt(req: GenerateRequest) -> GenerateResponse:
-            try:
-                return inner._call_generate(req)
-            except Exception as error:
-                if isinstance(error, ByomError):
-                    raise
-                raise _wrap_foreign(error, plugin) from error
-
-        try:
-            response = self._recount(request, self.retry.call(attempt, request, on_attempt=self._on_attempt(call)))
-            for interceptor in reversed(interceptors):
-                response = interceptor.on_response(response)
-        except BaseException as error:
-            self._fail(interceptors, error)
-            raise
-        for interceptor in reversed(interceptors):
-            interceptor.on_end()
-        return response
+        return self._unary("generate", request, self.inner._call_generate)
 
     async def _agenerate(self, request: GenerateRequest) -> GenerateResponse:
-        call, interceptors, request = self._before(request, "generate")
-        inner = self.inner
-        plugin = self._info.provider
+        return await self._aunary("generate", request, self.inner._acall_generate)
 
-        async def attempt(req: GenerateRequest) -> GenerateResponse:
-            try:
-                return await inner._acall_generate(req)
-            except Exception as error:
-                if isinstance(error, ByomError):
-                    raise
-                raise _wrap_foreign(error, plugin) from error
+    def _embed(self, request: EmbedRequest) -> EmbedResponse:
+        return self._unary("embed", request, self.inner._call_embed)
 
-        try:
-            response = self._recount(
-                request, await self.retry.acall(attempt, request, on_attempt=self._on_attempt(call))
-            )
-            for interceptor in reversed(interceptors):
-                response = interceptor.on_response(response)
-        except BaseException as error:
-            self._fail(interceptors, error)
-            raise
-        for interceptor in reversed(interceptors):
-            interceptor.on_end()
-        return response
+    async def _aembed(self, request: EmbedRequest) -> EmbedResponse:
+        return await self._aunary("embed", request, self.inner._acall_embed)
 
     # -- stream ---------------------------------------------------------------------------
 
@@ -246,7 +268,7 @@ class ManagedModel(Model):
         return events
 
     def _stream(self, request: GenerateRequest) -> Iterator[StreamEvent]:
-        call, interceptors, request = self._before(request, "stream")
+        call, interceptors, request = self._before("stream", request)
         inner = self.inner
         plugin = self._info.provider
 
@@ -282,7 +304,7 @@ class ManagedModel(Model):
             interceptor.on_end()
 
     async def _astream(self, request: GenerateRequest) -> AsyncIterator[StreamEvent]:
-        call, interceptors, request = self._before(request, "stream")
+        call, interceptors, request = self._before("stream", request)
         inner = self.inner
         plugin = self._info.provider
 
@@ -311,66 +333,6 @@ class ManagedModel(Model):
             raise
         for interceptor in reversed(interceptors):
             interceptor.on_end()
-
-    # -- embed ----------------------------------------------------------------------------
-
-    def _embed_before(self, request: EmbedRequest) -> tuple[CallContext, list[Interceptor], EmbedRequest]:
-        call, interceptors = self._open("embed")
-        try:
-            for interceptor in interceptors:
-                request = interceptor.on_embed_request(request)
-        except BaseException as error:
-            self._fail(interceptors, error)
-            raise
-        return call, interceptors, request
-
-    def _embed(self, request: EmbedRequest) -> EmbedResponse:
-        call, interceptors, request = self._embed_before(request)
-        inner = self.inner
-        plugin = self._info.provider
-
-        def attempt(req: EmbedRequest) -> EmbedResponse:
-            try:
-                return inner._call_embed(req)
-            except Exception as error:
-                if isinstance(error, ByomError):
-                    raise
-                raise _wrap_foreign(error, plugin) from error
-
-        try:
-            response = self.retry.call(attempt, request, on_attempt=self._on_attempt(call))
-            for interceptor in reversed(interceptors):
-                response = interceptor.on_embed_response(response)
-        except BaseException as error:
-            self._fail(interceptors, error)
-            raise
-        for interceptor in reversed(interceptors):
-            interceptor.on_end()
-        return response
-
-    async def _aembed(self, request: EmbedRequest) -> EmbedResponse:
-        call, interceptors, request = self._embed_before(request)
-        inner = self.inner
-        plugin = self._info.provider
-
-        async def attempt(req: EmbedRequest) -> EmbedResponse:
-            try:
-                return await inner._acall_embed(req)
-            except Exception as error:
-                if isinstance(error, ByomError):
-                    raise
-                raise _wrap_foreign(error, plugin) from error
-
-        try:
-            response = await self.retry.acall(attempt, request, on_attempt=self._on_attempt(call))
-            for interceptor in reversed(interceptors):
-                response = interceptor.on_embed_response(response)
-        except BaseException as error:
-            self._fail(interceptors, error)
-            raise
-        for interceptor in reversed(interceptors):
-            interceptor.on_end()
-        return response
 
     def _close(self) -> None:
         self.inner.close()

@@ -4,6 +4,10 @@ import pytest
 
 from byom_sdk.testing import isolated_registry
 
+# pytest only honours pytest_plugins in the top-level conftest: the conformance-suite tests
+# under tests/conformance/ run the suite on defective plugins with pytester.
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture
 def registry():
