@@ -56,7 +56,7 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "byom"
-BUILTIN_PLUGINS = ("byom_sdk.testing._provider", "byom_sdk._builtin")
+BUILTIN_PLUGINS = ("byom_sdk.testing._provider", "byom_sdk._builtin", "byom_sdk.trust._plugin")
 
 _SPEC_HOOKS: dict[str, type[Any]] = {
     "byom_model_providers": ModelProviderSpec,

@@ -1,52 +1,121 @@
-"""The trust boundary (residency gate, masking, scoring, audit).
+"""The trust boundary: residency gate, reversible masking, scoring, tamper-evident audit.
 
-Interim pass-through runtime: the full pipeline lands with the trust issue.
+Every model a :class:`~byom_sdk.Client` hands out runs through this pipeline (see the
+trust guide, docs/trust.md)::
+
+    client = Client(models=..., policy={"allowed_regions": ["eu-*"],
+                                        "masking": {"mode": "placeholder"}})
+
+Names resolve lazily so ``import byom_sdk.trust`` stays cheap.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
-
-from .._middleware import CallContext, Interceptor
-
 if TYPE_CHECKING:
-    from .._model import Model
-    from .._plugins import Registry
+    from ._audit import (
+        AuditEntry,
+        AuditSink,
+        MemoryAuditSink,
+        SqliteAuditSink,
+        SqliteSinkConfig,
+        VerifyResult,
+        read_audit,
+        verify_audit,
+    )
+    from ._detectors import BUILTIN_ENTITIES, BuiltinDetector, Detector, Span
+    from ._gate import Decision, check_boundary
+    from ._masking import Masker, StreamDemasker
+    from ._policy import (
+        AuditPolicy,
+        MaskingPolicy,
+        ScoreRule,
+        ScoringPolicy,
+        TelemetryPolicy,
+        TrustPolicy,
+        VaultPolicy,
+    )
+    from ._runtime import AuditError, TrustMiddleware, TrustRuntime
+    from ._scoring import HeuristicScorer, Scorer
+    from ._vault import Vault, VaultStore
 
-__all__ = ["TrustPolicy", "TrustRuntime"]
+__all__ = [
+    "BUILTIN_ENTITIES",
+    "AuditEntry",
+    "AuditError",
+    "AuditPolicy",
+    "AuditSink",
+    "BuiltinDetector",
+    "Decision",
+    "Detector",
+    "HeuristicScorer",
+    "Masker",
+    "MaskingPolicy",
+    "MemoryAuditSink",
+    "ScoreRule",
+    "Scorer",
+    "ScoringPolicy",
+    "Span",
+    "SqliteAuditSink",
+    "SqliteSinkConfig",
+    "StreamDemasker",
+    "TelemetryPolicy",
+    "TrustMiddleware",
+    "TrustPolicy",
+    "TrustRuntime",
+    "Vault",
+    "VaultPolicy",
+    "VaultStore",
+    "VerifyResult",
+    "check_boundary",
+    "read_audit",
+    "verify_audit",
+]
+
+_LAZY: dict[str, str] = {
+    "AuditEntry": "._audit",
+    "AuditSink": "._audit",
+    "MemoryAuditSink": "._audit",
+    "SqliteAuditSink": "._audit",
+    "SqliteSinkConfig": "._audit",
+    "VerifyResult": "._audit",
+    "read_audit": "._audit",
+    "verify_audit": "._audit",
+    "BUILTIN_ENTITIES": "._detectors",
+    "BuiltinDetector": "._detectors",
+    "Detector": "._detectors",
+    "Span": "._detectors",
+    "Decision": "._gate",
+    "check_boundary": "._gate",
+    "Masker": "._masking",
+    "StreamDemasker": "._masking",
+    "AuditPolicy": "._policy",
+    "MaskingPolicy": "._policy",
+    "ScoreRule": "._policy",
+    "ScoringPolicy": "._policy",
+    "TelemetryPolicy": "._policy",
+    "TrustPolicy": "._policy",
+    "VaultPolicy": "._policy",
+    "AuditError": "._runtime",
+    "TrustMiddleware": "._runtime",
+    "TrustRuntime": "._runtime",
+    "HeuristicScorer": "._scoring",
+    "Scorer": "._scoring",
+    "Vault": "._vault",
+    "VaultStore": "._vault",
+}
 
 
-class TrustPolicy(BaseModel):
-    """The trust policy (``[trust]`` in byom.toml)."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-
-class _PassThrough:
-    def open(self, call: CallContext) -> Interceptor | None:
-        return None
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(module, __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'byom_sdk.trust' has no attribute {name!r}")
 
 
-class TrustRuntime:
-    """Shared trust state of one Client."""
-
-    def __init__(self, policy: TrustPolicy, *, enabled: bool) -> None:
-        self.policy = policy
-        self.enabled = enabled
-
-    @classmethod
-    def create(
-        cls, policy: TrustPolicy | Mapping[str, Any] | None, *, registry: Registry, enabled: bool, source: str
-    ) -> TrustRuntime:
-        if not isinstance(policy, TrustPolicy):
-            policy = TrustPolicy.model_validate(policy or {})
-        return cls(policy, enabled=enabled)
-
-    def middleware_for(self, alias: str, model: Model, *, override: Mapping[str, Any] | None = None) -> _PassThrough:
-        return _PassThrough()
-
-    def close(self) -> None:
-        return None
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,427 @@
+"""Built-in PII and secret detectors: precompiled patterns, checksums, context words.
+
+Each entity has one precompiled pattern that proposes candidates and a validator that
+accepts or rejects them with a score (Luhn and issuer ranges for cards, mod-97 and the
+country length for IBANs, area/group/serial rules for SSNs, :mod:`ipaddress` for IPs).
+A candidate the validator rejects does not hide a valid one starting later inside it:
+the scan resumes one character after the rejected start. Context words found shortly
+before a candidate raise its score, which lets weak shapes (a bare 10-digit number, a
+40-character string) count only next to words such as "phone" or "aws_secret".
+
+Nothing here touches the network or loads a model; the patterns are compiled once at
+first use.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+__all__ = [
+    "BUILTIN_ENTITIES",
+    "BuiltinDetector",
+    "Detector",
+    "Span",
+    "card_brand",
+    "iban_valid",
+    "luhn_valid",
+    "resolve_overlaps",
+    "ssn_valid",
+]
+
+
+@dataclass(frozen=True)
+class Span:
+    """A detected value: ``text[start:end]`` is an ``entity`` with confidence ``score``."""
+
+    start: int
+    end: int
+    entity: str
+    score: float
+    detector: str = ""
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """A PII finder (``DetectorSpec(kinds=("pii",))``): returns spans in ``text``."""
+
+    name: str
+
+    def find(self, text: str) -> Iterable[Span]: ...
+
+
+# -- validators -------------------------------------------------------------------------
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn (mod 10) check over a string of digits."""
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if index % 2:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def card_brand(digits: str) -> str | None:
+    """The card network whose issuer range and length fit ``digits`` (or ``None``).
+
+    Covers Visa, Mastercard (51-55 and the 2-series 2221-2720), Amex, Discover, Diners,
+    JCB, UnionPay, Mir, RuPay, Verve and Maestro.
+    """
+    n = len(digits)
+    if n < 12 or n > 19:
+        return None
+    p2, p3, p4, p6 = int(digits[:2]), int(digits[:3]), int(digits[:4]), int(digits[:6])
+    if digits[0] == "4" and n in (13, 16, 19):
+        return "visa"
+    if (51 <= p2 <= 55 or 2221 <= p4 <= 2720) and n == 16:
+        return "mastercard"
+    if p2 in (34, 37) and n == 15:
+        return "amex"
+    if (p4 == 6011 or 644 <= p3 <= 649 or p2 == 65 or 622126 <= p6 <= 622925) and 16 <= n <= 19:
+        return "discover"
+    if (300 <= p3 <= 305 or p3 == 309 or p2 in (36, 38, 39)) and 14 <= n <= 19:
+        return "diners"
+    if 3528 <= p4 <= 3589 and 16 <= n <= 19:
+        return "jcb"
+    if p2 == 62 and 16 <= n <= 19:
+        return "unionpay"
+    if 2200 <= p4 <= 2204 and 16 <= n <= 19:
+        return "mir"
+    if (506099 <= p6 <= 506198 or 650002 <= p6 <= 650027) and n in (16, 18, 19):
+        return "verve"
+    if (p2 in (60, 81, 82) or p3 == 508) and n == 16:
+        return "rupay"
+    if (p2 == 50 or 56 <= p2 <= 69) and 12 <= n <= 19:
+        return "maestro"
+    return None
+
+
+#: IBAN length per country (SWIFT IBAN registry).
+IBAN_LENGTHS: Mapping[str, int] = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22,
+    "BI": 27, "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DJ": 27,
+    "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24, "FI": 18, "FK": 18, "FO": 18, "FR": 27,
+    "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28, "HN": 28, "HR": 21, "HU": 28,
+    "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28,
+    "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "LY": 25, "MC": 27, "MD": 24, "ME": 22,
+    "MK": 19, "MN": 20, "MR": 27, "MT": 31, "MU": 30, "NI": 28, "NL": 18, "NO": 15, "OM": 23,
+    "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "RU": 33, "SA": 24,
+    "SC": 31, "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "SO": 23, "ST": 25, "SV": 28,
+    "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
+}  # fmt: skip
+
+
+def iban_valid(compact: str) -> bool:
+    """Country length and the ISO 7064 mod-97 check of an IBAN without spaces."""
+    if IBAN_LENGTHS.get(compact[:2]) != len(compact) or not compact[2:4].isdigit():
+        return False
+    rearranged = compact[4:] + compact[:4]
+    number = "".join(str(int(c, 36)) for c in rearranged)
+    return int(number) % 97 == 1
+
+
+_SSN_BLOCKLIST = frozenset({"078051120", "219099999", "123456789"})
+
+
+def ssn_valid(area: str, group: str, serial: str) -> bool:
+    """US SSN structure: area 001-899 except 666, group 01-99, serial 0001-9999.
+
+    Numbers the SSA voided after they were published (078-05-1120 from a wallet insert,
+    219-09-9999 from an ad, and the sample 123-45-6789) are rejected too.
+    """
+    a = int(area)
+    if a == 0 or a == 666 or a >= 900 or group == "00" or serial == "0000":
+        return False
+    return area + group + serial not in _SSN_BLOCKLIST
+
+
+# -- patterns ----------------------------------------------------------------------------
+
+_EMAIL = (
+    r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@"
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(?![\w-])"
+)
+_PHONE = r"""
+(?<![\w+(])
+(?:
+    (?P<intl>(?:\+|\b00)\d{1,3}[\s.-]?(?:\(0\)[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{1,4}(?:[\s.-]?\d{1,4}){1,5})
+  | (?P<paren>\(\d{2,5}\)[\s.-]?\d{3,4}[\s.-]?\d{3,4})
+  | (?P<nanp>\b(?:1[\s.-])?\d{3}[.-]\d{3}[.-]\d{4})
+  | (?P<trunk>\b0\d{2,4}[\s.-]\d{3,4}[\s.-]?\d{3,4})
+  | (?P<bare>\b\d{10})
+)
+(?P<ext>\s?(?:x|ext\.?)\s?\d{1,6})?
+(?![\w])
+"""
+_CARD = r"(?<![\d-])\d(?:[ -]?\d){11,18}(?!\d)"
+_SSN = r"(?<![\d-])(\d{3})([- ]?)(\d{2})\2(\d{4})(?![\d-])"
+_IBAN = r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,32}"
+_IPV4 = r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d]|\.\d)"
+_IPV6 = r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?![\w:])"
+_AWS_KEY_ID = (
+    r"(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|APKA|AROA|ASCA)[A-Z2-7]{16}"
+    r"(?![A-Za-z0-9])"
+)
+_AWS_SECRET = r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"
+_API_KEY = (
+    r"(?<![\w-])(?:"
+    r"sk-(?:proj-|live-|test-|ant-[a-z0-9]+-)?[A-Za-z0-9_-]{20,}"
+    r"|(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}"
+    r"|gh[pousr]_[A-Za-z0-9]{36,255}"
+    r"|github_pat_[A-Za-z0-9_]{22,255}"
+    r"|xox[abposr]-[A-Za-z0-9-]{10,}"
+    r"|AIza[0-9A-Za-z_-]{35}"
+    r"|glpat-[A-Za-z0-9_-]{20,}"
+    r")(?![\w-])"
+)
+_JWT = r"(?<![\w-])eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,}(?![\w-])"
+_BEARER = r"(?i:\bbearer)\s+(?P<token>[A-Za-z0-9._~+/-]{16,}=*)"
+_PRIVATE_KEY = (
+    r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----[\s\S]{16,8192}?-----END (?:[A-Z]+ )?PRIVATE KEY-----"
+)
+
+#: Default context words per entity (matched case-insensitively before the candidate).
+DEFAULT_CONTEXT: Mapping[str, tuple[str, ...]] = {
+    "PHONE": ("phone", "call", "tel", "mobile", "cell", "fax", "contact", "number", "reach", "whatsapp"),
+    "CREDIT_CARD": ("card", "credit", "debit", "visa", "mastercard", "amex", "payment", "cc"),
+    "US_SSN": ("ssn", "social security", "social sec", "ss#", "ss #"),
+    "IBAN": ("iban", "bank", "account", "transfer"),
+    "IP_ADDRESS": ("ip", "address", "host", "server"),
+    "AWS_SECRET_KEY": ("aws", "secret", "secret_access_key", "secretaccesskey", "aws_secret"),
+    "API_KEY": ("key", "token", "secret", "api"),
+}
+
+BUILTIN_ENTITIES: tuple[str, ...] = (
+    "EMAIL",
+    "PHONE",
+    "CREDIT_CARD",
+    "US_SSN",
+    "IBAN",
+    "IP_ADDRESS",
+    "AWS_ACCESS_KEY",
+    "AWS_SECRET_KEY",
+    "API_KEY",
+    "JWT",
+    "BEARER_TOKEN",
+    "PRIVATE_KEY",
+)
+
+# A validator gets the match and returns (score, start, end) or None to reject.
+_Validator = Callable[["re.Match[str]"], "tuple[float, int, int] | None"]
+
+
+def _whole(score: float) -> _Validator:
+    def check(match: re.Match[str]) -> tuple[float, int, int] | None:
+        return score, match.start(), match.end()
+
+    return check
+
+
+def _check_card(match: re.Match[str]) -> tuple[float, int, int] | None:
+    raw = match.group(0)
+    if "  " in raw or "--" in raw or " -" in raw or "- " in raw:
+        return None
+    digits = raw.replace(" ", "").replace("-", "")
+    if not luhn_valid(digits):
+        return None
+    brand = card_brand(digits)
+    if brand is None:
+        return None
+    # Long-established networks at their standard lengths are near certain once Luhn
+    # passes; Maestro-only ranges are broad, so they need a context word.
+    score = 0.4 if brand == "maestro" else 0.9
+    return score, match.start(), match.end()
+
+
+def _check_ssn(match: re.Match[str]) -> tuple[float, int, int] | None:
+    if not ssn_valid(match.group(1), match.group(3), match.group(4)):
+        return None
+    return (0.6 if match.group(2) else 0.3), match.start(), match.end()
+
+
+def _check_iban(match: re.Match[str]) -> tuple[float, int, int] | None:
+    raw = match.group(0)
+    length = IBAN_LENGTHS.get(raw[:2])
+    if length is None:
+        return None
+    # The pattern may run on into following upper-case words; cut at the country's length
+    # and require that the cut falls on a group boundary.
+    seen = 0
+    cut = -1
+    for index, char in enumerate(raw):
+        if char != " ":
+            seen += 1
+            if seen == length:
+                cut = index + 1
+                break
+    if cut == -1:
+        return None
+    end = match.start() + cut
+    text = match.string
+    if end < len(text) and text[end].isalnum():
+        return None
+    if not iban_valid(raw[:cut].replace(" ", "")):
+        return None
+    return 1.0, match.start(), end
+
+
+def _check_ipv4(match: re.Match[str]) -> tuple[float, int, int] | None:
+    try:
+        ipaddress.IPv4Address(match.group(0))
+    except ValueError:
+        return None
+    return 0.6, match.start(), match.end()
+
+
+def _check_ipv6(match: re.Match[str]) -> tuple[float, int, int] | None:
+    raw = match.group(0)
+    if raw.count(":") < 2 or not any(c not in ":" for c in raw):
+        return None
+    try:
+        ipaddress.IPv6Address(raw)
+    except ValueError:
+        return None
+    return 0.8, match.start(), match.end()
+
+
+def _check_phone(match: re.Match[str]) -> tuple[float, int, int] | None:
+    body = match.group(0)
+    if match.group("ext"):
+        body = body[: match.start("ext") - match.start()]
+    digits = sum(c.isdigit() for c in body)
+    if digits < 7 or digits > 15:
+        return None
+    if match.group("intl"):
+        score = 0.7
+    elif match.group("paren") or match.group("nanp"):
+        score = 0.6
+    elif match.group("trunk"):
+        score = 0.45
+    else:
+        score = 0.3
+    return score, match.start(), match.end()
+
+
+def _check_aws_secret(match: re.Match[str]) -> tuple[float, int, int] | None:
+    raw = match.group(0)
+    # Hex digests (sha1) and plain words are 40 chars too; real secrets mix cases and digits.
+    if not (any(c.isupper() for c in raw) and any(c.islower() for c in raw) and any(c.isdigit() for c in raw)):
+        return None
+    return 0.3, match.start(), match.end()
+
+
+def _check_bearer(match: re.Match[str]) -> tuple[float, int, int] | None:
+    return 0.8, match.start("token"), match.end("token")
+
+
+@dataclass(frozen=True)
+class _Rule:
+    entity: str
+    pattern: re.Pattern[str]
+    validate: _Validator
+
+
+def _compile() -> tuple[_Rule, ...]:
+    return (
+        _Rule("EMAIL", re.compile(_EMAIL), _whole(1.0)),
+        _Rule("PRIVATE_KEY", re.compile(_PRIVATE_KEY), _whole(1.0)),
+        _Rule("JWT", re.compile(_JWT), _whole(0.9)),
+        _Rule("BEARER_TOKEN", re.compile(_BEARER), _check_bearer),
+        _Rule("API_KEY", re.compile(_API_KEY), _whole(0.9)),
+        _Rule("AWS_ACCESS_KEY", re.compile(_AWS_KEY_ID), _whole(0.95)),
+        _Rule("AWS_SECRET_KEY", re.compile(_AWS_SECRET), _check_aws_secret),
+        _Rule("IBAN", re.compile(_IBAN), _check_iban),
+        _Rule("CREDIT_CARD", re.compile(_CARD), _check_card),
+        _Rule("US_SSN", re.compile(_SSN), _check_ssn),
+        _Rule("IP_ADDRESS", re.compile(_IPV6), _check_ipv6),
+        _Rule("IP_ADDRESS", re.compile(_IPV4), _check_ipv4),
+        _Rule("PHONE", re.compile(_PHONE, re.VERBOSE), _check_phone),
+    )
+
+
+_RULES: tuple[_Rule, ...] | None = None
+
+
+def resolve_overlaps(spans: Iterable[Span]) -> list[Span]:
+    """Non-overlapping spans in text order: on overlap the higher score wins, then the
+    longer span."""
+    kept: list[Span] = []
+    for span in sorted(spans, key=lambda s: (s.start, -s.score, s.start - s.end)):
+        if kept and span.start < kept[-1].end:
+            last = kept[-1]
+            if (span.score, span.end - span.start) > (last.score, last.end - last.start):
+                kept[-1] = span
+            continue
+        kept.append(span)
+    return kept
+
+
+class BuiltinDetector:
+    """The SDK's built-in detector (registry name ``builtin``).
+
+    :param entities: restrict to these entity types (default: all of
+        :data:`BUILTIN_ENTITIES`).
+    :param context_words: extra context words per entity, added to the defaults.
+    :param context_window: characters before a candidate searched for context words.
+    :param context_boost: score added when a context word is found.
+    """
+
+    name = "builtin"
+    entities = BUILTIN_ENTITIES
+
+    def __init__(
+        self,
+        *,
+        entities: Sequence[str] | None = None,
+        context_words: Mapping[str, Sequence[str]] | None = None,
+        context_window: int = 48,
+        context_boost: float = 0.35,
+    ) -> None:
+        global _RULES
+        if _RULES is None:
+            _RULES = _compile()
+        wanted = set(entities) if entities is not None else None
+        self._rules = tuple(r for r in _RULES if wanted is None or r.entity in wanted)
+        words: dict[str, tuple[str, ...]] = dict(DEFAULT_CONTEXT)
+        for entity, extra in (context_words or {}).items():
+            words[entity] = (*words.get(entity, ()), *(w.lower() for w in extra))
+        self._context = words
+        self._window = context_window
+        self._boost = context_boost
+
+    def _has_context(self, text: str, entity: str, start: int) -> bool:
+        words = self._context.get(entity)
+        if not words:
+            return False
+        window = text[max(0, start - self._window) : start].lower()
+        return any(word in window for word in words)
+
+    def find(self, text: str) -> list[Span]:
+        """Every validated candidate in ``text`` (overlaps are resolved by the masker,
+        after its thresholds, across all detectors)."""
+        spans: list[Span] = []
+        for rule in self._rules:
+            search = rule.pattern.search
+            pos = 0
+            while True:
+                match = search(text, pos)
+                if match is None:
+                    break
+                verdict = rule.validate(match)
+                if verdict is None:
+                    pos = match.start() + 1
+                    continue
+                score, start, end = verdict
+                if score < 1.0 and self._has_context(text, rule.entity, start):
+                    score = min(1.0, score + self._boost)
+                spans.append(Span(start, end, rule.entity, score, self.name))
+                pos = max(end, match.start() + 1)
+        return spans

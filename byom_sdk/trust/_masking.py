@@ -1,0 +1,253 @@
+"""Masking on the way out, de-masking on the way back (full responses and streams).
+
+What is masked: prompt text, every message's content (all roles, tool results
+included), and tool-call arguments (the JSON is parsed and every string value is masked,
+so a value is masked whether it is the whole string or inside it). What is not: tool
+*definitions* (``tools``: schemas written by the application), ``stop`` strings and the
+provider passthrough ``extra``; keep PII out of those.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+from .._errors import PolicyViolation
+from .._types import GenerateRequest, Message, ToolCall
+from ._detectors import Detector, Span, resolve_overlaps
+from ._vault import PLACEHOLDER_PATTERN, Vault
+
+__all__ = ["Masker", "StreamDemasker", "count_unrestored", "demask_text", "demask_tool_call"]
+
+Mode = Literal["placeholder", "redact", "refuse"]
+
+# Leftovers that look like a placeholder the vault could not restore: full unknown ones,
+# or ones the model mangled (a bracket dropped, the digest cut short).
+_LEFTOVER = re.compile(
+    r"<[A-Z][A-Z0-9_]{0,40}_[0-9a-f]{4,64}>?|(?<![<\w])[A-Z][A-Z0-9_]{0,40}_[0-9a-f]{6,64}>"
+)
+
+
+class Masker:
+    """Finds entities with the configured detectors and replaces them.
+
+    :param detectors: PII detectors, run in order; their spans are merged.
+    :param entities: entity types to act on (``None``: all that the detectors report).
+    :param thresholds: per-entity minimum score.
+    :param default_threshold: minimum score for entities without their own threshold.
+    :param mode: ``placeholder``, ``redact`` or ``refuse``.
+    """
+
+    def __init__(
+        self,
+        detectors: Sequence[Detector],
+        *,
+        entities: Iterable[str] | None = None,
+        thresholds: Mapping[str, float] | None = None,
+        default_threshold: float = 0.5,
+        mode: Mode = "placeholder",
+    ) -> None:
+        self.detectors = tuple(detectors)
+        self.entities = frozenset(entities) if entities is not None else None
+        self.thresholds = dict(thresholds or {})
+        self.default_threshold = default_threshold
+        self.mode = mode
+
+    def find(self, text: str) -> list[Span]:
+        """Spans above their thresholds, overlaps resolved across detectors."""
+        if not text:
+            return []
+        found: list[Span] = []
+        for detector in self.detectors:
+            for span in detector.find(text):
+                if self.entities is not None and span.entity not in self.entities:
+                    continue
+                if span.score < self.thresholds.get(span.entity, self.default_threshold):
+                    continue
+                if not 0 <= span.start < span.end <= len(text):
+                    continue
+                found.append(span)
+        return resolve_overlaps(found) if len(found) > 1 else found
+
+    def mask_text(self, text: str, vault: Vault | None, counts: Counter[str], *, mode: Mode | None = None) -> str:
+        """``text`` with every found entity replaced; ``counts`` gets one per entity."""
+        spans = self.find(text)
+        if not spans:
+            return text
+        mode = mode or self.mode
+        for span in spans:
+            counts[span.entity] += 1
+        if mode == "refuse":
+            raise _Refused(sorted({s.entity for s in spans}))
+        parts: list[str] = []
+        pos = 0
+        for span in spans:
+            parts.append(text[pos : span.start])
+            if mode == "placeholder" and vault is not None:
+                parts.append(vault.placeholder(span.entity, text[span.start : span.end]))
+            else:
+                parts.append(f"[{span.entity}]")
+            pos = span.end
+        parts.append(text[pos:])
+        return "".join(parts)
+
+    def _mask_json(self, value: Any, vault: Vault | None, counts: Counter[str]) -> Any:
+        if isinstance(value, str):
+            return self.mask_text(value, vault, counts)
+        if isinstance(value, list):
+            return [self._mask_json(v, vault, counts) for v in value]
+        if isinstance(value, dict):
+            return {k: self._mask_json(v, vault, counts) for k, v in value.items()}
+        return value
+
+    def mask_arguments(self, arguments: str, vault: Vault | None, counts: Counter[str]) -> str:
+        """Tool-call arguments: string values of the JSON masked; plain text if not JSON."""
+        try:
+            parsed = json.loads(arguments)
+        except ValueError:
+            return self.mask_text(arguments, vault, counts)
+        masked = self._mask_json(parsed, vault, counts)
+        if masked == parsed:
+            return arguments
+        return json.dumps(masked, ensure_ascii=False)
+
+    def mask_request(
+        self, request: GenerateRequest, vault: Vault | None, counts: Counter[str]
+    ) -> GenerateRequest:
+        """The request with its prompt, message contents and tool-call arguments masked."""
+        if request.prompt is not None:
+            masked = self.mask_text(request.prompt, vault, counts)
+            return request if masked == request.prompt else request.model_copy(update={"prompt": masked})
+        messages: list[Message] = []
+        changed = False
+        for message in request.messages or ():
+            update: dict[str, Any] = {}
+            content = self.mask_text(message.content, vault, counts)
+            if content != message.content:
+                update["content"] = content
+            if message.tool_calls:
+                calls = tuple(
+                    call.model_copy(update={"arguments": self.mask_arguments(call.arguments, vault, counts)})
+                    for call in message.tool_calls
+                )
+                if calls != message.tool_calls:
+                    update["tool_calls"] = calls
+            if update:
+                changed = True
+                message = message.model_copy(update=update)
+            messages.append(message)
+        return request.model_copy(update={"messages": tuple(messages)}) if changed else request
+
+
+class _Refused(Exception):
+    def __init__(self, entities: list[str]) -> None:
+        super().__init__(", ".join(entities))
+        self.entities = entities
+
+
+def refused_violation(error: _Refused, alias: str) -> PolicyViolation:
+    return PolicyViolation(
+        f"model '{alias}': the request contains {', '.join(error.entities)} and the masking "
+        "mode is 'refuse'",
+        rule="masking.refuse",
+        model=alias,
+    )
+
+
+def demask_text(text: str, vault: Vault) -> tuple[str, int]:
+    """``text`` with this vault's placeholders restored, and how many were restored."""
+    if "<" not in text or not len(vault):
+        return text, 0
+    restored = 0
+
+    def swap(match: Any) -> str:
+        nonlocal restored
+        value = vault.value(match.group(0))
+        if value is None:
+            return str(match.group(0))
+        restored += 1
+        return value
+
+    return PLACEHOLDER_PATTERN.sub(swap, text), restored
+
+
+def count_unrestored(text: str) -> int:
+    """Placeholder-like leftovers (unknown to the vault, or mangled) in restored text."""
+    if "_" not in text:
+        return 0
+    return len(_LEFTOVER.findall(text))
+
+
+def _demask_json(value: Any, vault: Vault) -> tuple[Any, int]:
+    if isinstance(value, str):
+        return demask_text(value, vault)
+    if isinstance(value, list):
+        total = 0
+        out = []
+        for item in value:
+            restored, n = _demask_json(item, vault)
+            out.append(restored)
+            total += n
+        return out, total
+    if isinstance(value, dict):
+        total = 0
+        result = {}
+        for key, item in value.items():
+            restored, n = _demask_json(item, vault)
+            result[key] = restored
+            total += n
+        return result, total
+    return value, 0
+
+
+def demask_tool_call(call: ToolCall, vault: Vault) -> tuple[ToolCall, int]:
+    """A tool call with placeholders in its JSON string values restored (the JSON is
+    re-encoded so restored values are escaped correctly)."""
+    if "<" not in call.arguments:
+        return call, 0
+    try:
+        parsed = json.loads(call.arguments)
+    except ValueError:
+        text, n = demask_text(call.arguments, vault)
+    else:
+        restored, n = _demask_json(parsed, vault)
+        text = json.dumps(restored, ensure_ascii=False) if n else call.arguments
+    return (call.model_copy(update={"arguments": text}) if n else call), n
+
+
+class StreamDemasker:
+    """Restores placeholders in a stream of text deltas.
+
+    It holds back only a suffix that is still a proper prefix of a placeholder this
+    vault issued (checked by binary search over the vault's sorted placeholders), so text
+    that cannot start a placeholder is passed on at once and the time to first token is
+    kept. Works on ``str``: multi-byte characters are whole code points by the time a
+    provider yields a delta.
+    """
+
+    def __init__(self, vault: Vault) -> None:
+        self.vault = vault
+        self._held = ""
+        self.restored = 0
+
+    def feed(self, text: str) -> str:
+        """Text that is safe to emit now (possibly empty)."""
+        pending = self._held + text if self._held else text
+        cut = pending.rfind("<")
+        if cut != -1 and ">" not in pending[cut:] and self.vault.could_start(pending[cut:]):
+            self._held = pending[cut:]
+            pending = pending[:cut]
+        else:
+            self._held = ""
+        out, n = demask_text(pending, self.vault)
+        self.restored += n
+        return out
+
+    def flush(self) -> str:
+        """Whatever is still held back (at the end of the stream or before a non-text
+        event; a held prefix that never completed is not a placeholder)."""
+        held, self._held = self._held, ""
+        return held
