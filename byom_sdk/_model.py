@@ -22,9 +22,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 from pydantic import TypeAdapter
+from typing_extensions import Unpack
 
 from ._bridge import aiter_in_thread, iter_sync, run_in_thread, run_sync
 from ._errors import CapabilityNotSupported
@@ -43,7 +44,7 @@ from ._types import (
 if TYPE_CHECKING:
     from ._tokenizer import Tokenizer
 
-__all__ = ["Model", "build_embed_request", "build_generate_request"]
+__all__ = ["GenerateParams", "Model", "build_embed_request", "build_generate_request"]
 
 _NATIVE_HOOKS = ("_generate", "_agenerate", "_stream", "_astream", "_embed", "_aembed")
 _messages_adapter: TypeAdapter[tuple[Message, ...]] | None = None
@@ -54,6 +55,20 @@ def _validate_messages(value: Any) -> tuple[Message, ...]:
     if _messages_adapter is None:  # built on first use: keeps `import byom_sdk` light
         _messages_adapter = TypeAdapter(tuple[Message, ...])
     return _messages_adapter.validate_python(value)
+
+
+class GenerateParams(TypedDict, total=False):
+    """Keyword parameters of ``generate`` / ``stream`` and their async twins."""
+
+    max_tokens: int | None
+    temperature: float | None
+    top_p: float | None
+    top_k: int | None
+    stop: str | Sequence[str] | None
+    seed: int | None
+    tools: Sequence[Mapping[str, Any]] | None
+    metadata: RequestMetadata | Mapping[str, Any] | None
+    extra: Mapping[str, Any] | None
 
 
 def build_generate_request(
@@ -244,92 +259,35 @@ class Model:
 
     # -- the public contract ------------------------------------------------------------
 
-    def generate(
-        self,
-        input: MessageInput | GenerateRequest,
-        /,
-        *,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        top_k: int | None = None,
-        stop: str | Sequence[str] | None = None,
-        seed: int | None = None,
-        tools: Sequence[Mapping[str, Any]] | None = None,
-        metadata: RequestMetadata | Mapping[str, Any] | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> GenerateResponse:
-        """Generate a completion for a prompt string or a list of chat messages."""
-        request = build_generate_request(
-            input, max_tokens=max_tokens, temperature=temperature, top_p=top_p, top_k=top_k,
-            stop=stop, seed=seed, tools=tools, metadata=metadata, extra=extra,
-        )
+    def generate(self, input: MessageInput | GenerateRequest, /, **params: Unpack[GenerateParams]) -> GenerateResponse:
+        """Generate a completion for a prompt string or a list of chat messages.
+
+        :param input: a prompt, a list of messages (dicts or :class:`Message`) or a request.
+        :param params: ``max_tokens``, ``temperature``, ``top_p``, ``top_k``, ``stop``,
+            ``seed``, ``tools``, ``metadata``, ``extra`` (see :class:`GenerateParams`).
+        """
+        request = build_generate_request(input, **params)
         return self._call_generate(self._check_generate(request, streaming=False))
 
     async def agenerate(
-        self,
-        input: MessageInput | GenerateRequest,
-        /,
-        *,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        top_k: int | None = None,
-        stop: str | Sequence[str] | None = None,
-        seed: int | None = None,
-        tools: Sequence[Mapping[str, Any]] | None = None,
-        metadata: RequestMetadata | Mapping[str, Any] | None = None,
-        extra: Mapping[str, Any] | None = None,
+        self, input: MessageInput | GenerateRequest, /, **params: Unpack[GenerateParams]
     ) -> GenerateResponse:
         """Async twin of :meth:`generate`; never blocks the event loop."""
-        request = build_generate_request(
-            input, max_tokens=max_tokens, temperature=temperature, top_p=top_p, top_k=top_k,
-            stop=stop, seed=seed, tools=tools, metadata=metadata, extra=extra,
-        )
+        request = build_generate_request(input, **params)
         return await self._acall_generate(self._check_generate(request, streaming=False))
 
     def stream(
-        self,
-        input: MessageInput | GenerateRequest,
-        /,
-        *,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        top_k: int | None = None,
-        stop: str | Sequence[str] | None = None,
-        seed: int | None = None,
-        tools: Sequence[Mapping[str, Any]] | None = None,
-        metadata: RequestMetadata | Mapping[str, Any] | None = None,
-        extra: Mapping[str, Any] | None = None,
+        self, input: MessageInput | GenerateRequest, /, **params: Unpack[GenerateParams]
     ) -> Iterator[StreamEvent]:
         """Stream typed events: text deltas, usage, and a final finish event."""
-        request = build_generate_request(
-            input, max_tokens=max_tokens, temperature=temperature, top_p=top_p, top_k=top_k,
-            stop=stop, seed=seed, tools=tools, metadata=metadata, extra=extra,
-        )
+        request = build_generate_request(input, **params)
         return self._call_stream(self._check_generate(request, streaming=True))
 
     def astream(
-        self,
-        input: MessageInput | GenerateRequest,
-        /,
-        *,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        top_k: int | None = None,
-        stop: str | Sequence[str] | None = None,
-        seed: int | None = None,
-        tools: Sequence[Mapping[str, Any]] | None = None,
-        metadata: RequestMetadata | Mapping[str, Any] | None = None,
-        extra: Mapping[str, Any] | None = None,
+        self, input: MessageInput | GenerateRequest, /, **params: Unpack[GenerateParams]
     ) -> AsyncIterator[StreamEvent]:
         """Async twin of :meth:`stream` (use with ``async for``)."""
-        request = build_generate_request(
-            input, max_tokens=max_tokens, temperature=temperature, top_p=top_p, top_k=top_k,
-            stop=stop, seed=seed, tools=tools, metadata=metadata, extra=extra,
-        )
+        request = build_generate_request(input, **params)
         return self._acall_stream(self._check_generate(request, streaming=True))
 
     def embed(
