@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from ._hookspecs import hookimpl
     from ._managed import ManagedModel
     from ._middleware import CallContext, Interceptor, Middleware
-    from ._model import Model
+    from ._model import GenerateParams, Model
     from ._plugins import PluginLoadWarning, Registry, get_registry
     from ._retry import RetryPolicy
     from ._specs import (
@@ -85,6 +85,7 @@ __all__ = [
     "EmbedRequest",
     "EmbedResponse",
     "FinishEvent",
+    "GenerateParams",
     "GenerateRequest",
     "GenerateResponse",
     "HFTokenizer",
@@ -140,6 +141,7 @@ _LAZY: dict[str, str] = {
     "EmbedRequest": "._types",
     "EmbedResponse": "._types",
     "FinishEvent": "._types",
+    "GenerateParams": "._model",
     "GenerateRequest": "._types",
     "GenerateResponse": "._types",
     "HFTokenizer": "._tokenizer",
