@@ -1,0 +1,367 @@
+"""``OnnxModel``: a local ONNX model (decoder or encoder) behind the byom contract."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from byom_sdk import (
+    Attestation,
+    BadRequest,
+    Boundary,
+    Capabilities,
+    ConfigError,
+    EmbedRequest,
+    EmbedResponse,
+    FinishEvent,
+    GenerateRequest,
+    GenerateResponse,
+    HFTokenizer,
+    Model,
+    ModelInfo,
+    StreamEvent,
+    TextDelta,
+    Timeout,
+    Usage,
+    UsageEvent,
+)
+
+from ._config import OnnxConfig
+from ._layout import Layout, detect_layout
+
+if TYPE_CHECKING:
+    from ._decoder import DecoderRunner
+    from ._embed import Encoder
+    from ._session import SessionHandle
+
+__all__ = ["OnnxModel"]
+
+log = logging.getLogger("byom_onnx")
+_PROTOBUF_LIMIT = 2_000_000_000
+
+
+def _as_list(value: Any) -> list[int]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [int(v) for v in value]
+    return [int(value)]
+
+
+class OnnxModel(Model):
+    """A local ONNX model: text generation (layouts A/B/C/E) or embeddings (layout D).
+
+    :param path: model folder, ``.gguf`` or ``.onnx`` file.
+    :param options: any :class:`OnnxConfig` field (``exact=True``, ``device="cpu"``…).
+
+    Example::
+
+        model = OnnxModel("SmolLM2-135M-Instruct.Q4_1.gguf")
+        print(model.generate("What is the capital of France?", temperature=0).text)
+    """
+
+    def __init__(self, path: str | Path | None = None, *, config: OnnxConfig | None = None, **options: Any) -> None:
+        if config is None:
+            if path is None:
+                raise ConfigError("give a model path", field="path")
+            config = OnnxConfig(path=Path(path), **options)
+        elif path is not None or options:
+            config = config.model_copy(update={"path": Path(path) if path is not None else config.path, **options})
+        self.config = config
+        self._lock = threading.Lock()
+        from ._session import cuda_status
+
+        wants_cuda = config.device == "cuda" or (config.device == "auto" and cuda_status()[0])
+        self.layout: Layout = detect_layout(
+            config.path, file=config.file, dtype="float16" if wants_cuda else "float32", progress=config.progress
+        )
+        self.handle: SessionHandle = self._open_session(wants_cuda)
+        self.decoder: DecoderRunner | None = None
+        self.encoder: Encoder | None = None
+        self._tokenizer = self._load_tokenizer()
+        input_names = {i.name for i in self.handle.session.get_inputs()}
+        if any(name.startswith("past_key_values.") for name in input_names):
+            self._init_decoder()
+        else:
+            self._init_encoder()
+        self._info = self._build_info()
+
+    @classmethod
+    def from_config(cls, config: OnnxConfig) -> OnnxModel:
+        """The provider factory: build from a validated :class:`OnnxConfig`."""
+        return cls(config=config)
+
+    # -- loading --------------------------------------------------------------------------
+
+    def _open_session(self, wants_cuda: bool) -> SessionHandle:
+        import onnx
+
+        from ._session import open_session, patch_for_accuracy
+
+        file = self.layout.model_file
+        label = str(file)
+        try:
+            proto = onnx.load(str(file), load_external_data=False)
+        except Exception as exc:  # noqa: BLE001 - protobuf DecodeError and friends
+            raise ConfigError(f"{file} is not a readable ONNX model: {exc}", field="path") from exc
+        self.op_types = frozenset(node.op_type for node in proto.graph.node)
+        source: str | bytes = str(file)
+        external = any(init.data_location == onnx.TensorProto.EXTERNAL for init in proto.graph.initializer)
+        if "MatMulNBits" in self.op_types and not wants_cuda and not external and proto.ByteSize() < _PROTOBUF_LIMIT:
+            if patch_for_accuracy(proto, exact=self.config.exact, accuracy_level=self.config.accuracy_level):
+                source = proto.SerializeToString()
+        elif self.config.exact and external:
+            log.warning("%s: exact mode cannot rewrite a model with external data; using it as is", label)
+        del proto
+        return open_session(
+            source,
+            label=label,
+            device=self.config.device,
+            allow_cpu_fallback=self.config.allow_cpu_fallback,
+            threads=self.config.threads,
+            spinning=self.config.spinning,
+        )
+
+    def _load_tokenizer(self) -> HFTokenizer:
+        folder = self.layout.folder
+        if not (folder / "tokenizer.json").is_file():
+            raise ConfigError(f"{folder}: tokenizer.json is missing (needed to encode text)", field="path")
+        return HFTokenizer.from_file(folder)
+
+    def _init_decoder(self) -> None:
+        from ._decoder import DecoderRunner, inspect_decoder
+
+        layout = self.layout
+        genai = layout.read_json("genai_config.json").get("model", {})
+        hf_config = layout.read_json("config.json")
+        shape_config = {**hf_config, **genai.get("decoder", {})}
+        graph = inspect_decoder(self.handle.session, label=str(layout.model_file), op_types=self.op_types, config=shape_config)
+        if layout.kind in ("A", "E") and graph.style != "gqa":
+            raise ConfigError(f"{layout.model_file}: genai layout without GroupQueryAttention past/present inputs", field="path")
+        limit = int(genai.get("context_length") or hf_config.get("max_position_embeddings") or self.config.max_context)
+        self.max_context = min(self.config.max_context, limit)
+        self.decoder = DecoderRunner(
+            self.handle.session, graph, max_len=self.max_context, device="cuda" if self.handle.on_cuda else "cpu"
+        )
+        eos = set(self._tokenizer.eos_token_ids)
+        eos.update(_as_list(genai.get("eos_token_id")))
+        eos.update(_as_list(layout.read_json("generation_config.json").get("eos_token_id")))
+        eos.update(_as_list(hf_config.get("eos_token_id")))
+        self.eos_ids = frozenset(eos)
+        self._layout_kind = {"gqa": "A", "optimum": "B", "merged": "C"}[graph.style] if layout.kind == "onnx" else layout.kind
+
+    def _init_encoder(self) -> None:
+        from ._embed import Encoder, Pooling
+
+        layout = self.layout
+        outputs = {o.name for o in self.handle.session.get_outputs()}
+        if not (outputs & {"last_hidden_state", "token_embeddings", "sentence_embedding"} or layout.is_sentence_transformers):
+            raise ConfigError(
+                f"{layout.model_file}: neither a decoder (no past_key_values inputs) nor an encoder "
+                "(no last_hidden_state / sentence_embedding output)",
+                field="path",
+            )
+        st = layout.read_json("sentence_bert_config.json")
+        max_length = int(st.get("max_seq_length") or layout.read_json("config.json").get("max_position_embeddings") or 512)
+        self.max_context = max_length
+        self.encoder = Encoder(
+            self.handle.session,
+            self._tokenizer.backend,
+            Pooling.from_layout(layout),
+            max_length=max_length,
+            batch_size=self.config.embed_batch_size,
+        )
+        self.eos_ids = frozenset()
+        self._layout_kind = "D"
+
+    def _build_info(self) -> ModelInfo:
+        import onnxruntime
+
+        from ._convert import file_sha256
+
+        layout = self.layout
+        marker = layout.read_json("byom_onnx.json")
+        name = self.config.model_id or str(marker.get("model_name") or "") or (
+            layout.converted_from.stem if layout.converted_from else layout.folder.name
+        )
+        source = layout.converted_from if layout.converted_from and layout.converted_from.is_file() else layout.source_file
+        attestations = (
+            Attestation(name="model_sha256", value=file_sha256(source), ok=True, source=str(source)),
+            Attestation(name="onnxruntime_version", value=onnxruntime.__version__, ok=True, source="onnxruntime"),
+            Attestation(name="execution_provider", value=self.handle.provider, ok=True, source="InferenceSession.get_providers"),
+        )
+        decoder = self.decoder is not None
+        return ModelInfo(
+            id=name,
+            provider="onnx",
+            capabilities=Capabilities(
+                generate=decoder,
+                chat=decoder,
+                stream=decoder,
+                embed=not decoder,
+                seed=decoder,
+                stop_sequences=True,
+                max_context=self.max_context,
+                max_output_tokens=self.max_context if decoder else None,
+            ),
+            boundary=Boundary(
+                provider="onnx",
+                location_kind="process",
+                network_path="in-process",
+                retention="none",
+                attestations=attestations,
+            ),
+            embedding_dimension=self.encoder.dimension if self.encoder else None,
+            embedding_normalized=bool(self.encoder and self.encoder.pooling.normalize),
+            description=f"local ONNX (layout {self._layout_kind}, {self.handle.provider}) from {layout.source_file}",
+        )
+
+    # -- the contract ---------------------------------------------------------------------
+
+    @property
+    def info(self) -> ModelInfo:
+        return self._info
+
+    @property
+    def tokenizer(self) -> HFTokenizer:
+        return self._tokenizer
+
+    @property
+    def layout_kind(self) -> str:
+        """The layout letter (A–E) this model was loaded as."""
+        return self._layout_kind
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise BadRequest(f"model '{self._info.id}' is closed", provider="onnx")
+
+    def _prompt_ids(self, request: GenerateRequest) -> list[int]:
+        if request.messages is not None:
+            prompt = self._tokenizer.apply_chat_template(request.messages, add_generation_prompt=True)
+        else:
+            prompt = request.prompt or ""
+        ids = self._tokenizer.encode(prompt, add_special_tokens=True)
+        if not ids:
+            raise BadRequest("the prompt is empty after tokenisation", provider="onnx")
+        if len(ids) >= self.max_context:
+            raise BadRequest(
+                f"prompt has {len(ids)} tokens; model '{self._info.id}' has a context of {self.max_context}",
+                provider="onnx",
+                code="context_length_exceeded",
+            )
+        return ids
+
+    def _events(self, request: GenerateRequest) -> Iterator[StreamEvent]:
+        import numpy as np
+
+        from ._sampling import SamplingParams, StopTextAssembler, sample_token
+
+        self._check_open()
+        assert self.decoder is not None
+        cfg = self.config
+        deadline = time.monotonic() + request.timeout if request.timeout else None
+        prompt_ids = self._prompt_ids(request)
+        budget = self.max_context - len(prompt_ids)
+        max_new = min(request.max_tokens or cfg.max_tokens, budget)
+        params = SamplingParams(
+            temperature=cfg.temperature if request.temperature is None else request.temperature,
+            top_k=cfg.top_k if request.top_k is None else request.top_k,
+            top_p=cfg.top_p if request.top_p is None else request.top_p,
+            repetition_penalty=float(request.extra.get("repetition_penalty", cfg.repetition_penalty)),
+        )
+        ignore_eos = bool(request.extra.get("ignore_eos", False))
+        rng = np.random.default_rng(request.seed)
+        text = StopTextAssembler(self._tokenizer.backend, request.stop)
+        history = list(prompt_ids)
+        produced = 0
+        finish = "length"
+        steps = self.decoder.generate_logits(prompt_ids)
+        try:
+            logits = next(steps)
+            while produced < max_new:
+                if deadline is not None and time.monotonic() > deadline:
+                    raise Timeout(f"generation passed its {request.timeout:.1f}s deadline", provider="onnx")
+                token = sample_token(logits, params, history, rng)
+                produced += 1
+                history.append(token)
+                if token in self.eos_ids and not ignore_eos:
+                    finish = "stop"
+                    break
+                delta = text.push(token)
+                if delta:
+                    yield TextDelta(text=delta)
+                if text.stopped:
+                    finish = "stop"
+                    break
+                if produced >= max_new:
+                    break
+                logits = steps.send(token)
+        finally:
+            steps.close()
+        tail = text.finish()
+        if tail:
+            yield TextDelta(text=tail)
+        usage = Usage(input_tokens=len(prompt_ids), output_tokens=produced, source="tokenizer")
+        yield UsageEvent(usage=usage)
+        yield FinishEvent(finish_reason=finish, usage=usage)  # type: ignore[arg-type]
+
+    def _stream(self, request: GenerateRequest) -> Iterator[StreamEvent]:
+        return self._events(request)
+
+    def _generate(self, request: GenerateRequest) -> GenerateResponse:
+        started = time.perf_counter()
+        parts: list[str] = []
+        finish: Any = "stop"
+        usage: Usage | None = None
+        for event in self._events(request):
+            if isinstance(event, TextDelta):
+                parts.append(event.text)
+            elif isinstance(event, FinishEvent):
+                finish, usage = event.finish_reason, event.usage
+        assert usage is not None
+        return GenerateResponse(
+            text="".join(parts),
+            finish_reason=finish,
+            usage=usage,
+            model=self._info.id,
+            latency_ms=(time.perf_counter() - started) * 1000.0,
+        )
+
+    def _embed(self, request: EmbedRequest) -> EmbedResponse:
+        self._check_open()
+        assert self.encoder is not None
+        started = time.perf_counter()
+        vectors, tokens, unit = self.encoder.embed(list(request.texts), normalize=request.normalize)
+        return EmbedResponse(
+            vectors=tuple(tuple(float(v) for v in row) for row in vectors),
+            model=self._info.id,
+            normalized=unit,
+            usage=Usage(input_tokens=tokens, output_tokens=0, source="tokenizer"),
+            latency_ms=(time.perf_counter() - started) * 1000.0,
+        )
+
+    def _close(self) -> None:
+        with self._lock:
+            self.decoder = None
+            self.encoder = None
+
+    def describe(self) -> dict[str, Any]:
+        """Layout, provider and sizes, for ``byom`` diagnostics and logs."""
+        return json.loads(
+            json.dumps(
+                {
+                    "id": self._info.id,
+                    "layout": self._layout_kind,
+                    "provider": self.handle.provider,
+                    "provider_note": self.handle.note,
+                    "model_file": str(self.layout.model_file),
+                    "max_context": self.max_context,
+                    "exact": self.config.exact,
+                }
+            )
+        )
