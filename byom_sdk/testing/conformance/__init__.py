@@ -1,0 +1,48 @@
+"""The byom conformance suite: does a plugin honour the byom-sdk contract?
+
+Enable the pytest plugin in your tests' root ``conftest.py`` and subclass a suite class::
+
+    # conftest.py
+    pytest_plugins = ["byom_sdk.testing.plugin"]
+
+    # test_myplugin_conformance.py
+    from byom_sdk.testing.conformance import ModelConformance
+
+    class TestMyModel(ModelConformance):
+        def make_model(self):
+            return MyModel(...)
+
+- :class:`ModelConformance`: generation, streaming, async parity, embeddings, undeclared
+  capabilities, usage, errors, concurrency and ``close()``.
+- :class:`TokenizerConformance`: a tokenizer on its own.
+- :class:`BoundaryConformance`: the declared boundary against the config it came from.
+
+Every check has a stable id (``generate.usage``) used by ``expected_failures`` and by the
+JSON report (``--byom-conformance-report=PATH``); see :func:`all_checks`.
+:func:`run_conformance` runs the suite outside a test tree (``byom conformance ALIAS``).
+This package imports pytest; ``import byom_sdk.testing`` does not.
+"""
+
+from __future__ import annotations
+
+from ._boundary import BoundaryConformance
+from ._core import FAULTS, SUITE_VERSION, CheckInfo, Conformance, all_checks, check, require_capability
+from ._faults import EXPECTED_ERRORS
+from ._model import ModelConformance
+from ._runner import run_conformance
+from ._tokenizer import TokenizerConformance
+
+__all__ = [
+    "EXPECTED_ERRORS",
+    "FAULTS",
+    "SUITE_VERSION",
+    "BoundaryConformance",
+    "CheckInfo",
+    "Conformance",
+    "ModelConformance",
+    "TokenizerConformance",
+    "all_checks",
+    "check",
+    "require_capability",
+    "run_conformance",
+]

@@ -1,0 +1,262 @@
+"""Checks of ``ModelInfo`` and of non-streamed generation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ..._managed import ManagedModel
+from ..._model import Model
+from ..._types import Boundary, GenerateResponse, Message, ModelInfo, Usage
+from ._core import check, plugin_label, require_capability
+from ._subject import ModelSubject
+
+__all__ = ["GenerateChecks", "InfoChecks", "pick_stop"]
+
+_FINISH = ("stop", "length", "content_filter", "tool_calls")
+_EXACT = ("server", "tokenizer")
+
+
+def pick_stop(text: str) -> tuple[str, str] | None:
+    """A stop string taken from the middle of ``text`` and the text expected before it."""
+    words = text.split()
+    order = list(range(len(words) // 2, len(words))) + list(range(len(words) // 2 - 1, 0, -1))
+    for index in order:
+        word = words[index].strip(".,;:!?\"'()")
+        if len(word) < 2:
+            continue
+        cut = text.find(word)
+        if cut > 0 and text[:cut].strip():
+            return word, text[:cut]
+    return None
+
+
+class InfoChecks(ModelSubject):
+    """``ModelInfo``, capabilities and the declared boundary."""
+
+    @check("info.valid")
+    def test_info_valid(self, byom_model: Model) -> None:
+        """``info`` is a stable ``ModelInfo`` with a non-empty id and provider.
+
+        Fix: return a ``ModelInfo`` from the ``info`` property (build it once, in
+        ``__init__``), and return the plugin's own model from ``make_model`` rather than
+        ``Client.model(...)``.
+        """
+        assert not isinstance(byom_model, ManagedModel), (
+            "make_model() returned a ManagedModel; return the plugin's own Model (the managed "
+            "wrapper retries and wraps foreign errors, which hides plugin defects)"
+        )
+        info = byom_model.info
+        assert isinstance(info, ModelInfo), f"info is {type(info).__name__}, expected byom_sdk.ModelInfo"
+        assert info.id.strip(), "info.id is empty"
+        assert info.provider.strip(), "info.provider is empty"
+        assert byom_model.info == info, "info changes between two reads without any call"
+
+    @check("info.capabilities")
+    def test_info_capabilities(self, byom_model: Model) -> None:
+        """Declared capabilities are coherent with each other and with the implementation.
+
+        At least one of generate/chat/embed; ``stream`` and ``tools`` need generation;
+        ``embed`` needs ``embedding_dimension``; ``max_output_tokens`` fits
+        ``max_context``; ``async_native`` needs a native ``_agenerate``/``_astream``/
+        ``_aembed``. Fix the ``Capabilities`` the plugin declares.
+        """
+        info = byom_model.info
+        caps = info.capabilities
+        label = plugin_label(byom_model)
+        assert caps.generate or caps.chat or caps.embed, f"{label} declares none of generate, chat, embed"
+        if caps.stream:
+            assert caps.generate or caps.chat, f"{label} declares stream without generate or chat"
+        if caps.tools:
+            assert caps.chat, f"{label} declares tools without chat"
+        if caps.embed:
+            assert info.embedding_dimension, f"{label} declares embed but no embedding_dimension"
+        if caps.max_context and caps.max_output_tokens:
+            assert caps.max_output_tokens <= caps.max_context, "max_output_tokens exceeds max_context"
+        if caps.async_native:
+            native = type(byom_model)._native & {"_agenerate", "_astream", "_aembed"}
+            assert native, f"{label} declares async_native but implements no async method natively"
+
+    @check("info.boundary")
+    def test_info_boundary(self, byom_model: Model) -> None:
+        """The boundary says where data goes, consistently.
+
+        Non-process models name a region or an endpoint; an ``https`` endpoint is not
+        ``tls=False`` and an ``http`` one not ``tls=True``; attestations carry a name and a
+        source. Fix the ``Boundary`` the plugin builds from its config.
+        """
+        boundary = byom_model.info.boundary
+        assert isinstance(boundary, Boundary), f"boundary is {type(boundary).__name__}, expected Boundary"
+        assert boundary.provider.strip(), "boundary.provider is empty"
+        if boundary.location_kind != "process":
+            assert boundary.region or boundary.endpoint, (
+                f"boundary is {boundary.location_kind!r} but names neither region nor endpoint"
+            )
+        if boundary.endpoint and boundary.tls is not None:
+            scheme = boundary.endpoint.split(":", 1)[0].lower()
+            if scheme in ("https", "grpcs"):
+                assert boundary.tls, f"endpoint {boundary.endpoint} is TLS but boundary.tls is False"
+            if scheme == "http":
+                assert not boundary.tls, f"endpoint {boundary.endpoint} is plain http but boundary.tls is True"
+        for item in boundary.attestations:
+            assert item.name.strip() and item.source.strip(), f"attestation {item!r} lacks a name or source"
+
+
+class GenerateChecks(ModelSubject):
+    """Non-streamed generation: response shape, usage, max_tokens, stop, finish reasons."""
+
+    def _generate(self, model: Model, **fields: Any) -> GenerateResponse:
+        require_capability(model, "generate", any_of=("generate", "chat"))
+        response = model.generate(self.reference(model, **fields))
+        assert isinstance(response, GenerateResponse), (
+            f"generate() returned {type(response).__name__}, expected GenerateResponse"
+        )
+        return response
+
+    def _cut(self, model: Model) -> tuple[GenerateResponse, int]:
+        full = self._generate(model)
+        limit = max(1, min(4, self.max_tokens // 4))
+        if full.usage.output_tokens <= limit:
+            pytest.skip(
+                f"{plugin_label(model)}: reference output has only {full.usage.output_tokens} tokens; "
+                f"set prompts/max_tokens so the first prompt yields more than {limit}"
+            )
+        return full, limit
+
+    @check("generate.response")
+    def test_generate_response(self, byom_model: Model) -> None:
+        """``generate`` returns a complete ``GenerateResponse`` for the reference prompt.
+
+        Text is non-empty, ``finish_reason`` is a normal reason (a failed generation must
+        raise ``ModelError``, not return ``"error"``), ``model`` names the model and
+        ``latency_ms`` is measured. Debug this check first: most others build on it.
+        """
+        response = self._generate(byom_model)
+        assert isinstance(response.text, str) and response.text, "generate() returned empty text"
+        assert response.finish_reason in _FINISH, (
+            f"finish_reason {response.finish_reason!r}; a failed generation must raise ModelError"
+        )
+        assert response.model.strip(), "response.model is empty"
+        assert response.latency_ms >= 0.0
+
+    @check("generate.input_forms")
+    def test_generate_input_forms(self, byom_model: Model) -> None:
+        """Every declared input form works: a plain prompt (``generate``) and multi-turn
+        messages with a system message (``chat``).
+
+        Fix: map ``GenerateRequest.prompt`` and ``GenerateRequest.messages`` (all roles) to
+        the provider's payload.
+        """
+        caps = byom_model.info.capabilities
+        require_capability(byom_model, "generate", any_of=("generate", "chat"))
+        if caps.generate:
+            reply = byom_model.generate(self.prompts[1], max_tokens=self.max_tokens, temperature=0.0)
+            assert reply.text, "plain prompt gave empty text"
+        if caps.chat:
+            messages = [
+                Message(role="system", content="You answer briefly."),
+                Message(role="user", content="Hello."),
+                Message(role="assistant", content="Hello! How can I help?"),
+                Message(role="user", content=self.prompts[1]),
+            ]
+            reply = byom_model.generate(messages, max_tokens=self.max_tokens, temperature=0.0)
+            assert reply.text, "multi-turn messages gave empty text"
+
+    @check("generate.deterministic")
+    def test_generate_deterministic(self, byom_model: Model) -> None:
+        """Two greedy (``temperature=0``) generations of the same request are identical.
+
+        Parity checks (stream, async, threads) rely on it. Fix: send temperature 0 /
+        ``do_sample=false`` to the provider for greedy requests.
+        """
+        first = self._generate(byom_model)
+        second = self._generate(byom_model)
+        assert first.text == second.text, f"greedy outputs differ: {first.text!r} != {second.text!r}"
+
+    @check("generate.usage")
+    def test_generate_usage(self, byom_model: Model) -> None:
+        """``usage`` is present and plausible.
+
+        Input tokens > 0, output tokens > 0 when there is text, and for exact sources
+        (``server``, ``tokenizer``) output tokens never exceed ``max_tokens``. Fix: read
+        the provider's usage; without one, count with the model's tokenizer; only as a last
+        resort return ``Usage.estimate`` (``source="estimate"``).
+        """
+        response = self._generate(byom_model)
+        usage = response.usage
+        assert isinstance(usage, Usage), f"usage is {type(usage).__name__}"
+        assert usage.input_tokens > 0, "usage.input_tokens is 0 for a non-empty prompt"
+        if response.text.strip():
+            assert usage.output_tokens > 0, "usage.output_tokens is 0 but text was generated"
+        if usage.source in _EXACT:
+            assert usage.output_tokens <= self.max_tokens, (
+                f"usage.output_tokens={usage.output_tokens} exceeds max_tokens={self.max_tokens}"
+            )
+
+    @check("generate.max_tokens")
+    def test_generate_max_tokens(self, byom_model: Model) -> None:
+        """``max_tokens`` is honoured: output is cut to the limit, finish_reason is "length".
+
+        The cut text is a prefix of the longer greedy text, ``usage.output_tokens`` equals
+        the limit (exact usage sources) and ``finish_reason == "length"``. Fix: pass
+        ``max_tokens`` to the provider (``max_new_tokens``...) and map its finish reason.
+        """
+        full, limit = self._cut(byom_model)
+        cut = self._generate(byom_model, max_tokens=limit)
+        assert cut.finish_reason == "length", (
+            f"output cut by max_tokens={limit} has finish_reason {cut.finish_reason!r}, expected 'length'"
+        )
+        if cut.usage.source in _EXACT:
+            assert cut.usage.output_tokens == limit, (
+                f"max_tokens={limit} but usage.output_tokens={cut.usage.output_tokens}"
+            )
+        assert len(cut.text.strip()) < len(full.text.strip()), (
+            f"max_tokens={limit} did not shorten the output: {cut.text!r}"
+        )
+        assert full.text.startswith(cut.text.rstrip()), (
+            f"cut output {cut.text!r} is not a prefix of the longer greedy output {full.text!r}"
+        )
+
+    @check("generate.stop")
+    def test_generate_stop(self, byom_model: Model) -> None:
+        """Stop strings are honoured: the text ends before the stop string, which is absent.
+
+        Fix: pass ``stop`` to the provider and strip the stop string if the server echoes
+        it; finish_reason is "stop". Models that cannot stop on strings declare
+        ``stop_sequences=False`` (then ``capabilities.undeclared`` checks they refuse).
+        """
+        require_capability(byom_model, "stop_sequences")
+        full = self._generate(byom_model)
+        picked = pick_stop(full.text)
+        if picked is None:
+            pytest.skip(f"{plugin_label(byom_model)}: reference output {full.text!r} too short to place a stop string")
+        stop, before = picked
+        reply = self._generate(byom_model, stop=(stop,))
+        assert stop not in reply.text, f"stop string {stop!r} present in {reply.text!r}"
+        assert reply.text.rstrip() == before.rstrip(), (
+            f"with stop={stop!r} expected {before!r}, got {reply.text!r}"
+        )
+        assert reply.finish_reason == "stop", f"stopped on a stop string but finish_reason={reply.finish_reason!r}"
+
+    @check("generate.finish_reason")
+    def test_generate_finish_reason(self, byom_model: Model) -> None:
+        """finish_reason agrees with what happened.
+
+        "length" exactly when the output reached ``max_tokens``; a shorter output ended
+        on its own and reports "stop"; ``max_tokens=1`` always reports "length" for a
+        prompt that yields more. Fix: map the provider's reason (``eos_token``,
+        ``stop_sequence`` → "stop"; ``length``/``max_tokens`` → "length").
+        """
+        response = self._generate(byom_model)
+        usage = response.usage
+        if usage.source in _EXACT:
+            if response.finish_reason == "length":
+                assert usage.output_tokens == self.max_tokens, (
+                    f"finish_reason 'length' with {usage.output_tokens} tokens < max_tokens={self.max_tokens}"
+                )
+            elif usage.output_tokens < self.max_tokens:
+                assert response.finish_reason in ("stop", "tool_calls", "content_filter")
+        if usage.output_tokens > 1:
+            one = self._generate(byom_model, max_tokens=1)
+            assert one.finish_reason == "length", f"max_tokens=1 gave finish_reason {one.finish_reason!r}"

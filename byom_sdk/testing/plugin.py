@@ -1,0 +1,148 @@
+"""The opt-in pytest plugin of the byom conformance suite.
+
+Enable it in the ``conftest.py`` at the root of your tests (there is deliberately no
+auto-loading ``pytest11`` entry point: fixtures of an auto-loaded plugin leak into every
+project that merely has the package installed)::
+
+    pytest_plugins = ["byom_sdk.testing.plugin"]
+
+It provides the suite's fixtures (``byom_model``, ``byom_tokenizer``), applies
+``expected_failures`` as strict xfails and the preview group, and adds two options:
+
+``--byom-conformance-report=PATH.json``
+    write every check's id, status and reason, the declared capabilities and the
+    suite/core/plugin versions to ``PATH.json``.
+``--byom-conformance-preview``
+    also run checks of the preview group (new checks, off by default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+# Before the suite is imported, so its assertions get pytest's detailed messages.
+pytest.register_assert_rewrite("byom_sdk.testing.conformance")
+
+from .conformance._core import SUITE_VERSION, Conformance, check_of  # noqa: E402
+from .conformance._report import ReportCollector  # noqa: E402
+
+if TYPE_CHECKING:
+    from .._model import Model
+    from .._tokenizer import Tokenizer
+
+__all__ = ["byom_model", "byom_tokenizer"]
+
+_COLLECTOR = pytest.StashKey[ReportCollector]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("byom-conformance", "byom conformance suite")
+    group.addoption(
+        "--byom-conformance-report",
+        metavar="PATH",
+        default=None,
+        help="write the byom conformance report (JSON) to PATH",
+    )
+    group.addoption(
+        "--byom-conformance-preview",
+        action="store_true",
+        default=False,
+        help="also run the preview group of new conformance checks",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "byom_preview: a byom conformance check of the preview group")
+    path = config.getoption("byom_conformance_report")
+    config.stash[_COLLECTOR] = ReportCollector(
+        Path(path).resolve() if path else None, preview=bool(config.getoption("byom_conformance_preview"))
+    )
+
+
+def _subject_of(item: pytest.Item) -> pytest.Class | None:
+    parent = item.getparent(pytest.Class)
+    return parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    collector = config.stash[_COLLECTOR]
+    for item in items:
+        cls = getattr(item, "cls", None)
+        if cls is None or not issubclass(cls, Conformance):
+            continue
+        name = getattr(item, "originalname", item.name)
+        info = check_of(cls, name)
+        if info is None:
+            continue  # the author's own extra tests in the class
+        parent = _subject_of(item)
+        collector.add_check(item.nodeid, parent.nodeid if parent else item.nodeid, cls, info)
+        if info.preview and not (collector.preview or cls.preview):
+            item.add_marker(
+                pytest.mark.skip(
+                    reason=f"preview check '{info.id}' (suite {SUITE_VERSION}); enable with "
+                    "--byom-conformance-preview or preview = True"
+                )
+            )
+        elif info.id in cls.expected_failures:
+            item.add_marker(pytest.mark.xfail(reason=str(cls.expected_failures[info.id]), strict=True))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    message = None
+    if call.excinfo is not None and not call.excinfo.errisinstance(pytest.skip.Exception):
+        message = call.excinfo.exconly()
+    item.config.stash[_COLLECTOR].update(item.nodeid, report, message)
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    collector = session.config.stash.get(_COLLECTOR, None)
+    if collector is not None:
+        collector.write(int(exitstatus))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    collector = config.stash.get(_COLLECTOR, None)
+    if collector is None or not collector.results:
+        return
+    totals = ", ".join(f"{n} {s}" for s, n in collector.totals().items() if n)
+    line = f"byom conformance suite {SUITE_VERSION}: {totals}"
+    if collector.path is not None:
+        line += f"; report: {collector.path}"
+    terminalreporter.write_line(line)
+
+
+# -- fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="class")
+def byom_model(request: pytest.FixtureRequest) -> Iterator[Model]:
+    """The model under test: ``make_model()`` of the conformance class, once per class."""
+    subject = request.cls() if request.cls is not None else None
+    make = getattr(subject, "make_model", None)
+    if make is None:
+        raise TypeError("byom_model is for subclasses of byom_sdk.testing.conformance.ModelConformance")
+    model = make()
+    request.config.stash[_COLLECTOR].record_model(request.node.nodeid, model)
+    yield model
+    model.close()
+
+
+@pytest.fixture(scope="class")
+def byom_tokenizer(request: pytest.FixtureRequest) -> Tokenizer:
+    """The tokenizer under test: ``make_tokenizer()`` of the conformance class."""
+    subject = request.cls() if request.cls is not None else None
+    make = getattr(subject, "make_tokenizer", None)
+    if make is None:
+        raise TypeError("byom_tokenizer is for subclasses of TokenizerConformance")
+    tokenizer: Tokenizer = make()
+    request.config.stash[_COLLECTOR].record_tokenizer(request.node.nodeid, tokenizer)
+    return tokenizer
