@@ -24,16 +24,14 @@ subclasses :class:`Codec` and is named in config as ``codec_options.class =
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from byom_sdk import (
     ConfigError,
     EmbedRequest,
-    FinishEvent,
     GenerateRequest,
-    Message,
     ModelError,
     TextDelta,
     ToolCall,

@@ -330,6 +330,7 @@ class VertexModel(Model):
         except Exception as exc:
             _cancel(responses)
             raise self._mapped(exc, name) from exc
+        _cancel(responses)  # we may have stopped at [DONE] before the server closed
         yield from self._finish(parser, request)
 
     # -- async ----------------------------------------------------------------------------

@@ -279,11 +279,12 @@ class LocalVertexServer:
 
     def _predict(self, body: dict[str, Any], fault: Fault | None) -> dict[str, Any]:
         if fault is not None and fault.kind == "error_body":
-            return {"predictions": [self._error_body(fault)]}
-        try:
-            result = self.container.predict(body)
-        except BadBody as exc:
-            raise _Abort("INVALID_ARGUMENT", 400, str(exc)) from None
+            result: dict[str, Any] = {"predictions": [self._error_body(fault)]}
+        else:
+            try:
+                result = self.container.predict(body)
+            except BadBody as exc:
+                raise _Abort("INVALID_ARGUMENT", 400, str(exc)) from None
         return {**result, "deployedModelId": "1", "model": f"projects/{self.project}/locations/"
                 f"{self.location}/models/{self.container.model_id.replace('/', '-')}"}
 
