@@ -152,7 +152,7 @@ _EMAIL = (
 _PHONE = r"""
 (?<![\w+(])
 (?:
-    (?P<intl>(?:\+|\b00)\d{1,3}[\s.-]?(?:\(0\)[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{1,4}(?:[\s.-]?\d{1,4}){1,5})
+    (?P<intl>(?:\+|\b(?P<idd>00))\d{1,3}[\s.-]?(?:\(0\)[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{1,4}(?:[\s.-]?\d{1,4}){1,5})
   | (?P<paren>\(\d{2,5}\)[\s.-]?\d{3,4}[\s.-]?\d{3,4})
   | (?P<nanp>\b(?:1[\s.-])?\d{3}[.-]\d{3}[.-]\d{4})
   | (?P<trunk>\b0\d{2,4}[\s.-]\d{3,4}[\s.-]?\d{3,4})
@@ -165,7 +165,7 @@ _CARD = r"(?<![\d-])\d(?:[ -]?\d){11,18}(?!\d)"
 _SSN = r"(?<![\d-])(\d{3})([- ]?)(\d{2})\2(\d{4})(?![\d-])"
 _IBAN = r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,32}"
 _IPV4 = r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d]|\.\d)"
-_IPV6 = r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?![\w:])"
+_IPV6 = r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4})?(?![\w:.])"
 _AWS_KEY_ID = (
     r"(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|APKA|AROA|ASCA)[A-Z2-7]{16}"
     r"(?![A-Za-z0-9])"
@@ -300,7 +300,8 @@ def _check_phone(match: re.Match[str]) -> tuple[float, int, int] | None:
     if digits < 7 or digits > 15:
         return None
     if match.group("intl"):
-        score = 0.7
+        # "+CC" is unambiguous; the "00CC" dialling prefix also starts many digit runs.
+        score = 0.45 if match.group("idd") else 0.7
     elif match.group("paren") or match.group("nanp"):
         score = 0.6
     elif match.group("trunk"):
@@ -351,12 +352,15 @@ _RULES: tuple[_Rule, ...] | None = None
 
 
 def resolve_overlaps(spans: Iterable[Span]) -> list[Span]:
-    """Non-overlapping spans in text order: on overlap the higher score wins, then the
-    longer span."""
+    """Non-overlapping spans in text order. A span inside another loses to it (an IPv4
+    inside an IPv6, a JWT inside a bearer token); on a partial overlap the higher score
+    wins, then the longer span."""
     kept: list[Span] = []
-    for span in sorted(spans, key=lambda s: (s.start, -s.score, s.start - s.end)):
+    for span in sorted(spans, key=lambda s: (s.start, s.start - s.end, -s.score)):
         if kept and span.start < kept[-1].end:
             last = kept[-1]
+            if span.end <= last.end:
+                continue  # contained
             if (span.score, span.end - span.start) > (last.score, last.end - last.start):
                 kept[-1] = span
             continue
