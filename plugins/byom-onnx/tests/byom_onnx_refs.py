@@ -106,6 +106,13 @@ def kl(ref_logits, logits):
     return float((np.exp(p) * (p - q)).sum(-1).max())
 
 
+def mean_kl(ref_logits, logits):
+    """KL(ref || x) averaged over positions (the local-onnx reference's accuracy metric)."""
+    p = log_softmax(np.asarray(ref_logits, np.float64))
+    q = log_softmax(np.asarray(logits, np.float64))
+    return float((np.exp(p) * (p - q)).sum(-1).mean())
+
+
 # -- BERT from safetensors ---------------------------------------------------------------
 
 

@@ -196,7 +196,8 @@ class DecoderRunner:
                 binding.bind_cpu_input("attention_mask", np.ones((1, total), dtype=np.int64))
                 self.session.run_with_iobinding(binding)
                 out = state.logits if fixed_logits else binding.get_outputs()[0]
-                logits = out.numpy()[0, -1]
+                # .numpy() on a bound CPU buffer is a view: copy before the next step overwrites it.
+                logits = out.numpy()[0, -1].copy()
                 token = yield logits
                 if token is None:
                     return
