@@ -221,11 +221,14 @@ class DecoderRunner:
         logits_index = output_names.index("logits")
         present_index = [output_names.index(n) for n in present]
         binding = self.session.io_binding()
-        for name in output_names:
-            binding.bind_output(name, "cpu")
         ids = np.asarray([prompt_ids], dtype=np.int64)
         past_len = 0
         while True:
+            # Outputs grow every step: let onnxruntime allocate them afresh (a binding keeps
+            # the previous run's OrtValues otherwise), then feed them back as inputs.
+            binding.clear_binding_outputs()
+            for name in output_names:
+                binding.bind_output(name, self.device)
             seq = ids.shape[1]
             binding.bind_cpu_input("input_ids", ids)
             binding.bind_cpu_input("attention_mask", np.ones((1, past_len + seq), dtype=np.int64))
