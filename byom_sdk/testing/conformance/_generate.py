@@ -130,7 +130,8 @@ class GenerateChecks(ModelSubject):
 
         Text is non-empty, ``finish_reason`` is a normal reason (a failed generation must
         raise ``ModelError``, not return ``"error"``), ``model`` names the model and
-        ``latency_ms`` is measured. Debug this check first: most others build on it.
+        ``latency_ms`` is measured. Debug this check first: most others build on it. Fix:
+        build the response from the provider body's text and finish reason.
         """
         response = self._generate(byom_model)
         assert isinstance(response.text, str) and response.text, "generate() returned empty text"

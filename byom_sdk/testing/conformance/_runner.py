@@ -84,6 +84,8 @@ def run_conformance(
                 "--import-mode=importlib",
                 "-p", "byom_sdk.testing.plugin",
                 "-p", "no:cacheprovider",
+                # The suite runs its async checks in asyncio.run(); it needs no async plugin.
+                "-p", "no:asyncio",
                 "-rfEsxX",
             ]
             if report_path is not None:

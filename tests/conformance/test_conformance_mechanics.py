@@ -1,0 +1,187 @@
+"""How the suite behaves for authors: guard, strict xfails, preview, skips, report, runner."""
+
+import json
+
+import pytest
+
+from byom_sdk import Boundary, Capabilities
+from byom_sdk.testing import ScriptedModel
+from byom_sdk.testing.conformance import SUITE_VERSION, all_checks, run_conformance
+
+from .test_conformance_defects import failed, run_suite, statuses
+
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestAssertRewriteWarning")
+
+
+def test_every_check_has_an_id_and_a_fix_in_its_docstring():
+    """Each check id is area.topic and its docstring says what to fix."""
+    import inspect
+
+    from byom_sdk.testing.conformance import BoundaryConformance, ModelConformance, TokenizerConformance
+
+    seen = set()
+    for cls in (ModelConformance, TokenizerConformance, BoundaryConformance):
+        for name in dir(cls):
+            info = getattr(getattr(cls, name), "__byom_check__", None)
+            if info is None:
+                continue
+            seen.add(info.id)
+            area, _, topic = info.id.partition(".")
+            assert area and topic, info.id
+            doc = inspect.getdoc(getattr(cls, name))
+            assert "Fix" in doc or "fix" in doc, f"{info.id} docstring gives no fix"
+    assert seen == set(all_checks())
+
+
+def test_expected_failure_is_strict(pytester):
+    """A declared expected failure that passes is reported xpassed and fails the run."""
+    result, report = run_suite(
+        pytester,
+        "class TestScripted(ScriptedSuite):\n"
+        "    expected_failures = {'generate.usage': 'provider reports no usage (#3)'}\n",
+        "-k", "usage",
+    )
+    assert result.ret == 1
+    assert statuses(report)["generate.usage"] == "xpassed"
+
+
+def test_expected_failure_on_a_real_defect_is_xfailed(pytester):
+    """Declaring the defect keeps the run green and records the reason."""
+    result, report = run_suite(
+        pytester,
+        "class TestDefect(ScriptedSuite):\n"
+        "    model_cls = StreamDiffers\n"
+        "    expected_failures = {'stream.matches_generate': 'server re-spaces deltas (#7)'}\n",
+        "-k", "stream",
+    )
+    assert result.ret == 0
+    check = next(c for c in report["subjects"][0]["checks"] if c["id"] == "stream.matches_generate")
+    assert (check["status"], check["reason"]) == ("xfailed", "server re-spaces deltas (#7)")
+
+
+def test_guard_fails_on_undeclared_override_and_deletion(pytester):
+    """Overriding or deleting a standard check without a reason fails suite.no_overrides."""
+    result, report = run_suite(
+        pytester,
+        "class TestCheater(ScriptedSuite):\n"
+        "    def test_generate_usage(self, byom_model):\n"
+        "        pass\n"
+        "    test_stream_events = None\n"
+        "    expected_failures = {'no.such_check': 'typo'}\n",
+        "-k", "no_overrides",
+    )
+    assert failed(report) == {"suite.no_overrides"}
+    reason = statuses and next(c["reason"] for c in report["subjects"][0]["checks"])
+    assert "generate.usage" in reason and "overridden" in reason
+    assert "stream.events" in reason and "deleted" in reason
+    assert "no.such_check" in reason
+
+
+def test_guard_accepts_declared_override(pytester):
+    """An override listed in overridden_checks passes the guard and is flagged in the report."""
+    _, report = run_suite(
+        pytester,
+        "class TestAdapted(ScriptedSuite):\n"
+        "    overridden_checks = {'generate.usage': 'usage arrives in a trailer; checked below'}\n"
+        "    def test_generate_usage(self, byom_model):\n"
+        "        assert byom_model.generate('hi').usage.output_tokens > 0\n",
+        "-k", "no_overrides or usage",
+    )
+    checks = {c["id"]: c for c in report["subjects"][0]["checks"]}
+    assert checks["suite.no_overrides"]["status"] == "passed"
+    assert checks["generate.usage"]["overridden"].startswith("usage arrives")
+
+
+def test_preview_group_runs_only_when_enabled(pytester):
+    """Preview checks are skipped with a reason unless the option or attribute enables them."""
+    body = "class TestScripted(ScriptedSuite):\n    pass\n\nclass TestOptIn(ScriptedSuite):\n    preview = True\n"
+    _, report = run_suite(pytester, body, "-k", "releases_threads")
+    assert statuses(report, "TestScripted")["close.releases_threads"] == "skipped"
+    assert statuses(report, "TestOptIn")["close.releases_threads"] == "passed"
+    reason = report["subjects"][0]["checks"][0]["reason"]
+    assert "preview" in reason and "--byom-conformance-preview" in reason
+    _, report = run_suite(pytester, body, "-k", "releases_threads", "--byom-conformance-preview")
+    assert statuses(report, "TestScripted")["close.releases_threads"] == "passed"
+
+
+def test_skips_name_plugin_and_capability(pytester):
+    """Undeclared capabilities skip their checks with the plugin and capability named,
+    and capabilities.undeclared checks they are refused."""
+    result, report = run_suite(
+        pytester,
+        "from byom_sdk import Capabilities\n"
+        "class GenerateOnly(ScriptedModel):\n"
+        "    def __init__(self, **kw):\n"
+        "        super().__init__(capabilities=Capabilities(generate=True, chat=True), **kw)\n"
+        "class TestNoStream(ScriptedSuite):\n"
+        "    model_cls = GenerateOnly\n",
+    )
+    assert result.ret == 0
+    checks = {c["id"]: c for c in report["subjects"][0]["checks"]}
+    for check_id in ("stream.events", "stream.matches_generate", "async.stream"):
+        assert checks[check_id]["status"] == "skipped"
+        assert "plugin 'scripted'" in checks[check_id]["reason"] and "'stream'" in checks[check_id]["reason"]
+    assert "'embed'" in checks["embed.dimension"]["reason"]
+    assert checks["capabilities.undeclared"]["status"] == "passed"
+    assert report["subjects"][0]["capabilities"]["stream"] is False
+
+
+def test_make_model_failure_is_reported_per_check(pytester):
+    """A factory that raises fails the checks (never skips them) with the cause."""
+    _, report = run_suite(
+        pytester,
+        "class TestBroken(ScriptedSuite):\n"
+        "    def make_model(self):\n"
+        "        raise RuntimeError('endpoint_name is required')\n",
+        "-k", "info",
+    )
+    checks = report["subjects"][0]["checks"]
+    assert checks and all(c["status"] == "failed" for c in checks)
+    assert "endpoint_name is required" in checks[0]["reason"]
+
+
+def test_boundary_conformance(pytester):
+    """BoundaryConformance compares the declared boundary with the author's expectation."""
+    _, report = run_suite(
+        pytester,
+        "from byom_sdk import Attestation, Boundary\n"
+        "from byom_sdk.testing.conformance import BoundaryConformance\n"
+        "B = Boundary(provider='scripted', location_kind='customer-cloud', region='eu-west-1',\n"
+        "             endpoint='https://x.example', tls=True,\n"
+        "             attestations=(Attestation(name='data_capture', value='off', ok=True, source='api'),))\n"
+        "class TestRight(BoundaryConformance):\n"
+        "    def make_model(self):\n"
+        "        return ScriptedModel(boundary=B)\n"
+        "    def expected_boundary(self):\n"
+        "        return {'region': 'eu-west-1', 'tls': True,\n"
+        "                'attestations': [{'name': 'data_capture', 'ok': True}]}\n"
+        "class TestWrong(TestRight):\n"
+        "    def expected_boundary(self):\n"
+        "        return {'region': 'us-east-1', 'attestations': [{'name': 'network_isolation'}]}\n",
+    )
+    assert failed(report, "TestRight") == set()
+    assert failed(report, "TestWrong") == {"boundary.matches_config", "boundary.attestations"}
+
+
+def test_run_conformance_passes_and_fails(tmp_path):
+    """The CLI entry point returns pytest's exit code and writes the report."""
+    report_path = tmp_path / "conformance.json"
+    code = run_conformance(ScriptedModel, report_path=report_path, name="support-bot", pytest_args=["-q"])
+    assert code == 0
+    report = json.loads(report_path.read_text())
+    assert report["suite_version"] == SUITE_VERSION
+    subject = report["subjects"][0]
+    assert subject["conformant"] and "support_bot" in subject["nodeid"]
+    assert subject["summary"]["failed"] == 0
+    errors = [c for c in subject["checks"] if c["id"].startswith("errors.")]
+    assert errors and all(c["status"] == "skipped" for c in errors)
+
+    boundary = Boundary(provider="scripted", location_kind="process", endpoint="https://x", tls=False)
+    code = run_conformance(
+        lambda: ScriptedModel(boundary=boundary, capabilities=Capabilities(chat=True)),
+        report_path=report_path,
+        pytest_args=["-q", "-k", "info"],
+    )
+    assert code == 1
+    assert "info.boundary" in {c["id"] for c in json.loads(report_path.read_text())["subjects"][0]["checks"]
+                               if c["status"] == "failed"}
