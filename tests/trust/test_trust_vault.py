@@ -28,7 +28,7 @@ def test_distinct_values_never_collide(items):
     vault = Vault()
     placeholders = [vault.placeholder(kind, text) for kind, text in items]
     assert len(set(placeholders)) == len(items)
-    for (_, text), placeholder in zip(items, placeholders):
+    for (_, text), placeholder in zip(items, placeholders, strict=False):
         assert vault.value(placeholder) == text
 
 
