@@ -24,7 +24,7 @@ from byom_sdk import ConfigError
 __all__ = ["CONVERTER_VERSION", "cache_dir", "convert_gguf", "converted_gguf", "file_sha256"]
 
 #: Bump when the emitted graph changes: it is part of the cache key.
-CONVERTER_VERSION = "1"
+CONVERTER_VERSION = "2"
 _MARKER = "byom_onnx.json"
 _EXTERNAL_DATA_THRESHOLD = 1_800_000_000  # protobuf's hard limit is 2 GiB
 
@@ -132,6 +132,7 @@ def convert_gguf(
     dtype: str = "float32",
     accuracy_level: int = 4,
     progress: bool | None = None,
+    source_sha256: str | None = None,
 ) -> Path:
     """Convert a llama-architecture GGUF file into a layout-A folder at ``out_dir``.
 
@@ -172,6 +173,7 @@ def convert_gguf(
     marker = {
         "source": str(source),
         "source_name": source.name,
+        "source_sha256": source_sha256 or file_sha256(source),
         "model_name": gguf.get("general.name"),
         "converter_version": CONVERTER_VERSION,
         "onnxruntime_version": onnxruntime.__version__,
@@ -210,7 +212,7 @@ def converted_gguf(
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
     try:
-        convert_gguf(source, staging, dtype=dtype, progress=progress)
+        convert_gguf(source, staging, dtype=dtype, progress=progress, source_sha256=digest)
         try:
             os.replace(staging, target)
         except OSError:

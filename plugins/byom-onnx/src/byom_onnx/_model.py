@@ -192,6 +192,11 @@ class OnnxModel(Model):
         source = layout.converted_from if layout.converted_from and layout.converted_from.is_file() else layout.source_file
         attestations = (
             Attestation(name="model_sha256", value=file_sha256(source), ok=True, source=str(source)),
+            *(
+                [Attestation(name="converted_from_sha256", value=str(marker["source_sha256"]), ok=True, source=str(marker.get("source")))]
+                if marker.get("source_sha256")
+                else []
+            ),
             Attestation(name="onnxruntime_version", value=onnxruntime.__version__, ok=True, source="onnxruntime"),
             Attestation(name="execution_provider", value=self.handle.provider, ok=True, source="InferenceSession.get_providers"),
         )
