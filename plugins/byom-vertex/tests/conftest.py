@@ -9,7 +9,6 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-
 from byom_vertex.testing import LocalVertexServer
 
 pytest_plugins = ["byom_sdk.testing.plugin"]

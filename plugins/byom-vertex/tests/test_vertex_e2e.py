@@ -5,10 +5,10 @@ middleware run)."""
 from __future__ import annotations
 
 import pytest
+from byom_vertex.testing import LocalVertexServer
 
 import byom_sdk
 from byom_sdk.testing import ScriptedModel
-from byom_vertex.testing import LocalVertexServer
 
 TRANSPORTS = ["grpc", "rest"]
 GENERATORS = ["vllm", "tgi", "openai"]
@@ -74,7 +74,7 @@ def test_generate_and_stream_agree(client_model, loopback_peers):
 
 
 async def test_async_generate_and_stream(client_model, loopback_peers):
-    server, model, transport = client_model
+    server, model, _ = client_model
     if server.codec in EMBEDDERS:
         reply = await model.aembed(["alpha", "beta gamma"])
         assert len(reply.vectors) == 2 and reply.dimension == 16
@@ -91,7 +91,7 @@ async def test_async_generate_and_stream(client_model, loopback_peers):
 
 
 def test_embed(client_model, loopback_peers):
-    server, model, transport = client_model
+    server, model, _ = client_model
     if server.codec not in EMBEDDERS:
         with pytest.raises(byom_sdk.CapabilityNotSupported):
             model.embed("hi")
@@ -100,7 +100,7 @@ def test_embed(client_model, loopback_peers):
     reply = model.embed(texts)
     expected = server.model.embed(texts)
     assert len(reply.vectors) == 3
-    for got, want in zip(reply.vectors, expected.vectors):
+    for got, want in zip(reply.vectors, expected.vectors, strict=True):
         assert got == pytest.approx(want, abs=1e-6)
     assert server.count("predict") == 1
     body = server.requests[0].body
@@ -113,7 +113,7 @@ def test_embed(client_model, loopback_peers):
 
 
 def test_max_tokens_and_stop_reach_the_container(client_model):
-    server, model, transport = client_model
+    server, model, _ = client_model
     if server.codec in EMBEDDERS:
         with pytest.raises(byom_sdk.CapabilityNotSupported):
             model.stream("hi", max_tokens=3)
@@ -132,7 +132,7 @@ def test_max_tokens_and_stop_reach_the_container(client_model):
 
 
 def test_request_bodies_follow_each_container_format(client_model):
-    server, model, transport = client_model
+    server, model, _ = client_model
     if server.codec in EMBEDDERS:
         model.embed("tell me")
         assert server.requests[-1].method == "predict"

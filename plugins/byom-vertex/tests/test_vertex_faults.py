@@ -5,10 +5,10 @@ attempts the server log shows."""
 from __future__ import annotations
 
 import pytest
+from byom_vertex.testing import LocalVertexServer
 
 import byom_sdk
 from byom_sdk.testing import ScriptedModel
-from byom_vertex.testing import LocalVertexServer
 
 REPLY = "one two three four five six"
 RETRY = {"max_attempts": 3, "initial_backoff": 0.0, "max_backoff": 0.0, "jitter": False}
@@ -178,7 +178,7 @@ def test_unreachable_endpoint_is_unavailable():
         config = {"provider": "vertex", "project": "p", "location": "us-central1", "endpoint_id": "1",
                   "transport": transport, "api_endpoint": endpoint, "insecure": True,
                   "credentials": {"kind": "anonymous"}, "timeout": 2.0}
-        with byom_sdk.Client(models={"m": config}, retry={**RETRY, "max_attempts": 2}) as client:
-            with pytest.raises(byom_sdk.Unavailable) as caught:
-                client.model("m").generate("hi")
+        with byom_sdk.Client(models={"m": config}, retry={**RETRY, "max_attempts": 2}) as client, \
+                pytest.raises(byom_sdk.Unavailable) as caught:
+            client.model("m").generate("hi")
         assert caught.value.retryable and caught.value.attempts == 2

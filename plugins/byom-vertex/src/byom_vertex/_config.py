@@ -92,7 +92,8 @@ class VertexConfig(BaseModel):
     :param network_path: override the reported network path (e.g. ``private-service-connect``
         when ``api_endpoint`` is a PSC address).
     :param model_id: the id reported in ``ModelInfo`` and responses (default: endpoint id).
-    :param embedding_dimension: declared vector size of an embedding endpoint.
+    :param embedding_dimension: vector size of an embedding endpoint (required for ``tei`` and
+        ``google-embeddings``).
     :param max_context: declared context window in tokens.
     """
 
@@ -131,6 +132,8 @@ class VertexConfig(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> VertexConfig:
+        if self.codec in ("tei", "google-embeddings") and self.embedding_dimension is None:
+            raise ValueError(f"codec '{self.codec}' serves embeddings: set embedding_dimension (the vector size)")
         if self.codec == "custom" and "class" not in self.codec_options:
             raise ValueError("codec 'custom' needs codec_options.class = 'package.module:CodecClass'")
         if self.insecure:

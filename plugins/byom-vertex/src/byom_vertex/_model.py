@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from byom_sdk import (
+    ByomError,
     Capabilities,
     ConfigError,
     EmbedRequest,
@@ -132,9 +133,14 @@ class VertexModel(Model):
     def _needs_credentials(self) -> bool:
         return not (self.config.insecure and self.config.transport == "grpc") and self._channel is None
 
+    def _refuse_closed(self) -> None:
+        if self._closed:
+            raise ByomError(f"vertex model for endpoint {self.endpoint} is closed")
+
     def _sync(self) -> Any:
         client = self._client
         if client is None:
+            self._refuse_closed()
             with self._lock:
                 if self._client is None:
                     creds = self._creds() if self._needs_credentials() else None
@@ -143,6 +149,7 @@ class VertexModel(Model):
         return client
 
     def _async(self) -> Any:
+        self._refuse_closed()
         loop = asyncio.get_running_loop()
         client = self._aclients.get(loop)
         if client is None:
@@ -167,11 +174,11 @@ class VertexModel(Model):
             return self.config.timeout
         return min(request.timeout, self.config.timeout)
 
-    def _mapped(self, exc: BaseException, rpc: str) -> ProviderError:
+    def _mapped(self, exc: BaseException, rpc: str) -> ByomError:
         if isinstance(exc, StreamDecodeError):
             return ModelError(f"vertex endpoint {self.endpoint}: {rpc} sent an unreadable stream: {exc}",
                               provider="vertex", code="StreamDecodeError")
-        if isinstance(exc, ProviderError):
+        if isinstance(exc, ByomError):
             return exc
         return map_exception(exc, endpoint=self.endpoint, operation=rpc)
 
@@ -285,6 +292,8 @@ class VertexModel(Model):
             call = getattr(self._sync(), rpc)
             response = call(request=self._rpc_request(rpc, self.codec.encode_generate(request)),
                             timeout=self._timeout(request), retry=None)
+        except ByomError:
+            raise
         except Exception as exc:
             raise self._mapped(exc, _RPC_NAMES[rpc]) from exc
         return self._decode_generate(rpc, response, request, started)
@@ -296,6 +305,8 @@ class VertexModel(Model):
             call = getattr(self._sync(), rpc)
             response = call(request=self._rpc_request(rpc, self.codec.encode_embed(request)),
                             timeout=self._timeout(request), retry=None)
+        except ByomError:
+            raise
         except Exception as exc:
             raise self._mapped(exc, _RPC_NAMES[rpc]) from exc
         return self._decode_embed(rpc, response, request, started)
@@ -327,6 +338,9 @@ class VertexModel(Model):
         except GeneratorExit:
             _cancel(responses)
             raise
+        except ByomError:
+            _cancel(responses)
+            raise
         except Exception as exc:
             _cancel(responses)
             raise self._mapped(exc, name) from exc
@@ -344,6 +358,8 @@ class VertexModel(Model):
             call = getattr(self._async(), rpc)
             response = await call(request=self._rpc_request(rpc, self.codec.encode_generate(request)),
                                   timeout=self._timeout(request), retry=None)
+        except ByomError:
+            raise
         except Exception as exc:
             raise self._mapped(exc, _RPC_NAMES[rpc]) from exc
         return self._decode_generate(rpc, response, request, started)
@@ -357,6 +373,8 @@ class VertexModel(Model):
             call = getattr(self._async(), rpc)
             response = await call(request=self._rpc_request(rpc, self.codec.encode_embed(request)),
                                   timeout=self._timeout(request), retry=None)
+        except ByomError:
+            raise
         except Exception as exc:
             raise self._mapped(exc, _RPC_NAMES[rpc]) from exc
         return self._decode_embed(rpc, response, request, started)
@@ -392,6 +410,9 @@ class VertexModel(Model):
                     for event in self._events(parser, item, name):
                         yield event
         except GeneratorExit:
+            _cancel(responses)
+            raise
+        except ByomError:
             _cancel(responses)
             raise
         except Exception as exc:

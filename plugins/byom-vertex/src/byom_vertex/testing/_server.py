@@ -89,6 +89,7 @@ class LoggedRequest:
     method: str
     endpoint: str
     body: Any
+    #: header / metadata names lower-cased (gRPC metadata already is)
     headers: dict[str, str]
     peer: str
     fault: str | None = None
@@ -225,6 +226,8 @@ class LocalVertexServer:
             "api_endpoint": self.grpc_target if transport == "grpc" else self.rest_url,
             "insecure": True, "credentials": {"kind": "anonymous"},
         }
+        if self.codec in ("tei", "google-embeddings"):
+            config["embedding_dimension"] = self.model.info.embedding_dimension
         config.update(overrides)
         return config
 
@@ -518,7 +521,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(_Abort("NOT_FOUND", 404, f"no route for GET {self.path}"))
             return
         try:
-            vertex._begin("rest", "GetEndpoint", match.group(1), None, dict(self.headers), self.client_address[0])
+            vertex._begin("rest", "GetEndpoint", match.group(1), None, {k.lower(): v for k, v in self.headers.items()},
+                          self.client_address[0])
         except _Abort as error:
             self._error(error)
             return
@@ -542,7 +546,7 @@ class _Handler(BaseHTTPRequestHandler):
         if wrapped:  # GAPIC REST: {"httpBody": {"contentType", "data": base64}}
             inner = base64.b64decode(body["httpBody"].get("data") or b"")
             body = json.loads(inner or b"null")
-        headers = dict(self.headers)
+        headers = {k.lower(): v for k, v in self.headers.items()}
         peer = self.client_address[0]
         try:
             fault = vertex._begin("rest", method, endpoint, body, headers, peer)

@@ -1,0 +1,59 @@
+"""The byom conformance suite against Vertex models talking to the local server: vLLM
+(generate, chat, stream) over gRPC and REST, and TEI (embeddings) over gRPC."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from byom_sdk.testing import ScriptedModel
+from byom_sdk.testing.conformance import ModelConformance
+from byom_vertex.testing import LocalVertexServer
+
+# conformance fault → (server fault kind, options)
+_FAULTS = {
+    "throttled": ("throttled", {}),
+    "unavailable": ("unavailable", {}),
+    "bad_request": ("bad_request", {}),
+    "timeout": ("deadline", {}),
+    "model_error": ("error_body", {"status": 424}),
+}
+
+
+class _VertexSuite(ModelConformance):
+    codec: ClassVar[str] = "vllm"
+    transport: ClassVar[str] = "grpc"
+    _servers: ClassVar[list[LocalVertexServer]] = []
+
+    @classmethod
+    def teardown_class(cls) -> None:
+        while cls._servers:
+            cls._servers.pop().stop()
+
+    def _server(self) -> LocalVertexServer:
+        server = LocalVertexServer(ScriptedModel(embedding_dimension=32), codec=self.codec).start()
+        type(self)._servers.append(server)
+        return server
+
+    def make_model(self):
+        return self._server().vertex_model(transport=self.transport)
+
+    def make_faulty_model(self, fault):
+        kind, options = _FAULTS[fault]
+        server = self._server()
+        server.inject(kind, times=1_000, **options)
+        return server.vertex_model(transport=self.transport)
+
+
+class TestVertexVLLMGrpcConformance(_VertexSuite):
+    codec = "vllm"
+    transport = "grpc"
+
+
+class TestVertexVLLMRestConformance(_VertexSuite):
+    codec = "vllm"
+    transport = "rest"
+
+
+class TestVertexTEIGrpcConformance(_VertexSuite):
+    codec = "tei"
+    transport = "grpc"
