@@ -1,0 +1,1 @@
+pytest_plugins = ["byom_sdk.testing.plugin"]
