@@ -80,7 +80,7 @@ def test_detector_in_a_trust_policy(detector, tmp_path, monkeypatch):
         "audit": {"path": str(tmp_path / "audit.sqlite")},
     }
     with isolated_registry(plugin) as registry, Client(models={"m": model}, policy=policy, registry=registry) as client:
-        reply = client.model("m").generate("mail ann@example.com or +44 20 7946 0958", metadata={"conversation_id": "c"})
+        reply = client.model("m").generate("mail ann@example.com or +44 20 7946 0958")
     sent = model.requests[0].prompt
     assert "ann@example.com" not in sent and "7946" not in sent
     assert sent.startswith("mail <EMAIL_") and "<PHONE_" in sent

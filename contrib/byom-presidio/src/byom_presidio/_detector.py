@@ -57,7 +57,7 @@ def _offline_tldextract() -> Any:
 def _offline_email_recognizer() -> Any:
     from presidio_analyzer.predefined_recognizers import EmailRecognizer
 
-    class OfflineEmailRecognizer(EmailRecognizer):  # type: ignore[misc]
+    class OfflineEmailRecognizer(EmailRecognizer):
         def validate_result(self, pattern_text: str) -> bool:
             return bool(_offline_tldextract()(pattern_text).fqdn)
 
@@ -68,11 +68,11 @@ def _blank_nlp_engine(language: str) -> Any:
     import spacy
     from presidio_analyzer.nlp_engine import SpacyNlpEngine
 
-    class BlankSpacyNlpEngine(SpacyNlpEngine):  # type: ignore[misc]
+    class BlankSpacyNlpEngine(SpacyNlpEngine):
         """A spaCy engine over ``spacy.blank(lang)``: tokens only, nothing to download."""
 
         def load(self) -> None:
-            self.nlp = {language: spacy.blank(language)}
+            self.nlp = {language: spacy.blank(language)}  # type: ignore[assignment]
 
     engine = BlankSpacyNlpEngine(models=[{"lang_code": language, "model_name": f"blank:{language}"}])
     engine.load()
