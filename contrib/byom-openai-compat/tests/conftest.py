@@ -1,5 +1,4 @@
 import pytest
-
 from byom_openai_compat.testing import OpenAICompatServer
 
 pytest_plugins = ["byom_sdk.testing.plugin"]

@@ -1,8 +1,8 @@
 """byom-openai-compat passes the byom conformance suite against the loopback server."""
 
 import pytest
-
 from byom_openai_compat import OpenAICompatConfig, OpenAICompatModel
+
 from byom_sdk.testing.conformance import BoundaryConformance, ModelConformance
 
 _SERVER = {}

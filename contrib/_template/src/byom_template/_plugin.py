@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 from byom_sdk import (
-    Boundary, Capabilities, GenerateRequest, GenerateResponse, Model, ModelInfo, ModelProviderSpec, Usage, hookimpl,
+    Boundary,
+    Capabilities,
+    GenerateRequest,
+    GenerateResponse,
+    Model,
+    ModelInfo,
+    ModelProviderSpec,
+    Usage,
+    hookimpl,
 )
 
 
 class EchoModel(Model):
-    info = ModelInfo(id="echo", provider="template-echo", capabilities=Capabilities(generate=True, chat=True),
-                     boundary=Boundary(provider="template-echo", location_kind="process", retention="none"))
+    info = ModelInfo(
+        id="echo",
+        provider="template-echo",
+        capabilities=Capabilities(generate=True, chat=True),
+        boundary=Boundary(provider="template-echo", location_kind="process", retention="none"),
+    )
 
     def _generate(self, request: GenerateRequest) -> GenerateResponse:
         prompt = request.as_messages()[-1].content

@@ -132,22 +132,34 @@ class OpenAICompatModel(Model):
         cfg = self.config
         use_usage = stream and cfg.stream_usage
         if request.messages is not None:
-            return f"{cfg.base_url}/chat/completions", chat_body(request, cfg.model, stream=stream, stream_usage=use_usage)
-        return f"{cfg.base_url}/completions", completion_body(request, cfg.model, stream=stream, stream_usage=use_usage)
+            return f"{cfg.base_url}/chat/completions", chat_body(
+                request, cfg.model, stream=stream, stream_usage=use_usage
+            )
+        return f"{cfg.base_url}/completions", completion_body(
+            request, cfg.model, stream=stream, stream_usage=use_usage
+        )
 
     @staticmethod
     def _json(response: httpx.Response, url: str) -> dict[str, Any]:
         if response.status_code >= 400:
-            raise error_for_status(response.status_code, response.content, response.headers.get("retry-after"))
+            raise error_for_status(
+                response.status_code, response.content, response.headers.get("retry-after")
+            )
         try:
             body = response.json()
         except ValueError as exc:
-            raise ModelError(f"{url} returned a body that is not JSON: {response.text[:200]!r}", provider=PROVIDER) from exc
+            raise ModelError(
+                f"{url} returned a body that is not JSON: {response.text[:200]!r}", provider=PROVIDER
+            ) from exc
         if not isinstance(body, dict):
-            raise ModelError(f"{url} returned {type(body).__name__}, expected a JSON object", provider=PROVIDER)
+            raise ModelError(
+                f"{url} returned {type(body).__name__}, expected a JSON object", provider=PROVIDER
+            )
         return body
 
-    def _generate_response(self, body: dict[str, Any], request: GenerateRequest, started: float) -> GenerateResponse:
+    def _generate_response(
+        self, body: dict[str, Any], request: GenerateRequest, started: float
+    ) -> GenerateResponse:
         choices = body.get("choices") or []
         if not choices:
             raise ModelError(f"server returned no choices: {json.dumps(body)[:200]}", provider=PROVIDER)
@@ -174,7 +186,9 @@ class OpenAICompatModel(Model):
     def _embed_response(self, body: dict[str, Any], request: EmbedRequest, started: float) -> EmbedResponse:
         data = sorted(body.get("data") or [], key=lambda item: int(item.get("index", 0)))
         if len(data) != len(request.texts):
-            raise ModelError(f"server returned {len(data)} embeddings for {len(request.texts)} texts", provider=PROVIDER)
+            raise ModelError(
+                f"server returned {len(data)} embeddings for {len(request.texts)} texts", provider=PROVIDER
+            )
         vectors = [tuple(float(v) for v in item.get("embedding") or ()) for item in data]
         normalized = self.config.embedding_normalized
         if request.normalize and not normalized:
@@ -207,7 +221,9 @@ class OpenAICompatModel(Model):
             with self._sync().stream("POST", url, json=body, timeout=self._timeout_for(timeout)) as response:
                 if response.status_code >= 400:
                     response.read()
-                    raise error_for_status(response.status_code, response.content, response.headers.get("retry-after"))
+                    raise error_for_status(
+                        response.status_code, response.content, response.headers.get("retry-after")
+                    )
                 yield response
         except httpx.HTTPError as exc:
             raise _transport_error(exc, url) from exc
@@ -226,7 +242,9 @@ class OpenAICompatModel(Model):
         started = time.perf_counter()
         try:
             response = self._sync().post(
-                url, json=embed_body(request, cfg.embedding_model or cfg.model), timeout=self._timeout_for(request.timeout)
+                url,
+                json=embed_body(request, cfg.embedding_model or cfg.model),
+                timeout=self._timeout_for(request.timeout),
             )
         except httpx.HTTPError as exc:
             raise _transport_error(exc, url) from exc
@@ -254,12 +272,15 @@ class OpenAICompatModel(Model):
         url, body = self._route(request, stream=True)
         state = StreamState(chat=request.messages is not None)
         try:
-            async with self._aclient() as client, client.stream(
-                "POST", url, json=body, timeout=self._timeout_for(request.timeout)
-            ) as response:
+            async with (
+                self._aclient() as client,
+                client.stream("POST", url, json=body, timeout=self._timeout_for(request.timeout)) as response,
+            ):
                 if response.status_code >= 400:
                     await response.aread()
-                    raise error_for_status(response.status_code, response.content, response.headers.get("retry-after"))
+                    raise error_for_status(
+                        response.status_code, response.content, response.headers.get("retry-after")
+                    )
                 lines: list[str] = []
                 async for line in response.aiter_lines():
                     lines.append(line)
@@ -284,7 +305,9 @@ class OpenAICompatModel(Model):
         try:
             async with self._aclient() as client:
                 response = await client.post(
-                    url, json=embed_body(request, cfg.embedding_model or cfg.model), timeout=self._timeout_for(request.timeout)
+                    url,
+                    json=embed_body(request, cfg.embedding_model or cfg.model),
+                    timeout=self._timeout_for(request.timeout),
                 )
         except httpx.HTTPError as exc:
             raise _transport_error(exc, url) from exc

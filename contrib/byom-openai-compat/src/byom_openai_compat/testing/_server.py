@@ -42,7 +42,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature.
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     # -- plumbing -----------------------------------------------------------------------
@@ -58,7 +58,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _error(self, status: int, message: str, kind: str, code: str | None = None, **extra: str) -> None:
-        self._send_json(status, {"error": {"message": message, "type": kind, "code": code, "param": None}}, extra)
+        self._send_json(
+            status, {"error": {"message": message, "type": kind, "code": code, "param": None}}, extra
+        )
 
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(f"{len(data):X}\r\n".encode("ascii") + data + b"\r\n")
@@ -70,13 +72,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- routing ------------------------------------------------------------------------
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming.
+    def do_GET(self) -> None:
         if self.path.rstrip("/").endswith("/v1/models"):
-            self._send_json(200, {"object": "list", "data": [{"id": self.server.model_name, "object": "model"}]})
+            self._send_json(
+                200, {"object": "list", "data": [{"id": self.server.model_name, "object": "model"}]}
+            )
         else:
             self._error(404, f"no route {self.path}", "not_found")
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib naming.
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         path = self.path
@@ -109,7 +113,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _fault(self, fault: str) -> None:
         if fault == "throttled":
-            return self._error(429, "Rate limit reached", "requests", "rate_limit_exceeded", **{"Retry-After": "1"})
+            return self._error(
+                429, "Rate limit reached", "requests", "rate_limit_exceeded", **{"Retry-After": "1"}
+            )
         if fault == "unavailable":
             return self._error(503, "The server is overloaded or not ready yet.", "server_error")
         if fault == "bad_request":
@@ -117,7 +123,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "auth":
             return self._error(401, "Incorrect API key provided", "invalid_request_error", "invalid_api_key")
         if fault == "model_error":
-            return self._send_json(424, {"error": "CUDA error: device-side assert triggered", "error_type": "generation"})
+            return self._send_json(
+                424, {"error": "CUDA error: device-side assert triggered", "error_type": "generation"}
+            )
         if fault == "timeout":
             time.sleep(self.server.timeout_delay)
             return self._error(503, "too late", "server_error")
@@ -167,7 +175,15 @@ class _Handler(BaseHTTPRequestHandler):
                 "total_tokens": reply.usage.total_tokens,
             }
             return self._send_json(
-                200, {"id": ident, "object": obj, "created": created, "model": name, "choices": [choice], "usage": usage}
+                200,
+                {
+                    "id": ident,
+                    "object": obj,
+                    "created": created,
+                    "model": name,
+                    "choices": [choice],
+                    "usage": usage,
+                },
             )
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         self.send_response(200)
@@ -178,34 +194,54 @@ class _Handler(BaseHTTPRequestHandler):
         chunk_obj = "chat.completion.chunk" if chat else "text_completion"
 
         def chunk(choice: dict[str, Any] | None, usage: dict[str, int] | None = None) -> dict[str, Any]:
-            out: dict[str, Any] = {"id": ident, "object": chunk_obj, "created": created, "model": name,
-                                   "choices": [choice] if choice else []}
+            out: dict[str, Any] = {
+                "id": ident,
+                "object": chunk_obj,
+                "created": created,
+                "model": name,
+                "choices": [choice] if choice else [],
+            }
             if usage is not None:
                 out["usage"] = usage
             return out
 
         if chat:
-            self._sse(chunk({"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}))
+            self._sse(
+                chunk({"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None})
+            )
         sent = 0
         for event in model.stream(request):
             if event.type == "text":
                 delta = {"content": event.text} if chat else None
-                self._sse(chunk({"index": 0, "delta": delta, "finish_reason": None} if chat
-                                else {"index": 0, "text": event.text, "finish_reason": None}))
+                self._sse(
+                    chunk(
+                        {"index": 0, "delta": delta, "finish_reason": None}
+                        if chat
+                        else {"index": 0, "text": event.text, "finish_reason": None}
+                    )
+                )
                 sent += 1
                 if fault == "stream_error":
                     self._sse({"error": {"message": "generation failed mid-stream", "type": "server_error"}})
                     break
             elif event.type == "finish":
-                final = {"index": 0, "delta": {}, "finish_reason": event.finish_reason} if chat else {
-                    "index": 0, "text": "", "finish_reason": event.finish_reason}
+                final = (
+                    {"index": 0, "delta": {}, "finish_reason": event.finish_reason}
+                    if chat
+                    else {"index": 0, "text": "", "finish_reason": event.finish_reason}
+                )
                 self._sse(chunk(final))
                 if include_usage and event.usage is not None:
-                    self._sse(chunk(None, {
-                        "prompt_tokens": event.usage.input_tokens,
-                        "completion_tokens": event.usage.output_tokens,
-                        "total_tokens": event.usage.total_tokens,
-                    }))
+                    self._sse(
+                        chunk(
+                            None,
+                            {
+                                "prompt_tokens": event.usage.input_tokens,
+                                "completion_tokens": event.usage.output_tokens,
+                                "total_tokens": event.usage.total_tokens,
+                            },
+                        )
+                    )
         self._sse("[DONE]")
         self._chunk(b"")
 
@@ -215,12 +251,19 @@ class _Handler(BaseHTTPRequestHandler):
         if not texts:
             return self._error(400, "'input' must not be empty", "invalid_request_error")
         reply = self.server.model.embed(texts)
-        data = [{"object": "embedding", "index": i, "embedding": list(v)} for i, v in enumerate(reply.vectors)]
+        data = [
+            {"object": "embedding", "index": i, "embedding": list(v)} for i, v in enumerate(reply.vectors)
+        ]
         tokens = reply.usage.input_tokens if reply.usage else 0
-        return self._send_json(200, {
-            "object": "list", "data": data, "model": body.get("model") or self.server.model_name,
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-        })
+        return self._send_json(
+            200,
+            {
+                "object": "list",
+                "data": data,
+                "model": body.get("model") or self.server.model_name,
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            },
+        )
 
 
 class _Server(ThreadingHTTPServer):
