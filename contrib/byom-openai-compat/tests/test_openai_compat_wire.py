@@ -8,11 +8,11 @@ import sys
 import time
 
 import pytest
-
-import byom_sdk
 from byom_openai_compat import OpenAICompatConfig, OpenAICompatModel
 from byom_openai_compat._wire import chat_body, completion_body, error_from_body, iter_sse_data
 from byom_openai_compat.testing import OpenAICompatServer
+
+import byom_sdk
 from byom_sdk import (
     AuthError,
     BadRequest,
