@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 # -- llama from GGUF ----------------------------------------------------------------------
 
 
@@ -147,7 +146,9 @@ def bert_sentence_embedding(folder, ids):
     """Mean-pooled, L2-normalised sentence embedding of one id sequence, float64."""
     folder = Path(folder)
     cfg = json.loads((folder / "config.json").read_text())
-    w = {k.removeprefix("bert."): v.astype(np.float64) for k, v in read_safetensors(folder / "model.safetensors").items()}
+    w = {
+        k.removeprefix("bert."): v.astype(np.float64) for k, v in read_safetensors(folder / "model.safetensors").items()
+    }
     eps = cfg["layer_norm_eps"]
     nh = cfg["num_attention_heads"]
     ids = np.asarray(ids)
@@ -169,7 +170,12 @@ def bert_sentence_embedding(folder, ids):
         att = np.exp(att - att.max(-1, keepdims=True))
         att /= att.sum(-1, keepdims=True)
         o = (att @ v).transpose(1, 0, 2).reshape(s, -1)
-        x = _ln(x + lin(o, "attention.output.dense"), w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"], eps)
+        x = _ln(
+            x + lin(o, "attention.output.dense"),
+            w[p + "attention.output.LayerNorm.weight"],
+            w[p + "attention.output.LayerNorm.bias"],
+            eps,
+        )
         h = _gelu(lin(x, "intermediate.dense"))
         x = _ln(x + lin(h, "output.dense"), w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], eps)
     e = x.mean(0)

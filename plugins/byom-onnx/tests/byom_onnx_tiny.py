@@ -26,7 +26,7 @@ def _byte_chars():
             bs.append(b)
             cs.append(256 + n)
             n += 1
-    return [chr(c) for _, c in sorted(zip(bs, cs))]
+    return [chr(c) for _, c in sorted(zip(bs, cs, strict=False))]
 
 
 def tiny_vocab():
@@ -39,7 +39,7 @@ def tiny_vocab():
 
 
 CHATML = (
-    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"  # noqa: E501
     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 
@@ -119,10 +119,12 @@ def tiny_tokenizer():
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 
     tokens, types, merges = tiny_vocab()
-    tok = Tokenizer(models.BPE(vocab={t: i for i, t in enumerate(tokens)}, merges=[tuple(m.split(" ")) for m in merges]))
+    tok = Tokenizer(
+        models.BPE(vocab={t: i for i, t in enumerate(tokens)}, merges=[tuple(m.split(" ")) for m in merges])
+    )
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t, k in zip(tokens, types) if k == 3])
+    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t, k in zip(tokens, types, strict=False) if k == 3])  # noqa: E501
     return tok
 
 
@@ -191,7 +193,13 @@ def write_tiny_optimum(folder, *, merged=False, seed=1, position_ids=True):
         inits += [numpy_helper.from_array(np.array([0], np.int64), k) for k in ("sl_start", "sl_end")]
         inits += [numpy_helper.from_array(np.array([2], np.int64), "sl_axis")]
         nodes.append(
-            n("If", ["use_cache_branch"], ["pk", "pv"], then_branch=branch("then", True), else_branch=branch("else", False))
+            n(
+                "If",
+                ["use_cache_branch"],
+                ["pk", "pv"],
+                then_branch=branch("then", True),
+                else_branch=branch("else", False),
+            )
         )
         past_k, past_v = "pk", "pv"
     pos = "position_ids"
@@ -247,7 +255,15 @@ def write_tiny_optimum(folder, *, merged=False, seed=1, position_ids=True):
     tok.save(str(folder / "tokenizer.json"))
     (folder / "tokenizer_config.json").write_text(json.dumps({"eos_token": "<|im_end|>", "chat_template": CHATML}))
     (folder / "config.json").write_text(
-        json.dumps({"num_hidden_layers": 1, "num_key_value_heads": 1, "head_dim": d, "eos_token_id": 2, "max_position_embeddings": 64})
+        json.dumps(
+            {
+                "num_hidden_layers": 1,
+                "num_key_value_heads": 1,
+                "head_dim": d,
+                "eos_token_id": 2,
+                "max_position_embeddings": 64,
+            }
+        )
     )
     return weights
 
@@ -272,7 +288,23 @@ def write_tiny_bert(folder, *, seed=2, hidden=32, heads=4, layers=2, inter=64):
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "cat", "dog", "sat", "on", "mat", "a", "rug", "stock", "fell", "."]
+    words = [
+        "[PAD]",
+        "[UNK]",
+        "[CLS]",
+        "[SEP]",
+        "the",
+        "cat",
+        "dog",
+        "sat",
+        "on",
+        "mat",
+        "a",
+        "rug",
+        "stock",
+        "fell",
+        ".",
+    ]
     vocab = {w: i for i, w in enumerate(words)}
     tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
@@ -307,15 +339,27 @@ def write_tiny_bert(folder, *, seed=2, hidden=32, heads=4, layers=2, inter=64):
             t[p + name + ".bias"] = 0.1 * rng.normal(size=hidden)
     write_safetensors(folder / "model.safetensors", t)
     config = {
-        "model_type": "bert", "hidden_size": hidden, "num_attention_heads": heads, "num_hidden_layers": layers,
-        "intermediate_size": inter, "layer_norm_eps": 1e-12, "hidden_act": "gelu", "max_position_embeddings": 64,
+        "model_type": "bert",
+        "hidden_size": hidden,
+        "num_attention_heads": heads,
+        "num_hidden_layers": layers,
+        "intermediate_size": inter,
+        "layer_norm_eps": 1e-12,
+        "hidden_act": "gelu",
+        "max_position_embeddings": 64,
     }
     (folder / "config.json").write_text(json.dumps(config))
-    (folder / "modules.json").write_text(json.dumps([
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
-    ]))
+    (folder / "modules.json").write_text(
+        json.dumps(
+            [
+                {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+                {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+                {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+            ]
+        )
+    )
     (folder / "1_Pooling").mkdir(exist_ok=True)
-    (folder / "1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": hidden, "pooling_mode_mean_tokens": True}))
+    (folder / "1_Pooling" / "config.json").write_text(
+        json.dumps({"word_embedding_dimension": hidden, "pooling_mode_mean_tokens": True})
+    )
     return folder

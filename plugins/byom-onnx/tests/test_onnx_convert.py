@@ -27,7 +27,13 @@ IDS = [1, 30, 80, 260, 262, 100, 2, 5, 60, 61, 62]
 
 @pytest.mark.parametrize(
     ("qtype", "embed_type", "tied"),
-    [("Q4_1", "Q8_0", True), ("Q4_0", "Q4_0", True), ("Q8_0", "Q8_0", False), ("F16", "F32", True), ("F32", "Q4_1", False)],
+    [
+        ("Q4_1", "Q8_0", True),
+        ("Q4_0", "Q4_0", True),
+        ("Q8_0", "Q8_0", False),
+        ("F16", "F32", True),
+        ("F32", "Q4_1", False),
+    ],
 )
 def test_converted_logits_match_numpy_reference(tmp_path, qtype, embed_type, tied):
     from byom_onnx import OnnxModel
@@ -74,9 +80,8 @@ def test_converted_folder_files(tiny_gguf, tmp_path):
 
 
 def test_tokenizer_from_metadata(tiny_gguf, tmp_path):
-    from tokenizers import Tokenizer
-
     from byom_onnx import convert_gguf
+    from tokenizers import Tokenizer
 
     out = convert_gguf(tiny_gguf, tmp_path / "tok", progress=False)
     tok = Tokenizer.from_file(str(out / "tokenizer.json"))
@@ -89,7 +94,6 @@ def test_tokenizer_from_metadata(tiny_gguf, tmp_path):
 
 def test_fp16_variant_builds(tiny_gguf, tmp_path):
     import onnx
-
     from byom_onnx import convert_gguf
 
     out = convert_gguf(tiny_gguf, tmp_path / "fp16", dtype="float16", progress=False)

@@ -44,9 +44,8 @@ def test_seeded_sampling_is_reproducible(tiny_model):
 
 
 def test_stop_string_is_held_back_across_tokens():
-    from byom_onnx_tiny import tiny_tokenizer
-
     from byom_onnx._sampling import StopTextAssembler
+    from byom_onnx_tiny import tiny_tokenizer
 
     tok = tiny_tokenizer()
     ids = tok.encode("the cat END more").ids  # byte-level: "END" arrives one byte per token
@@ -60,9 +59,8 @@ def test_stop_string_is_held_back_across_tokens():
 
 
 def test_text_without_stop_is_released_in_full():
-    from byom_onnx_tiny import tiny_tokenizer
-
     from byom_onnx._sampling import StopTextAssembler
+    from byom_onnx_tiny import tiny_tokenizer
 
     tok = tiny_tokenizer()
     ids = tok.encode("caf\u00e9 EN! \U0001f600").ids

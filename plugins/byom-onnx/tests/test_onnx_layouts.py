@@ -38,7 +38,7 @@ def test_growing_cache_layouts_match_reference(tmp_path, merged):
     chain = list(ids)
     for _ in range(5):
         chain.append(int(np.argmax(optimum_reference(weights, chain)[-1])))
-    assert reply.text == model.tokenizer.decode(chain[len(ids):], skip_special_tokens=True)
+    assert reply.text == model.tokenizer.decode(chain[len(ids) :], skip_special_tokens=True)
     assert reply.usage.input_tokens == len(ids) and reply.usage.source == "tokenizer"
 
 
@@ -91,7 +91,7 @@ def test_wrong_file_kind_is_one_clear_error(tmp_path):
 
     other = tmp_path / "weights.bin"
     other.write_bytes(b"\0" * 64)
-    with pytest.raises(ConfigError, match="neither a .gguf nor a .onnx") as info:
+    with pytest.raises(ConfigError, match=r"neither a \.gguf nor a \.onnx") as info:
         OnnxModel(other)
     assert str(other) in str(info.value)
 

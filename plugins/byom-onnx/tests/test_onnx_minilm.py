@@ -8,7 +8,12 @@ from byom_onnx_refs import bert_sentence_embedding
 
 pytestmark = pytest.mark.slow
 
-TEXTS = ["A cat sits on the mat.", "A kitten rests on a rug.", "Stock markets fell sharply today.", "Paris is in France."]
+TEXTS = [
+    "A cat sits on the mat.",
+    "A kitten rests on a rug.",
+    "Stock markets fell sharply today.",
+    "Paris is in France.",
+]
 
 
 def test_cosine_similarities_match_numpy_reference(minilm):

@@ -46,15 +46,13 @@ def test_bad_config_names_the_field(tmp_path):
 
     from byom_sdk import Client
 
-    with isolated_registry(plugin) as registry:
-        with pytest.raises(ConfigError, match="field 'device'"):
-            Client(models={"m": {"provider": "onnx", "path": str(tmp_path), "device": "tpu"}}, registry=registry).model("m")
+    with isolated_registry(plugin) as registry, pytest.raises(ConfigError, match="field 'device'"):
+        Client(models={"m": {"provider": "onnx", "path": str(tmp_path), "device": "tpu"}}, registry=registry).model("m")
 
 
 def test_convert_cli_command(tiny_gguf, tmp_path):
-    from click.testing import CliRunner
-
     from byom_onnx._cli import convert_command
+    from click.testing import CliRunner
 
     result = CliRunner().invoke(convert_command, [str(tiny_gguf), str(tmp_path / "out")])
     assert result.exit_code == 0, result.output

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["build_bert_graph", "convert_bert", "converted_bert", "read_safetensors"]
 
-BERT_CONVERTER_VERSION = "1"
+BERT_CONVERTER_VERSION = "2"
 _SIDE_FILES = (
     "config.json",
     "tokenizer.json",
@@ -66,7 +66,9 @@ def read_safetensors(path: Path) -> dict[str, np.ndarray]:
         elif dtype in ("I64", "I32"):
             continue  # position_ids buffers: recomputed in the graph
         else:
-            raise ConfigError(f"{path}: tensor '{name}' has dtype {dtype}, which the converter does not handle", field="path")
+            raise ConfigError(
+                f"{path}: tensor '{name}' has dtype {dtype}, which the converter does not handle", field="path"
+            )
         out[name] = np.array(array, dtype=np.float32).reshape(meta["shape"])
     return out
 
@@ -81,7 +83,10 @@ def build_bert_graph(weights: dict[str, np.ndarray], config: dict[str, Any], *, 
     if "embeddings.word_embeddings.weight" not in w:
         raise ConfigError(f"{source}: not a BERT checkpoint (no embeddings.word_embeddings.weight)", field="path")
     if config.get("model_type", "bert") != "bert" or config.get("position_embedding_type", "absolute") != "absolute":
-        raise ConfigError(f"{source}: only BERT with absolute positions is supported (model_type {config.get('model_type')!r})", field="path")
+        raise ConfigError(
+            f"{source}: only BERT with absolute positions is supported (model_type {config.get('model_type')!r})",
+            field="path",
+        )
     hidden = int(config["hidden_size"])
     heads = int(config["num_attention_heads"])
     layers = int(config["num_hidden_layers"])
@@ -109,22 +114,45 @@ def build_bert_graph(weights: dict[str, np.ndarray], config: dict[str, Any], *, 
         return op("Add", [y, const(f"{prefix}.b", w[f"{prefix}.bias"])])
 
     def layer_norm(x: str, prefix: str) -> str:
-        return op("LayerNormalization", [x, const(f"{prefix}.g", w[f"{prefix}.weight"]), const(f"{prefix}.beta", w[f"{prefix}.bias"])], axis=-1, epsilon=eps)
+        return op(
+            "LayerNormalization",
+            [x, const(f"{prefix}.g", w[f"{prefix}.weight"]), const(f"{prefix}.beta", w[f"{prefix}.bias"])],
+            axis=-1,
+            epsilon=eps,
+        )
 
     def gelu(x: str) -> str:
         if act == "gelu":
             inner = op("Erf", [op("Mul", [x, const(f"c.rsqrt2.{counter[0]}", np.array(1 / np.sqrt(2), np.float32))])])
-            return op("Mul", [op("Mul", [x, op("Add", [inner, const(f"c.one.{counter[0]}", np.array(1, np.float32))])]), const(f"c.half.{counter[0]}", np.array(0.5, np.float32))])
+            return op(
+                "Mul",
+                [
+                    op("Mul", [x, op("Add", [inner, const(f"c.one.{counter[0]}", np.array(1, np.float32))])]),
+                    const(f"c.half.{counter[0]}", np.array(0.5, np.float32)),
+                ],
+            )
         return op("Gelu", [x], approximate="tanh")
 
     seq = op("Shape", ["input_ids"], start=1, end=2)
     # Positions 0..S-1 are a prefix of the table: slice it (no Range/Gather to fuse badly).
-    pos = op("Slice", [const("emb.pos", w["embeddings.position_embeddings.weight"]), const("c.zero", np.array([0], np.int64)), seq, const("c.ax0", np.array([0], np.int64))])
+    pos = op(
+        "Slice",
+        [
+            const("emb.pos", w["embeddings.position_embeddings.weight"]),
+            const("c.zero", np.array([0], np.int64)),
+            seq,
+            const("c.ax0", np.array([0], np.int64)),
+        ],
+    )
     x = op("Add", [op("Gather", [const("emb.word", w["embeddings.word_embeddings.weight"]), "input_ids"]), pos])
-    x = op("Add", [x, op("Gather", [const("emb.type", w["embeddings.token_type_embeddings.weight"]), "token_type_ids"])])
+    x = op(
+        "Add", [x, op("Gather", [const("emb.type", w["embeddings.token_type_embeddings.weight"]), "token_type_ids"])]
+    )
     x = layer_norm(x, "embeddings.LayerNorm")
     mask = op("Cast", ["attention_mask"], to=TensorProto.FLOAT)
-    bias = op("Mul", [op("Sub", [const("c.one", np.array(1, np.float32)), mask]), const("c.neg", np.array(-1e9, np.float32))])
+    bias = op(
+        "Mul", [op("Sub", [const("c.one", np.array(1, np.float32)), mask]), const("c.neg", np.array(-1e9, np.float32))]
+    )
     bias = op("Unsqueeze", [bias, const("c.ax12", np.array([1, 2], np.int64))])
     split_shape = const("c.split", np.array([0, 0, heads, head_dim], np.int64))
     merge_shape = const("c.merge", np.array([0, 0, hidden], np.int64))
@@ -145,7 +173,10 @@ def build_bert_graph(weights: dict[str, np.ndarray], config: dict[str, Any], *, 
     graph = helper.make_graph(
         nodes,
         "byom_onnx_bert",
-        [helper.make_tensor_value_info(n, TensorProto.INT64, dims) for n in ("input_ids", "attention_mask", "token_type_ids")],
+        [
+            helper.make_tensor_value_info(n, TensorProto.INT64, dims)
+            for n in ("input_ids", "attention_mask", "token_type_ids")
+        ],
         [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, [*dims, hidden])],
         initializer=inits,
     )
@@ -176,7 +207,9 @@ def convert_bert(folder: str | Path, out_dir: str | Path) -> Path:
         if (src / name).is_file():
             (out / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src / name, out / name)
-    (out / "byom_onnx.json").write_text(json.dumps({"source": str(src), "converter_version": BERT_CONVERTER_VERSION}), encoding="utf-8")
+    (out / "byom_onnx.json").write_text(
+        json.dumps({"source": str(src), "converter_version": BERT_CONVERTER_VERSION}), encoding="utf-8"
+    )
     return out
 
 

@@ -14,7 +14,7 @@ __all__ = ["OnnxConfig"]
 class OnnxConfig(BaseModel):
     """Config of one local ONNX model.
 
-    :param path: a model folder (layouts A–D), a ``.gguf`` file (converted once and cached)
+    :param path: a model folder (layouts A-D), a ``.gguf`` file (converted once and cached)
         or a ``.onnx`` file; relative paths resolve against the byom.toml folder.
     :param file: a graph inside the folder to use instead of the default
         (``"onnx/model_q4.onnx"``).

@@ -42,7 +42,9 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _progress_reporter(total: int, description: str, enabled: bool | None) -> tuple[Callable[[str], None], Callable[[], None]]:
+def _progress_reporter(
+    total: int, description: str, enabled: bool | None
+) -> tuple[Callable[[str], None], Callable[[], None]]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -68,7 +70,9 @@ def _progress_reporter(total: int, description: str, enabled: bool | None) -> tu
     return tick, progress.stop
 
 
-def _genai_config(hyper: Any, eos_ids: list[int], tok_config: dict[str, Any], tokenizer: Any, *, dtype: str) -> dict[str, Any]:
+def _genai_config(
+    hyper: Any, eos_ids: list[int], tok_config: dict[str, Any], tokenizer: Any, *, dtype: str
+) -> dict[str, Any]:
     def token_id(text: str | None, default: int) -> int:
         found = tokenizer.token_to_id(text) if text else None
         return int(found) if found is not None else default
@@ -166,7 +170,9 @@ def convert_gguf(
     finally:
         stop()
     bundle.tokenizer.save(str(out / "tokenizer.json"))
-    (out / "tokenizer_config.json").write_text(json.dumps(bundle.config, indent=2, ensure_ascii=False), encoding="utf-8")
+    (out / "tokenizer_config.json").write_text(
+        json.dumps(bundle.config, indent=2, ensure_ascii=False), encoding="utf-8"
+    )
     genai = _genai_config(hyper, bundle.eos_ids, bundle.config, bundle.tokenizer, dtype=dtype)
     (out / "genai_config.json").write_text(json.dumps(genai, indent=2), encoding="utf-8")
     (out / "generation_config.json").write_text(json.dumps({"eos_token_id": bundle.eos_ids}), encoding="utf-8")

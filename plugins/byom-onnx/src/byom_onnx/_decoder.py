@@ -81,7 +81,9 @@ def inspect_decoder(
             head_dim = head_dim or _int_dim(shape[3] if len(shape) > 3 else None)
             kv_dtype = _ORT_TYPES.get(meta.type, kv_dtype)
     if not layers:
-        raise ConfigError(f"{label}: decoder graph has no past_key_values.N.key/value inputs (export with past)", field="path")
+        raise ConfigError(
+            f"{label}: decoder graph has no past_key_values.N.key/value inputs (export with past)", field="path"
+        )
     if sorted(layers) != list(range(len(layers))):
         raise ConfigError(f"{label}: past_key_values layer indices are not contiguous: {sorted(layers)}", field="path")
     kv_heads = kv_heads or _int_dim(config.get("num_key_value_heads")) or _int_dim(config.get("num_attention_heads"))
@@ -120,7 +122,9 @@ class _KVState:
         shape = [1, graph.kv_heads, max_len, graph.head_dim]
         np_type = np.float16 if graph.kv_dtype == "float16" else np.float32
         self.keys = [ort.OrtValue.ortvalue_from_shape_and_type(shape, np_type, device, 0) for _ in range(graph.layers)]
-        self.values = [ort.OrtValue.ortvalue_from_shape_and_type(shape, np_type, device, 0) for _ in range(graph.layers)]
+        self.values = [
+            ort.OrtValue.ortvalue_from_shape_and_type(shape, np_type, device, 0) for _ in range(graph.layers)
+        ]
         self.logits: Any = None
 
 
@@ -217,7 +221,10 @@ class DecoderRunner:
         empty = np.zeros((1, graph.kv_heads, 0, graph.head_dim), dtype=np_type)
         past: list[Any] = [ort.OrtValue.ortvalue_from_numpy(empty) for _ in range(2 * graph.layers)]
         output_names = [o.name for o in self.session.get_outputs()]
-        present = [graph.present_key % (i // 2) if i % 2 == 0 else graph.present_value % (i // 2) for i in range(2 * graph.layers)]
+        present = [
+            graph.present_key % (i // 2) if i % 2 == 0 else graph.present_value % (i // 2)
+            for i in range(2 * graph.layers)
+        ]
         logits_index = output_names.index("logits")
         present_index = [output_names.index(n) for n in present]
         binding = self.session.io_binding()

@@ -73,10 +73,10 @@ class Encoder:
         self._inputs = {i.name for i in session.get_inputs()}
         outputs = [o.name for o in session.get_outputs()]
         self._sentence_output = "sentence_embedding" if "sentence_embedding" in outputs else None
-        self._token_output = next(
-            (n for n in ("last_hidden_state", "token_embeddings") if n in outputs), outputs[0]
+        self._token_output = next((n for n in ("last_hidden_state", "token_embeddings") if n in outputs), outputs[0])
+        self.dimension = int(
+            session.get_outputs()[outputs.index(self._sentence_output or self._token_output)].shape[-1]
         )
-        self.dimension = int(session.get_outputs()[outputs.index(self._sentence_output or self._token_output)].shape[-1])
         self.tokenizer = tokenizer
         self.tokenizer.enable_truncation(max_length)
         self.tokenizer.no_padding()

@@ -7,10 +7,10 @@ zero-point convention differ; both are fixed here without touching a value, so e
 type converts exactly:
 
 ============  ==========================================================================
-``Q4_0``      ``w = d·(q−8)``: 4-bit MatMulNBits, scales ``d``, default zero point 8
-``Q4_1``      ``w = d·q + m = d·(q−8) + (m + 8d)``: the symmetric 4-bit kernel plus a
+``Q4_0``      ``w = d·(q-8)``: 4-bit MatMulNBits, scales ``d``, default zero point 8
+``Q4_1``      ``w = d·q + m = d·(q-8) + (m + 8d)``: the symmetric 4-bit kernel plus a
               per-block offset term ``blocksum(A) @ C`` (the fast path; float zero points
-              are 50× slower and rounding them to uint4 is lossy)
+              are 50x slower and rounding them to uint4 is lossy)
 ``Q8_0``      ``w = d·q`` with int8 ``q``: 8-bit MatMulNBits on ``u = q + 128``
 ``F32/F16``   a plain fp32 MatMul (fp16 and bf16 widen to fp32 exactly)
 ============  ==========================================================================
@@ -29,13 +29,13 @@ if TYPE_CHECKING:
     from gguf import GGUFReader, ReaderTensor
 
 __all__ = [
+    "SUPPORTED_TYPES",
     "EmbeddingTable",
     "GGUFFile",
     "LinearWeight",
-    "SUPPORTED_TYPES",
+    "concat_linear",
     "embedding_table",
     "linear_weight",
-    "concat_linear",
     "open_gguf",
     "type_name",
 ]
@@ -62,7 +62,9 @@ def _field_value(field: Any) -> Any:
         return contents()
     # gguf < 0.11 has no contents(): decode the parts the reader kept.
     values = [field.parts[i] for i in field.data]
-    decoded = [bytes(v).decode("utf-8") if v.dtype.kind == "u" and v.dtype.itemsize == 1 else v.tolist()[0] for v in values]
+    decoded = [
+        bytes(v).decode("utf-8") if v.dtype.kind == "u" and v.dtype.itemsize == 1 else v.tolist()[0] for v in values
+    ]
     return decoded[0] if len(decoded) == 1 and len(field.types) == 1 else decoded
 
 
@@ -127,16 +129,18 @@ def open_gguf(path: str | Path) -> GGUFFile:
 
     try:
         reader = GGUFReader(str(path), "r")
-    except Exception as exc:  # noqa: BLE001 - the reader raises ValueError/struct.error/IndexError/OSError
-        raise ConfigError(f"{path} is a corrupt or truncated GGUF file: {type(exc).__name__}: {exc}", field="path") from exc
+    except Exception as exc:
+        raise ConfigError(
+            f"{path} is a corrupt or truncated GGUF file: {type(exc).__name__}: {exc}", field="path"
+        ) from exc
     metadata: dict[str, Any] = {}
     for key, field in reader.fields.items():
-        if key.startswith("tokenizer.ggml.") and key not in ("tokenizer.ggml.model", "tokenizer.ggml.pre"):
-            if len(field.data) > 1:
-                continue  # vocab arrays: decoded on demand by GGUFFile.get
+        vocab_array = key.startswith("tokenizer.ggml.") and key not in ("tokenizer.ggml.model", "tokenizer.ggml.pre")
+        if vocab_array and len(field.data) > 1:
+            continue  # vocab arrays: decoded on demand by GGUFFile.get
         try:
             metadata[key] = _field_value(field)
-        except Exception as exc:  # noqa: BLE001 - malformed field payloads surface as many types
+        except Exception as exc:
             raise ConfigError(f"{path}: GGUF metadata key '{key}' is corrupt: {exc}", field="path") from exc
     return GGUFFile(path=path, reader=reader, metadata=metadata, tensors={t.name: t for t in reader.tensors})
 
@@ -230,7 +234,6 @@ def linear_weight(tensor: ReaderTensor, path: Path) -> LinearWeight:
 
 def embedding_table(tensor: ReaderTensor, path: Path) -> EmbeddingTable:
     """The token embedding for GatherBlockQuantized (Q8_0, Q4_0) or a plain Gather."""
-    import numpy as np
 
     ttype = _check_type(tensor, path)
     hidden, vocab = (int(d) for d in tensor.shape[:2])

@@ -59,7 +59,10 @@ def _pre_tokenizer(kind: str) -> Any:
         return pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     if kind == "digits+gpt2":
         return pre_tokenizers.Sequence(
-            [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)]
+            [
+                pre_tokenizers.Digits(individual_digits=True),
+                pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+            ]
         )
     return pre_tokenizers.Sequence(
         [
@@ -98,9 +101,7 @@ def build_tokenizer(gguf: GGUFFile) -> TokenizerBundle:
     tokenizer.decoder = decoders.ByteLevel()
     # CONTROL (3) tokens are special; USER_DEFINED (4) are matched whole but decoded as text.
     added = [
-        AddedToken(tokens[i], special=(kind == 3), normalized=False)
-        for i, kind in enumerate(types)
-        if kind in (3, 4)
+        AddedToken(tokens[i], special=(kind == 3), normalized=False) for i, kind in enumerate(types) if kind in (3, 4)
     ]
     tokenizer.add_tokens(added)
 
@@ -120,7 +121,11 @@ def build_tokenizer(gguf: GGUFFile) -> TokenizerBundle:
     # eos key says (SmolLM2's GGUF names <|im_start|> as eos; replies end with <|im_end|>).
     for marker in _END_MARKERS:
         token_id = tokenizer.token_to_id(marker)
-        if token_id is not None and types[token_id] == 3 and (marker in (template or "") or marker == text_of("tokenizer.ggml.eos_token_id")):
+        if (
+            token_id is not None
+            and types[token_id] == 3
+            and (marker in (template or "") or marker == text_of("tokenizer.ggml.eos_token_id"))
+        ):
             eos_ids.append(token_id)
     eos_ids = list(dict.fromkeys(eos_ids))
     end_marker = next((m for m in _END_MARKERS if m in (template or "")), None)

@@ -132,7 +132,9 @@ def detect_layout(
         from ._bert import converted_bert
 
         converted = converted_bert(folder, cache=cache)
-        return Layout("D", converted, converted / "onnx" / "model.onnx", folder / "model.safetensors", converted_from=folder)
+        return Layout(
+            "D", converted, converted / "onnx" / "model.onnx", folder / "model.safetensors", converted_from=folder
+        )
     raise ConfigError(
         f"no model found in {folder}: expected genai_config.json, a .gguf file, model.onnx, onnx/model.onnx, "
         "decoder_model_merged.onnx, or a sentence-transformers folder with model.safetensors",

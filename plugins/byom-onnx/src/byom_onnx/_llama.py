@@ -6,7 +6,7 @@ The graph uses onnxruntime's contrib operators, the same ones onnxruntime-genai 
 - per layer: ``SkipSimplifiedLayerNormalization`` (residual fused), a fused QKV
   ``MatMulNBits``, ``GroupQueryAttention`` with the rotary embedding fused in, the output
   projection, a fused gate|up ``MatMulNBits`` and SiLU·up, then the down projection;
-- only the last position reaches the final norm and the LM head (a 49152×576 GEMM per prompt
+- only the last position reaches the final norm and the LM head (a 49152x576 GEMM per prompt
   token saved in prefill), so ``logits`` is ``(batch, 1, vocab)``.
 
 GGUF's converter permutes the Q and K rows of llama models for ggml's interleaved-pair RoPE;
@@ -115,9 +115,13 @@ class _Graph:
     def float_const(self, name: str, array: np.ndarray) -> str:
         import numpy as np
 
-        return self.const(name, np.ascontiguousarray(array, dtype=np.float16 if self.dtype == "float16" else np.float32))
+        return self.const(
+            name, np.ascontiguousarray(array, dtype=np.float16 if self.dtype == "float16" else np.float32)
+        )
 
-    def op(self, op_type: str, inputs: list[str], outputs: int | list[str] = 1, *, domain: str = "", **attrs: Any) -> list[str]:
+    def op(
+        self, op_type: str, inputs: list[str], outputs: int | list[str] = 1, *, domain: str = "", **attrs: Any
+    ) -> list[str]:
         from onnx import helper
 
         names = outputs if isinstance(outputs, list) else [self.name(op_type) for _ in range(outputs)]
@@ -146,8 +150,8 @@ class _Graph:
         )[0]
         if weight.offset is None:
             return out
-        # w = d·(q−8) + c per 32-block, so x @ W.T gains blocksum(x) @ C: the symmetric kernel
-        # stays on its fast path and the correction is one small GEMM (kb × N).
+        # w = d·(q-8) + c per 32-block, so x @ W.T gains blocksum(x) @ C: the symmetric kernel
+        # stays on its fast path and the correction is one small GEMM (kb x N).
         kb = weight.k // 32
         shape = self.const(f"{prefix}.block_shape", np.array([0, 0, kb, 32], dtype=np.int64))
         blocks = self.op("Reshape", [x, shape])[0]
@@ -189,7 +193,9 @@ def build_llama_graph(
     for name in gguf.tensors:
         parts = name.split(".")
         if parts[0] == "blk" and (len(parts) != 4 or parts[2] not in _LAYER_TENSORS):
-            raise ConfigError(f"{gguf.path}: tensor '{name}' is not part of a llama layer the converter knows", field="path")
+            raise ConfigError(
+                f"{gguf.path}: tensor '{name}' is not part of a llama layer the converter knows", field="path"
+            )
     g = _Graph(dtype=dtype, accuracy_level=accuracy_level)
     elem = TensorProto.FLOAT16 if dtype == "float16" else TensorProto.FLOAT
     kv_shape = ["batch_size", hyper.kv_heads, "past_sequence_length", hyper.head_dim]
@@ -212,7 +218,9 @@ def build_llama_graph(
     mask_sum = g.op("ReduceSum", ["attention_mask", g.const("const.axis1", np.array([1], np.int64))], keepdims=0)[0]
     seqlens_k = g.op("Cast", [g.op("Sub", [mask_sum, one])[0]], to=TensorProto.INT32)[0]
     mask_len = g.op("Shape", ["attention_mask"], start=1, end=2)[0]
-    total_len = g.op("Cast", [g.op("Squeeze", [mask_len, g.const("const.axis0", np.array([0], np.int64))])[0]], to=TensorProto.INT32)[0]
+    total_len = g.op(
+        "Cast", [g.op("Squeeze", [mask_len, g.const("const.axis0", np.array([0], np.int64))])[0]], to=TensorProto.INT32
+    )[0]
     cos, sin = _rope_cache(hyper, hyper.context_length)
     cos_name, sin_name = g.float_const("cos_cache", cos), g.float_const("sin_cache", sin)
 
@@ -258,10 +266,20 @@ def build_llama_graph(
         if fused is not None:
             qkv = g.linear(normed, fused, f"{p}.attn_qkv")
         else:
-            qkv = g.op("Concat", [g.linear(normed, w, f"{p}.attn_{n}") for w, n in zip((q, k, v), "qkv")], axis=-1)[0]
+            qkv = g.op("Concat", [g.linear(normed, w, f"{p}.attn_{n}") for w, n in zip((q, k, v), "qkv", strict=False)], axis=-1)[0]  # noqa: E501
         attn = g.op(
             "GroupQueryAttention",
-            [qkv, "", "", f"past_key_values.{i}.key", f"past_key_values.{i}.value", seqlens_k, total_len, cos_name, sin_name],
+            [
+                qkv,
+                "",
+                "",
+                f"past_key_values.{i}.key",
+                f"past_key_values.{i}.value",
+                seqlens_k,
+                total_len,
+                cos_name,
+                sin_name,
+            ],
             [g.name("attn"), f"present.{i}.key", f"present.{i}.value"],
             domain="com.microsoft",
             num_heads=hyper.heads,

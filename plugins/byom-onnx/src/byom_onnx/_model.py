@@ -23,6 +23,7 @@ from byom_sdk import (
     GenerateResponse,
     HFTokenizer,
     Model,
+    ModelError,
     ModelInfo,
     StreamEvent,
     TextDelta,
@@ -51,6 +52,32 @@ def _as_list(value: Any) -> list[int]:
     if isinstance(value, (list, tuple)):
         return [int(v) for v in value]
     return [int(value)]
+
+
+def _guarded(steps: Any, model_id: str) -> Any:
+    """Wrap the step generator so onnxruntime failures surface as byom ``ModelError``."""
+    from byom_sdk import ByomError
+
+    def wrapped() -> Any:
+        token = None
+        while True:
+            try:
+                logits = steps.send(token)
+            except StopIteration:
+                return
+            except ByomError:
+                raise
+            except Exception as exc:
+                raise ModelError(
+                    f"model '{model_id}': onnxruntime failed: {str(exc).splitlines()[0]}", provider="onnx"
+                ) from exc
+            try:
+                token = yield logits
+            except GeneratorExit:
+                steps.close()
+                raise
+
+    return wrapped()
 
 
 class OnnxModel(Model):
@@ -107,7 +134,7 @@ class OnnxModel(Model):
         label = str(file)
         try:
             proto = onnx.load(str(file), load_external_data=False)
-        except Exception as exc:  # noqa: BLE001 - protobuf DecodeError and friends
+        except Exception as exc:
             raise ConfigError(f"{file} is not a readable ONNX model: {exc}", field="path") from exc
         self.op_types = frozenset(node.op_type for node in proto.graph.node)
         source: str | bytes = str(file)
@@ -140,9 +167,13 @@ class OnnxModel(Model):
         genai = layout.read_json("genai_config.json").get("model", {})
         hf_config = layout.read_json("config.json")
         shape_config = {**hf_config, **genai.get("decoder", {})}
-        graph = inspect_decoder(self.handle.session, label=str(layout.model_file), op_types=self.op_types, config=shape_config)
+        graph = inspect_decoder(
+            self.handle.session, label=str(layout.model_file), op_types=self.op_types, config=shape_config
+        )
         if layout.kind in ("A", "E") and graph.style != "gqa":
-            raise ConfigError(f"{layout.model_file}: genai layout without GroupQueryAttention past/present inputs", field="path")
+            raise ConfigError(
+                f"{layout.model_file}: genai layout without GroupQueryAttention past/present inputs", field="path"
+            )
         limit = int(genai.get("context_length") or hf_config.get("max_position_embeddings") or self.config.max_context)
         self.max_context = min(self.config.max_context, limit)
         self.decoder = DecoderRunner(
@@ -153,21 +184,27 @@ class OnnxModel(Model):
         eos.update(_as_list(layout.read_json("generation_config.json").get("eos_token_id")))
         eos.update(_as_list(hf_config.get("eos_token_id")))
         self.eos_ids = frozenset(eos)
-        self._layout_kind = {"gqa": "A", "optimum": "B", "merged": "C"}[graph.style] if layout.kind == "onnx" else layout.kind
+        self._layout_kind = (
+            {"gqa": "A", "optimum": "B", "merged": "C"}[graph.style] if layout.kind == "onnx" else layout.kind
+        )
 
     def _init_encoder(self) -> None:
         from ._embed import Encoder, Pooling
 
         layout = self.layout
         outputs = {o.name for o in self.handle.session.get_outputs()}
-        if not (outputs & {"last_hidden_state", "token_embeddings", "sentence_embedding"} or layout.is_sentence_transformers):
+        if not (
+            outputs & {"last_hidden_state", "token_embeddings", "sentence_embedding"} or layout.is_sentence_transformers
+        ):
             raise ConfigError(
                 f"{layout.model_file}: neither a decoder (no past_key_values inputs) nor an encoder "
                 "(no last_hidden_state / sentence_embedding output)",
                 field="path",
             )
         st = layout.read_json("sentence_bert_config.json")
-        max_length = int(st.get("max_seq_length") or layout.read_json("config.json").get("max_position_embeddings") or 512)
+        max_length = int(
+            st.get("max_seq_length") or layout.read_json("config.json").get("max_position_embeddings") or 512
+        )
         self.max_context = max_length
         self.encoder = Encoder(
             self.handle.session,
@@ -186,19 +223,32 @@ class OnnxModel(Model):
 
         layout = self.layout
         marker = layout.read_json("byom_onnx.json")
-        name = self.config.model_id or str(marker.get("model_name") or "") or (
-            layout.converted_from.stem if layout.converted_from else layout.folder.name
+        name = (
+            self.config.model_id
+            or str(marker.get("model_name") or "")
+            or (layout.converted_from.stem if layout.converted_from else layout.folder.name)
         )
-        source = layout.converted_from if layout.converted_from and layout.converted_from.is_file() else layout.source_file
+        source = (
+            layout.converted_from if layout.converted_from and layout.converted_from.is_file() else layout.source_file
+        )
         attestations = (
             Attestation(name="model_sha256", value=file_sha256(source), ok=True, source=str(source)),
             *(
-                [Attestation(name="converted_from_sha256", value=str(marker["source_sha256"]), ok=True, source=str(marker.get("source")))]
+                [
+                    Attestation(
+                        name="converted_from_sha256",
+                        value=str(marker["source_sha256"]),
+                        ok=True,
+                        source=str(marker.get("source")),
+                    )
+                ]
                 if marker.get("source_sha256")
                 else []
             ),
             Attestation(name="onnxruntime_version", value=onnxruntime.__version__, ok=True, source="onnxruntime"),
-            Attestation(name="execution_provider", value=self.handle.provider, ok=True, source="InferenceSession.get_providers"),
+            Attestation(
+                name="execution_provider", value=self.handle.provider, ok=True, source="InferenceSession.get_providers"
+            ),
         )
         decoder = self.decoder is not None
         return ModelInfo(
@@ -238,7 +288,7 @@ class OnnxModel(Model):
 
     @property
     def layout_kind(self) -> str:
-        """The layout letter (A–E) this model was loaded as."""
+        """The layout letter (A-E) this model was loaded as."""
         return self._layout_kind
 
     def _check_open(self) -> None:
@@ -285,7 +335,7 @@ class OnnxModel(Model):
         history = list(prompt_ids)
         produced = 0
         finish = "length"
-        steps = self.decoder.generate_logits(prompt_ids)
+        steps = _guarded(self.decoder.generate_logits(prompt_ids), self._info.id)
         try:
             logits = next(steps)
             while produced < max_new:
@@ -341,7 +391,12 @@ class OnnxModel(Model):
         self._check_open()
         assert self.encoder is not None
         started = time.perf_counter()
-        vectors, tokens, unit = self.encoder.embed(list(request.texts), normalize=request.normalize)
+        try:
+            vectors, tokens, unit = self.encoder.embed(list(request.texts), normalize=request.normalize)
+        except Exception as exc:
+            raise ModelError(
+                f"model '{self._info.id}': onnxruntime failed: {str(exc).splitlines()[0]}", provider="onnx"
+            ) from exc
         return EmbedResponse(
             vectors=tuple(tuple(float(v) for v in row) for row in vectors),
             model=self._info.id,

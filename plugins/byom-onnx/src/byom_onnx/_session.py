@@ -74,7 +74,7 @@ def cuda_status() -> tuple[bool, str]:
             try:
                 with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                     preload(directory="")
-            except Exception:  # noqa: BLE001, S110 - optional; the library load below reports the cause
+            except Exception:  # noqa: BLE001 - optional; the library load below reports the cause
                 pass
         library = Path(ort.__file__).parent / "capi" / "libonnxruntime_providers_cuda.so"
         if os.name == "nt":
@@ -82,7 +82,10 @@ def cuda_status() -> tuple[bool, str]:
         try:
             ctypes.CDLL(str(library))
         except OSError as exc:
-            _cuda_probe = (False, f"CUDA provider cannot load ({str(exc).splitlines()[0]}); needs the CUDA/cuDNN versions onnxruntime-gpu {ort.__version__} was built for")
+            _cuda_probe = (
+                False,
+                f"CUDA provider cannot load ({str(exc).splitlines()[0]}); needs the CUDA/cuDNN versions onnxruntime-gpu {ort.__version__} was built for",  # noqa: E501
+            )
             return _cuda_probe
         _cuda_probe = (True, "CUDA provider library loaded")
         return _cuda_probe
@@ -126,10 +129,14 @@ def patch_for_accuracy(model: onnx.ModelProto, *, exact: bool, accuracy_level: i
             blob = numpy_helper.to_array(inits[node.input[1]]).astype(np.float32)
             scales = numpy_helper.to_array(inits[node.input[2]]).astype(np.float32)
             n, k = int(attrs["N"]), int(attrs["K"])
-            weight = ((blob.reshape(n, -1, int(attrs.get("block_size", 32))) - 128.0) * scales.reshape(n, -1, 1)).reshape(n, k)
+            weight = (
+                (blob.reshape(n, -1, int(attrs.get("block_size", 32))) - 128.0) * scales.reshape(n, -1, 1)
+            ).reshape(n, k)
             name = f"{node.input[1]}.dequantized"
             graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(weight.T), name))
-            graph.node[index].CopyFrom(helper.make_node("MatMul", [node.input[0], name], list(node.output), name=node.name))
+            graph.node[index].CopyFrom(
+                helper.make_node("MatMul", [node.input[0], name], list(node.output), name=node.name)
+            )
             changed = True
             continue
         if int(attrs.get("accuracy_level", 0)) != target:
@@ -195,7 +202,10 @@ def open_session(
         usable, note = cuda_status()
         if not usable:
             if device == "cuda" and not allow_cpu_fallback:
-                raise ConfigError(f"{label}: device 'cuda' requested but {note} (set allow_cpu_fallback = true to run on CPU)", field="device")
+                raise ConfigError(
+                    f"{label}: device 'cuda' requested but {note} (set allow_cpu_fallback = true to run on CPU)",
+                    field="device",
+                )
             if device == "cuda":
                 log.warning("%s: CUDA unusable, falling back to CPU: %s", label, note)
             want_cuda = False
@@ -204,8 +214,10 @@ def open_session(
         providers = [("CUDAExecutionProvider", {"device_id": 0}), "CPUExecutionProvider"]
     try:
         session = ort.InferenceSession(source, options, providers=providers)
-    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own Fail/InvalidGraph/RuntimeException
-        raise ConfigError(f"{label}: onnxruntime cannot load the model: {str(exc).splitlines()[0]}", field="path") from exc
+    except Exception as exc:
+        raise ConfigError(
+            f"{label}: onnxruntime cannot load the model: {str(exc).splitlines()[0]}", field="path"
+        ) from exc
     provider = session.get_providers()[0]
     if want_cuda and provider != "CUDAExecutionProvider":
         note = "onnxruntime created the session on CPU (no usable CUDA device)"

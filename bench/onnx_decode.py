@@ -1,0 +1,155 @@
+"""Prefill and decode tokens/s for SmolLM2-135M-Instruct Q4_1: byom-onnx vs onnxruntime-genai
+vs llama.cpp (each only when importable; genai and llama-cpp-python live in separate venvs
+under bench/.env-*, never in the test path).
+
+    python bench/onnx_decode.py [--threads 2] [--runs 3] [--exact] [--profile]
+
+128-token prompt (the same ids for every runtime), 128 new tokens with EOS ignored, best of
+``--runs`` after a warm-up. ``--profile`` writes an onnxruntime profile of one decode run and
+prints the time per operator type.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+PROMPT_TOKENS = 128
+NEW_TOKENS = 128
+
+
+def prompt_ids(tokenizer):
+    text = "The quick brown fox jumps over the lazy dog while the river keeps flowing to the sea. " * 20
+    ids = tokenizer.encode(text)
+    return ids[:PROMPT_TOKENS]
+
+
+def run_byom(model, ids):
+    """(prefill seconds, decode seconds for NEW_TOKENS-1 steps) with greedy argmax."""
+    steps = model.decoder.generate_logits(list(ids))
+    start = time.perf_counter()
+    logits = next(steps)
+    prefill = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(NEW_TOKENS - 1):
+        logits = steps.send(int(np.argmax(logits)))
+    decode = time.perf_counter() - start
+    steps.close()
+    return prefill, decode
+
+
+def run_genai(folder, ids, threads):
+    import onnxruntime_genai as og
+
+    config = og.Config(str(folder))
+    config.clear_providers()
+    model = og.Model(config)
+    params = og.GeneratorParams(model)
+    params.set_search_options(max_length=PROMPT_TOKENS + NEW_TOKENS, do_sample=False)
+    generator = og.Generator(model, params)
+    start = time.perf_counter()
+    generator.append_tokens(np.asarray(ids, dtype=np.int32))
+    prefill = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(NEW_TOKENS - 1):
+        generator.generate_next_token()
+    return prefill, time.perf_counter() - start
+
+
+def run_llama_cpp(gguf_path, ids, threads):
+    import llama_cpp
+
+    llm = llama_cpp.Llama(str(gguf_path), n_ctx=512, n_threads=threads, n_threads_batch=threads, verbose=False)
+    llm.reset()
+    start = time.perf_counter()
+    llm.eval(ids)
+    prefill = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(NEW_TOKENS - 1):
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(llm.n_vocab(),))
+        llm.eval([int(np.argmax(logits))])
+    return prefill, time.perf_counter() - start
+
+
+def best(fn, runs):
+    fn()  # warm-up
+    results = [fn() for _ in range(runs)]
+    return min(r[0] for r in results), min(r[1] for r in results)
+
+
+def profile(folder, ids, threads):
+    from byom_onnx import OnnxModel
+
+    prefix = os.path.join(tempfile.mkdtemp(), "decode")
+    model = OnnxModel(folder, threads=threads, device="cpu")
+    from byom_onnx._session import open_session
+
+    handle = open_session(
+        str(model.layout.model_file), label="profile", device="cpu", threads=threads, profile_prefix=prefix
+    )
+    model.decoder.session = handle.session
+    run_byom(model, ids)
+    trace = handle.session.end_profiling()
+    per_op: dict[str, float] = defaultdict(float)
+    for event in json.loads(Path(trace).read_text()):
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+            per_op[event["args"]["op_name"]] += event["dur"]
+    total = sum(per_op.values())
+    print(f"\nprofile (prefill + {NEW_TOKENS - 1} decode steps, kernel time {total / 1e3:.0f} ms):")
+    for op, us in sorted(per_op.items(), key=lambda kv: -kv[1])[:10]:
+        print(f"  {op:36s} {us / 1e3:8.1f} ms  {100 * us / total:5.1f} %")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--exact", action="store_true")
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+
+    from byom_onnx import OnnxModel, converted_gguf, smollm2_path
+
+    gguf_path = smollm2_path()
+    folder = converted_gguf(gguf_path)
+    model = OnnxModel(folder, threads=args.threads, device="cpu", exact=args.exact)
+    ids = prompt_ids(model.tokenizer)
+    assert len(ids) == PROMPT_TOKENS
+    rows = {}
+    p, d = best(lambda: run_byom(model, ids), args.runs)
+    rows["byom-onnx" + (" (exact)" if args.exact else "")] = (PROMPT_TOKENS / p, (NEW_TOKENS - 1) / d)
+    for name, fn in (
+        ("onnxruntime-genai", lambda: run_genai(folder, ids, args.threads)),
+        ("llama.cpp", lambda: run_llama_cpp(gguf_path, ids, args.threads)),
+    ):
+        try:
+            p, d = best(fn, args.runs)
+            rows[name] = (PROMPT_TOKENS / p, (NEW_TOKENS - 1) / d)
+        except ImportError as exc:
+            rows[name] = None
+            print(f"{name}: not importable here ({exc.name}); install it into bench/.env-* to compare", file=sys.stderr)
+    ours = rows[next(iter(rows))]
+    print(
+        f"\nSmolLM2-135M-Instruct Q4_1, {PROMPT_TOKENS}-token prompt, {NEW_TOKENS} new tokens, "
+        f"{args.threads} threads, best of {args.runs}"
+    )
+    print(f"{'runtime':24s} {'prefill tok/s':>14s} {'decode tok/s':>13s} {'prefill ratio':>14s} {'decode ratio':>13s}")
+    for name, row in rows.items():
+        if row is None:
+            print(f"{name:24s} {'n/a':>14s} {'n/a':>13s}")
+            continue
+        print(f"{name:24s} {row[0]:14.0f} {row[1]:13.1f} {ours[0] / row[0]:13.2f}x {ours[1] / row[1]:12.2f}x")
+    if args.profile:
+        profile(folder, ids, args.threads)
+
+
+if __name__ == "__main__":
+    main()

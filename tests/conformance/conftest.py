@@ -1,1 +1,0 @@
-pytest_plugins = ["pytester", "byom_sdk.testing.plugin"]
