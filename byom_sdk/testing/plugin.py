@@ -11,13 +11,15 @@ It provides the suite's fixtures (``byom_model``, ``byom_tokenizer``), applies
 
 ``--byom-conformance-report=PATH.json``
     write every check's id, status and reason, the declared capabilities and the
-    suite/core/plugin versions to ``PATH.json``.
+    suite/core/plugin versions to ``PATH.json``. Defaults to ``$BYOM_CONFORMANCE_REPORT``
+    (CI sets it once for every package); an empty value writes no report.
 ``--byom-conformance-preview``
     also run checks of the preview group (new checks, off by default).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,8 +46,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--byom-conformance-report",
         metavar="PATH",
-        default=None,
-        help="write the byom conformance report (JSON) to PATH",
+        default=os.environ.get("BYOM_CONFORMANCE_REPORT") or None,
+        help="write the byom conformance report (JSON) to PATH (default: $BYOM_CONFORMANCE_REPORT)",
     )
     group.addoption(
         "--byom-conformance-preview",
@@ -56,11 +58,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "byom_preview: a byom conformance check of the preview group")
-    path = config.getoption("byom_conformance_report")
-    config.stash[_COLLECTOR] = ReportCollector(
-        Path(path).resolve() if path else None, preview=bool(config.getoption("byom_conformance_preview"))
-    )
+    # getoption defaults cover the plugin being registered late (pytest_plugins in a test
+    # module), after the command line was parsed.
+    path = config.getoption("byom_conformance_report", default=os.environ.get("BYOM_CONFORMANCE_REPORT"))
+    preview = config.getoption("byom_conformance_preview", default=False)
+    config.stash[_COLLECTOR] = ReportCollector(Path(path).resolve() if path else None, preview=bool(preview))
 
 
 def _subject_of(item: pytest.Item) -> pytest.Class | None:

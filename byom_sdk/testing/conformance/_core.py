@@ -69,14 +69,12 @@ def check(check_id: str, *, preview: bool = False) -> Callable[[F], F]:
 
     def decorate(func: F) -> F:
         doc = inspect.getdoc(func) or ""
-        info = CheckInfo(check_id, func.__name__, preview, doc.splitlines()[0] if doc else "")
+        info = CheckInfo(check_id, func.__name__, preview, " ".join(doc.split("\n\n")[0].split()))
         known = _REGISTRY.get(check_id)
         if known is not None and known.name != func.__name__:
             raise ValueError(f"check id {check_id!r} used twice ({known.name}, {func.__name__})")
         _REGISTRY[check_id] = info
         func.__byom_check__ = info  # type: ignore[attr-defined]
-        if preview:
-            func = pytest.mark.byom_preview(func)
         return func
 
     return decorate

@@ -55,7 +55,8 @@ def run_conformance(
     """Run :class:`ModelConformance` on the models ``model_factory()`` builds.
 
     :param model_factory: returns a fresh plugin model (not a ``ManagedModel``) per call.
-    :param report_path: write the JSON report there.
+    :param report_path: write the JSON report there (``None``: no report, whatever
+        ``$BYOM_CONFORMANCE_REPORT`` says).
     :param faulty_model_factory: ``fault -> Model | None`` for the ``errors.*`` checks;
         without it they are skipped with a reason.
     :param expected_failures: ``{check_id: reason}`` applied as strict xfail.
@@ -88,8 +89,9 @@ def run_conformance(
                 "-p", "no:asyncio",
                 "-rfEsxX",
             ]
-            if report_path is not None:
-                args.append(f"--byom-conformance-report={Path(report_path).resolve()}")
+            # Explicit either way, so $BYOM_CONFORMANCE_REPORT of a surrounding CI run is not
+            # overwritten by this nested run.
+            args.append(f"--byom-conformance-report={Path(report_path).resolve() if report_path else ''}")
             if preview:
                 args.append("--byom-conformance-preview")
             args.extend(pytest_args)
