@@ -113,7 +113,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     collector = config.stash.get(_COLLECTOR, None)
-    if collector is None or not collector.results:
+    if collector is None or not any(collector.totals().values()):
         return
     totals = ", ".join(f"{n} {s}" for s, n in collector.totals().items() if n)
     line = f"byom conformance suite {SUITE_VERSION}: {totals}"

@@ -1,12 +1,12 @@
 """The suite passes on the core's own ScriptedModel (the reference double)."""
 
-# Plugin authors put this in their tests' root conftest.py. pytest refuses pytest_plugins
-# in a non-root conftest, and registering it from this module works the same way.
-pytest_plugins = ["byom_sdk.testing.plugin"]
-
 from byom_sdk import BadRequest, ModelError, Throttled, Timeout, Unavailable
 from byom_sdk.testing import ScriptedModel
 from byom_sdk.testing.conformance import ModelConformance, TokenizerConformance
+
+# Plugin authors put this in their tests' root conftest.py. pytest refuses pytest_plugins
+# in a non-root conftest, and registering it from this module works the same way.
+pytest_plugins = ["byom_sdk.testing.plugin"]
 
 _FAULTS = {
     "throttled": lambda: Throttled("slow down", provider="scripted", status_code=429, retry_after=1.0),
