@@ -1,6 +1,9 @@
 """Prefill and decode tokens/s for SmolLM2-135M-Instruct Q4_1: byom-onnx vs onnxruntime-genai
-vs llama.cpp (each only when importable; genai and llama-cpp-python live in separate venvs
-under bench/.env-*, never in the test path).
+vs llama.cpp. The two comparisons run in their own environments, never in the test path:
+
+    uv venv bench/.env-genai && uv pip install --python bench/.env-genai/bin/python onnxruntime-genai numpy
+    uv venv bench/.env-llama && CMAKE_ARGS="-DGGML_NATIVE=ON -DLLAMA_CURL=OFF" \\
+        uv pip install --python bench/.env-llama/bin/python llama-cpp-python numpy   # ~10 min build
 
     python bench/onnx_decode.py [--threads 2] [--runs 3] [--exact] [--profile]
 
@@ -14,13 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
+import numpy as np  # the only import the bench/.env-* workers need
 
 PROMPT_TOKENS = 128
 NEW_TOKENS = 128
@@ -49,34 +53,86 @@ def run_byom(model, ids):
 def run_genai(folder, ids, threads):
     import onnxruntime_genai as og
 
-    config = og.Config(str(folder))
-    config.clear_providers()
-    model = og.Model(config)
-    params = og.GeneratorParams(model)
-    params.set_search_options(max_length=PROMPT_TOKENS + NEW_TOKENS, do_sample=False)
-    generator = og.Generator(model, params)
-    start = time.perf_counter()
-    generator.append_tokens(np.asarray(ids, dtype=np.int32))
-    prefill = time.perf_counter() - start
-    start = time.perf_counter()
-    for _ in range(NEW_TOKENS - 1):
-        generator.generate_next_token()
-    return prefill, time.perf_counter() - start
+    # A private copy of the folder whose genai_config pins the thread count.
+    work = Path(tempfile.mkdtemp())
+    for item in Path(folder).iterdir():
+        if item.name != "genai_config.json":
+            (work / item.name).symlink_to(item)
+    config = json.loads((Path(folder) / "genai_config.json").read_text())
+    config["model"]["decoder"]["session_options"]["intra_op_num_threads"] = threads
+    (work / "genai_config.json").write_text(json.dumps(config))
+    model = og.Model(str(work))
+    total = len(ids) + NEW_TOKENS
+
+    def once():
+        params = og.GeneratorParams(model)
+        params.set_search_options(max_length=total, min_length=total, do_sample=False)
+        generator = og.Generator(model, params)
+        start = time.perf_counter()
+        generator.append_tokens(np.asarray([ids], dtype=np.int32))
+        prefill = time.perf_counter() - start
+        start = time.perf_counter()
+        for _ in range(NEW_TOKENS - 1):
+            generator.generate_next_token()
+        return prefill, time.perf_counter() - start
+
+    return once
 
 
 def run_llama_cpp(gguf_path, ids, threads):
     import llama_cpp
 
     llm = llama_cpp.Llama(str(gguf_path), n_ctx=512, n_threads=threads, n_threads_batch=threads, verbose=False)
-    llm.reset()
-    start = time.perf_counter()
-    llm.eval(ids)
-    prefill = time.perf_counter() - start
-    start = time.perf_counter()
-    for _ in range(NEW_TOKENS - 1):
-        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(llm.n_vocab(),))
-        llm.eval([int(np.argmax(logits))])
-    return prefill, time.perf_counter() - start
+
+    def once():
+        llm.reset()
+        start = time.perf_counter()
+        llm.eval(ids)
+        prefill = time.perf_counter() - start
+        start = time.perf_counter()
+        for _ in range(NEW_TOKENS - 1):
+            logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(llm.n_vocab(),))
+            llm.eval([int(np.argmax(logits))])
+        return prefill, time.perf_counter() - start
+
+    return once
+
+
+def worker(kind, source, ids_file, threads, runs):
+    """Runs inside bench/.env-<kind>: prints {"prefill": s, "decode": s} (best of runs)."""
+    ids = json.loads(Path(ids_file).read_text())
+    once = run_genai(source, ids, threads) if kind == "genai" else run_llama_cpp(source, ids, threads)
+    print(json.dumps(dict(zip(("prefill", "decode"), best(once, runs), strict=True))))
+
+
+def compare(kind, source, ids, threads, runs):
+    """(prefill tok/s, decode tok/s) from the separate bench environment, or None."""
+    python = Path(__file__).parent / f".env-{kind}" / "bin" / "python"
+    if not python.exists():
+        print(f"{kind}: bench/.env-{kind} not found; see the module docstring", file=sys.stderr)
+        return None
+    ids_file = Path(tempfile.mkdtemp()) / "ids.json"
+    ids_file.write_text(json.dumps(list(ids)))
+    cmd = [
+        str(python),
+        __file__,
+        "--worker",
+        kind,
+        "--source",
+        str(source),
+        "--ids",
+        str(ids_file),
+        "--threads",
+        str(threads),
+        "--runs",
+        str(runs),
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        print(f"{kind}: worker failed: {done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+        return None
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return PROMPT_TOKENS / result["prefill"], (NEW_TOKENS - 1) / result["decode"]
 
 
 def best(fn, runs):
@@ -114,7 +170,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--exact", action="store_true")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--worker", choices=["genai", "llama"], help=argparse.SUPPRESS)
+    parser.add_argument("--source", help=argparse.SUPPRESS)
+    parser.add_argument("--ids", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.source, args.ids, args.threads, args.runs)
+        return
 
     from byom_onnx import OnnxModel, converted_gguf, smollm2_path
 
@@ -125,21 +187,13 @@ def main() -> None:
     assert len(ids) == PROMPT_TOKENS
     rows = {}
     p, d = best(lambda: run_byom(model, ids), args.runs)
-    rows["byom-onnx" + (" (exact)" if args.exact else "")] = (PROMPT_TOKENS / p, (NEW_TOKENS - 1) / d)
-    for name, fn in (
-        ("onnxruntime-genai", lambda: run_genai(folder, ids, args.threads)),
-        ("llama.cpp", lambda: run_llama_cpp(gguf_path, ids, args.threads)),
-    ):
-        try:
-            p, d = best(fn, args.runs)
-            rows[name] = (PROMPT_TOKENS / p, (NEW_TOKENS - 1) / d)
-        except ImportError as exc:
-            rows[name] = None
-            print(f"{name}: not importable here ({exc.name}); install it into bench/.env-* to compare", file=sys.stderr)
-    ours = rows[next(iter(rows))]
+    ours = (PROMPT_TOKENS / p, (NEW_TOKENS - 1) / d)
+    rows["byom-onnx" + (" (exact)" if args.exact else "")] = ours
+    rows["onnxruntime-genai"] = compare("genai", folder, ids, args.threads, args.runs)
+    rows["llama.cpp"] = compare("llama", gguf_path, ids, args.threads, args.runs)
     print(
         f"\nSmolLM2-135M-Instruct Q4_1, {PROMPT_TOKENS}-token prompt, {NEW_TOKENS} new tokens, "
-        f"{args.threads} threads, best of {args.runs}"
+        f"{args.threads} threads, best of {args.runs}; ratio = byom-onnx / runtime"
     )
     print(f"{'runtime':24s} {'prefill tok/s':>14s} {'decode tok/s':>13s} {'prefill ratio':>14s} {'decode ratio':>13s}")
     for name, row in rows.items():

@@ -125,3 +125,20 @@ def test_concurrent_calls_do_not_corrupt_each_other(tiny_model):
 async def test_async_twin_matches_sync(tiny_model):
     kwargs = {"temperature": 0, "max_tokens": 8, "extra": {"ignore_eos": True}}
     assert (await tiny_model.agenerate("the cat", **kwargs)).text == tiny_model.generate("the cat", **kwargs).text
+
+
+def test_deadline_raises_timeout(tiny_model):
+    from byom_sdk import GenerateRequest, Timeout
+
+    request = GenerateRequest(prompt="the cat", max_tokens=50, temperature=0, timeout=1e-9)
+    with pytest.raises(Timeout, match="deadline"):
+        tiny_model.generate(request)
+
+
+def test_closed_model_refuses_calls(tiny_gguf):
+    from byom_onnx import OnnxModel
+
+    model = OnnxModel(tiny_gguf, threads=1, device="cpu")
+    model.close()
+    with pytest.raises(BadRequest, match="closed"):
+        model.generate("the", max_tokens=2)

@@ -61,3 +61,12 @@ def test_convert_cli_command(tiny_gguf, tmp_path):
     bad.write_bytes(b"GGUF\x03\x00")
     result = CliRunner().invoke(convert_command, [str(bad), str(tmp_path / "out2")])
     assert result.exit_code != 0 and "corrupt or truncated GGUF" in result.output
+
+
+def test_byom_cli_exposes_convert(tiny_gguf, tmp_path, capsys):
+    from byom_sdk.cli import main
+
+    code = main(["convert", str(tiny_gguf), str(tmp_path / "cli-out")])
+    assert code == 0, capsys.readouterr()
+    assert (tmp_path / "cli-out" / "model.onnx").is_file()
+    assert (tmp_path / "cli-out" / "tokenizer.json").is_file()

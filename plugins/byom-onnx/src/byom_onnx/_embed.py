@@ -108,16 +108,17 @@ class Encoder:
 
         m = mask[..., None].astype(np.float32)
         mode = self.pooling.mode
+        pooled: np.ndarray
         if mode == "cls":
-            return hidden[:, 0]
-        if mode == "max":
-            return np.where(m > 0, hidden, -1e9).max(axis=1)
-        if mode == "lasttoken":
-            last = mask.sum(axis=1) - 1
-            return hidden[np.arange(hidden.shape[0]), last]
-        summed = (hidden * m).sum(axis=1)
-        counts = np.clip(m.sum(axis=1), 1e-9, None)
-        return summed / (np.sqrt(counts) if mode == "mean_sqrt_len" else counts)
+            pooled = hidden[:, 0]
+        elif mode == "max":
+            pooled = np.where(m > 0, hidden, -1e9).max(axis=1)
+        elif mode == "lasttoken":
+            pooled = hidden[np.arange(hidden.shape[0]), mask.sum(axis=1) - 1]
+        else:
+            counts = np.clip(m.sum(axis=1), 1e-9, None)
+            pooled = (hidden * m).sum(axis=1) / (np.sqrt(counts) if mode == "mean_sqrt_len" else counts)
+        return pooled
 
     def embed(self, texts: list[str], *, normalize: bool | None = None) -> tuple[np.ndarray, int, bool]:
         """Vectors ``(len(texts), dim)`` in input order, tokens counted, and whether normalised."""

@@ -200,7 +200,8 @@ def _pack_nibbles(qs: np.ndarray) -> np.ndarray:
     import numpy as np
 
     q = np.concatenate([qs & 0x0F, qs >> 4], axis=-1)
-    return (q[..., 0::2] | (q[..., 1::2] << 4)).astype(np.uint8)
+    packed: np.ndarray = (q[..., 0::2] | (q[..., 1::2] << 4)).astype(np.uint8)
+    return packed
 
 
 def _dequantized(tensor: ReaderTensor) -> np.ndarray:
@@ -256,7 +257,7 @@ def concat_linear(parts: list[LinearWeight]) -> LinearWeight | None:
         return None
     n = sum(p.n for p in parts)
     if first.bits == 0:
-        return LinearWeight(n=n, k=first.k, bits=0, weight=np.concatenate([p.weight for p in parts], axis=1))  # type: ignore[misc]
+        return LinearWeight(n=n, k=first.k, bits=0, weight=np.concatenate([p.weight for p in parts], axis=1))
     offset = None
     if any(p.offset is not None for p in parts):
         kb = first.k // _BLOCK
@@ -267,7 +268,7 @@ def concat_linear(parts: list[LinearWeight]) -> LinearWeight | None:
         n=n,
         k=first.k,
         bits=first.bits,
-        blob=np.concatenate([p.blob for p in parts], axis=0),  # type: ignore[misc]
-        scales=np.concatenate([p.scales for p in parts], axis=0),  # type: ignore[misc]
+        blob=np.concatenate([p.blob for p in parts], axis=0),
+        scales=np.concatenate([p.scales for p in parts], axis=0),
         offset=offset,
     )

@@ -92,7 +92,10 @@ def build_tokenizer(gguf: GGUFFile) -> TokenizerBundle:
     merges_raw: list[str] = list(gguf.get("tokenizer.ggml.merges") or [])
     types: list[int] = list(gguf.get("tokenizer.ggml.token_type") or [1] * len(tokens))
     regex, ignore_merges = PRE_TOKENIZERS[pre]
-    merges = [tuple(m.split(" ", 1)) for m in merges_raw]
+    merges: list[tuple[str, str]] = []
+    for m in merges_raw:
+        left, _, right = m.partition(" ")
+        merges.append((left, right))
     bpe = models.BPE(
         vocab={t: i for i, t in enumerate(tokens)}, merges=merges, ignore_merges=ignore_merges, fuse_unk=False
     )

@@ -198,7 +198,7 @@ def build_llama_graph(
             )
     g = _Graph(dtype=dtype, accuracy_level=accuracy_level)
     elem = TensorProto.FLOAT16 if dtype == "float16" else TensorProto.FLOAT
-    kv_shape = ["batch_size", hyper.kv_heads, "past_sequence_length", hyper.head_dim]
+    kv_shape: list[str | int] = ["batch_size", hyper.kv_heads, "past_sequence_length", hyper.head_dim]
     inputs = [
         helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch_size", "sequence_length"]),
         helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch_size", "total_sequence_length"]),
@@ -266,7 +266,11 @@ def build_llama_graph(
         if fused is not None:
             qkv = g.linear(normed, fused, f"{p}.attn_qkv")
         else:
-            qkv = g.op("Concat", [g.linear(normed, w, f"{p}.attn_{n}") for w, n in zip((q, k, v), "qkv", strict=False)], axis=-1)[0]  # noqa: E501
+            qkv = g.op(
+                "Concat",
+                [g.linear(normed, w, f"{p}.attn_{n}") for w, n in zip((q, k, v), "qkv", strict=False)],
+                axis=-1,
+            )[0]  # noqa: E501
         attn = g.op(
             "GroupQueryAttention",
             [

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from byom_sdk import (
     Attestation,
@@ -43,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = ["OnnxModel"]
 
 log = logging.getLogger("byom_onnx")
+FinishReason = Literal["stop", "length"]
 _PROTOBUF_LIMIT = 2_000_000_000
 
 
@@ -334,7 +334,7 @@ class OnnxModel(Model):
         text = StopTextAssembler(self._tokenizer.backend, request.stop)
         history = list(prompt_ids)
         produced = 0
-        finish = "length"
+        finish: FinishReason = "length"
         steps = _guarded(self.decoder.generate_logits(prompt_ids), self._info.id)
         try:
             logits = next(steps)
@@ -363,7 +363,7 @@ class OnnxModel(Model):
             yield TextDelta(text=tail)
         usage = Usage(input_tokens=len(prompt_ids), output_tokens=produced, source="tokenizer")
         yield UsageEvent(usage=usage)
-        yield FinishEvent(finish_reason=finish, usage=usage)  # type: ignore[arg-type]
+        yield FinishEvent(finish_reason=finish, usage=usage)
 
     def _stream(self, request: GenerateRequest) -> Iterator[StreamEvent]:
         return self._events(request)
@@ -412,16 +412,12 @@ class OnnxModel(Model):
 
     def describe(self) -> dict[str, Any]:
         """Layout, provider and sizes, for ``byom`` diagnostics and logs."""
-        return json.loads(
-            json.dumps(
-                {
-                    "id": self._info.id,
-                    "layout": self._layout_kind,
-                    "provider": self.handle.provider,
-                    "provider_note": self.handle.note,
-                    "model_file": str(self.layout.model_file),
-                    "max_context": self.max_context,
-                    "exact": self.config.exact,
-                }
-            )
-        )
+        return {
+            "id": self._info.id,
+            "layout": self._layout_kind,
+            "provider": self.handle.provider,
+            "provider_note": self.handle.note,
+            "model_file": str(self.layout.model_file),
+            "max_context": self.max_context,
+            "exact": self.config.exact,
+        }

@@ -48,11 +48,11 @@ def sample_token(logits: np.ndarray, params: SamplingParams, history: list[int],
         scores[seen] = np.where(values > 0, values / params.repetition_penalty, values * params.repetition_penalty)
     if params.greedy:
         return int(np.argmax(scores))
-    scores = scores.astype(np.float64) / params.temperature
-    candidates = np.arange(scores.shape[0])
-    if 0 < params.top_k < scores.shape[0]:
-        candidates = np.argpartition(-scores, params.top_k - 1)[: params.top_k]
-    chosen = scores[candidates]
+    scaled = scores.astype(np.float64) / params.temperature
+    candidates = np.arange(scaled.shape[0])
+    if 0 < params.top_k < scaled.shape[0]:
+        candidates = np.argpartition(-scaled, params.top_k - 1)[: params.top_k]
+    chosen = scaled[candidates]
     order = np.argsort(-chosen, kind="stable")
     candidates, chosen = candidates[order], chosen[order]
     probs = np.exp(chosen - chosen[0])
