@@ -185,3 +185,15 @@ def test_run_conformance_passes_and_fails(tmp_path):
     assert code == 1
     assert "info.boundary" in {c["id"] for c in json.loads(report_path.read_text())["subjects"][0]["checks"]
                                if c["status"] == "failed"}
+
+
+def test_byom_sdk_testing_does_not_import_pytest():
+    """Applications use ScriptedModel without pytest; only the suite package imports it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, byom_sdk.testing; assert 'pytest' not in sys.modules, 'pytest imported'; "
+        "import byom_sdk.testing.conformance; assert 'pytest' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
