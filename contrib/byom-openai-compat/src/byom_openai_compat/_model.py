@@ -268,7 +268,7 @@ class OpenAICompatModel(Model):
             raise _transport_error(exc, url) from exc
         return self._generate_response(self._json(response, url), request, started)
 
-    async def _astream(self, request: GenerateRequest) -> AsyncIterator[StreamEvent]:  # type: ignore[override]
+    async def _astream(self, request: GenerateRequest) -> AsyncIterator[StreamEvent]:
         url, body = self._route(request, stream=True)
         state = StreamState(chat=request.messages is not None)
         try:
