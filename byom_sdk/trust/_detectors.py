@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -56,16 +56,12 @@ class Detector(Protocol):
 # -- validators -------------------------------------------------------------------------
 
 
+_DOUBLED = {str(d): (2 * d if d < 5 else 2 * d - 9) for d in range(10)}
+
+
 def luhn_valid(digits: str) -> bool:
     """The Luhn (mod 10) check over a string of digits."""
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = ord(char) - 48
-        if index % 2:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
+    total = sum(map(int, digits[-1::-2])) + sum(map(_DOUBLED.__getitem__, digits[-2::-2]))
     return total % 10 == 0
 
 
@@ -145,10 +141,10 @@ def ssn_valid(area: str, group: str, serial: str) -> bool:
 
 # -- patterns ----------------------------------------------------------------------------
 
-_EMAIL = (
-    r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@"
-    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(?![\w-])"
-)
+# Anchored on "@" (a literal the regex engine finds fast); the local part is then walked
+# back by hand, which is much cheaper than letting the engine try every word start.
+_EMAIL_DOMAIN = r"@[A-Za-z0-9][A-Za-z0-9.-]{0,252}\.[A-Za-z]{2,63}(?![\w-])"
+_EMAIL_LOCAL = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-"
 _PHONE = r"""
 (?<![\w+(])
 (?:
@@ -163,24 +159,31 @@ _PHONE = r"""
 """
 _CARD = r"(?<![\d-])\d(?:[ -]?\d){11,18}(?!\d)"
 _SSN = r"(?<![\d-])(\d{3})([- ]?)(\d{2})\2(\d{4})(?![\d-])"
-_IBAN = r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,32}"
-_IPV4 = r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d]|\.\d)"
-_IPV6 = r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4})?(?![\w:.])"
+_IBAN = r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,32}"
+_IPV4 = r"(?<![\d.])\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?!\d|\.\d)"
+# Digit-led runs (digits and the separators the numeric entities use). Card, SSN, phone
+# and IPv4 patterns only run inside runs long enough to hold them, and keep their
+# look-behinds there: rejecting a start inside a number in the regex engine is far
+# cheaper than handing the match back to Python to reject.
+_NUMERIC = r"\d[\d \t().\-/x]*"
+_HEX_COLON = frozenset("0123456789abcdefABCDEF:.")
+_RUN_TAIL = frozenset(" \t.-/(x")
+
 _AWS_KEY_ID = (
-    r"(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|APKA|AROA|ASCA)[A-Z2-7]{16}"
+    r"A(?:KIA|SIA|BIA|CCA|GPA|IDA|IPA|NPA|NVA|PKA|ROA|SCA)[A-Z2-7]{16}"
     r"(?![A-Za-z0-9])"
 )
 _AWS_SECRET = r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"
-_API_KEY = (
-    r"(?<![\w-])(?:"
-    r"sk-(?:proj-|live-|test-|ant-[a-z0-9]+-)?[A-Za-z0-9_-]{20,}"
-    r"|(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}"
-    r"|gh[pousr]_[A-Za-z0-9]{36,255}"
-    r"|github_pat_[A-Za-z0-9_]{22,255}"
-    r"|xox[abposr]-[A-Za-z0-9-]{10,}"
-    r"|AIza[0-9A-Za-z_-]{35}"
-    r"|glpat-[A-Za-z0-9_-]{20,}"
-    r")(?![\w-])"
+# One pattern per token family, each led by a literal the regex engine can skip to.
+_API_KEYS = (
+    r"sk-(?:proj-|live-|test-|ant-[a-z0-9]+-)?[A-Za-z0-9_-]{20,}(?![\w-])",
+    r"sk_(?:live|test)_[A-Za-z0-9]{16,}(?![\w-])",
+    r"rk_(?:live|test)_[A-Za-z0-9]{16,}(?![\w-])",
+    r"gh[pousr]_[A-Za-z0-9]{36,255}(?![\w-])",
+    r"github_pat_[A-Za-z0-9_]{22,255}(?![\w-])",
+    r"xox[abposr]-[A-Za-z0-9-]{10,}(?![\w-])",
+    r"AIza[0-9A-Za-z_-]{35}(?![\w-])",
+    r"glpat-[A-Za-z0-9_-]{20,}(?![\w-])",
 )
 _JWT = r"(?<![\w-])eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,}(?![\w-])"
 _BEARER = r"(?i:\bbearer)\s+(?P<token>[A-Za-z0-9._~+/-]{16,}=*)"
@@ -214,6 +217,9 @@ BUILTIN_ENTITIES: tuple[str, ...] = (
     "PRIVATE_KEY",
 )
 
+_DIGITS_DASH = "0123456789-"
+_DIGITS_DOT = "0123456789."
+
 # A validator gets the match and returns (score, start, end) or None to reject.
 _Validator = Callable[["re.Match[str]"], "tuple[float, int, int] | None"]
 
@@ -225,15 +231,53 @@ def _whole(score: float) -> _Validator:
     return check
 
 
+def _unglued(score: float, extra: str) -> _Validator:
+    """Accept a match not glued to a preceding word character (or one of ``extra``);
+    checked here instead of a leading look-behind, which would stop the regex engine
+    from skipping ahead to the pattern's first literal."""
+
+    def check(match: re.Match[str]) -> tuple[float, int, int] | None:
+        start = match.start()
+        if start > 0:
+            before = match.string[start - 1]
+            if before.isalnum() or before == "_" or before in extra:
+                return None
+        return score, start, match.end()
+
+    return check
+
+
+def _preceded_by(match: re.Match[str], chars: str) -> bool:
+    start = match.start()
+    return start > 0 and match.string[start - 1] in chars
+
+
+def _check_email(match: re.Match[str]) -> tuple[float, int, int] | None:
+    text = match.string
+    at = match.start()
+    window = text[max(0, at - 65) : at]
+    start = at - (len(window) - len(window.rstrip(_EMAIL_LOCAL)))
+    if at - start > 64:
+        return None
+    while start < at and not text[start].isalnum():  # a local part starts alphanumeric
+        start += 1
+    if start == at:
+        return None
+    for label in match.group(0)[1:].split("."):
+        if not label or len(label) > 63 or label[0] == "-" or label[-1] == "-":
+            return None
+    return 1.0, start, match.end()
+
+
 def _check_card(match: re.Match[str]) -> tuple[float, int, int] | None:
+    if _preceded_by(match, _DIGITS_DASH):
+        return None
     raw = match.group(0)
     if "  " in raw or "--" in raw or " -" in raw or "- " in raw:
         return None
     digits = raw.replace(" ", "").replace("-", "")
-    if not luhn_valid(digits):
-        return None
-    brand = card_brand(digits)
-    if brand is None:
+    brand = card_brand(digits)  # cheaper than Luhn, and rejects most phone numbers
+    if brand is None or not luhn_valid(digits):
         return None
     # Long-established networks at their standard lengths are near certain once Luhn
     # passes; Maestro-only ranges are broad, so they need a context word.
@@ -242,12 +286,15 @@ def _check_card(match: re.Match[str]) -> tuple[float, int, int] | None:
 
 
 def _check_ssn(match: re.Match[str]) -> tuple[float, int, int] | None:
-    if not ssn_valid(match.group(1), match.group(3), match.group(4)):
+    if _preceded_by(match, _DIGITS_DASH) or not ssn_valid(match.group(1), match.group(3), match.group(4)):
         return None
     return (0.6 if match.group(2) else 0.3), match.start(), match.end()
 
 
 def _check_iban(match: re.Match[str]) -> tuple[float, int, int] | None:
+    start = match.start()
+    if start > 0 and match.string[start - 1].isalnum():
+        return None
     raw = match.group(0)
     length = IBAN_LENGTHS.get(raw[:2])
     if length is None:
@@ -274,6 +321,8 @@ def _check_iban(match: re.Match[str]) -> tuple[float, int, int] | None:
 
 
 def _check_ipv4(match: re.Match[str]) -> tuple[float, int, int] | None:
+    if _preceded_by(match, _DIGITS_DOT):
+        return None
     try:
         ipaddress.IPv4Address(match.group(0))
     except ValueError:
@@ -281,22 +330,39 @@ def _check_ipv4(match: re.Match[str]) -> tuple[float, int, int] | None:
     return 0.6, match.start(), match.end()
 
 
-def _check_ipv6(match: re.Match[str]) -> tuple[float, int, int] | None:
-    raw = match.group(0)
-    if raw.count(":") < 2 or not any(c not in ":" for c in raw):
-        return None
-    try:
-        ipaddress.IPv6Address(raw)
-    except ValueError:
-        return None
-    return 0.8, match.start(), match.end()
+def _ipv6_candidates(text: str) -> Iterator[tuple[float, int, int]]:
+    """IPv6 addresses, anchored on colons: each run of hex digits, colons and dots
+    around a colon is one candidate, validated by :mod:`ipaddress`."""
+    size = len(text)
+    pos = text.find(":")
+    while pos != -1:
+        left = pos
+        while left > 0 and text[left - 1] in _HEX_COLON:
+            left -= 1
+        right = pos + 1
+        while right < size and text[right] in _HEX_COLON:
+            right += 1
+        candidate = text[left:right].rstrip(".")
+        end = left + len(candidate)
+        if (
+            candidate.count(":") >= 2
+            and (left == 0 or not (text[left - 1].isalnum() or text[left - 1] == "_"))
+            and (end == size or not (text[end].isalnum() or text[end] == "_"))
+        ):
+            try:
+                ipaddress.IPv6Address(candidate)
+            except ValueError:
+                pass
+            else:
+                yield 0.8, left, end
+        pos = text.find(":", right)
 
 
 def _check_phone(match: re.Match[str]) -> tuple[float, int, int] | None:
     body = match.group(0)
     if match.group("ext"):
         body = body[: match.start("ext") - match.start()]
-    digits = sum(c.isdigit() for c in body)
+    digits = sum(map(str.isdigit, body))
     if digits < 7 or digits > 15:
         return None
     if match.group("intl"):
@@ -325,29 +391,43 @@ def _check_bearer(match: re.Match[str]) -> tuple[float, int, int] | None:
 
 @dataclass(frozen=True)
 class _Rule:
+    """One entity pattern and when to run it.
+
+    ``needles``: run only when one of these substrings occurs (in the lower-cased text
+    when ``lower``). ``numeric``: run only inside digit-led runs at least ``min_run``
+    characters long. Both skip the regex engine on text that cannot match, which is
+    most text.
+    """
+
     entity: str
     pattern: re.Pattern[str]
     validate: _Validator
+    needles: tuple[str, ...] = ()
+    lower: bool = False
+    numeric: bool = False
+    min_run: int = 0
 
 
 def _compile() -> tuple[_Rule, ...]:
     return (
-        _Rule("EMAIL", re.compile(_EMAIL), _whole(1.0)),
-        _Rule("PRIVATE_KEY", re.compile(_PRIVATE_KEY), _whole(1.0)),
-        _Rule("JWT", re.compile(_JWT), _whole(0.9)),
-        _Rule("BEARER_TOKEN", re.compile(_BEARER), _check_bearer),
-        _Rule("API_KEY", re.compile(_API_KEY), _whole(0.9)),
-        _Rule("AWS_ACCESS_KEY", re.compile(_AWS_KEY_ID), _whole(0.95)),
-        _Rule("AWS_SECRET_KEY", re.compile(_AWS_SECRET), _check_aws_secret),
-        _Rule("IBAN", re.compile(_IBAN), _check_iban),
-        _Rule("CREDIT_CARD", re.compile(_CARD), _check_card),
-        _Rule("US_SSN", re.compile(_SSN), _check_ssn),
-        _Rule("IP_ADDRESS", re.compile(_IPV6), _check_ipv6),
-        _Rule("IP_ADDRESS", re.compile(_IPV4), _check_ipv4),
-        _Rule("PHONE", re.compile(_PHONE, re.VERBOSE), _check_phone),
+        _Rule("EMAIL", re.compile(_EMAIL_DOMAIN), _check_email, needles=("@",)),
+        _Rule("PRIVATE_KEY", re.compile(_PRIVATE_KEY), _whole(1.0), needles=("PRIVATE KEY-----",)),
+        _Rule("JWT", re.compile(_JWT), _whole(0.9), needles=("eyJ",)),
+        _Rule("BEARER_TOKEN", re.compile(_BEARER), _check_bearer, needles=("bearer",), lower=True),
+        *(_Rule("API_KEY", re.compile(p), _unglued(0.9, "-")) for p in _API_KEYS),
+        _Rule("AWS_ACCESS_KEY", re.compile(_AWS_KEY_ID), _unglued(0.95, "")),
+        # A bare 40-character string is only a secret next to its context words.
+        _Rule("AWS_SECRET_KEY", re.compile(_AWS_SECRET), _check_aws_secret, needles=("aws", "secret"), lower=True),
+        # Anchored on the digit run after the country code (see find()).
+        _Rule("IBAN", re.compile(_IBAN), _check_iban, numeric=True, min_run=2),
+        _Rule("CREDIT_CARD", re.compile(_CARD), _check_card, numeric=True, min_run=12),
+        _Rule("US_SSN", re.compile(_SSN), _check_ssn, numeric=True, min_run=9),
+        _Rule("IP_ADDRESS", re.compile(_IPV4), _check_ipv4, numeric=True, min_run=7),
+        _Rule("PHONE", re.compile(_PHONE, re.VERBOSE), _check_phone, numeric=True, min_run=7),
     )
 
 
+_NUMERIC_RE: re.Pattern[str] | None = None
 _RULES: tuple[_Rule, ...] | None = None
 
 
@@ -389,11 +469,16 @@ class BuiltinDetector:
         context_window: int = 48,
         context_boost: float = 0.35,
     ) -> None:
-        global _RULES
+        global _RULES, _NUMERIC_RE
         if _RULES is None:
             _RULES = _compile()
+            _NUMERIC_RE = re.compile(_NUMERIC)
         wanted = set(entities) if entities is not None else None
-        self._rules = tuple(r for r in _RULES if wanted is None or r.entity in wanted)
+        rules = tuple(r for r in _RULES if wanted is None or r.entity in wanted)
+        self._text_rules = tuple(r for r in rules if not r.numeric)
+        self._numeric_rules = [r for r in rules if r.numeric and r.entity != "IBAN"]
+        self._iban = next((r for r in rules if r.entity == "IBAN"), None)
+        self._ipv6 = wanted is None or "IP_ADDRESS" in wanted
         words: dict[str, tuple[str, ...]] = dict(DEFAULT_CONTEXT)
         for entity, extra in (context_words or {}).items():
             words[entity] = (*words.get(entity, ()), *(w.lower() for w in extra))
@@ -401,31 +486,104 @@ class BuiltinDetector:
         self._window = context_window
         self._boost = context_boost
 
-    def _has_context(self, text: str, entity: str, start: int) -> bool:
+    def _has_context(self, lowered: str, entity: str, start: int) -> bool:
         words = self._context.get(entity)
         if not words:
             return False
-        window = text[max(0, start - self._window) : start].lower()
+        window = lowered[max(0, start - self._window) : start]
         return any(word in window for word in words)
+
+    def _scan(
+        self,
+        rule: _Rule,
+        text: str,
+        spans: list[Span],
+        lowered: str,
+        pos: int = 0,
+        endpos: int | None = None,
+        last_start: int | None = None,
+    ) -> None:
+        search = rule.pattern.search
+        end_at = len(text) if endpos is None else endpos
+        while pos < end_at:
+            match = search(text, pos, end_at)
+            if match is None or (last_start is not None and match.start() >= last_start):
+                return
+            verdict = rule.validate(match)
+            if verdict is None:
+                pos = match.start() + 1
+                continue
+            score, start, end = verdict
+            if score < 1.0 and self._has_context(lowered, rule.entity, start):
+                score = min(1.0, score + self._boost)
+            spans.append(Span(start, end, rule.entity, score, self.name))
+            pos = max(end, match.start() + 1)
+
+    def _whole_run(
+        self, numeric: list[_Rule], text: str, spans: list[Span], lowered: str, start: int, end: int
+    ) -> bool:
+        """Fast path: most long digit runs are exactly one value (a phone, a card...).
+        Try each numeric pattern on the whole run; only when none fits does the run get
+        the full scan."""
+        if start > 0 and text[start - 1] in "+(":
+            start -= 1
+        while end > start and text[end - 1] in _RUN_TAIL:
+            end -= 1
+        for rule in numeric:
+            if end - start < rule.min_run:
+                continue
+            match = rule.pattern.fullmatch(text, start, end)
+            if match is None:
+                continue
+            verdict = rule.validate(match)
+            if verdict is None or verdict[1] != start or verdict[2] != end:
+                continue
+            score = verdict[0]
+            if score < 1.0 and self._has_context(lowered, rule.entity, start):
+                score = min(1.0, score + self._boost)
+            spans.append(Span(start, end, rule.entity, score, self.name))
+            return True
+        return False
 
     def find(self, text: str) -> list[Span]:
         """Every validated candidate in ``text`` (overlaps are resolved by the masker,
         after its thresholds, across all detectors)."""
         spans: list[Span] = []
-        for rule in self._rules:
-            search = rule.pattern.search
-            pos = 0
-            while True:
-                match = search(text, pos)
-                if match is None:
-                    break
-                verdict = rule.validate(match)
-                if verdict is None:
-                    pos = match.start() + 1
+        lowered = text.lower()
+        for rule in self._text_rules:
+            if rule.needles:
+                haystack = lowered if rule.lower else text
+                if not any(needle in haystack for needle in rule.needles):
                     continue
-                score, start, end = verdict
-                if score < 1.0 and self._has_context(text, rule.entity, start):
+            self._scan(rule, text, spans, lowered)
+        if self._ipv6 and ":" in text:
+            for score, start, end in _ipv6_candidates(text):
+                if self._has_context(lowered, "IP_ADDRESS", start):
                     score = min(1.0, score + self._boost)
-                spans.append(Span(start, end, rule.entity, score, self.name))
-                pos = max(end, match.start() + 1)
+                spans.append(Span(start, end, "IP_ADDRESS", score, self.name))
+        numeric = self._numeric_rules
+        iban = self._iban
+        if not numeric and iban is None:
+            return spans
+        assert _NUMERIC_RE is not None
+        size = len(text)
+        shortest = min((rule.min_run for rule in numeric), default=size + 1)
+        for run in _NUMERIC_RE.finditer(text):
+            start, end = run.span()
+            if iban is not None and start >= 2 and text[start - 2 : start] in IBAN_LENGTHS:
+                # An IBAN is a country code glued to a digit run: only there is it tried.
+                match = iban.pattern.match(text, start - 2)
+                verdict = iban.validate(match) if match is not None else None
+                if verdict is not None:
+                    spans.append(Span(verdict[1], verdict[2], "IBAN", verdict[0], self.name))
+                    continue
+            length = end - start
+            if length < shortest or self._whole_run(numeric, text, spans, lowered, start, end):
+                continue
+            # "+" / "(" before the run and an extension after it belong to phones;
+            # matches must start inside the run (the next run gets its own scan).
+            lo, hi = max(0, start - 2), min(size, end + 16)
+            for rule in numeric:
+                if length >= rule.min_run:
+                    self._scan(rule, text, spans, lowered, lo, hi, end)
         return spans
