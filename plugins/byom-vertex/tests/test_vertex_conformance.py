@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from byom_vertex.testing import LocalVertexServer
+
 from byom_sdk.testing import ScriptedModel
 from byom_sdk.testing.conformance import ModelConformance
-from byom_vertex.testing import LocalVertexServer
 
 # conformance fault → (server fault kind, options)
 _FAULTS = {

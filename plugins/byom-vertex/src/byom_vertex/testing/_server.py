@@ -468,6 +468,13 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     vertex: LocalVertexServer
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return  # the client closed a stream it had read to [DONE]: normal
+        super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
