@@ -1,8 +1,8 @@
 """Per-call overhead of byom-vertex over the raw GAPIC client.
 
 Median time of ``model.generate`` through ``byom_sdk.Client`` (trust on and trust off),
-and of the bare ``VertexModel`` (the plugin's own cost), minus the median time of a raw ``PredictionServiceClient.predict`` with the same instance,
-against the same loopback gRPC server, 1,000 calls each, interleaved in one run.
+and of the bare ``VertexModel`` (the plugin's own cost), minus the median time of a raw
+``PredictionServiceClient.predict`` with the same instance, against the same loopback gRPC server, 1,000 calls each, interleaved in one run.
 
     .venv/bin/python bench/vertex_overhead.py [--calls 1000]
 """
