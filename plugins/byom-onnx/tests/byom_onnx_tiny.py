@@ -126,7 +126,7 @@ def tiny_tokenizer():
     tok.decoder = decoders.ByteLevel()
     tok.add_special_tokens(
         [AddedToken(t, special=True, normalized=False) for t, k in zip(tokens, types, strict=False) if k == 3]
-    )  # noqa: E501
+    )
     return tok
 
 

@@ -148,3 +148,16 @@ def test_cache_is_reused_and_atomic(tiny_gguf, tmp_path, monkeypatch):
     with pytest.raises(RuntimeError):
         converted_gguf(tiny_gguf, cache=tmp_path / "other", progress=False)
     assert not any((tmp_path / "other" / "onnx").iterdir())  # no half-written entry or temp dir
+
+
+def test_fp16_variant_numerics_on_cpu(tmp_path):
+    """The CUDA (fp16) graph is checked here on CPU: onnxruntime has fp16 CPU kernels for its
+    operators, so structure and numerics are verified even where no GPU exists."""
+    from byom_onnx import OnnxModel, convert_gguf
+
+    path = write_tiny_gguf(tmp_path / "t.gguf", qtype="Q4_1", seed=3)
+    model = OnnxModel(convert_gguf(path, tmp_path / "fp16", dtype="float16", progress=False), threads=1, device="cpu")
+    assert model.decoder.graph.kv_dtype == "float16"
+    hp, weights = load_gguf_weights(path)
+    ref = llama_logits(hp, weights, IDS)[3:]
+    assert mean_kl(ref, teacher_forced_logits(model, IDS, prefill=4)) < 1e-2

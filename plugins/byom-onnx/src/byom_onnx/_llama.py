@@ -270,7 +270,7 @@ def build_llama_graph(
                 "Concat",
                 [g.linear(normed, w, f"{p}.attn_{n}") for w, n in zip((q, k, v), "qkv", strict=False)],
                 axis=-1,
-            )[0]  # noqa: E501
+            )[0]
         attn = g.op(
             "GroupQueryAttention",
             [

@@ -103,7 +103,9 @@ class OnnxModel(Model):
         self._lock = threading.Lock()
         from ._session import cuda_status
 
-        wants_cuda = config.device == "cuda" or (config.device == "auto" and cuda_status()[0])
+        # The fp16 (CUDA) variant only when CUDA will really be used; a refused "cuda" without
+        # fallback is reported by open_session with the reason.
+        wants_cuda = config.device != "cpu" and cuda_status()[0]
         self.layout: Layout = detect_layout(
             config.path, file=config.file, dtype="float16" if wants_cuda else "float32", progress=config.progress
         )

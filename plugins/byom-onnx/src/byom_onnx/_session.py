@@ -212,6 +212,10 @@ def open_session(
     providers: list[Any] = ["CPUExecutionProvider"]
     if want_cuda:
         providers = [("CUDAExecutionProvider", {"device_id": 0}), "CPUExecutionProvider"]
+        if device == "auto":
+            # "auto" may legitimately end on CPU (a CUDA library but no device): keep
+            # onnxruntime's fallback errors off stderr; the outcome is logged below.
+            options.log_severity_level = 4
     try:
         session = ort.InferenceSession(source, options, providers=providers)
     except Exception as exc:
