@@ -51,6 +51,29 @@ def test_genai_layout_a_from_converted_folder(tiny_gguf, tmp_path):
     assert model.info.capabilities.generate and not model.info.capabilities.embed
 
 
+def test_genai_layout_with_full_sequence_logits(tiny_gguf, tmp_path):
+    """genai's own builder emits (B, S, V) logits; the shared-KV loop must handle both shapes."""
+    import onnx
+    from byom_onnx_refs import llama_logits, load_gguf_weights
+
+    from byom_onnx import OnnxModel, convert_gguf
+
+    folder = convert_gguf(tiny_gguf, tmp_path / "full", progress=False)
+    model = onnx.load(str(folder / "model.onnx"))
+    for node in model.graph.node:
+        if node.op_type == "Gather" and node.attribute and node.attribute[0].i == 1:  # last-position gather
+            node.op_type, node.input[:] = "Identity", [node.input[0]]
+            del node.attribute[:]
+    logits = next(o for o in model.graph.output if o.name == "logits")
+    logits.type.tensor_type.shape.dim[1].dim_param = "sequence_length"
+    onnx.save(model, str(folder / "model.onnx"))
+    loaded = OnnxModel(folder, threads=1, device="cpu", exact=True)
+    assert not loaded.decoder.graph.logits_last_only
+    ids = [1, 30, 80, 260, 262, 100, 2, 5]
+    hp, weights = load_gguf_weights(tiny_gguf)
+    np.testing.assert_allclose(forced(loaded, ids, 3), llama_logits(hp, weights, ids)[2:], atol=1e-3)
+
+
 def test_sentence_transformers_layout_d_matches_numpy(tmp_path):
     from byom_onnx import OnnxModel
 

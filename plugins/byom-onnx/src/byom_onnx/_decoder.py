@@ -178,28 +178,34 @@ class DecoderRunner:
         state = self._acquire()
         try:
             binding = self.session.io_binding()
+
+            def bind_kv_outputs() -> None:
+                for i in range(graph.layers):
+                    binding.bind_ortvalue_output(graph.present_key % i, state.keys[i])
+                    binding.bind_ortvalue_output(graph.present_value % i, state.values[i])
+
             for i in range(graph.layers):
-                for name, out_name, value in (
-                    (f"past_key_values.{i}.key", graph.present_key % i, state.keys[i]),
-                    (f"past_key_values.{i}.value", graph.present_value % i, state.values[i]),
-                ):
-                    binding.bind_ortvalue_input(name, value)
-                    binding.bind_ortvalue_output(out_name, value)
-            if graph.logits_last_only and graph.vocab:
+                binding.bind_ortvalue_input(f"past_key_values.{i}.key", state.keys[i])
+                binding.bind_ortvalue_input(f"past_key_values.{i}.value", state.values[i])
+            bind_kv_outputs()
+            fixed_logits = graph.logits_last_only and bool(graph.vocab)
+            if fixed_logits:
                 if state.logits is None:
                     state.logits = ort.OrtValue.ortvalue_from_shape_and_type([1, 1, graph.vocab], np.float32, "cpu", 0)
                 binding.bind_ortvalue_output("logits", state.logits)
-                fixed_logits = True
-            else:
-                binding.bind_output("logits", "cpu")
-                fixed_logits = False
             ids = np.asarray([prompt_ids], dtype=np.int64)
             total = len(prompt_ids)
             while True:
+                if not fixed_logits:
+                    # (B, S, V) logits change shape between prefill and decode: a binding keeps
+                    # the previous run's output, so rebind all outputs (KV stays shared).
+                    binding.clear_binding_outputs()
+                    bind_kv_outputs()
+                    binding.bind_output("logits", "cpu")
                 binding.bind_cpu_input("input_ids", ids)
                 binding.bind_cpu_input("attention_mask", np.ones((1, total), dtype=np.int64))
                 self.session.run_with_iobinding(binding)
-                out = state.logits if fixed_logits else binding.get_outputs()[0]
+                out = state.logits if fixed_logits else binding.get_outputs()[-1]  # bound last
                 # .numpy() on a bound CPU buffer is a view: copy before the next step overwrites it.
                 logits = out.numpy()[0, -1].copy()
                 token = yield logits
