@@ -54,9 +54,8 @@ def test_genai_layout_a_from_converted_folder(tiny_gguf, tmp_path):
 def test_genai_layout_with_full_sequence_logits(tiny_gguf, tmp_path):
     """genai's own builder emits (B, S, V) logits; the shared-KV loop must handle both shapes."""
     import onnx
-    from byom_onnx_refs import llama_logits, load_gguf_weights
-
     from byom_onnx import OnnxModel, convert_gguf
+    from byom_onnx_refs import llama_logits, load_gguf_weights
 
     folder = convert_gguf(tiny_gguf, tmp_path / "full", progress=False)
     model = onnx.load(str(folder / "model.onnx"))
