@@ -9,13 +9,13 @@ enabled with ``pytest_plugins = ["byom_sdk.testing.plugin"]``.
 
 from __future__ import annotations
 
-import sys
+import sys as _sys
 
 # Under pytest, have the conformance suite's assertions rewritten for detailed messages.
 # Only when pytest is already running: applications importing ScriptedModel never pay
 # for importing pytest, and pytest need not be installed.
-if "pytest" in sys.modules:
-    sys.modules["pytest"].register_assert_rewrite("byom_sdk.testing.conformance")
+if "pytest" in _sys.modules:
+    _sys.modules["pytest"].register_assert_rewrite("byom_sdk.testing.conformance")
 
 from .._plugins import isolated_registry
 from ._scripted import ScriptedModel, ScriptedModelConfig, WhitespaceTokenizer
