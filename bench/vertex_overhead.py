@@ -2,9 +2,10 @@
 
 Median time of ``model.generate`` through ``byom_sdk.Client`` (trust on and trust off),
 and of the bare ``VertexModel`` (the plugin's own cost), minus the median time of a raw
-``PredictionServiceClient.predict`` with the same instance, against the same loopback gRPC server, 1,000 calls each, interleaved in one run.
+``PredictionServiceClient.predict`` with the same instance, against the same loopback gRPC
+server: 1,000 calls each, interleaved in one run.
 
-    .venv/bin/python bench/vertex_overhead.py [--calls 1000]
+    .venv/bin/python bench/vertex_overhead.py [--calls 1000] [--audit sqlite|memory]
 """
 
 from __future__ import annotations
