@@ -331,7 +331,10 @@ def main(argv: list[str] | None = None) -> int:
         "pipeline": pipeline_overhead(prompts, min(args.calls, 500)),
     }
     tp = results["throughput_mb_s"]
-    results["speedup"] = {"wall": tp["builtin_wall"] / tp["presidio_wall"], "cpu": tp["builtin_cpu"] / tp["presidio_cpu"]}
+    results["speedup"] = {
+        "wall": tp["builtin_wall"] / tp["presidio_wall"],
+        "cpu": tp["builtin_cpu"] / tp["presidio_cpu"],
+    }
 
     print(f"\ninit: built-in {builtin_init * 1000:.1f} ms, Presidio {presidio_init:.2f} s")
     print("\n| | built-in | Presidio (regex, blank spaCy) | ratio |\n|---|---|---|---|")

@@ -85,7 +85,7 @@ def card_brand(digits: str) -> str | None:
         return "discover"
     if (300 <= p3 <= 305 or p3 == 309 or p2 in (36, 38, 39)) and 14 <= n <= 19:
         return "diners"
-    if 3528 <= p4 <= 3589 and 16 <= n <= 19:
+    if p2 == 35 and 16 <= n <= 19:  # JCB's assigned range is 3528-3589; the rest of 35 is JCB's too
         return "jcb"
     if p2 == 62 and 16 <= n <= 19:
         return "unionpay"
@@ -148,11 +148,12 @@ _EMAIL_LOCAL = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._
 _PHONE = r"""
 (?<![\w+(])
 (?:
-    (?P<intl>(?:\+|\b(?P<idd>00))\d{1,3}[\s.-]?(?:\(0\)[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{1,4}(?:[\s.-]?\d{1,4}){1,5})
-  | (?P<paren>\(\d{2,5}\)[\s.-]?\d{3,4}[\s.-]?\d{3,4})
-  | (?P<nanp>\b(?:1[\s.-])?\d{3}[.-]\d{3}[.-]\d{4})
-  | (?P<trunk>\b0\d{2,4}[\s.-]\d{3,4}[\s.-]?\d{3,4})
-  | (?P<bare>\b\d{10})
+    (?P<nanp>\b(?:00?1[\s.-]|1[\s.-])?\d{3}[.-]\d{3}[.-]\d{4})
+  | (?P<intl>(?:\+|\b(?P<idd>00))\d{1,3}[\s.-]?(?:\(0\)[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{1,4}(?:[\s.-]?\d{1,4}){1,5})
+  | (?P<paren>\(\d{2,5}\)[\s.-]?\d{3,8}(?:[\s.-]?\d{2,4})?)
+  | (?P<pairs>\b0\d(?:[\s.]\d\d){4})
+  | (?P<trunk>\b0\d{2,4}[\s.-](?:\d{5,6}|\d{3,4}[\s.-]?\d{3,4}))
+  | (?P<bare>\b(?:0\d{9,10}|\d{10,11}))
 )
 (?P<ext>\s?(?:x|ext\.?)\s?\d{1,6})?
 (?![\w])
@@ -370,8 +371,12 @@ def _check_phone(match: re.Match[str]) -> tuple[float, int, int] | None:
         score = 0.45 if match.group("idd") else 0.7
     elif match.group("paren") or match.group("nanp"):
         score = 0.6
-    elif match.group("trunk"):
-        score = 0.45
+    elif match.group("pairs"):  # 01 23 45 67 89: the French/Belgian national layout
+        score = 0.55
+    elif match.group("trunk"):  # 0xxx xxxxxx: national trunk prefix with grouping
+        score = 0.5
+    elif match.group("bare").startswith("0"):
+        score = 0.4
     else:
         score = 0.3
     return score, match.start(), match.end()

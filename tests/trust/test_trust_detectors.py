@@ -95,6 +95,7 @@ def test_ssn_rules(ssn, ok):
         ("mc 2223 0000 4840 0011", "2223 0000 4840 0011"),
         ("amex 3782 822463 10005", "3782 822463 10005"),
         ("jcb 3530111333300000", "3530111333300000"),
+        ("jcb 3500 0098 3916 4886", "3500 0098 3916 4886"),
     ],
 )
 def test_cards_found(masker, text, value):
@@ -124,7 +125,8 @@ def test_email(masker):
 @pytest.mark.parametrize(
     "value",
     ["+1-780-563-6083x7783", "(591)341-7776", "206.269.0743", "+44 20 7946 0958", "+44(0)306 999 0040",
-     "+33 (0)2 34 61 03 39", "+49 30 12345678", "0044 20 7946 0958", "+81-3-1234-5678"],
+     "+33 (0)2 34 61 03 39", "+49 30 12345678", "0044 20 7946 0958", "+81-3-1234-5678",
+     "001-787-386-8383x79736", "05 40 96 47 39", "03298 44712", "020 7946 0958", "(00020) 15451"],
 )
 def test_phones_international(masker, value):
     assert found(masker, f"phone: {value}.") == [("PHONE", value)]
@@ -133,6 +135,8 @@ def test_phones_international(masker, value):
 def test_phone_bare_digits_need_context(masker):
     assert entities(masker, "ticket 5272868387 closed") == []
     assert found(masker, "call me at 5272868387") == [("PHONE", "5272868387")]
+    assert entities(masker, "ref 07539576802 closed") == []
+    assert found(masker, "my number is 07539576802") == [("PHONE", "07539576802")]
 
 
 @pytest.mark.parametrize("text", ["version 2024-01-15", "12:30:45 pm", "in 1999 and 2004", "pi is 3.14159265"])
