@@ -12,7 +12,8 @@ It provides the suite's fixtures (``byom_model``, ``byom_tokenizer``), applies
 ``--byom-conformance-report=PATH.json``
     write every check's id, status and reason, the declared capabilities and the
     suite/core/plugin versions to ``PATH.json``. Defaults to ``$BYOM_CONFORMANCE_REPORT``
-    (CI sets it once for every package); an empty value writes no report.
+    (CI sets it once for every package); an empty value writes no report. Under
+    pytest-xdist each worker writes ``PATH.<worker>.json``.
 ``--byom-conformance-preview``
     also run checks of the preview group (new checks, off by default).
 """
@@ -62,7 +63,12 @@ def pytest_configure(config: pytest.Config) -> None:
     # module), after the command line was parsed.
     path = config.getoption("byom_conformance_report", default=os.environ.get("BYOM_CONFORMANCE_REPORT"))
     preview = config.getoption("byom_conformance_preview", default=False)
-    config.stash[_COLLECTOR] = ReportCollector(Path(path).resolve() if path else None, preview=bool(preview))
+    report = Path(path).resolve() if path else None
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    if report is not None and worker:
+        # pytest-xdist: each worker sees only its share of the checks; one file per worker.
+        report = report.with_name(f"{report.stem}.{worker}{report.suffix}")
+    config.stash[_COLLECTOR] = ReportCollector(report, preview=bool(preview))
 
 
 def _subject_of(item: pytest.Item) -> pytest.Class | None:

@@ -197,3 +197,20 @@ def test_byom_sdk_testing_does_not_import_pytest():
         "import byom_sdk.testing.conformance; assert 'pytest' in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_report_per_xdist_worker(pytester):
+    """Under pytest-xdist each worker writes its own report file instead of clobbering one."""
+    pytester.makeconftest(
+        "import pytest\n"
+        "@pytest.hookimpl(tryfirst=True)\n"
+        "def pytest_configure(config):\n"
+        "    config.workerinput = {'workerid': 'gw3'}\n"
+    )
+    pytester.makepyfile(test_w="from tests.conformance._defects_src import *  # noqa: F403\n"
+                        "class TestScripted(ScriptedSuite):\n    pass\n")
+    target = pytester.path / "report.json"
+    pytester.runpytest_inprocess("-p", "byom_sdk.testing.plugin", "-p", "no:asyncio",
+                                 f"--byom-conformance-report={target}", "-k", "info")
+    assert not target.exists()
+    assert json.loads((pytester.path / "report.gw3.json").read_text())["totals"]["passed"] == 3
