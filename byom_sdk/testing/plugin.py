@@ -71,11 +71,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_COLLECTOR] = ReportCollector(report, preview=bool(preview))
 
 
-def _subject_of(item: pytest.Item) -> pytest.Class | None:
-    parent = item.getparent(pytest.Class)
-    return parent
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     collector = config.stash[_COLLECTOR]
     for item in items:
@@ -86,7 +81,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         info = check_of(cls, name)
         if info is None:
             continue  # the author's own extra tests in the class
-        parent = _subject_of(item)
+        parent = item.getparent(pytest.Class)
         collector.add_check(item.nodeid, parent.nodeid if parent else item.nodeid, cls, info)
         if info.preview and not (collector.preview or cls.preview):
             item.add_marker(

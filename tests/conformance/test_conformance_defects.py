@@ -6,19 +6,19 @@ plugin and reads the JSON report it wrote.
 
 import json
 import textwrap
+from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestAssertRewriteWarning")
 
-SRC = "tests.conformance._defects_src"
+HERE = Path(__file__).parent
 
 
 def run_suite(pytester, body, *args):
     """Run the suite on the classes defined by ``body``; return (outcomes, report)."""
-    pytester.makepyfile(
-        test_subject=f"from {SRC} import *  # noqa: F403\n\n" + textwrap.dedent(body)
-    )
+    pytester.syspathinsert(HERE)  # the defective models live in _defects_src.py next to this file
+    pytester.makepyfile(test_subject="from _defects_src import *  # noqa: F403\n\n" + textwrap.dedent(body))
     report_path = pytester.path / "report.json"
     result = pytester.runpytest_inprocess(
         "-p", "byom_sdk.testing.plugin",

@@ -1,6 +1,7 @@
 """How the suite behaves for authors: guard, strict xfails, preview, skips, report, runner."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -207,7 +208,8 @@ def test_report_per_xdist_worker(pytester):
         "def pytest_configure(config):\n"
         "    config.workerinput = {'workerid': 'gw3'}\n"
     )
-    pytester.makepyfile(test_w="from tests.conformance._defects_src import *  # noqa: F403\n"
+    pytester.syspathinsert(Path(__file__).parent)
+    pytester.makepyfile(test_w="from _defects_src import *  # noqa: F403\n"
                         "class TestScripted(ScriptedSuite):\n    pass\n")
     target = pytester.path / "report.json"
     pytester.runpytest_inprocess("-p", "byom_sdk.testing.plugin", "-p", "no:asyncio",
