@@ -33,6 +33,12 @@ def _guard(address: object) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _audit_in_tmp(tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clients with the default policy write ``byom-audit.sqlite`` to the working directory."""
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
 def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     def connect(self: socket.socket, address: object) -> None:
         _guard(address)

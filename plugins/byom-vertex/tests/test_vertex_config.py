@@ -245,7 +245,8 @@ def test_custom_codec_that_cannot_be_loaded_is_a_config_error():
 # -- credentials -------------------------------------------------------------------------------
 
 
-def test_token_refresh_over_rest_never_bakes_a_token():
+@pytest.mark.parametrize("codec", ["vllm", "openai"])  # GAPIC REST predict; raw REST via AuthorizedSession
+def test_token_refresh_over_rest_never_bakes_a_token(codec):
     """A credentials object is handed to the client, which refreshes it when it expires:
     every request carries the then-current token."""
     import datetime
@@ -263,16 +264,17 @@ def test_token_refresh_over_rest_never_bakes_a_token():
             self.expiry = datetime.datetime.utcnow() + datetime.timedelta(hours=1)
 
     creds = Rotating()
-    with LocalVertexServer() as s:
+    with LocalVertexServer(codec=codec) as s:
         config = VertexConfig.model_validate({k: v for k, v in s.model_config(transport="rest").items()
                                               if k != "provider"})
         from byom_vertex import VertexModel
 
         with VertexModel(config, credentials=creds) as model:
-            model.generate("one")
+            chat = [{"role": "user", "content": "hi"}]
+            model.generate(chat)
             creds.expiry = datetime.datetime.utcnow() - datetime.timedelta(seconds=1)  # token expired
-            model.generate("two")
-            model.generate("three")
+            model.generate(chat)
+            list(model.stream(chat))
     tokens = [r.headers.get("authorization") for r in s.requests]
     assert tokens == ["Bearer token-1", "Bearer token-2", "Bearer token-2"]
     assert creds.refreshes == 2

@@ -159,3 +159,44 @@ def test_request_bodies_follow_each_container_format(client_model):
         assert chat["messages"] == [{"role": "user", "content": "hi"}]
         if server.codec == "vllm":
             assert chat["@requestFormat"] == "chatCompletions"
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_vllm_chat_predictions_as_a_single_object(transport):
+    """Some vLLM endpoints answer chat with ``predictions`` = one chat.completion object.
+    gRPC PredictResponse cannot carry that (the service wraps it); over REST GAPIC cannot
+    parse it, which is reported as a ModelError with the fix, and rawPredict reads it."""
+    from byom_vertex.testing import VLLMContainer
+
+    container = VLLMContainer(ScriptedModel([REPLY]), chat_predictions="dict")
+    chat = [{"role": "user", "content": "hi"}]
+    with LocalVertexServer(container=container, codec="vllm") as server:
+        with server.vertex_model(transport=transport) as model:
+            if transport == "rest":
+                with pytest.raises(byom_sdk.ModelError, match="use_raw_predict"):
+                    model.generate(chat)
+            else:
+                assert model.generate(chat).text == REPLY
+        with server.vertex_model(transport=transport, codec_options={"use_raw_predict": True}) as model:
+            reply = model.generate(chat)
+        assert reply.text == REPLY and reply.usage.source == "server"
+        assert server.requests[-1].method == "rawPredict"
+        assert server.requests[-1].body["instances"][0]["@requestFormat"] == "chatCompletions"
+
+
+@pytest.mark.parametrize("rest_raw", ["http", "gapic"])
+@pytest.mark.parametrize("codec", ["openai", "vllm"])
+def test_rest_raw_calls_plain_or_gapic_wrapped(codec, rest_raw):
+    """REST raw calls post the container's own body by default (rest_raw="http"); with
+    rest_raw="gapic" they go through the GAPIC REST client as wrapped HttpBody JSON."""
+    chat = [{"role": "user", "content": "hi"}]
+    with LocalVertexServer(ScriptedModel([REPLY]), codec=codec) as server:
+        with byom_sdk.Client(models={"m": server.model_config(transport="rest", rest_raw=rest_raw)}) as client:
+            model = client.model("m")
+            assert model.generate(chat).text == REPLY
+            streamed = list(model.stream(chat))
+        assert "".join(e.text for e in streamed if isinstance(e, byom_sdk.TextDelta)) == REPLY
+        raw_calls = [r for r in server.requests if r.method in ("rawPredict", "streamRawPredict")]
+        assert raw_calls
+        assert all(r.wrapped is (rest_raw == "gapic") for r in raw_calls)
+        assert all(r.headers["x-goog-request-params"] == f"endpoint={server.resource}" for r in raw_calls)

@@ -122,7 +122,7 @@ def read_endpoint(config: VertexConfig, credentials: Credentials | None, channel
     )
     owned = channel is None
     if config.transport == "grpc":
-        from google.cloud.aiplatform_v1.services.endpoint_service.transports import EndpointServiceGrpcTransport
+        from google.cloud.aiplatform_v1.services.endpoint_service.transports.grpc import EndpointServiceGrpcTransport
 
         if channel is None and config.insecure:
             import grpc
@@ -140,4 +140,4 @@ def read_endpoint(config: VertexConfig, credentials: Credentials | None, channel
         return client.get_endpoint(name=config.resource, retry=None, timeout=min(config.timeout, 30.0))
     finally:
         if owned:
-            client.transport.close()
+            client.transport.close()  # type: ignore[no-untyped-call]

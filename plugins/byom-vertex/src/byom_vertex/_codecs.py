@@ -325,7 +325,9 @@ class VLLMCodec(Codec):
     through ``streamRawPredict`` with an OpenAI body.
 
     Options: ``raw_response`` (default true; false returns "Prompt:…Output:…", which the
-    codec strips), ``model`` (the OpenAI ``model`` field of streamed bodies, default "").
+    codec strips), ``model`` (the OpenAI ``model`` field of streamed bodies, default ""),
+    ``use_raw_predict`` (send the instances through rawPredict; for endpoints whose
+    ``predictions`` is a single object).
     """
 
     name = "vllm"
@@ -333,6 +335,13 @@ class VLLMCodec(Codec):
     stream_rpc = "stream_raw_predict"
     chat = True
     seed = True
+
+    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
+        super().__init__(options)
+        if self.options.get("use_raw_predict"):
+            # Same instances body through rawPredict: the answer is the container's JSON, so
+            # `predictions` may be a single object (which PredictResponse cannot carry).
+            self.generate_rpc = "raw_predict"  # type: ignore[misc]
 
     def encode_generate(self, request: GenerateRequest) -> dict[str, Any]:
         instance = _openai_params(request)

@@ -79,6 +79,11 @@ class VertexConfig(BaseModel):
     :param dedicated_endpoint_dns: the endpoint's dedicated DNS name
         (``ID.REGION-PROJECT.prediction.vertexai.goog``); prediction calls go there.
     :param transport: ``grpc`` (default) or ``rest``.
+    :param rest_raw: with ``transport = "rest"``, how rawPredict / streamRawPredict travel:
+        ``http`` (default) posts the container's own body through google-auth's
+        ``AuthorizedSession``, as the service and Google's high-level SDK do; ``gapic`` uses
+        the GAPIC REST client, which wraps bodies as HttpBody JSON (not verified against the
+        real service).
     :param codec: the container's payload format (see the docs page).
     :param codec_options: codec settings (``class`` for ``custom``; ``model`` for
         ``openai``; ``task_type`` for ``google-embeddings``…).
@@ -104,6 +109,7 @@ class VertexConfig(BaseModel):
     endpoint_id: str = Field(min_length=1)
     dedicated_endpoint_dns: str | None = None
     transport: Literal["grpc", "rest"] = "grpc"
+    rest_raw: Literal["http", "gapic"] = "http"
     codec: Literal["vllm", "tgi", "openai", "tei", "google-embeddings", "custom"] = "vllm"
     codec_options: dict[str, Any] = Field(default_factory=dict)
     credentials: CredentialsConfig = Field(default_factory=CredentialsConfig)

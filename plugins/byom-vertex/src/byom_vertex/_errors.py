@@ -98,6 +98,11 @@ def map_exception(exc: BaseException, *, endpoint: str, operation: str) -> Provi
         if isinstance(exc, gexc.ClientError):
             return BadRequest(message, **kwargs)
         return ProviderError(message, retryable=False, **kwargs)
+    if type(exc).__name__ == "ParseError" and type(exc).__module__.startswith("google.protobuf"):
+        return ModelError(
+            f"{where}: the answer does not fit the {operation} response message ({exc}); if the "
+            "container returns `predictions` as a single object, set codec_options.use_raw_predict = true",
+            provider=_PROVIDER, code="ParseError")
     return _map_transport_error(exc, where)
 
 

@@ -83,6 +83,8 @@ class VertexModel(Model):
         self._client: Any = None
         self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
         self._wire: Any = None
+        self._http: Any = None
+        self._raw_http = config.transport == "rest" and config.rest_raw == "http"
         self.endpoint = config.resource
         boundary = base_boundary(config)
         if config.verify_boundary:
@@ -285,13 +287,33 @@ class VertexModel(Model):
 
     # -- sync -----------------------------------------------------------------------------
 
+    def _sync_call(self, rpc: str, body: dict[str, Any], timeout: float) -> Any:
+        """One RPC through the sync GAPIC client, or raw REST calls through RawHttp."""
+        if self._raw_http and rpc in ("raw_predict", "stream_raw_predict"):
+            http = self._http_client()
+            data = json.dumps(body).encode()
+            if rpc == "raw_predict":
+                return _Chunk(http.raw_predict(data, self.codec.content_type, timeout))
+            return _chunks(http.stream_raw_predict(data, self.codec.content_type, timeout))
+        return getattr(self._sync(), rpc)(request=self._rpc_request(rpc, body), timeout=timeout, retry=None)
+
+    def _http_client(self) -> Any:
+        http = self._http
+        if http is None:
+            with self._lock:
+                self._refuse_closed()
+                if self._http is None:
+                    from ._http import RawHttp
+
+                    self._http = RawHttp(self.config, self._creds())
+                http = self._http
+        return http
+
     def _generate(self, request: GenerateRequest) -> GenerateResponse:
         rpc = self._require(self.codec.generate_rpc, "generate")
         started = time.perf_counter()
         try:
-            call = getattr(self._sync(), rpc)
-            response = call(request=self._rpc_request(rpc, self.codec.encode_generate(request)),
-                            timeout=self._timeout(request), retry=None)
+            response = self._sync_call(rpc, self.codec.encode_generate(request), self._timeout(request))
         except ByomError:
             raise
         except Exception as exc:
@@ -302,9 +324,7 @@ class VertexModel(Model):
         rpc = self._require(self.codec.embed_rpc, "embed")
         started = time.perf_counter()
         try:
-            call = getattr(self._sync(), rpc)
-            response = call(request=self._rpc_request(rpc, self.codec.encode_embed(request)),
-                            timeout=self._timeout(request), retry=None)
+            response = self._sync_call(rpc, self.codec.encode_embed(request), self._timeout(request))
         except ByomError:
             raise
         except Exception as exc:
@@ -319,9 +339,7 @@ class VertexModel(Model):
         decoder = LineDecoder()
         responses: Any = None
         try:
-            call = getattr(self._sync(), rpc)
-            responses = call(request=self._rpc_request(rpc, self.codec.encode_stream(request)),
-                             timeout=self._timeout(request), retry=None)
+            responses = self._sync_call(rpc, self.codec.encode_stream(request), self._timeout(request))
             done = False
             for response in responses:
                 items = decoder.feed(response.data) if raw else [self._w().streaming_outputs(response)]
@@ -379,7 +397,7 @@ class VertexModel(Model):
             raise self._mapped(exc, _RPC_NAMES[rpc]) from exc
         return self._decode_embed(rpc, response, request, started)
 
-    async def _astream(self, request: GenerateRequest) -> AsyncIterator[StreamEvent]:  # type: ignore[override]
+    async def _astream(self, request: GenerateRequest) -> AsyncIterator[StreamEvent]:
         if self.config.transport == "rest":
             async for event in _in_thread(lambda: self._stream(request)):
                 yield event
@@ -426,6 +444,9 @@ class VertexModel(Model):
     # -- lifecycle --------------------------------------------------------------------------
 
     def _close(self) -> None:
+        http, self._http = self._http, None
+        if http is not None:
+            http.close()
         client, self._client = self._client, None
         if client is not None and self._channel is None:
             client.transport.close()
@@ -451,8 +472,26 @@ def _prompt_text(request: GenerateRequest) -> str:
     return " ".join(m.content for m in request.as_messages())
 
 
+class _Chunk:
+    """A raw REST body shaped like the HttpBody the GAPIC client returns."""
+
+    __slots__ = ("content_type", "data")
+
+    def __init__(self, data: bytes, content_type: str = "") -> None:
+        self.data = data
+        self.content_type = content_type
+
+
+def _chunks(source: Iterator[bytes]) -> Iterator[_Chunk]:
+    try:
+        for data in source:
+            yield _Chunk(data)
+    finally:
+        source.close()  # type: ignore[attr-defined]
+
+
 def _cancel(responses: Any) -> None:
-    cancel = getattr(responses, "cancel", None)
+    cancel = getattr(responses, "cancel", None) or getattr(responses, "close", None)
     if cancel is not None:
         try:
             cancel()

@@ -9,7 +9,7 @@ than the whole rest of a call's Python overhead.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from byom_sdk import AuthError, ConfigError
 
@@ -47,16 +47,17 @@ def credentials_for(config: VertexConfig) -> Credentials:
     if spec.kind == "anonymous":
         from google.auth.credentials import AnonymousCredentials
 
-        return AnonymousCredentials()
+        return AnonymousCredentials()  # type: ignore[no-untyped-call]
     if spec.kind == "service-account":
         from google.oauth2 import service_account
 
         try:
-            creds = service_account.Credentials.from_service_account_file(str(spec.file), scopes=list(spec.scopes))
+            creds = service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call]
+                str(spec.file), scopes=list(spec.scopes))
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot read service-account key '{spec.file}': {exc}",
                               field="credentials.file") from exc
-        return creds.with_quota_project(spec.quota_project) if spec.quota_project else creds
+        return cast("Credentials", creds.with_quota_project(spec.quota_project) if spec.quota_project else creds)
     import google.auth
     from google.auth import exceptions as aexc
 
@@ -84,7 +85,7 @@ def sync_client(config: VertexConfig, credentials: Credentials | None, channel: 
     if config.transport == "rest":
         return PredictionServiceClient(credentials=credentials, transport="rest",
                                        client_options={"api_endpoint": _rest_host(config)})
-    from google.cloud.aiplatform_v1.services.prediction_service.transports import PredictionServiceGrpcTransport
+    from google.cloud.aiplatform_v1.services.prediction_service.transports.grpc import PredictionServiceGrpcTransport
 
     if channel is None and config.insecure:
         import grpc
@@ -98,7 +99,7 @@ def sync_client(config: VertexConfig, credentials: Credentials | None, channel: 
 def async_client(config: VertexConfig, credentials: Credentials | None, channel: Any = None) -> Any:
     """A ``PredictionServiceAsyncClient`` (gRPC asyncio) bound to the running event loop."""
     from google.cloud.aiplatform_v1.services.prediction_service import PredictionServiceAsyncClient
-    from google.cloud.aiplatform_v1.services.prediction_service.transports import (
+    from google.cloud.aiplatform_v1.services.prediction_service.transports.grpc_asyncio import (
         PredictionServiceGrpcAsyncIOTransport,
     )
 
@@ -108,7 +109,9 @@ def async_client(config: VertexConfig, credentials: Credentials | None, channel:
         channel = aio.insecure_channel(config.host, options=_CHANNEL_OPTIONS)
     if channel is not None:
         return PredictionServiceAsyncClient(transport=PredictionServiceGrpcAsyncIOTransport(channel=channel))
-    return PredictionServiceAsyncClient(credentials=credentials, client_options={"api_endpoint": config.host})
+    from google.api_core.client_options import ClientOptions
+
+    return PredictionServiceAsyncClient(credentials=credentials, client_options=ClientOptions(api_endpoint=config.host))
 
 
 # -- conversions --------------------------------------------------------------------------------
@@ -187,4 +190,4 @@ def streaming_request(endpoint: str, body: dict[str, Any]) -> Any:
 
 
 def streaming_outputs(response: Any) -> dict[str, Any]:
-    return json_format.MessageToDict(response._pb)
+    return cast("dict[str, Any]", json_format.MessageToDict(response._pb))

@@ -187,6 +187,8 @@ class VLLMContainer(Container):
         return {"predictions": predictions}
 
     def raw(self, body: Any) -> Any:
+        if "instances" in body:  # the predict body sent through rawPredict
+            return self.predict(body)
         return self._chat(body) if "messages" in body else self._completion(body)
 
     def stream(self, body: Any) -> Iterator[bytes]:

@@ -93,6 +93,8 @@ class LoggedRequest:
     headers: dict[str, str]
     peer: str
     fault: str | None = None
+    #: REST only: the body came wrapped as HttpBody JSON (GAPIC REST raw calls)
+    wrapped: bool = False
     at: float = field(default_factory=time.monotonic)
 
 
@@ -253,16 +255,12 @@ class LocalVertexServer:
                     return fault
         return None
 
-    def _log(self, transport: Literal["grpc", "rest"], method: str, endpoint: str, body: Any,
-             headers: dict[str, str], peer: str, fault: Fault | None) -> None:
+    def _begin(self, transport: Literal["grpc", "rest"], method: str, endpoint: str, body: Any,
+               headers: dict[str, str], peer: str, *, wrapped: bool = False) -> Fault | None:
+        fault = self._take_fault(method)
         with self._lock:
             self.requests.append(LoggedRequest(transport, method, endpoint, body, headers, peer,
-                                               fault.kind if fault else None))
-
-    def _begin(self, transport: Literal["grpc", "rest"], method: str, endpoint: str, body: Any,
-               headers: dict[str, str], peer: str) -> Fault | None:
-        fault = self._take_fault(method)
-        self._log(transport, method, endpoint, body, headers, peer, fault)
+                                               fault.kind if fault else None, wrapped))
         if endpoint != self.resource:
             raise _Abort("NOT_FOUND", 404, f"Endpoint `{endpoint}` not found.")
         if fault is None:
@@ -556,7 +554,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         peer = self.client_address[0]
         try:
-            fault = vertex._begin("rest", method, endpoint, body, headers, peer)
+            fault = vertex._begin("rest", method, endpoint, body, headers, peer, wrapped=wrapped)
             if method == "predict":
                 self._json(200, vertex._predict(body, fault), {"X-Vertex-AI-Deployed-Model-Id": "1"})
             elif method == "rawPredict":
