@@ -164,7 +164,8 @@ def convert_gguf(
     started = time.perf_counter()
     try:
         model = build_llama_graph(gguf, dtype=dtype, accuracy_level=accuracy_level, progress=tick)
-        big = model.ByteSize() > _EXTERNAL_DATA_THRESHOLD
+        # Summed by hand: ByteSize() itself fails past protobuf's 2 GiB limit.
+        big = sum(len(t.raw_data) for t in model.graph.initializer) > _EXTERNAL_DATA_THRESHOLD
         onnx.save_model(model, str(out / "model.onnx"), save_as_external_data=big, location="model.onnx.data")
         tick("saved")
     finally:
