@@ -365,3 +365,85 @@ def write_tiny_bert(folder, *, seed=2, hidden=32, heads=4, layers=2, inter=64):
         json.dumps({"word_embedding_dimension": hidden, "pooling_mode_mean_tokens": True})
     )
     return folder
+
+
+# -- a SentencePiece ("llama") tokenizer in a GGUF ------------------------------------------
+
+SPM_PIECES = {  # piece: score (higher merges first), like a SentencePiece BPE model
+    "\u2581": -1.0, "t": -2.0, "h": -3.0, "e": -4.0, "a": -5.0, "c": -6.0, "s": -7.0, "o": -8.0,
+    "l": -9.0, "\u2581t": -10.0, "he": -11.0, "\u2581the": -12.0, "at": -13.0, "\u2581c": -14.0,
+    "\u2581cat": -15.0, "ll": -16.0, "hell": -17.0, "\u2581s": -18.0, "\u2581sat": -19.0, "lo": -20.0,
+    "\u2581h": -21.0,
+}
+
+
+def spm_vocab():
+    tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)] + list(SPM_PIECES)
+    types = [2, 3, 3] + [6] * 256 + [1] * len(SPM_PIECES)
+    scores = [0.0, 0.0, 0.0] + [0.0] * 256 + list(SPM_PIECES.values())
+    return tokens, types, scores
+
+
+def write_tiny_spm_gguf(path, *, seed=0):
+    """The tiny llama model with a SentencePiece tokenizer instead of byte-level BPE."""
+    import gguf
+
+    tokens, types, scores = spm_vocab()
+    rng = np.random.default_rng(seed)
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_block_count(1)
+    w.add_context_length(64)
+    w.add_embedding_length(HIDDEN)
+    w.add_feed_forward_length(FFN)
+    w.add_head_count(HEADS)
+    w.add_head_count_kv(KV_HEADS)
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_tokenizer_model("llama")
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    w.add_token_scores(scores)
+    w.add_bos_token_id(1)
+    w.add_eos_token_id(2)
+    w.add_unk_token_id(0)
+    w.add_add_bos_token(True)
+    hd = HIDDEN // HEADS
+    shapes = {
+        "attn_q": (HIDDEN, HIDDEN), "attn_k": (KV_HEADS * hd, HIDDEN), "attn_v": (KV_HEADS * hd, HIDDEN),
+        "attn_output": (HIDDEN, HIDDEN), "ffn_gate": (FFN, HIDDEN), "ffn_up": (FFN, HIDDEN), "ffn_down": (HIDDEN, FFN),
+    }
+    w.add_tensor("token_embd.weight", rng.normal(0, 0.5, (len(tokens), HIDDEN)).astype(np.float32))
+    for name, shape in shapes.items():
+        w.add_tensor(f"blk.0.{name}.weight", rng.normal(0, 0.1, shape).astype(np.float32))
+    for name in ("blk.0.attn_norm.weight", "blk.0.ffn_norm.weight", "output_norm.weight"):
+        w.add_tensor(name, np.ones(HIDDEN, np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return Path(path)
+
+
+def spm_reference_encode(text):
+    """llama.cpp's SentencePiece algorithm, written independently: prefix a space, spaces → ▁,
+    repeatedly merge the adjacent pair whose concatenation is in the vocab with the highest
+    score (leftmost on ties), then byte-fallback every symbol the vocab lacks."""
+    tokens, _, scores = spm_vocab()
+    ids = {t: i for i, t in enumerate(tokens)}
+    symbols = list(("\u2581" + text).replace(" ", "\u2581"))
+    while True:
+        best = None
+        for i in range(len(symbols) - 1):
+            merged = symbols[i] + symbols[i + 1]
+            if merged in ids and (best is None or scores[ids[merged]] > best[0]):
+                best = (scores[ids[merged]], i)
+        if best is None:
+            break
+        i = best[1]
+        symbols[i : i + 2] = [symbols[i] + symbols[i + 1]]
+    out = []
+    for symbol in symbols:
+        if symbol in ids:
+            out.append(ids[symbol])
+        else:
+            out.extend(ids[f"<0x{b:02X}>"] for b in symbol.encode("utf-8"))
+    return out

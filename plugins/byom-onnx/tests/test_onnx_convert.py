@@ -161,3 +161,27 @@ def test_fp16_variant_numerics_on_cpu(tmp_path):
     hp, weights = load_gguf_weights(path)
     ref = llama_logits(hp, weights, IDS)[3:]
     assert mean_kl(ref, teacher_forced_logits(model, IDS, prefill=4)) < 1e-2
+
+
+@pytest.mark.parametrize("text", ["the cat", "hello", "the cat sat  that", "café chat", "   spaces", "ééé"])
+def test_sentencepiece_tokenizer_matches_llama_cpp_algorithm(tmp_path, text):
+    from byom_onnx import convert_gguf
+    from byom_onnx_tiny import spm_reference_encode, write_tiny_spm_gguf
+    from tokenizers import Tokenizer
+
+    out = convert_gguf(write_tiny_spm_gguf(tmp_path / "spm.gguf"), tmp_path / "spm", progress=False)
+    tok = Tokenizer.from_file(str(out / "tokenizer.json"))
+    ids = tok.encode(text, add_special_tokens=False).ids
+    assert ids == spm_reference_encode(text)
+    assert tok.decode(ids) == text
+
+
+def test_sentencepiece_model_generates(tmp_path):
+    from byom_onnx import OnnxModel
+    from byom_onnx_tiny import write_tiny_spm_gguf
+
+    model = OnnxModel(write_tiny_spm_gguf(tmp_path / "spm.gguf"), threads=1, device="cpu")
+    ids = model.tokenizer.encode("the cat", add_special_tokens=True)
+    assert ids[0] == 1  # add_bos_token from the GGUF: <s> first
+    reply = model.generate("the cat", temperature=0, max_tokens=4, extra={"ignore_eos": True})
+    assert reply.usage.output_tokens == 4

@@ -1,4 +1,7 @@
-"""Build a ``tokenizers`` Tokenizer from GGUF tokenizer metadata (byte-level BPE).
+"""Build a ``tokenizers`` Tokenizer from GGUF tokenizer metadata.
+
+Byte-level BPE (``tokenizer.ggml.model == "gpt2"``) and SentencePiece BPE (``"llama"``) are
+handled; other models (``bert``, ``t5``, ``rwkv``…) are refused naming the file.
 
 llama.cpp picks the pre-tokenizer regex by ``tokenizer.ggml.pre``; the table below carries
 the same expressions (from ``llama-vocab.cpp``) for the families the converter knows, so ids
@@ -72,15 +75,9 @@ def _pre_tokenizer(kind: str) -> Any:
     )
 
 
-def build_tokenizer(gguf: GGUFFile) -> TokenizerBundle:
-    """The tokenizer described by the file's ``tokenizer.ggml.*`` keys."""
-    from tokenizers import AddedToken, Tokenizer, decoders, models
+def _bpe_tokenizer(gguf: GGUFFile, tokens: list[str]) -> tokenizers.Tokenizer:
+    from tokenizers import Tokenizer, decoders, models
 
-    model = gguf.get("tokenizer.ggml.model")
-    if model != "gpt2":
-        raise ConfigError(
-            f"{gguf.path}: tokenizer model '{model}' is not supported yet (only byte-level BPE, 'gpt2')", field="path"
-        )
     pre = str(gguf.get("tokenizer.ggml.pre", "default"))
     if pre not in PRE_TOKENIZERS:
         raise ConfigError(
@@ -88,13 +85,10 @@ def build_tokenizer(gguf: GGUFFile) -> TokenizerBundle:
             f"(known: {', '.join(sorted(PRE_TOKENIZERS))})",
             field="path",
         )
-    tokens: list[str] = list(gguf.require("tokenizer.ggml.tokens"))
-    merges_raw: list[str] = list(gguf.get("tokenizer.ggml.merges") or [])
-    types: list[int] = list(gguf.get("tokenizer.ggml.token_type") or [1] * len(tokens))
     regex, ignore_merges = PRE_TOKENIZERS[pre]
     merges: list[tuple[str, str]] = []
-    for m in merges_raw:
-        left, _, right = m.partition(" ")
+    for m in gguf.get("tokenizer.ggml.merges") or []:
+        left, _, right = str(m).partition(" ")
         merges.append((left, right))
     bpe = models.BPE(
         vocab={t: i for i, t in enumerate(tokens)}, merges=merges, ignore_merges=ignore_merges, fuse_unk=False
@@ -102,6 +96,60 @@ def build_tokenizer(gguf: GGUFFile) -> TokenizerBundle:
     tokenizer = Tokenizer(bpe)
     tokenizer.pre_tokenizer = _pre_tokenizer(regex)
     tokenizer.decoder = decoders.ByteLevel()
+    return tokenizer
+
+
+def _spm_tokenizer(gguf: GGUFFile, tokens: list[str], types: list[int]) -> tokenizers.Tokenizer:
+    """SentencePiece BPE (``tokenizer.ggml.model == "llama"``) as HF's LlamaConverter builds it.
+
+    SentencePiece merges the adjacent pair whose result has the highest score; a BPE whose
+    merge ranks follow the merged pieces' scores does the same. Characters outside the vocab
+    fall back to ``<0xNN>`` byte tokens.
+    """
+    from tokenizers import Tokenizer, decoders, models, normalizers
+
+    scores = [float(x) for x in gguf.get("tokenizer.ggml.scores") or [-float(i) for i in range(len(tokens))]]
+    vocab = {t: i for i, t in enumerate(tokens)}
+    normal = {t for t, kind in zip(tokens, types, strict=True) if kind == 1}
+    ranked: list[tuple[float, int, str, str]] = []
+    for piece in normal:
+        pid = vocab[piece]
+        for cut in range(1, len(piece)):
+            left, right = piece[:cut], piece[cut:]
+            if left in normal and right in normal:
+                ranked.append((-scores[pid], pid, left, right))
+    ranked.sort()
+    unk_id = gguf.get("tokenizer.ggml.unknown_token_id")
+    bpe = models.BPE(
+        vocab=vocab,
+        merges=[(left, right) for _, _, left, right in ranked],
+        unk_token=tokens[int(unk_id)] if unk_id is not None else None,
+        fuse_unk=True,
+        byte_fallback=True,
+    )
+    tokenizer = Tokenizer(bpe)
+    prefix = bool(gguf.get("tokenizer.ggml.add_space_prefix", True))
+    steps = [normalizers.Prepend("\u2581")] if prefix else []
+    tokenizer.normalizer = normalizers.Sequence([*steps, normalizers.Replace(" ", "\u2581")])
+    decode = [decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse()]
+    tokenizer.decoder = decoders.Sequence([*decode, decoders.Strip(" ", 1, 0)] if prefix else decode)
+    return tokenizer
+
+
+def build_tokenizer(gguf: GGUFFile) -> TokenizerBundle:
+    """The tokenizer described by the file's ``tokenizer.ggml.*`` keys."""
+    from tokenizers import AddedToken
+
+    model = gguf.get("tokenizer.ggml.model")
+    if model not in ("gpt2", "llama"):
+        raise ConfigError(
+            f"{gguf.path}: tokenizer model '{model}' is not supported yet "
+            "(supported: 'gpt2' byte-level BPE, 'llama' SentencePiece BPE)",
+            field="path",
+        )
+    tokens: list[str] = list(gguf.require("tokenizer.ggml.tokens"))
+    types: list[int] = list(gguf.get("tokenizer.ggml.token_type") or [1] * len(tokens))
+    tokenizer = _spm_tokenizer(gguf, tokens, types) if model == "llama" else _bpe_tokenizer(gguf, tokens)
     # CONTROL (3) tokens are special; USER_DEFINED (4) are matched whole but decoded as text.
     added = [
         AddedToken(tokens[i], special=(kind == 3), normalized=False) for i, kind in enumerate(types) if kind in (3, 4)
