@@ -18,7 +18,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 __all__ = [
     "BUILTIN_ENTITIES",
@@ -33,9 +33,12 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Span:
-    """A detected value: ``text[start:end]`` is an ``entity`` with confidence ``score``."""
+class Span(NamedTuple):
+    """A detected value: ``text[start:end]`` is an ``entity`` with confidence ``score``.
+
+    (A named tuple: detectors create many and it is several times cheaper than a frozen
+    dataclass.)
+    """
 
     start: int
     end: int
@@ -74,7 +77,8 @@ def card_brand(digits: str) -> str | None:
     n = len(digits)
     if n < 12 or n > 19:
         return None
-    p2, p3, p4, p6 = int(digits[:2]), int(digits[:3]), int(digits[:4]), int(digits[:6])
+    p6 = int(digits[:6])
+    p4, p3, p2 = p6 // 100, p6 // 1000, p6 // 10000
     if digits[0] == "4" and n in (13, 16, 19):
         return "visa"
     if (51 <= p2 <= 55 or 2221 <= p4 <= 2720) and n == 16:
@@ -115,13 +119,15 @@ IBAN_LENGTHS: Mapping[str, int] = {
 }  # fmt: skip
 
 
+_IBAN_LETTERS = {ord(c): str(10 + i) for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZ")}
+
+
 def iban_valid(compact: str) -> bool:
     """Country length and the ISO 7064 mod-97 check of an IBAN without spaces."""
     if IBAN_LENGTHS.get(compact[:2]) != len(compact) or not compact[2:4].isdigit():
         return False
     rearranged = compact[4:] + compact[:4]
-    number = "".join(str(int(c, 36)) for c in rearranged)
-    return int(number) % 97 == 1
+    return int(rearranged.translate(_IBAN_LETTERS)) % 97 == 1
 
 
 _SSN_BLOCKLIST = frozenset({"078051120", "219099999", "123456789"})
@@ -169,6 +175,8 @@ _IPV4 = r"(?<![\d.])\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?!\d|\.\d)"
 _NUMERIC = r"\d[\d \t().\-/x]*"
 _HEX_COLON = frozenset("0123456789abcdefABCDEF:.")
 _RUN_TAIL = frozenset(" \t.-/(x")
+_DROP_SEPARATORS = str.maketrans("", "", " \t().-/x")
+_SHORTEST_VALUE = 7  # "1.1.1.1", "5551234": no numeric value is shorter
 
 _AWS_KEY_ID = (
     r"A(?:KIA|SIA|BIA|CCA|GPA|IDA|IPA|NPA|NVA|PKA|ROA|SCA)[A-Z2-7]{16}"
@@ -300,17 +308,16 @@ def _check_iban(match: re.Match[str]) -> tuple[float, int, int] | None:
     length = IBAN_LENGTHS.get(raw[:2])
     if length is None:
         return None
-    # The pattern may run on into following upper-case words; cut at the country's length
-    # and require that the cut falls on a group boundary.
-    seen = 0
-    cut = -1
-    for index, char in enumerate(raw):
-        if char != " ":
-            seen += 1
-            if seen == length:
-                cut = index + 1
-                break
-    if cut == -1:
+    # The pattern may run on into following upper-case words; cut at the country's length,
+    # which must fall at the end of a space-separated group.
+    seen = cut = 0
+    for group in raw.split(" "):
+        seen += len(group)
+        cut += len(group)
+        if seen >= length:
+            break
+        cut += 1
+    if seen != length:
         return None
     end = match.start() + cut
     text = match.string
@@ -337,6 +344,10 @@ def _ipv6_candidates(text: str) -> Iterator[tuple[float, int, int]]:
     size = len(text)
     pos = text.find(":")
     while pos != -1:
+        after = text[pos + 1 : pos + 2]
+        if not after or after not in _HEX_COLON or (pos > 0 and text[pos - 1] not in _HEX_COLON and after != ":"):
+            pos = text.find(":", pos + 1)  # "Note: ..." and friends: not an address
+            continue
         left = pos
         while left > 0 and text[left - 1] in _HEX_COLON:
             left -= 1
@@ -399,8 +410,8 @@ class _Rule:
     """One entity pattern and when to run it.
 
     ``needles``: run only when one of these substrings occurs (in the lower-cased text
-    when ``lower``). ``numeric``: run only inside digit-led runs at least ``min_run``
-    characters long. Both skip the regex engine on text that cannot match, which is
+    when ``lower``). ``numeric``: run only inside digit-led runs holding at least
+    ``min_run`` digits and ``min_dots`` dots. Both skip the regex engine on text that cannot match, which is
     most text.
     """
 
@@ -411,6 +422,7 @@ class _Rule:
     lower: bool = False
     numeric: bool = False
     min_run: int = 0
+    min_dots: int = 0
 
 
 def _compile() -> tuple[_Rule, ...]:
@@ -427,7 +439,7 @@ def _compile() -> tuple[_Rule, ...]:
         _Rule("IBAN", re.compile(_IBAN), _check_iban, numeric=True, min_run=2),
         _Rule("CREDIT_CARD", re.compile(_CARD), _check_card, numeric=True, min_run=12),
         _Rule("US_SSN", re.compile(_SSN), _check_ssn, numeric=True, min_run=9),
-        _Rule("IP_ADDRESS", re.compile(_IPV4), _check_ipv4, numeric=True, min_run=7),
+        _Rule("IP_ADDRESS", re.compile(_IPV4), _check_ipv4, numeric=True, min_run=4, min_dots=3),
         _Rule("PHONE", re.compile(_PHONE, re.VERBOSE), _check_phone, numeric=True, min_run=7),
     )
 
@@ -532,8 +544,6 @@ class BuiltinDetector:
         the full scan."""
         if start > 0 and text[start - 1] in "+(":
             start -= 1
-        while end > start and text[end - 1] in _RUN_TAIL:
-            end -= 1
         for rule in numeric:
             if end - start < rule.min_run:
                 continue
@@ -560,7 +570,9 @@ class BuiltinDetector:
                 haystack = lowered if rule.lower else text
                 if not any(needle in haystack for needle in rule.needles):
                     continue
-            self._scan(rule, text, spans, lowered)
+            first = rule.pattern.search(text)  # most rules find nothing: skip the loop
+            if first is not None:
+                self._scan(rule, text, spans, lowered, first.start())
         if self._ipv6 and ":" in text:
             for score, start, end in _ipv6_candidates(text):
                 if self._has_context(lowered, "IP_ADDRESS", start):
@@ -572,9 +584,10 @@ class BuiltinDetector:
             return spans
         assert _NUMERIC_RE is not None
         size = len(text)
-        shortest = min((rule.min_run for rule in numeric), default=size + 1)
+        fewest = min((rule.min_run for rule in numeric), default=size + 1)
         for run in _NUMERIC_RE.finditer(text):
-            start, end = run.span()
+            start, run_end = run.span()
+            end = run_end
             if iban is not None and start >= 2 and text[start - 2 : start] in IBAN_LENGTHS:
                 # An IBAN is a country code glued to a digit run: only there is it tried.
                 match = iban.pattern.match(text, start - 2)
@@ -582,13 +595,23 @@ class BuiltinDetector:
                 if verdict is not None:
                     spans.append(Span(verdict[1], verdict[2], "IBAN", verdict[0], self.name))
                     continue
-            length = end - start
-            if length < shortest or self._whole_run(numeric, text, spans, lowered, start, end):
+            if run_end - start < _SHORTEST_VALUE:
+                continue
+            while end > start and text[end - 1] in _RUN_TAIL:
+                end -= 1
+            if end - start < _SHORTEST_VALUE:
+                continue
+            chunk = text[start:end]
+            digits = len(chunk.translate(_DROP_SEPARATORS))
+            if digits < fewest:
+                continue
+            dots = chunk.count(".")
+            rules = [rule for rule in numeric if digits >= rule.min_run and dots >= rule.min_dots]
+            if not rules or self._whole_run(rules, text, spans, lowered, start, end):
                 continue
             # "+" / "(" before the run and an extension after it belong to phones;
             # matches must start inside the run (the next run gets its own scan).
-            lo, hi = max(0, start - 2), min(size, end + 16)
-            for rule in numeric:
-                if length >= rule.min_run:
-                    self._scan(rule, text, spans, lowered, lo, hi, end)
+            lo, hi = max(0, start - 2), min(size, run_end + 16)
+            for rule in rules:
+                self._scan(rule, text, spans, lowered, lo, hi, run_end)
         return spans

@@ -19,7 +19,6 @@ conversation, so one tenant's placeholder can never be restored in another's res
 from __future__ import annotations
 
 import bisect
-import hashlib
 import hmac
 import re
 import secrets
@@ -33,13 +32,14 @@ __all__ = ["PLACEHOLDER_PATTERN", "Vault", "VaultStore"]
 #: What a placeholder looks like (type in upper case, keyed digest in lower-case hex).
 PLACEHOLDER_PATTERN = re.compile(r"<([A-Z][A-Z0-9_]{0,40})_([0-9a-f]{6,64})>")
 _MIN_HEX = 6
+_HEX_RUN = re.compile(r"[0-9a-f]{4}")
 
 
 def _shares_fragment(value: str, placeholder: str, label: str) -> bool:
     """True when a 4-char substring of ``value`` appears in ``placeholder`` other than
     inside its public type label."""
-    if len(value) < 4:
-        return False
+    if len(value) < 4 or ("_" not in value and ">" not in value and not _HEX_RUN.search(value)):
+        return False  # no 4 characters of the value can all occur in the hex digest part
     label_grams = {label[i : i + 4] for i in range(len(label) - 3)}
     for i in range(len(value) - 3):
         gram = value[i : i + 4]
@@ -78,7 +78,7 @@ class Vault:
             counter = 0
             while True:
                 message = f"{entity}\x00{value}\x00{counter}".encode()
-                digest = hmac.new(self._key, message, hashlib.sha256).hexdigest()
+                digest = hmac.digest(self._key, message, "sha256").hex()
                 candidate = ""
                 for length in range(_MIN_HEX, len(digest) + 1, 2):
                     candidate = f"{label}{digest[:length]}>"
