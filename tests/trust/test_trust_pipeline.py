@@ -419,3 +419,43 @@ def test_import_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# -- async and stream flushing ---------------------------------------------------------------
+
+
+async def test_async_generate_and_stream_mask_and_restore(make_client, audit_path):
+    model = ScriptedModel(echo_all)
+    client = make_client({"m": model})
+    managed = client.model("m")
+    reply = await managed.agenerate("mail ann@example.com", metadata={"conversation_id": "c"})
+    assert reply.text == "mail ann@example.com"
+    deltas = [e.text async for e in managed.astream("card 4111 1111 1111 1111", metadata={"conversation_id": "c"})
+              if isinstance(e, TextDelta)]
+    assert "".join(deltas) == "card 4111 1111 1111 1111"
+    assert all("ann@" not in r.prompt and "4111" not in r.prompt for r in model.requests)
+    assert [r["operation"] for r in records(audit_path)] == ["generate", "stream"]
+
+
+class TailModel(SplitModel):
+    """Ends its text with something that starts like a placeholder but is not one."""
+
+    def _stream(self, request):
+        self.requests.append(request)
+        placeholder = request.prompt.split()[-1]
+        yield TextDelta(text=f"see {placeholder[:5]}")
+        yield TextDelta(text=f"{placeholder[5:]} and <EMA")
+        yield TextDelta(text="IL_")
+        yield FinishEvent(finish_reason="length")
+
+
+def test_held_prefix_is_flushed_before_finish(make_client, audit_path):
+    client = make_client({"m": TailModel()})
+    events = list(client.model("m").stream("mail ann@example.com", metadata={"conversation_id": "c"}))
+    texts = [e.text for e in events if isinstance(e, TextDelta)]
+    assert "".join(texts) == "see ann@example.com and <EMAIL_"
+    assert isinstance(events[-2], TextDelta) and events[-2].text == "<EMAIL_"  # flushed, then finish
+    assert isinstance(events[-1], FinishEvent) and events[-1].finish_reason == "length"
+    [record] = records(audit_path)
+    assert record["placeholders"] == {"restored": 1, "unrestored": 0}
+    assert record["finish_reasons"] == ["length"]
