@@ -457,7 +457,9 @@ class LocalVertexServer:
         http = _HTTPServer(("127.0.0.1", 0), _Handler)
         http.vertex = self
         self.rest_port = http.server_address[1]
-        thread = threading.Thread(target=http.serve_forever, name="local-vertex-rest", daemon=True)
+        # A short poll interval: stop() waits up to one interval for serve_forever to notice.
+        thread = threading.Thread(target=http.serve_forever, kwargs={"poll_interval": 0.05},
+                                  name="local-vertex-rest", daemon=True)
         thread.start()
         self._http, self._http_thread = http, thread
 
