@@ -149,6 +149,7 @@ class DecoderRunner:
         self.device = device
         self._pool: list[_KVState] = []
         self._pool_lock = threading.Lock()
+        self.max_idle = 2
 
     def _acquire(self) -> _KVState:
         with self._pool_lock:
@@ -157,8 +158,11 @@ class DecoderRunner:
         return _KVState(self.graph, self.max_len, self.device)
 
     def _release(self, state: _KVState) -> None:
+        # Keep a couple of idle caches for reuse; a burst of concurrent calls must not pin
+        # one max_len cache per past caller (94 MB each for SmolLM2 at 2048).
         with self._pool_lock:
-            self._pool.append(state)
+            if len(self._pool) < self.max_idle:
+                self._pool.append(state)
 
     def generate_logits(self, prompt_ids: list[int]) -> Iterator[np.ndarray]:
         """Prefill ``prompt_ids`` in one call, then yield last-position logits per step.
