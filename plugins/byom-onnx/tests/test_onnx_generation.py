@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from byom_sdk import BadRequest, FinishEvent, TextDelta, UsageEvent
+from byom_sdk import BadRequest, ByomError, FinishEvent, TextDelta, UsageEvent
 
 
 def test_greedy_and_temperature_zero_pick_argmax():
@@ -140,5 +140,6 @@ def test_closed_model_refuses_calls(tiny_gguf):
 
     model = OnnxModel(tiny_gguf, threads=1, device="cpu")
     model.close()
-    with pytest.raises(BadRequest, match="closed"):
+    assert model.decoder is None  # the KV caches and the runner are released
+    with pytest.raises(ByomError, match="closed"):
         model.generate("the", max_tokens=2)
