@@ -153,35 +153,45 @@ class Client:
                 self._built[alias] = built
         return built
 
-    def _build(self, alias: str) -> ManagedModel:
+    def provider_model(self, alias: str) -> Model:
+        """A new instance of the plugin's own model for ``alias``, without middleware, trust
+        or retries — for conformance testing and debugging a plugin. The caller closes it."""
         entry = self._entries.get(alias)
-        if entry is None and alias not in self._instances:
+        if entry is None:
+            if alias in self._instances:
+                raise ConfigError(f"model '{alias}' was given as an instance; it has no provider config")
             raise ConfigError(
                 f"no model named '{alias}' (configured: {', '.join(self.aliases) or 'none'})", source=self.source
             )
+        spec = self.registry.provider(entry.provider)
+        if alias not in self._provider_configs:
+            self._validate_provider_config(entry)
+        try:
+            inner = spec.factory(self._provider_configs[alias])
+        except ByomError:
+            raise
+        except Exception as exc:
+            raise PluginError(
+                f"provider '{entry.provider}' failed to build model '{alias}': {type(exc).__name__}: {exc}",
+                plugin=entry.provider,
+            ) from exc
+        if not isinstance(inner, Model):
+            raise PluginError(
+                f"provider '{entry.provider}' factory returned {type(inner).__name__}, expected a byom_sdk.Model",
+                plugin=entry.provider,
+            )
+        return inner
+
+    def _build(self, alias: str) -> ManagedModel:
+        entry = self._entries.get(alias)
         tokenizer: Tokenizer | None = None
         retry = self.retry
         trust_override: Mapping[str, Any] | None = None
-        if entry is None:
+        if entry is None and alias in self._instances:
             inner = self._instances[alias]
         else:
-            spec = self.registry.provider(entry.provider)
-            if alias not in self._provider_configs:
-                self._validate_provider_config(entry)
-            try:
-                inner = spec.factory(self._provider_configs[alias])
-            except ByomError:
-                raise
-            except Exception as exc:
-                raise PluginError(
-                    f"provider '{entry.provider}' failed to build model '{alias}': {type(exc).__name__}: {exc}",
-                    plugin=entry.provider,
-                ) from exc
-            if not isinstance(inner, Model):
-                raise PluginError(
-                    f"provider '{entry.provider}' factory returned {type(inner).__name__}, expected a byom_sdk.Model",
-                    plugin=entry.provider,
-                )
+            inner = self.provider_model(alias)
+            assert entry is not None  # provider_model raised otherwise
             tokenizer = self._tokenizer_for(entry)
             retry = entry.retry or self.retry
             trust_override = entry.trust

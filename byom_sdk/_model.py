@@ -28,7 +28,7 @@ from pydantic import TypeAdapter
 from typing_extensions import Unpack
 
 from ._bridge import aiter_in_thread, iter_sync, run_in_thread, run_sync
-from ._errors import CapabilityNotSupported
+from ._errors import ByomError, CapabilityNotSupported
 from ._types import (
     EmbedRequest,
     EmbedResponse,
@@ -227,7 +227,12 @@ class Model:
 
     # -- capability checks ----------------------------------------------------------------
 
+    def _raise_closed(self) -> None:
+        raise ByomError(f"model '{self.info.id}' is closed")
+
     def _check_generate(self, request: GenerateRequest, *, streaming: bool) -> GenerateRequest:
+        if self._closed:
+            self._raise_closed()
         info = self.info
         caps = info.capabilities
         if not (caps.generate or caps.chat):
@@ -253,6 +258,8 @@ class Model:
         return request.model_copy(update={"prompt": prompt, "messages": None})
 
     def _check_embed(self) -> None:
+        if self._closed:
+            self._raise_closed()
         info = self.info
         if not info.capabilities.embed:
             raise CapabilityNotSupported("embed", model=info.id)
@@ -323,7 +330,7 @@ class Model:
     _closed: bool = False
 
     def close(self) -> None:
-        """Release the model's resources; further calls are the plugin's to refuse."""
+        """Release the model's resources; later calls raise ``ByomError`` ("model is closed")."""
         if not self._closed:
             self._closed = True
             self._close()

@@ -117,6 +117,10 @@ class HFTokenizer:
             backend = tokenizers.Tokenizer.from_file(str(file))
         except Exception as exc:
             raise ConfigError(f"cannot read tokenizer {file}: {exc}", field="tokenizer.path") from exc
+        # Some tokenizer.json files (sentence-transformers exports) pad and truncate to a fixed
+        # length; counts and context checks need the real number of tokens.
+        backend.no_padding()
+        backend.no_truncation()
         config: dict[str, Any] = {}
         config_file = folder / "tokenizer_config.json"
         if config_file.is_file():

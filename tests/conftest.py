@@ -6,7 +6,7 @@ from byom_sdk.testing import isolated_registry
 
 # pytest only honours pytest_plugins in the top-level conftest: the conformance-suite tests
 # under tests/conformance/ run the suite on defective plugins with pytester.
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "byom_sdk.testing.plugin"]
 
 
 @pytest.fixture

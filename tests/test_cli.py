@@ -119,3 +119,24 @@ def test_console_script_runs(config):
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout == "Hello there, friend\n"
+
+
+def test_conformance_command_writes_a_report(config, tmp_path):
+    """`byom conformance ALIAS --report PATH` runs the suite on a configured model."""
+    report = tmp_path / "report.json"
+    out = subprocess.run(
+        [sys.executable, "-m", "byom_sdk.cli", "conformance", "bot", "--report", str(report)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    data = json.loads(report.read_text())
+    assert data["exit_status"] == 0 and data["totals"]["failed"] == 0
+    statuses = {check["id"]: check["status"] for check in data["subjects"][0]["checks"]}
+    assert statuses["generate.response"] == "passed"
+    assert "failed" not in statuses.values()
+
+
+def test_conformance_command_bad_alias_is_one_line(config, capsys):
+    """A bad alias fails before the suite starts, in one line."""
+    assert main(["conformance", "nobody"]) == 1
+    assert capsys.readouterr().err.startswith("error: byom.toml: no model named 'nobody'")

@@ -232,3 +232,15 @@ def test_close_is_idempotent_and_context_managed():
         pass
     model.close()
     assert calls == [1] and model.closed
+
+
+def test_calls_after_close_are_refused():
+    """After close(), every public call raises a ByomError saying the model is closed."""
+    from byom_sdk import ByomError
+
+    model = ScriptedModel()
+    model.close()
+    for call in (lambda: model.generate("x"), lambda: list(model.stream("x")), lambda: model.embed("x"),
+                 lambda: asyncio.run(model.agenerate("x"))):
+        with pytest.raises(ByomError, match="model 'scripted' is closed"):
+            call()

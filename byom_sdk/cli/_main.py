@@ -231,16 +231,11 @@ def conformance_command(state: _State, alias: str, report: Path | None, preview:
     """Run the conformance suite against model ALIAS from byom.toml."""
     from ..testing.conformance import run_conformance
 
-    config = state.config
-    client = state.client()
-    client.close()  # validated; each check builds its own model below
-
-    def factory() -> Any:
-        from .._client import Client
-
-        return Client.from_config(config, trust="off").model(alias).inner
-
-    code = run_conformance(factory, report_path=report, preview=preview, name=alias)
+    with state.client() as client:
+        client.provider_model(alias).close()  # fail fast, in one line, on a bad alias or config
+        code = run_conformance(
+            lambda: client.provider_model(alias), report_path=report, preview=preview, name=alias
+        )
     if code != 0:
         raise SystemExit(code)
 

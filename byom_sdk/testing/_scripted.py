@@ -40,7 +40,7 @@ from .._types import (
 
 __all__ = ["ScriptedModel", "ScriptedModelConfig", "WhitespaceTokenizer"]
 
-_TOKEN = re.compile(r"\s*\S+")
+_TOKEN = re.compile(r"\s*\S+|\s+$")
 
 
 class WhitespaceTokenizer:

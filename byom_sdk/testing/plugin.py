@@ -21,17 +21,20 @@ It provides the suite's fixtures (``byom_model``, ``byom_tokenizer``), applies
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-# Before the suite is imported, so its assertions get pytest's detailed messages.
-pytest.register_assert_rewrite("byom_sdk.testing.conformance")
+# Before the suite is imported, so its assertions get pytest's detailed messages. (`byom
+# conformance` imports the suite first to start pytest; it then runs without rewriting.)
+if "byom_sdk.testing.conformance" not in sys.modules:
+    pytest.register_assert_rewrite("byom_sdk.testing.conformance")
 
-from .conformance._core import SUITE_VERSION, Conformance, check_of  # noqa: E402
-from .conformance._report import ReportCollector  # noqa: E402
+from .conformance._core import SUITE_VERSION, Conformance, check_of
+from .conformance._report import ReportCollector
 
 if TYPE_CHECKING:
     from .._model import Model
