@@ -194,16 +194,6 @@ def score(predictions: list[list[tuple[int, int, str]]], corpus) -> dict[str, di
 # -- timing ----------------------------------------------------------------------------------
 
 
-def timed(fn, items, *, repeat: int = 1) -> tuple[float, float, list]:
-    """(wall seconds, cpu seconds, results) of ``fn`` over ``items``."""
-    gc.collect()
-    results = []
-    wall0, cpu0 = time.perf_counter(), time.process_time()
-    for _ in range(repeat):
-        results = [fn(item) for item in items]
-    return (time.perf_counter() - wall0) / repeat, (time.process_time() - cpu0) / repeat, results
-
-
 def latencies(fn, prompts: list[str], calls: int) -> dict[str, float]:
     walls, cpus = [], []
     for i in range(calls):
@@ -309,9 +299,20 @@ def main(argv: list[str] | None = None) -> int:
 
     builtin_mask(texts[0]), presidio_analyze(texts[0])  # warm up (lazy compiles, tldextract)
 
-    _, _, builtin_preds = timed(builtin_mask, texts)
-    b_wall, b_cpu, _ = timed(builtin_only_mask, texts, repeat=3)
-    p_wall, p_cpu, presidio_preds = timed(presidio_analyze, texts)
+    builtin_preds = [builtin_mask(text) for text in texts]
+    # Interleaved per document, one run each, so load changes on a shared machine hit both.
+    b_wall = b_cpu = p_wall = p_cpu = 0.0
+    presidio_preds = []
+    gc.collect()
+    for text in texts:
+        w, c = time.perf_counter(), time.process_time()
+        builtin_only_mask(text)
+        b_cpu += time.process_time() - c
+        b_wall += time.perf_counter() - w
+        w, c = time.perf_counter(), time.process_time()
+        presidio_preds.append(presidio_analyze(text))
+        p_cpu += time.process_time() - c
+        p_wall += time.perf_counter() - w
 
     results = {
         "corpus": {"docs": len(texts), "bytes": total_bytes, "seed": args.seed},

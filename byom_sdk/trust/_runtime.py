@@ -213,6 +213,8 @@ class TrustRuntime:
     def sink(self) -> AuditSink:
         """The audit sink, opened on first use."""
         with self._lock:
+            if self._closed:
+                raise AuditError("the trust runtime is closed (its Client was closed)")
             if self._sink is None:
                 self._sink = self._open_sink()
             return self._sink
@@ -255,9 +257,12 @@ class TrustRuntime:
         return TrustMiddleware(self, alias, model, policy)
 
     def close(self) -> None:
+        """Close the audit sink and drop every vault (placeholders can no longer be
+        restored)."""
         with self._lock:
             self._closed = True
             sink, self._sink = self._sink, None
+        self.vaults.clear()
         if sink is not None:
             sink.close()
 
