@@ -1,0 +1,43 @@
+"""Offline testing for SageMaker apps: a local SageMaker Runtime server.
+
+- :class:`LocalSageMakerServer`: the runtime API on 127.0.0.1 with container
+  personalities for every codec, fault injection, SigV4 checks and a request log.
+- :class:`Personality`: subclass it to emulate your own container (pair it with a
+  ``custom`` codec).
+- :func:`encode_payload_part` and friends: the AWS event-stream encoder the server uses.
+"""
+
+from __future__ import annotations
+
+from ._eventstream import encode_error, encode_exception, encode_message, encode_payload_part
+from ._personalities import (
+    ContainerFailure,
+    JumpStartPersonality,
+    LMIPersonality,
+    OpenAIPersonality,
+    Personality,
+    TEIPersonality,
+    TGIPersonality,
+    personality_for,
+)
+from ._server import Endpoint, Fault, FaultKind, LocalSageMakerServer, LoggedRequest
+
+__all__ = [
+    "ContainerFailure",
+    "Endpoint",
+    "Fault",
+    "FaultKind",
+    "JumpStartPersonality",
+    "LMIPersonality",
+    "LocalSageMakerServer",
+    "LoggedRequest",
+    "OpenAIPersonality",
+    "Personality",
+    "TEIPersonality",
+    "TGIPersonality",
+    "encode_error",
+    "encode_exception",
+    "encode_message",
+    "encode_payload_part",
+    "personality_for",
+]

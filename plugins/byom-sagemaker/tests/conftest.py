@@ -1,0 +1,60 @@
+"""Fixtures: a local SageMaker server with SigV4 checks on, and models/clients pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import byom_sagemaker._plugin as sagemaker_plugin
+from byom_sagemaker import SageMakerConfig, SageMakerModel
+from byom_sagemaker.testing import LocalSageMakerServer
+from byom_sdk import Client
+from byom_sdk.testing import isolated_registry
+
+ACCESS_KEY = "AKIDBYOMTEST"
+SECRET_KEY = "byom-test-secret"
+#: retries fast enough for tests; jitter off so backoffs are deterministic.
+FAST_RETRY = {"max_attempts": 3, "initial_backoff": 0.001, "max_backoff": 0.05, "jitter": False}
+
+
+@pytest.fixture
+def server() -> Iterator[LocalSageMakerServer]:
+    with LocalSageMakerServer(region="eu-west-1", credentials={ACCESS_KEY: SECRET_KEY}) as srv:
+        yield srv
+    # Every request any test made went to this loopback server and was signed correctly.
+    for request in srv.requests:
+        assert request.client == "127.0.0.1"
+
+
+@pytest.fixture
+def make_model(server: LocalSageMakerServer) -> Iterator[Any]:
+    built: list[SageMakerModel] = []
+
+    def make(endpoint: str, **overrides: Any) -> SageMakerModel:
+        config = server.model_config(endpoint, **overrides)
+        config.pop("provider")
+        model = SageMakerModel(SageMakerConfig(**config))
+        built.append(model)
+        return model
+
+    yield make
+    for model in built:
+        model.close()
+
+
+@pytest.fixture
+def make_client(server: LocalSageMakerServer) -> Iterator[Any]:
+    clients: list[Client] = []
+    with isolated_registry(sagemaker_plugin):
+
+        def make(models: dict[str, dict[str, Any]], **kwargs: Any) -> Client:
+            kwargs.setdefault("retry", FAST_RETRY)
+            client = Client(models=models, **kwargs)
+            clients.append(client)
+            return client
+
+        yield make
+        for client in clients:
+            client.close()
