@@ -52,7 +52,7 @@ class CredentialsConfig(BaseModel):
     :param quota_project: the project billed for quota, when it differs from ``project``.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     kind: Literal["adc", "service-account", "anonymous"] = "adc"
     file: ConfigPath | None = None
@@ -102,7 +102,7 @@ class VertexConfig(BaseModel):
     :param max_context: declared context window in tokens.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     project: str = Field(min_length=1)
     location: str
