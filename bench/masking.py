@@ -63,7 +63,7 @@ def _card(fake, rng: random.Random) -> str:
     if style < 0.5:
         return digits
     sep = " " if style < 0.75 else "-"
-    if len(digits) == 15:
+    if len(digits) in (14, 15):  # Amex 4-6-5, Diners 4-6-4
         groups = [digits[:4], digits[4:10], digits[10:]]
     else:
         groups = [digits[i : i + 4] for i in range(0, len(digits), 4)]

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
-from .._errors import PolicyViolation
+from .._errors import PluginError, PolicyViolation
 from .._types import GenerateRequest, Message, ToolCall
 from ._detectors import Detector, Span, resolve_overlaps
 from ._vault import PLACEHOLDER_PATTERN, Vault
@@ -62,7 +62,14 @@ class Masker:
             return []
         found: list[Span] = []
         for detector in self.detectors:
-            for span in detector.find(text):
+            try:
+                spans = list(detector.find(text))
+            except Exception as exc:
+                name = getattr(detector, "name", type(detector).__name__)
+                raise PluginError(
+                    f"detector '{name}' failed, the call was not sent: {type(exc).__name__}: {exc}", plugin=name
+                ) from exc
+            for span in spans:
                 if self.entities is not None and span.entity not in self.entities:
                     continue
                 if span.score < self.thresholds.get(span.entity, self.default_threshold):

@@ -347,8 +347,14 @@ class _TrustCall(Interceptor):
             return
         scores: dict[str, float] = {}
         for scorer in self.mw.scorers:
-            for category, value in scorer.score(text).items():
-                scores[category] = max(value, scores.get(category, 0.0))
+            try:
+                found = scorer.score(text)
+            except Exception as exc:
+                raise PluginError(
+                    f"scorer '{scorer.name}' failed on the {side}: {type(exc).__name__}: {exc}", plugin=scorer.name
+                ) from exc
+            for category, value in found.items():
+                scores[category] = max(float(value), scores.get(category, 0.0))
         self.scores[side] = scores
         blocked: Decision | None = None
         for category, rule in sorted(rules.items()):

@@ -459,3 +459,36 @@ def test_held_prefix_is_flushed_before_finish(make_client, audit_path):
     [record] = records(audit_path)
     assert record["placeholders"] == {"restored": 1, "unrestored": 0}
     assert record["finish_reasons"] == ["length"]
+
+
+class Broken:
+    name = "broken"
+
+    def find(self, text):
+        raise RuntimeError("boom")
+
+    def score(self, text):
+        raise RuntimeError("boom")
+
+
+class BrokenPlugin:
+    @byom_sdk.hookimpl
+    def byom_detectors(self):
+        return [
+            DetectorSpec(name="broken-pii", factory=Broken, kinds=("pii",)),
+            DetectorSpec(name="broken-score", factory=Broken, kinds=("score",)),
+        ]
+
+
+@pytest.mark.parametrize("policy", [{"masking": {"detectors": ["broken-pii"]}},
+                                    {"scoring": {"scorers": ["broken-score"]}}])
+def test_a_failing_detector_fails_closed(registry, tmp_path, policy):
+    registry.register(BrokenPlugin(), name="broken-plugin")
+    model = ScriptedModel()
+    policy = {**policy, "audit": {"path": str(tmp_path / "a.sqlite")}}
+    client = byom_sdk.Client(models={"m": model}, policy=policy, registry=registry)
+    with client, pytest.raises(byom_sdk.PluginError, match="boom"):
+        client.model("m").generate("mail ann@example.com")
+    assert model.requests == []
+    [record] = records(tmp_path / "a.sqlite")
+    assert (record["outcome"], record["error_type"]) == ("error", "PluginError")
