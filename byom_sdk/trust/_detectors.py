@@ -172,9 +172,8 @@ _IPV4 = r"(?<![\d.])\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?!\d|\.\d)"
 # and IPv4 patterns only run inside runs long enough to hold them, and keep their
 # look-behinds there: rejecting a start inside a number in the regex engine is far
 # cheaper than handing the match back to Python to reject.
-_NUMERIC = r"\d[\d \t().\-/x]*"
+_NUMERIC = r"\d(?:[\d \t().\-/x]*\d)?"  # starts and ends with a digit
 _HEX_COLON = frozenset("0123456789abcdefABCDEF:.")
-_RUN_TAIL = frozenset(" \t.-/(x")
 _DROP_SEPARATORS = str.maketrans("", "", " \t().-/x")
 _SHORTEST_VALUE = 7  # "1.1.1.1", "5551234": no numeric value is shorter
 
@@ -596,10 +595,6 @@ class BuiltinDetector:
                     spans.append(Span(verdict[1], verdict[2], "IBAN", verdict[0], self.name))
                     continue
             if run_end - start < _SHORTEST_VALUE:
-                continue
-            while end > start and text[end - 1] in _RUN_TAIL:
-                end -= 1
-            if end - start < _SHORTEST_VALUE:
                 continue
             chunk = text[start:end]
             digits = len(chunk.translate(_DROP_SEPARATORS))
