@@ -71,7 +71,7 @@ def show(path: Path, limit: int, as_json: bool) -> None:
         for entry in entries:
             click.echo(json.dumps(entry.as_dict(), ensure_ascii=False))
         return
-    click.echo(f"{'seq':>6}  {'time':<24} {'model':<16} {'provider':<10} {'outcome':<8} {'ms':>8}  entities / rule")
+    click.echo(f"{'seq':>6}  {'time':<29} {'model':<16} {'provider':<10} {'outcome':<8} {'ms':>8}  entities / rule")
     for entry in entries:
         record = entry.record
         entities = ",".join(f"{k}={v}" for k, v in (record.get("entities") or {}).items())
@@ -79,7 +79,7 @@ def show(path: Path, limit: int, as_json: bool) -> None:
         if record.get("trust") == "off":
             detail = f"TRUST OFF {detail}"
         click.echo(
-            f"{entry.seq:>6}  {record.get('time', ''):<24} {str(record.get('model', ''))[:16]:<16} "
+            f"{entry.seq:>6}  {record.get('time', ''):<29} {str(record.get('model', ''))[:16]:<16} "
             f"{str(record.get('provider', ''))[:10]:<10} {record.get('outcome', ''):<8} "
             f"{record.get('latency_ms', 0):>8.1f}  {detail}"
         )
