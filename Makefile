@@ -38,6 +38,11 @@ test: lint typecheck unit docs
 
 bench: setup
 	$(PY) bench/import_time.py
+	$(PY) bench/masking.py
+	$(PY) bench/sagemaker_overhead.py
+	$(PY) bench/vertex_overhead.py
+	$(PY) bench/vertex_first_call.py
+	$(PY) bench/onnx_decode.py
 
 clean:
 	rm -rf $(VENV) site .byom-cache

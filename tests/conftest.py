@@ -17,6 +17,12 @@ def registry():
 
 
 @pytest.fixture(autouse=True)
+def _work_in_tmp(tmp_path, monkeypatch):
+    """Run each test in its own folder: the default audit file is written to the cwd."""
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
 def _no_plugin_env(monkeypatch):
     for name in ("BYOM_LOAD_PLUGINS", "BYOM_DISABLED_PLUGINS", "BYOM_STRICT_PLUGINS", "BYOM_CONFIG"):
         monkeypatch.delenv(name, raising=False)
