@@ -67,6 +67,8 @@ log = logging.getLogger("byom_sdk.trust")
 RECORD_VERSION = 1
 
 
+_SIMPLE_KEYS = frozenset({"prompt", "text"})
+
 class AuditError(ByomError):
     """The audit record of a call could not be written (the call is failed: no record,
     no answer)."""
@@ -246,7 +248,15 @@ class TrustRuntime:
 
     def content_hmac(self, value: Any) -> str:
         """Keyed hash of content (so records can be matched without storing it)."""
-        data = value if isinstance(value, str) else canonical_json(value)
+        if isinstance(value, str):
+            data = value
+        elif isinstance(value, dict) and set(value) <= _SIMPLE_KEYS and all(
+            isinstance(v, str) for v in value.values()
+        ):
+            # The common plain-prompt / plain-text shape: no JSON encoder on the hot path.
+            data = "\x1f".join(f"{k}\x1e{value[k]}" for k in sorted(value))
+        else:
+            data = canonical_json(value)
         return hmac.new(self._content_key, data.encode(), hashlib.sha256).hexdigest()
 
     def middleware_for(self, alias: str, model: Model, *, override: Mapping[str, Any] | None = None) -> TrustMiddleware:
@@ -465,6 +475,8 @@ class _TrustCall(Interceptor):
             self.finish_reasons = [response.finish_reason]
             self.response_hmac = self.runtime.content_hmac(
                 {"text": masked_text, "tool_calls": [c.model_dump(mode="json") for c in response.tool_calls]}
+                if response.tool_calls
+                else {"text": masked_text}
             )
             self._capture_output(masked_text, text)
             if self.enabled:
@@ -541,7 +553,7 @@ class _TrustCall(Interceptor):
         if self.demasker is not None:
             self.restored += self.demasker.restored
         self.unrestored += count_unrestored(restored)
-        self.response_hmac = self.runtime.content_hmac({"text": masked, "tool_calls": []})
+        self.response_hmac = self.runtime.content_hmac({"text": masked})
         self._capture_output(masked, restored)
         if self.enabled:
             self._score("output", restored)

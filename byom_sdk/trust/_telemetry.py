@@ -92,6 +92,10 @@ def start_span(alias: str, operation: str, info: ModelInfo, *, enabled: bool) ->
     boundary = info.boundary
     kind = SpanKind.INTERNAL if boundary.location_kind == "process" else SpanKind.CLIENT
     span = tracer.start_span(f"{op} {info.id}", kind=kind)
+    if not span.is_recording():
+        # No SDK / sampler dropped it: skip building attributes nobody will read.
+        span.end()
+        return SpanHandle(None)
     handle = SpanHandle(span)
     address = _server_address(boundary.endpoint)
     handle.set_many({
