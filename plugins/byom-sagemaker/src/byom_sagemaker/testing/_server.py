@@ -143,6 +143,12 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     app: LocalSageMakerServer
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # socketserver prints tracebacks to stderr; keep them for assertions instead.
+        import sys
+
+        self.app.errors.append(sys.exc_info()[1] or RuntimeError("unknown handler error"))
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -203,6 +209,8 @@ class LocalSageMakerServer:
         self.part_size = part_size
         self.endpoints: dict[str, Endpoint] = {}
         self._faults: list[Fault] = []
+        #: exceptions raised inside the server (a personality bug, a socket torn down mid-reply).
+        self.errors: list[BaseException] = []
         self._log: list[LoggedRequest] = []
         self._lock = threading.Lock()
         self._connections: set[socket.socket] = set()
@@ -383,9 +391,15 @@ class LocalSageMakerServer:
             self._log.append(entry)
         try:
             self._respond(handler, entry, route)
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:
             entry.status = entry.status or 499  # the client gave up (e.g. its read timeout)
             handler.close_connection = True
+        except Exception as exc:  # noqa: BLE001 - a broken personality must not kill the server.
+            self.errors.append(exc)
+            if entry.status:  # headers already sent: all we can do is drop the connection
+                handler.close_connection = True
+                return
+            self._error(handler, entry, 500, "InternalFailure", f"local server error: {exc!r}")
 
     def _error(self, handler: _Handler, entry: LoggedRequest, status: int, code: str, message: str,
                extra: Mapping[str, Any] | None = None, retry_after: float | None = None) -> None:
