@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,10 +15,29 @@ from byom_sagemaker.testing import LocalSageMakerServer
 from byom_sdk import Client
 from byom_sdk.testing import isolated_registry
 
+pytest_plugins = ["byom_sdk.testing.plugin"]
+
 ACCESS_KEY = "AKIDBYOMTEST"
 SECRET_KEY = "byom-test-secret"
 #: retries fast enough for tests; jitter off so backoffs are deterministic.
 FAST_RETRY = {"max_attempts": 3, "initial_backoff": 0.001, "max_backoff": 0.05, "jitter": False}
+
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(sock: socket.socket, address: Any) -> Any:
+    host = address[0] if isinstance(address, tuple) else None
+    if host is not None and host != "localhost" and not ipaddress.ip_address(host).is_loopback:
+        raise AssertionError(f"test tried to connect to {address!r}: only 127.0.0.1 is allowed")
+    return _real_connect(sock, address)
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any connection to a non-loopback address (nothing may leave 127.0.0.1)."""
+    monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
 @pytest.fixture

@@ -114,3 +114,10 @@ def test_messages_to_a_prompt_codec_need_a_chat_template(server, make_model, mak
     server.add_endpoint("ep", "tgi")
     with pytest.raises(CapabilityNotSupported, match="chat"):
         make_model("ep").generate([{"role": "user", "content": "hi"}])
+
+
+def test_the_network_guard_refuses_non_loopback_addresses():
+    import socket
+
+    with socket.socket() as sock, pytest.raises(AssertionError, match="only 127.0.0.1"):
+        sock.connect(("10.1.2.3", 443))

@@ -1,0 +1,80 @@
+"""The byom conformance suite against SageMaker models talking to the local server:
+TGI (generate + stream), OpenAI-style chat, and TEI (embeddings)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from byom_sagemaker import SageMakerConfig, SageMakerModel
+from byom_sagemaker.testing import LocalSageMakerServer
+from byom_sdk.testing import ScriptedModel
+from byom_sdk.testing.conformance import BoundaryConformance, ModelConformance
+
+# conformance fault → (server fault, its options, model config overrides)
+_FAULTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
+    "throttled": ("throttle", {}, {}),
+    "unavailable": ("unavailable", {}, {}),
+    "bad_request": ("validation", {}, {}),
+    "timeout": ("delay", {"seconds": 0.6}, {"read_timeout": 0.2}),
+    "model_error": ("model_error", {"original_status": 500}, {}),
+}
+
+
+class _SageMakerSuite(ModelConformance):
+    codec: ClassVar[str] = "tgi"
+    _servers: ClassVar[list[LocalSageMakerServer]] = []
+
+    @classmethod
+    def teardown_class(cls) -> None:
+        while cls._servers:
+            cls._servers.pop().stop()
+
+    def _model(self, fault: str | None = None) -> SageMakerModel:
+        server = LocalSageMakerServer(region="eu-west-1", part_size=11).start()
+        type(self)._servers.append(server)
+        server.add_endpoint("conformance", self.codec, ScriptedModel(embedding_dimension=32))
+        overrides: dict[str, Any] = {"embedding_dimension": 32} if self.codec == "tei" else {}
+        if fault is not None:
+            kind, options, fault_overrides = _FAULTS[fault]
+            overrides.update(fault_overrides)
+            server.inject(kind, times=1_000, **options)  # type: ignore[arg-type]
+        config = server.model_config("conformance", **overrides)
+        config.pop("provider")
+        return SageMakerModel(SageMakerConfig(**config))
+
+    def make_model(self) -> SageMakerModel:
+        return self._model()
+
+    def make_faulty_model(self, fault: str) -> SageMakerModel:
+        return self._model(fault)
+
+
+class TestSageMakerTGIConformance(_SageMakerSuite):
+    codec = "tgi"
+
+
+class TestSageMakerOpenAIConformance(_SageMakerSuite):
+    codec = "openai"
+
+
+class TestSageMakerTEIConformance(_SageMakerSuite):
+    codec = "tei"
+
+
+class TestSageMakerBoundaryConformance(BoundaryConformance):
+    def make_model(self) -> SageMakerModel:
+        return SageMakerModel(SageMakerConfig(
+            endpoint_name="support-llm", region="eu-central-1", codec="tgi", inference_component="ic-1",
+            credentials={"access_key_id": "AKIDX", "secret_access_key": "x"},
+        ))
+
+    def expected_boundary(self) -> dict[str, Any]:
+        return {
+            "provider": "sagemaker",
+            "location_kind": "customer-cloud",
+            "region": "eu-central-1",
+            "endpoint": "https://runtime.sagemaker.eu-central-1.amazonaws.com/endpoints/support-llm",
+            "tls": True,
+            "network_path": "aws-public-endpoint",
+            "retention": None,
+        }
