@@ -7,11 +7,11 @@ import socket
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
 import byom_sagemaker._plugin as sagemaker_plugin
+import pytest
 from byom_sagemaker import SageMakerConfig, SageMakerModel
 from byom_sagemaker.testing import LocalSageMakerServer
+
 from byom_sdk import Client
 from byom_sdk.testing import isolated_registry
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-
 from byom_sagemaker import SageMakerConfig, SageMakerModel
+
 from byom_sdk import BadRequest, Client
 from byom_sdk.testing import isolated_registry
 

@@ -7,7 +7,6 @@ import sys
 import textwrap
 
 import pytest
-
 from byom_sagemaker import (
     Codec,
     JumpStartCodec,
@@ -21,6 +20,7 @@ from byom_sagemaker import (
 )
 from byom_sagemaker._codec import load_codec
 from byom_sagemaker._stream import ContainerError
+
 from byom_sdk import ConfigError, EmbedRequest, FinishEvent, GenerateRequest, TextDelta, Usage, UsageEvent
 
 
@@ -232,10 +232,10 @@ def _custom(codec_class, **options):
 
 
 def test_custom_codec_errors_name_the_field(custom_module):
-    with pytest.raises(ConfigError, match="field 'codec_class'.*cannot import"):
+    with pytest.raises(ConfigError, match=r"field 'codec_class'.*cannot import"):
         load_codec(_custom("house_codecs:Missing"))
-    with pytest.raises(ConfigError, match="field 'codec_class'.*not a subclass"):
+    with pytest.raises(ConfigError, match=r"field 'codec_class'.*not a subclass"):
         load_codec(_custom("json:JSONDecoder"))
-    with pytest.raises(ConfigError, match="field 'codec_options'.*'pipe'"):
+    with pytest.raises(ConfigError, match=r"field 'codec_options'.*'pipe'"):
         load_codec(_custom("house_codecs:PipeCodec", volume=11))
     assert isinstance(load_codec(_custom("house_codecs:PipeCodec")), Codec)

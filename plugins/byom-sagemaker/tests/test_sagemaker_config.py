@@ -6,11 +6,11 @@ import subprocess
 import sys
 from importlib.metadata import entry_points
 
+import byom_sagemaker._plugin as plugin
 import pytest
+from byom_sagemaker import SageMakerConfig
 from pydantic import ValidationError
 
-import byom_sagemaker._plugin as plugin
-from byom_sagemaker import SageMakerConfig
 from byom_sdk import Client, ConfigError
 from byom_sdk.testing import isolated_registry
 
@@ -119,5 +119,5 @@ def test_messages_to_a_prompt_codec_need_a_chat_template(server, make_model, mak
 def test_the_network_guard_refuses_non_loopback_addresses():
     import socket
 
-    with socket.socket() as sock, pytest.raises(AssertionError, match="only 127.0.0.1"):
+    with socket.socket() as sock, pytest.raises(AssertionError, match=r"only 127.0.0.1"):
         sock.connect(("10.1.2.3", 443))

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from byom_sagemaker import SageMakerConfig, SageMakerModel
 from byom_sagemaker.testing import LocalSageMakerServer
+
 from byom_sdk.testing import ScriptedModel
 from byom_sdk.testing.conformance import BoundaryConformance, ModelConformance
 

@@ -11,8 +11,8 @@ import socket
 import time
 
 import pytest
-
 from byom_sagemaker import SageMakerConfig, SageMakerModel
+
 from byom_sdk import (
     AuthError,
     BadRequest,
@@ -247,7 +247,7 @@ def test_container_failure_mid_stream_is_a_model_error(server, make_model):
 
     server.add_endpoint("ep", "tgi", Breaks())
     seen = []
-    with pytest.raises(ModelError, match="failed mid-stream.*backend died") as info:
+    with pytest.raises(ModelError, match=r"failed mid-stream.*backend died") as info:
         for event in make_model("ep").stream("hi"):
             seen.append(event)
     assert seen == [TextDelta(text="partial")]

@@ -8,9 +8,6 @@ import urllib.request
 import boto3
 import pytest
 from botocore.eventstream import ChecksumMismatch, EventStreamBuffer
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from byom_sagemaker.testing import (
     LocalSageMakerServer,
     encode_error,
@@ -18,6 +15,8 @@ from byom_sagemaker.testing import (
     encode_message,
     encode_payload_part,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 @settings(max_examples=50, deadline=None)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
 from botocore.eventstream import EventStreamBuffer
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from byom_sagemaker import DONE, LineDecoder, LMICodec, OpenAICodec, TGICodec, decode_stream
 from byom_sagemaker._stream import StopTrimmer, StreamDecodeError
 from byom_sagemaker.testing import (
@@ -17,6 +15,9 @@ from byom_sagemaker.testing import (
     TGIPersonality,
     encode_payload_part,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from byom_sdk import FinishEvent, TextDelta, UsageEvent
 from byom_sdk.testing import ScriptedModel
 
@@ -111,7 +112,7 @@ def _decode_wire(codec, wire: bytes, cuts: list[int]):
     buffer = EventStreamBuffer()
     parts = []
     edges = [0, *cuts, len(wire)]
-    for start, end in zip(edges, edges[1:]):
+    for start, end in itertools.pairwise(edges):
         buffer.add_data(wire[start:end])
         for message in buffer:
             assert message.headers[":event-type"] == "PayloadPart"
@@ -167,7 +168,7 @@ def test_stream_split_at_many_random_points_decodes_identically(reply_words, cut
     payload = b"".join(chunks)
     points = sorted({c % (len(payload) + 1) for c in cuts})
     edges = [0, *points, len(payload)]
-    parts = [payload[a:b] for a, b in zip(edges, edges[1:])]
+    parts = [payload[a:b] for a, b in itertools.pairwise(edges)]
     events = decode_stream(codec, parts, prompt="hi")
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == reply
     kinds = [type(e) for e in events if not isinstance(e, TextDelta)]

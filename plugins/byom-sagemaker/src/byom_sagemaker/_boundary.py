@@ -33,7 +33,7 @@ def network_path_of(url: str) -> str:
             return "loopback"
     if ".vpce." in host or host.startswith("vpce-"):
         return "aws-privatelink"
-    if host.endswith(".amazonaws.com") or host.endswith(".amazonaws.com.cn"):
+    if host.endswith((".amazonaws.com", ".amazonaws.com.cn")):
         return "aws-public-endpoint"
     return "custom-endpoint"
 
@@ -104,12 +104,12 @@ def verify(config: SageMakerConfig, control: Any, declared: Boundary) -> Boundar
             vpcs.append(",".join(vpc.get("Subnets", ())) if vpc else "")
         found.append(Attestation(
             name="sagemaker.network_isolation",
-            value=", ".join(f"{m}={'on' if on else 'off'}" for m, on in zip(models, isolated)),
+            value=", ".join(f"{m}={'on' if on else 'off'}" for m, on in zip(models, isolated, strict=False)),
             ok=all(isolated), source=source_model,
         ))
         found.append(Attestation(
             name="sagemaker.vpc",
-            value=", ".join(f"{m}={v or 'none'}" for m, v in zip(models, vpcs)),
+            value=", ".join(f"{m}={v or 'none'}" for m, v in zip(models, vpcs, strict=False)),
             ok=all(vpcs), source=source_model,
         ))
     else:

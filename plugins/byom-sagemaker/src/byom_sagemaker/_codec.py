@@ -176,9 +176,9 @@ class Codec:
         for key, value in values.items():
             if value is not None and key in names:
                 out[names[key]] = value
-        if request.temperature is not None and "temperature" in names:
-            if request.temperature > 0 or zero_temperature:
-                out[names["temperature"]] = request.temperature
+        temperature = request.temperature
+        if temperature is not None and "temperature" in names and (temperature > 0 or zero_temperature):
+            out[names["temperature"]] = temperature
         if "do_sample" in names:
             sampled = (request.temperature or 0) > 0 or request.top_p is not None or request.top_k is not None
             out[names["do_sample"]] = bool(sampled and not request.is_greedy)
@@ -213,7 +213,9 @@ def load_codec(config: SageMakerConfig, *, source: str = "sagemaker") -> Codec:
     try:
         return cls(**config.codec_options)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"bad codec_options for codec '{cls.name}': {exc}", source=source, field="codec_options") from exc
+        raise ConfigError(
+            f"bad codec_options for codec '{cls.name}': {exc}", source=source, field="codec_options"
+        ) from exc
 
 
 def prompt_text(request: GenerateRequest) -> str:

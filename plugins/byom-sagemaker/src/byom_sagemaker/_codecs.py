@@ -137,7 +137,9 @@ class LMICodec(TGICodec):
     name = "lmi"
     _names = {**TGICodec._names, "stop": "stop_sequences"}
 
-    def __init__(self, *, stream_format: StreamFormat = "jsonlines", parameters: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, *, stream_format: StreamFormat = "jsonlines", parameters: Mapping[str, Any] | None = None
+    ) -> None:
         if stream_format not in _STREAM_ACCEPT:
             raise ValueError(f"stream_format must be 'sse' or 'jsonlines', got {stream_format!r}")
         super().__init__(parameters=parameters)

@@ -117,7 +117,7 @@ def _client_error(
     code = str(error.get("Code") or "")
     message = str(error.get("Message") or exc)
     status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    if isinstance(exc, bex.EventStreamError) or streaming and code in ("ModelStreamError", "InternalStreamFailure"):
+    if isinstance(exc, bex.EventStreamError) or (streaming and code in ("ModelStreamError", "InternalStreamFailure")):
         status = None  # errors inside a 200 stream have no status of their own
     details: dict[str, Any] = {}
     text = f"{where}: {code or 'error'}: {message}"

@@ -185,7 +185,7 @@ class SageMakerModel(Model):
         )
         try:
             boundary = verify(self.config, control, self._declared)
-        except Exception as exc:  # noqa: BLE001 - every botocore failure is mapped, not leaked.
+        except Exception as exc:  # control-plane failures are mapped, never leaked
             raise map_error(exc, where=f"{self._where} boundary check") from exc
         finally:
             control.close()
@@ -212,7 +212,7 @@ class SageMakerModel(Model):
         token = _call_limit.set(request.timeout) if request.timeout is not None else None
         try:
             payload: bytes = self._client.invoke_endpoint(**params)["Body"].read()
-        except Exception as exc:  # noqa: BLE001 - every botocore failure is mapped, not leaked.
+        except Exception as exc:  # every botocore failure is mapped, never leaked
             raise self._error(exc) from exc
         finally:
             if token is not None:
@@ -251,7 +251,7 @@ class SageMakerModel(Model):
         token = _call_limit.set(request.timeout) if request.timeout is not None else None
         try:
             events = self._client.invoke_endpoint_with_response_stream(**params)["Body"]
-        except Exception as exc:  # noqa: BLE001 - every botocore failure is mapped, not leaked.
+        except Exception as exc:  # every botocore failure is mapped, never leaked
             raise self._error(exc) from exc
         finally:
             if token is not None:
@@ -266,10 +266,10 @@ class SageMakerModel(Model):
         except ByomError:
             raise
         except (ContainerError, StreamDecodeError, KeyError, TypeError, IndexError, AttributeError) as exc:
-            error = self._decode_failure(exc, "stream")
-            error.details["partial_text"] = assembler.text
-            raise error from exc
-        except Exception as exc:  # noqa: BLE001 - every botocore failure is mapped, not leaked.
+            decode_error = self._decode_failure(exc, "stream")
+            decode_error.details["partial_text"] = assembler.text
+            raise decode_error from exc
+        except Exception as exc:  # every botocore failure is mapped, never leaked
             error = self._error(exc, streaming=True)
             error.details["partial_text"] = assembler.text
             raise error from exc
@@ -288,7 +288,7 @@ class SageMakerModel(Model):
                              provider=PROVIDER, code="DecodeError")
         norms = [math.sqrt(sum(x * x for x in v)) for v in vectors]
         if request.normalize:
-            vectors = [[x / n for x in v] if n else v for v, n in zip(vectors, norms)]
+            vectors = [[x / n for x in v] if n else v for v, n in zip(vectors, norms, strict=False)]
             normalized = True
         else:
             normalized = all(abs(n - 1.0) < 1e-3 for n in norms)

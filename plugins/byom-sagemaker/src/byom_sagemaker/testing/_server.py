@@ -166,13 +166,13 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             self.server.app._track(self.connection, add=False)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature.
+    def log_message(self, format: str, *args: Any) -> None:
         return None
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib naming.
+    def do_POST(self) -> None:
         self.server.app._handle(self)
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming.
+    def do_GET(self) -> None:
         if self.path == "/ping":
             self._send(200, b"", {"Content-Type": "text/plain"})
         else:
@@ -351,7 +351,9 @@ class LocalSageMakerServer:
                 return fault
         return None
 
-    def _verify(self, handler: _Handler, headers: Mapping[str, str], body: bytes) -> tuple[str, str | None]:
+    def _verify(
+        self, handler: _Handler, headers: Mapping[str, str], body: bytes
+    ) -> tuple[Literal["valid", "invalid"], str | None]:
         """("valid" | "invalid", error code)."""
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
@@ -464,14 +466,16 @@ class LocalSageMakerServer:
                 original = json.dumps({"error": fault.message or "container failed", "error_type": "generation"})
                 message = f"Received server error ({fault.original_status}) from primary with message \"{original}\""
                 extra = {"OriginalStatusCode": fault.original_status, "OriginalMessage": original,
-                         "LogStreamArn": f"arn:aws:logs:{self.region}:{ACCOUNT}:log-group:/aws/sagemaker/Endpoints/"
-                                         f"{endpoint.name}"}
+                         "LogStreamArn": self._log_group(endpoint.name)}
             self._error(handler, entry, status, code, fault.message or message, extra, fault.retry_after)
             return
         if streaming:
             self._stream(handler, entry, endpoint, model, fault)
         else:
             self._invoke(handler, entry, endpoint, model)
+
+    def _log_group(self, endpoint: str) -> str:
+        return f"arn:aws:logs:{self.region}:{ACCOUNT}:log-group:/aws/sagemaker/Endpoints/{endpoint}"
 
     def _container_error(self, handler: _Handler, entry: LoggedRequest, endpoint: Endpoint,
                          failure: ContainerFailure) -> None:
@@ -482,7 +486,7 @@ class LocalSageMakerServer:
             f"Received {kind} error ({failure.status}) from primary with message \"{original}\". See "
             f"https://{self.region}.console.aws.amazon.com/cloudwatch/ for more information.",
             {"OriginalStatusCode": failure.status, "OriginalMessage": original,
-             "LogStreamArn": f"arn:aws:logs:{self.region}:{ACCOUNT}:log-group:/aws/sagemaker/Endpoints/{endpoint.name}"},
+             "LogStreamArn": self._log_group(endpoint.name)},
         )
 
     def _invoke(self, handler: _Handler, entry: LoggedRequest, endpoint: Endpoint, model: Model) -> None:
