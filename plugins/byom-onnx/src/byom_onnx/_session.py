@@ -177,7 +177,7 @@ def open_session(
     device: Device = "auto",
     allow_cpu_fallback: bool = True,
     threads: int | None = None,
-    spinning: bool = False,
+    spinning: bool = True,
     profile_prefix: str | None = None,
     extra_options: dict[str, str] | None = None,
 ) -> SessionHandle:
