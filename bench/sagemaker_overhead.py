@@ -6,7 +6,7 @@ a raw ``invoke_endpoint`` + ``Body.read()`` + ``json.loads`` on a reused boto3 c
 the same body, all against the same loopback ``LocalSageMakerServer`` (TGI personality):
 1,000 calls each, interleaved in one run with the order rotated every round.
 
-    .venv/bin/python bench/sagemaker_overhead.py [--calls 1000] [--profile]
+    .venv/bin/python bench/sagemaker_overhead.py [--calls 1000] [--audit default|memory] [--profile]
 
 ``--profile`` also runs cProfile over byom calls and prints where the time goes.
 """
@@ -36,6 +36,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--audit", choices=["default", "memory"], default="default",
+                        help="audit sink of the Clients: the default policy's, or in-memory (to isolate its cost)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")  # plugins of other teams may warn while loading
     with LocalSageMakerServer(region="eu-west-1") as server:
@@ -51,8 +53,9 @@ def main() -> None:
         body = json.dumps({"inputs": PROMPT, "parameters": {"max_new_tokens": 16, "details": True,
                                                              "return_full_text": False, "do_sample": False},
                            "stream": False}).encode()
-        on_client = byom_sdk.Client(models={"m": config}, trust="on")
-        off_client = byom_sdk.Client(models={"m": config}, trust="off")
+        policy = {"audit": {"sink": "memory"}} if args.audit == "memory" else None
+        on_client = byom_sdk.Client(models={"m": config}, trust="on", policy=policy)
+        off_client = byom_sdk.Client(models={"m": config}, trust="off", policy=policy)
         on, off = on_client.model("m"), off_client.model("m")
         bare_config = dict(config)
         bare_config.pop("provider")
@@ -82,7 +85,7 @@ def main() -> None:
                 samples[name].append(time.perf_counter() - start)
         raw_ms = statistics.median(samples["raw"]) * 1000
         print(f"machine: {platform.machine()} python {platform.python_version()}, {args.calls} calls each, interleaved")
-        print(f"raw boto3 invoke_endpoint (loopback): median {raw_ms:.3f} ms")
+        print(f"raw boto3 invoke_endpoint (loopback): median {raw_ms:.3f} ms   (Client audit sink: {args.audit})")
         for name, label in (("bare", "SageMakerModel alone"), ("on", "Client, trust on"),
                             ("off", "Client, trust off")):
             ms = statistics.median(samples[name]) * 1000

@@ -262,3 +262,24 @@ def test_concurrent_calls_share_one_client(server, make_model):
     assert texts == [REPLY] * 32
     assert model.client is client
     assert len(server.requests_for("tgi")) == 32
+
+
+async def test_async_calls_do_not_block_the_event_loop(server, make_model):
+    server.add_endpoint("slow", "tgi", ScriptedModel([REPLY]))
+    server.inject("delay", seconds=0.5)
+    server.inject("delay", seconds=0.5)
+    model = make_model("slow")
+    ticks = 0
+
+    async def ticker():
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    reply = await model.agenerate("hi")
+    events = [e async for e in model.astream("hi")]
+    task.cancel()
+    assert reply.text == REPLY and _text(events) == REPLY
+    assert ticks >= 50  # the loop kept running through two half-second calls
