@@ -282,4 +282,5 @@ async def test_async_calls_do_not_block_the_event_loop(server, make_model):
     events = [e async for e in model.astream("hi")]
     task.cancel()
     assert reply.text == REPLY and _text(events) == REPLY
-    assert ticks >= 50  # the loop kept running through two half-second calls
+    # A blocked loop would tick at most twice; a loaded 2-core CI box still manages dozens.
+    assert ticks >= 10
