@@ -50,8 +50,18 @@ def _permute(w, heads):
     return w.reshape(heads, 2, n // heads // 2, k).swapaxes(1, 2).reshape(n, k)
 
 
-def write_tiny_gguf(path, *, qtype="Q4_1", embed_type="Q8_0", arch="llama", tied=True, seed=0, extra_tensor=None):
-    """A 2-layer llama GGUF with random weights; ``qtype`` for layer weights."""
+WORD_CYCLE = ("Ġthe", "Ġ", "in")  # " the in the in ...": words, for stop-string checks
+
+
+def write_tiny_gguf(
+    path, *, qtype="Q4_1", embed_type="Q8_0", arch="llama", tied=True, seed=0, extra_tensor=None, words=False
+):
+    """A 2-layer llama GGUF with random weights; ``qtype`` for layer weights.
+
+    ``words=True`` makes greedy output readable words: layer weights are small, so the residual
+    stream carries the current token's embedding, and an untied head maps each token to the
+    next one of :data:`WORD_CYCLE` (a bigram model in transformer clothing).
+    """
     import gguf
     from gguf import GGMLQuantizationType as T
     from gguf.quants import quantize
@@ -90,20 +100,30 @@ def write_tiny_gguf(path, *, qtype="Q4_1", embed_type="Q8_0", arch="llama", tied
             w.add_tensor(name, quantize(array, t), raw_dtype=t)
 
     hd = HIDDEN // HEADS
-    add("token_embd.weight", rng.normal(0, 0.5, (vocab, HIDDEN)), embed_type)
+    embd = rng.normal(0, 0.5, (vocab, HIDDEN))
+    add("token_embd.weight", embd, embed_type)
+    scale = 0.01 if words else 0.15
     for i in range(LAYERS):
         p = f"blk.{i}."
         add(p + "attn_norm.weight", 1 + 0.1 * rng.normal(size=HIDDEN), "F32")
         add(p + "ffn_norm.weight", 1 + 0.1 * rng.normal(size=HIDDEN), "F32")
-        add(p + "attn_q.weight", _permute(rng.normal(0, 0.15, (HIDDEN, HIDDEN)), HEADS), qtype)
-        add(p + "attn_k.weight", _permute(rng.normal(0, 0.15, (KV_HEADS * hd, HIDDEN)), KV_HEADS), qtype)
-        add(p + "attn_v.weight", rng.normal(0, 0.15, (KV_HEADS * hd, HIDDEN)), qtype)
-        add(p + "attn_output.weight", rng.normal(0, 0.15, (HIDDEN, HIDDEN)), qtype)
-        add(p + "ffn_gate.weight", rng.normal(0, 0.15, (FFN, HIDDEN)), qtype)
-        add(p + "ffn_up.weight", rng.normal(0, 0.15, (FFN, HIDDEN)), qtype)
-        add(p + "ffn_down.weight", rng.normal(0, 0.15, (HIDDEN, FFN)), qtype)
+        add(p + "attn_q.weight", _permute(rng.normal(0, scale, (HIDDEN, HIDDEN)), HEADS), qtype)
+        add(p + "attn_k.weight", _permute(rng.normal(0, scale, (KV_HEADS * hd, HIDDEN)), KV_HEADS), qtype)
+        add(p + "attn_v.weight", rng.normal(0, scale, (KV_HEADS * hd, HIDDEN)), qtype)
+        add(p + "attn_output.weight", rng.normal(0, scale, (HIDDEN, HIDDEN)), qtype)
+        add(p + "ffn_gate.weight", rng.normal(0, scale, (FFN, HIDDEN)), qtype)
+        add(p + "ffn_up.weight", rng.normal(0, scale, (FFN, HIDDEN)), qtype)
+        add(p + "ffn_down.weight", rng.normal(0, scale, (HIDDEN, FFN)), qtype)
     add("output_norm.weight", 1 + 0.1 * rng.normal(size=HIDDEN), "F32")
-    if not tied:
+    if words:
+        ids = {t: i for i, t in enumerate(tokens)}
+        cycle = [ids[t] for t in WORD_CYCLE]
+        head = rng.normal(0, 0.01, (vocab, HIDDEN))
+        for i in range(vocab):  # every token leads into the cycle; the cycle goes round
+            nxt = cycle[(cycle.index(i) + 1) % len(cycle)] if i in cycle else cycle[0]
+            head[nxt] += embd[i] / np.linalg.norm(embd[i]) * 2.0
+        add("output.weight", head, "Q8_0")
+    elif not tied:
         add("output.weight", rng.normal(0, 0.2, (vocab, HIDDEN)), qtype)
     if extra_tensor is not None:
         add(*extra_tensor)
@@ -370,9 +390,26 @@ def write_tiny_bert(folder, *, seed=2, hidden=32, heads=4, layers=2, inter=64):
 # -- a SentencePiece ("llama") tokenizer in a GGUF ------------------------------------------
 
 SPM_PIECES = {  # piece: score (higher merges first), like a SentencePiece BPE model
-    "\u2581": -1.0, "t": -2.0, "h": -3.0, "e": -4.0, "a": -5.0, "c": -6.0, "s": -7.0, "o": -8.0,
-    "l": -9.0, "\u2581t": -10.0, "he": -11.0, "\u2581the": -12.0, "at": -13.0, "\u2581c": -14.0,
-    "\u2581cat": -15.0, "ll": -16.0, "hell": -17.0, "\u2581s": -18.0, "\u2581sat": -19.0, "lo": -20.0,
+    "\u2581": -1.0,
+    "t": -2.0,
+    "h": -3.0,
+    "e": -4.0,
+    "a": -5.0,
+    "c": -6.0,
+    "s": -7.0,
+    "o": -8.0,
+    "l": -9.0,
+    "\u2581t": -10.0,
+    "he": -11.0,
+    "\u2581the": -12.0,
+    "at": -13.0,
+    "\u2581c": -14.0,
+    "\u2581cat": -15.0,
+    "ll": -16.0,
+    "hell": -17.0,
+    "\u2581s": -18.0,
+    "\u2581sat": -19.0,
+    "lo": -20.0,
     "\u2581h": -21.0,
 }
 
@@ -408,8 +445,13 @@ def write_tiny_spm_gguf(path, *, seed=0):
     w.add_add_bos_token(True)
     hd = HIDDEN // HEADS
     shapes = {
-        "attn_q": (HIDDEN, HIDDEN), "attn_k": (KV_HEADS * hd, HIDDEN), "attn_v": (KV_HEADS * hd, HIDDEN),
-        "attn_output": (HIDDEN, HIDDEN), "ffn_gate": (FFN, HIDDEN), "ffn_up": (FFN, HIDDEN), "ffn_down": (HIDDEN, FFN),
+        "attn_q": (HIDDEN, HIDDEN),
+        "attn_k": (KV_HEADS * hd, HIDDEN),
+        "attn_v": (KV_HEADS * hd, HIDDEN),
+        "attn_output": (HIDDEN, HIDDEN),
+        "ffn_gate": (FFN, HIDDEN),
+        "ffn_up": (FFN, HIDDEN),
+        "ffn_down": (HIDDEN, FFN),
     }
     w.add_tensor("token_embd.weight", rng.normal(0, 0.5, (len(tokens), HIDDEN)).astype(np.float32))
     for name, shape in shapes.items():
@@ -447,3 +489,18 @@ def spm_reference_encode(text):
         else:
             out.extend(ids[f"<0x{b:02X}>"] for b in symbol.encode("utf-8"))
     return out
+
+
+def break_graph_output(model_file, output):
+    """Make ``output`` fail at run time (a Reshape whose element count never matches), the way
+    a corrupt or mis-exported graph fails inside onnxruntime rather than at load."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(model_file))
+    producer = next(n for n in model.graph.node if output in n.output)
+    producer.output[list(producer.output).index(output)] = output + "_pre"
+    dim = next(o for o in model.graph.output if o.name == output).type.tensor_type.shape.dim[-1].dim_value
+    model.graph.initializer.append(numpy_helper.from_array(np.array([0, 0, dim - 1], np.int64), "broken_shape"))
+    model.graph.node.append(helper.make_node("Reshape", [output + "_pre", "broken_shape"], [output], name="broken"))
+    onnx.save(model, str(model_file))

@@ -1,5 +1,10 @@
 """The byom conformance suite on tiny self-built models: a converted layout-A decoder and a
-layout-D sentence-transformers encoder (fast; the real models have their own tests)."""
+layout-D sentence-transformers encoder (fast; the real models have their own tests).
+
+Faults are provoked for real: a prompt longer than the context (``bad_request``), a deadline
+that has passed (``timeout``) and a graph that fails inside onnxruntime (``model_error``). A
+local model has no rate limit or endpoint, so ``throttled`` / ``unavailable`` are not offered.
+"""
 
 from __future__ import annotations
 
@@ -9,30 +14,76 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
-from byom_onnx_tiny import write_tiny_bert, write_tiny_gguf
+from byom_onnx_tiny import break_graph_output, write_tiny_bert, write_tiny_gguf
 
 from byom_sdk.testing.conformance import ModelConformance
 
 
 @cache
-def _tiny_paths() -> tuple[Path, Path]:
-    from byom_onnx import convert_gguf
-
+def _root() -> Path:
     root = Path(tempfile.mkdtemp(prefix="byom-onnx-conformance-"))
     atexit.register(shutil.rmtree, root, True)
-    folder = convert_gguf(write_tiny_gguf(root / "tiny.gguf"), root / "tiny-a", progress=False)
-    return folder, write_tiny_bert(root / "bert")
+    return root
+
+
+@cache
+def _decoder_folder(broken: bool = False) -> Path:
+    from byom_onnx import convert_gguf
+
+    gguf = _root() / "tiny-words.gguf"
+    if not gguf.exists():
+        write_tiny_gguf(gguf, words=True)  # greedy output is words, so stop checks have material
+    folder = convert_gguf(gguf, _root() / ("tiny-broken" if broken else "tiny-a"), progress=False)
+    if broken:
+        break_graph_output(folder / "model.onnx", "logits")
+    return folder
+
+
+@cache
+def _encoder_folder(broken: bool = False) -> Path:
+    from byom_onnx import converted_bert
+
+    source = _root() / "bert"
+    if not source.exists():
+        write_tiny_bert(source)
+    converted = converted_bert(source, cache=_root() / "cache")
+    if not broken:
+        return converted
+    target = _root() / "bert-broken"
+    shutil.copytree(converted, target)
+    break_graph_output(target / "onnx" / "model.onnx", "last_hidden_state")
+    return target
 
 
 class TestOnnxDecoderConformance(ModelConformance):
     def make_model(self):
         from byom_onnx import OnnxModel
 
-        return OnnxModel(_tiny_paths()[0], threads=1, device="cpu", temperature=0.0)
+        return OnnxModel(_decoder_folder(), threads=1, device="cpu", temperature=0.0)
+
+    def make_faulty_model(self, fault):
+        from byom_onnx import OnnxModel
+
+        if fault == "bad_request":  # every chat prompt is longer than 16 tokens here
+            return OnnxModel(_decoder_folder(), threads=1, device="cpu", max_context=16)
+        if fault == "timeout":
+            return OnnxModel(_decoder_folder(), threads=1, device="cpu", timeout=1e-9)
+        if fault == "model_error":
+            return OnnxModel(_decoder_folder(broken=True), threads=1, device="cpu")
+        return None
 
 
 class TestOnnxEmbeddingConformance(ModelConformance):
     def make_model(self):
         from byom_onnx import OnnxModel
 
-        return OnnxModel(_tiny_paths()[1], threads=1, device="cpu")
+        return OnnxModel(_encoder_folder(), threads=1, device="cpu")
+
+    def make_faulty_model(self, fault):
+        from byom_onnx import OnnxModel
+
+        if fault == "timeout":
+            return OnnxModel(_encoder_folder(), threads=1, device="cpu", timeout=1e-9)
+        if fault == "model_error":
+            return OnnxModel(_encoder_folder(broken=True), threads=1, device="cpu")
+        return None  # long texts are truncated (as sentence-transformers does), never refused

@@ -26,6 +26,7 @@ class OnnxConfig(BaseModel):
     :param allow_cpu_fallback: with ``device = "cuda"``, run on CPU when CUDA is unusable
         instead of failing.
     :param threads: intra-op threads (default: physical cores).
+    :param timeout: default deadline in seconds for one call when the request carries none.
     :param spinning: let onnxruntime's worker threads spin-wait between operators (its default).
         Measured on a 2-core machine: +15-25 % decode when the cores are free (105-118 vs 88-92
         tok/s), but up to 2x slower when other processes compete for them; turn it off where the
@@ -50,4 +51,5 @@ class OnnxConfig(BaseModel):
     top_k: int = Field(default=50, ge=0)
     repetition_penalty: float = Field(default=1.0, gt=0.0, le=10.0)
     embed_batch_size: int = Field(default=32, ge=1)
+    timeout: float | None = Field(default=None, gt=0.0)
     progress: bool | None = None

@@ -120,14 +120,25 @@ class Encoder:
             pooled = (hidden * m).sum(axis=1) / (np.sqrt(counts) if mode == "mean_sqrt_len" else counts)
         return pooled
 
-    def embed(self, texts: list[str], *, normalize: bool | None = None) -> tuple[np.ndarray, int, bool]:
-        """Vectors ``(len(texts), dim)`` in input order, tokens counted, and whether normalised."""
+    def embed(
+        self, texts: list[str], *, normalize: bool | None = None, deadline: float | None = None
+    ) -> tuple[np.ndarray, int, bool]:
+        """Vectors ``(len(texts), dim)`` in input order, tokens counted, and whether normalised.
+
+        :param deadline: a ``time.monotonic()`` instant checked before each batch.
+        """
+        import time
+
         import numpy as np
+
+        from byom_sdk import Timeout
 
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         tokens = 0
         for start in range(0, len(order), self.batch_size):
+            if deadline is not None and time.monotonic() > deadline:
+                raise Timeout("embedding passed its deadline", provider="onnx")
             chunk = order[start : start + self.batch_size]
             out, used = self._batch([texts[i] for i in chunk])
             vectors[chunk] = out

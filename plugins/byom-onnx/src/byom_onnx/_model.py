@@ -13,6 +13,7 @@ from byom_sdk import (
     Attestation,
     BadRequest,
     Boundary,
+    ByomError,
     Capabilities,
     ConfigError,
     EmbedRequest,
@@ -54,9 +55,16 @@ def _as_list(value: Any) -> list[int]:
     return [int(value)]
 
 
+def _friendly_name(path: Path) -> str:
+    """A model id from a path: the file stem, or the parent's name for generic folder names."""
+    name = path.stem if path.suffix in (".gguf", ".onnx") else path.name
+    if name.lower() in ("model", "models", "onnx") and path.parent != path:
+        return _friendly_name(path.parent)
+    return name
+
+
 def _guarded(steps: Any, model_id: str) -> Any:
     """Wrap the step generator so onnxruntime failures surface as byom ``ModelError``."""
-    from byom_sdk import ByomError
 
     def wrapped() -> Any:
         token = None
@@ -228,7 +236,7 @@ class OnnxModel(Model):
         name = (
             self.config.model_id
             or str(marker.get("model_name") or "")
-            or (layout.converted_from.stem if layout.converted_from else layout.folder.name)
+            or _friendly_name(layout.converted_from or Path(str(marker.get("source") or layout.folder)))
         )
         source = (
             layout.converted_from if layout.converted_from and layout.converted_from.is_file() else layout.source_file
@@ -321,7 +329,8 @@ class OnnxModel(Model):
         self._check_open()
         assert self.decoder is not None
         cfg = self.config
-        deadline = time.monotonic() + request.timeout if request.timeout else None
+        limit = request.timeout or cfg.timeout
+        deadline = time.monotonic() + limit if limit else None
         prompt_ids = self._prompt_ids(request)
         budget = self.max_context - len(prompt_ids)
         max_new = min(request.max_tokens or cfg.max_tokens, budget)
@@ -342,7 +351,7 @@ class OnnxModel(Model):
             logits = next(steps)
             while produced < max_new:
                 if deadline is not None and time.monotonic() > deadline:
-                    raise Timeout(f"generation passed its {request.timeout:.1f}s deadline", provider="onnx")
+                    raise Timeout(f"model '{self._info.id}': generation passed its {limit}s deadline", provider="onnx")
                 token = sample_token(logits, params, history, rng)
                 produced += 1
                 history.append(token)
@@ -393,8 +402,14 @@ class OnnxModel(Model):
         self._check_open()
         assert self.encoder is not None
         started = time.perf_counter()
+        limit = request.timeout or self.config.timeout
+        deadline = time.monotonic() + limit if limit else None
         try:
-            vectors, tokens, unit = self.encoder.embed(list(request.texts), normalize=request.normalize)
+            vectors, tokens, unit = self.encoder.embed(
+                list(request.texts), normalize=request.normalize, deadline=deadline
+            )
+        except ByomError:
+            raise
         except Exception as exc:
             raise ModelError(
                 f"model '{self._info.id}': onnxruntime failed: {str(exc).splitlines()[0]}", provider="onnx"
