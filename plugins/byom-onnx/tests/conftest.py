@@ -34,8 +34,9 @@ def tiny_model(tiny_gguf, onnx_cache, monkeypatch_session):
     model.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def monkeypatch_session(onnx_cache):
+    # Every conversion in this session goes to a temporary cache, never the user's ~/.cache.
     mp = pytest.MonkeyPatch()
     mp.setenv("BYOM_CACHE_DIR", str(onnx_cache))
     yield mp
