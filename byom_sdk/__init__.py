@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ._managed import ManagedModel
     from ._middleware import CallContext, Interceptor, Middleware
     from ._model import GenerateParams, Model
+    from ._openai import messages_from_openai, messages_to_openai
     from ._plugins import PluginLoadWarning, Registry, get_registry
     from ._retry import RetryPolicy
     from ._specs import (
@@ -118,6 +119,8 @@ __all__ = [
     "UsageEvent",
     "get_registry",
     "hookimpl",
+    "messages_from_openai",
+    "messages_to_openai",
 ]
 
 # Names resolve on first access so `import byom_sdk` costs almost nothing: pydantic and the
@@ -174,6 +177,8 @@ _LAZY: dict[str, str] = {
     "UsageEvent": "._types",
     "get_registry": "._plugins",
     "hookimpl": "._hookspecs",
+    "messages_from_openai": "._openai",
+    "messages_to_openai": "._openai",
 }
 
 

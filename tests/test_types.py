@@ -114,3 +114,21 @@ def test_embed_request_needs_texts():
     with pytest.raises(ValidationError) as err:
         EmbedRequest(texts=())
     assert _field_of(err.value) == "texts"
+
+
+def test_openai_message_shapes_round_trip():
+    """OpenAI wire messages (text parts, function tool calls) convert both ways."""
+    from byom_sdk import ToolCall, messages_from_openai, messages_to_openai
+
+    wire = [
+        {"role": "system", "content": [{"type": "text", "text": "be "}, {"type": "text", "text": "brief"}]},
+        {"role": "assistant", "content": None,
+         "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "42"},
+    ]
+    messages = messages_from_openai(wire)
+    assert messages[0] == Message(role="system", content="be brief")
+    assert messages[1].tool_calls == (ToolCall(id="c1", name="f", arguments='{"a": 1}'),)
+    assert messages_from_openai(messages_to_openai(messages)) == messages
+    with pytest.raises(ValueError):
+        messages_from_openai([{"role": "user", "content": 5}])

@@ -20,4 +20,9 @@ if "pytest" in _sys.modules:
 from .._plugins import isolated_registry
 from ._scripted import ScriptedModel, ScriptedModelConfig, WhitespaceTokenizer
 
-__all__ = ["ScriptedModel", "ScriptedModelConfig", "WhitespaceTokenizer", "isolated_registry"]
+__all__ = [
+    "ScriptedModel",
+    "ScriptedModelConfig",
+    "WhitespaceTokenizer",
+    "isolated_registry",
+]

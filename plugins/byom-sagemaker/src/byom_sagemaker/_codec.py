@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from byom_sdk import ConfigError, EmbedRequest, GenerateRequest, Usage
+from byom_sdk import ConfigError, EmbedRequest, GenerateRequest, Usage, messages_to_openai
 
 from ._stream import Chunk
 
@@ -227,15 +227,7 @@ def prompt_text(request: GenerateRequest) -> str:
 
 def messages_payload(request: GenerateRequest) -> list[dict[str, Any]]:
     """The request's messages as OpenAI-style dicts."""
-    out: list[dict[str, Any]] = []
-    for message in request.as_messages():
-        item: dict[str, Any] = {"role": message.role, "content": message.content}
-        if message.name:
-            item["name"] = message.name
-        if message.tool_call_id:
-            item["tool_call_id"] = message.tool_call_id
-        out.append(item)
-    return out
+    return messages_to_openai(request.as_messages())
 
 
 def usage_from(prompt_tokens: Any, completion_tokens: Any) -> Usage | None:

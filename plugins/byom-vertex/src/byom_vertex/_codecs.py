@@ -37,6 +37,7 @@ from byom_sdk import (
     ToolCall,
     ToolCallEvent,
     Usage,
+    messages_to_openai,
 )
 
 __all__ = [
@@ -181,20 +182,7 @@ def _predictions(body: Any) -> list[Any]:
 
 
 def _messages(request: GenerateRequest) -> list[dict[str, Any]]:
-    out = []
-    for message in request.as_messages():
-        item: dict[str, Any] = {"role": message.role, "content": message.content}
-        if message.name:
-            item["name"] = message.name
-        if message.tool_call_id:
-            item["tool_call_id"] = message.tool_call_id
-        if message.tool_calls:
-            item["tool_calls"] = [
-                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-                for c in message.tool_calls
-            ]
-        out.append(item)
-    return out
+    return messages_to_openai(request.as_messages())
 
 
 def _openai_params(request: GenerateRequest) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from byom_sdk import (
     Throttled,
     Unavailable,
     UsageEvent,
+    messages_from_openai,
 )
 
 __all__ = [
@@ -254,8 +255,12 @@ class OpenAIPersonality(Personality):
         if not isinstance(data, Mapping) or not isinstance(data.get("messages"), list):
             raise _invalid("`messages` must be a list")
         stop = data.get("stop")
+        try:
+            messages = messages_from_openai(data["messages"])
+        except ValueError as exc:
+            raise _invalid(f"invalid messages: {exc}") from None
         return _request(
-            messages=tuple(data["messages"]), max_tokens=data.get("max_tokens"), temperature=data.get("temperature"),
+            messages=messages, max_tokens=data.get("max_tokens"), temperature=data.get("temperature"),
             top_p=data.get("top_p"), top_k=data.get("top_k"),
             stop=(stop,) if isinstance(stop, str) else tuple(stop or ()), seed=data.get("seed"),
         )

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from byom_sdk import FinishEvent, Model, TextDelta, UsageEvent
+from byom_sdk import FinishEvent, Model, TextDelta, UsageEvent, messages_from_openai
 
 __all__ = [
     "CONTAINERS",
@@ -26,6 +26,13 @@ __all__ = [
     "VLLMContainer",
 ]
 
+
+
+def _messages(items: Any) -> Any:
+    try:
+        return messages_from_openai(items)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise BadBody(f"invalid messages: {exc}") from None
 
 class BadBody(ValueError):
     """The body is not what this container accepts (answered as 400 INVALID_ARGUMENT)."""
@@ -108,7 +115,7 @@ class Container:
         messages = body.get("messages")
         if not messages:
             raise BadBody("chat request without messages")
-        reply = self.model.generate([dict(m) for m in messages], **_kwargs(body))
+        reply = self.model.generate(_messages(messages), **_kwargs(body))
         return {
             "id": f"chatcmpl-{int(time.time() * 1000)}", "object": "chat.completion", "created": int(time.time()),
             "model": body.get("model") or self.model_id,
@@ -131,7 +138,7 @@ class Container:
         chat = body.get("messages") is not None
         if not chat and body.get("prompt") is None:
             raise BadBody("stream request needs 'messages' or 'prompt'")
-        source: Any = [dict(m) for m in body["messages"]] if chat else str(body["prompt"])
+        source: Any = _messages(body["messages"]) if chat else str(body["prompt"])
         kind = "chat.completion.chunk" if chat else "text_completion"
         model = body.get("model") or self.model_id
 
