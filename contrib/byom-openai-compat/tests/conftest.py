@@ -9,3 +9,9 @@ def openai_server():
     """One loopback OpenAI-compatible server (ScriptedModel behind it) for the session."""
     with OpenAICompatServer(timeout_delay=1.0) as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def _audit_in_tmp(tmp_path, monkeypatch):
+    """Clients with the default policy write byom-audit.sqlite to the working directory."""
+    monkeypatch.chdir(tmp_path)

@@ -81,3 +81,9 @@ def make_client(server: LocalSageMakerServer) -> Iterator[Any]:
         yield make
         for client in clients:
             client.close()
+
+
+@pytest.fixture(autouse=True)
+def _audit_in_tmp(tmp_path, monkeypatch):
+    """Clients with the default policy write byom-audit.sqlite to the working directory."""
+    monkeypatch.chdir(tmp_path)
