@@ -27,10 +27,13 @@ def suites() -> list[tuple[str, Path]]:
 
 def main() -> int:
     REPORTS.mkdir(exist_ok=True)
+    for stale in REPORTS.glob("*.junit.xml"):
+        stale.unlink()
     failed = []
     summary = []
     for name, folder in suites():
-        args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        junit = REPORTS / f"{name}.junit.xml"
+        args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}"]
         if name != "core":
             args.append("tests")
         started = time.monotonic()
@@ -41,11 +44,26 @@ def main() -> int:
         if code != 0:
             failed.append(name)
     print("\n" + "\n".join(summary))
+    passed, failures, skipped = _totals()
     if failed:
         print(f"FAILED suites: {', '.join(failed)}")
-        return 1
-    print("all suites passed")
-    return 0
+    # One closing line over every suite, in the form CI runners read.
+    print(f"{passed} passed, {failures} failed, {skipped} skipped")
+    return 1 if failed else 0
+
+
+def _totals() -> tuple[int, int, int]:
+    import xml.etree.ElementTree as ET
+
+    passed = failures = skipped = 0
+    for junit in REPORTS.glob("*.junit.xml"):
+        for suite in ET.parse(junit).getroot().iter("testsuite"):
+            tests, skips = int(suite.get("tests", 0)), int(suite.get("skipped", 0))
+            fails = int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+            passed += tests - skips - fails
+            failures += fails
+            skipped += skips
+    return passed, failures, skipped
 
 
 if __name__ == "__main__":
