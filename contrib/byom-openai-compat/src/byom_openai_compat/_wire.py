@@ -32,6 +32,7 @@ from byom_sdk import (
     Unavailable,
     Usage,
     UsageEvent,
+    messages_to_openai,
 )
 from byom_sdk._types import FinishReason
 
@@ -96,19 +97,7 @@ def _stream_fields(stream: bool, usage: bool) -> dict[str, Any]:
 
 def chat_body(request: GenerateRequest, model: str, *, stream: bool, stream_usage: bool) -> dict[str, Any]:
     """The ``/chat/completions`` body for ``request``."""
-    messages = []
-    for message in request.as_messages():
-        item: dict[str, Any] = {"role": message.role, "content": message.content}
-        if message.name:
-            item["name"] = message.name
-        if message.tool_calls:
-            item["tool_calls"] = [
-                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-                for c in message.tool_calls
-            ]
-        if message.tool_call_id:
-            item["tool_call_id"] = message.tool_call_id
-        messages.append(item)
+    messages = messages_to_openai(request.as_messages())
     body: dict[str, Any] = {"model": model, "messages": messages, **_sampling(request)}
     if request.tools:
         body["tools"] = list(request.tools)

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from byom_sdk import ByomError, GenerateRequest, Model, ProviderError
+from byom_sdk import ByomError, GenerateRequest, Model, ProviderError, messages_from_openai
 from byom_sdk.testing import ScriptedModel
 
 __all__ = ["FAULT_SCENARIOS", "OpenAICompatServer"]
@@ -140,10 +140,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _request(self, body: dict[str, Any], chat: bool) -> GenerateRequest:
         fields: dict[str, Any] = {}
         if chat:
-            fields["messages"] = tuple(
-                {k: v for k, v in m.items() if k in ("role", "content", "name", "tool_call_id")}
-                for m in body.get("messages") or ()
-            )
+            fields["messages"] = messages_from_openai(body.get("messages") or ())
         else:
             prompt = body.get("prompt", "")
             fields["prompt"] = prompt if isinstance(prompt, str) else "".join(prompt)
