@@ -9,6 +9,7 @@ byte leaves, and is audited like every other outcome.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -95,6 +96,20 @@ def _request_payload(request: GenerateRequest) -> dict[str, Any]:
         return {"prompt": request.prompt}
     return {"messages": [m.model_dump(mode="json", exclude_defaults=True) for m in request.messages or ()]}
 
+
+
+@functools.lru_cache(maxsize=64)
+def _boundary_record(boundary: Boundary) -> dict[str, Any]:
+    """The boundary as the audit record stores it (boundaries are immutable and few, so the
+    dict is built once per boundary, not per call)."""
+    return {
+        "location_kind": boundary.location_kind,
+        "network_path": boundary.network_path,
+        "endpoint": boundary.endpoint,
+        "tls": boundary.tls,
+        "retention": boundary.retention,
+        "attestations": [a.model_dump(mode="json") for a in boundary.attestations],
+    }
 
 class TrustRuntime:
     """Shared trust state of one Client: policy, detectors, vaults, audit sink, key.
@@ -389,12 +404,13 @@ class _TrustCall(Interceptor):
     def on_request(self, request: GenerateRequest) -> GenerateRequest:
         started = time.perf_counter()
         self.metadata = request.metadata
-        self.span.set_many({
-            "gen_ai.request.max_tokens": request.max_tokens,
-            "gen_ai.request.temperature": request.temperature,
-            "gen_ai.request.top_p": request.top_p,
-            "gen_ai.conversation.id": request.metadata.conversation_id,
-        })
+        if self.span.active:
+            self.span.set_many({
+                "gen_ai.request.max_tokens": request.max_tokens,
+                "gen_ai.request.temperature": request.temperature,
+                "gen_ai.request.top_p": request.top_p,
+                "gen_ai.conversation.id": request.metadata.conversation_id,
+            })
         try:
             self._gate()
             masked = request
@@ -584,6 +600,8 @@ class _TrustCall(Interceptor):
             log.error("audit record for model %r could not be written: %s", self.mw.alias, exc)
             return
         usage = self.usage
+        if not self.span.active:
+            return
         self.span.set_many({
             "gen_ai.usage.input_tokens": usage.input_tokens if usage else None,
             "gen_ai.usage.output_tokens": usage.output_tokens if usage else None,
@@ -614,14 +632,7 @@ class _TrustCall(Interceptor):
             "provider": self.info.provider,
             "operation": self.call.operation,
             "region": boundary.region,
-            "boundary": {
-                "location_kind": boundary.location_kind,
-                "network_path": boundary.network_path,
-                "endpoint": boundary.endpoint,
-                "tls": boundary.tls,
-                "retention": boundary.retention,
-                "attestations": [a.model_dump(mode="json") for a in boundary.attestations],
-            },
+            "boundary": _boundary_record(boundary),
             "trust": "on" if self.enabled else "off",
             "policy_hash": self.mw.policy_hash,
             "decisions": [d.as_dict() for d in self.decisions],
@@ -629,7 +640,11 @@ class _TrustCall(Interceptor):
             "entities": dict(sorted(self.counts.items())),
             "placeholders": {"restored": self.restored, "unrestored": self.unrestored},
             "scores": self.scores,
-            "usage": usage.model_dump(mode="json") if usage else None,
+            "usage": (
+                {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens, "source": usage.source}
+                if usage
+                else None
+            ),
             "finish_reasons": self.finish_reasons,
             "latency_ms": round(self.call.elapsed_ms, 3),
             "trust_ms": round(self.trust_ms, 3),

@@ -18,12 +18,14 @@ __all__ = ["SpanHandle", "start_span"]
 
 _tracer: Any = None
 _checked = False
+_trace_api: Any = None
+_proxy_type: Any = None
 
 _OPERATIONS = {"generate": "chat", "stream": "chat", "embed": "embeddings"}
 
 
 def _get_tracer() -> Any:
-    global _tracer, _checked
+    global _tracer, _checked, _trace_api, _proxy_type
     if not _checked:
         _checked = True
         try:
@@ -31,7 +33,13 @@ def _get_tracer() -> Any:
         except ImportError:
             _tracer = None
         else:
+            _trace_api = trace
+            _proxy_type = getattr(trace, "ProxyTracerProvider", None)
             _tracer = trace.get_tracer("byom_sdk.trust")
+    if _tracer is not None and _proxy_type is not None and isinstance(_trace_api.get_tracer_provider(), _proxy_type):
+        # No SDK installed a tracer provider yet: every span would be a no-op, skip it.
+        # (Checked per call, since an application may set its provider after importing us.)
+        return None
     return _tracer
 
 
