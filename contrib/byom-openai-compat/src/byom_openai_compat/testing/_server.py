@@ -273,6 +273,13 @@ class _Server(ThreadingHTTPServer):
     api_key: str | None
     timeout_delay: float
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return  # the client gave up first (a timeout scenario): expected, not a server bug
+        super().handle_error(request, client_address)
+
 
 class OpenAICompatServer:
     """An OpenAI-compatible server on 127.0.0.1, serving ``model``.
