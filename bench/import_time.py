@@ -4,6 +4,10 @@ Goal (issue 2): `import byom_sdk` (core, every first-party plugin installed) <= 
 Also reported, for honesty: the cost once the contract is touched (`byom_sdk.Client`), and of
 loading every installed plugin's entry-point module (which must not import cloud SDKs).
 
+With byom-vertex installed it then runs bench/vertex_first_call.py: the Vertex plugin's
+first-call cost (build a model, first predict against the local server) beside
+`import google.cloud.aiplatform` (anchor 2-4 s).
+
 Run: .venv/bin/python bench/import_time.py [--runs 5]
 """
 
@@ -60,6 +64,13 @@ def main() -> None:
         print(f"{name:48s} {results[name] / anchor:5.2f}x import boto3")
     ratio = results["import byom_sdk"] / anchor
     print(f"\ngoal import byom_sdk <= 0.5x import boto3: {'met' if ratio <= 0.5 else 'NOT met'} ({ratio:.2f}x)")
+    import importlib.util
+    from pathlib import Path
+
+    if importlib.util.find_spec("byom_vertex") is not None:
+        print("\n--- Vertex plugin: first-call cost vs import google.cloud.aiplatform ---", flush=True)
+        script = Path(__file__).with_name("vertex_first_call.py")
+        subprocess.run([sys.executable, str(script), "--runs", str(args.runs)], check=True)
 
 
 if __name__ == "__main__":
