@@ -4,7 +4,7 @@ plugin middleware, the trust pipeline and the retry policy."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
@@ -85,12 +85,26 @@ class Client:
         *,
         trust: Literal["on", "off"] = "on",
         registry: Registry | None = None,
+        only: Collection[str] | None = None,
     ) -> Client:
-        """Build a Client from a byom.toml file."""
+        """Build a Client from a byom.toml file.
+
+        :param only: validate and offer just these aliases (a tool that needs one model is
+            not stopped by another model's config); unknown names are a ``ConfigError``.
+        """
         path = Path(path)
         data = load_config_file(path)
+        models = data.get("models", {})
+        if only is not None:
+            missing = [alias for alias in only if alias not in models]
+            if missing:
+                raise ConfigError(
+                    f"no model named '{missing[0]}' (configured: {', '.join(sorted(models)) or 'none'})",
+                    source=str(path),
+                )
+            models = {alias: models[alias] for alias in only}
         return cls(
-            data.get("models", {}),
+            models,
             policy=data.get("trust"),
             retry=data.get("retry"),
             trust=trust,

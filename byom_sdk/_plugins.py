@@ -337,23 +337,24 @@ class Registry:
         spec = self.providers.get(name)
         if spec is not None:
             return spec
-        raise PluginError(self._missing("provider", name, sorted(self.providers)), plugin=name)
+        raise PluginError(self.missing_message("provider", name, sorted(self.providers)), plugin=name)
 
     def tokenizer(self, name: str) -> TokenizerSpec:
         self.load()
         spec = self.tokenizers.get(name)
         if spec is not None:
             return spec
-        raise PluginError(self._missing("tokenizer", name, sorted(self.tokenizers)), plugin=name)
+        raise PluginError(self.missing_message("tokenizer", name, sorted(self.tokenizers)), plugin=name)
 
     def audit_sink(self, name: str) -> AuditSinkSpec:
         self.load()
         spec = self.audit_sinks.get(name)
         if spec is not None:
             return spec
-        raise PluginError(self._missing("audit sink", name, sorted(self.audit_sinks)), plugin=name)
+        raise PluginError(self.missing_message("audit sink", name, sorted(self.audit_sinks)), plugin=name)
 
-    def _missing(self, kind: str, name: str, known: list[str]) -> str:
+    def missing_message(self, kind: str, name: str, known: list[str]) -> str:
+        """Why ``name`` is not registered, citing a failed plugin that may own it."""
         message = f"no {kind} named '{name}' (known: {', '.join(known) or 'none'})"
         related = [f for f in self.failures if name in f.name or (f.distribution and name in f.distribution)]
         if related:

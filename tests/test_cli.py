@@ -18,6 +18,10 @@ replies = ["Hello there, friend"]
 
 [models.ghost]
 provider = "no-such-provider"
+
+[models.typo]
+provider = "scripted"
+replys = ["misspelled key"]
 """
 
 
@@ -48,12 +52,25 @@ def test_plugins_table(config, capsys):
     assert "scripted" in capsys.readouterr().out
 
 
-def test_models_json_marks_unavailable_providers(config, capsys):
-    """`byom models --json` lists aliases and whether their provider is installed."""
+def test_models_json_reports_each_alias_status(config, capsys):
+    """`byom models --json` lists every alias with its status: usable, provider missing, or
+    invalid config (with the one-line error naming the field)."""
     assert main(["models", "--json"]) == 0
     rows = {r["alias"]: r for r in json.loads(capsys.readouterr().out)["models"]}
-    assert rows["bot"] == {"alias": "bot", "provider": "scripted", "description": "test double", "available": True}
-    assert rows["ghost"]["available"] is False
+    assert rows["bot"] == {"alias": "bot", "provider": "scripted", "description": "test double",
+                           "status": "ok", "error": None, "available": True}
+    assert rows["ghost"]["status"] == "provider not installed" and not rows["ghost"]["available"]
+    assert "no provider named 'no-such-provider'" in rows["ghost"]["error"]
+    assert rows["typo"]["status"] == "invalid config"
+    assert "model 'typo': field 'replys'" in rows["typo"]["error"]
+
+
+def test_one_bad_alias_does_not_block_another(config, capsys):
+    """Commands that target one alias validate only that alias."""
+    assert main(["generate", "bot", "hi"]) == 0
+    assert capsys.readouterr().out == "Hello there, friend\n"
+    assert main(["generate", "typo", "hi"]) == 1
+    assert "field 'replys'" in capsys.readouterr().err
 
 
 def test_generate_and_stream(config, capsys):
@@ -85,7 +102,7 @@ def test_chat_reads_lines_until_empty(config, capsys, monkeypatch):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["generate", "nobody", "hi"], "error: byom.toml: no model named 'nobody' (configured: bot, ghost)"),
+        (["generate", "nobody", "hi"], "error: byom.toml: no model named 'nobody' (configured: bot, ghost, typo)"),
         (["generate", "ghost", "hi"], "error: no provider named 'no-such-provider'"),
         (["--config", "missing.toml", "models"], "error: missing.toml: config file not found"),
     ],

@@ -111,3 +111,14 @@ def test_inline_config_error_names_the_source():
     """Errors from inline configs name the Client(models=...) source."""
     with pytest.raises(ConfigError, match=r"<Client\(models=...\)>: model 'x': field 'provider'"):
         Client(models={"x": {"replies": []}})
+
+
+def test_only_validates_the_named_aliases(tmp_path):
+    """Client.from_config(only=[...]) builds just those aliases; other entries are not checked."""
+    path = _write(tmp_path, '[models.good]\nprovider = "scripted"\n\n[models.bad]\nprovider = "scripted"\nnope = 1\n')
+    with pytest.raises(ConfigError, match="model 'bad'"):
+        Client.from_config(path)
+    client = Client.from_config(path, only=["good"], trust="off")
+    assert client.aliases == ["good"] and client.model("good").generate("x").text == "echo: x"
+    with pytest.raises(ConfigError, match=r"no model named 'other' \(configured: bad, good\)"):
+        Client.from_config(path, only=["other"])

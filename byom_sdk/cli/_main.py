@@ -29,10 +29,11 @@ class _State:
         self.config = config
         self.debug = debug
 
-    def client(self) -> Client:
+    def client(self, alias: str | None = None) -> Client:
+        """The Client for this config; with ``alias``, only that model is validated."""
         from .._client import Client
 
-        return Client.from_config(self.config)
+        return Client.from_config(self.config, only=None if alias is None else [alias])
 
 
 def _console(stderr: bool = False) -> Any:
@@ -98,32 +99,43 @@ def plugins_command(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def models_command(state: _State, as_json: bool) -> None:
-    """List the model aliases configured in byom.toml and their providers."""
-    client = state.client()
+    """List the model aliases in byom.toml: provider, and whether each one is usable."""
+    from .._client import Client
+    from .._config import load_config_file
+    from .._errors import ByomError
+
+    data = load_config_file(state.config)
     rows: list[dict[str, Any]] = []
-    for alias in client.aliases:
-        entry = client.entry(alias)
-        provider = entry.provider if entry else "instance"
-        available = provider in client.registry.providers or entry is None
-        rows.append(
-            {
-                "alias": alias,
-                "provider": provider,
-                "description": entry.description if entry else "",
-                "available": available,
-            }
-        )
+    for alias, raw in sorted(data.get("models", {}).items()):
+        provider = raw.get("provider", "?") if isinstance(raw, dict) else "?"
+        row: dict[str, Any] = {"alias": alias, "provider": provider, "description": "", "status": "ok", "error": None}
+        try:
+            client = Client.from_config(state.config, only=[alias])
+            entry = client.entry(alias)
+            row["description"] = entry.description if entry else ""
+            if provider not in client.registry.providers:
+                row["status"] = "provider not installed"
+                row["error"] = client.registry.missing_message("provider", str(provider), sorted(client.registry.providers))
+        except ByomError as exc:
+            row["status"], row["error"] = "invalid config", str(exc)
+        row["available"] = row["status"] == "ok"
+        rows.append(row)
     if as_json:
         click.echo(json.dumps({"config": state.config, "models": rows}, indent=2))
         return
     from rich.table import Table
 
     table = Table(title=f"models in {state.config}")
-    for column in ("alias", "provider", "available", "description"):
-        table.add_column(column)
+    for column in ("alias", "provider", "status", "description"):
+        table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(row["alias"], row["provider"], "yes" if row["available"] else "[red]no[/red]", row["description"])
-    _console().print(table)
+        status = row["status"] if row["available"] else f"[red]{row['status']}[/red]"
+        table.add_row(row["alias"], str(row["provider"]), status, row["description"])
+    console = _console()
+    console.print(table)
+    for row in rows:
+        if row["error"]:
+            console.print(f"[red]{row['alias']}[/red]: {row['error']}")
 
 
 @cli.command("generate")
@@ -148,7 +160,7 @@ def generate_command(
     """Generate a reply from model ALIAS for PROMPT."""
     from .._types import FinishEvent, TextDelta
 
-    with state.client() as client:
+    with state.client(alias) as client:
         model = client.model(alias)
         messages: list[dict[str, str]] = []
         if system:
@@ -174,7 +186,7 @@ def generate_command(
 @click.pass_obj
 def embed_command(state: _State, alias: str, texts: Sequence[str]) -> None:
     """Embed TEXTS with model ALIAS and print the vectors as JSON."""
-    with state.client() as client:
+    with state.client(alias) as client:
         response = client.model(alias).embed(list(texts))
     click.echo(
         json.dumps(
@@ -201,7 +213,7 @@ def chat_command(state: _State, alias: str, system: str | None, max_tokens: int 
 
     conversation = uuid.uuid4().hex
     history: list[dict[str, str]] = [{"role": "system", "content": system}] if system else []
-    with state.client() as client:
+    with state.client(alias) as client:
         model = client.model(alias)
         while True:
             try:
@@ -232,7 +244,7 @@ def conformance_command(state: _State, alias: str, report: Path | None, preview:
     """Run the conformance suite against model ALIAS from byom.toml."""
     from ..testing.conformance import run_conformance
 
-    with state.client() as client:
+    with state.client(alias) as client:
         client.provider_model(alias).close()  # fail fast, in one line, on a bad alias or config
         code = run_conformance(
             lambda: client.provider_model(alias), report_path=report, preview=preview, name=alias
