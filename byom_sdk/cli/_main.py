@@ -115,7 +115,8 @@ def models_command(state: _State, as_json: bool) -> None:
             row["description"] = entry.description if entry else ""
             if provider not in client.registry.providers:
                 row["status"] = "provider not installed"
-                row["error"] = client.registry.missing_message("provider", str(provider), sorted(client.registry.providers))
+                registry = client.registry
+                row["error"] = registry.missing_message("provider", str(provider), sorted(registry.providers))
         except ByomError as exc:
             row["status"], row["error"] = "invalid config", str(exc)
         row["available"] = row["status"] == "ok"
