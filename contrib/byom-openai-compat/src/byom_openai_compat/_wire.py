@@ -20,6 +20,7 @@ from byom_sdk import (
     BadRequest,
     EmbedRequest,
     FinishEvent,
+    FinishReason,
     GenerateRequest,
     ModelError,
     ProviderError,
@@ -34,7 +35,6 @@ from byom_sdk import (
     UsageEvent,
     messages_to_openai,
 )
-from byom_sdk._types import FinishReason
 
 __all__ = [
     "PROVIDER",
