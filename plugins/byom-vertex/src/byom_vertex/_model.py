@@ -297,6 +297,10 @@ class VertexModel(Model):
             return _chunks(http.stream_raw_predict(data, self.codec.content_type, timeout))
         return getattr(self._sync(), rpc)(request=self._rpc_request(rpc, body), timeout=timeout, retry=None)
 
+    async def _async_call(self, rpc: str, body: dict[str, Any], timeout: float) -> Any:
+        """One unary RPC through the async GAPIC client (gRPC)."""
+        return await getattr(self._async(), rpc)(request=self._rpc_request(rpc, body), timeout=timeout, retry=None)
+
     def _http_client(self) -> Any:
         http = self._http
         if http is None:
@@ -373,9 +377,7 @@ class VertexModel(Model):
         rpc = self._require(self.codec.generate_rpc, "generate")
         started = time.perf_counter()
         try:
-            call = getattr(self._async(), rpc)
-            response = await call(request=self._rpc_request(rpc, self.codec.encode_generate(request)),
-                                  timeout=self._timeout(request), retry=None)
+            response = await self._async_call(rpc, self.codec.encode_generate(request), self._timeout(request))
         except ByomError:
             raise
         except Exception as exc:
@@ -388,9 +390,7 @@ class VertexModel(Model):
         rpc = self._require(self.codec.embed_rpc, "embed")
         started = time.perf_counter()
         try:
-            call = getattr(self._async(), rpc)
-            response = await call(request=self._rpc_request(rpc, self.codec.encode_embed(request)),
-                                  timeout=self._timeout(request), retry=None)
+            response = await self._async_call(rpc, self.codec.encode_embed(request), self._timeout(request))
         except ByomError:
             raise
         except Exception as exc:
