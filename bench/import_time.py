@@ -31,11 +31,7 @@ CASES = {
 
 
 def measure(code: str, runs: int) -> list[float]:
-    timer = (
-        "import time; __t = time.perf_counter()\n"
-        f"{code}\n"
-        "print(time.perf_counter() - __t)"
-    )
+    timer = f"import time; __t = time.perf_counter()\n{code}\nprint(time.perf_counter() - __t)"
     samples = []
     for _ in range(runs + 1):  # first run warms the OS file cache
         out = subprocess.run([sys.executable, "-c", timer], capture_output=True, text=True, check=True)

@@ -92,10 +92,19 @@ def _ip(fake, rng: random.Random) -> str:
 
 TEMPLATES = {
     "EMAIL": ["You can reach me at {v}.", "Sent from {v}", "Please cc {v} on the reply.", "Contact: {v}"],
-    "PHONE": ["My number is {v}.", "Call {v} after 5pm.", "Reach me on {v} any time.", "Phone: {v}",
-              "Alternatively {v} works."],
-    "CREDIT_CARD": ["The card {v} was declined.", "Paid with {v} yesterday.", "Card number: {v}",
-                    "Charge it to {v} please."],
+    "PHONE": [
+        "My number is {v}.",
+        "Call {v} after 5pm.",
+        "Reach me on {v} any time.",
+        "Phone: {v}",
+        "Alternatively {v} works.",
+    ],
+    "CREDIT_CARD": [
+        "The card {v} was declined.",
+        "Paid with {v} yesterday.",
+        "Card number: {v}",
+        "Charge it to {v} please.",
+    ],
     "US_SSN": ["My SSN is {v}.", "Social security number {v} for verification.", "SSN: {v}"],
     "IBAN": ["Please refund to IBAN {v}.", "Bank account {v} (IBAN).", "Transfer it to {v} today."],
     "IP_ADDRESS": ["The login came from {v}.", "Server {v} is unreachable.", "Blocked IP {v} twice."],
@@ -283,9 +292,11 @@ def main(argv: list[str] | None = None) -> int:
     texts = [text for text, _ in corpus]
     total_bytes = sum(len(t.encode()) for t in texts)
     prompts = prompts_of(corpus)
-    print(f"corpus: {len(texts)} docs, {total_bytes:,} bytes, {sum(len(g) for _, g in corpus):,} gold spans, "
-          f"{len(prompts)} prompts of 2 KB; python {platform.python_version()}, {os.cpu_count()} CPUs, "
-          f"load {os.getloadavg()[0]:.1f}")
+    print(
+        f"corpus: {len(texts)} docs, {total_bytes:,} bytes, {sum(len(g) for _, g in corpus):,} gold spans, "
+        f"{len(prompts)} prompts of 2 KB; python {platform.python_version()}, {os.cpu_count()} CPUs, "
+        f"load {os.getloadavg()[0]:.1f}"
+    )
 
     t0 = time.perf_counter()
     masker = Masker([BuiltinDetector()])
@@ -341,26 +352,38 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\ninit: built-in {builtin_init * 1000:.1f} ms, Presidio {presidio_init:.2f} s")
     print("\n| | built-in | Presidio (regex, blank spaCy) | ratio |\n|---|---|---|---|")
-    print(f"| throughput, wall (MB/s) | {tp['builtin_wall']:.2f} | {tp['presidio_wall']:.3f} | "
-          f"{results['speedup']['wall']:.0f}x |")
-    print(f"| throughput, CPU time (MB/s) | {tp['builtin_cpu']:.2f} | {tp['presidio_cpu']:.3f} | "
-          f"{results['speedup']['cpu']:.0f}x |")
+    print(
+        f"| throughput, wall (MB/s) | {tp['builtin_wall']:.2f} | {tp['presidio_wall']:.3f} | "
+        f"{results['speedup']['wall']:.0f}x |"
+    )
+    print(
+        f"| throughput, CPU time (MB/s) | {tp['builtin_cpu']:.2f} | {tp['presidio_cpu']:.3f} | "
+        f"{results['speedup']['cpu']:.0f}x |"
+    )
     lb, lp = results["latency_2kb"]["builtin"], results["latency_2kb"]["presidio"]
-    for key, label in (("p50_ms", "2 KB p50, wall (ms)"), ("p95_ms", "2 KB p95, wall (ms)"),
-                       ("cpu_p50_ms", "2 KB p50, CPU (ms)"), ("cpu_p95_ms", "2 KB p95, CPU (ms)")):
+    for key, label in (
+        ("p50_ms", "2 KB p50, wall (ms)"),
+        ("p95_ms", "2 KB p95, wall (ms)"),
+        ("cpu_p50_ms", "2 KB p50, CPU (ms)"),
+        ("cpu_p95_ms", "2 KB p95, CPU (ms)"),
+    ):
         print(f"| {label} | {lb[key]:.3f} | {lp[key]:.2f} | {lp[key] / lb[key]:.0f}x |")
     print("\n| entity | gold | built-in recall | built-in precision | Presidio recall | Presidio precision |")
     print("|---|---|---|---|---|---|")
     ab, ap = results["accuracy"]["builtin"], results["accuracy"]["presidio"]
     for entity in ENTITIES:
         b, p = ab[entity], ap[entity]
-        print(f"| {entity} | {b['gold']} | {b['recall']:.3f} | {b['precision']:.3f} | {p['recall']:.3f} | "
-              f"{p['precision']:.3f} |")
+        print(
+            f"| {entity} | {b['gold']} | {b['recall']:.3f} | {b['precision']:.3f} | {p['recall']:.3f} | "
+            f"{p['precision']:.3f} |"
+        )
     print(f"\nother types predicted: built-in {ab['_other_types']}; Presidio {ap['_other_types']}")
     pipe = results["pipeline"]
-    print(f"\nfull trust pipeline per 2 KB call (gate, mask, score in/out, restore; no audit write): "
-          f"p50 {pipe['trust_p50_ms']:.3f} ms, p95 {pipe['trust_p95_ms']:.3f} ms; "
-          f"SQLite audit append p50 {pipe['audit_append_p50_ms']:.3f} ms, p95 {pipe['audit_append_p95_ms']:.3f} ms")
+    print(
+        f"\nfull trust pipeline per 2 KB call (gate, mask, score in/out, restore; no audit write): "
+        f"p50 {pipe['trust_p50_ms']:.3f} ms, p95 {pipe['trust_p95_ms']:.3f} ms; "
+        f"SQLite audit append p50 {pipe['audit_append_p50_ms']:.3f} ms, p95 {pipe['audit_append_p95_ms']:.3f} ms"
+    )
 
     goals = {
         "throughput >= 50x Presidio (CPU time)": results["speedup"]["cpu"] >= 50,

@@ -36,8 +36,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--profile", action="store_true")
-    parser.add_argument("--audit", choices=["default", "memory"], default="default",
-                        help="audit sink of the Clients: the default policy's, or in-memory (to isolate its cost)")
+    parser.add_argument(
+        "--audit",
+        choices=["default", "memory"],
+        default="default",
+        help="audit sink of the Clients: the default policy's, or in-memory (to isolate its cost)",
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore")  # plugins of other teams may warn while loading
     with LocalSageMakerServer(region="eu-west-1") as server:
@@ -45,14 +49,21 @@ def main() -> None:
         config = server.model_config("bench")
         creds = config["credentials"]
         raw = boto3.client(
-            "sagemaker-runtime", region_name="eu-west-1", endpoint_url=server.url,
-            aws_access_key_id=creds["access_key_id"], aws_secret_access_key=creds["secret_access_key"],
+            "sagemaker-runtime",
+            region_name="eu-west-1",
+            endpoint_url=server.url,
+            aws_access_key_id=creds["access_key_id"],
+            aws_secret_access_key=creds["secret_access_key"],
             config=Config(retries={"total_max_attempts": 1}),
         )
         # What a hand-written TGI call sends: the same body the codec builds.
-        body = json.dumps({"inputs": PROMPT, "parameters": {"max_new_tokens": 16, "details": True,
-                                                             "return_full_text": False, "do_sample": False},
-                           "stream": False}).encode()
+        body = json.dumps(
+            {
+                "inputs": PROMPT,
+                "parameters": {"max_new_tokens": 16, "details": True, "return_full_text": False, "do_sample": False},
+                "stream": False,
+            }
+        ).encode()
         policy = {"audit": {"sink": "memory"}} if args.audit == "memory" else None
         on_client = byom_sdk.Client(models={"m": config}, trust="on", policy=policy)
         off_client = byom_sdk.Client(models={"m": config}, trust="off", policy=policy)
@@ -64,15 +75,20 @@ def main() -> None:
         bare = SageMakerModel(SageMakerConfig(**bare_config))
 
         def raw_call() -> None:
-            response = raw.invoke_endpoint(EndpointName="bench", Body=body, ContentType="application/json",
-                                           Accept="application/json")
+            response = raw.invoke_endpoint(
+                EndpointName="bench", Body=body, ContentType="application/json", Accept="application/json"
+            )
             assert json.loads(response["Body"].read())[0]["generated_text"]
 
         def byom_call(model: byom_sdk.Model) -> None:
             assert model.generate(PROMPT, max_tokens=16).text
 
-        calls = {"raw": raw_call, "on": lambda: byom_call(on), "off": lambda: byom_call(off),
-                 "bare": lambda: byom_call(bare)}
+        calls = {
+            "raw": raw_call,
+            "on": lambda: byom_call(on),
+            "off": lambda: byom_call(off),
+            "bare": lambda: byom_call(bare),
+        }
         for _ in range(50):  # warm up connections, caches and the server's threads
             for call in calls.values():
                 call()
@@ -86,12 +102,13 @@ def main() -> None:
         raw_ms = statistics.median(samples["raw"]) * 1000
         print(f"machine: {platform.machine()} python {platform.python_version()}, {args.calls} calls each, interleaved")
         print(f"raw boto3 invoke_endpoint (loopback): median {raw_ms:.3f} ms   (Client audit sink: {args.audit})")
-        for name, label in (("bare", "SageMakerModel alone"), ("on", "Client, trust on"),
-                            ("off", "Client, trust off")):
+        for name, label in (("bare", "SageMakerModel alone"), ("on", "Client, trust on"), ("off", "Client, trust off")):
             ms = statistics.median(samples[name]) * 1000
             paired = statistics.median(b - r for b, r in zip(samples[name], samples["raw"], strict=True)) * 1000
-            print(f"byom model.generate ({label:20s}): median {ms:.3f} ms  extra {ms - raw_ms:+.3f} ms  "
-                  f"ratio {ms / raw_ms:.3f}x  (paired median extra {paired:+.3f} ms; goal <= 0.1 ms)")
+            print(
+                f"byom model.generate ({label:20s}): median {ms:.3f} ms  extra {ms - raw_ms:+.3f} ms  "
+                f"ratio {ms / raw_ms:.3f}x  (paired median extra {paired:+.3f} ms; goal <= 0.1 ms)"
+            )
         if args.profile:
             for label, model in (("Client, trust on", on), ("SageMakerModel alone", bare)):
                 profiler = cProfile.Profile()

@@ -58,10 +58,14 @@ def main() -> None:
     for name, seconds in results.items():
         print(f"{name:<34} {seconds * 1000:8.1f} ms")
     boto3 = results["import boto3"]
-    print(f"import byom_sdk / import boto3 = {results['import byom_sdk'] / boto3:.3f}x; "
-          f"with plugins loaded = {results['import byom_sdk + load plugins'] / boto3:.3f}x   (goal <= 0.5x)")
-    print(f"vertex first call / import google.cloud.aiplatform = "
-          f"{results['vertex first call'] / results['import google.cloud.aiplatform']:.3f}x")
+    print(
+        f"import byom_sdk / import boto3 = {results['import byom_sdk'] / boto3:.3f}x; "
+        f"with plugins loaded = {results['import byom_sdk + load plugins'] / boto3:.3f}x   (goal <= 0.5x)"
+    )
+    print(
+        f"vertex first call / import google.cloud.aiplatform = "
+        f"{results['vertex first call'] / results['import google.cloud.aiplatform']:.3f}x"
+    )
 
 
 if __name__ == "__main__":

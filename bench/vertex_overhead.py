@@ -27,14 +27,19 @@ from byom_sdk.testing import ScriptedModel
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=1000)
-    parser.add_argument("--audit", choices=["memory", "sqlite"], default="sqlite",
-                        help="audit sink of the Client (sqlite: the default sink, in a temp dir)")
+    parser.add_argument(
+        "--audit",
+        choices=["memory", "sqlite"],
+        default="sqlite",
+        help="audit sink of the Client (sqlite: the default sink, in a temp dir)",
+    )
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="byom-bench-")
     audit = {"sink": "memory"} if args.audit == "memory" else {"sink": "sqlite", "path": f"{tmp}/audit.sqlite"}
     with LocalVertexServer(ScriptedModel(["a short reply of seven words here"]), codec="vllm", rest=False) as server:
-        raw = PredictionServiceClient(transport=PredictionServiceGrpcTransport(
-            channel=grpc.insecure_channel(server.grpc_target)))
+        raw = PredictionServiceClient(
+            transport=PredictionServiceGrpcTransport(channel=grpc.insecure_channel(server.grpc_target))
+        )
         instance = {"prompt": "Summarise ticket 4711", "max_tokens": 16, "raw_response": True}
         on = byom_sdk.Client(models={"m": server.model_config()}, trust="on", policy={"audit": audit}).model("m")
         off = byom_sdk.Client(models={"m": server.model_config()}, trust="off", policy={"audit": audit}).model("m")
@@ -50,11 +55,15 @@ def main() -> None:
         for _ in range(50):  # warm up channels, caches and the server's thread pool
             raw_call(), byom_call(on), byom_call(off), byom_call(bare)
         samples: dict[str, list[float]] = {"raw": [], "on": [], "off": [], "bare": []}
-        calls = {"raw": raw_call, "on": lambda: byom_call(on), "off": lambda: byom_call(off),
-                 "bare": lambda: byom_call(bare)}
+        calls = {
+            "raw": raw_call,
+            "on": lambda: byom_call(on),
+            "off": lambda: byom_call(off),
+            "bare": lambda: byom_call(bare),
+        }
         order = ["raw", "on", "off", "bare"]
         for i in range(args.calls):
-            for name in order[i % 4:] + order[: i % 4]:  # rotate to cancel ordering effects
+            for name in order[i % 4 :] + order[: i % 4]:  # rotate to cancel ordering effects
                 start = time.perf_counter()
                 calls[name]()
                 samples[name].append(time.perf_counter() - start)
@@ -63,8 +72,10 @@ def main() -> None:
         print(f"(Client audit sink: {args.audit})")
         for name, label in (("bare", "VertexModel alone"), ("on", "Client, trust on"), ("off", "Client, trust off")):
             ms = statistics.median(samples[name]) * 1000
-            print(f"byom model.generate ({label}): median {ms:.3f} ms  extra {ms - raw_ms:+.3f} ms  "
-                  f"ratio {ms / raw_ms:.3f}x   (goal: extra <= 0.1 ms)")
+            print(
+                f"byom model.generate ({label}): median {ms:.3f} ms  extra {ms - raw_ms:+.3f} ms  "
+                f"ratio {ms / raw_ms:.3f}x   (goal: extra <= 0.1 ms)"
+            )
         bare.close()
         on.close()
         off.close()

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ._client import Client
     from ._config import ConfigPath
     from ._errors import (
+        AuditError,
         AuthError,
         BadRequest,
         ByomError,
@@ -74,6 +75,7 @@ if TYPE_CHECKING:
 __all__ = [
     "API_VERSION",
     "Attestation",
+    "AuditError",
     "AuditSinkSpec",
     "AuthError",
     "BadRequest",
@@ -136,6 +138,7 @@ __all__ = [
 _LAZY: dict[str, str] = {
     "API_VERSION": "._specs",
     "Attestation": "._types",
+    "AuditError": "._errors",
     "AuditSinkSpec": "._specs",
     "AuthError": "._errors",
     "BadRequest": "._errors",

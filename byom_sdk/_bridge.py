@@ -34,9 +34,7 @@ def _background_loop() -> asyncio.AbstractEventLoop:
         with _loop_lock:
             if _loop is None:
                 loop = asyncio.new_event_loop()
-                thread = threading.Thread(
-                    target=loop.run_forever, name="byom-async-bridge", daemon=True
-                )
+                thread = threading.Thread(target=loop.run_forever, name="byom-async-bridge", daemon=True)
                 thread.start()
                 _loop = loop
     return _loop

@@ -122,9 +122,7 @@ class Client:
             return  # reported by model(alias), citing the plugin failure if there was one
         context = {"config_dir": self._config_dir, "alias": entry.alias}
         try:
-            self._provider_configs[entry.alias] = spec.config_schema.model_validate(
-                entry.options, context=context
-            )
+            self._provider_configs[entry.alias] = spec.config_schema.model_validate(entry.options, context=context)
         except ValidationError as exc:
             field, message = describe_validation_error(exc)
             raise ConfigError(

@@ -12,6 +12,7 @@ an instance may override it (a container's 503 wrapped in a ModelError is retrya
     ├── PluginError                 a plugin failed to load, or broke the contract
     ├── PolicyViolation             the trust policy refused the call (names rule and model)
     ├── CapabilityNotSupported      the model did not declare the capability called
+    ├── AuditError                  the audit record could not be written or the log is unusable
     └── ProviderError               the model or its endpoint failed
         ├── Throttled               429 / throttling / quota             (retryable)
         ├── Unavailable             503 / 500 / connection / not ready   (retryable)
@@ -29,6 +30,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 __all__ = [
+    "AuditError",
     "AuthError",
     "BadRequest",
     "ByomError",
@@ -119,6 +121,18 @@ class CapabilityNotSupported(ByomError):
         super().__init__(f"model '{model}' does not support '{capability}' (not declared in its capabilities)")
         self.capability = capability
         self.model = model
+
+
+class AuditError(ByomError):
+    """The audit trail cannot be written or trusted: the store is unwritable, or its key does
+    not match the log. Fail closed: the call is refused before its request leaves.
+
+    :param path: the audit store (file) at fault, when there is one.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class ProviderError(ByomError):

@@ -150,9 +150,7 @@ class Model:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls._native = frozenset(
-            name for name in _NATIVE_HOOKS if getattr(cls, name) is not getattr(Model, name)
-        )
+        cls._native = frozenset(name for name in _NATIVE_HOOKS if getattr(cls, name) is not getattr(Model, name))
 
     # -- what a plugin provides -------------------------------------------------------
 

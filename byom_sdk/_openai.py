@@ -30,8 +30,11 @@ def _text(content: Any) -> str:
 def _tool_call(item: Mapping[str, Any]) -> ToolCall:
     function = item.get("function")
     if isinstance(function, Mapping):
-        return ToolCall(id=str(item.get("id", "")), name=str(function.get("name", "")),
-                        arguments=str(function.get("arguments") or "{}"))
+        return ToolCall(
+            id=str(item.get("id", "")),
+            name=str(function.get("name", "")),
+            arguments=str(function.get("arguments") or "{}"),
+        )
     return ToolCall.model_validate(item)  # already the contract's shape
 
 

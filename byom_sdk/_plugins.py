@@ -204,9 +204,7 @@ class Registry:
         with self._lock:
             self._rollback(name)
 
-    def _load_one(
-        self, name: str, loader: Callable[[], object], dist: Any, *, builtin: bool
-    ) -> None:
+    def _load_one(self, name: str, loader: Callable[[], object], dist: Any, *, builtin: bool) -> None:
         version = dist.version if dist is not None else None
         dist_name = dist.metadata["Name"] if dist is not None else None
         try:
@@ -223,9 +221,7 @@ class Registry:
             dist_name, version = "byom-sdk", core_version()
         info.distribution, info.version = dist_name, version
 
-    def _record(
-        self, name: str, dist_name: str | None, version: str | None, stage: str, exc: BaseException
-    ) -> None:
+    def _record(self, name: str, dist_name: str | None, version: str | None, stage: str, exc: BaseException) -> None:
         error = f"{type(exc).__name__}: {exc}"
         failure = PluginFailure(name, dist_name, version, error, stage)
         self.failures.append(failure)
@@ -290,8 +286,7 @@ class Registry:
         spec = cast(Any, spec)  # checked just below; the spec classes share name/api_version
         if not isinstance(spec, expected):
             raise PluginError(
-                f"plugin '{plugin}': hook {hook_name}() returned {type(spec).__name__}, "
-                f"expected {expected.__name__}",
+                f"plugin '{plugin}': hook {hook_name}() returned {type(spec).__name__}, expected {expected.__name__}",
                 plugin=plugin,
             )
         version = spec.api_version
@@ -306,8 +301,7 @@ class Registry:
         if spec.name in table:
             other = self._owner.get((kind, spec.name), "?")
             raise PluginError(
-                f"plugin '{plugin}': {expected.__name__} name '{spec.name}' is already "
-                f"registered by plugin '{other}'",
+                f"plugin '{plugin}': {expected.__name__} name '{spec.name}' is already registered by plugin '{other}'",
                 plugin=plugin,
             )
         table[spec.name] = spec

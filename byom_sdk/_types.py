@@ -197,9 +197,7 @@ class FinishEvent(_Frozen):
     usage: Usage | None = None
 
 
-StreamEvent = Annotated[
-    Union[TextDelta, ToolCallEvent, UsageEvent, FinishEvent], Field(discriminator="type")
-]
+StreamEvent = Annotated[Union[TextDelta, ToolCallEvent, UsageEvent, FinishEvent], Field(discriminator="type")]
 
 
 class EmbedRequest(_Frozen):

@@ -59,7 +59,9 @@ def run(question: str = "What is the capital of France?", out=sys.stdout) -> str
         vectors = client.model("embed").embed(texts).vectors
         print("\ncosine similarity (all-MiniLM-L6-v2):", file=out)
         for i, a in enumerate(texts):
-            row = " ".join(f"{sum(x * y for x, y in zip(vectors[i], vectors[j], strict=False)):5.2f}" for j in range(len(texts)))  # noqa: E501
+            row = " ".join(
+                f"{sum(x * y for x, y in zip(vectors[i], vectors[j], strict=False)):5.2f}" for j in range(len(texts))
+            )
             print(f"  {row}  {a}", file=out)
     return "".join(answer)
 

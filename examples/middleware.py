@@ -27,6 +27,8 @@ class Plugin:
 
 
 with isolated_registry(Plugin()):
-    client = byom_sdk.Client(models={"bot": ScriptedModel(["hi there"], failures=[byom_sdk.Throttled("busy")])},
-                             retry={"initial_backoff": 0.01})
+    client = byom_sdk.Client(
+        models={"bot": ScriptedModel(["hi there"], failures=[byom_sdk.Throttled("busy")])},
+        retry={"initial_backoff": 0.01},
+    )
     print(client.model("bot").generate("hello").text)

@@ -35,9 +35,10 @@ with LocalSageMakerServer(region="eu-west-1") as server:
         print(f"after 2 injected throttles: {reply.text!r} ({len(server.requests_for('support-llm'))} requests)")
 
         server.inject("delay", seconds=1.0)  # a read timeout is not retried: the model may still run
-        slow = byom_sdk.Client(models={"bot": server.model_config("support-llm", inference_component="support-ic",
-                                                                    read_timeout=0.2)},
-                               policy={"audit": {"sink": "memory"}})
+        slow = byom_sdk.Client(
+            models={"bot": server.model_config("support-llm", inference_component="support-ic", read_timeout=0.2)},
+            policy={"audit": {"sink": "memory"}},
+        )
         try:
             slow.model("bot").generate("Summarise ticket 4711")
         except byom_sdk.Timeout as exc:

@@ -57,8 +57,14 @@ def test_models_json_reports_each_alias_status(config, capsys):
     invalid config (with the one-line error naming the field)."""
     assert main(["models", "--json"]) == 0
     rows = {r["alias"]: r for r in json.loads(capsys.readouterr().out)["models"]}
-    assert rows["bot"] == {"alias": "bot", "provider": "scripted", "description": "test double",
-                           "status": "ok", "error": None, "available": True}
+    assert rows["bot"] == {
+        "alias": "bot",
+        "provider": "scripted",
+        "description": "test double",
+        "status": "ok",
+        "error": None,
+        "available": True,
+    }
     assert rows["ghost"]["status"] == "provider not installed" and not rows["ghost"]["available"]
     assert "no provider named 'no-such-provider'" in rows["ghost"]["error"]
     assert rows["typo"]["status"] == "invalid config"
@@ -143,7 +149,9 @@ def test_conformance_command_writes_a_report(config, tmp_path):
     report = tmp_path / "report.json"
     out = subprocess.run(
         [sys.executable, "-m", "byom_sdk.cli", "conformance", "bot", "--report", str(report)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     data = json.loads(report.read_text())

@@ -15,7 +15,9 @@ def _write(tmp_path, text):
 
 def test_valid_config_builds_models(tmp_path):
     """Aliases map to providers, provider keys are validated by the provider's schema."""
-    path = _write(tmp_path, """
+    path = _write(
+        tmp_path,
+        """
 [retry]
 max_attempts = 2
 
@@ -24,7 +26,8 @@ provider = "scripted"
 description = "support bot"
 replies = ["hello"]
 retry = { max_attempts = 5 }
-""")
+""",
+    )
     client = Client.from_config(path, trust="off")
     assert client.aliases == ["bot"]
     assert client.entry("bot").description == "support bot"
@@ -39,12 +42,18 @@ retry = { max_attempts = 5 }
     ("body", "expected"),
     [
         ('[models.bot]\ndescription = "x"\n', "byom.toml: model 'bot': field 'provider': 'provider' is required"),
-        ('[models.bot]\nprovider = "scripted"\nembedding_dimension = "wide"\n',
-         "model 'bot': field 'embedding_dimension': embedding_dimension: Input should be a valid integer"),
-        ('[models.bot]\nprovider = "scripted"\nreplys = ["typo"]\n',
-         "model 'bot': field 'replys': replys: Extra inputs are not permitted"),
-        ('[models.bot]\nprovider = "scripted"\nretry = { max_attempts = 0 }\n',
-         "model 'bot': field 'retry.max_attempts'"),
+        (
+            '[models.bot]\nprovider = "scripted"\nembedding_dimension = "wide"\n',
+            "model 'bot': field 'embedding_dimension': embedding_dimension: Input should be a valid integer",
+        ),
+        (
+            '[models.bot]\nprovider = "scripted"\nreplys = ["typo"]\n',
+            "model 'bot': field 'replys': replys: Extra inputs are not permitted",
+        ),
+        (
+            '[models.bot]\nprovider = "scripted"\nretry = { max_attempts = 0 }\n',
+            "model 'bot': field 'retry.max_attempts'",
+        ),
         ('[modles.bot]\nprovider = "scripted"\n', "unknown top-level table(s) ['modles']"),
         ("[models.bot\n", "invalid TOML"),
         ('[retry]\nmax_attempts = "many"\n', "field 'retry.max_attempts'"),
@@ -68,11 +77,14 @@ def test_missing_config_file_is_named(tmp_path):
 def test_env_interpolation(tmp_path, monkeypatch):
     """${VAR} and ${VAR:-default} are replaced; $$ is a literal dollar."""
     monkeypatch.setenv("BOT_REPLY", "from env")
-    path = _write(tmp_path, """
+    path = _write(
+        tmp_path,
+        """
 [models.bot]
 provider = "scripted"
 replies = ["${BOT_REPLY}", "${UNSET_VAR_XYZ:-fallback}", "cost $$5"]
-""")
+""",
+    )
     model = Client.from_config(path, trust="off").model("bot")
     assert [model.generate("x").text for _ in range(3)] == ["from env", "fallback", "cost $5"]
 

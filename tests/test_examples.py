@@ -23,22 +23,36 @@ def _needs(*modules):
     [
         pytest.param("quickstart.py", ["Ticket 4711", "TextDelta"], id="quickstart"),
         pytest.param("middleware.py", ["2 attempt(s)", "hi there"], id="middleware"),
-        pytest.param("trust_demo.py", ["<EMAIL_", "jane.doe@example.com"],
-                     id="trust_demo"),
-        pytest.param("sagemaker_offline.py", ["after 2 injected throttles", "read timeout -> Timeout"],
-                     id="sagemaker_offline", marks=_needs("byom_sagemaker")),
+        pytest.param("trust_demo.py", ["<EMAIL_", "jane.doe@example.com"], id="trust_demo"),
+        pytest.param(
+            "sagemaker_offline.py",
+            ["after 2 injected throttles", "read timeout -> Timeout"],
+            id="sagemaker_offline",
+            marks=_needs("byom_sagemaker"),
+        ),
         pytest.param("vertex_offline.py", [], id="vertex_offline", marks=_needs("byom_vertex")),
         pytest.param("local_chat.py", ["Paris", "cosine similarity"], id="local_chat", marks=_needs("byom_onnx")),
-        pytest.param("demo.py", ["Paris", "<CREDIT_CARD_", "2223 0000 4840 0011", "refused:",
-                                 "ok: 2 record(s) verified", "FAILED at seq 1"],
-                     id="demo", marks=_needs("byom_onnx", "byom_sagemaker")),
+        pytest.param(
+            "demo.py",
+            [
+                "Paris",
+                "<CREDIT_CARD_",
+                "2223 0000 4840 0011",
+                "refused:",
+                "ok: 2 record(s) verified",
+                "FAILED at seq 1",
+            ],
+            id="demo",
+            marks=_needs("byom_onnx", "byom_sagemaker"),
+        ),
     ],
 )
 def test_example_runs(script, expected, tmp_path):
     """The example exits 0 and prints its key lines."""
     env = {**os.environ, "BYOM_CACHE_DIR": os.environ.get("BYOM_CACHE_DIR", str(tmp_path / "cache"))}
-    out = subprocess.run([sys.executable, str(EXAMPLES / script)], capture_output=True, text=True,
-                         cwd=tmp_path, env=env, timeout=600)
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / script)], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     for text in expected:
         assert text in out.stdout, f"{text!r} missing from {script} output:\n{out.stdout[-3000:]}"

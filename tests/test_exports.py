@@ -25,7 +25,8 @@ def test_all_is_exact():
     assert sorted(byom_sdk._LAZY) == byom_sdk.__all__
     assert sorted(byom_sdk.testing.__all__) == byom_sdk.testing.__all__
     assert set(_public_names(byom_sdk.testing)) - {"annotations"} <= set(byom_sdk.testing.__all__) | {
-        "conformance", "plugin"
+        "conformance",
+        "plugin",
     }
 
 

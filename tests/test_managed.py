@@ -64,8 +64,10 @@ def _plugin(log, factory_calls):
                 return factory
 
             # registered out of order on purpose: `order` decides
-            return [MiddlewareSpec(name="inner", factory=make("inner"), order=20),
-                    MiddlewareSpec(name="outer", factory=make("outer"), order=10)]
+            return [
+                MiddlewareSpec(name="inner", factory=make("inner"), order=20),
+                MiddlewareSpec(name="outer", factory=make("outer"), order=10),
+            ]
 
     return Plugin()
 
@@ -80,8 +82,14 @@ def test_middleware_order_and_composition_once_per_model():
     assert calls == [("outer", "m"), ("inner", "m")]
     assert first.text == "p+outer+inner|inner|outer"
     assert second.text == "q+outer+inner|inner|outer"
-    assert log[:6] == ["outer.open:m:generate", "inner.open:m:generate", "outer.request", "inner.request",
-                       "inner.response", "outer.response"]
+    assert log[:6] == [
+        "outer.open:m:generate",
+        "inner.open:m:generate",
+        "outer.request",
+        "inner.request",
+        "inner.response",
+        "outer.response",
+    ]
     assert log[6:8] == ["inner.end", "outer.end"]
 
 

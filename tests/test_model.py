@@ -240,7 +240,11 @@ def test_calls_after_close_are_refused():
 
     model = ScriptedModel()
     model.close()
-    for call in (lambda: model.generate("x"), lambda: list(model.stream("x")), lambda: model.embed("x"),
-                 lambda: asyncio.run(model.agenerate("x"))):
+    for call in (
+        lambda: model.generate("x"),
+        lambda: list(model.stream("x")),
+        lambda: model.embed("x"),
+        lambda: asyncio.run(model.agenerate("x")),
+    ):
         with pytest.raises(ByomError, match="model 'scripted' is closed"):
             call()

@@ -11,45 +11,45 @@ import pytest
 from byom_sdk import Client, ModelProviderSpec, PluginError, PluginLoadWarning, Registry, hookimpl
 from byom_sdk.testing import ScriptedModel, isolated_registry
 
-GOOD = '''
+GOOD = """
 import byom_sdk
 from byom_sdk.testing import ScriptedModel
 
 @byom_sdk.hookimpl
 def byom_model_providers():
     return [byom_sdk.ModelProviderSpec(name="good", factory=lambda cfg: ScriptedModel(["from good"]))]
-'''
+"""
 BROKEN_IMPORT = "import a_module_that_does_not_exist_anywhere\n"
-WRONG_API = '''
+WRONG_API = """
 import byom_sdk
 from byom_sdk.testing import ScriptedModel
 
 @byom_sdk.hookimpl
 def byom_model_providers():
     return [byom_sdk.ModelProviderSpec(name="future", factory=lambda c: ScriptedModel(), api_version=99)]
-'''
-MISSPELLED = '''
+"""
+MISSPELLED = """
 import byom_sdk
 
 @byom_sdk.hookimpl
 def byom_model_provider():   # missing the trailing "s"
     return []
-'''
-DUPLICATE = '''
+"""
+DUPLICATE = """
 import byom_sdk
 from byom_sdk.testing import ScriptedModel
 
 @byom_sdk.hookimpl
 def byom_model_providers():
     return [byom_sdk.ModelProviderSpec(name="scripted", factory=lambda c: ScriptedModel())]
-'''
-WRONG_TYPE = '''
+"""
+WRONG_TYPE = """
 import byom_sdk
 
 @byom_sdk.hookimpl
 def byom_model_providers():
     return [{"name": "dict-not-spec"}]
-'''
+"""
 
 
 def _install(root: Path, dist: str, ep_name: str, module: str, source: str) -> None:
@@ -191,9 +191,17 @@ def test_describe_lists_plugins_and_failures(plugin_env):
         summary = Registry().load().describe()
     good = next(p for p in summary["plugins"] if p["name"] == "good")
     assert good == {
-        "name": "good", "distribution": "byom-good", "version": "1.2.3", "builtin": False,
-        "hooks": ["byom_model_providers"], "providers": ["good"], "tokenizers": [], "detectors": [],
-        "audit_sinks": [], "middleware": [], "commands": [],
+        "name": "good",
+        "distribution": "byom-good",
+        "version": "1.2.3",
+        "builtin": False,
+        "hooks": ["byom_model_providers"],
+        "providers": ["good"],
+        "tokenizers": [],
+        "detectors": [],
+        "audit_sinks": [],
+        "middleware": [],
+        "commands": [],
     }
     assert summary["failures"][0]["name"] == "broken"
     assert summary["plugin_api"] == {"min": 1, "current": 1}

@@ -60,8 +60,9 @@ def test_attempts_are_bounded_and_counted():
 def test_deadline_stops_retrying_and_sets_attempt_timeout():
     """The total deadline bounds the sleeps, and each attempt gets the time left as timeout."""
     now = [0.0]
-    policy = RetryPolicy(max_attempts=10, initial_backoff=1.0, multiplier=2.0, max_backoff=100.0,
-                         jitter=False, deadline=5.0)
+    policy = RetryPolicy(
+        max_attempts=10, initial_backoff=1.0, multiplier=2.0, max_backoff=100.0, jitter=False, deadline=5.0
+    )
     object.__setattr__(policy, "_now", lambda: now[0])
     seen = []
 

@@ -143,8 +143,9 @@ def test_estimated_usage_is_recounted_with_configured_tokenizer(tokenizer_dir, t
     model = ManagedModel("m", Estimating(["the quick brown fox"]), tokenizer=tok)
     response = model.generate("hello world")
     assert isinstance(response, GenerateResponse)
-    assert response.usage == Usage(input_tokens=tok.count("hello world"),
-                                   output_tokens=tok.count("the quick brown fox"), source="tokenizer")
+    assert response.usage == Usage(
+        input_tokens=tok.count("hello world"), output_tokens=tok.count("the quick brown fox"), source="tokenizer"
+    )
     events = list(model.stream("hello world"))
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "the quick brown fox"
     assert events[-1].usage == response.usage

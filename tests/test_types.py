@@ -86,8 +86,11 @@ def test_stream_events_parse_by_type():
 def test_response_raw_is_kept_but_not_serialised_or_shown():
     """The raw provider body is available for debugging but never dumped or repr'd."""
     response = GenerateResponse(
-        text="t", finish_reason="stop", model="m",
-        usage=Usage(input_tokens=0, output_tokens=1, source="server"), raw={"secret": "body"},
+        text="t",
+        finish_reason="stop",
+        model="m",
+        usage=Usage(input_tokens=0, output_tokens=1, source="server"),
+        raw={"secret": "body"},
     )
     assert response.raw == {"secret": "body"}
     assert "secret" not in response.model_dump_json()
@@ -97,7 +100,9 @@ def test_response_raw_is_kept_but_not_serialised_or_shown():
 def test_boundary_attestation_lookup_and_model_info():
     """Attestations are found by name; ModelInfo bundles capabilities and boundary."""
     boundary = Boundary(
-        provider="sagemaker", location_kind="customer-cloud", region="eu-west-1",
+        provider="sagemaker",
+        location_kind="customer-cloud",
+        region="eu-west-1",
         attestations=(Attestation(name="data_capture", value="off", ok=True, source="DescribeEndpoint"),),
     )
     assert boundary.attestation("data_capture").ok
@@ -122,8 +127,11 @@ def test_openai_message_shapes_round_trip():
 
     wire = [
         {"role": "system", "content": [{"type": "text", "text": "be "}, {"type": "text", "text": "brief"}]},
-        {"role": "assistant", "content": None,
-         "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}],
+        },
         {"role": "tool", "tool_call_id": "c1", "content": "42"},
     ]
     messages = messages_from_openai(wire)

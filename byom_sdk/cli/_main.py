@@ -77,12 +77,16 @@ def plugins_command(as_json: bool) -> None:
     table = Table(title=f"byom-sdk {summary['core_version']} plugins (API {api['min']}..{api['current']})")
     for column in ("plugin", "distribution", "provides"):
         table.add_column(column, overflow="fold")
-    kinds = (("providers", "provider"), ("tokenizers", "tokenizer"), ("detectors", "detector"),
-             ("audit_sinks", "audit sink"), ("middleware", "middleware"), ("commands", "command"))
+    kinds = (
+        ("providers", "provider"),
+        ("tokenizers", "tokenizer"),
+        ("detectors", "detector"),
+        ("audit_sinks", "audit sink"),
+        ("middleware", "middleware"),
+        ("commands", "command"),
+    )
     for plugin in summary["plugins"]:
-        provides = "; ".join(
-            f"{label}: {', '.join(plugin[key])}" for key, label in kinds if plugin[key]
-        )
+        provides = "; ".join(f"{label}: {', '.join(plugin[key])}" for key, label in kinds if plugin[key])
         table.add_row(
             plugin["name"],
             f"{plugin['distribution'] or '-'} {plugin['version'] or ''}".strip(),
@@ -237,8 +241,13 @@ def chat_command(state: _State, alias: str, system: str | None, max_tokens: int 
 
 @cli.command("conformance")
 @click.argument("alias")
-@click.option("--report", "report", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the JSON conformance report here.")
+@click.option(
+    "--report",
+    "report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the JSON conformance report here.",
+)
 @click.option("--preview", is_flag=True, help="Also run checks in the preview group.")
 @click.pass_obj
 def conformance_command(state: _State, alias: str, report: Path | None, preview: bool) -> None:
@@ -247,9 +256,7 @@ def conformance_command(state: _State, alias: str, report: Path | None, preview:
 
     with state.client(alias) as client:
         client.provider_model(alias).close()  # fail fast, in one line, on a bad alias or config
-        code = run_conformance(
-            lambda: client.provider_model(alias), report_path=report, preview=preview, name=alias
-        )
+        code = run_conformance(lambda: client.provider_model(alias), report_path=report, preview=preview, name=alias)
     if code != 0:
         raise SystemExit(code)
 

@@ -197,8 +197,10 @@ class ScriptedModel(Model):
         pieces = self.tokenizer_impl.pieces(reply)
         if request.max_tokens is not None and len(pieces) > request.max_tokens:
             pieces, finish = pieces[: request.max_tokens], "length"
-        prompt = request.prompt if request.prompt is not None else self.tokenizer_impl.apply_chat_template(
-            request.as_messages()
+        prompt = (
+            request.prompt
+            if request.prompt is not None
+            else self.tokenizer_impl.apply_chat_template(request.as_messages())
         )
         return pieces, finish, self.tokenizer_impl.count(prompt)
 

@@ -15,6 +15,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .._errors import AuditError
     from ._audit import (
         AuditEntry,
         AuditSink,
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
         TrustPolicy,
         VaultPolicy,
     )
-    from ._runtime import AuditError, TrustMiddleware, TrustRuntime
+    from ._runtime import TrustMiddleware, TrustRuntime
     from ._scoring import HeuristicScorer, Scorer
     from ._vault import Vault, VaultStore
 
@@ -98,7 +99,7 @@ _LAZY: dict[str, str] = {
     "TelemetryPolicy": "._policy",
     "TrustPolicy": "._policy",
     "VaultPolicy": "._policy",
-    "AuditError": "._runtime",
+    "AuditError": ".._errors",
     "TrustMiddleware": "._runtime",
     "TrustRuntime": "._runtime",
     "HeuristicScorer": "._scoring",

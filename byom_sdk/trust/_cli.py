@@ -40,15 +40,19 @@ def verify(path: Path, key_env: str, no_head: bool, as_json: bool) -> None:
         click.echo(f"error: cannot read {path}: {type(exc).__name__}: {exc}", err=True)
         sys.exit(2)
     if as_json:
-        click.echo(json.dumps({
-            "ok": result.ok,
-            "records": result.records,
-            "first_bad_seq": result.first_bad_seq,
-            "reason": result.reason,
-            "macs_checked": result.macs_checked,
-            "head_checked": result.head_checked,
-            "warnings": result.warnings,
-        }))
+        click.echo(
+            json.dumps(
+                {
+                    "ok": result.ok,
+                    "records": result.records,
+                    "first_bad_seq": result.first_bad_seq,
+                    "reason": result.reason,
+                    "macs_checked": result.macs_checked,
+                    "head_checked": result.head_checked,
+                    "warnings": result.warnings,
+                }
+            )
+        )
     else:
         click.echo(f"{path}: {result.describe()}")
         for warning in result.warnings:

@@ -195,9 +195,7 @@ _API_KEYS = (
 )
 _JWT = r"(?<![\w-])eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,}(?![\w-])"
 _BEARER = r"(?i:\bbearer)\s+(?P<token>[A-Za-z0-9._~+/-]{16,}=*)"
-_PRIVATE_KEY = (
-    r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----[\s\S]{16,8192}?-----END (?:[A-Z]+ )?PRIVATE KEY-----"
-)
+_PRIVATE_KEY = r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----[\s\S]{16,8192}?-----END (?:[A-Z]+ )?PRIVATE KEY-----"
 
 #: Default context words per entity (matched case-insensitively before the candidate).
 DEFAULT_CONTEXT: Mapping[str, tuple[str, ...]] = {

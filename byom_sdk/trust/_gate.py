@@ -64,11 +64,13 @@ def check_boundary(boundary: Boundary, policy: TrustPolicy) -> list[Decision]:
     if boundary.location_kind in policy.allowed_location_kinds:
         add(Decision("allowed_location_kinds", "pass", boundary.location_kind))
     else:
-        add(Decision(
-            "allowed_location_kinds",
-            "violation",
-            f"location kind '{boundary.location_kind}' is not in {list(policy.allowed_location_kinds)}",
-        ))
+        add(
+            Decision(
+                "allowed_location_kinds",
+                "violation",
+                f"location kind '{boundary.location_kind}' is not in {list(policy.allowed_location_kinds)}",
+            )
+        )
 
     if policy.allowed_regions is not None and not local:
         if boundary.region is None:
@@ -76,11 +78,13 @@ def check_boundary(boundary: Boundary, policy: TrustPolicy) -> list[Decision]:
         elif _region_allowed(boundary.region, policy.allowed_regions):
             add(Decision("allowed_regions", "pass", boundary.region))
         else:
-            add(Decision(
-                "allowed_regions",
-                "violation",
-                f"region '{boundary.region}' matches none of {list(policy.allowed_regions)}",
-            ))
+            add(
+                Decision(
+                    "allowed_regions",
+                    "violation",
+                    f"region '{boundary.region}' matches none of {list(policy.allowed_regions)}",
+                )
+            )
 
     if policy.required_retention is not None:
         if boundary.retention == policy.required_retention:
@@ -88,22 +92,26 @@ def check_boundary(boundary: Boundary, policy: TrustPolicy) -> list[Decision]:
         elif boundary.retention is None:
             add(Decision("required_retention", "violation", "the model's retention is unknown"))
         else:
-            add(Decision(
-                "required_retention",
-                "violation",
-                f"retention is '{boundary.retention}', the policy requires '{policy.required_retention}'",
-            ))
+            add(
+                Decision(
+                    "required_retention",
+                    "violation",
+                    f"retention is '{boundary.retention}', the policy requires '{policy.required_retention}'",
+                )
+            )
 
     for name in policy.required_attestations:
         found = boundary.attestation(name)
         if found is None:
             add(Decision(f"required_attestations.{name}", "violation", f"attestation '{name}' is missing"))
         elif not found.ok:
-            add(Decision(
-                f"required_attestations.{name}",
-                "violation",
-                f"attestation '{name}' is not ok (value '{found.value}', from {found.source})",
-            ))
+            add(
+                Decision(
+                    f"required_attestations.{name}",
+                    "violation",
+                    f"attestation '{name}' is not ok (value '{found.value}', from {found.source})",
+                )
+            )
         else:
             add(Decision(f"required_attestations.{name}", "pass", found.value))
 

@@ -26,9 +26,7 @@ Mode = Literal["placeholder", "redact", "refuse"]
 
 # Leftovers that look like a placeholder the vault could not restore: full unknown ones,
 # or ones the model mangled (a bracket dropped, the digest cut short).
-_LEFTOVER = re.compile(
-    r"<[A-Z][A-Z0-9_]{0,40}_[0-9a-f]{4,64}>?|(?<![<\w])[A-Z][A-Z0-9_]{0,40}_[0-9a-f]{6,64}>"
-)
+_LEFTOVER = re.compile(r"<[A-Z][A-Z0-9_]{0,40}_[0-9a-f]{4,64}>?|(?<![<\w])[A-Z][A-Z0-9_]{0,40}_[0-9a-f]{6,64}>")
 
 
 class Masker:
@@ -121,9 +119,7 @@ class Masker:
             return arguments
         return json.dumps(masked, ensure_ascii=False)
 
-    def mask_request(
-        self, request: GenerateRequest, vault: Vault | None, counts: Counter[str]
-    ) -> GenerateRequest:
+    def mask_request(self, request: GenerateRequest, vault: Vault | None, counts: Counter[str]) -> GenerateRequest:
         """The request with its prompt, message contents and tool-call arguments masked."""
         if request.prompt is not None:
             masked = self.mask_text(request.prompt, vault, counts)
@@ -157,8 +153,7 @@ class _Refused(Exception):
 
 def refused_violation(error: _Refused, alias: str) -> PolicyViolation:
     return PolicyViolation(
-        f"model '{alias}': the request contains {', '.join(error.entities)} and the masking "
-        "mode is 'refuse'",
+        f"model '{alias}': the request contains {', '.join(error.entities)} and the masking mode is 'refuse'",
         rule="masking.refuse",
         model=alias,
     )

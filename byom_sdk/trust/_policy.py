@@ -226,9 +226,7 @@ def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, 
     return merged
 
 
-def merge_policy(
-    policy: TrustPolicy, override: Mapping[str, Any] | None, *, source: str, alias: str
-) -> TrustPolicy:
+def merge_policy(policy: TrustPolicy, override: Mapping[str, Any] | None, *, source: str, alias: str) -> TrustPolicy:
     """``policy`` with a model's ``trust = {...}`` table deep-merged over it.
 
     Mappings merge key by key (``masking = {mode = "redact"}`` keeps the other masking

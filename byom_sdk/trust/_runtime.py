@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
-from .._errors import ByomError, ConfigError, PluginError, PolicyViolation
+from .._errors import AuditError, ByomError, ConfigError, PluginError, PolicyViolation
 from .._middleware import CallContext, Interceptor
 from .._types import (
     Boundary,
@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     from .._model import Model
     from .._plugins import Registry
 
-__all__ = ["AuditError", "TrustMiddleware", "TrustRuntime"]
+__all__ = ["TrustMiddleware", "TrustRuntime"]
 
 log = logging.getLogger("byom_sdk.trust")
 
@@ -69,10 +69,6 @@ RECORD_VERSION = 1
 
 
 _SIMPLE_KEYS = frozenset({"prompt", "text"})
-
-class AuditError(ByomError):
-    """The audit record of a call could not be written (the call is failed: no record,
-    no answer)."""
 
 
 def _violation(alias: str, decision: Decision) -> PolicyViolation:
@@ -97,7 +93,6 @@ def _request_payload(request: GenerateRequest) -> dict[str, Any]:
     return {"messages": [m.model_dump(mode="json", exclude_defaults=True) for m in request.messages or ()]}
 
 
-
 @functools.lru_cache(maxsize=64)
 def _boundary_record(boundary: Boundary) -> dict[str, Any]:
     """The boundary as the audit record stores it (boundaries are immutable and few, so the
@@ -110,6 +105,7 @@ def _boundary_record(boundary: Boundary) -> dict[str, Any]:
         "retention": boundary.retention,
         "attestations": [a.model_dump(mode="json") for a in boundary.attestations],
     }
+
 
 class TrustRuntime:
     """Shared trust state of one Client: policy, detectors, vaults, audit sink, key.
@@ -265,9 +261,7 @@ class TrustRuntime:
         """Keyed hash of content (so records can be matched without storing it)."""
         if isinstance(value, str):
             data = value
-        elif isinstance(value, dict) and set(value) <= _SIMPLE_KEYS and all(
-            isinstance(v, str) for v in value.values()
-        ):
+        elif isinstance(value, dict) and set(value) <= _SIMPLE_KEYS and all(isinstance(v, str) for v in value.values()):
             # The common plain-prompt / plain-text shape: no JSON encoder on the hot path.
             data = "\x1f".join(f"{k}\x1e{value[k]}" for k in sorted(value))
         else:
@@ -405,12 +399,14 @@ class _TrustCall(Interceptor):
         started = time.perf_counter()
         self.metadata = request.metadata
         if self.span.active:
-            self.span.set_many({
-                "gen_ai.request.max_tokens": request.max_tokens,
-                "gen_ai.request.temperature": request.temperature,
-                "gen_ai.request.top_p": request.top_p,
-                "gen_ai.conversation.id": request.metadata.conversation_id,
-            })
+            self.span.set_many(
+                {
+                    "gen_ai.request.max_tokens": request.max_tokens,
+                    "gen_ai.request.temperature": request.temperature,
+                    "gen_ai.request.top_p": request.top_p,
+                    "gen_ai.conversation.id": request.metadata.conversation_id,
+                }
+            )
         try:
             self._gate()
             masked = request
@@ -436,8 +432,11 @@ class _TrustCall(Interceptor):
                 self.content["prompt"] = _request_payload(request) if mode == "raw" else payload
             if self.policy.telemetry.capture_content:
                 self.span.set_messages("gen_ai.input.messages", payload.get("messages") or [payload])
-            if self.call.operation == "stream" and self.enabled and self.mw.blocks_output and (
-                self.policy.scoring.stream == "buffer"
+            if (
+                self.call.operation == "stream"
+                and self.enabled
+                and self.mw.blocks_output
+                and (self.policy.scoring.stream == "buffer")
             ):
                 self._buffered = []
             return masked
@@ -602,17 +601,19 @@ class _TrustCall(Interceptor):
         usage = self.usage
         if not self.span.active:
             return
-        self.span.set_many({
-            "gen_ai.usage.input_tokens": usage.input_tokens if usage else None,
-            "gen_ai.usage.output_tokens": usage.output_tokens if usage else None,
-            "gen_ai.response.finish_reasons": tuple(self.finish_reasons) if self.finish_reasons else None,
-            "byom.trust.enabled": self.enabled,
-            "byom.trust.outcome": self.outcome,
-            "byom.trust.rule": self.rule,
-            "byom.trust.entities": sum(self.counts.values()),
-            "byom.trust.attempts": self.call.attempts,
-            "byom.audit.seq": entry.seq if entry else None,
-        })
+        self.span.set_many(
+            {
+                "gen_ai.usage.input_tokens": usage.input_tokens if usage else None,
+                "gen_ai.usage.output_tokens": usage.output_tokens if usage else None,
+                "gen_ai.response.finish_reasons": tuple(self.finish_reasons) if self.finish_reasons else None,
+                "byom.trust.enabled": self.enabled,
+                "byom.trust.outcome": self.outcome,
+                "byom.trust.rule": self.rule,
+                "byom.trust.entities": sum(self.counts.values()),
+                "byom.trust.attempts": self.call.attempts,
+                "byom.audit.seq": entry.seq if entry else None,
+            }
+        )
         self.span.end(error)
 
     def _record(self) -> dict[str, Any]:
@@ -659,4 +660,3 @@ class _TrustCall(Interceptor):
         if self.content:
             record["content"] = self.content
         return record
-

@@ -106,14 +106,16 @@ def start_span(alias: str, operation: str, info: ModelInfo, *, enabled: bool) ->
         return SpanHandle(None)
     handle = SpanHandle(span)
     address = _server_address(boundary.endpoint)
-    handle.set_many({
-        "gen_ai.operation.name": op,
-        "gen_ai.provider.name": info.provider,
-        "gen_ai.request.model": info.id,
-        "server.address": address,
-        "byom.model.alias": alias,
-        "byom.boundary.location_kind": boundary.location_kind,
-        "byom.boundary.region": boundary.region,
-        "byom.boundary.loopback": is_loopback(boundary.endpoint) if boundary.endpoint else None,
-    })
+    handle.set_many(
+        {
+            "gen_ai.operation.name": op,
+            "gen_ai.provider.name": info.provider,
+            "gen_ai.request.model": info.id,
+            "server.address": address,
+            "byom.model.alias": alias,
+            "byom.boundary.location_kind": boundary.location_kind,
+            "byom.boundary.region": boundary.region,
+            "byom.boundary.loopback": is_loopback(boundary.endpoint) if boundary.endpoint else None,
+        }
+    )
     return handle

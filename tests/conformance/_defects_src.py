@@ -87,8 +87,8 @@ class CountsCharacters(ScriptedModel):
 
     def _shape(self, request):
         pieces, finish, _ = super()._shape(request)
-        prompt = request.prompt if request.prompt is not None else self.tokenizer.apply_chat_template(
-            request.as_messages()
+        prompt = (
+            request.prompt if request.prompt is not None else self.tokenizer.apply_chat_template(request.as_messages())
         )
         return pieces, finish, len(prompt)
 
@@ -110,5 +110,3 @@ class SilentEmbed(ScriptedModel):
 
     def embed(self, texts, /, **kwargs):
         return self._embed(build_embed_request(texts))
-
-

@@ -21,9 +21,12 @@ def run_suite(pytester, body, *args):
     pytester.makepyfile(test_subject="from _defects_src import *  # noqa: F403\n\n" + textwrap.dedent(body))
     report_path = pytester.path / "report.json"
     result = pytester.runpytest_inprocess(
-        "-p", "byom_sdk.testing.plugin",
-        "-p", "no:asyncio",
-        "-p", "no:cacheprovider",
+        "-p",
+        "byom_sdk.testing.plugin",
+        "-p",
+        "no:asyncio",
+        "-p",
+        "no:cacheprovider",
         f"--byom-conformance-report={report_path}",
         *args,
     )
@@ -133,7 +136,8 @@ def test_failure_reason_names_the_leaked_exception(pytester):
         "class TestDefect(ScriptedSuite):\n"
         "    def make_faulty_model(self, fault):\n"
         "        return LeaksRawErrors(failures=[fault])\n",
-        "-k", "throttled",
+        "-k",
+        "throttled",
     )
     reason = next(c["reason"] for c in report["subjects"][0]["checks"] if c["id"] == "errors.throttled")
     assert "VendorSDKError" in reason and "Throttled" in reason

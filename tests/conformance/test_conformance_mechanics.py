@@ -40,7 +40,8 @@ def test_expected_failure_is_strict(pytester):
         pytester,
         "class TestScripted(ScriptedSuite):\n"
         "    expected_failures = {'generate.usage': 'provider reports no usage (#3)'}\n",
-        "-k", "usage",
+        "-k",
+        "usage",
     )
     assert result.ret == 1
     assert statuses(report)["generate.usage"] == "xpassed"
@@ -53,7 +54,8 @@ def test_expected_failure_on_a_real_defect_is_xfailed(pytester):
         "class TestDefect(ScriptedSuite):\n"
         "    model_cls = StreamDiffers\n"
         "    expected_failures = {'stream.matches_generate': 'server re-spaces deltas (#7)'}\n",
-        "-k", "stream",
+        "-k",
+        "stream",
     )
     assert result.ret == 0
     check = next(c for c in report["subjects"][0]["checks"] if c["id"] == "stream.matches_generate")
@@ -69,7 +71,8 @@ def test_guard_fails_on_undeclared_override_and_deletion(pytester):
         "        pass\n"
         "    test_stream_events = None\n"
         "    expected_failures = {'no.such_check': 'typo'}\n",
-        "-k", "no_overrides",
+        "-k",
+        "no_overrides",
     )
     assert failed(report) == {"suite.no_overrides"}
     reason = next(c["reason"] for c in report["subjects"][0]["checks"])
@@ -86,7 +89,8 @@ def test_guard_accepts_declared_override(pytester):
         "    overridden_checks = {'generate.usage': 'usage arrives in a trailer; checked below'}\n"
         "    def test_generate_usage(self, byom_model):\n"
         "        assert byom_model.generate('hi').usage.output_tokens > 0\n",
-        "-k", "no_overrides or usage",
+        "-k",
+        "no_overrides or usage",
     )
     checks = {c["id"]: c for c in report["subjects"][0]["checks"]}
     assert checks["suite.no_overrides"]["status"] == "passed"
@@ -134,7 +138,8 @@ def test_make_model_failure_is_reported_per_check(pytester):
         "class TestBroken(ScriptedSuite):\n"
         "    def make_model(self):\n"
         "        raise RuntimeError('endpoint_name is required')\n",
-        "-k", "info",
+        "-k",
+        "info",
     )
     checks = report["subjects"][0]["checks"]
     assert checks and all(c["status"] == "failed" for c in checks)
@@ -184,8 +189,9 @@ def test_run_conformance_passes_and_fails(tmp_path):
         pytest_args=["-q", "-k", "info"],
     )
     assert code == 1
-    assert "info.boundary" in {c["id"] for c in json.loads(report_path.read_text())["subjects"][0]["checks"]
-                               if c["status"] == "failed"}
+    assert "info.boundary" in {
+        c["id"] for c in json.loads(report_path.read_text())["subjects"][0]["checks"] if c["status"] == "failed"
+    }
 
 
 def test_byom_sdk_testing_does_not_import_pytest():
@@ -209,10 +215,12 @@ def test_report_per_xdist_worker(pytester):
         "    config.workerinput = {'workerid': 'gw3'}\n"
     )
     pytester.syspathinsert(Path(__file__).parent)
-    pytester.makepyfile(test_w="from _defects_src import *  # noqa: F403\n"
-                        "class TestScripted(ScriptedSuite):\n    pass\n")
+    pytester.makepyfile(
+        test_w="from _defects_src import *  # noqa: F403\nclass TestScripted(ScriptedSuite):\n    pass\n"
+    )
     target = pytester.path / "report.json"
-    pytester.runpytest_inprocess("-p", "byom_sdk.testing.plugin", "-p", "no:asyncio",
-                                 f"--byom-conformance-report={target}", "-k", "info")
+    pytester.runpytest_inprocess(
+        "-p", "byom_sdk.testing.plugin", "-p", "no:asyncio", f"--byom-conformance-report={target}", "-k", "info"
+    )
     assert not target.exists()
     assert json.loads((pytester.path / "report.gw3.json").read_text())["totals"]["passed"] == 3

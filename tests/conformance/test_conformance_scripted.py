@@ -27,7 +27,6 @@ class TestScriptedModelConformance(ModelConformance):
 
 
 class TestWhitespaceTokenizerConformance(TokenizerConformance):
-
     def make_tokenizer(self):
         return ScriptedModel().tokenizer
 

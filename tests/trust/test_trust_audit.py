@@ -105,9 +105,7 @@ def test_insert_a_forged_row_in_the_middle(tmp_path):
             conn.execute("UPDATE records SET seq = ? WHERE seq = ?", (seq + 1, seq))
         prev = conn.execute("SELECT hash FROM records WHERE seq = 3").fetchone()[0]
         body = json.dumps({"forged": True})
-        conn.execute(
-            "INSERT INTO records VALUES (4, 't', ?, ?, '', ?)", (prev, chain_hash(4, prev, body), body)
-        )
+        conn.execute("INSERT INTO records VALUES (4, 't', ?, ?, '', ?)", (prev, chain_hash(4, prev, body), body))
     result = verify_audit(path)
     assert not result.ok and result.first_bad_seq == 5  # the row after it no longer chains
 

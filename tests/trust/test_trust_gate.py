@@ -11,8 +11,14 @@ from byom_sdk.trust import read_audit, verify_audit
 
 
 def cloud(**kwargs):
-    fields = {"provider": "scripted", "location_kind": "customer-cloud", "region": "eu-west-1",
-              "endpoint": "https://runtime.example.com", "tls": True, "retention": "none"}
+    fields = {
+        "provider": "scripted",
+        "location_kind": "customer-cloud",
+        "region": "eu-west-1",
+        "endpoint": "https://runtime.example.com",
+        "tls": True,
+        "retention": "none",
+    }
     fields.update(kwargs)
     return Boundary(**fields)
 
@@ -70,10 +76,14 @@ def test_gate_refuses_before_sending(make_client, audit_path, policy, boundary, 
         ({"allowed_regions": ["global"]}, cloud(region="global")),
         ({}, cloud(tls=False, endpoint="http://127.0.0.1:8080")),  # loopback needs no TLS
         ({}, cloud(tls=None, endpoint="http://localhost:9000/invocations")),
-        ({"required_attestations": ["capture"]},
-         cloud(attestations=(Attestation(name="capture", value="off", ok=True, source="api"),))),
-        ({"allowed_regions": ["eu-*"], "required_retention": "none"},
-         Boundary(provider="onnx", location_kind="process", retention="none")),  # in-process: no region
+        (
+            {"required_attestations": ["capture"]},
+            cloud(attestations=(Attestation(name="capture", value="off", ok=True, source="api"),)),
+        ),
+        (
+            {"allowed_regions": ["eu-*"], "required_retention": "none"},
+            Boundary(provider="onnx", location_kind="process", retention="none"),
+        ),  # in-process: no region
     ],
 )
 def test_gate_allows(make_client, policy, boundary):

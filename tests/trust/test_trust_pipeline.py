@@ -430,8 +430,11 @@ async def test_async_generate_and_stream_mask_and_restore(make_client, audit_pat
     managed = client.model("m")
     reply = await managed.agenerate("mail ann@example.com", metadata={"conversation_id": "c"})
     assert reply.text == "mail ann@example.com"
-    deltas = [e.text async for e in managed.astream("card 4111 1111 1111 1111", metadata={"conversation_id": "c"})
-              if isinstance(e, TextDelta)]
+    deltas = [
+        e.text
+        async for e in managed.astream("card 4111 1111 1111 1111", metadata={"conversation_id": "c"})
+        if isinstance(e, TextDelta)
+    ]
     assert "".join(deltas) == "card 4111 1111 1111 1111"
     assert all("ann@" not in r.prompt and "4111" not in r.prompt for r in model.requests)
     assert [r["operation"] for r in records(audit_path)] == ["generate", "stream"]
@@ -480,8 +483,9 @@ class BrokenPlugin:
         ]
 
 
-@pytest.mark.parametrize("policy", [{"masking": {"detectors": ["broken-pii"]}},
-                                    {"scoring": {"scorers": ["broken-score"]}}])
+@pytest.mark.parametrize(
+    "policy", [{"masking": {"detectors": ["broken-pii"]}}, {"scoring": {"scorers": ["broken-score"]}}]
+)
 def test_a_failing_detector_fails_closed(registry, tmp_path, policy):
     registry.register(BrokenPlugin(), name="broken-plugin")
     model = ScriptedModel()

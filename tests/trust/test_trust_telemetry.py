@@ -38,8 +38,13 @@ def spans():
 
 def test_generate_span(make_client, spans):
     model = ScriptedModel(
-        boundary=Boundary(provider="sagemaker", location_kind="customer-cloud", region="eu-west-1",
-                          endpoint="https://runtime.sagemaker.eu-west-1.amazonaws.com", tls=True),
+        boundary=Boundary(
+            provider="sagemaker",
+            location_kind="customer-cloud",
+            region="eu-west-1",
+            endpoint="https://runtime.sagemaker.eu-west-1.amazonaws.com",
+            tls=True,
+        ),
         model_id="support-bot-v3",
     )
     client = make_client({"bot": model})
@@ -61,10 +66,12 @@ def test_generate_span(make_client, spans):
 
 
 def test_stream_and_blocked_spans(make_client, spans):
-    client = make_client({
-        "local": ScriptedModel(),
-        "far": ScriptedModel(boundary=Boundary(provider="x", location_kind="third-party")),
-    })
+    client = make_client(
+        {
+            "local": ScriptedModel(),
+            "far": ScriptedModel(boundary=Boundary(provider="x", location_kind="third-party")),
+        }
+    )
     list(client.model("local").stream("hi"))
     with pytest.raises(PolicyViolation):
         client.model("far").generate("hi")

@@ -70,9 +70,7 @@ class ErrorChecks(ModelSubject):
                 if not isinstance(exc, expected):
                     problems.append(f"{name}: raised {type(exc).__name__}, expected {expected.__name__}")
                 elif exc.retryable is not retryable:
-                    problems.append(
-                        f"{name}: {type(exc).__name__}.retryable is {exc.retryable}, expected {retryable}"
-                    )
+                    problems.append(f"{name}: {type(exc).__name__}.retryable is {exc.retryable}, expected {retryable}")
                 elif not str(exc).strip():
                     problems.append(f"{name}: {type(exc).__name__} has an empty message")
                 elif isinstance(exc, Throttled) and exc.retry_after is not None and exc.retry_after < 0:

@@ -235,9 +235,7 @@ class GenerateChecks(ModelSubject):
         stop, before = picked
         reply = self._generate(byom_model, stop=(stop,))
         assert stop not in reply.text, f"stop string {stop!r} present in {reply.text!r}"
-        assert reply.text.rstrip() == before.rstrip(), (
-            f"with stop={stop!r} expected {before!r}, got {reply.text!r}"
-        )
+        assert reply.text.rstrip() == before.rstrip(), f"with stop={stop!r} expected {before!r}, got {reply.text!r}"
         assert reply.finish_reason == "stop", f"stopped on a stop string but finish_reason={reply.finish_reason!r}"
 
     @check("generate.finish_reason")

@@ -135,9 +135,13 @@ class ReportCollector:
         except Exception as exc:  # noqa: BLE001 - info.valid reports it; the report must still be written.
             entry.model = {"error": f"{type(exc).__name__}: {exc}"}
             return
-        entry.model = {"id": info.id, "provider": info.provider, "description": info.description,
-                       "embedding_dimension": info.embedding_dimension,
-                       "embedding_normalized": info.embedding_normalized}
+        entry.model = {
+            "id": info.id,
+            "provider": info.provider,
+            "description": info.description,
+            "embedding_dimension": info.embedding_dimension,
+            "embedding_normalized": info.embedding_normalized,
+        }
         entry.capabilities = info.capabilities.model_dump(mode="json")
         entry.boundary = info.boundary.model_dump(mode="json")
         entry.plugin = plugin_versions(model, info.provider)

@@ -24,7 +24,7 @@ FaultyFactory = Callable[[str], "Model | None"]
 #: token → (factory, faulty factory, expected failures); read by the generated module.
 _SUBJECTS: dict[str, tuple[ModelFactory, FaultyFactory | None, dict[str, str]]] = {}
 
-_MODULE = '''\
+_MODULE = """\
 from byom_sdk.testing.conformance import ModelConformance
 from byom_sdk.testing.conformance._runner import _SUBJECTS
 
@@ -39,7 +39,7 @@ class {name}(ModelConformance):
 
     def make_faulty_model(self, fault):
         return _faulty(fault) if _faulty is not None else None
-'''
+"""
 
 
 def run_conformance(
@@ -79,14 +79,20 @@ def run_conformance(
             ini.write_text("[pytest]\n", encoding="utf-8")
             args = [
                 str(module),
-                "-c", str(ini),
-                "--rootdir", str(folder),
-                "--confcutdir", str(folder),
+                "-c",
+                str(ini),
+                "--rootdir",
+                str(folder),
+                "--confcutdir",
+                str(folder),
                 "--import-mode=importlib",
-                "-p", "byom_sdk.testing.plugin",
-                "-p", "no:cacheprovider",
+                "-p",
+                "byom_sdk.testing.plugin",
+                "-p",
+                "no:cacheprovider",
                 # The suite runs its async checks in asyncio.run(); it needs no async plugin.
-                "-p", "no:asyncio",
+                "-p",
+                "no:asyncio",
                 "-rfEsxX",
             ]
             # Explicit either way, so $BYOM_CONFORMANCE_REPORT of a surrounding CI run is not

@@ -169,5 +169,3 @@ class TokenizerConformance(Conformance):
         for text, ids in zip(self.sample_texts, expected, strict=True):
             if ids is not None:
                 assert byom_tokenizer.encode(text) == ids, f"ids for {text!r} differ from the reference"
-
-

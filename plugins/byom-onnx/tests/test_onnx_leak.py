@@ -28,8 +28,11 @@ def test_canaries_never_reach_the_onnx_model(smollm2, tmp_path, monkeypatch):
     client = Client(models={"local": smollm2}, policy={"audit": {"path": str(audit)}})
     local = client.model("local")
     reply = local.generate(canary_messages(), max_tokens=8, temperature=0.0, metadata=meta)
-    streamed = [e for e in local.stream(canary_messages(), max_tokens=8, temperature=0.0, metadata=meta)
-                if isinstance(e, TextDelta)]
+    streamed = [
+        e
+        for e in local.stream(canary_messages(), max_tokens=8, temperature=0.0, metadata=meta)
+        if isinstance(e, TextDelta)
+    ]
     client.trust.close()  # flush the audit sink; the session-scoped model stays open for other tests
     assert len(seen) == 2 and reply.text is not None and streamed is not None
     assert_no_canaries([r.model_dump_json() for r in seen], where="the ONNX model's inputs")

@@ -31,29 +31,48 @@ def moto_url() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def control(moto_url):
-    client = boto3.client("sagemaker", region_name=REGION, endpoint_url=moto_url, aws_access_key_id="AKIDMOTO",
-                          aws_secret_access_key="moto")
+    client = boto3.client(
+        "sagemaker",
+        region_name=REGION,
+        endpoint_url=moto_url,
+        aws_access_key_id="AKIDMOTO",
+        aws_secret_access_key="moto",
+    )
     yield client
     client.close()
 
 
 def deploy(control, name: str, *, capture: bool | None, kms: bool, vpc: bool) -> None:
     """Create a model, endpoint config and endpoint in the emulator with boto3."""
-    model: dict = {"ModelName": f"{name}-model", "ExecutionRoleArn": "arn:aws:iam::123456789012:role/exec",
-                   "PrimaryContainer": {"Image": "763104351884.dkr.ecr.eu-west-1.amazonaws.com/tgi:latest"},
-                   "EnableNetworkIsolation": True}
+    model: dict = {
+        "ModelName": f"{name}-model",
+        "ExecutionRoleArn": "arn:aws:iam::123456789012:role/exec",
+        "PrimaryContainer": {"Image": "763104351884.dkr.ecr.eu-west-1.amazonaws.com/tgi:latest"},
+        "EnableNetworkIsolation": True,
+    }
     if vpc:
         model["VpcConfig"] = {"SecurityGroupIds": ["sg-1"], "Subnets": ["subnet-a", "subnet-b"]}
     control.create_model(**model)
-    config: dict = {"EndpointConfigName": f"{name}-config", "ProductionVariants": [
-        {"VariantName": "AllTraffic", "ModelName": f"{name}-model", "InitialInstanceCount": 1,
-         "InstanceType": "ml.g4dn.xlarge"}]}
+    config: dict = {
+        "EndpointConfigName": f"{name}-config",
+        "ProductionVariants": [
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": f"{name}-model",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.g4dn.xlarge",
+            }
+        ],
+    }
     if kms:
         config["KmsKeyId"] = "arn:aws:kms:eu-west-1:123456789012:key/1234"
     if capture is not None:
-        config["DataCaptureConfig"] = {"EnableCapture": capture, "InitialSamplingPercentage": 100,
-                                       "DestinationS3Uri": "s3://capture-bucket/ep",
-                                       "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]}
+        config["DataCaptureConfig"] = {
+            "EnableCapture": capture,
+            "InitialSamplingPercentage": 100,
+            "DestinationS3Uri": "s3://capture-bucket/ep",
+            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+        }
     control.create_endpoint_config(**config)
     control.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config")
 
@@ -78,8 +97,12 @@ def test_declared_boundary_for_the_local_server(server, make_model):
 
 
 def test_declared_boundary_for_the_aws_endpoint_makes_no_call():
-    config = SageMakerConfig(endpoint_name="prod-llm", region="eu-central-1", codec="tgi",
-                             credentials={"access_key_id": "AKIDX", "secret_access_key": "x"})
+    config = SageMakerConfig(
+        endpoint_name="prod-llm",
+        region="eu-central-1",
+        codec="tgi",
+        credentials={"access_key_id": "AKIDX", "secret_access_key": "x"},
+    )
     with SageMakerModel(config) as model:  # building a client sends nothing
         boundary = model.info.boundary
     assert boundary.endpoint == "https://runtime.sagemaker.eu-central-1.amazonaws.com/endpoints/prod-llm"
@@ -89,7 +112,9 @@ def test_declared_boundary_for_the_aws_endpoint_makes_no_call():
 
 def test_privatelink_endpoint_url_is_reported():
     config = SageMakerConfig(
-        endpoint_name="prod-llm", region="eu-central-1", codec="tgi",
+        endpoint_name="prod-llm",
+        region="eu-central-1",
+        codec="tgi",
         endpoint_url="https://vpce-0abc-xyz.runtime.sagemaker.eu-central-1.vpce.amazonaws.com",
         credentials={"access_key_id": "AKIDX", "secret_access_key": "x"},
     )
@@ -162,10 +187,18 @@ def test_verify_boundary_through_the_client(server, moto_url, control):
 def _role_model(server, moto_url, **creds):
     server.credentials = None  # moto issues random role keys: check who signed via the log instead
     server.add_endpoint("ep", "tgi")
-    config = config_for(server, "ep", moto_url, credentials={
-        "access_key_id": "AKIDSOURCE", "secret_access_key": "source-secret", "role_arn": ROLE,
-        "sts_endpoint_url": moto_url, **creds,
-    })
+    config = config_for(
+        server,
+        "ep",
+        moto_url,
+        credentials={
+            "access_key_id": "AKIDSOURCE",
+            "secret_access_key": "source-secret",
+            "role_arn": ROLE,
+            "sts_endpoint_url": moto_url,
+            **creds,
+        },
+    )
     return SageMakerModel(SageMakerConfig(**config))
 
 
@@ -226,9 +259,16 @@ def test_missing_profile_is_a_config_error(server):
 def test_no_credentials_anywhere_is_an_auth_error(server, tmp_path, monkeypatch):
     from byom_sdk import AuthError
 
-    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-                "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-                "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"):
+    for var in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))

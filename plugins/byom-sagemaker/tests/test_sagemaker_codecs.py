@@ -30,11 +30,31 @@ def body(codec, **fields):
 
 
 def test_tgi_request_names():
-    assert body(TGICodec(), prompt="p", max_tokens=9, temperature=0.7, top_p=0.9, top_k=40, seed=1, stop=("x",),
-                stream=True, extra={"repetition_penalty": 1.1}) == {
+    assert body(
+        TGICodec(),
+        prompt="p",
+        max_tokens=9,
+        temperature=0.7,
+        top_p=0.9,
+        top_k=40,
+        seed=1,
+        stop=("x",),
+        stream=True,
+        extra={"repetition_penalty": 1.1},
+    ) == {
         "inputs": "p",
-        "parameters": {"details": True, "return_full_text": False, "max_new_tokens": 9, "top_p": 0.9, "top_k": 40,
-                       "seed": 1, "stop": ["x"], "temperature": 0.7, "do_sample": True, "repetition_penalty": 1.1},
+        "parameters": {
+            "details": True,
+            "return_full_text": False,
+            "max_new_tokens": 9,
+            "top_p": 0.9,
+            "top_k": 40,
+            "seed": 1,
+            "stop": ["x"],
+            "temperature": 0.7,
+            "do_sample": True,
+            "repetition_penalty": 1.1,
+        },
         "stream": True,
     }
 
@@ -61,7 +81,8 @@ def test_tgi_stream_skips_special_tokens_and_reads_final_details():
     ]
     events = decode_stream(TGICodec(), wire, prompt="x")
     assert events == [
-        TextDelta(text="Hel"), TextDelta(text="lo"),
+        TextDelta(text="Hel"),
+        TextDelta(text="lo"),
         UsageEvent(usage=Usage(input_tokens=1, output_tokens=3, source="server")),
         FinishEvent(finish_reason="stop", usage=Usage(input_tokens=1, output_tokens=3, source="server")),
     ]
@@ -75,7 +96,10 @@ def test_tgi_in_stream_error_raises_after_deltas():
 
 def test_lmi_request_and_object_response():
     assert body(LMICodec(), prompt="p", stop=("s",), temperature=0)["parameters"] == {
-        "details": True, "stop_sequences": ["s"], "do_sample": False}
+        "details": True,
+        "stop_sequences": ["s"],
+        "do_sample": False,
+    }
     decoded = LMICodec().decode_generate(b'{"generated_text":"x","details":{"finish_reason":"length"}}')
     assert (decoded.text, decoded.finish_reason) == ("x", "length")
 
@@ -89,10 +113,23 @@ def test_lmi_jsonlines_legacy_outputs_and_error_record():
 
 
 def test_openai_request_keeps_zero_temperature_and_asks_for_usage():
-    sent = body(OpenAICodec(model="m"), messages=({"role": "user", "content": "q"},), temperature=0, max_tokens=4,
-                stop=("\n",), stream=True)
-    assert sent == {"messages": [{"role": "user", "content": "q"}], "model": "m", "max_tokens": 4, "stop": ["\n"],
-                    "temperature": 0.0, "stream": True, "stream_options": {"include_usage": True}}
+    sent = body(
+        OpenAICodec(model="m"),
+        messages=({"role": "user", "content": "q"},),
+        temperature=0,
+        max_tokens=4,
+        stop=("\n",),
+        stream=True,
+    )
+    assert sent == {
+        "messages": [{"role": "user", "content": "q"}],
+        "model": "m",
+        "max_tokens": 4,
+        "stop": ["\n"],
+        "temperature": 0.0,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
 
 
 def test_openai_stream_with_done_and_usage_chunk():
@@ -111,10 +148,16 @@ def test_openai_stream_with_done_and_usage_chunk():
 def test_jumpstart_llama_chat_payload_and_eula():
     codec = JumpStartCodec(variant="llama-chat", accept_eula=True)
     assert codec.custom_attributes() == "accept_eula=true"
-    sent = body(codec, messages=({"role": "system", "content": "s"}, {"role": "user", "content": "u"}),
-                max_tokens=8, temperature=0.5)
-    assert sent == {"inputs": [[{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]],
-                    "parameters": {"max_new_tokens": 8, "temperature": 0.5, "do_sample": True}}
+    sent = body(
+        codec,
+        messages=({"role": "system", "content": "s"}, {"role": "user", "content": "u"}),
+        max_tokens=8,
+        temperature=0.5,
+    )
+    assert sent == {
+        "inputs": [[{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]],
+        "parameters": {"max_new_tokens": 8, "temperature": 0.5, "do_sample": True},
+    }
     assert codec.decode_generate(b'[{"generation":{"role":"assistant","content":"ok"}}]').text == "ok"
     assert JumpStartCodec(variant="llama-text").decode_generate(b'[{"generation":"ok"}]').text == "ok"
     assert JumpStartCodec(variant="text2text").decode_generate(b'{"generated_texts":["ok"]}').text == "ok"
@@ -147,7 +190,10 @@ def test_parse_vectors_rejects_token_level_output():
 def test_tei_payload():
     codec = TEICodec(truncate=True)
     assert json.loads(codec.encode_embed(EmbedRequest(texts=("a", "b"), normalize=False))) == {
-        "inputs": ["a", "b"], "truncate": True, "normalize": False}
+        "inputs": ["a", "b"],
+        "truncate": True,
+        "normalize": False,
+    }
 
 
 # -- custom codec --------------------------------------------------------------------------
@@ -215,8 +261,9 @@ def test_custom_codec_end_to_end_through_the_client(server, make_client, custom_
 
     module = __import__(custom_module)
     server.add_endpoint("house", module.PipePersonality(), ScriptedModel(["alpha beta gamma"]))
-    config = server.model_config("house", codec="custom", codec_class="house_codecs:PipeCodec",
-                                 codec_options={"shout": True})
+    config = server.model_config(
+        "house", codec="custom", codec_class="house_codecs:PipeCodec", codec_options={"shout": True}
+    )
     model = make_client({"bot": config}).model("bot")
     assert model.generate("q", max_tokens=2).text == "ALPHA BETA"
     events = list(model.stream("q"))
@@ -227,8 +274,9 @@ def test_custom_codec_end_to_end_through_the_client(server, make_client, custom_
 
 
 def _custom(codec_class, **options):
-    return SageMakerConfig(endpoint_name="e", region="eu-west-1", codec="custom", codec_class=codec_class,
-                           codec_options=options)
+    return SageMakerConfig(
+        endpoint_name="e", region="eu-west-1", codec="custom", codec_class=codec_class, codec_options=options
+    )
 
 
 def test_custom_codec_errors_name_the_field(custom_module):

@@ -57,8 +57,10 @@ def test_invalid_values_name_the_field(changes, fragment):
 
 
 def test_secrets_do_not_show_in_repr():
-    config = SageMakerConfig(**{k: v for k, v in BASE.items() if k != "provider"},
-                             credentials={"access_key_id": "AKID", "secret_access_key": "very-secret"})
+    config = SageMakerConfig(
+        **{k: v for k, v in BASE.items() if k != "provider"},
+        credentials={"access_key_id": "AKID", "secret_access_key": "very-secret"},
+    )
     assert "very-secret" not in repr(config)
     assert config.credentials.kind == "static"
 
@@ -99,8 +101,13 @@ def test_loading_the_entry_point_module_does_not_import_boto3():
 def test_capabilities_follow_the_codec(codec, options, caps):
     from byom_sagemaker import SageMakerModel
 
-    config = SageMakerConfig(endpoint_name="ep", region="eu-west-1", codec=codec, codec_options=options,
-                             credentials={"access_key_id": "AKID", "secret_access_key": "x"})
+    config = SageMakerConfig(
+        endpoint_name="ep",
+        region="eu-west-1",
+        codec=codec,
+        codec_options=options,
+        credentials={"access_key_id": "AKID", "secret_access_key": "x"},
+    )
     with SageMakerModel(config) as model:
         declared = model.info.capabilities
         assert declared.async_native is False  # async goes through the core's thread bridge

@@ -75,10 +75,15 @@ class TestSageMakerTEIConformance(_SageMakerSuite):
 
 class TestSageMakerBoundaryConformance(BoundaryConformance):
     def make_model(self) -> SageMakerModel:
-        return SageMakerModel(SageMakerConfig(
-            endpoint_name="support-llm", region="eu-central-1", codec="tgi", inference_component="ic-1",
-            credentials={"access_key_id": "AKIDX", "secret_access_key": "x"},
-        ))
+        return SageMakerModel(
+            SageMakerConfig(
+                endpoint_name="support-llm",
+                region="eu-central-1",
+                codec="tgi",
+                inference_component="ic-1",
+                credentials={"access_key_id": "AKIDX", "secret_access_key": "x"},
+            )
+        )
 
     def expected_boundary(self) -> dict[str, Any]:
         return {

@@ -179,7 +179,10 @@ def test_headers_reach_the_server(server, make_model):
     backend = ScriptedModel([REPLY])
     server.add_endpoint("ic-ep", "tgi", inference_components={"ic-llama": backend}, variants=("AllTraffic", "blue"))
     model = make_model(
-        "ic-ep", inference_component="ic-llama", target_variant="blue", custom_attributes="trace=abc",
+        "ic-ep",
+        inference_component="ic-llama",
+        target_variant="blue",
+        custom_attributes="trace=abc",
         session_id="sess-1",
     )
     model.generate("hi", metadata={"request_id": "req-42"})
@@ -228,8 +231,9 @@ def test_jumpstart_llama_without_eula_is_refused_by_the_container(server, make_c
 
 def test_jumpstart_eula_is_appended_to_custom_attributes(server, make_model):
     server.add_endpoint("llama", "jumpstart", variant="llama-text")
-    model = make_model("llama", codec_options={"variant": "llama-text", "accept_eula": True},
-                       custom_attributes="trace=1")
+    model = make_model(
+        "llama", codec_options={"variant": "llama-text", "accept_eula": True}, custom_attributes="trace=1"
+    )
     model.generate("hi")
     assert server.requests_for("llama")[0].header("x-amzn-sagemaker-custom-attributes") == "trace=1;accept_eula=true"
 
@@ -239,16 +243,26 @@ def test_jumpstart_text2text(server, make_model):
     model = make_model("flan", codec_options={"variant": "text2text"})
     assert not model.info.capabilities.stream
     assert model.generate("Translate", max_tokens=2, seed=3).text == "The quick"
-    assert server.requests_for("flan")[0].json == {"text_inputs": "Translate", "max_length": 2, "seed": 3,
-                                                   "do_sample": False}
+    assert server.requests_for("flan")[0].json == {
+        "text_inputs": "Translate",
+        "max_length": 2,
+        "seed": 3,
+        "do_sample": False,
+    }
 
 
 def test_tgi_greedy_request_sends_no_temperature(server, make_model):
     server.add_endpoint("tgi", "tgi")
     make_model("tgi").generate("hi", temperature=0, max_tokens=5, top_p=1.0, seed=7, stop=["\n"])
     params = server.requests_for("tgi")[0].json["parameters"]
-    assert params == {"details": True, "return_full_text": False, "max_new_tokens": 5, "seed": 7, "stop": ["\n"],
-                      "do_sample": False}
+    assert params == {
+        "details": True,
+        "return_full_text": False,
+        "max_new_tokens": 5,
+        "seed": 7,
+        "stop": ["\n"],
+        "do_sample": False,
+    }
 
 
 def test_concurrent_calls_share_one_client(server, make_model):

@@ -55,8 +55,9 @@ def bot(server, make_client):
 
 
 @pytest.mark.parametrize(("fault", "params", "error_type", "retryable", "code"), FAULTS, ids=IDS)
-def test_persistent_fault_gives_typed_error_after_the_right_attempts(server, bot, fault, params, error_type,
-                                                                     retryable, code):
+def test_persistent_fault_gives_typed_error_after_the_right_attempts(
+    server, bot, fault, params, error_type, retryable, code
+):
     server.inject(fault, times=10, **params)
     with pytest.raises(error_type) as info:
         bot.generate("hi")
@@ -163,8 +164,9 @@ def test_connection_refused_is_unavailable_and_retried(server, make_client):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server.add_endpoint("ep", "tgi")
-    model = make_client({"bot": server.model_config("ep", endpoint_url=f"http://127.0.0.1:{port}",
-                                                     connect_timeout=0.5)}).model("bot")
+    model = make_client(
+        {"bot": server.model_config("ep", endpoint_url=f"http://127.0.0.1:{port}", connect_timeout=0.5)}
+    ).model("bot")
     with pytest.raises(Unavailable) as info:
         model.generate("hi")
     assert info.value.retryable and info.value.attempts == 3
@@ -197,8 +199,10 @@ def test_unknown_endpoint_is_a_bad_request_naming_it(server, make_model):
 
 @pytest.mark.parametrize(
     ("fault", "error_type", "code"),
-    [("model_stream_error", ModelError, "ModelStreamError"), ("internal_stream_failure", Unavailable,
-                                                              "InternalStreamFailure")],
+    [
+        ("model_stream_error", ModelError, "ModelStreamError"),
+        ("internal_stream_failure", Unavailable, "InternalStreamFailure"),
+    ],
 )
 def test_mid_stream_error_is_raised_after_the_deltas_and_not_retried(server, make_client, fault, error_type, code):
     server.add_endpoint("ep", "tgi", ScriptedModel([REPLY]))

@@ -32,8 +32,11 @@ def test_encoder_frames_decode_with_botocore(payload, value):
 
 def test_payload_part_and_exception_frames():
     buffer = EventStreamBuffer()
-    buffer.add_data(encode_payload_part(b'data:{"x":1}\n\n') + encode_exception("ModelStreamError", "m", error_code="E")
-                    + encode_error("Code", "msg"))
+    buffer.add_data(
+        encode_payload_part(b'data:{"x":1}\n\n')
+        + encode_exception("ModelStreamError", "m", error_code="E")
+        + encode_error("Code", "msg")
+    )
     part, exc, err = list(buffer)
     assert part.headers[":event-type"] == "PayloadPart" and part.payload == b'data:{"x":1}\n\n'
     assert exc.headers[":exception-type"] == "ModelStreamError"
@@ -53,11 +56,17 @@ def test_corrupted_frame_fails_the_checksum():
 def test_raw_boto3_streaming_against_the_server(server):
     server.add_endpoint("ep", "tgi")
     server.part_size = 7  # PayloadParts cut mid-line, as the real service may
-    runtime = boto3.client("sagemaker-runtime", region_name="eu-west-1", endpoint_url=server.url,
-                           aws_access_key_id="AKIDBYOMTEST", aws_secret_access_key="byom-test-secret")
+    runtime = boto3.client(
+        "sagemaker-runtime",
+        region_name="eu-west-1",
+        endpoint_url=server.url,
+        aws_access_key_id="AKIDBYOMTEST",
+        aws_secret_access_key="byom-test-secret",
+    )
     try:
         response = runtime.invoke_endpoint_with_response_stream(
-            EndpointName="ep", Body=b'{"inputs":"hi there","parameters":{}}', ContentType="application/json")
+            EndpointName="ep", Body=b'{"inputs":"hi there","parameters":{}}', ContentType="application/json"
+        )
         assert response["ContentType"] == "text/event-stream"
         parts = [event["PayloadPart"]["Bytes"] for event in response["Body"]]
         assert all(len(p) <= 7 for p in parts) and len(parts) > 10

@@ -27,7 +27,7 @@ def test_sse_with_and_without_space_bare_json_blank_and_done():
     data = (
         b'data:{"a":1}\n\n'
         b'data: {"a":2}\r\n\r\n'
-        b': keep-alive comment\n'
+        b": keep-alive comment\n"
         b"event: message\nid: 7\nretry: 10\n"
         b'{"a":3}\n'
         b"\n\n"

@@ -76,7 +76,6 @@ def server(vllm_server: LocalVertexServer) -> Iterator[LocalVertexServer]:
     vllm_server.clear()
 
 
-
 @pytest.fixture
 def loopback_peers():
     """Checks that every logged request came from 127.0.0.1."""

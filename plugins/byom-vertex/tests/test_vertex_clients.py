@@ -22,15 +22,26 @@ ANON = {"credentials": {"kind": "anonymous"}}
 @pytest.mark.parametrize(
     ("options", "grpc_host", "rest_url"),
     [
-        ({}, "europe-west4-aiplatform.googleapis.com:443",
-         "https://europe-west4-aiplatform.googleapis.com/v1/projects/acme-ml/locations/europe-west4/endpoints/42"),
-        ({"dedicated_endpoint_dns": "42.europe-west4-9.prediction.vertexai.goog"},
-         "42.europe-west4-9.prediction.vertexai.goog:443",
-         "https://42.europe-west4-9.prediction.vertexai.goog/v1/projects/acme-ml/locations/europe-west4/endpoints/42"),
-        ({"location": "global"}, "aiplatform.googleapis.com:443",
-         "https://aiplatform.googleapis.com/v1/projects/acme-ml/locations/global/endpoints/42"),
-        ({"api_endpoint": "10.1.2.3", "network_path": "private-service-connect"}, "10.1.2.3:443",
-         "https://10.1.2.3/v1/projects/acme-ml/locations/europe-west4/endpoints/42"),
+        (
+            {},
+            "europe-west4-aiplatform.googleapis.com:443",
+            "https://europe-west4-aiplatform.googleapis.com/v1/projects/acme-ml/locations/europe-west4/endpoints/42",
+        ),
+        (
+            {"dedicated_endpoint_dns": "42.europe-west4-9.prediction.vertexai.goog"},
+            "42.europe-west4-9.prediction.vertexai.goog:443",
+            "https://42.europe-west4-9.prediction.vertexai.goog/v1/projects/acme-ml/locations/europe-west4/endpoints/42",
+        ),
+        (
+            {"location": "global"},
+            "aiplatform.googleapis.com:443",
+            "https://aiplatform.googleapis.com/v1/projects/acme-ml/locations/global/endpoints/42",
+        ),
+        (
+            {"api_endpoint": "10.1.2.3", "network_path": "private-service-connect"},
+            "10.1.2.3:443",
+            "https://10.1.2.3/v1/projects/acme-ml/locations/europe-west4/endpoints/42",
+        ),
     ],
 )
 def test_clients_target_the_configured_host_over_tls(options, grpc_host, rest_url):
@@ -83,13 +94,22 @@ def test_service_account_key_gives_scoped_refreshable_credentials(tmp_path):
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    (tmp_path / "sa.json").write_text(json.dumps({
-        "type": "service_account", "project_id": "acme-ml", "private_key_id": "k1", "private_key": pem,
-        "client_email": "byom@acme-ml.iam.gserviceaccount.com", "client_id": "1",
-        "token_uri": "https://oauth2.googleapis.com/token",
-    }))
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    (tmp_path / "sa.json").write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "project_id": "acme-ml",
+                "private_key_id": "k1",
+                "private_key": pem,
+                "client_email": "byom@acme-ml.iam.gserviceaccount.com",
+                "client_id": "1",
+                "token_uri": "https://oauth2.googleapis.com/token",
+            }
+        )
+    )
     config = VertexConfig.model_validate(
         {**BASE, "credentials": {"kind": "service-account", "file": "sa.json", "quota_project": "billing-prj"}},
         context={"config_dir": tmp_path},

@@ -90,8 +90,13 @@ def test_importing_byom_sdk_and_the_plugin_loads_no_google_library():
                        if m.startswith(("google", "grpc", "proto", "requests")))
         print(json.dumps(heavy))
     """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
 
 
@@ -127,8 +132,12 @@ def test_calls_never_import_the_high_level_sdk():
 
 @pytest.mark.parametrize("transport", ["grpc", "rest"])
 def test_verify_boundary_records_attestations(transport):
-    with LocalVertexServer(endpoint_resource={"dedicatedEndpointEnabled": True,
-                                              "dedicatedEndpointDns": "1.us-central1-9.prediction.vertexai.goog"}) as s:
+    with LocalVertexServer(
+        endpoint_resource={
+            "dedicatedEndpointEnabled": True,
+            "dedicatedEndpointDns": "1.us-central1-9.prediction.vertexai.goog",
+        }
+    ) as s:
         with _client({"m": s.model_config(transport=transport, verify_boundary=True)}) as client:
             boundary = client.model("m").info.boundary
         assert s.count("GetEndpoint") == 1
@@ -145,11 +154,15 @@ def test_verify_boundary_records_attestations(transport):
 
 def test_logging_on_keeps_retention_unknown_and_psc_is_reported():
     resource = {
-        "predictRequestResponseLoggingConfig": {"enabled": True, "samplingRate": 0.5,
-                                                "bigqueryDestination": {"outputUri": "bq://p.d.t"}},
+        "predictRequestResponseLoggingConfig": {
+            "enabled": True,
+            "samplingRate": 0.5,
+            "bigqueryDestination": {"outputUri": "bq://p.d.t"},
+        },
         "privateServiceConnectConfig": {"enablePrivateServiceConnect": True},
-        "deployedModels": [{"id": "7", "model": "projects/p/locations/us-central1/models/7",
-                            "disableContainerLogging": False}],
+        "deployedModels": [
+            {"id": "7", "model": "projects/p/locations/us-central1/models/7", "disableContainerLogging": False}
+        ],
     }
     with LocalVertexServer(endpoint_resource=resource) as s, s.vertex_model(verify_boundary=True) as model:
         boundary = model.info.boundary
@@ -171,7 +184,6 @@ def test_verify_boundary_failure_is_a_typed_error_naming_the_endpoint():
 # -- custom codec --------------------------------------------------------------------------------
 
 
-
 class _EchoTensorContainer(Container):
     """A team's own container: {"text"} instances, {"output"} predictions, tensor streaming."""
 
@@ -182,7 +194,8 @@ class _EchoTensorContainer(Container):
 
 
 def test_custom_codec_from_an_import_path(tmp_path, monkeypatch):
-    (tmp_path / "team_codec.py").write_text(textwrap.dedent('''
+    (tmp_path / "team_codec.py").write_text(
+        textwrap.dedent("""
         from byom_sdk import TextDelta
         from byom_vertex import Codec, Generated, StreamParser
 
@@ -216,14 +229,16 @@ def test_custom_codec_from_an_import_path(tmp_path, monkeypatch):
 
             def stream_parser(self, request):
                 return TensorParser()
-    '''))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     container = _EchoTensorContainer(ScriptedModel(["alpha beta gamma delta"]))
     with LocalVertexServer(container=container, codec="team") as s:
         for transport in ("grpc", "rest"):
             s.clear()
-            config = s.model_config(transport=transport, codec="custom",
-                                    codec_options={"class": "team_codec:TeamCodec", "lang": "de"})
+            config = s.model_config(
+                transport=transport, codec="custom", codec_options={"class": "team_codec:TeamCodec", "lang": "de"}
+            )
             with _client({"m": config}) as client:
                 model = client.model("m")
                 assert model.info.capabilities.stream and not model.info.capabilities.chat
@@ -236,8 +251,13 @@ def test_custom_codec_from_an_import_path(tmp_path, monkeypatch):
 
 
 def test_custom_codec_that_cannot_be_loaded_is_a_config_error():
-    config = {"provider": "vertex", **BASE, "codec": "custom", "codec_options": {"class": "no_such_mod:Codec"},
-              "credentials": {"kind": "anonymous"}}
+    config = {
+        "provider": "vertex",
+        **BASE,
+        "codec": "custom",
+        "codec_options": {"class": "no_such_mod:Codec"},
+        "credentials": {"kind": "anonymous"},
+    }
     with _client({"m": config}) as client, pytest.raises(byom_sdk.ConfigError, match=r"codec_options\.class"):
         client.model("m")
 
@@ -265,8 +285,9 @@ def test_token_refresh_over_rest_never_bakes_a_token(codec):
 
     creds = Rotating()
     with LocalVertexServer(codec=codec) as s:
-        config = VertexConfig.model_validate({k: v for k, v in s.model_config(transport="rest").items()
-                                              if k != "provider"})
+        config = VertexConfig.model_validate(
+            {k: v for k, v in s.model_config(transport="rest").items() if k != "provider"}
+        )
         from byom_vertex import VertexModel
 
         with VertexModel(config, credentials=creds) as model:
@@ -281,8 +302,12 @@ def test_token_refresh_over_rest_never_bakes_a_token(codec):
 
 
 def test_missing_service_account_file_is_a_config_error(tmp_path):
-    config = {"provider": "vertex", **BASE, "credentials": {"kind": "service-account", "file": "missing.json"},
-              "transport": "rest"}
+    config = {
+        "provider": "vertex",
+        **BASE,
+        "credentials": {"kind": "service-account", "file": "missing.json"},
+        "transport": "rest",
+    }
     with _client({"m": config}, config_dir=tmp_path) as client:
         model = client.model("m")
         with pytest.raises(byom_sdk.ConfigError, match=r"missing\.json"):

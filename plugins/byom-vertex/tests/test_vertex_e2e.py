@@ -137,8 +137,13 @@ def test_request_bodies_follow_each_container_format(client_model):
         model.embed("tell me")
         assert server.requests[-1].method == "predict"
         return
-    model.generate("tell me" if server.codec != "openai" else [{"role": "user", "content": "tell me"}],
-                   max_tokens=7, temperature=0.0, top_p=0.9, seed=3)
+    model.generate(
+        "tell me" if server.codec != "openai" else [{"role": "user", "content": "tell me"}],
+        max_tokens=7,
+        temperature=0.0,
+        top_p=0.9,
+        seed=3,
+    )
     body = server.requests[-1].body
     if server.codec == "vllm":
         (instance,) = body["instances"]

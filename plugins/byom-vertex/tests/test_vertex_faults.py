@@ -175,10 +175,20 @@ def test_unreachable_endpoint_is_unavailable():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     for transport, endpoint in (("grpc", f"127.0.0.1:{port}"), ("rest", f"http://127.0.0.1:{port}")):
-        config = {"provider": "vertex", "project": "p", "location": "us-central1", "endpoint_id": "1",
-                  "transport": transport, "api_endpoint": endpoint, "insecure": True,
-                  "credentials": {"kind": "anonymous"}, "timeout": 2.0}
-        with byom_sdk.Client(models={"m": config}, retry={**RETRY, "max_attempts": 2}) as client, \
-                pytest.raises(byom_sdk.Unavailable) as caught:
+        config = {
+            "provider": "vertex",
+            "project": "p",
+            "location": "us-central1",
+            "endpoint_id": "1",
+            "transport": transport,
+            "api_endpoint": endpoint,
+            "insecure": True,
+            "credentials": {"kind": "anonymous"},
+            "timeout": 2.0,
+        }
+        with (
+            byom_sdk.Client(models={"m": config}, retry={**RETRY, "max_attempts": 2}) as client,
+            pytest.raises(byom_sdk.Unavailable) as caught,
+        ):
             client.model("m").generate("hi")
         assert caught.value.retryable and caught.value.attempts == 2

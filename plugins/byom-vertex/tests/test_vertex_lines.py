@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import byom_sdk
 from byom_sdk.testing import ScriptedModel
 
-REPLY = "Grüße — naïve café ☕ tokens with multi-byte text and \"quotes\""
+REPLY = 'Grüße — naïve café ☕ tokens with multi-byte text and "quotes"'
 
 
 def _stream_bytes(container, body) -> bytes:
@@ -77,7 +77,7 @@ def test_byte_at_a_time_over_grpc_and_rest():
         out, i = [], 0
         while i < len(data):
             n = next(sizes)
-            out.append(data[i:i + n])
+            out.append(data[i : i + n])
             i += n
         return out
 

@@ -24,9 +24,10 @@ def test_global_location_is_refused_unless_the_policy_allows_it():
 
 
 def test_regional_endpoint_passes_a_regional_policy():
-    with LocalVertexServer(location="europe-west4") as server, byom_sdk.Client(
-        models={"m": server.model_config()}, policy={"allowed_regions": ["europe-*"]}
-    ) as client:
+    with (
+        LocalVertexServer(location="europe-west4") as server,
+        byom_sdk.Client(models={"m": server.model_config()}, policy={"allowed_regions": ["europe-*"]}) as client,
+    ):
         assert client.model("m").generate("hi").text == "echo: hi"
 
 
@@ -36,8 +37,9 @@ def test_required_retention_needs_verified_logging_off(logging, allowed):
     with LocalVertexServer(endpoint_resource=resource) as server:
         policy = {"required_retention": "none"}
         unverified = server.model_config()
-        with byom_sdk.Client(models={"m": unverified}, policy=policy) as client, pytest.raises(
-            byom_sdk.PolicyViolation
+        with (
+            byom_sdk.Client(models={"m": unverified}, policy=policy) as client,
+            pytest.raises(byom_sdk.PolicyViolation),
         ):
             client.model("m").generate("hi")  # retention unknown without verification
         verified = server.model_config(verify_boundary=True)

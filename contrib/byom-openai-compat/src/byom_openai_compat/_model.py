@@ -135,16 +135,12 @@ class OpenAICompatModel(Model):
             return f"{cfg.base_url}/chat/completions", chat_body(
                 request, cfg.model, stream=stream, stream_usage=use_usage
             )
-        return f"{cfg.base_url}/completions", completion_body(
-            request, cfg.model, stream=stream, stream_usage=use_usage
-        )
+        return f"{cfg.base_url}/completions", completion_body(request, cfg.model, stream=stream, stream_usage=use_usage)
 
     @staticmethod
     def _json(response: httpx.Response, url: str) -> dict[str, Any]:
         if response.status_code >= 400:
-            raise error_for_status(
-                response.status_code, response.content, response.headers.get("retry-after")
-            )
+            raise error_for_status(response.status_code, response.content, response.headers.get("retry-after"))
         try:
             body = response.json()
         except ValueError as exc:
@@ -152,14 +148,10 @@ class OpenAICompatModel(Model):
                 f"{url} returned a body that is not JSON: {response.text[:200]!r}", provider=PROVIDER
             ) from exc
         if not isinstance(body, dict):
-            raise ModelError(
-                f"{url} returned {type(body).__name__}, expected a JSON object", provider=PROVIDER
-            )
+            raise ModelError(f"{url} returned {type(body).__name__}, expected a JSON object", provider=PROVIDER)
         return body
 
-    def _generate_response(
-        self, body: dict[str, Any], request: GenerateRequest, started: float
-    ) -> GenerateResponse:
+    def _generate_response(self, body: dict[str, Any], request: GenerateRequest, started: float) -> GenerateResponse:
         choices = body.get("choices") or []
         if not choices:
             raise ModelError(f"server returned no choices: {json.dumps(body)[:200]}", provider=PROVIDER)
@@ -221,9 +213,7 @@ class OpenAICompatModel(Model):
             with self._sync().stream("POST", url, json=body, timeout=self._timeout_for(timeout)) as response:
                 if response.status_code >= 400:
                     response.read()
-                    raise error_for_status(
-                        response.status_code, response.content, response.headers.get("retry-after")
-                    )
+                    raise error_for_status(response.status_code, response.content, response.headers.get("retry-after"))
                 yield response
         except httpx.HTTPError as exc:
             raise _transport_error(exc, url) from exc
@@ -278,9 +268,7 @@ class OpenAICompatModel(Model):
             ):
                 if response.status_code >= 400:
                     await response.aread()
-                    raise error_for_status(
-                        response.status_code, response.content, response.headers.get("retry-after")
-                    )
+                    raise error_for_status(response.status_code, response.content, response.headers.get("retry-after"))
                 lines: list[str] = []
                 async for line in response.aiter_lines():
                     lines.append(line)

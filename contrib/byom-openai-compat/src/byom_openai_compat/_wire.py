@@ -106,9 +106,7 @@ def chat_body(request: GenerateRequest, model: str, *, stream: bool, stream_usag
     return body
 
 
-def completion_body(
-    request: GenerateRequest, model: str, *, stream: bool, stream_usage: bool
-) -> dict[str, Any]:
+def completion_body(request: GenerateRequest, model: str, *, stream: bool, stream_usage: bool) -> dict[str, Any]:
     """The ``/completions`` body for a plain-prompt ``request``."""
     body: dict[str, Any] = {"model": model, "prompt": request.prompt or "", **_sampling(request)}
     body.update(_stream_fields(stream, stream_usage))
@@ -193,13 +191,9 @@ class StreamState:
         try:
             chunk = json.loads(data)
         except ValueError as exc:
-            raise ModelError(
-                f"server sent a stream chunk that is not JSON: {data[:200]!r}", provider=PROVIDER
-            ) from exc
+            raise ModelError(f"server sent a stream chunk that is not JSON: {data[:200]!r}", provider=PROVIDER) from exc
         if not isinstance(chunk, Mapping):
-            raise ModelError(
-                f"server sent a stream chunk that is not an object: {data[:200]!r}", provider=PROVIDER
-            )
+            raise ModelError(f"server sent a stream chunk that is not an object: {data[:200]!r}", provider=PROVIDER)
         if "error" in chunk:
             raise error_from_body(500, chunk, in_stream=True)
         events: list[StreamEvent] = []
@@ -213,9 +207,7 @@ class StreamState:
                 delta = choice.get("delta") or {}
                 text = delta.get("content")
                 for call in delta.get("tool_calls") or ():
-                    slot = self._tools.setdefault(
-                        int(call.get("index", 0)), {"id": "", "name": "", "arguments": ""}
-                    )
+                    slot = self._tools.setdefault(int(call.get("index", 0)), {"id": "", "name": "", "arguments": ""})
                     function = call.get("function") or {}
                     slot["id"] = call.get("id") or slot["id"]
                     slot["name"] += function.get("name") or ""

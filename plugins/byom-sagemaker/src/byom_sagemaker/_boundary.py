@@ -72,27 +72,46 @@ def verify(config: SageMakerConfig, control: Any, declared: Boundary) -> Boundar
     endpoint = control.describe_endpoint(EndpointName=config.endpoint_name)
     found: list[Attestation] = []
     status = str(endpoint.get("EndpointStatus", "unknown"))
-    found.append(Attestation(name="sagemaker.endpoint_arn", value=str(endpoint.get("EndpointArn", "")),
-                             ok=bool(endpoint.get("EndpointArn")), source=source_ep))
-    found.append(Attestation(name="sagemaker.endpoint_status", value=status, ok=status == "InService",
-                             source=source_ep))
+    found.append(
+        Attestation(
+            name="sagemaker.endpoint_arn",
+            value=str(endpoint.get("EndpointArn", "")),
+            ok=bool(endpoint.get("EndpointArn")),
+            source=source_ep,
+        )
+    )
+    found.append(
+        Attestation(name="sagemaker.endpoint_status", value=status, ok=status == "InService", source=source_ep)
+    )
     arn_region = str(endpoint.get("EndpointArn", "")).split(":")[3:4]
     if arn_region:
-        found.append(Attestation(name="sagemaker.region", value=arn_region[0], ok=arn_region[0] == config.region,
-                                 source=source_ep))
+        found.append(
+            Attestation(
+                name="sagemaker.region", value=arn_region[0], ok=arn_region[0] == config.region, source=source_ep
+            )
+        )
 
     endpoint_config = control.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
     # The endpoint's live capture state wins over its config's; either being on means on.
     live_on, live_value = _capture(endpoint.get("DataCaptureConfig"))
     cfg_on, cfg_value = _capture(endpoint_config.get("DataCaptureConfig"))
     capture_on = bool(live_on or cfg_on)
-    found.append(Attestation(name="sagemaker.data_capture", value=live_value if live_on else cfg_value,
-                             ok=not capture_on, source=f"{source_ep}+{source_cfg}"))
+    found.append(
+        Attestation(
+            name="sagemaker.data_capture",
+            value=live_value if live_on else cfg_value,
+            ok=not capture_on,
+            source=f"{source_ep}+{source_cfg}",
+        )
+    )
     kms = endpoint_config.get("KmsKeyId")
     found.append(Attestation(name="sagemaker.kms_key", value=str(kms or "none"), ok=bool(kms), source=source_cfg))
     if endpoint_config.get("AsyncInferenceConfig"):
-        found.append(Attestation(name="sagemaker.async_inference", value="on (payloads stored in S3)", ok=False,
-                                 source=source_cfg))
+        found.append(
+            Attestation(
+                name="sagemaker.async_inference", value="on (payloads stored in S3)", ok=False, source=source_cfg
+            )
+        )
 
     models = sorted({v["ModelName"] for v in endpoint_config.get("ProductionVariants", ()) if v.get("ModelName")})
     if models:
@@ -102,21 +121,26 @@ def verify(config: SageMakerConfig, control: Any, declared: Boundary) -> Boundar
             isolated.append(bool(model.get("EnableNetworkIsolation")))
             vpc = model.get("VpcConfig") or {}
             vpcs.append(",".join(vpc.get("Subnets", ())) if vpc else "")
-        found.append(Attestation(
-            name="sagemaker.network_isolation",
-            value=", ".join(f"{m}={'on' if on else 'off'}" for m, on in zip(models, isolated, strict=False)),
-            ok=all(isolated), source=source_model,
-        ))
-        found.append(Attestation(
-            name="sagemaker.vpc",
-            value=", ".join(f"{m}={v or 'none'}" for m, v in zip(models, vpcs, strict=False)),
-            ok=all(vpcs), source=source_model,
-        ))
+        found.append(
+            Attestation(
+                name="sagemaker.network_isolation",
+                value=", ".join(f"{m}={'on' if on else 'off'}" for m, on in zip(models, isolated, strict=False)),
+                ok=all(isolated),
+                source=source_model,
+            )
+        )
+        found.append(
+            Attestation(
+                name="sagemaker.vpc",
+                value=", ".join(f"{m}={v or 'none'}" for m, v in zip(models, vpcs, strict=False)),
+                ok=all(vpcs),
+                source=source_model,
+            )
+        )
     else:
         # Inference-component endpoints name their models per component, not per variant.
         for name in ("sagemaker.network_isolation", "sagemaker.vpc"):
-            found.append(Attestation(name=name, value="unknown (no model on the endpoint config)", ok=False,
-                                     source=source_cfg))
-    return declared.model_copy(
-        update={"retention": None if capture_on else "none", "attestations": tuple(found)}
-    )
+            found.append(
+                Attestation(name=name, value="unknown (no model on the endpoint config)", ok=False, source=source_cfg)
+            )
+    return declared.model_copy(update={"retention": None if capture_on else "none", "attestations": tuple(found)})

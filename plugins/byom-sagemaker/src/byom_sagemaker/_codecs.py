@@ -281,15 +281,25 @@ class JumpStartCodec(Codec):
             body.update(
                 self.sampling(
                     request,
-                    {"max_tokens": "max_length", "temperature": "temperature", "top_p": "top_p",
-                     "top_k": "top_k", "seed": "seed", "do_sample": "do_sample"},
+                    {
+                        "max_tokens": "max_length",
+                        "temperature": "temperature",
+                        "top_p": "top_p",
+                        "top_k": "top_k",
+                        "seed": "seed",
+                        "do_sample": "do_sample",
+                    },
                     zero_temperature=False,
                 )
             )
             body.update(request.extra)
             return self.dumps(body)
-        names = {"max_tokens": "max_new_tokens", "temperature": "temperature", "top_p": "top_p",
-                 "do_sample": "do_sample"}
+        names = {
+            "max_tokens": "max_new_tokens",
+            "temperature": "temperature",
+            "top_p": "top_p",
+            "do_sample": "do_sample",
+        }
         params = self.sampling(request, names, zero_temperature=False)
         params.update(request.extra)
         inputs: Any = [messages_payload(request)] if self.chat else prompt_text(request)

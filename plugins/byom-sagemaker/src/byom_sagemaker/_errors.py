@@ -34,17 +34,42 @@ __all__ = ["map_error"]
 PROVIDER = "sagemaker"
 
 _THROTTLE_CODES = frozenset(
-    {"ThrottlingException", "Throttling", "ThrottledException", "TooManyRequestsException", "RequestLimitExceeded",
-     "SlowDown", "429"}
+    {
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "429",
+    }
 )
 _AUTH_CODES = frozenset(
-    {"AccessDeniedException", "AccessDenied", "UnrecognizedClientException", "InvalidSignatureException",
-     "SignatureDoesNotMatch", "ExpiredTokenException", "ExpiredToken", "InvalidClientTokenId",
-     "MissingAuthenticationTokenException", "IncompleteSignature", "UnauthorizedOperation",
-     "RequestExpired"}
+    {
+        "AccessDeniedException",
+        "AccessDenied",
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "SignatureDoesNotMatch",
+        "ExpiredTokenException",
+        "ExpiredToken",
+        "InvalidClientTokenId",
+        "MissingAuthenticationTokenException",
+        "IncompleteSignature",
+        "UnauthorizedOperation",
+        "RequestExpired",
+    }
 )
-_UNAVAILABLE_CODES = frozenset({"ServiceUnavailable", "ServiceUnavailableException", "InternalFailure",
-                                "InternalServerError", "InternalServerException", "InternalStreamFailure"})
+_UNAVAILABLE_CODES = frozenset(
+    {
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalFailure",
+        "InternalServerError",
+        "InternalServerException",
+        "InternalStreamFailure",
+    }
+)
 _CREDENTIAL_ERRORS = (
     bex.NoCredentialsError,
     bex.PartialCredentialsError,
@@ -90,11 +115,14 @@ def map_error(
         # The request never reached the endpoint, so trying again cannot run it twice.
         return Unavailable(f"{where}: cannot connect: {exc}", provider=PROVIDER, code=type(exc).__name__)
     if isinstance(exc, bex.ConnectionClosedError):
-        return Unavailable(f"{where}: connection closed before a response: {exc}", provider=PROVIDER,
-                           code="ConnectionClosed")
+        return Unavailable(
+            f"{where}: connection closed before a response: {exc}", provider=PROVIDER, code="ConnectionClosed"
+        )
     if isinstance(exc, bex.ResponseStreamingError):
         return Unavailable(
-            f"{where}: the response stream broke: {exc}", provider=PROVIDER, code="ResponseStreamingError",
+            f"{where}: the response stream broke: {exc}",
+            provider=PROVIDER,
+            code="ResponseStreamingError",
             retryable=not streaming,
         )
     if isinstance(exc, _CREDENTIAL_ERRORS):
@@ -105,13 +133,12 @@ def map_error(
         )
     if isinstance(exc, bex.ParamValidationError):
         return BadRequest(f"{where}: {exc}", provider=PROVIDER, code="ParamValidation")
-    return ProviderError(f"{where}: {type(exc).__name__}: {exc}", provider=PROVIDER, code=type(exc).__name__,
-                         retryable=False)
+    return ProviderError(
+        f"{where}: {type(exc).__name__}: {exc}", provider=PROVIDER, code=type(exc).__name__, retryable=False
+    )
 
 
-def _client_error(
-    exc: bex.ClientError, *, where: str, not_ready_retry_after: float, streaming: bool
-) -> ProviderError:
+def _client_error(exc: bex.ClientError, *, where: str, not_ready_retry_after: float, streaming: bool) -> ProviderError:
     response: dict[str, Any] = exc.response or {}
     error = response.get("Error", {}) or {}
     code = str(error.get("Code") or "")
@@ -125,7 +152,10 @@ def _client_error(
 
     if code == "ModelNotReadyException":
         return Unavailable(
-            text, provider=PROVIDER, status_code=status, code=code,
+            text,
+            provider=PROVIDER,
+            status_code=status,
+            code=code,
             retry_after=hint if hint is not None else not_ready_retry_after,
         )
     if code in _THROTTLE_CODES or status == 429:
@@ -140,12 +170,16 @@ def _client_error(
         shown = response.get("OriginalMessage") or message
         return ModelError(
             f"{where}: the model container failed (status {original}): {shown}",
-            provider=PROVIDER, status_code=status, code=code, details=details,
+            provider=PROVIDER,
+            status_code=status,
+            code=code,
+            details=details,
             retryable=original in (429, 503),
         )
     if code == "ModelStreamError":
-        return ModelError(f"{where}: the model failed mid-stream: {message}", provider=PROVIDER, code=code,
-                          retryable=False)
+        return ModelError(
+            f"{where}: the model failed mid-stream: {message}", provider=PROVIDER, code=code, retryable=False
+        )
     if code == "InternalStreamFailure":
         return Unavailable(f"{where}: the stream failed inside SageMaker: {message}", provider=PROVIDER, code=code)
     if code in _AUTH_CODES or status in (401, 403):

@@ -180,8 +180,12 @@ class SageMakerModel(Model):
         control = self._session.client(
             "sagemaker",
             endpoint_url=self.config.control_plane_endpoint_url,
-            config=Config(region_name=self.config.region, connect_timeout=self.config.connect_timeout,
-                          read_timeout=30, retries={"total_max_attempts": 3, "mode": "standard"}),
+            config=Config(
+                region_name=self.config.region,
+                connect_timeout=self.config.connect_timeout,
+                read_timeout=30,
+                retries={"total_max_attempts": 3, "mode": "standard"},
+            ),
         )
         try:
             boundary = verify(self.config, control, self._declared)
@@ -201,8 +205,9 @@ class SageMakerModel(Model):
         try:
             body: bytes = encode(request, **kwargs)
         except (ValueError, TypeError, KeyError) as exc:
-            raise BadRequest(f"{self._where}: codec '{self.codec.name}' cannot encode the request: {exc}",
-                             provider=PROVIDER) from exc
+            raise BadRequest(
+                f"{self._where}: codec '{self.codec.name}' cannot encode the request: {exc}", provider=PROVIDER
+            ) from exc
         return body
 
     def _invoke(self, body: bytes, request: GenerateRequest | EmbedRequest) -> bytes:
@@ -221,10 +226,14 @@ class SageMakerModel(Model):
 
     def _decode_failure(self, exc: Exception, what: str) -> ModelError:
         if isinstance(exc, ContainerError):
-            return ModelError(f"{self._where}: the container reported an error: {exc}", provider=PROVIDER,
-                              code="ContainerError")
-        return ModelError(f"{self._where}: codec '{self.codec.name}' cannot decode the {what}: "
-                          f"{type(exc).__name__}: {exc}", provider=PROVIDER, code="DecodeError")
+            return ModelError(
+                f"{self._where}: the container reported an error: {exc}", provider=PROVIDER, code="ContainerError"
+            )
+        return ModelError(
+            f"{self._where}: codec '{self.codec.name}' cannot decode the {what}: {type(exc).__name__}: {exc}",
+            provider=PROVIDER,
+            code="DecodeError",
+        )
 
     def _generate(self, request: GenerateRequest) -> GenerateResponse:
         started = time.perf_counter()
@@ -284,8 +293,11 @@ class SageMakerModel(Model):
         except (ContainerError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
             raise self._decode_failure(exc, "embeddings") from exc
         if len(vectors) != len(request.texts):
-            raise ModelError(f"{self._where}: {len(vectors)} vectors for {len(request.texts)} texts",
-                             provider=PROVIDER, code="DecodeError")
+            raise ModelError(
+                f"{self._where}: {len(vectors)} vectors for {len(request.texts)} texts",
+                provider=PROVIDER,
+                code="DecodeError",
+            )
         norms = [math.sqrt(sum(x * x for x in v)) for v in vectors]
         if request.normalize:
             vectors = [[x / n for x in v] if n else v for v, n in zip(vectors, norms, strict=False)]
@@ -296,8 +308,9 @@ class SageMakerModel(Model):
             vectors=tuple(tuple(v) for v in vectors),
             model=self._info.id,
             normalized=normalized,
-            usage=Usage(input_tokens=sum(math.ceil(len(t) / 4) for t in request.texts), output_tokens=0,
-                        source="estimate"),
+            usage=Usage(
+                input_tokens=sum(math.ceil(len(t) / 4) for t in request.texts), output_tokens=0, source="estimate"
+            ),
             latency_ms=(time.perf_counter() - started) * 1000.0,
             raw=payload,
         )

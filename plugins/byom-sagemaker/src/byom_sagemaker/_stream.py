@@ -233,9 +233,9 @@ class StreamAssembler:
         return "".join(self._text)
 
 
-def decode_stream(codec: Codec, parts: Iterable[bytes], *, prompt: str = "", stops: Sequence[str] = ()) -> list[
-    StreamEvent
-]:
+def decode_stream(
+    codec: Codec, parts: Iterable[bytes], *, prompt: str = "", stops: Sequence[str] = ()
+) -> list[StreamEvent]:
     """Decode a whole stream given as byte parts (a convenience for tests and tools)."""
     assembler = StreamAssembler(codec, prompt=prompt, stops=stops)
     events: list[StreamEvent] = []

@@ -54,11 +54,20 @@ __all__ = [
 ]
 
 _LAZY = {
-    "Codec": "._codecs", "Embedded": "._codecs", "Generated": "._codecs",
-    "GoogleEmbeddingsCodec": "._codecs", "OpenAIChatCodec": "._codecs",
-    "OpenAIStreamParser": "._codecs", "StreamParser": "._codecs", "TEICodec": "._codecs",
-    "TGICodec": "._codecs", "TGIStreamParser": "._codecs", "VLLMCodec": "._codecs",
-    "CredentialsConfig": "._config", "VertexConfig": "._config", "LineDecoder": "._lines",
+    "Codec": "._codecs",
+    "Embedded": "._codecs",
+    "Generated": "._codecs",
+    "GoogleEmbeddingsCodec": "._codecs",
+    "OpenAIChatCodec": "._codecs",
+    "OpenAIStreamParser": "._codecs",
+    "StreamParser": "._codecs",
+    "TEICodec": "._codecs",
+    "TGICodec": "._codecs",
+    "TGIStreamParser": "._codecs",
+    "VLLMCodec": "._codecs",
+    "CredentialsConfig": "._config",
+    "VertexConfig": "._config",
+    "LineDecoder": "._lines",
     "VertexModel": "._model",
 }
 

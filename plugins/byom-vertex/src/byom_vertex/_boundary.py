@@ -66,49 +66,71 @@ def verified_boundary(config: VertexConfig, endpoint: Any) -> Boundary:
     attestations: list[Attestation] = []
     name = str(endpoint.name)
     region = name.split("/locations/", 1)[1].split("/", 1)[0] if "/locations/" in name else ""
-    attestations.append(Attestation(name="vertex.endpoint.region", value=region or "unknown",
-                                    ok=region == config.location, source=_SOURCE))
+    attestations.append(
+        Attestation(
+            name="vertex.endpoint.region", value=region or "unknown", ok=region == config.location, source=_SOURCE
+        )
+    )
     dedicated = bool(endpoint.dedicated_endpoint_enabled)
     dns = str(endpoint.dedicated_endpoint_dns or "")
-    attestations.append(Attestation(name="vertex.endpoint.dedicated", value=dns if dedicated else "false",
-                                    ok=dedicated, source=_SOURCE))
-    psc = bool(endpoint.private_service_connect_config.enable_private_service_connect
-               or endpoint.enable_private_service_connect)
-    attestations.append(Attestation(name="vertex.endpoint.private_service_connect", value=str(psc).lower(),
-                                    ok=psc, source=_SOURCE))
+    attestations.append(
+        Attestation(name="vertex.endpoint.dedicated", value=dns if dedicated else "false", ok=dedicated, source=_SOURCE)
+    )
+    psc = bool(
+        endpoint.private_service_connect_config.enable_private_service_connect
+        or endpoint.enable_private_service_connect
+    )
+    attestations.append(
+        Attestation(name="vertex.endpoint.private_service_connect", value=str(psc).lower(), ok=psc, source=_SOURCE)
+    )
     if endpoint.network:
-        attestations.append(Attestation(name="vertex.endpoint.vpc_network", value=str(endpoint.network),
-                                        ok=True, source=_SOURCE))
+        attestations.append(
+            Attestation(name="vertex.endpoint.vpc_network", value=str(endpoint.network), ok=True, source=_SOURCE)
+        )
     logging = endpoint.predict_request_response_logging_config
     if logging.enabled:
         destination = logging.bigquery_destination.output_uri or "unset"
         value = f"enabled (sampling_rate={logging.sampling_rate:g}, bigquery={destination})"
     else:
         value = "disabled"
-    attestations.append(Attestation(name="vertex.request_response_logging", value=value,
-                                    ok=not logging.enabled, source=_SOURCE))
+    attestations.append(
+        Attestation(name="vertex.request_response_logging", value=value, ok=not logging.enabled, source=_SOURCE)
+    )
     models = list(endpoint.deployed_models)
     if models:
         noisy = [m.id for m in models if not m.disable_container_logging]
         access = any(m.enable_access_logging for m in models)
-        attestations.append(Attestation(
-            name="vertex.container_logging", value="enabled on " + ", ".join(noisy) if noisy else "disabled",
-            ok=not noisy, source=_SOURCE))
-        attestations.append(Attestation(name="vertex.access_logging", value=str(access).lower(),
-                                        ok=not access, source=_SOURCE))
+        attestations.append(
+            Attestation(
+                name="vertex.container_logging",
+                value="enabled on " + ", ".join(noisy) if noisy else "disabled",
+                ok=not noisy,
+                source=_SOURCE,
+            )
+        )
+        attestations.append(
+            Attestation(name="vertex.access_logging", value=str(access).lower(), ok=not access, source=_SOURCE)
+        )
     if config.dedicated_endpoint_dns is not None:
-        attestations.append(Attestation(name="vertex.endpoint.dedicated_dns_matches",
-                                        value=dns or "none", ok=dns == config.dedicated_endpoint_dns,
-                                        source=_SOURCE))
+        attestations.append(
+            Attestation(
+                name="vertex.endpoint.dedicated_dns_matches",
+                value=dns or "none",
+                ok=dns == config.dedicated_endpoint_dns,
+                source=_SOURCE,
+            )
+        )
     network_path = _network_path(config)
     if config.network_path is None and network_path != "loopback":
         network_path = "private-service-connect" if psc else "dedicated-endpoint" if dedicated else network_path
     base = base_boundary(config)
-    return base.model_copy(update={
-        "network_path": network_path,
-        "retention": None if logging.enabled else "none",
-        "attestations": tuple(attestations),
-    })
+    return base.model_copy(
+        update={
+            "network_path": network_path,
+            "retention": None if logging.enabled else "none",
+            "attestations": tuple(attestations),
+        }
+    )
 
 
 def read_endpoint(config: VertexConfig, credentials: Credentials | None, channel: Any = None) -> Any:

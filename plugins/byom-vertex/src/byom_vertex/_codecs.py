@@ -60,9 +60,16 @@ GenerateRpc = Literal["predict", "raw_predict"]
 StreamRpc = Literal["stream_raw_predict", "server_streaming_predict"]
 
 _FINISH: dict[str, Any] = {
-    "stop": "stop", "eos_token": "stop", "stop_sequence": "stop", "end_turn": "stop",
-    "length": "length", "max_tokens": "length", "content_filter": "content_filter",
-    "tool_calls": "tool_calls", "function_call": "tool_calls", "error": "error",
+    "stop": "stop",
+    "eos_token": "stop",
+    "stop_sequence": "stop",
+    "end_turn": "stop",
+    "length": "length",
+    "max_tokens": "length",
+    "content_filter": "content_filter",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "error": "error",
 }
 
 
@@ -217,8 +224,11 @@ def _tool_calls(raw: Any) -> tuple[ToolCall, ...]:
     for index, call in enumerate(raw or ()):
         function = call.get("function") or {}
         calls.append(
-            ToolCall(id=str(call.get("id") or f"call_{index}"), name=str(function.get("name", "")),
-                     arguments=str(function.get("arguments") or "{}"))
+            ToolCall(
+                id=str(call.get("id") or f"call_{index}"),
+                name=str(function.get("name", "")),
+                arguments=str(function.get("arguments") or "{}"),
+            )
         )
     return tuple(calls)
 
@@ -228,8 +238,9 @@ def _chat_completion(body: Any) -> Generated:
     try:
         choice = body["choices"][0]
     except (KeyError, IndexError, TypeError):
-        raise ModelError("answer is not a chat completion (no choices)", provider="vertex",
-                         details={"body": body}) from None
+        raise ModelError(
+            "answer is not a chat completion (no choices)", provider="vertex", details={"body": body}
+        ) from None
     message = choice.get("message") or {}
     text = message.get("content") if message else choice.get("text")
     calls = _tool_calls(message.get("tool_calls"))
@@ -271,8 +282,11 @@ class OpenAIStreamParser(StreamParser):
 
     def end(self) -> list[Any]:
         return [
-            ToolCallEvent(tool_call=ToolCall(id=slot["id"] or f"call_{index}", name=slot["name"],
-                                             arguments=slot["arguments"] or "{}"))
+            ToolCallEvent(
+                tool_call=ToolCall(
+                    id=slot["id"] or f"call_{index}", name=slot["name"], arguments=slot["arguments"] or "{}"
+                )
+            )
             for index, slot in sorted(self._calls.items())
         ]
 
@@ -291,8 +305,11 @@ class TGIStreamParser(StreamParser):
         if isinstance(details, Mapping):
             self.finish_reason = finish_reason(details.get("finish_reason"))
             if details.get("generated_tokens") is not None and details.get("input_length") is not None:
-                self.usage = Usage(input_tokens=int(details["input_length"]),
-                                   output_tokens=int(details["generated_tokens"]), source="server")
+                self.usage = Usage(
+                    input_tokens=int(details["input_length"]),
+                    output_tokens=int(details["generated_tokens"]),
+                    source="server",
+                )
         return events
 
     def _openai(self, item: Mapping[str, Any]) -> list[Any]:
@@ -355,8 +372,12 @@ class VLLMCodec(Codec):
         return Generated(text=text, finish_reason="stop")
 
     def encode_stream(self, request: GenerateRequest) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": self.options.get("model", ""), "stream": True,
-                                "stream_options": {"include_usage": True}, **_openai_params(request)}
+        body: dict[str, Any] = {
+            "model": self.options.get("model", ""),
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            **_openai_params(request),
+        }
         if request.messages is not None:
             body["messages"] = _messages(request)
         else:
@@ -449,8 +470,11 @@ class OpenAIChatCodec(Codec):
     seed = True
 
     def _body(self, request: GenerateRequest) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": self.options.get("model", ""), "messages": _messages(request),
-                                **_openai_params(request)}
+        body: dict[str, Any] = {
+            "model": self.options.get("model", ""),
+            "messages": _messages(request),
+            **_openai_params(request),
+        }
         body.pop("top_k", None)
         if request.tools:
             body["tools"] = list(request.tools)
@@ -535,8 +559,9 @@ class GoogleEmbeddingsCodec(Codec):
         for prediction in _predictions(body):
             embeddings = prediction.get("embeddings") if isinstance(prediction, Mapping) else None
             if not isinstance(embeddings, Mapping) or "values" not in embeddings:
-                raise ModelError("prediction has no embeddings.values", provider="vertex",
-                                 details={"prediction": prediction})
+                raise ModelError(
+                    "prediction has no embeddings.values", provider="vertex", details={"prediction": prediction}
+                )
             vectors.append([float(v) for v in embeddings["values"]])
             count = (embeddings.get("statistics") or {}).get("token_count")
             if count is None:
@@ -573,4 +598,3 @@ def load_codec(name: str, options: Mapping[str, Any]) -> Codec:
     if not (isinstance(target, type) and issubclass(target, Codec)):
         raise ConfigError(f"'{path}' is not a byom_vertex.Codec subclass", field="codec_options.class")
     return target(options)
-

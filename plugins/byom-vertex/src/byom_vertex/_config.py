@@ -144,9 +144,7 @@ class VertexConfig(BaseModel):
             raise ValueError("codec 'custom' needs codec_options.class = 'package.module:CodecClass'")
         if self.insecure:
             if self.api_endpoint is None or not is_loopback_host(self.api_endpoint):
-                raise ValueError(
-                    "insecure = true is only allowed with a loopback api_endpoint (127.0.0.1 / localhost)"
-                )
+                raise ValueError("insecure = true is only allowed with a loopback api_endpoint (127.0.0.1 / localhost)")
         elif (self.api_endpoint or "").startswith("http://") and not is_loopback_host(self.api_endpoint or ""):
             raise ValueError("a plain http:// api_endpoint is only allowed for loopback hosts")
         if self.dedicated_endpoint_dns is not None and self.api_endpoint is not None:

@@ -42,15 +42,29 @@ _GRPC: dict[str, tuple[type[ProviderError], int]] = {
 
 # HTTP status → class, for error bodies the container or service returned with 200.
 _STATUS: dict[int, type[ProviderError]] = {
-    400: BadRequest, 401: AuthError, 403: AuthError, 404: BadRequest, 408: Timeout,
-    413: BadRequest, 422: BadRequest, 424: ModelError, 429: Throttled, 500: Unavailable,
-    502: Unavailable, 503: Unavailable, 504: Timeout,
+    400: BadRequest,
+    401: AuthError,
+    403: AuthError,
+    404: BadRequest,
+    408: Timeout,
+    413: BadRequest,
+    422: BadRequest,
+    424: ModelError,
+    429: Throttled,
+    500: Unavailable,
+    502: Unavailable,
+    503: Unavailable,
+    504: Timeout,
 }
 _STATUS_NAMES: dict[str, int] = {name: status for name, (_, status) in _GRPC.items()}
 # TGI / TEI in-body error types.
 _ERROR_TYPES: dict[str, type[ProviderError]] = {
-    "overloaded": Throttled, "validation": BadRequest, "generation": ModelError,
-    "incomplete_generation": ModelError, "tokenizer": BadRequest, "empty": BadRequest,
+    "overloaded": Throttled,
+    "validation": BadRequest,
+    "generation": ModelError,
+    "incomplete_generation": ModelError,
+    "tokenizer": BadRequest,
+    "empty": BadRequest,
     "backend": ModelError,
 }
 
@@ -102,7 +116,9 @@ def map_exception(exc: BaseException, *, endpoint: str, operation: str) -> Provi
         return ModelError(
             f"{where}: the answer does not fit the {operation} response message ({exc}); if the "
             "container returns `predictions` as a single object, set codec_options.use_raw_predict = true",
-            provider=_PROVIDER, code="ParseError")
+            provider=_PROVIDER,
+            code="ParseError",
+        )
     return _map_transport_error(exc, where)
 
 

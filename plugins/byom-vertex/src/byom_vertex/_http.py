@@ -35,8 +35,9 @@ class RawHttp:
     def _post(self, verb: str, body: bytes, content_type: str, timeout: float, *, stream: bool) -> Any:
         from google.api_core import exceptions as gexc
 
-        response = self._session.post(f"{self._url}:{verb}", data=body, headers={"Content-Type": content_type},
-                                      timeout=timeout, stream=stream)
+        response = self._session.post(
+            f"{self._url}:{verb}", data=body, headers={"Content-Type": content_type}, timeout=timeout, stream=stream
+        )
         if response.status_code >= 400:
             try:
                 raise gexc.from_http_response(response)

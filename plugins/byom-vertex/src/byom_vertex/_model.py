@@ -46,7 +46,9 @@ from ._lines import DONE, LineDecoder, StreamDecodeError
 __all__ = ["VertexModel"]
 
 _RPC_NAMES = {
-    "predict": "predict", "raw_predict": "rawPredict", "stream_raw_predict": "streamRawPredict",
+    "predict": "predict",
+    "raw_predict": "rawPredict",
+    "stream_raw_predict": "streamRawPredict",
     "server_streaming_predict": "serverStreamingPredict",
 }
 
@@ -178,8 +180,11 @@ class VertexModel(Model):
 
     def _mapped(self, exc: BaseException, rpc: str) -> ByomError:
         if isinstance(exc, StreamDecodeError):
-            return ModelError(f"vertex endpoint {self.endpoint}: {rpc} sent an unreadable stream: {exc}",
-                              provider="vertex", code="StreamDecodeError")
+            return ModelError(
+                f"vertex endpoint {self.endpoint}: {rpc} sent an unreadable stream: {exc}",
+                provider="vertex",
+                code="StreamDecodeError",
+            )
         if isinstance(exc, ByomError):
             return exc
         return map_exception(exc, endpoint=self.endpoint, operation=rpc)
@@ -221,12 +226,17 @@ class VertexModel(Model):
         try:
             body = json.loads(data) if data else None
         except ValueError:
-            raise ModelError(f"vertex endpoint {self.endpoint}: rawPredict answered with non-JSON "
-                             f"{response.content_type or 'body'}: {data[:200]!r}", provider="vertex") from None
+            raise ModelError(
+                f"vertex endpoint {self.endpoint}: rawPredict answered with non-JSON "
+                f"{response.content_type or 'body'}: {data[:200]!r}",
+                provider="vertex",
+            ) from None
         if body is None:
-            raise ModelError(f"vertex endpoint {self.endpoint}: rawPredict answered with an empty body "
-                             "(over REST, check that the endpoint speaks the wrapped HttpBody JSON form)",
-                             provider="vertex")
+            raise ModelError(
+                f"vertex endpoint {self.endpoint}: rawPredict answered with an empty body "
+                "(over REST, check that the endpoint speaks the wrapped HttpBody JSON form)",
+                provider="vertex",
+            )
         return self._checked(body, "rawPredict")
 
     def _response(self, generated: Generated, request: GenerateRequest, started: float, raw: Any) -> GenerateResponse:
@@ -234,8 +244,13 @@ class VertexModel(Model):
         if usage is None:
             usage = Usage.estimate(_prompt_text(request), generated.text)
         return GenerateResponse(
-            text=generated.text, finish_reason=generated.finish_reason, usage=usage, model=self._info.id,
-            latency_ms=(time.perf_counter() - started) * 1000.0, tool_calls=generated.tool_calls, raw=raw,
+            text=generated.text,
+            finish_reason=generated.finish_reason,
+            usage=usage,
+            model=self._info.id,
+            latency_ms=(time.perf_counter() - started) * 1000.0,
+            tool_calls=generated.tool_calls,
+            raw=raw,
         )
 
     def _decode_generate(self, rpc: str, response: Any, request: GenerateRequest, started: float) -> GenerateResponse:
@@ -253,12 +268,18 @@ class VertexModel(Model):
         except ProviderError as exc:
             raise self._tag(exc) from None
         if len(embedded.vectors) != len(request.texts):
-            raise ModelError(f"vertex endpoint {self.endpoint}: {len(request.texts)} texts sent, "
-                             f"{len(embedded.vectors)} vectors returned", provider="vertex")
+            raise ModelError(
+                f"vertex endpoint {self.endpoint}: {len(request.texts)} texts sent, "
+                f"{len(embedded.vectors)} vectors returned",
+                provider="vertex",
+            )
         return EmbedResponse(
-            vectors=tuple(tuple(v) for v in embedded.vectors), model=self._info.id,
-            normalized=bool(request.normalize), usage=embedded.usage,
-            latency_ms=(time.perf_counter() - started) * 1000.0, raw=body,
+            vectors=tuple(tuple(v) for v in embedded.vectors),
+            model=self._info.id,
+            normalized=bool(request.normalize),
+            usage=embedded.usage,
+            latency_ms=(time.perf_counter() - started) * 1000.0,
+            raw=body,
         )
 
     def _events(self, parser: StreamParser, item: Any, rpc: str) -> list[Any]:
@@ -410,8 +431,11 @@ class VertexModel(Model):
         responses: Any = None
         try:
             call = getattr(self._async(), rpc)
-            responses = await call(request=self._rpc_request(rpc, self.codec.encode_stream(request)),
-                                   timeout=self._timeout(request), retry=None)
+            responses = await call(
+                request=self._rpc_request(rpc, self.codec.encode_stream(request)),
+                timeout=self._timeout(request),
+                retry=None,
+            )
             done = False
             async for response in responses:
                 items = decoder.feed(response.data) if raw else [self._w().streaming_outputs(response)]

@@ -53,10 +53,12 @@ def credentials_for(config: VertexConfig) -> Credentials:
 
         try:
             creds = service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call]
-                str(spec.file), scopes=list(spec.scopes))
+                str(spec.file), scopes=list(spec.scopes)
+            )
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot read service-account key '{spec.file}': {exc}",
-                              field="credentials.file") from exc
+            raise ConfigError(
+                f"cannot read service-account key '{spec.file}': {exc}", field="credentials.file"
+            ) from exc
         return cast("Credentials", creds.with_quota_project(spec.quota_project) if spec.quota_project else creds)
     import google.auth
     from google.auth import exceptions as aexc
@@ -67,7 +69,10 @@ def credentials_for(config: VertexConfig) -> Credentials:
         raise AuthError(
             f"vertex endpoint {config.resource}: no Application Default Credentials ({exc}); run "
             "'gcloud auth application-default login', set GOOGLE_APPLICATION_CREDENTIALS, or set "
-            "credentials.kind", provider="vertex", code="DefaultCredentialsError") from exc
+            "credentials.kind",
+            provider="vertex",
+            code="DefaultCredentialsError",
+        ) from exc
     return creds
 
 
@@ -83,8 +88,9 @@ def sync_client(config: VertexConfig, credentials: Credentials | None, channel: 
     from google.cloud.aiplatform_v1.services.prediction_service import PredictionServiceClient
 
     if config.transport == "rest":
-        return PredictionServiceClient(credentials=credentials, transport="rest",
-                                       client_options={"api_endpoint": _rest_host(config)})
+        return PredictionServiceClient(
+            credentials=credentials, transport="rest", client_options={"api_endpoint": _rest_host(config)}
+        )
     from google.cloud.aiplatform_v1.services.prediction_service.transports.grpc import PredictionServiceGrpcTransport
 
     if channel is None and config.insecure:

@@ -58,9 +58,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _error(self, status: int, message: str, kind: str, code: str | None = None, **extra: str) -> None:
-        self._send_json(
-            status, {"error": {"message": message, "type": kind, "code": code, "param": None}}, extra
-        )
+        self._send_json(status, {"error": {"message": message, "type": kind, "code": code, "param": None}}, extra)
 
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(f"{len(data):X}\r\n".encode("ascii") + data + b"\r\n")
@@ -74,9 +72,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path.rstrip("/").endswith("/v1/models"):
-            self._send_json(
-                200, {"object": "list", "data": [{"id": self.server.model_name, "object": "model"}]}
-            )
+            self._send_json(200, {"object": "list", "data": [{"id": self.server.model_name, "object": "model"}]})
         else:
             self._error(404, f"no route {self.path}", "not_found")
 
@@ -113,9 +109,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _fault(self, fault: str) -> None:
         if fault == "throttled":
-            return self._error(
-                429, "Rate limit reached", "requests", "rate_limit_exceeded", **{"Retry-After": "1"}
-            )
+            return self._error(429, "Rate limit reached", "requests", "rate_limit_exceeded", **{"Retry-After": "1"})
         if fault == "unavailable":
             return self._error(503, "The server is overloaded or not ready yet.", "server_error")
         if fault == "bad_request":
@@ -203,9 +197,7 @@ class _Handler(BaseHTTPRequestHandler):
             return out
 
         if chat:
-            self._sse(
-                chunk({"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None})
-            )
+            self._sse(chunk({"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}))
         sent = 0
         for event in model.stream(request):
             if event.type == "text":
@@ -248,9 +240,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not texts:
             return self._error(400, "'input' must not be empty", "invalid_request_error")
         reply = self.server.model.embed(texts)
-        data = [
-            {"object": "embedding", "index": i, "embedding": list(v)} for i, v in enumerate(reply.vectors)
-        ]
+        data = [{"object": "embedding", "index": i, "embedding": list(v)} for i, v in enumerate(reply.vectors)]
         tokens = reply.usage.input_tokens if reply.usage else 0
         return self._send_json(
             200,

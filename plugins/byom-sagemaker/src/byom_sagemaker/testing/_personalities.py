@@ -66,8 +66,9 @@ def _json(body: bytes) -> Any:
     try:
         return json.loads(body)
     except ValueError as exc:
-        raise ContainerFailure(400, {"error": f"Failed to deserialize the JSON body: {exc}",
-                                     "error_type": "validation"}) from None
+        raise ContainerFailure(
+            400, {"error": f"Failed to deserialize the JSON body: {exc}", "error_type": "validation"}
+        ) from None
 
 
 def _invalid(message: str) -> ContainerFailure:
@@ -140,8 +141,13 @@ class TGIPersonality(Personality):
         if params.get("top_k") is not None and params["top_k"] <= 0:
             raise _invalid("`top_k` must be strictly positive")
         return _request(
-            prompt=data["inputs"], max_tokens=params.get("max_new_tokens"), temperature=temperature,
-            top_p=top_p, top_k=params.get("top_k"), stop=tuple(params.get(stop_key) or ()), seed=params.get("seed"),
+            prompt=data["inputs"],
+            max_tokens=params.get("max_new_tokens"),
+            temperature=temperature,
+            top_p=top_p,
+            top_k=params.get("top_k"),
+            stop=tuple(params.get(stop_key) or ()),
+            seed=params.get("seed"),
         )
 
     def invoke(self, model: Model, body: bytes, headers: Mapping[str, str]) -> tuple[bytes, str]:
@@ -152,8 +158,12 @@ class TGIPersonality(Personality):
         reply = self.generate(model, request)
         item: dict[str, Any] = {"generated_text": reply.text}
         if (data.get("parameters") or {}).get("details"):
-            item["details"] = {"finish_reason": _tgi_finish(reply.finish_reason),
-                               "generated_tokens": reply.usage.output_tokens, "seed": request.seed, "prefill": []}
+            item["details"] = {
+                "finish_reason": _tgi_finish(reply.finish_reason),
+                "generated_tokens": reply.usage.output_tokens,
+                "seed": request.seed,
+                "prefill": [],
+            }
         return json.dumps([item]).encode(), "application/json"
 
     def _token_records(self, model: Model, request: GenerateRequest) -> Iterator[dict[str, Any]]:
@@ -164,19 +174,30 @@ class TGIPersonality(Personality):
                     yield pending
                 index += 1
                 text.append(event.text)
-                pending = {"index": index, "token": {"id": index, "text": event.text, "logprob": -0.25,
-                                                     "special": False}, "generated_text": None, "details": None}
+                pending = {
+                    "index": index,
+                    "token": {"id": index, "text": event.text, "logprob": -0.25, "special": False},
+                    "generated_text": None,
+                    "details": None,
+                }
             elif isinstance(event, FinishEvent):
-                details = {"finish_reason": _tgi_finish(event.finish_reason), "generated_tokens": index,
-                           "seed": request.seed}
+                details = {
+                    "finish_reason": _tgi_finish(event.finish_reason),
+                    "generated_tokens": index,
+                    "seed": request.seed,
+                }
                 if event.finish_reason == "length" and pending is not None:
                     pending.update(generated_text="".join(text), details=details)
                     yield pending
                     return
                 if pending is not None:
                     yield pending
-                yield {"index": index + 1, "token": {"id": 2, "text": "</s>", "logprob": 0.0, "special": True},
-                       "generated_text": "".join(text), "details": details}
+                yield {
+                    "index": index + 1,
+                    "token": {"id": 2, "text": "</s>", "logprob": 0.0, "special": True},
+                    "generated_text": "".join(text),
+                    "details": details,
+                }
 
     def stream(self, model: Model, body: bytes, headers: Mapping[str, str]) -> Iterator[bytes]:
         data = _json(body)
@@ -205,8 +226,12 @@ class LMIPersonality(TGIPersonality):
         if params.get("do_sample") is False:
             params = {k: v for k, v in params.items() if k not in ("temperature", "top_p", "top_k")}
         return _request(
-            prompt=data.get("inputs"), max_tokens=params.get("max_new_tokens"), temperature=params.get("temperature"),
-            top_p=params.get("top_p"), top_k=params.get("top_k"), stop=tuple(params.get(stop_key) or ()),
+            prompt=data.get("inputs"),
+            max_tokens=params.get("max_new_tokens"),
+            temperature=params.get("temperature"),
+            top_p=params.get("top_p"),
+            top_k=params.get("top_k"),
+            stop=tuple(params.get(stop_key) or ()),
             seed=params.get("seed"),
         )
 
@@ -215,9 +240,14 @@ class LMIPersonality(TGIPersonality):
         if isinstance(data, Mapping) and "messages" in data:
             return OpenAIPersonality(stream_format="jsonlines").invoke(model, body, headers)
         reply = self.generate(model, self._request(data))
-        out = {"generated_text": reply.text,
-               "details": {"finish_reason": _tgi_finish(reply.finish_reason),
-                           "generated_tokens": reply.usage.output_tokens, "inputs": data.get("inputs")}}
+        out = {
+            "generated_text": reply.text,
+            "details": {
+                "finish_reason": _tgi_finish(reply.finish_reason),
+                "generated_tokens": reply.usage.output_tokens,
+                "inputs": data.get("inputs"),
+            },
+        }
         return json.dumps(out).encode(), "application/json"
 
     def stream(self, model: Model, body: bytes, headers: Mapping[str, str]) -> Iterator[bytes]:
@@ -260,20 +290,35 @@ class OpenAIPersonality(Personality):
         except ValueError as exc:
             raise _invalid(f"invalid messages: {exc}") from None
         return _request(
-            messages=messages, max_tokens=data.get("max_tokens"), temperature=data.get("temperature"),
-            top_p=data.get("top_p"), top_k=data.get("top_k"),
-            stop=(stop,) if isinstance(stop, str) else tuple(stop or ()), seed=data.get("seed"),
+            messages=messages,
+            max_tokens=data.get("max_tokens"),
+            temperature=data.get("temperature"),
+            top_p=data.get("top_p"),
+            top_k=data.get("top_k"),
+            stop=(stop,) if isinstance(stop, str) else tuple(stop or ()),
+            seed=data.get("seed"),
         )
 
     def invoke(self, model: Model, body: bytes, headers: Mapping[str, str]) -> tuple[bytes, str]:
         data = _json(body)
         reply = self.generate(model, self._request(data))
         out = {
-            "id": "chatcmpl-local", "object": "chat.completion", "created": 0, "model": data.get("model") or "local",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.text},
-                         "finish_reason": reply.finish_reason}],
-            "usage": {"prompt_tokens": reply.usage.input_tokens, "completion_tokens": reply.usage.output_tokens,
-                      "total_tokens": reply.usage.total_tokens},
+            "id": "chatcmpl-local",
+            "object": "chat.completion",
+            "created": 0,
+            "model": data.get("model") or "local",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": reply.text},
+                    "finish_reason": reply.finish_reason,
+                }
+            ],
+            "usage": {
+                "prompt_tokens": reply.usage.input_tokens,
+                "completion_tokens": reply.usage.output_tokens,
+                "total_tokens": reply.usage.total_tokens,
+            },
         }
         return json.dumps(out).encode(), "application/json"
 
@@ -286,24 +331,38 @@ class OpenAIPersonality(Personality):
             raw = json.dumps(value).encode()
             return b"data: " + raw + b"\n\n" if sse else raw + b"\n"
 
-        base = {"id": "chatcmpl-local", "object": "chat.completion.chunk", "created": 0,
-                "model": data.get("model") or "local"}
-        yield frame({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
-                                          "finish_reason": None}]})
+        base = {
+            "id": "chatcmpl-local",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": data.get("model") or "local",
+        }
+        yield frame(
+            {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}
+        )
         usage = None
         for event in self.events(model, request):
             if isinstance(event, TextDelta):
-                yield frame({**base, "choices": [{"index": 0, "delta": {"content": event.text},
-                                                  "finish_reason": None}]})
+                yield frame(
+                    {**base, "choices": [{"index": 0, "delta": {"content": event.text}, "finish_reason": None}]}
+                )
             elif isinstance(event, UsageEvent):
                 usage = event.usage
             elif isinstance(event, FinishEvent):
                 usage = usage or event.usage
                 yield frame({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": event.finish_reason}]})
         if usage is not None and (data.get("stream_options") or {}).get("include_usage"):
-            yield frame({**base, "choices": [], "usage": {"prompt_tokens": usage.input_tokens,
-                                                          "completion_tokens": usage.output_tokens,
-                                                          "total_tokens": usage.total_tokens}})
+            yield frame(
+                {
+                    **base,
+                    "choices": [],
+                    "usage": {
+                        "prompt_tokens": usage.input_tokens,
+                        "completion_tokens": usage.output_tokens,
+                        "total_tokens": usage.total_tokens,
+                    },
+                }
+            )
         if sse:
             yield b"data: [DONE]\n\n"
 
@@ -322,16 +381,24 @@ class JumpStartPersonality(Personality):
     def _check_eula(self, headers: Mapping[str, str]) -> None:
         attributes = headers.get("x-amzn-sagemaker-custom-attributes", "")
         if self.variant.startswith("llama") and "accept_eula=true" not in attributes.replace(" ", "").split(";"):
-            raise ContainerFailure(400, {"error": "Need to pass custom_attributes='accept_eula=true' as part of "
-                                                  "header. This means you have read and accept the end-user-license "
-                                                  "agreement (EULA) of the model."})
+            raise ContainerFailure(
+                400,
+                {
+                    "error": "Need to pass custom_attributes='accept_eula=true' as part of "
+                    "header. This means you have read and accept the end-user-license "
+                    "agreement (EULA) of the model."
+                },
+            )
 
     def _llama_request(self, data: Any) -> GenerateRequest:
         params = data.get("parameters") or {}
         if params.get("do_sample") is False:
             params = {k: v for k, v in params.items() if k not in ("temperature", "top_p")}
-        fields = {"max_tokens": params.get("max_new_tokens"), "temperature": params.get("temperature"),
-                  "top_p": params.get("top_p")}
+        fields = {
+            "max_tokens": params.get("max_new_tokens"),
+            "temperature": params.get("temperature"),
+            "top_p": params.get("top_p"),
+        }
         if self.variant == "llama-chat":
             dialogs = data.get("inputs")
             if not (isinstance(dialogs, list) and dialogs and isinstance(dialogs[0], list)):
@@ -354,11 +421,17 @@ class JumpStartPersonality(Personality):
             if "text_inputs" not in data:
                 raise ContainerFailure(400, {"error": "Input payload must contain text_inputs key."})
             sample = data.get("do_sample", True)
-            reply = self.generate(model, _request(
-                prompt=data["text_inputs"], max_tokens=data.get("max_length"),
-                temperature=data.get("temperature") if sample else None, top_p=data.get("top_p") if sample else None,
-                top_k=data.get("top_k") if sample else None, seed=data.get("seed"),
-            ))
+            reply = self.generate(
+                model,
+                _request(
+                    prompt=data["text_inputs"],
+                    max_tokens=data.get("max_length"),
+                    temperature=data.get("temperature") if sample else None,
+                    top_p=data.get("top_p") if sample else None,
+                    top_k=data.get("top_k") if sample else None,
+                    seed=data.get("seed"),
+                ),
+            )
             return json.dumps({"generated_texts": [reply.text]}).encode(), "application/json"
         reply = self.generate(model, self._llama_request(data))
         generation: Any = reply.text
@@ -386,8 +459,9 @@ class TEIPersonality(Personality):
         texts = data.get("inputs") if isinstance(data, Mapping) else None
         texts = [texts] if isinstance(texts, str) else texts
         if not texts or not all(isinstance(t, str) for t in texts):
-            raise ContainerFailure(422, {"error": "`inputs` must be a string or a non-empty list of strings",
-                                         "error_type": "validation"})
+            raise ContainerFailure(
+                422, {"error": "`inputs` must be a string or a non-empty list of strings", "error_type": "validation"}
+            )
         try:
             reply = model.embed(texts, normalize=data.get("normalize", True))
         except ByomError as exc:

@@ -236,8 +236,9 @@ class LocalSageMakerServer:
 
             model = ScriptedModel(model_id=name)
         personality = codec if isinstance(codec, Personality) else personality_for(codec, **options)
-        endpoint = Endpoint(name, personality, model, dict(inference_components) if inference_components else None,
-                            tuple(variants))
+        endpoint = Endpoint(
+            name, personality, model, dict(inference_components) if inference_components else None, tuple(variants)
+        )
         with self._lock:
             self.endpoints[name] = endpoint
         return endpoint
@@ -274,8 +275,9 @@ class LocalSageMakerServer:
         httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
         httpd.app = self
         self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="local-sagemaker", daemon=True)
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="local-sagemaker", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -385,9 +387,13 @@ class LocalSageMakerServer:
         headers = {k.lower(): v for k, v in handler.headers.items()}
         route = _ROUTE.match(handler.path)
         entry = LoggedRequest(
-            method=handler.command, path=handler.path, endpoint=route[1] if route else None,
+            method=handler.command,
+            path=handler.path,
+            endpoint=route[1] if route else None,
             operation=("invoke_stream" if route[2].endswith("stream") else "invoke") if route else "unknown",
-            headers=headers, body=body, client=handler.client_address[0],
+            headers=headers,
+            body=body,
+            client=handler.client_address[0],
         )
         with self._lock:
             self._log.append(entry)
@@ -403,11 +409,22 @@ class LocalSageMakerServer:
                 return
             self._error(handler, entry, 500, "InternalFailure", f"local server error: {exc!r}")
 
-    def _error(self, handler: _Handler, entry: LoggedRequest, status: int, code: str, message: str,
-               extra: Mapping[str, Any] | None = None, retry_after: float | None = None) -> None:
+    def _error(
+        self,
+        handler: _Handler,
+        entry: LoggedRequest,
+        status: int,
+        code: str,
+        message: str,
+        extra: Mapping[str, Any] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         entry.status = status
-        headers = {"Content-Type": "application/json", "x-amzn-ErrorType": f"{code}:http://internal.amazon.com/",
-                   "x-amzn-RequestId": str(uuid.uuid4())}
+        headers = {
+            "Content-Type": "application/json",
+            "x-amzn-ErrorType": f"{code}:http://internal.amazon.com/",
+            "x-amzn-RequestId": str(uuid.uuid4()),
+        }
         if retry_after is not None:
             headers["Retry-After"] = f"{retry_after:g}"
         handler._send(status, json.dumps({"message": message, **(extra or {})}).encode(), headers)
@@ -418,7 +435,7 @@ class LocalSageMakerServer:
             if code is not None:
                 messages = {
                     "InvalidSignatureException": "The request signature we calculated does not match the signature "
-                                                 "you provided.",
+                    "you provided.",
                     "UnrecognizedClientException": "The security token included in the request is invalid.",
                     "MissingAuthenticationTokenException": "Missing Authentication Token",
                 }
@@ -430,27 +447,41 @@ class LocalSageMakerServer:
         with self._lock:
             endpoint = self.endpoints.get(route[1])
         if endpoint is None:
-            self._error(handler, entry, 400, "ValidationError",
-                        f"Endpoint {route[1]} of account {ACCOUNT} not found.")
+            self._error(handler, entry, 400, "ValidationError", f"Endpoint {route[1]} of account {ACCOUNT} not found.")
             return
         model = endpoint.model
         component = entry.header("x-amzn-sagemaker-inference-component")
         if endpoint.inference_components is not None:
             if component is None:
-                self._error(handler, entry, 400, "ValidationError",
-                            "Inference Component Name header is required for endpoints to which you plan to deploy "
-                            "inference components. Please include Inference Component Name header or consider "
-                            "using SageMaker models.")
+                self._error(
+                    handler,
+                    entry,
+                    400,
+                    "ValidationError",
+                    "Inference Component Name header is required for endpoints to which you plan to deploy "
+                    "inference components. Please include Inference Component Name header or consider "
+                    "using SageMaker models.",
+                )
                 return
             if component not in endpoint.inference_components:
-                self._error(handler, entry, 400, "ValidationError",
-                            f"Inference component {component} not found on endpoint {endpoint.name}.")
+                self._error(
+                    handler,
+                    entry,
+                    400,
+                    "ValidationError",
+                    f"Inference component {component} not found on endpoint {endpoint.name}.",
+                )
                 return
             model = endpoint.inference_components[component]
         variant = entry.header("x-amzn-sagemaker-target-variant")
         if variant is not None and variant not in endpoint.variants:
-            self._error(handler, entry, 400, "ValidationError",
-                        f"Target variant {variant} not found for endpoint {endpoint.name}.")
+            self._error(
+                handler,
+                entry,
+                400,
+                "ValidationError",
+                f"Target variant {variant} not found for endpoint {endpoint.name}.",
+            )
             return
         streaming = entry.operation == "invoke_stream"
         fault = self._take_fault(endpoint.name, streaming)
@@ -464,9 +495,12 @@ class LocalSageMakerServer:
             extra = None
             if fault.kind == "model_error":
                 original = json.dumps({"error": fault.message or "container failed", "error_type": "generation"})
-                message = f"Received server error ({fault.original_status}) from primary with message \"{original}\""
-                extra = {"OriginalStatusCode": fault.original_status, "OriginalMessage": original,
-                         "LogStreamArn": self._log_group(endpoint.name)}
+                message = f'Received server error ({fault.original_status}) from primary with message "{original}"'
+                extra = {
+                    "OriginalStatusCode": fault.original_status,
+                    "OriginalMessage": original,
+                    "LogStreamArn": self._log_group(endpoint.name),
+                }
             self._error(handler, entry, status, code, fault.message or message, extra, fault.retry_after)
             return
         if streaming:
@@ -477,16 +511,23 @@ class LocalSageMakerServer:
     def _log_group(self, endpoint: str) -> str:
         return f"arn:aws:logs:{self.region}:{ACCOUNT}:log-group:/aws/sagemaker/Endpoints/{endpoint}"
 
-    def _container_error(self, handler: _Handler, entry: LoggedRequest, endpoint: Endpoint,
-                         failure: ContainerFailure) -> None:
+    def _container_error(
+        self, handler: _Handler, entry: LoggedRequest, endpoint: Endpoint, failure: ContainerFailure
+    ) -> None:
         original = json.dumps(failure.body)
         kind = "client" if failure.status < 500 else "server"
         self._error(
-            handler, entry, 424, "ModelError",
-            f"Received {kind} error ({failure.status}) from primary with message \"{original}\". See "
+            handler,
+            entry,
+            424,
+            "ModelError",
+            f'Received {kind} error ({failure.status}) from primary with message "{original}". See '
             f"https://{self.region}.console.aws.amazon.com/cloudwatch/ for more information.",
-            {"OriginalStatusCode": failure.status, "OriginalMessage": original,
-             "LogStreamArn": self._log_group(endpoint.name)},
+            {
+                "OriginalStatusCode": failure.status,
+                "OriginalMessage": original,
+                "LogStreamArn": self._log_group(endpoint.name),
+            },
         )
 
     def _invoke(self, handler: _Handler, entry: LoggedRequest, endpoint: Endpoint, model: Model) -> None:
@@ -496,8 +537,11 @@ class LocalSageMakerServer:
             self._container_error(handler, entry, endpoint, failure)
             return
         entry.status = 200
-        headers = {"Content-Type": content_type, "x-Amzn-Invoked-Production-Variant": endpoint.variants[0],
-                   "x-amzn-RequestId": str(uuid.uuid4())}
+        headers = {
+            "Content-Type": content_type,
+            "x-Amzn-Invoked-Production-Variant": endpoint.variants[0],
+            "x-amzn-RequestId": str(uuid.uuid4()),
+        }
         attributes = entry.header("x-amzn-sagemaker-custom-attributes")
         if attributes is not None:
             headers["X-Amzn-SageMaker-Custom-Attributes"] = attributes
@@ -512,8 +556,9 @@ class LocalSageMakerServer:
             for start in range(0, len(chunk), size):
                 yield chunk[start : start + size]
 
-    def _stream(self, handler: _Handler, entry: LoggedRequest, endpoint: Endpoint, model: Model,
-                fault: Fault | None) -> None:
+    def _stream(
+        self, handler: _Handler, entry: LoggedRequest, endpoint: Endpoint, model: Model, fault: Fault | None
+    ) -> None:
         chunks = endpoint.personality.stream(model, entry.body, entry.headers)
         try:
             first = next(chunks, None)  # a container failing before any output is a plain ModelError
@@ -551,8 +596,13 @@ class LocalSageMakerServer:
             if fault is not None:
                 entry.fault = fault.kind
                 if fault.kind == "model_stream_error":
-                    write(encode_exception("ModelStreamError", fault.message or "Model stream broke",
-                                           error_code="ModelInvocationTimeExceeded"))
+                    write(
+                        encode_exception(
+                            "ModelStreamError",
+                            fault.message or "Model stream broke",
+                            error_code="ModelInvocationTimeExceeded",
+                        )
+                    )
                 else:
                     write(encode_exception("InternalStreamFailure", fault.message or "Internal stream failure"))
         handler.wfile.write(b"0\r\n\r\n")

@@ -27,12 +27,12 @@ __all__ = [
 ]
 
 
-
 def _messages(items: Any) -> Any:
     try:
         return messages_from_openai(items)
     except (ValueError, TypeError, AttributeError) as exc:
         raise BadBody(f"invalid messages: {exc}") from None
+
 
 class BadBody(ValueError):
     """The body is not what this container accepts (answered as 400 INVALID_ARGUMENT)."""
@@ -106,8 +106,10 @@ class Container:
                 yield {"outputs": [{"dtype": "STRING", "stringVal": [event.text]}]}
             elif isinstance(event, FinishEvent):
                 finish = event.finish_reason
-        yield {"outputs": [], "parameters": {"structVal": {"finish_reason": {"dtype": "STRING",
-                                                                              "stringVal": [finish]}}}}
+        yield {
+            "outputs": [],
+            "parameters": {"structVal": {"finish_reason": {"dtype": "STRING", "stringVal": [finish]}}},
+        }
 
     # OpenAI-shaped helpers shared by vLLM, TGI and OpenAI servers ---------------------------
 
@@ -117,21 +119,36 @@ class Container:
             raise BadBody("chat request without messages")
         reply = self.model.generate(_messages(messages), **_kwargs(body))
         return {
-            "id": f"chatcmpl-{int(time.time() * 1000)}", "object": "chat.completion", "created": int(time.time()),
+            "id": f"chatcmpl-{int(time.time() * 1000)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
             "model": body.get("model") or self.model_id,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.text},
-                         "finish_reason": reply.finish_reason}],
-            "usage": {"prompt_tokens": reply.usage.input_tokens, "completion_tokens": reply.usage.output_tokens,
-                      "total_tokens": reply.usage.total_tokens},
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": reply.text},
+                    "finish_reason": reply.finish_reason,
+                }
+            ],
+            "usage": {
+                "prompt_tokens": reply.usage.input_tokens,
+                "completion_tokens": reply.usage.output_tokens,
+                "total_tokens": reply.usage.total_tokens,
+            },
         }
 
     def _completion(self, body: Mapping[str, Any]) -> dict[str, Any]:
         reply = self.model.generate(str(body["prompt"]), **_kwargs(body))
         return {
-            "id": "cmpl-1", "object": "text_completion", "model": body.get("model") or self.model_id,
+            "id": "cmpl-1",
+            "object": "text_completion",
+            "model": body.get("model") or self.model_id,
             "choices": [{"index": 0, "text": reply.text, "finish_reason": reply.finish_reason}],
-            "usage": {"prompt_tokens": reply.usage.input_tokens, "completion_tokens": reply.usage.output_tokens,
-                      "total_tokens": reply.usage.total_tokens},
+            "usage": {
+                "prompt_tokens": reply.usage.input_tokens,
+                "completion_tokens": reply.usage.output_tokens,
+                "total_tokens": reply.usage.total_tokens,
+            },
         }
 
     def _openai_stream(self, body: Mapping[str, Any]) -> Iterator[bytes]:
@@ -151,8 +168,14 @@ class Container:
             return {"id": "stream-1", "object": kind, "model": model, "choices": [choice]}
 
         if chat:
-            yield _sse({"id": "stream-1", "object": kind, "model": model,
-                        "choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": None}]})
+            yield _sse(
+                {
+                    "id": "stream-1",
+                    "object": kind,
+                    "model": model,
+                    "choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": None}],
+                }
+            )
         for event in self.model.stream(source, **_kwargs(body)):
             if isinstance(event, TextDelta):
                 yield _sse(chunk(event.text))
@@ -161,10 +184,19 @@ class Container:
             elif isinstance(event, FinishEvent):
                 yield _sse(chunk(None, event.finish_reason))
                 if (body.get("stream_options") or {}).get("include_usage"):
-                    yield _sse({"id": "stream-1", "object": kind, "model": model, "choices": [],
-                                "usage": {"prompt_tokens": usage.input_tokens,
-                                          "completion_tokens": usage.output_tokens,
-                                          "total_tokens": usage.total_tokens}})
+                    yield _sse(
+                        {
+                            "id": "stream-1",
+                            "object": kind,
+                            "model": model,
+                            "choices": [],
+                            "usage": {
+                                "prompt_tokens": usage.input_tokens,
+                                "completion_tokens": usage.output_tokens,
+                                "total_tokens": usage.total_tokens,
+                            },
+                        }
+                    )
         yield b"data: [DONE]\n\n"
 
 
@@ -217,8 +249,9 @@ class TGIContainer(Container):
     name = "tgi"
 
     def _generate(self, instance: Mapping[str, Any]) -> Any:
-        return self.model.generate(str(instance["inputs"]),
-                                   **_kwargs(instance.get("parameters") or {}, max_key="max_new_tokens"))
+        return self.model.generate(
+            str(instance["inputs"]), **_kwargs(instance.get("parameters") or {}, max_key="max_new_tokens")
+        )
 
     def predict(self, body: Mapping[str, Any]) -> dict[str, Any]:
         predictions: list[Any] = []
@@ -261,8 +294,12 @@ class TGIContainer(Container):
 
     @staticmethod
     def _token(index: int, text: str) -> dict[str, Any]:
-        return {"index": index, "token": {"id": index, "text": text, "logprob": -0.1, "special": False},
-                "generated_text": None, "details": None}
+        return {
+            "index": index,
+            "token": {"id": index, "text": text, "logprob": -0.1, "special": False},
+            "generated_text": None,
+            "details": None,
+        }
 
 
 class TEIContainer(Container):
@@ -294,12 +331,21 @@ class GoogleEmbeddingsContainer(Container):
                 raise BadBody("embedding instance needs 'content'")
             reply = self.model.embed(str(instance["content"]))
             tokens = reply.usage.input_tokens if reply.usage else 0
-            predictions.append({"embeddings": {"values": list(reply.vectors[0]),
-                                               "statistics": {"token_count": tokens, "truncated": False}}})
+            predictions.append(
+                {
+                    "embeddings": {
+                        "values": list(reply.vectors[0]),
+                        "statistics": {"token_count": tokens, "truncated": False},
+                    }
+                }
+            )
         return {"predictions": predictions}
 
 
 CONTAINERS: dict[str, type[Container]] = {
-    "vllm": VLLMContainer, "tgi": TGIContainer, "openai": OpenAIContainer, "tei": TEIContainer,
+    "vllm": VLLMContainer,
+    "tgi": TGIContainer,
+    "openai": OpenAIContainer,
+    "tei": TEIContainer,
     "google-embeddings": GoogleEmbeddingsContainer,
 }

@@ -37,8 +37,17 @@ from ._containers import CONTAINERS, BadBody, Container
 __all__ = ["FAULTS", "Fault", "LocalVertexServer", "LoggedRequest"]
 
 FaultKind = Literal[
-    "throttled", "unavailable", "internal", "deadline", "bad_request", "unauthenticated",
-    "permission_denied", "not_found", "error_body", "abort", "delay",
+    "throttled",
+    "unavailable",
+    "internal",
+    "deadline",
+    "bad_request",
+    "unauthenticated",
+    "permission_denied",
+    "not_found",
+    "error_body",
+    "abort",
+    "delay",
 ]
 #: fault kind → (gRPC status name, HTTP status)
 FAULTS: dict[str, tuple[str, int]] = {
@@ -186,8 +195,9 @@ class LocalVertexServer:
     def __enter__(self) -> LocalVertexServer:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     @property
@@ -222,11 +232,15 @@ class LocalVertexServer:
     def model_config(self, *, transport: Literal["grpc", "rest"] = "grpc", **overrides: Any) -> dict[str, Any]:
         """A ``provider = "vertex"`` model entry for ``byom_sdk.Client(models=...)``."""
         config: dict[str, Any] = {
-            "provider": "vertex", "project": self.project, "location": self.location,
-            "endpoint_id": self.endpoint_id, "transport": transport,
+            "provider": "vertex",
+            "project": self.project,
+            "location": self.location,
+            "endpoint_id": self.endpoint_id,
+            "transport": transport,
             "codec": self.codec if self.codec in CONTAINERS else "custom",
             "api_endpoint": self.grpc_target if transport == "grpc" else self.rest_url,
-            "insecure": True, "credentials": {"kind": "anonymous"},
+            "insecure": True,
+            "credentials": {"kind": "anonymous"},
         }
         if self.codec in ("tei", "google-embeddings"):
             config["embedding_dimension"] = self.model.info.embedding_dimension
@@ -255,12 +269,22 @@ class LocalVertexServer:
                     return fault
         return None
 
-    def _begin(self, transport: Literal["grpc", "rest"], method: str, endpoint: str, body: Any,
-               headers: dict[str, str], peer: str, *, wrapped: bool = False) -> Fault | None:
+    def _begin(
+        self,
+        transport: Literal["grpc", "rest"],
+        method: str,
+        endpoint: str,
+        body: Any,
+        headers: dict[str, str],
+        peer: str,
+        *,
+        wrapped: bool = False,
+    ) -> Fault | None:
         fault = self._take_fault(method)
         with self._lock:
-            self.requests.append(LoggedRequest(transport, method, endpoint, body, headers, peer,
-                                               fault.kind if fault else None, wrapped))
+            self.requests.append(
+                LoggedRequest(transport, method, endpoint, body, headers, peer, fault.kind if fault else None, wrapped)
+            )
         if endpoint != self.resource:
             raise _Abort("NOT_FOUND", 404, f"Endpoint `{endpoint}` not found.")
         if fault is None:
@@ -275,8 +299,9 @@ class LocalVertexServer:
 
     def _error_body(self, fault: Fault) -> dict[str, Any]:
         status = fault.status
-        return {"error": {"code": status, "message": fault.describe(),
-                          "status": _HTTP_STATUS_NAME.get(status, "UNKNOWN")}}
+        return {
+            "error": {"code": status, "message": fault.describe(), "status": _HTTP_STATUS_NAME.get(status, "UNKNOWN")}
+        }
 
     def _predict(self, body: dict[str, Any], fault: Fault | None) -> dict[str, Any]:
         if fault is not None and fault.kind == "error_body":
@@ -286,8 +311,12 @@ class LocalVertexServer:
                 result = self.container.predict(body)
             except BadBody as exc:
                 raise _Abort("INVALID_ARGUMENT", 400, str(exc)) from None
-        return {**result, "deployedModelId": "1", "model": f"projects/{self.project}/locations/"
-                f"{self.location}/models/{self.container.model_id.replace('/', '-')}"}
+        return {
+            **result,
+            "deployedModelId": "1",
+            "model": f"projects/{self.project}/locations/"
+            f"{self.location}/models/{self.container.model_id.replace('/', '-')}",
+        }
 
     def _raw(self, body: Any, fault: Fault | None) -> bytes:
         if fault is not None and fault.kind == "error_body":
@@ -315,7 +344,7 @@ class LocalVertexServer:
                 writes = iter(self.chunker(joined))
             else:
                 size = self.chunk_size or 1
-                writes = iter([joined[i:i + size] for i in range(0, len(joined), size)])
+                writes = iter([joined[i : i + size] for i in range(0, len(joined), size)])
         for sent, chunk in enumerate(writes):
             if fault is not None and fault.kind == "abort" and sent >= fault.after_chunks:
                 raise _Abort("UNAVAILABLE", 503, fault.describe())
@@ -334,10 +363,18 @@ class LocalVertexServer:
     def endpoint_json(self) -> dict[str, Any]:
         """The Endpoint resource GetEndpoint returns (JSON field names)."""
         resource: dict[str, Any] = {
-            "name": self.resource, "displayName": f"local-{self.codec}",
-            "deployedModels": [{"id": "1", "model": f"projects/{self.project}/locations/{self.location}/models/1",
-                                "displayName": self.container.model_id, "disableContainerLogging": True}],
-            "trafficSplit": {"1": 100}, "createTime": "2026-01-01T00:00:00Z",
+            "name": self.resource,
+            "displayName": f"local-{self.codec}",
+            "deployedModels": [
+                {
+                    "id": "1",
+                    "model": f"projects/{self.project}/locations/{self.location}/models/1",
+                    "displayName": self.container.model_id,
+                    "disableContainerLogging": True,
+                }
+            ],
+            "trafficSplit": {"1": 100},
+            "createTime": "2026-01-01T00:00:00Z",
             "predictRequestResponseLoggingConfig": {"enabled": False},
         }
         resource.update(self.endpoint_resource)
@@ -426,25 +463,39 @@ class LocalVertexServer:
             return endpoint_types.Endpoint.wrap(out)
 
         httpbody_out = httpbody_pb2.HttpBody.SerializeToString
-        prediction = grpc.method_handlers_generic_handler("google.cloud.aiplatform.v1.PredictionService", {
-            "Predict": grpc.unary_unary_rpc_method_handler(
-                predict, request_deserializer=ps.PredictRequest.deserialize,
-                response_serializer=ps.PredictResponse.serialize),
-            "RawPredict": grpc.unary_unary_rpc_method_handler(
-                raw_predict, request_deserializer=ps.RawPredictRequest.deserialize,
-                response_serializer=httpbody_out),
-            "StreamRawPredict": grpc.unary_stream_rpc_method_handler(
-                stream_raw_predict, request_deserializer=ps.StreamRawPredictRequest.deserialize,
-                response_serializer=httpbody_out),
-            "ServerStreamingPredict": grpc.unary_stream_rpc_method_handler(
-                server_streaming_predict, request_deserializer=ps.StreamingPredictRequest.deserialize,
-                response_serializer=ps.StreamingPredictResponse.serialize),
-        })
-        endpoints = grpc.method_handlers_generic_handler("google.cloud.aiplatform.v1.EndpointService", {
-            "GetEndpoint": grpc.unary_unary_rpc_method_handler(
-                get_endpoint, request_deserializer=es.GetEndpointRequest.deserialize,
-                response_serializer=endpoint_types.Endpoint.serialize),
-        })
+        prediction = grpc.method_handlers_generic_handler(
+            "google.cloud.aiplatform.v1.PredictionService",
+            {
+                "Predict": grpc.unary_unary_rpc_method_handler(
+                    predict,
+                    request_deserializer=ps.PredictRequest.deserialize,
+                    response_serializer=ps.PredictResponse.serialize,
+                ),
+                "RawPredict": grpc.unary_unary_rpc_method_handler(
+                    raw_predict, request_deserializer=ps.RawPredictRequest.deserialize, response_serializer=httpbody_out
+                ),
+                "StreamRawPredict": grpc.unary_stream_rpc_method_handler(
+                    stream_raw_predict,
+                    request_deserializer=ps.StreamRawPredictRequest.deserialize,
+                    response_serializer=httpbody_out,
+                ),
+                "ServerStreamingPredict": grpc.unary_stream_rpc_method_handler(
+                    server_streaming_predict,
+                    request_deserializer=ps.StreamingPredictRequest.deserialize,
+                    response_serializer=ps.StreamingPredictResponse.serialize,
+                ),
+            },
+        )
+        endpoints = grpc.method_handlers_generic_handler(
+            "google.cloud.aiplatform.v1.EndpointService",
+            {
+                "GetEndpoint": grpc.unary_unary_rpc_method_handler(
+                    get_endpoint,
+                    request_deserializer=es.GetEndpointRequest.deserialize,
+                    response_serializer=endpoint_types.Endpoint.serialize,
+                ),
+            },
+        )
         server = grpc.server(ThreadPoolExecutor(max_workers=16, thread_name_prefix="local-vertex-grpc"))
         server.add_generic_rpc_handlers((prediction, endpoints))
         self.grpc_port = server.add_insecure_port("127.0.0.1:0")
@@ -458,8 +509,9 @@ class LocalVertexServer:
         http.vertex = self
         self.rest_port = http.server_address[1]
         # A short poll interval: stop() waits up to one interval for serve_forever to notice.
-        thread = threading.Thread(target=http.serve_forever, kwargs={"poll_interval": 0.05},
-                                  name="local-vertex-rest", daemon=True)
+        thread = threading.Thread(
+            target=http.serve_forever, kwargs={"poll_interval": 0.05}, name="local-vertex-rest", daemon=True
+        )
         thread.start()
         self._http, self._http_thread = http, thread
 
@@ -528,8 +580,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(_Abort("NOT_FOUND", 404, f"no route for GET {self.path}"))
             return
         try:
-            vertex._begin("rest", "GetEndpoint", match.group(1), None, {k.lower(): v for k, v in self.headers.items()},
-                          self.client_address[0])
+            vertex._begin(
+                "rest",
+                "GetEndpoint",
+                match.group(1),
+                None,
+                {k.lower(): v for k, v in self.headers.items()},
+                self.client_address[0],
+            )
         except _Abort as error:
             self._error(error)
             return
