@@ -32,12 +32,15 @@ if TYPE_CHECKING:
         Timeout,
         Unavailable,
     )
+    from ._facade import ManagedModel
     from ._hookspecs import hookimpl
-    from ._managed import ManagedModel
     from ._middleware import CallContext, Interceptor, Middleware
-    from ._model import GenerateParams, Model
+    from ._model import Model
     from ._openai import messages_from_openai, messages_to_openai
+    from ._pipeline import Pipeline
     from ._plugins import PluginLoadWarning, Registry, get_registry
+    from ._provider import Provider
+    from ._requests import GenerateParams
     from ._retry import RetryPolicy
     from ._specs import (
         API_VERSION,
@@ -47,6 +50,7 @@ if TYPE_CHECKING:
         ModelProviderSpec,
         TokenizerSpec,
     )
+    from ._streams import AsyncStream, SyncStream
     from ._tokenizer import ChatTemplate, HFTokenizer, Tokenizer
     from ._types import (
         Attestation,
@@ -74,6 +78,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "API_VERSION",
+    "AsyncStream",
     "Attestation",
     "AuditError",
     "AuditSinkSpec",
@@ -107,15 +112,18 @@ __all__ = [
     "ModelError",
     "ModelInfo",
     "ModelProviderSpec",
+    "Pipeline",
     "PluginError",
     "PluginLoadWarning",
     "PolicyViolation",
+    "Provider",
     "ProviderError",
     "Registry",
     "RequestMetadata",
     "RetryPolicy",
     "Role",
     "StreamEvent",
+    "SyncStream",
     "TextDelta",
     "Throttled",
     "Timeout",
@@ -137,6 +145,7 @@ __all__ = [
 # contract load when the application first touches them, plugins when a model is built.
 _LAZY: dict[str, str] = {
     "API_VERSION": "._specs",
+    "AsyncStream": "._streams",
     "Attestation": "._types",
     "AuditError": "._errors",
     "AuditSinkSpec": "._specs",
@@ -156,13 +165,13 @@ _LAZY: dict[str, str] = {
     "EmbedResponse": "._types",
     "FinishEvent": "._types",
     "FinishReason": "._types",
-    "GenerateParams": "._model",
+    "GenerateParams": "._requests",
     "GenerateRequest": "._types",
     "GenerateResponse": "._types",
     "HFTokenizer": "._tokenizer",
     "Interceptor": "._middleware",
     "LocationKind": "._types",
-    "ManagedModel": "._managed",
+    "ManagedModel": "._facade",
     "Message": "._types",
     "Middleware": "._middleware",
     "MiddlewareSpec": "._specs",
@@ -170,15 +179,18 @@ _LAZY: dict[str, str] = {
     "ModelError": "._errors",
     "ModelInfo": "._types",
     "ModelProviderSpec": "._specs",
+    "Pipeline": "._pipeline",
     "PluginError": "._errors",
     "PluginLoadWarning": "._plugins",
     "PolicyViolation": "._errors",
+    "Provider": "._provider",
     "ProviderError": "._errors",
     "Registry": "._plugins",
     "RequestMetadata": "._types",
     "RetryPolicy": "._retry",
     "Role": "._types",
     "StreamEvent": "._types",
+    "SyncStream": "._streams",
     "TextDelta": "._types",
     "Throttled": "._errors",
     "Timeout": "._errors",

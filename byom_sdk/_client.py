@@ -1,8 +1,19 @@
-"""The Client: model aliases from config, each built by its plugin and wrapped once with
-plugin middleware, the trust pipeline and the retry policy."""
+"""The Client: model aliases from config, each built by its plugin and served through one
+call pipeline.
+
+A model's pipeline, outermost step first::
+
+    telemetry → audit → gate → plugin middleware (by order) → scoring → masking
+      → tokenizer (context check, usage) → retry/deadline → provider
+
+The gate refuses before plugin middleware runs; masking sees exactly what plugin
+middleware made of the request, so what leaves is what was masked; the audit wraps
+everything but the span, so its outcome is the one the caller sees.
+"""
 
 from __future__ import annotations
 
+import difflib
 import threading
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -13,11 +24,14 @@ from pydantic import ValidationError
 
 from ._config import ModelEntry, describe_validation_error, load_config_file, parse_model_entry
 from ._errors import ByomError, ConfigError, PluginError
-from ._managed import ManagedModel
+from ._executors import DEFAULT_MAX_CONCURRENCY, Executors
+from ._facade import ManagedModel
 from ._middleware import Middleware
-from ._model import Model
+from ._pipeline import Pipeline
 from ._plugins import Registry, get_registry
+from ._provider import Provider
 from ._retry import RetryPolicy
+from ._tokens import TokenizerMiddleware
 
 if TYPE_CHECKING:
     from ._tokenizer import Tokenizer
@@ -32,17 +46,22 @@ class Client:
     """Hands out models by alias; every model it returns is guarded by the trust layer.
 
     :param models: alias → model config (a mapping with ``provider`` and the provider's
-        keys, see :mod:`byom_sdk._config`) or a ready :class:`Model` instance.
+        keys, see :mod:`byom_sdk._config`) or a ready :class:`Provider` instance.
     :param policy: the trust policy (a ``TrustPolicy`` or the ``[trust]`` mapping).
     :param retry: the default retry policy (per-model ``retry`` overrides it).
     :param trust: ``"on"`` (default). ``"off"`` disables masking and the gate for local
         development only; each call is still audited as unguarded.
     :param registry: plugin registry; defaults to the process-wide one (loaded lazily).
+    :param max_concurrency: threads serving async calls to sync-only providers (and how
+        many such calls run at once); ``[client] max_concurrency`` in byom.toml.
+
+    The trust runtime is built, and its audit store opened and checked, here: a policy or
+    store that cannot work fails now, before any prompt is sent.
     """
 
     def __init__(
         self,
-        models: Mapping[str, Mapping[str, Any] | Model] | None = None,
+        models: Mapping[str, Mapping[str, Any] | Provider] | None = None,
         *,
         policy: TrustPolicy | Mapping[str, Any] | None = None,
         retry: RetryPolicy | Mapping[str, Any] | None = None,
@@ -50,6 +69,7 @@ class Client:
         registry: Registry | None = None,
         source: str = _INLINE,
         config_dir: Path | None = None,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     ) -> None:
         if trust not in ("on", "off"):
             raise ConfigError("trust must be 'on' or 'off'", source=source, field="trust")
@@ -61,11 +81,15 @@ class Client:
         except ValidationError as exc:
             field, message = describe_validation_error(exc, prefix="retry")
             raise ConfigError(message, source=source, field=field) from None
+        if not isinstance(max_concurrency, int) or isinstance(max_concurrency, bool) or max_concurrency < 1:
+            raise ConfigError(
+                f"must be a positive integer, got {max_concurrency!r}", source=source, field="client.max_concurrency"
+            )
         self._entries: dict[str, ModelEntry] = {}
-        self._instances: dict[str, Model] = {}
+        self._instances: dict[str, Provider] = {}
         self._provider_configs: dict[str, Any] = {}
         for alias, value in (models or {}).items():
-            if isinstance(value, Model):
+            if isinstance(value, Provider):
                 self._instances[alias] = value
             else:
                 entry = parse_model_entry(alias, value, source=source)
@@ -77,6 +101,8 @@ class Client:
         self._built: dict[str, ManagedModel] = {}
         self._lock = threading.Lock()
         self._closed = False
+        self.executors = Executors(max_concurrency, name="byom")
+        self.trust.open()
 
     @classmethod
     def from_config(
@@ -95,6 +121,14 @@ class Client:
         path = Path(path)
         data = load_config_file(path)
         models = data.get("models", {})
+        settings = data.get("client") or {}
+        if not isinstance(settings, Mapping):
+            raise ConfigError("[client] must be a table", source=str(path), field="client")
+        unknown = sorted(set(settings) - {"max_concurrency"})
+        if unknown:
+            raise ConfigError(
+                f"unknown key '{unknown[0]}' (known: max_concurrency)", source=str(path), field=f"client.{unknown[0]}"
+            )
         if only is not None:
             missing = [alias for alias in only if alias not in models]
             if missing:
@@ -111,6 +145,7 @@ class Client:
             registry=registry,
             source=str(path),
             config_dir=path.resolve().parent,
+            max_concurrency=settings.get("max_concurrency", DEFAULT_MAX_CONCURRENCY),
         )
 
     # -- validation -----------------------------------------------------------------------
@@ -119,7 +154,15 @@ class Client:
         self.registry.load()
         spec = self.registry.providers.get(entry.provider)
         if spec is None:
-            return  # reported by model(alias), citing the plugin failure if there was one
+            known = sorted(self.registry.providers)
+            near = difflib.get_close_matches(entry.provider, known, n=3, cutoff=0.5)
+            hint = f"did you mean {', '.join(repr(n) for n in near)}? " if near else ""
+            raise ConfigError(
+                f"{hint}{self.registry.missing_message('provider', entry.provider, known)}",
+                source=self.source,
+                alias=entry.alias,
+                field="provider",
+            )
         context = {"config_dir": self._config_dir, "alias": entry.alias}
         try:
             self._provider_configs[entry.alias] = spec.config_schema.model_validate(entry.options, context=context)
@@ -165,9 +208,10 @@ class Client:
                 self._built[alias] = built
         return built
 
-    def provider_model(self, alias: str) -> Model:
-        """A new instance of the plugin's own model for ``alias``, without middleware, trust
-        or retries — for conformance testing and debugging a plugin. The caller closes it."""
+    def provider_model(self, alias: str) -> Provider:
+        """A new instance of the plugin's own provider for ``alias``, without middleware,
+        trust or retries — for conformance testing and debugging a plugin. The caller
+        closes it."""
         entry = self._entries.get(alias)
         if entry is None:
             if alias in self._instances:
@@ -179,7 +223,7 @@ class Client:
         if alias not in self._provider_configs:
             self._validate_provider_config(entry)
         try:
-            inner = spec.factory(self._provider_configs[alias])
+            built = spec.factory(self._provider_configs[alias])
         except ByomError:
             raise
         except Exception as exc:
@@ -187,12 +231,13 @@ class Client:
                 f"provider '{entry.provider}' failed to build model '{alias}': {type(exc).__name__}: {exc}",
                 plugin=entry.provider,
             ) from exc
-        if not isinstance(inner, Model):
+        if not isinstance(built, Provider):
             raise PluginError(
-                f"provider '{entry.provider}' factory returned {type(inner).__name__}, expected a byom_sdk.Model",
+                f"provider '{entry.provider}' factory returned {type(built).__name__}, expected a "
+                "byom_sdk.Provider (or a byom_sdk.Model, plugin API 1)",
                 plugin=entry.provider,
             )
-        return inner
+        return built
 
     def _build(self, alias: str) -> ManagedModel:
         entry = self._entries.get(alias)
@@ -200,15 +245,15 @@ class Client:
         retry = self.retry
         trust_override: Mapping[str, Any] | None = None
         if entry is None and alias in self._instances:
-            inner = self._instances[alias]
+            provider = self._instances[alias]
         else:
-            inner = self.provider_model(alias)
+            provider = self.provider_model(alias)
             assert entry is not None  # provider_model raised otherwise
             tokenizer = self._tokenizer_for(entry)
             retry = entry.retry or self.retry
             trust_override = entry.trust
-        info = inner.info
-        middleware: list[Middleware] = []
+        info = provider.info
+        plugin_middleware: list[Middleware] = []
         for mw_spec in self.registry.middleware_specs():
             try:
                 built_mw = mw_spec.factory(alias, info)
@@ -218,9 +263,13 @@ class Client:
                     plugin=mw_spec.name,
                 ) from exc
             if built_mw is not None:
-                middleware.append(built_mw)
-        middleware.append(self.trust.middleware_for(alias, inner, override=trust_override))
-        return ManagedModel(alias, inner, middleware=middleware, retry=retry, tokenizer=tokenizer)
+                plugin_middleware.append(built_mw)
+        outer, inner = self.trust.steps_for(alias, override=trust_override)
+        steps: list[Middleware] = [*outer, *plugin_middleware, *inner]
+        if tokenizer is not None:
+            steps.append(TokenizerMiddleware(tokenizer))
+        pipeline = Pipeline(steps, retry=retry, executors=self.executors)
+        return ManagedModel(alias, provider, pipeline, tokenizer=tokenizer)
 
     def _tokenizer_for(self, entry: ModelEntry) -> Tokenizer | None:
         if entry.tokenizer is None:
@@ -243,7 +292,7 @@ class Client:
     # -- lifecycle ------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close every model this client built, and the trust runtime."""
+        """Close every model this client built, the trust runtime and the executors."""
         if self._closed:
             return
         self._closed = True
@@ -251,6 +300,19 @@ class Client:
             model.close()
         if self._trust is not None:
             self._trust.close()
+        self.executors.shutdown(wait=True)
+
+    async def aclose(self) -> None:
+        """Async twin of :meth:`close`: providers close their loop-bound clients (gRPC
+        channels) on the running loop."""
+        if self._closed:
+            return
+        self._closed = True
+        for model in self._built.values():
+            await model.aclose()
+        if self._trust is not None:
+            self._trust.close()
+        self.executors.shutdown(wait=False)
 
     def __enter__(self) -> Client:
         return self
@@ -259,3 +321,11 @@ class Client:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()

@@ -3,6 +3,9 @@ file, the alias and the field.
 
 ::
 
+    [client]
+    max_concurrency = 64          # threads serving async calls to sync-only providers
+
     [retry]                       # defaults for every model
     max_attempts = 3
 
@@ -170,10 +173,10 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML: {exc}", source=str(path)) from None
-    unknown = set(data) - {"models", "retry", "trust", "plugins"}
+    unknown = set(data) - {"models", "retry", "trust", "plugins", "client"}
     if unknown:
         raise ConfigError(
-            f"unknown top-level table(s) {sorted(unknown)}; expected models, retry, trust",
+            f"unknown top-level table(s) {sorted(unknown)}; expected models, retry, trust, client",
             source=str(path),
             field=sorted(unknown)[0],
         )

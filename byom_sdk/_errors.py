@@ -142,6 +142,9 @@ class ProviderError(ByomError):
     :param status_code: the HTTP / wire status when there is one.
     :param retry_after: a backoff hint in seconds from the provider (e.g. a cold start).
     :param code: the provider's own error code (``"ThrottlingException"``…).
+    :param request_sent: the endpoint received the request before the failure (e.g. the
+        connection dropped while the answer came back): retrying would run it again, so
+        the retry policy does not, unless configured to.
     """
 
     def __init__(
@@ -154,6 +157,7 @@ class ProviderError(ByomError):
         retry_after: float | None = None,
         code: str | None = None,
         details: dict[str, Any] | None = None,
+        request_sent: bool = False,
     ) -> None:
         super().__init__(message, retryable=retryable)
         self.provider = provider
@@ -161,6 +165,7 @@ class ProviderError(ByomError):
         self.retry_after = retry_after
         self.code = code
         self.details: dict[str, Any] = details or {}
+        self.request_sent = request_sent
         #: how many attempts the retry policy made before giving up (set by the policy).
         self.attempts: int = 1
 

@@ -1,10 +1,11 @@
-"""Middleware: ordered per-call interceptors composed once per model.
+"""Steps of the call pipeline: a :class:`Middleware` opens one :class:`Interceptor` per call.
 
-A plugin's ``byom_middleware`` hook returns :class:`MiddlewareSpec` objects whose factory
-is called once when the Client builds a model. The resulting :class:`Middleware` opens a
-fresh :class:`Interceptor` for every call, so per-call state (a stream's holdback buffer,
-a timer) never leaks between calls, and no pluggy dispatch happens per call or per token.
-The trust pipeline is built on the same interface.
+Every concern of a call — telemetry, audit, the residency gate, plugin middleware,
+scoring, masking, the tokenizer's context check — is a middleware, composed once when
+the Client builds a model; per call each opens a fresh interceptor, so per-call state (a
+stream's holdback buffer, a timer) never leaks between calls and no pluggy dispatch
+happens per call or per token. A plugin's ``byom_middleware`` hook adds its own through
+:class:`~byom_sdk.MiddlewareSpec`.
 """
 
 from __future__ import annotations
@@ -13,26 +14,38 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from ._types import EmbedRequest, EmbedResponse, GenerateRequest, GenerateResponse, ModelInfo, StreamEvent
 
-__all__ = ["CallContext", "Interceptor", "Middleware"]
+__all__ = ["CallContext", "Interceptor", "Middleware", "Operation"]
 
 Operation = Literal["generate", "stream", "embed"]
 
 
 @dataclass
 class CallContext:
-    """What an interceptor knows about the call it is part of."""
+    """What the steps of one call share.
+
+    :param alias: the name the application asked the Client for.
+    :param info: the provider's ``info`` when the call started (read live per call).
+    :param operation: ``generate``, ``stream`` or ``embed``.
+    :param attempts: provider attempts made so far (kept by the retry loop).
+    :param sent: whether a request was handed to the provider (nothing left before).
+    :param received: stream events received from the provider so far.
+    :param state: per-call state shared between cooperating steps (the trust steps keep
+        their record here), keyed by the owning module's name.
+    """
 
     alias: str
     info: ModelInfo
     operation: Operation
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     started: float = field(default_factory=time.perf_counter)
-    #: retry attempts made so far (updated by the retry policy).
     attempts: int = 0
+    sent: bool = False
+    received: int = 0
+    state: dict[str, Any] = field(default_factory=dict)
 
     @property
     def elapsed_ms(self) -> float:
@@ -42,17 +55,28 @@ class CallContext:
 class Interceptor:
     """Per-call hooks, all optional; the defaults pass everything through unchanged.
 
-    Order: ``on_request`` (or ``on_embed_request``) → provider call → ``on_event`` per
-    stream event, or ``on_response`` / ``on_embed_response`` → ``on_end``. ``on_error`` is
-    called instead of the response hooks when the call fails (also when another
-    interceptor refused it); ``on_end`` is always called exactly once.
+    Order: ``on_request`` (or ``on_embed_request``) in pipeline order → ``on_send`` in
+    pipeline order, once, before the first attempt reaches the provider → ``on_event``
+    per stream event, or ``on_response`` / ``on_embed_response``, in reverse order →
+    ``on_end`` in reverse order. ``on_error`` is called instead of the response hooks when
+    the call fails (also when another step refused it, or a later step's ``on_end``
+    failed); ``on_end`` is always called exactly once. An ``on_error`` may rewrite the
+    error's message and details in place (the masking step restores placeholders there).
+
+    Set ``blocking = True`` when ``on_send`` / ``on_end`` do blocking I/O (the audit step
+    writes to disk): async callers then run them in a worker thread, off the event loop.
     """
+
+    blocking: ClassVar[bool] = False
 
     def on_request(self, request: GenerateRequest) -> GenerateRequest:
         return request
 
     def on_embed_request(self, request: EmbedRequest) -> EmbedRequest:
         return request
+
+    def on_send(self) -> None:
+        return None
 
     def on_response(self, response: GenerateResponse) -> GenerateResponse:
         return response

@@ -1,9 +1,14 @@
 """One retry policy for every provider.
 
 Only errors whose ``retryable`` flag is set are retried, with exponential backoff and
-full jitter, inside a total deadline. A stream is retried only until its first event has
-reached the caller: after that a failure is raised as is, since the caller has already
-seen part of an answer.
+full jitter, inside a total deadline shared by every attempt. A stream is retried only
+until the provider sent its first event: after that a failure is raised as is, since part
+of an answer exists. A request the endpoint already received (the connection dropped
+while the answer was coming back) is not sent again unless ``retry_sent_requests`` says
+so: the endpoint would generate — and bill — the answer twice.
+
+The policy decides; the retry loop itself lives once in the call plan
+(:mod:`byom_sdk._pipeline`), shared by sync and async, unary and streaming calls.
 
 We do not use tenacity here: its model has no notion of "stop retrying once a stream has
 yielded", the per-attempt timeout must be written into our immutable request, and the
@@ -14,18 +19,16 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ._errors import ByomError, ProviderError, Timeout
-from ._types import EmbedRequest, GenerateRequest, StreamEvent
+from ._types import EmbedRequest, GenerateRequest
 
 __all__ = ["RetryPolicy"]
 
 R = TypeVar("R", GenerateRequest, EmbedRequest)
-T = TypeVar("T")
 
 
 class RetryPolicy(BaseModel):
@@ -37,6 +40,8 @@ class RetryPolicy(BaseModel):
     :param multiplier: growth of the backoff per attempt.
     :param jitter: ``True`` draws each sleep uniformly from [0, backoff] ("full jitter").
     :param deadline: total seconds for all attempts and sleeps; ``None`` for no deadline.
+    :param retry_sent_requests: also retry errors raised after the endpoint received the
+        request (``ProviderError.request_sent``), such as a connection dropped mid-answer.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
@@ -47,6 +52,7 @@ class RetryPolicy(BaseModel):
     multiplier: float = Field(default=2.0, ge=1.0)
     jitter: bool = True
     deadline: float | None = Field(default=120.0, gt=0.0)
+    retry_sent_requests: bool = False
 
     def backoff(self, attempt: int, error: BaseException, rng: random.Random | None = None) -> float:
         """Seconds to sleep after failed attempt number ``attempt`` (1-based)."""
@@ -58,134 +64,36 @@ class RetryPolicy(BaseModel):
             base = min(float(hint), self.max_backoff)
         return base
 
-    # The clock and sleep are attributes so tests can drive time without sleeping.
-    def _now(self) -> float:
+    # The clock is a method so tests can drive time without sleeping.
+    def now(self) -> float:
         return time.monotonic()
 
-    def _with_timeout(self, request: R, start: float) -> R:
+    def attempt_request(self, request: R, start: float) -> R:
+        """``request`` with ``timeout`` set to what is left of the deadline for this attempt.
+
+        :raises Timeout: the deadline passed before the attempt could be sent.
+        """
         if self.deadline is None:
             return request
-        left = self.deadline - (self._now() - start)
+        left = self.deadline - (self.now() - start)
         if left <= 0:
             raise Timeout(f"deadline of {self.deadline:g}s passed before the call was sent")
         if request.timeout is not None and request.timeout <= left:
             return request
         return request.model_copy(update={"timeout": left})
 
-    def _give_up(self, error: BaseException, attempt: int, start: float, delay: float) -> bool:
+    def give_up(self, error: BaseException, attempt: int, start: float, delay: float) -> bool:
+        """Whether the call fails now instead of sleeping ``delay`` and trying again."""
         if not isinstance(error, ByomError) or not error.retryable:
+            return True
+        if isinstance(error, ProviderError) and error.request_sent and not self.retry_sent_requests:
             return True
         if attempt >= self.max_attempts:
             return True
-        return self.deadline is not None and (self._now() - start) + delay >= self.deadline
+        return self.deadline is not None and (self.now() - start) + delay >= self.deadline
 
     @staticmethod
-    def _mark(error: BaseException, attempts: int) -> None:
+    def mark(error: BaseException, attempts: int) -> None:
+        """Record on the error how many attempts were made."""
         if isinstance(error, ProviderError):
             error.attempts = attempts
-
-    def call(
-        self,
-        func: Callable[[R], T],
-        request: R,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        on_attempt: Callable[[int], None] | None = None,
-    ) -> T:
-        """Call ``func(request)``, retrying retryable errors."""
-        start = self._now()
-        attempt = 0
-        while True:
-            attempt += 1
-            if on_attempt is not None:
-                on_attempt(attempt)
-            try:
-                return func(self._with_timeout(request, start))
-            except ByomError as error:
-                delay = self.backoff(attempt, error)
-                if self._give_up(error, attempt, start, delay):
-                    self._mark(error, attempt)
-                    raise
-                sleep(delay)
-
-    async def acall(
-        self,
-        func: Callable[[R], Awaitable[T]],
-        request: R,
-        *,
-        on_attempt: Callable[[int], None] | None = None,
-    ) -> T:
-        """Async twin of :meth:`call`; sleeps without blocking the loop."""
-        start = self._now()
-        attempt = 0
-        while True:
-            attempt += 1
-            if on_attempt is not None:
-                on_attempt(attempt)
-            try:
-                return await func(self._with_timeout(request, start))
-            except ByomError as error:
-                delay = self.backoff(attempt, error)
-                if self._give_up(error, attempt, start, delay):
-                    self._mark(error, attempt)
-                    raise
-                import asyncio
-
-                await asyncio.sleep(delay)
-
-    def stream(
-        self,
-        func: Callable[[GenerateRequest], Iterator[StreamEvent]],
-        request: GenerateRequest,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        on_attempt: Callable[[int], None] | None = None,
-    ) -> Iterator[StreamEvent]:
-        """Stream from ``func(request)``; retry only while nothing has been yielded."""
-        start = self._now()
-        attempt = 0
-        while True:
-            attempt += 1
-            if on_attempt is not None:
-                on_attempt(attempt)
-            yielded = False
-            try:
-                for event in func(self._with_timeout(request, start)):
-                    yielded = True
-                    yield event
-                return
-            except ByomError as error:
-                delay = self.backoff(attempt, error)
-                if yielded or self._give_up(error, attempt, start, delay):
-                    self._mark(error, attempt)
-                    raise
-                sleep(delay)
-
-    async def astream(
-        self,
-        func: Callable[[GenerateRequest], AsyncIterator[StreamEvent]],
-        request: GenerateRequest,
-        *,
-        on_attempt: Callable[[int], None] | None = None,
-    ) -> AsyncIterator[StreamEvent]:
-        """Async twin of :meth:`stream`."""
-        start = self._now()
-        attempt = 0
-        while True:
-            attempt += 1
-            if on_attempt is not None:
-                on_attempt(attempt)
-            yielded = False
-            try:
-                async for event in func(self._with_timeout(request, start)):
-                    yielded = True
-                    yield event
-                return
-            except ByomError as error:
-                delay = self.backoff(attempt, error)
-                if yielded or self._give_up(error, attempt, start, delay):
-                    self._mark(error, attempt)
-                    raise
-                import asyncio
-
-                await asyncio.sleep(delay)

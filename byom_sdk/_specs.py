@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
     from ._middleware import Middleware
-    from ._model import Model
+    from ._provider import Provider
     from ._tokenizer import Tokenizer
     from ._types import ModelInfo
 
@@ -29,8 +29,9 @@ __all__ = [
     "TokenizerSpec",
 ]
 
-#: The plugin API version this core implements.
-API_VERSION = 1
+#: The plugin API version this core implements: 2 added ``Provider`` (``handle_*`` hooks);
+#: version-1 plugins (``Model`` subclasses with underscore hooks) still load unchanged.
+API_VERSION = 2
 #: The oldest plugin API version this core still accepts.
 MIN_API_VERSION = 1
 
@@ -43,7 +44,8 @@ class _NoConfig(BaseModel):
 
 @dataclass(frozen=True)
 class ModelProviderSpec:
-    """A model provider: ``factory(config)`` builds a :class:`Model` from a validated config.
+    """A model provider: ``factory(config)`` builds a :class:`Provider` (or, plugin API 1, a
+    :class:`Model`) from a validated config.
 
     :param name: the ``provider = "..."`` value in byom.toml; unique across plugins.
     :param factory: called once per model alias with an instance of ``config_schema``.
@@ -53,7 +55,7 @@ class ModelProviderSpec:
     """
 
     name: str
-    factory: Callable[[Any], Model]
+    factory: Callable[[Any], Provider]
     config_schema: type[BaseModel] = _NoConfig
     api_version: int = API_VERSION
     description: str = ""

@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "Attestation",
@@ -42,10 +42,31 @@ Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "content_filter", "tool_calls", "error"]
 UsageSource = Literal["server", "tokenizer", "estimate"]
 LocationKind = Literal["process", "customer-cloud", "third-party"]
+RegionSource = Literal["destination", "trusted_endpoint", "declared", "process"]
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+
+def _valid_text(value: str) -> str:
+    """Refuse text that cannot leave the process: lone surrogates cannot be encoded as
+    UTF-8 (every wire format needs it) and NUL truncates C-string based servers."""
+    if "\x00" in value:
+        raise ValueError(f"contains a NUL character at index {value.index(chr(0))}")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(
+                f"contains a lone surrogate U+{ord(value[exc.start]):04X} at index {exc.start}; "
+                "text must be valid Unicode"
+            ) from None
+    return value
+
+
+#: ``str`` that every wire format can carry (valid Unicode, no NUL).
+Text = Annotated[str, AfterValidator(_valid_text)]
 
 
 class ToolCall(_Frozen):
@@ -53,14 +74,14 @@ class ToolCall(_Frozen):
 
     id: str
     name: str
-    arguments: str = "{}"
+    arguments: Text = "{}"
 
 
 class Message(_Frozen):
     """One chat message."""
 
     role: Role
-    content: str = ""
+    content: Text = ""
     name: str | None = None
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
@@ -90,13 +111,13 @@ class GenerateRequest(_Frozen):
     parameters); ``tools`` are JSON-schema tool definitions in the OpenAI shape.
     """
 
-    prompt: str | None = None
+    prompt: Text | None = None
     messages: tuple[Message, ...] | None = None
     max_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0.0, le=5.0)
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
     top_k: int | None = Field(default=None, ge=0)
-    stop: tuple[str, ...] = ()
+    stop: tuple[Text, ...] = ()
     seed: int | None = None
     tools: tuple[dict[str, Any], ...] = ()
     metadata: RequestMetadata = Field(default_factory=RequestMetadata)
@@ -203,7 +224,7 @@ StreamEvent = Annotated[Union[TextDelta, ToolCallEvent, UsageEvent, FinishEvent]
 class EmbedRequest(_Frozen):
     """Texts to embed; ``normalize`` asks for unit-length vectors where the model can."""
 
-    texts: tuple[str, ...] = Field(min_length=1)
+    texts: tuple[Text, ...] = Field(min_length=1)
     normalize: bool | None = None
     metadata: RequestMetadata = Field(default_factory=RequestMetadata)
     extra: dict[str, Any] = Field(default_factory=dict)
@@ -261,6 +282,22 @@ class Boundary(_Frozen):
 
     ``retention`` is what the provider keeps of prompts and responses: ``"none"`` only when
     the plugin knows it (in-process, or verified capture/logging off); ``None`` means unknown.
+
+    The residency facts come from the destination, not from configuration: ``host`` is the
+    ``host[:port]`` the client will connect to (filled from ``endpoint`` when a plugin gives
+    only that), and the gate derives the region, cloud and location kind of any
+    non-loopback host itself. ``region`` is the region the plugin was configured for; the
+    gate refuses a call whose host contradicts it. ``endpoint`` never carries URL userinfo,
+    query values or fragments (they are redacted on construction).
+
+    :param host: the resolved destination ``host[:port]``; ``None`` for in-process models.
+    :param cloud: ``aws``, ``gcp`` or ``azure`` when the host is a known cloud endpoint.
+    :param region_source: where ``region`` came from: ``destination`` (parsed from the
+        host), ``trusted_endpoint`` (a policy entry names the host), ``declared``
+        (configuration only: no host to derive it from, or a loopback host) or ``process``.
+        Informational: the gate derives it again and never trusts this field.
+    :param signing_region: the region requests are signed for (AWS SigV4 scope), when the
+        protocol signs per region; a host in another region is refused.
     """
 
     provider: str
@@ -271,6 +308,33 @@ class Boundary(_Frozen):
     tls: bool | None = None
     retention: str | None = None
     attestations: tuple[Attestation, ...] = ()
+    host: str | None = None
+    cloud: Literal["aws", "gcp", "azure"] | None = None
+    region_source: RegionSource | None = None
+    signing_region: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _destination(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        from .trust._residency._hosts import host_of, redact_url
+
+        values = dict(data)
+        endpoint = values.get("endpoint")
+        if isinstance(endpoint, str):
+            values["endpoint"] = redact_url(endpoint)
+            if values.get("host") is None:
+                values["host"] = host_of(endpoint) or values["endpoint"]
+        host = values.get("host")
+        if isinstance(host, str):
+            # A host given as a URL or with userinfo is normalised; one that cannot be
+            # parsed is kept (redacted) so the gate can refuse it by name.
+            values["host"] = host_of(host) or redact_url(host)
+        if values.get("region_source") is None:
+            in_process = values.get("location_kind") == "process" and values.get("host") is None
+            values["region_source"] = "process" if in_process else "declared"
+        return values
 
     def attestation(self, name: str) -> Attestation | None:
         """The attestation called ``name``, if the plugin recorded one."""

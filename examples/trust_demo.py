@@ -101,10 +101,12 @@ def main() -> None:
     banner(f"Audit trail ({audit_path})")
     for entry in read_audit(audit_path, newest_first=False):
         record = entry.record
+        if record.get("kind") == "intent":  # committed before the request left
+            print(f"#{entry.seq} {record['model']:<10} intent  entities={record['entities']} hash={entry.hash[:12]}…")
+            continue
         print(
             f"#{entry.seq} {record['model']:<10} {record['outcome']:<7} rule={record['rule']} "
-            f"entities={record['entities']} restored={record['placeholders']['restored']} "
-            f"hash={entry.hash[:12]}…"
+            f"sent={record['sent']} restored={record['placeholders']['restored']} hash={entry.hash[:12]}…"
         )
     print(verify_audit(audit_path).describe())
 
@@ -114,8 +116,10 @@ def main() -> None:
     shutil.copy(audit_path.with_name(audit_path.name + ".head"), copy.with_name(copy.name + ".head"))
     conn = sqlite3.connect(copy)
     with conn:
-        body = conn.execute("SELECT body FROM records WHERE seq = 2").fetchone()[0]
-        conn.execute("UPDATE records SET body = ? WHERE seq = 2", (body.replace('"ok"', '"blocked"'),))
+        seq, body = conn.execute(
+            "SELECT seq, body FROM records WHERE body LIKE '%\"outcome\":\"ok\"%' ORDER BY seq LIMIT 1"
+        ).fetchone()
+        conn.execute("UPDATE records SET body = ? WHERE seq = ?", (body.replace('"ok"', '"blocked"'), seq))
     conn.close()
     print(verify_audit(copy).describe())
     print(f"\n(try: byom audit show {audit_path}  /  byom audit verify {copy})")

@@ -38,7 +38,7 @@ def test_plugins_json(config, capsys):
     """`byom plugins --json` lists builtin plugins with versions, providers and failures."""
     assert main(["plugins", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["plugin_api"] == {"min": 1, "current": 1}
+    assert data["plugin_api"] == {"min": 1, "current": 2}
     providers = {p for plugin in data["plugins"] for p in plugin["providers"]}
     assert "scripted" in providers
     builtin = next(p for p in data["plugins"] if "scripted" in p["providers"])
@@ -109,7 +109,7 @@ def test_chat_reads_lines_until_empty(config, capsys, monkeypatch):
     ("args", "message"),
     [
         (["generate", "nobody", "hi"], "error: byom.toml: no model named 'nobody' (configured: bot, ghost, typo)"),
-        (["generate", "ghost", "hi"], "error: no provider named 'no-such-provider'"),
+        (["generate", "ghost", "hi"], "error: byom.toml: model 'ghost': field 'provider': no provider named"),
         (["--config", "missing.toml", "models"], "error: missing.toml: config file not found"),
     ],
 )

@@ -33,7 +33,7 @@ retry = { max_attempts = 5 }
     assert client.entry("bot").description == "support bot"
     model = client.model("bot")
     assert model.generate("hi").text == "hello"
-    assert model.retry == RetryPolicy(max_attempts=5)
+    assert model.pipeline.retry == RetryPolicy(max_attempts=5)
     assert client.retry.max_attempts == 2
     assert client.model("bot") is model  # built once
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from byom_sdk import Client, ModelProviderSpec, PluginError, PluginLoadWarning, Registry, hookimpl
+from byom_sdk import Client, ConfigError, ModelProviderSpec, PluginError, PluginLoadWarning, Registry, hookimpl
 from byom_sdk.testing import ScriptedModel, isolated_registry
 
 GOOD = """
@@ -95,7 +95,7 @@ def test_broken_plugins_are_isolated_and_recorded(plugin_env):
     failures = {f.name: f for f in registry.failures}
     assert set(failures) == {"broken", "future", "typo", "dup", "wrongtype"}
     assert failures["broken"].stage == "import" and "a_module_that_does_not_exist_anywhere" in failures["broken"].error
-    assert "api_version 99" in failures["future"].error and "supports 1..1" in failures["future"].error
+    assert "api_version 99" in failures["future"].error and "supports 1..2" in failures["future"].error
     assert "byom_model_provider" in failures["typo"].error and "unknown hook" in failures["typo"].error
     assert "'scripted' is already registered by plugin" in failures["dup"].error
     assert "expected ModelProviderSpec" in failures["wrongtype"].error
@@ -114,9 +114,9 @@ def test_asking_for_a_failed_plugins_provider_cites_the_failure(plugin_env):
     plugin_env("byom-future", "future", "future_plugin", WRONG_API)
     with pytest.warns(PluginLoadWarning):
         registry = Registry().load()
-    client = Client(models={"bot": {"provider": "future"}}, registry=registry)
-    with pytest.raises(PluginError) as info:
-        client.model("bot")
+    with pytest.raises(ConfigError) as info:  # at load, naming alias and field
+        Client(models={"bot": {"provider": "future"}}, registry=registry)
+    assert info.value.alias == "bot" and info.value.field == "provider"
     assert "no provider named 'future'" in str(info.value)
     assert "plugin 'future' (byom-future 1.2.3) failed at validation" in str(info.value)
 
@@ -204,4 +204,4 @@ def test_describe_lists_plugins_and_failures(plugin_env):
         "commands": [],
     }
     assert summary["failures"][0]["name"] == "broken"
-    assert summary["plugin_api"] == {"min": 1, "current": 1}
+    assert summary["plugin_api"] == {"min": 1, "current": 2}

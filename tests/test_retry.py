@@ -9,9 +9,12 @@ import pytest
 
 from byom_sdk import (
     BadRequest,
+    Boundary,
+    Capabilities,
     Client,
-    GenerateRequest,
+    Model,
     ModelError,
+    ModelInfo,
     RetryPolicy,
     TextDelta,
     Throttled,
@@ -57,27 +60,62 @@ def test_attempts_are_bounded_and_counted():
     assert info.value.attempts == 4 and len(model.requests) == 4
 
 
-def test_deadline_stops_retrying_and_sets_attempt_timeout():
+class Recording(Model):
+    """Fails every call with ``error`` and records each attempt's timeout."""
+
+    info = ModelInfo(
+        id="rec",
+        provider="rec",
+        capabilities=Capabilities(generate=True, chat=True, stream=True),
+        boundary=Boundary(provider="rec", location_kind="process", retention="none"),
+    )
+
+    def __init__(self, error, events=()):
+        self.error = error
+        self.events = list(events)
+        self.timeouts = []
+
+    def _generate(self, request):
+        self.timeouts.append(request.timeout)
+        raise self.error
+
+    def _stream(self, request):
+        self.timeouts.append(request.timeout)
+        yield from self.events
+        raise self.error
+
+
+def test_deadline_stops_retrying_and_sets_attempt_timeout(monkeypatch):
     """The total deadline bounds the sleeps, and each attempt gets the time left as timeout."""
     now = [0.0]
     policy = RetryPolicy(
         max_attempts=10, initial_backoff=1.0, multiplier=2.0, max_backoff=100.0, jitter=False, deadline=5.0
     )
-    object.__setattr__(policy, "_now", lambda: now[0])
-    seen = []
-
-    def call(request: GenerateRequest):
-        seen.append(request.timeout)
-        raise Unavailable("down")
+    object.__setattr__(policy, "now", lambda: now[0])
 
     def fake_sleep(seconds):
         now[0] += seconds
 
+    monkeypatch.setattr("byom_sdk._runner.time.sleep", fake_sleep)
+    model = Recording(Unavailable("down"))
     with pytest.raises(Unavailable) as info:
-        policy.call(call, GenerateRequest(prompt="x"), sleep=fake_sleep)
+        _client(model, retry=policy).model("m").generate("x")
     # sleeps 1 then 2 (t=3); the next backoff of 4 would pass the 5 s deadline
     assert info.value.attempts == 3
-    assert seen == [5.0, 4.0, 2.0]
+    assert model.timeouts == [5.0, 4.0, 2.0]
+
+
+def test_a_request_the_endpoint_received_is_not_sent_again_unless_configured():
+    """A connection dropped while the answer came back: the endpoint already ran it."""
+    dropped = Unavailable("connection dropped mid-response", request_sent=True)
+    model = Recording(dropped)
+    with pytest.raises(Unavailable) as info:
+        _client(model).model("m").generate("x")
+    assert info.value.attempts == 1 and len(model.timeouts) == 1
+    again = Recording(Unavailable("connection dropped mid-response", request_sent=True))
+    with pytest.raises(Unavailable):
+        _client(again, retry=FAST.model_copy(update={"retry_sent_requests": True})).model("m").generate("x")
+    assert len(again.timeouts) == FAST.max_attempts
 
 
 def test_backoff_is_exponential_jittered_and_honours_retry_after():
@@ -99,20 +137,14 @@ def test_stream_is_retried_before_its_first_delta():
 
 
 def test_stream_is_never_retried_after_a_delta_reached_the_caller():
-    """Once a delta was yielded, a failure is raised as is, even if retryable."""
-    calls = []
-
-    def failing_stream(request):
-        calls.append(request)
-        yield TextDelta(text="partial")
-        raise Unavailable("connection dropped mid-stream")
-
+    """Once the provider sent an event, a failure is raised as is, even if retryable."""
+    model = Recording(Unavailable("connection dropped mid-stream"), events=[TextDelta(text="partial")])
     received = []
     with pytest.raises(Unavailable) as info:
-        for event in FAST.stream(failing_stream, GenerateRequest(prompt="x")):
+        for event in _client(model).model("m").stream("x"):
             received.append(event)
     assert [e.text for e in received] == ["partial"]
-    assert len(calls) == 1 and info.value.attempts == 1
+    assert len(model.timeouts) == 1 and info.value.attempts == 1
 
 
 def test_async_policy_matches_sync():
@@ -133,21 +165,15 @@ def test_async_policy_matches_sync():
 
 
 def test_async_stream_not_retried_after_delta():
-    """The async stream path also refuses to retry after a delta."""
-
-    async def failing(request):
-        yield TextDelta(text="x")
-        raise Throttled("late")
+    """The async stream path also refuses to retry after a delta (same plan as sync)."""
+    model = Recording(Throttled("late"), events=[TextDelta(text="x")])
 
     async def run():
-        out = []
-        async for event in FAST.astream(failing, GenerateRequest(prompt="p")):
-            out.append(event)
-        return out
+        return [event async for event in _client(model).model("m").astream("p")]
 
     with pytest.raises(Throttled) as info:
         asyncio.run(run())
-    assert info.value.attempts == 1
+    assert info.value.attempts == 1 and len(model.timeouts) == 1
 
 
 def test_retry_policy_validates_its_fields():

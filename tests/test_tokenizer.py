@@ -100,7 +100,7 @@ def test_client_counts_context_with_configured_tokenizer(tokenizer_dir, tmp_path
     client = Client.from_config(tmp_path / "byom.toml", trust="off")
     model = client.model("remote")
     assert isinstance(model.tokenizer, HFTokenizer)
-    inner = model.inner
+    inner = model.provider
     prompt = "hello world " * 200
     used = model.tokenizer.count(prompt)
     assert used < 4096
@@ -138,9 +138,12 @@ def test_estimated_usage_is_recounted_with_configured_tokenizer(tokenizer_dir, t
 
     shutil.copytree(tokenizer_dir, tmp_path / "tok")
     tok = HFTokenizer.from_file(tmp_path / "tok")
-    from byom_sdk._managed import ManagedModel
+    from byom_sdk import ManagedModel, Pipeline
+    from byom_sdk._executors import shared_executors
+    from byom_sdk._tokens import TokenizerMiddleware
 
-    model = ManagedModel("m", Estimating(["the quick brown fox"]), tokenizer=tok)
+    pipeline = Pipeline([TokenizerMiddleware(tok)], retry=None, executors=shared_executors())
+    model = ManagedModel("m", Estimating(["the quick brown fox"]), pipeline, tokenizer=tok)
     response = model.generate("hello world")
     assert isinstance(response, GenerateResponse)
     assert response.usage == Usage(

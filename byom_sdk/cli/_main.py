@@ -106,7 +106,7 @@ def models_command(state: _State, as_json: bool) -> None:
     """List the model aliases in byom.toml: provider, and whether each one is usable."""
     from .._client import Client
     from .._config import load_config_file
-    from .._errors import ByomError
+    from .._errors import ByomError, ConfigError
 
     data = load_config_file(state.config)
     rows: list[dict[str, Any]] = []
@@ -114,13 +114,13 @@ def models_command(state: _State, as_json: bool) -> None:
         provider = raw.get("provider", "?") if isinstance(raw, dict) else "?"
         row: dict[str, Any] = {"alias": alias, "provider": provider, "description": "", "status": "ok", "error": None}
         try:
-            client = Client.from_config(state.config, only=[alias])
-            entry = client.entry(alias)
-            row["description"] = entry.description if entry else ""
-            if provider not in client.registry.providers:
-                row["status"] = "provider not installed"
-                registry = client.registry
-                row["error"] = registry.missing_message("provider", str(provider), sorted(registry.providers))
+            with Client.from_config(state.config, only=[alias]) as client:
+                entry = client.entry(alias)
+                row["description"] = entry.description if entry else ""
+        except ConfigError as exc:
+            missing = exc.field == "provider" and isinstance(raw, dict) and "provider" in raw
+            row["status"] = "provider not installed" if missing else "invalid config"
+            row["error"] = str(exc)
         except ByomError as exc:
             row["status"], row["error"] = "invalid config", str(exc)
         row["available"] = row["status"] == "ok"

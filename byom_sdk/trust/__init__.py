@@ -38,7 +38,7 @@ if TYPE_CHECKING:
         TrustPolicy,
         VaultPolicy,
     )
-    from ._runtime import TrustMiddleware, TrustRuntime
+    from ._runtime import TrustRuntime
     from ._scoring import HeuristicScorer, Scorer
     from ._vault import Vault, VaultStore
 
@@ -63,7 +63,6 @@ __all__ = [
     "SqliteSinkConfig",
     "StreamDemasker",
     "TelemetryPolicy",
-    "TrustMiddleware",
     "TrustPolicy",
     "TrustRuntime",
     "Vault",
@@ -100,7 +99,6 @@ _LAZY: dict[str, str] = {
     "TrustPolicy": "._policy",
     "VaultPolicy": "._policy",
     "AuditError": ".._errors",
-    "TrustMiddleware": "._runtime",
     "TrustRuntime": "._runtime",
     "HeuristicScorer": "._scoring",
     "Scorer": "._scoring",

@@ -41,8 +41,13 @@ def audit_bytes(path: Path) -> bytes:
     return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
 
 
-def records(path: Path) -> list[dict]:
+def all_records(path: Path) -> list[dict]:
     return [e.record for e in read_audit(path, newest_first=False)]
+
+
+def records(path: Path) -> list[dict]:
+    """One record per call: its outcome (the intent, when one was written, precedes it)."""
+    return [r for r in all_records(path) if r.get("kind") == "outcome"]
 
 
 class SplitModel(Model):
@@ -236,7 +241,8 @@ def test_scoring_warn_is_recorded(make_client, audit_path):
     [record] = records(audit_path)
     assert record["scores"]["input"]["injection"] >= 0.9
     assert record["scores"]["output"]["toxicity"] < 0.5
-    assert {"rule": "scoring.injection", "result": "warn"}.items() <= record["decisions"][-1].items()
+    [warned] = [d for d in record["decisions"] if d["rule"] == "scoring.injection"]
+    assert warned["result"] == "warn"
     assert record["outcome"] == "ok"
 
 
@@ -312,7 +318,8 @@ def test_stream_closed_early_is_recorded(make_client, audit_path):
     next(iter(stream))
     stream.close()
     [record] = records(audit_path)
-    assert (record["outcome"], record["error_type"]) == ("error", "Cancelled")
+    assert (record["outcome"], record["error_type"]) == ("cancelled", "StreamCancelled")
+    assert record["sent"] is True
 
 
 def test_trust_off_is_audited(make_client, audit_path):
@@ -408,7 +415,9 @@ def test_trust_layer_opens_no_socket(make_client, audit_path, monkeypatch):
     client.model("m").embed("mail ann@example.com")
     with pytest.raises(PolicyViolation):
         client.model("far").generate("x")
-    assert verify_audit(audit_path).ok and verify_audit(audit_path).records == 4
+    result = verify_audit(audit_path)
+    # 3 calls sent (intent + outcome each) and 1 refused before sending (outcome only).
+    assert result.ok and result.records == 7 and len(records(audit_path)) == 4
 
 
 def test_import_stays_light():

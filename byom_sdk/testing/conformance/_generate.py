@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ..._managed import ManagedModel
+from ..._facade import ManagedModel
 from ..._model import Model
 from ..._types import Boundary, GenerateResponse, Message, ModelInfo, Usage
 from ._core import check, plugin_label, require_capability

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..._model import Model
+    from ..._provider import Provider
 
 __all__ = ["run_conformance"]
 
-ModelFactory = Callable[[], "Model"]
-FaultyFactory = Callable[[str], "Model | None"]
+ModelFactory = Callable[[], "Provider"]
+FaultyFactory = Callable[[str], "Provider | None"]
 
 #: token → (factory, faulty factory, expected failures); read by the generated module.
 _SUBJECTS: dict[str, tuple[ModelFactory, FaultyFactory | None, dict[str, str]]] = {}

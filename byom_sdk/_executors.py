@@ -1,0 +1,100 @@
+"""Where blocking work runs when the caller is async: bounded executors owned by a Client.
+
+Measured, not assumed (bench/async_concurrency.py, 2-core machine): asyncio's default
+executor has ``min(32, cpu + 4)`` threads — 6 here — so 64 concurrent ``agenerate`` calls
+to a 200 ms SageMaker endpoint ran 6 at a time (28.8 req/s). A sync-only provider spends
+its time waiting on sockets, not on the CPU, so one thread per concurrent call is the
+right size; the executor is bounded by ``max_concurrency`` (default 64) so a burst cannot
+spawn threads without limit, and threads start lazily so an idle Client holds none.
+
+Two pools, so slow work of one kind never starves the other:
+
+- ``calls``: sync provider calls and stream reads, and CPU work moved off the loop
+  (masking a large prompt, counting its tokens);
+- ``io``: audit writes. An audit store locked by another process for seconds stalls only
+  the calls being audited — never the event loop, and never unrelated provider reads.
+
+We chose threads over aiobotocore for SageMaker: aiobotocore pins botocore to an older
+release than boto3 needs, and at 64 concurrent calls the thread pool already reaches the
+ideal rate (see bench/async_concurrency.py, which prints the ratio).
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+__all__ = ["DEFAULT_MAX_CONCURRENCY", "Executors", "shared_executors"]
+
+DEFAULT_MAX_CONCURRENCY = 64
+
+
+class Executors:
+    """The ``calls`` and ``io`` thread pools of one Client (created on first use).
+
+    :param max_concurrency: threads for provider calls; async calls beyond it wait.
+    :param name: thread-name prefix (threads are named ``{name}-call_N`` / ``{name}-io_N``).
+    """
+
+    def __init__(self, max_concurrency: int = DEFAULT_MAX_CONCURRENCY, *, name: str = "byom") -> None:
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        self.max_concurrency = max_concurrency
+        self.name = name
+        self._lock = threading.Lock()
+        self._calls: ThreadPoolExecutor | None = None
+        self._io: ThreadPoolExecutor | None = None
+        self._closed = False
+
+    @property
+    def calls(self) -> ThreadPoolExecutor:
+        pool = self._calls
+        if pool is None:
+            with self._lock:
+                self._check_open()
+                if self._calls is None:
+                    self._calls = ThreadPoolExecutor(self.max_concurrency, thread_name_prefix=f"{self.name}-call")
+                pool = self._calls
+        return pool
+
+    @property
+    def io(self) -> ThreadPoolExecutor:
+        pool = self._io
+        if pool is None:
+            with self._lock:
+                self._check_open()
+                if self._io is None:
+                    # Audit appends serialise on the store's own lock; more threads would
+                    # only queue there.
+                    self._io = ThreadPoolExecutor(1, thread_name_prefix=f"{self.name}-io")
+                pool = self._io
+        return pool
+
+    def _check_open(self) -> None:
+        if self._closed:
+            from ._errors import ByomError
+
+            raise ByomError(f"executors '{self.name}' are shut down (their Client was closed)")
+
+    def shutdown(self, *, wait: bool = True) -> None:
+        """Stop the threads (after the work already queued, when ``wait``)."""
+        with self._lock:
+            self._closed = True
+            pools = [p for p in (self._calls, self._io) if p is not None]
+            self._calls = self._io = None
+        for pool in pools:
+            pool.shutdown(wait=wait)
+
+
+_shared: Executors | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_executors() -> Executors:
+    """The process-wide executors of providers called directly, without a Client."""
+    global _shared
+    if _shared is None:
+        with _shared_lock:
+            if _shared is None:
+                _shared = Executors(name="byom-direct")
+    return _shared

@@ -1,0 +1,240 @@
+"""``ManagedModel``: the model an application calls — a façade over a provider and a pipeline.
+
+``Client.model(alias)`` returns one, with the trust steps, plugin middleware and retries in
+its pipeline; a provider called directly (``MyProvider(...).generate("hi")``, or by the
+conformance suite) is served through a bare one: validation and capability checks only.
+Either way the façade validates the caller's arguments, checks what the model declares,
+renders chat for prompt-only models, and hands the request to its pipeline's plan; it
+holds no call logic of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from typing_extensions import Self, Unpack
+
+from ._errors import ByomError, CapabilityNotSupported
+from ._executors import Executors, shared_executors
+from ._pipeline import Pipeline
+from ._requests import build_embed_request, build_generate_request
+from ._runner import Runner
+from ._streams import AsyncStream, SyncStream
+from ._types import (
+    Boundary,
+    EmbedRequest,
+    EmbedResponse,
+    GenerateRequest,
+    GenerateResponse,
+    MessageInput,
+    ModelInfo,
+    RequestMetadata,
+)
+
+if TYPE_CHECKING:
+    from ._middleware import Operation
+    from ._provider import Provider
+    from ._requests import GenerateParams
+    from ._tokenizer import Tokenizer
+
+__all__ = ["ManagedModel"]
+
+
+class ManagedModel:
+    """A model as the application sees it.
+
+    :param alias: the name it was configured under (errors and the audit name it).
+    :param provider: the plugin's provider.
+    :param pipeline: the steps every call goes through.
+    :param tokenizer: a configured tokenizer overriding the provider's own.
+    """
+
+    def __init__(
+        self, alias: str, provider: Provider, pipeline: Pipeline, *, tokenizer: Tokenizer | None = None
+    ) -> None:
+        self.alias = alias
+        self.provider = provider
+        self.pipeline = pipeline
+        self._tokenizer = tokenizer
+        self._runner = Runner(provider, pipeline.executors, wrap_foreign=pipeline.wrap_foreign)
+        self._closed = False
+
+    @classmethod
+    def bare(cls, provider: Provider, *, executors: Executors | None = None) -> ManagedModel:
+        """``provider`` behind no steps and no retries, with its own errors unwrapped
+        (direct use and conformance testing)."""
+        pipeline = Pipeline((), retry=None, executors=executors or shared_executors(), wrap_foreign=False)
+        try:
+            alias = provider.info.id
+        except Exception:  # noqa: BLE001 - the alias only labels errors; info is checked per call.
+            alias = type(provider).__name__
+        return cls(alias, provider, pipeline)
+
+    # -- what the model is ------------------------------------------------------------------
+
+    @property
+    def info(self) -> ModelInfo:
+        """The provider's identity, capabilities and boundary, read live."""
+        return self.provider.info
+
+    @property
+    def tokenizer(self) -> Tokenizer | None:
+        return self._tokenizer or self.provider.tokenizer
+
+    @property
+    def closed(self) -> bool:
+        return self._closed or self.provider.closed
+
+    def verify_boundary(self) -> Boundary:
+        """Ask the provider to verify its boundary (e.g. read the endpoint back from the
+        cloud's control plane); later calls are gated on what it found."""
+        verify = getattr(self.provider, "verify_boundary", None)
+        if verify is None:
+            raise CapabilityNotSupported("verify_boundary", model=self.alias)
+        boundary: Boundary = verify()
+        return boundary
+
+    # -- checks -----------------------------------------------------------------------------
+
+    def _check_open(self) -> ModelInfo:
+        if self._closed or self.provider.closed:
+            raise ByomError(f"model '{self.alias}' is closed")
+        return self.provider.info
+
+    def _prepare(self, request: GenerateRequest, *, streaming: bool) -> GenerateRequest:
+        caps = self._check_open().capabilities
+        if not (caps.generate or caps.chat):
+            raise CapabilityNotSupported("generate", model=self.alias)
+        if streaming and not caps.stream:
+            raise CapabilityNotSupported("stream", model=self.alias)
+        if request.tools and not caps.tools:
+            raise CapabilityNotSupported("tools", model=self.alias)
+        if request.stop and not caps.stop_sequences:
+            raise CapabilityNotSupported("stop_sequences", model=self.alias)
+        if request.messages is not None and not caps.chat:
+            tokenizer = self.provider.tokenizer or self._tokenizer
+            if tokenizer is None:
+                raise CapabilityNotSupported("chat", model=self.alias)
+            prompt = tokenizer.apply_chat_template(request.messages, add_generation_prompt=True)
+            return request.model_copy(update={"prompt": prompt, "messages": None})
+        if request.prompt is not None and not caps.generate:
+            raise CapabilityNotSupported("generate (plain prompt; send messages)", model=self.alias)
+        return request
+
+    def _prepare_embed(self) -> None:
+        if not self._check_open().capabilities.embed:
+            raise CapabilityNotSupported("embed", model=self.alias)
+
+    def _call(self, operation: Operation) -> Any:
+        return self.pipeline.context(self.alias, self.provider.info, operation)
+
+    # -- the public contract ----------------------------------------------------------------
+
+    def generate(self, input: MessageInput | GenerateRequest, /, **params: Unpack[GenerateParams]) -> GenerateResponse:
+        """Generate a completion for a prompt string or a list of chat messages.
+
+        :param input: a prompt, a list of messages (dicts or :class:`Message`) or a request.
+        :param params: ``max_tokens``, ``temperature``, ``top_p``, ``top_k``, ``stop``,
+            ``seed``, ``tools``, ``metadata``, ``extra`` (see :class:`GenerateParams`).
+        :raises BadRequest: invalid input, naming the field.
+        """
+        request = self._prepare(build_generate_request(input, **params), streaming=False)
+        result: GenerateResponse = self._runner.run(self.pipeline.unary(self._call("generate"), request))
+        return result
+
+    async def agenerate(
+        self, input: MessageInput | GenerateRequest, /, **params: Unpack[GenerateParams]
+    ) -> GenerateResponse:
+        """Async twin of :meth:`generate`; never blocks the event loop."""
+        request = self._prepare(build_generate_request(input, **params), streaming=False)
+        result: GenerateResponse = await self._runner.arun(self.pipeline.unary(self._call("generate"), request))
+        return result
+
+    def stream(self, input: MessageInput | GenerateRequest, /, **params: Unpack[GenerateParams]) -> SyncStream:
+        """Stream typed events — text deltas, tool calls, usage, then one finish event.
+
+        Input is validated now; the call starts at the first ``next()``. Close the stream
+        (or use ``with``) to stop early.
+        """
+        request = self._prepare(build_generate_request(input, **params), streaming=True)
+        return SyncStream(self._runner, self._stream_plan(request))
+
+    def astream(self, input: MessageInput | GenerateRequest, /, **params: Unpack[GenerateParams]) -> AsyncStream:
+        """Async twin of :meth:`stream` (``async for``; ``await stream.aclose()`` to stop)."""
+        request = self._prepare(build_generate_request(input, **params), streaming=True)
+        return AsyncStream(self._runner, self._stream_plan(request))
+
+    def _stream_plan(self, request: GenerateRequest) -> Any:
+        call = self._call("stream")
+        pipeline = self.pipeline
+
+        def make(cancelled: bool) -> Any:
+            return pipeline.cancelled(call) if cancelled else pipeline.stream(call, request)
+
+        return make
+
+    def embed(
+        self,
+        texts: str | Sequence[str] | EmbedRequest,
+        /,
+        *,
+        normalize: bool | None = None,
+        metadata: RequestMetadata | Mapping[str, Any] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> EmbedResponse:
+        """Embed one text or a list of texts; one vector per text, in order."""
+        request = build_embed_request(texts, normalize=normalize, metadata=metadata, extra=extra)
+        self._prepare_embed()
+        result: EmbedResponse = self._runner.run(self.pipeline.unary(self._call("embed"), request))
+        return result
+
+    async def aembed(
+        self,
+        texts: str | Sequence[str] | EmbedRequest,
+        /,
+        *,
+        normalize: bool | None = None,
+        metadata: RequestMetadata | Mapping[str, Any] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> EmbedResponse:
+        """Async twin of :meth:`embed`."""
+        request = build_embed_request(texts, normalize=normalize, metadata=metadata, extra=extra)
+        self._prepare_embed()
+        result: EmbedResponse = await self._runner.arun(self.pipeline.unary(self._call("embed"), request))
+        return result
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the provider; later calls raise ``ByomError`` ("model is closed")."""
+        if not self._closed:
+            self._closed = True
+            self.provider.close()
+
+    async def aclose(self) -> None:
+        """Async twin of :meth:`close`: the provider closes its loop-bound clients too."""
+        if not self._closed:
+            self._closed = True
+            await self.provider.aclose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        info = self.provider.info
+        return f"<ManagedModel {self.alias!r} provider={info.provider!r} id={info.id!r}>"

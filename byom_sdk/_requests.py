@@ -1,0 +1,145 @@
+"""The caller's arguments validated into requests.
+
+Every public call (``generate``, ``stream``, ``embed`` and their async twins, on a
+``Client`` model or a provider used directly) builds its request here, so bad input is
+one typed error everywhere: :class:`~byom_sdk.BadRequest` naming the field, never a raw
+pydantic ``ValidationError`` or a ``UnicodeEncodeError`` from deep inside a client library.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from typing import Any, TypedDict
+
+from pydantic import TypeAdapter, ValidationError
+
+from ._errors import BadRequest
+from ._types import EmbedRequest, GenerateRequest, Message, MessageInput, RequestMetadata
+
+__all__ = ["GenerateParams", "bad_request", "build_embed_request", "build_generate_request"]
+
+_messages_adapter: TypeAdapter[tuple[Message, ...]] | None = None
+
+
+class GenerateParams(TypedDict, total=False):
+    """Keyword parameters of ``generate`` / ``stream`` and their async twins."""
+
+    max_tokens: int | None
+    temperature: float | None
+    top_p: float | None
+    top_k: int | None
+    stop: str | Sequence[str] | None
+    seed: int | None
+    tools: Sequence[Mapping[str, Any]] | None
+    metadata: RequestMetadata | Mapping[str, Any] | None
+    extra: Mapping[str, Any] | None
+
+
+def bad_request(error: ValidationError, *, prefix: str = "") -> BadRequest:
+    """One ``BadRequest`` for a validation failure, naming the first field at fault."""
+    parts = []
+    first = ""
+    for item in error.errors():
+        location = ".".join(str(p) for p in item["loc"])
+        dotted = f"{prefix}.{location}" if prefix and location else prefix or location
+        first = first or dotted
+        message = str(item["msg"]).removeprefix("Value error, ")
+        parts.append(f"{dotted or 'request'}: {message}")
+    return BadRequest("invalid request: " + "; ".join(parts), code="InvalidRequest", details={"field": first or None})
+
+
+def _validate_messages(value: Any) -> tuple[Message, ...]:
+    global _messages_adapter
+    if _messages_adapter is None:  # built on first use: keeps `import byom_sdk` light
+        _messages_adapter = TypeAdapter(tuple[Message, ...])
+    return _messages_adapter.validate_python(value)
+
+
+def build_generate_request(
+    input: MessageInput | GenerateRequest,
+    *,
+    max_tokens: int | None = None,
+    temperature: float | None = None,
+    top_p: float | None = None,
+    top_k: int | None = None,
+    stop: str | Sequence[str] | None = None,
+    seed: int | None = None,
+    tools: Sequence[Mapping[str, Any]] | None = None,
+    metadata: RequestMetadata | Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> GenerateRequest:
+    """Validate the caller's arguments into a :class:`GenerateRequest`.
+
+    ``input`` is a prompt string, a list of messages (``Message`` or dicts) or a ready
+    request. ``extra`` is deep-copied, so nothing downstream can change the caller's dicts.
+
+    :raises BadRequest: naming the field (``messages.0.content``, ``temperature``…).
+    """
+    if isinstance(input, GenerateRequest):
+        return input
+    fields: dict[str, Any] = {}
+    try:
+        if isinstance(input, str):
+            fields["prompt"] = input
+        elif isinstance(input, (list, tuple)):
+            fields["messages"] = _validate_messages(input)
+        else:
+            raise BadRequest(
+                f"invalid request: input must be a prompt string or a list of messages, not {type(input).__name__}",
+                code="InvalidRequest",
+                details={"field": "input"},
+            )
+        if max_tokens is not None:
+            fields["max_tokens"] = max_tokens
+        if temperature is not None:
+            fields["temperature"] = temperature
+        if top_p is not None:
+            fields["top_p"] = top_p
+        if top_k is not None:
+            fields["top_k"] = top_k
+        if stop is not None:
+            fields["stop"] = (stop,) if isinstance(stop, str) else tuple(stop)
+        if seed is not None:
+            fields["seed"] = seed
+        if tools:
+            fields["tools"] = tuple(copy.deepcopy(dict(t)) for t in tools)
+        if metadata is not None:
+            fields["metadata"] = metadata
+        if extra:
+            fields["extra"] = copy.deepcopy(dict(extra))
+        return GenerateRequest(**fields)
+    except ValidationError as exc:
+        raise bad_request(
+            exc, prefix="messages" if "messages" not in fields and "prompt" not in fields else ""
+        ) from None
+    except TypeError as exc:  # e.g. tools=[1]: not a mapping
+        raise BadRequest(f"invalid request: {exc}", code="InvalidRequest") from None
+
+
+def build_embed_request(
+    texts: str | Sequence[str] | EmbedRequest,
+    *,
+    normalize: bool | None = None,
+    metadata: RequestMetadata | Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> EmbedRequest:
+    """Validate the caller's arguments into an :class:`EmbedRequest`.
+
+    :raises BadRequest: naming the field (``texts.2``…).
+    """
+    if isinstance(texts, EmbedRequest):
+        return texts
+    try:
+        fields: dict[str, Any] = {"texts": (texts,) if isinstance(texts, str) else tuple(texts)}
+        if normalize is not None:
+            fields["normalize"] = normalize
+        if metadata is not None:
+            fields["metadata"] = metadata
+        if extra:
+            fields["extra"] = copy.deepcopy(dict(extra))
+        return EmbedRequest(**fields)
+    except ValidationError as exc:
+        raise bad_request(exc) from None
+    except TypeError as exc:
+        raise BadRequest(f"invalid request: {exc}", code="InvalidRequest") from None

@@ -1,0 +1,200 @@
+"""The per-call trust record: what the trust steps of one call found, and the audit records
+built from it.
+
+Each trust step (telemetry, audit, gate, scoring, masking) is its own middleware; they
+cooperate through one :class:`TrustCall`, kept in the call's ``state``. A call that sends
+a request leaves two audit records: an *intent*, committed before the request leaves (a
+crash between sending and answering still leaves evidence), and an *outcome* naming the
+intent. A call refused or cancelled before sending leaves a single outcome with
+``sent: false``. Every call leaves exactly one outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+from collections import Counter
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from .._errors import PolicyViolation, ProviderError
+from .._middleware import CallContext
+from .._types import Boundary, RequestMetadata, Usage
+from ._audit import canonical_json
+
+if TYPE_CHECKING:
+    from ._gate import Decision
+    from ._policy import TrustPolicy
+    from ._runtime import TrustRuntime
+
+__all__ = ["RECORD_VERSION", "TrustCall", "TrustSettings", "outcome_of"]
+
+#: version 2: intent and outcome records per call.
+RECORD_VERSION = 2
+
+_STATE_KEY = "byom_sdk.trust"
+
+
+@functools.lru_cache(maxsize=64)
+def boundary_record(boundary: Boundary) -> dict[str, Any]:
+    """The boundary as records store it (boundaries are immutable and few: built once)."""
+    return {
+        k: v
+        for k, v in boundary.model_dump(mode="json", exclude={"provider", "region"}).items()
+        if v is not None and v != []
+    }
+
+
+class TrustSettings:
+    """What one model's trust steps share: the runtime, the model's policy, its alias."""
+
+    def __init__(self, runtime: TrustRuntime, alias: str, policy: TrustPolicy) -> None:
+        self.runtime = runtime
+        self.alias = alias
+        self.policy = policy
+        self.enabled = runtime.enabled
+        self.policy_hash = hashlib.sha256(canonical_json(policy.model_dump(mode="json")).encode()).hexdigest()[:16]
+
+    def state(self, call: CallContext) -> TrustCall:
+        """The call's shared trust record (created by the first trust step to ask)."""
+        found = call.state.get(_STATE_KEY)
+        if found is None:
+            found = call.state[_STATE_KEY] = TrustCall(self, call)
+        trust: TrustCall = found
+        return trust
+
+
+def outcome_of(error: BaseException) -> tuple[str, str | None]:
+    """The audit outcome of a failure and, for a refusal, the rule that refused."""
+    if isinstance(error, PolicyViolation):
+        return "blocked", error.rule
+    name = type(error).__name__
+    if name in ("StreamCancelled", "CancelledError", "GeneratorExit", "KeyboardInterrupt") or isinstance(
+        error, asyncio.CancelledError
+    ):
+        return "cancelled", None
+    return "error", None
+
+
+class TrustCall:
+    """Everything the trust steps learned about one call."""
+
+    def __init__(self, settings: TrustSettings, call: CallContext) -> None:
+        self.settings = settings
+        self.call = call
+        self.boundary: Boundary = call.info.boundary
+        self.metadata = RequestMetadata()
+        self.decisions: list[Decision] = []
+        self.counts: Counter[str] = Counter()
+        self.scores: dict[str, dict[str, float]] = {}
+        self.restored = 0
+        self.unrestored = 0
+        self.usage: Usage | None = None
+        self.finish_reasons: list[str] = []
+        self.tool_calls = 0
+        self.outcome = "ok"
+        self.error_type: str | None = None
+        self.error_code: str | None = None
+        self.rule: str | None = None
+        self.prompt_hmac: str | None = None
+        self.response_hmac: str | None = None
+        #: content the audit keeps (per the policy's capture_content).
+        self.content: dict[str, Any] = {}
+        #: masked messages for the span (only when telemetry.capture_content).
+        self.span_content: dict[str, list[dict[str, Any]]] = {}
+        self.trust_ms = 0.0
+        self.intent_seq: int | None = None
+        self.audit_seq: int | None = None
+
+    def fail(self, error: BaseException) -> None:
+        if self.outcome != "ok":
+            return  # the first failure is the call's
+        self.outcome, self.rule = outcome_of(error)
+        self.error_type = type(error).__name__
+        if isinstance(error, ProviderError):
+            self.error_code = error.code
+
+    # -- records ------------------------------------------------------------------------------
+
+    def _common(self) -> dict[str, Any]:
+        call = self.call
+        info = call.info
+        meta = self.metadata
+        settings = self.settings
+        return {
+            "v": RECORD_VERSION,
+            "call_id": call.request_id,
+            "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            "request_id": meta.request_id or call.request_id,
+            "tenant": meta.tenant,
+            "user": meta.user,
+            "conversation_id": meta.conversation_id,
+            "tags": dict(meta.tags),
+            "model": settings.alias,
+            "model_id": info.id,
+            "provider": info.provider,
+            "operation": call.operation,
+            "region": self.boundary.region,
+            "boundary": boundary_record(self.boundary),
+            "trust": "on" if settings.enabled else "off",
+            "policy_hash": settings.policy_hash,
+            "hmac_key_id": settings.runtime.key_id,
+        }
+
+    def _masking_mode(self) -> str:
+        masking = self.settings.policy.masking
+        return masking.mode if masking.enabled and self.settings.enabled else "off"
+
+    def intent(self) -> dict[str, Any]:
+        """The record committed before the request leaves."""
+        record = self._common()
+        record.update(
+            {
+                "kind": "intent",
+                "decisions": [d.as_dict() for d in self.decisions],
+                "masking_mode": self._masking_mode(),
+                "entities": dict(sorted(self.counts.items())),
+                "scores": dict(self.scores),
+                "prompt_hmac": self.prompt_hmac,
+            }
+        )
+        if "prompt" in self.content:
+            record["content"] = {"prompt": self.content["prompt"]}
+        return record
+
+    def outcome_record(self) -> dict[str, Any]:
+        """The record of how the call ended (the whole story when nothing was sent)."""
+        usage = self.usage
+        record = self._common()
+        record.update(
+            {
+                "kind": "outcome",
+                "sent": self.call.sent,
+                "intent_seq": self.intent_seq,
+                "decisions": [d.as_dict() for d in self.decisions],
+                "masking_mode": self._masking_mode(),
+                "entities": dict(sorted(self.counts.items())),
+                "placeholders": {"restored": self.restored, "unrestored": self.unrestored},
+                "scores": dict(self.scores),
+                "usage": (
+                    {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens, "source": usage.source}
+                    if usage
+                    else None
+                ),
+                "finish_reasons": list(self.finish_reasons),
+                "tool_calls": self.tool_calls,
+                "latency_ms": round(self.call.elapsed_ms, 3),
+                "trust_ms": round(self.trust_ms, 3),
+                "attempts": self.call.attempts,
+                "outcome": self.outcome,
+                "error_type": self.error_type,
+                "error_code": self.error_code,
+                "rule": self.rule,
+                "prompt_hmac": self.prompt_hmac,
+                "response_hmac": self.response_hmac,
+            }
+        )
+        if self.content:
+            record["content"] = dict(self.content)
+        return record
