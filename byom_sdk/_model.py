@@ -103,6 +103,7 @@ class Model(Provider):
         """Release the model's resources; later calls raise ``ByomError`` ("model is closed")."""
         if not self._closed:
             self._closed = True
+            self._release_direct()
             self._close()
 
     async def aclose(self) -> None:

@@ -122,6 +122,13 @@ class Provider:
     def close(self) -> None:
         """Release clients and buffers. Subclasses call ``super().close()``."""
         self._closed = True
+        self._release_direct()
+
+    def _release_direct(self) -> None:
+        """Stop the worker threads direct calls used (a Client's calls use the Client's)."""
+        model, self._direct_model = self._direct_model, None
+        if model is not None:
+            model.pipeline.executors.shutdown(wait=False)
 
     async def aclose(self) -> None:
         """Async twin of :meth:`close` (override to close loop-bound clients properly)."""
@@ -132,9 +139,12 @@ class Provider:
     def _direct(self) -> ManagedModel:
         model = self._direct_model
         if model is None:
+            from ._executors import Executors
             from ._facade import ManagedModel
 
-            model = self._direct_model = ManagedModel.bare(self)
+            # Own executors, stopped by close(): a provider used directly leaves no threads.
+            executors = Executors(name=f"byom-{type(self).__name__}")
+            model = self._direct_model = ManagedModel.bare(self, executors=executors)
         return model
 
     def generate(self, input: MessageInput | GenerateRequest, /, **params: Unpack[GenerateParams]) -> GenerateResponse:
