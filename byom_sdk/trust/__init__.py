@@ -18,11 +18,14 @@ if TYPE_CHECKING:
     from .._errors import AuditError
     from ._audit import (
         AuditEntry,
+        AuditKeyring,
         AuditSink,
+        Checkpoint,
         MemoryAuditSink,
         SqliteAuditSink,
         SqliteSinkConfig,
         VerifyResult,
+        load_keyring,
         read_audit,
         verify_audit,
     )
@@ -46,9 +49,11 @@ __all__ = [
     "BUILTIN_ENTITIES",
     "AuditEntry",
     "AuditError",
+    "AuditKeyring",
     "AuditPolicy",
     "AuditSink",
     "BuiltinDetector",
+    "Checkpoint",
     "Decision",
     "Detector",
     "HeuristicScorer",
@@ -70,12 +75,16 @@ __all__ = [
     "VaultStore",
     "VerifyResult",
     "check_boundary",
+    "load_keyring",
     "read_audit",
     "verify_audit",
 ]
 
 _LAZY: dict[str, str] = {
     "AuditEntry": "._audit",
+    "AuditKeyring": "._audit",
+    "Checkpoint": "._audit",
+    "load_keyring": "._audit",
     "AuditSink": "._audit",
     "MemoryAuditSink": "._audit",
     "SqliteAuditSink": "._audit",

@@ -1,18 +1,53 @@
-"""``byom audit verify`` and ``byom audit show`` (registered through ``byom_cli_commands``)."""
+"""``byom audit verify``, ``byom audit show`` and ``byom audit key-id`` (registered through
+``byom_cli_commands``).
+
+Exit codes: 0 intact; 1 tampering found (or, with ``--strict``, something could not be
+checked); 2 bad input (unreadable log, head file or key material).
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NoReturn, TypeVar
 
 import click
 
-from ._audit import read_audit, verify_audit
+from .._errors import AuditError
+from ._audit_keys import AuditKeyring
+from ._audit_read import read_audit, verify_audit
 
 __all__ = ["audit"]
 
 _DEFAULT = "byom-audit.sqlite"
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _key_options(func: _F) -> _F:
+    func = click.option("--keyring", type=click.Path(dir_okay=False, path_type=Path), help="Keyring file (JSON/TOML).")(
+        func
+    )
+    func = click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path), help="File holding the key.")(
+        func
+    )
+    return click.option(
+        "--key-env", default="BYOM_AUDIT_KEY", show_default=True, help="Environment variable holding the key."
+    )(func)
+
+
+def _fail(exc: BaseException, as_json: bool) -> NoReturn:
+    """One line (or one JSON object) for bad input, exit 2."""
+    message = str(exc) if isinstance(exc, AuditError) else f"{type(exc).__name__}: {exc}"
+    if as_json:
+        error: dict[str, Any] = {"type": type(exc).__name__, "message": message}
+        if isinstance(exc, AuditError) and exc.path:
+            error["path"] = exc.path
+        click.echo(json.dumps({"error": error}))
+    else:
+        click.echo(f"error: {message}", err=True)
+    sys.exit(2)
 
 
 @click.group()
@@ -22,42 +57,67 @@ def audit() -> None:
 
 @audit.command()
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path), default=_DEFAULT)
-@click.option("--key-env", default="BYOM_AUDIT_KEY", show_default=True, help="Env var holding the MAC key.")
+@_key_options
+@click.option("--strict", is_flag=True, help="Exit 1 when anything could not be checked (no key, no head).")
 @click.option("--no-head", is_flag=True, help="Do not compare with the .head checkpoint file.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def verify(path: Path, key_env: str, no_head: bool, as_json: bool) -> None:
-    """Verify the hash chain (and MACs, and the head checkpoint) of PATH.
+@click.option(
+    "--witness",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="An earlier copy of the head kept elsewhere: the log must still extend it.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result (or the error) as JSON.")
+def verify(
+    path: Path,
+    key_env: str,
+    key_file: Path | None,
+    keyring: Path | None,
+    strict: bool,
+    no_head: bool,
+    witness: Path | None,
+    as_json: bool,
+) -> None:
+    """Verify PATH: the hash chain, record and checkpoint MACs (with a key), the head
+    checkpoint, and that every sent call has one intent and one outcome.
 
-    Exits 0 when the log is intact, 1 at the first bad record (its sequence number is
-    printed), 2 when the file cannot be read.
+    Without a key, what could not be checked is listed. Exits 0 when intact, 1 at the first
+    bad record (its sequence number is printed) or, with --strict, when anything could not
+    be checked, 2 when the log, its head or a key cannot be read.
     """
     try:
-        result = verify_audit(path, key_env=key_env, check_head=not no_head)
-    except (FileNotFoundError, OSError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    except Exception as exc:  # noqa: BLE001 - a corrupt database is a verification failure.
-        click.echo(f"error: cannot read {path}: {type(exc).__name__}: {exc}", err=True)
-        sys.exit(2)
-    if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "ok": result.ok,
-                    "records": result.records,
-                    "first_bad_seq": result.first_bad_seq,
-                    "reason": result.reason,
-                    "macs_checked": result.macs_checked,
-                    "head_checked": result.head_checked,
-                    "warnings": result.warnings,
-                }
-            )
+        result = verify_audit(
+            path,
+            key_env=key_env or None,
+            key_file=key_file,
+            keyring=keyring,
+            check_head=not no_head,
+            witness=witness,
         )
+    except AuditError as exc:
+        _fail(exc, as_json)
+    except Exception as exc:  # noqa: BLE001 - any unreadable input is exit 2, one line.
+        _fail(exc, as_json)
+    failed = not result.ok or (strict and not result.complete)
+    if as_json:
+        click.echo(json.dumps({"path": str(path), "strict": strict, **result.as_dict()}))
     else:
         click.echo(f"{path}: {result.describe()}")
         for warning in result.warnings:
             click.echo(f"warning: {warning}", err=True)
-    sys.exit(0 if result.ok else 1)
+        if result.ok and failed:
+            click.echo("strict: failing because not everything could be checked", err=True)
+    sys.exit(1 if failed else 0)
+
+
+def _detail(record: dict[str, Any]) -> str:
+    if record.get("kind") == "rotation":
+        return f"key rotation {record.get('from_kid')} -> {record.get('to_kid')}"
+    entities = ",".join(f"{k}={v}" for k, v in (record.get("entities") or {}).items())
+    detail = str(record.get("rule") or entities or "-")
+    if record.get("call_id"):
+        detail = f"call {record['call_id']} {detail}"
+    if record.get("trust") == "off":
+        detail = f"TRUST OFF {detail}"
+    return detail
 
 
 @audit.command()
@@ -65,25 +125,50 @@ def verify(path: Path, key_env: str, no_head: bool, as_json: bool) -> None:
 @click.option("--limit", type=int, default=20, show_default=True, help="Newest N records (0 for all).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON record per line.")
 def show(path: Path, limit: int, as_json: bool) -> None:
-    """List the newest records of PATH."""
+    """List the newest records of PATH (it is not verified: use `byom audit verify`)."""
     try:
         entries = list(read_audit(path, limit=limit or None))
-    except (FileNotFoundError, OSError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    except AuditError as exc:
+        _fail(exc, as_json)
+    except Exception as exc:  # noqa: BLE001 - any unreadable input is exit 2, one line.
+        _fail(exc, as_json)
     if as_json:
         for entry in entries:
             click.echo(json.dumps(entry.as_dict(), ensure_ascii=False))
         return
-    click.echo(f"{'seq':>6}  {'time':<29} {'model':<16} {'provider':<10} {'outcome':<8} {'ms':>8}  entities / rule")
+    click.echo(f"{'seq':>6}  {'time':<29} {'model':<16} {'provider':<10} {'outcome':<8} {'ms':>8}  detail")
     for entry in entries:
-        record = entry.record
-        entities = ",".join(f"{k}={v}" for k, v in (record.get("entities") or {}).items())
-        detail = record.get("rule") or entities or "-"
-        if record.get("trust") == "off":
-            detail = f"TRUST OFF {detail}"
+        try:
+            record = entry.record
+        except ValueError:
+            record = {"outcome": "(not JSON)"}
+        outcome = record.get("outcome") or record.get("kind") or ""
+        latency = record.get("latency_ms")
+        ms = f"{latency:>8.1f}" if isinstance(latency, (int, float)) else f"{'-':>8}"
         click.echo(
-            f"{entry.seq:>6}  {record.get('time', ''):<29} {str(record.get('model', ''))[:16]:<16} "
-            f"{str(record.get('provider', ''))[:10]:<10} {record.get('outcome', ''):<8} "
-            f"{record.get('latency_ms', 0):>8.1f}  {detail}"
+            f"{entry.seq:>6}  {record.get('time', '')!s:<29} {str(record.get('model', ''))[:16]:<16} "
+            f"{str(record.get('provider', ''))[:10]:<10} {str(outcome)[:8]:<8} {ms}  {_detail(record)}"
         )
+
+
+@audit.command("key-id")
+@_key_options
+@click.option("--json", "as_json", is_flag=True, help="Print the ids as JSON.")
+def key_id_command(key_env: str, key_file: Path | None, keyring: Path | None, as_json: bool) -> None:
+    """Print the id of the configured audit key (or of each key in a keyring).
+
+    Key ids are what logs and checkpoints record; they reveal nothing about the key.
+    """
+    try:
+        keys = AuditKeyring.from_settings(env=key_env or None, key_file=key_file, keyring=keyring)
+    except AuditError as exc:
+        _fail(exc, as_json)
+    rows = [{"kid": kid, "label": keys.labels.get(kid), "active": kid == keys.active_kid} for kid in keys]
+    if not rows:
+        _fail(AuditError(f"no audit key: {keys.source} is unset"), as_json)
+    if as_json:
+        click.echo(json.dumps({"source": keys.source, "keys": rows}))
+        return
+    for row in rows:
+        label = f"  {row['label']}" if row["label"] else ""
+        click.echo(f"{row['kid']}{label}{'  (active)' if row['active'] else ''}")

@@ -75,9 +75,9 @@ def byom_audit_sinks() -> list[AuditSinkSpec]:
             name="sqlite",
             factory=_sqlite_sink,
             config_schema=SqliteSinkConfig,
-            description="hash-chained SQLite file (WAL; safe across threads and processes)",
+            description="hash-chained, MACed SQLite file with a checkpoint (safe across threads and processes)",
         ),
-        AuditSinkSpec(name="memory", factory=_memory_sink, description="hash-chained in-memory list (tests)"),
+        AuditSinkSpec(name="memory", factory=_memory_sink, description="the same chain, in memory (tests)"),
     ]
 
 

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from .._errors import AuditError, ByomError, ConfigError, PluginError
-from ._audit import AuditEntry, AuditSink, SqliteAuditSink, SqliteSinkConfig, canonical_json, key_from_env
+from ._audit import AuditEntry, AuditSink, SqliteAuditSink, SqliteSinkConfig, canonical_json
+from ._audit_keys import AuditKeyring, content_key
 from ._detectors import BuiltinDetector, Detector
 from ._masking import Masker
 from ._policy import TrustPolicy, merge_policy, validate_policy
@@ -68,18 +69,26 @@ class TrustRuntime:
         self.registry = registry
         self.base_dir = base_dir
         self.vaults = VaultStore(ttl=policy.vault.ttl, max_conversations=policy.vault.max_conversations)
-        configured = key_from_env(policy.audit.hmac_key_env)
-        self.key_id = (
-            f"env:{policy.audit.hmac_key_env}:" + hashlib.sha256(b"byom-key-id" + configured).hexdigest()[:12]
-            if configured
-            else "ephemeral:" + secrets.token_hex(6)
-        )
-        self._content_key = configured or secrets.token_bytes(32)
+        # Until the sink is opened (which reads its own key configuration), the key is the
+        # environment's; without one, a random per-process key (hashes then correlate
+        # records within this process only).
+        self._use_keys(AuditKeyring.from_env(policy.audit.hmac_key_env))
         self._lock = threading.Lock()
         self._detectors: dict[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], Detector] = {}
         self._scorers: dict[str, Scorer] = {}
         self._sink = sink
         self._closed = False
+
+    def _use_keys(self, keys: AuditKeyring) -> None:
+        active = keys.active
+        if active is None:
+            self.key_id = "ephemeral:" + secrets.token_hex(6)
+            self._content_key = secrets.token_bytes(32)
+        else:
+            # The key id is derived from the key without revealing it, and content hashes use
+            # a key derived for that purpose only (never the record-MAC key itself).
+            self.key_id, key = active
+            self._content_key = content_key(key)
 
     # -- construction ---------------------------------------------------------------------
 
@@ -204,6 +213,10 @@ class TrustRuntime:
         options: dict[str, Any] = dict(audit.config)
         if spec.factory is SqliteAuditSink.from_config or spec.config_schema is SqliteSinkConfig:
             options = {"path": path, "hmac_key_env": audit.hmac_key_env, **options}
+            for name in ("key_file", "keyring"):  # relative to the byom.toml folder, like path
+                if options.get(name):
+                    given = Path(str(options[name])).expanduser()
+                    options[name] = given if given.is_absolute() else self.base_dir / given
         try:
             config = spec.config_schema.model_validate(options)
         except ValidationError as exc:
@@ -215,6 +228,9 @@ class TrustRuntime:
             opener = getattr(sink, "open", None)
             if opener is not None:  # sinks written for API 1 have no open()
                 opener()
+            keys = getattr(sink, "keys", None)
+            if isinstance(keys, AuditKeyring):
+                self._use_keys(keys)
         except ByomError:
             raise
         except Exception as exc:

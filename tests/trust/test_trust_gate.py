@@ -23,22 +23,32 @@ def cloud(**kwargs):
     return Boundary(**fields)
 
 
+#: runtime.example.com is no cloud endpoint host, so its region and location kind cannot be
+#: derived: the policies that must get past those rules vouch for it.
+TRUSTED = {
+    "trusted_endpoints": [{"host": "runtime.example.com", "region": "eu-west-1", "location_kind": "customer-cloud"}]
+}
+TRUSTED_US = {
+    "trusted_endpoints": [{"host": "runtime.example.com", "region": "us-east-1", "location_kind": "customer-cloud"}]
+}
+TRUSTED_GLOBAL = {"trusted_endpoints": [{"host": "runtime.example.com", "region": "global", "cloud": "gcp"}]}
+
 CASES = [
     ({"allowed_location_kinds": ["process"]}, cloud(), "allowed_location_kinds"),
     ({}, cloud(location_kind="third-party"), "allowed_location_kinds"),  # default excludes third-party
-    ({"allowed_regions": ["eu-*"]}, cloud(region="us-east-1"), "allowed_regions"),
+    ({"allowed_regions": ["eu-*"], **TRUSTED_US}, cloud(region="us-east-1"), "allowed_regions"),
     ({"allowed_regions": ["eu-*"]}, cloud(region=None), "allowed_regions"),  # unknown: fail closed
-    ({"allowed_regions": ["*"]}, cloud(region="global"), "allowed_regions"),  # global needs "global"
-    ({"required_retention": "none"}, cloud(retention=None), "required_retention"),
-    ({"required_retention": "none"}, cloud(retention="30d"), "required_retention"),
-    ({"required_attestations": ["data_capture_off"]}, cloud(), "required_attestations.data_capture_off"),
+    ({"allowed_regions": ["*"], **TRUSTED_GLOBAL}, cloud(region="global"), "allowed_regions"),  # global needs "global"
+    ({"required_retention": "none", **TRUSTED}, cloud(retention=None), "required_retention"),
+    ({"required_retention": "none", **TRUSTED}, cloud(retention="30d"), "required_retention"),
+    ({"required_attestations": ["data_capture_off"], **TRUSTED}, cloud(), "required_attestations.data_capture_off"),
     (
-        {"required_attestations": ["data_capture_off"]},
+        {"required_attestations": ["data_capture_off"], **TRUSTED},
         cloud(attestations=(Attestation(name="data_capture_off", value="enabled", ok=False, source="api"),)),
         "required_attestations.data_capture_off",
     ),
-    ({}, cloud(tls=False), "require_tls"),
-    ({}, cloud(tls=None, endpoint="runtime.example.com:443"), "require_tls"),
+    ({**TRUSTED}, cloud(tls=False, endpoint="http://runtime.example.com"), "require_tls"),
+    ({**TRUSTED}, cloud(tls=None, endpoint="runtime.example.com:443"), "require_tls"),
 ]
 
 
@@ -72,12 +82,12 @@ def test_gate_refuses_before_sending(make_client, audit_path, policy, boundary, 
 @pytest.mark.parametrize(
     "policy,boundary",
     [
-        ({"allowed_regions": ["eu-*"], "required_retention": "none"}, cloud()),
-        ({"allowed_regions": ["global"]}, cloud(region="global")),
-        ({}, cloud(tls=False, endpoint="http://127.0.0.1:8080")),  # loopback needs no TLS
-        ({}, cloud(tls=None, endpoint="http://localhost:9000/invocations")),
+        ({"allowed_regions": ["eu-*"], "required_retention": "none", **TRUSTED}, cloud()),
+        ({"allowed_regions": ["global"], **TRUSTED_GLOBAL}, cloud(region="global")),
+        ({"allow_loopback": True}, cloud(tls=False, endpoint="http://127.0.0.1:8080")),  # loopback needs no TLS
+        ({"allow_loopback": True}, cloud(tls=None, endpoint="http://localhost:9000/invocations")),
         (
-            {"required_attestations": ["capture"]},
+            {"required_attestations": ["capture"], **TRUSTED},
             cloud(attestations=(Attestation(name="capture", value="off", ok=True, source="api"),)),
         ),
         (
@@ -108,7 +118,7 @@ class MovingModel(ScriptedModel):
 
 def test_boundary_is_read_at_call_time(make_client):
     model = MovingModel()
-    client = make_client({"bot": model}, {"allowed_regions": ["eu-*"]})
+    client = make_client({"bot": model}, {"allowed_regions": ["eu-*"], **TRUSTED})
     managed = client.model("bot")
     managed.generate("one")
     model.current = cloud(region="us-east-1")
@@ -119,7 +129,7 @@ def test_boundary_is_read_at_call_time(make_client):
 
 def test_per_model_override(make_client):
     eu, us = ScriptedModel(boundary=cloud()), ScriptedModel(boundary=cloud(region="us-east-1"))
-    client = make_client({"eu": eu, "us": us}, {"allowed_regions": ["eu-*"]})
+    client = make_client({"eu": eu, "us": us}, {"allowed_regions": ["eu-*"], **TRUSTED})
     client.model("eu").generate("x")
     with pytest.raises(PolicyViolation):
         client.model("us").generate("x")
@@ -154,15 +164,16 @@ region = "us-east-1"
     with Client.from_config(tmp_path / "byom.toml", registry=registry) as client:
         # redact is irreversible: the app sees the tag too.
         assert client.model("us").generate("mail ann@example.com").text == "echo: mail [EMAIL]"
-        assert client.model("us").inner.requests[-1].prompt == "mail [EMAIL]"
+        assert client.model("us").provider.requests[-1].prompt == "mail [EMAIL]"
         eu = client.model("eu")
         assert eu.generate("mail ann@example.com").text == "echo: mail ann@example.com"
-        assert eu.inner.requests[-1].prompt.startswith("mail <EMAIL_")
+        assert eu.provider.requests[-1].prompt.startswith("mail <EMAIL_")
         with pytest.raises(PolicyViolation) as info:
             client.model("us-no-override").generate("x")
         assert info.value.rule == "allowed_regions" and info.value.model == "us-no-override"
-    # The relative audit path resolved against the byom.toml folder.
-    assert verify_audit(tmp_path / "logs" / "audit.sqlite").records == 3
+    # The relative audit path resolved against the byom.toml folder: two sent calls (intent
+    # and outcome each) and one refused before sending (an outcome only).
+    assert verify_audit(tmp_path / "logs" / "audit.sqlite").records == 5
 
 
 @pytest.mark.parametrize(
@@ -180,9 +191,10 @@ region = "us-east-1"
     ],
 )
 def test_policy_errors_name_the_field(registry, policy, field):
-    client = Client(models={"m": ScriptedModel()}, policy=policy, registry=registry)
+    # The trust runtime is built (and its audit store opened) with the Client: a bad policy
+    # fails before any model is used.
     with pytest.raises(ConfigError) as info:
-        client.model("m")
+        Client(models={"m": ScriptedModel()}, policy=policy, registry=registry)
     assert info.value.field == field
     assert field in str(info.value) and "<Client(models=...)>" in str(info.value)
 

@@ -1,0 +1,263 @@
+"""Reading SQLite audit logs: entries, the head file, and ``verify_audit`` (format v2, and
+format v1 logs read-only).
+
+The head is read before the database snapshot is taken: writers update it after their
+commit, so read in this order it can be behind the snapshot but never ahead of it, and a
+verifier running beside live writers raises no false alarm.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from .._errors import AuditError
+from ._audit_format import NO_KEY, AuditEntry, Checkpoint, LogMeta, head_path
+from ._audit_keys import AuditKeyring
+from ._audit_verify import Failed, HeadState, VerifyResult, verify_entries
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory locks, reads may see a torn head
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["GENESIS", "chain_hash", "load_checkpoint", "parse_head", "read_audit", "read_head_bytes", "verify_audit"]
+
+#: ``prev_hash`` of the first record of a format v1 log.
+GENESIS = "0" * 64
+
+
+def _open_ro(path: Path) -> sqlite3.Connection:
+    if not path.is_file():
+        raise AuditError(f"audit log not found: {path}", path=str(path))
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
+    return [str(row[1]) for row in conn.execute(f"PRAGMA table_info({table})")]
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """A checkpoint saved elsewhere (a copy of a head file), for ``verify_audit(witness=)``."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise AuditError(f"checkpoint file {path} cannot be read: {exc.strerror or exc}", path=str(path)) from None
+    try:
+        checkpoint = Checkpoint.parse(data)
+    except ValueError as exc:
+        raise AuditError(f"checkpoint file {path} is not a checkpoint: {exc}", path=str(path)) from None
+    if checkpoint is None:
+        raise AuditError(f"checkpoint file {path} is empty", path=str(path))
+    return checkpoint
+
+
+def read_head_bytes(path: Path) -> bytes | None:
+    """The raw head block of the log at ``path`` (``None``: no head file)."""
+    head_file = head_path(path)
+    try:
+        fd = os.open(head_file, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise AuditError(f"head file {head_file} cannot be read: {exc.strerror or exc}", path=str(head_file)) from None
+    try:
+        if fcntl is not None:  # writers rewrite the block in place under this lock
+            fcntl.flock(fd, fcntl.LOCK_SH)
+        return os.read(fd, 1 << 16)
+    except OSError as exc:
+        raise AuditError(f"head file {head_file} cannot be read: {exc.strerror or exc}", path=str(head_file)) from None
+    finally:
+        os.close(fd)
+
+
+def parse_head(data: bytes | None, path: Path) -> HeadState:
+    """The head state from its raw bytes.
+
+    :raises AuditError: the head file is not a checkpoint.
+    """
+    if data is None:
+        return "missing"
+    try:
+        checkpoint = Checkpoint.parse(data)
+    except ValueError as exc:
+        head_file = head_path(path)
+        raise AuditError(f"head file {head_file} is not a checkpoint: {exc}", path=str(head_file)) from None
+    return "empty" if checkpoint is None else checkpoint
+
+
+def _entries(conn: sqlite3.Connection, *, newest_first: bool, limit: int | None, v2: bool) -> Iterator[AuditEntry]:
+    order = "DESC" if newest_first else "ASC"
+    columns = "seq, prev_hash, hash, mac, body" + (", kid" if v2 else "")
+    sql = f"SELECT {columns} FROM records ORDER BY seq {order}"
+    params: tuple[int, ...] = ()
+    if limit is not None:
+        sql += " LIMIT ?"
+        params = (limit,)
+    for row in conn.execute(sql, params):
+        kid = str(row[5]) if v2 else NO_KEY
+        yield AuditEntry(int(row[0]), str(row[1]), str(row[2]), str(row[3]), str(row[4]), kid)
+
+
+def _schema(conn: sqlite3.Connection) -> tuple[bool, bool]:
+    """(has a meta table, records table is v2)."""
+    tables = {str(row[0]) for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    has_records = "records" in tables
+    v2 = has_records and "kid" in _columns(conn, "records")
+    return "meta" in tables, v2 or not has_records
+
+
+def read_audit(path: str | Path, *, limit: int | None = None, newest_first: bool = True) -> Iterator[AuditEntry]:
+    """Entries of a SQLite audit log (newest first by default)."""
+    path = Path(path)
+    conn = _open_ro(path)
+    try:
+        try:
+            _, v2 = _schema(conn)
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'records'").fetchone() is None:
+                return  # created, never initialised
+            yield from _entries(conn, newest_first=newest_first, limit=limit, v2=v2)
+        except sqlite3.Error as exc:
+            raise AuditError(f"cannot read audit log {path}: {exc}", path=str(path)) from None
+    finally:
+        conn.close()
+
+
+def verify_audit(
+    path: str | Path,
+    *,
+    key: bytes | str | None = None,
+    key_env: str | None = None,
+    key_file: str | Path | None = None,
+    keyring: str | Path | AuditKeyring | None = None,
+    check_head: bool = True,
+    witness: str | Path | Checkpoint | None = None,
+) -> VerifyResult:
+    """Verify a SQLite audit log: chain, MACs (with a key), head checkpoint, call pairing.
+
+    :param path: the database file (its checkpoint is ``<path>.head``).
+    :param key: the audit key; or name it with ``key_env`` (an environment variable),
+        ``key_file``, or give a ``keyring`` (file or :class:`AuditKeyring`) for a rotated log.
+    :param check_head: compare with ``<path>.head`` (without it truncation goes unseen).
+    :param witness: an earlier checkpoint of this log kept off the host (a copied head
+        file, or a :class:`Checkpoint`): the log must still extend it, which catches a
+        rollback of the database *and* its head together.
+    :raises AuditError: unreadable log, head file or key material (bad input; tampering is
+        reported in the result, not raised).
+    """
+    path = Path(path)
+    if isinstance(keyring, AuditKeyring):
+        keys = keyring
+    elif keyring is not None or key_file is not None:
+        keys = AuditKeyring.from_settings(key_file=key_file, keyring=keyring)
+    elif key:
+        keys = AuditKeyring.from_key(key)
+    else:
+        keys = AuditKeyring.from_env(key_env)
+    witnessed = witness if isinstance(witness, Checkpoint) or witness is None else load_checkpoint(witness)
+    # The head first (see the module docstring).
+    head = read_head_bytes(path) if check_head else None
+    conn = _open_ro(path)
+    try:
+        return _verify_conn(conn, path, keys, head, check_head, witnessed)
+    except sqlite3.Error as exc:
+        raise AuditError(f"cannot read audit log {path}: {exc}", path=str(path)) from None
+    finally:
+        conn.close()
+
+
+def _verify_conn(
+    conn: sqlite3.Connection,
+    path: Path,
+    keys: AuditKeyring,
+    raw_head: bytes | None,
+    check_head: bool,
+    witness: Checkpoint | None,
+) -> VerifyResult:
+    conn.execute("BEGIN")  # one snapshot for the header and the records
+    has_meta, v2 = _schema(conn)
+    if not has_meta and not v2:
+        if witness is not None:
+            raise AuditError(f"audit log {path} is in format v1, which has no checkpoints to witness", path=str(path))
+        return _verify_v1(_entries(conn, newest_first=False, limit=None, v2=False), keys, raw_head, check_head)
+    head = parse_head(raw_head, path) if check_head else None
+    if not has_meta:
+        # The writer creates both tables and the header in one transaction.
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'records'").fetchone() is not None:
+            return VerifyResult(False, 0, 0, "the log header (meta table) is missing")
+        for checkpoint in (head, witness):
+            if isinstance(checkpoint, Checkpoint) and checkpoint.size > 0:
+                reason = f"the log has no header and no records but a checkpoint of it says {checkpoint.size}"
+                return VerifyResult(False, 0, 1, reason)
+        return VerifyResult(True, 0, unchecked=["nothing: the log was never initialised (no header)"])
+    rows = {str(k): str(v) for k, v in conn.execute("SELECT key, value FROM meta")}
+    try:
+        meta = LogMeta.parse(rows)
+    except ValueError as exc:
+        return VerifyResult(False, 0, 0, f"the log header is not valid: {exc}")
+    entries = _entries(conn, newest_first=False, limit=None, v2=True)
+    return verify_entries(entries, meta=meta, keys=keys, head=head, witness=witness, path=str(path))
+
+
+# -- format v1 (read-only) --------------------------------------------------------------------
+
+
+def chain_hash(seq: int, prev_hash: str, body: str) -> str:
+    """The record hash of format v1 (no domain tag, no key id)."""
+    return hashlib.sha256(f"{seq}\n{prev_hash}\n{body}".encode()).hexdigest()
+
+
+def _v1_mac(key: bytes, digest: str) -> str:
+    return hmac.new(key, digest.encode(), hashlib.sha256).hexdigest()
+
+
+def _verify_v1(
+    entries: Iterable[AuditEntry], keys: AuditKeyring, raw_head: bytes | None, check_head: bool
+) -> VerifyResult:
+    """Logs written before format v2 (read-only): one key, and a head that is neither bound
+    to the log nor domain-separated, so truncation is never proven."""
+    key = keys.active[1] if keys.active else None
+    result = VerifyResult(True, 0, format="byom-audit/v1")
+    hashes: dict[int, str] = {}
+    try:
+        expected, prev = 1, GENESIS
+        for entry in entries:
+            result.records += 1
+            if entry.seq != expected:
+                raise Failed(min(entry.seq, expected), f"record {expected} is missing or out of order")
+            if entry.prev_hash != prev:
+                raise Failed(entry.seq, "prev_hash does not match the previous record")
+            if chain_hash(entry.seq, entry.prev_hash, entry.body) != entry.hash:
+                raise Failed(entry.seq, "record content does not match its hash (edited)")
+            if key is not None:
+                if not hmac.compare_digest(_v1_mac(key, entry.hash), entry.mac or ""):
+                    raise Failed(entry.seq, "MAC does not verify with the given key")
+                result.records_mac_checked += 1
+            prev = hashes[entry.seq] = entry.hash
+            expected += 1
+        head_seq = 0
+        if check_head and raw_head is not None and raw_head.strip():
+            try:
+                head = json.loads(raw_head)
+                head_seq = int(head["seq"])
+            except (ValueError, KeyError, TypeError):
+                raise Failed(0, "the v1 head file is not a checkpoint") from None
+            if head_seq > expected - 1:
+                raise Failed(expected, f"the log ends at {expected - 1} but the head says {head_seq} (truncated)")
+            if head_seq and hashes.get(head_seq) != head.get("hash"):
+                raise Failed(head_seq, "record differs from the head checkpoint")
+            result.head_checked = True
+    except Failed as failed:
+        result.ok, result.first_bad_seq, result.reason = False, failed.seq, failed.reason
+        return result
+    result.macs_checked = key is not None
+    result.unchecked.append("format v1: its head is not bound to the log, so truncation is not proven")
+    if key is None:
+        result.unchecked.append("record MACs: no key given")
+    return result
