@@ -64,7 +64,9 @@ def main() -> None:
                 "stream": False,
             }
         ).encode()
-        policy = {"audit": {"sink": "memory"}} if args.audit == "memory" else None
+        policy = {"allow_loopback": True}  # the local server is on 127.0.0.1
+        if args.audit == "memory":
+            policy["audit"] = {"sink": "memory"}
         on_client = byom_sdk.Client(models={"m": config}, trust="on", policy=policy)
         off_client = byom_sdk.Client(models={"m": config}, trust="off", policy=policy)
         on, off = on_client.model("m"), off_client.model("m")

@@ -49,7 +49,7 @@ def main() -> None:
             "vertex first call": best(
                 f"import byom_sdk, json\n"
                 f"client = byom_sdk.Client(models={{'m': json.loads({config!r})}}, "
-                f"policy={{'audit': {{'sink': 'memory'}}}})\n"
+                f"policy={{'audit': {{'sink': 'memory'}}, 'allow_loopback': True}})\n"
                 f"assert client.model('m').generate('hello', max_tokens=8).text\n",
                 args.runs,
             ),

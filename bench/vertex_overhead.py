@@ -41,8 +41,9 @@ def main() -> None:
             transport=PredictionServiceGrpcTransport(channel=grpc.insecure_channel(server.grpc_target))
         )
         instance = {"prompt": "Summarise ticket 4711", "max_tokens": 16, "raw_response": True}
-        on = byom_sdk.Client(models={"m": server.model_config()}, trust="on", policy={"audit": audit}).model("m")
-        off = byom_sdk.Client(models={"m": server.model_config()}, trust="off", policy={"audit": audit}).model("m")
+        policy = {"audit": audit, "allow_loopback": True}  # the local server is on 127.0.0.1
+        on = byom_sdk.Client(models={"m": server.model_config()}, trust="on", policy=policy).model("m")
+        off = byom_sdk.Client(models={"m": server.model_config()}, trust="off", policy=policy).model("m")
         bare = server.vertex_model()  # the plugin alone: no Client, trust, audit or retry
 
         def raw_call() -> None:

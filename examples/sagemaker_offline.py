@@ -19,7 +19,8 @@ with LocalSageMakerServer(region="eu-west-1") as server:
         "bot": server.model_config("support-llm", inference_component="support-ic"),
         "chat": server.model_config("support-chat"),
     }
-    with byom_sdk.Client(models=models, policy={"audit": {"sink": "memory"}}) as client:
+    # allow_loopback: the local server listens on 127.0.0.1, a path the policy must allow.
+    with byom_sdk.Client(models=models, policy={"audit": {"sink": "memory"}, "allow_loopback": True}) as client:
         bot = client.model("bot")
         boundary = bot.info.boundary
         print("boundary:", boundary.provider, boundary.region, boundary.endpoint, boundary.network_path)
@@ -37,7 +38,7 @@ with LocalSageMakerServer(region="eu-west-1") as server:
         server.inject("delay", seconds=1.0)  # a read timeout is not retried: the model may still run
         slow = byom_sdk.Client(
             models={"bot": server.model_config("support-llm", inference_component="support-ic", read_timeout=0.2)},
-            policy={"audit": {"sink": "memory"}},
+            policy={"audit": {"sink": "memory"}, "allow_loopback": True},
         )
         try:
             slow.model("bot").generate("Summarise ticket 4711")

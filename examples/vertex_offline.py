@@ -17,7 +17,8 @@ with LocalVertexServer(model, codec="vllm") as server:
         "bot-grpc": server.model_config(transport="grpc"),
         "bot-rest": server.model_config(transport="rest"),
     }
-    with byom_sdk.Client(models=models, policy={"audit": {"sink": "memory"}}) as client:
+    # allow_loopback: the local server listens on 127.0.0.1, a path the policy must allow.
+    with byom_sdk.Client(models=models, policy={"audit": {"sink": "memory"}, "allow_loopback": True}) as client:
         bot = client.model("bot-grpc")
         print("boundary:", bot.info.boundary.provider, bot.info.boundary.region, bot.info.boundary.endpoint)
         print("generate:", bot.generate("Summarise ticket 4711", max_tokens=32).text)

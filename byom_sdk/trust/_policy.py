@@ -7,10 +7,11 @@ the policy. A model's ``trust = {...}`` table is deep-merged over the client pol
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from .._errors import ConfigError
 
@@ -21,6 +22,7 @@ __all__ = [
     "ScoringPolicy",
     "TelemetryPolicy",
     "TrustPolicy",
+    "TrustedEndpoint",
     "VaultPolicy",
     "merge_policy",
     "validate_policy",
@@ -112,8 +114,10 @@ class AuditPolicy(_Strict):
     :param hmac_key_env: environment variable holding the key for content hashes and
         record MACs; when unset a random per-process key is used (hashes then only
         correlate records within one process, and records carry no MAC).
-    :param on_failure: ``raise`` (default) fails the call when its record cannot be
-        written; ``log`` only logs.
+    :param on_failure: ``block`` (default) refuses a call whose audit record cannot be
+        committed — before its request leaves — and fails the call if its outcome cannot
+        be written; ``warn`` logs and lets the call go on. (``raise`` and ``log`` are the
+        former names of the two.)
     """
 
     sink: str = "sqlite"
@@ -121,7 +125,7 @@ class AuditPolicy(_Strict):
     config: dict[str, Any] = Field(default_factory=dict)
     capture_content: Union[bool, Literal["masked", "raw"]] = False
     hmac_key_env: str | None = "BYOM_AUDIT_KEY"
-    on_failure: Literal["raise", "log"] = "raise"
+    on_failure: Literal["block", "warn", "raise", "log"] = "block"
 
     @property
     def content_mode(self) -> Literal["none", "masked", "raw"]:
@@ -154,20 +158,118 @@ class TelemetryPolicy(_Strict):
     capture_content: bool = False
 
 
+def _region_pattern(value: str) -> str:
+    # Imported here: the region lists load on first use, never with ``import byom_sdk``.
+    from ._residency import pattern_problem
+
+    problem = pattern_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _jurisdiction(value: str) -> str:
+    from ._residency import jurisdiction_problem
+
+    code = value.upper()
+    if jurisdiction_problem(code) is not None:
+        raise ValueError(jurisdiction_problem(value))
+    return code
+
+
+RegionPattern = Annotated[str, AfterValidator(_region_pattern)]
+Jurisdiction = Annotated[str, AfterValidator(_jurisdiction)]
+
+
+class TrustedEndpoint(_Strict):
+    """A destination whose region cannot be derived from its host, vouched for by the policy.
+
+    For a custom proxy, a bare IP (a Private Service Connect address), or a private DNS
+    name: the gate then treats ``host`` as standing for ``region``. Hosts the gate can
+    derive (cloud endpoint hosts, loopback) are never overridden by an entry.
+
+    :param host: an exact host (``proxy.corp.example``), ``host:port``, a glob
+        (``*.vpce.corp.example``) or an IP network (``10.20.0.0/16``); matched
+        case-insensitively against the destination host.
+    :param region: the region the host stands for (a known AWS, Google Cloud or Azure name).
+    :param cloud: ``aws``, ``gcp`` or ``azure``; the region must be one of its names.
+    :param location_kind: what the host is. Without it an entry that names a ``cloud``
+        counts as ``customer-cloud`` (like the cloud endpoints the gate recognises) and one
+        without counts as ``third-party``.
+    """
+
+    host: str = Field(min_length=1)
+    # cloud before region: the region is validated against the cloud's list.
+    cloud: Literal["aws", "gcp", "azure"] | None = None
+    region: str
+    location_kind: LocationKind | None = None
+
+    @field_validator("host")
+    @classmethod
+    def _host_pattern(cls, value: str) -> str:
+        value = value.strip().lower()
+        if "/" in value:
+            try:
+                network = ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise ValueError(f"'{value}' is neither a host, a glob nor an IP network like 10.0.0.0/8") from None
+            if network.prefixlen == 0:
+                raise ValueError(f"'{value}' would trust every address; name a narrower network")
+            return value
+        if not value.strip("*?.:[]"):
+            raise ValueError(f"'{value}' would trust every host; name the host (or a narrower glob)")
+        if "://" in value or "@" in value:
+            raise ValueError(f"give the host ('{value.split('://')[-1].split('/')[0]}'), not a URL")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str, info: ValidationInfo) -> str:
+        from ._residency import region_problem
+
+        problem = region_problem(value, info.data.get("cloud"))
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @property
+    def effective_location_kind(self) -> LocationKind:
+        if self.location_kind is not None:
+            return self.location_kind
+        return "customer-cloud" if self.cloud is not None else "third-party"
+
+
 class TrustPolicy(_Strict):
     """The trust policy (``[trust]`` in byom.toml; per model ``trust = {...}``).
 
-    :param allowed_regions: ``fnmatch`` patterns (``"eu-*"``); ``None`` allows any region.
-        A model with an unknown region is refused when a list is given; ``global`` only
-        matches a pattern that is exactly ``"global"``. In-process models have no region
-        and are exempt.
-    :param allowed_location_kinds: where data may go (third-party is off by default).
+    :param allowed_regions: region names or ``fnmatch`` patterns (``"eu-*"``,
+        ``"europe-*"``); ``None`` allows any region. Checked against the region derived
+        from the destination host, never a configured one alone. Every literal must be a
+        known AWS, Google Cloud or Azure region and every pattern must match one. A
+        destination whose region cannot be derived is refused unless
+        ``trusted_endpoints`` names it; ``global`` only matches a pattern that is exactly
+        ``"global"``. In-process models have no region and are exempt.
+    :param allowed_jurisdictions: jurisdiction codes (``"EU"``, ``"EEA"``, ``"UK"``,
+        ``"CH"``, ``"US"``…) from the shipped table (docs/residency.md); the destination's
+        region must lie in one of them. Combined with ``allowed_regions``, both must hold.
+    :param trusted_endpoints: hosts whose region cannot be derived (custom proxies, bare
+        IPs, private DNS names) and the region each stands for; see :class:`TrustedEndpoint`.
+    :param allow_loopback: allow destinations on this machine (``127.0.0.0/8``, ``::1``,
+        ``localhost``): local servers and tests. Off by default: loopback is a network path
+        of its own (a tunnel or a local proxy can lead anywhere).
+    :param allowed_location_kinds: where data may go (third-party is off by default). For
+        a non-loopback host the kind is derived: a known cloud endpoint host is
+        ``customer-cloud``, any other host ``third-party`` unless a trusted endpoint
+        entry says otherwise.
     :param required_retention: ``"none"`` requires a boundary known to retain nothing.
     :param required_attestations: attestation names that must be present with ``ok``.
     :param require_tls: non-loopback endpoints must use TLS.
     """
 
-    allowed_regions: tuple[str, ...] | None = None
+    allowed_regions: tuple[RegionPattern, ...] | None = None
+    allowed_jurisdictions: tuple[Jurisdiction, ...] | None = None
+    trusted_endpoints: tuple[TrustedEndpoint, ...] = ()
+    allow_loopback: bool = False
     allowed_location_kinds: tuple[LocationKind, ...] = ("process", "customer-cloud")
     required_retention: Literal["none"] | None = None
     required_attestations: tuple[str, ...] = ()

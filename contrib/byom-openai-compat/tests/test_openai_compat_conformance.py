@@ -60,7 +60,8 @@ class TestBoundary(BoundaryConformance):
     def expected_boundary(self):
         return {
             "provider": "openai-compat",
-            "location_kind": "customer-cloud",
+            # Derived from the host: a private DNS name is third-party unless a policy trusts it.
+            "location_kind": "third-party",
             "region": "eu-west-1",
             "endpoint": "https://llm.internal.example/v1",
             "tls": True,

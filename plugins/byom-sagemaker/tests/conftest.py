@@ -74,6 +74,7 @@ def make_client(server: LocalSageMakerServer) -> Iterator[Any]:
 
         def make(models: dict[str, dict[str, Any]], **kwargs: Any) -> Client:
             kwargs.setdefault("retry", FAST_RETRY)
+            kwargs.setdefault("policy", {"allow_loopback": True})  # the local server is on 127.0.0.1
             client = Client(models=models, **kwargs)
             clients.append(client)
             return client

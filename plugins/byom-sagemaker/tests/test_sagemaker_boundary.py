@@ -177,7 +177,7 @@ def test_verify_boundary_through_the_client(server, moto_url, control):
     deploy(control, "client-ep", capture=False, kms=True, vpc=True)
     server.add_endpoint("client-ep", "tgi")
     config = server.model_config("client-ep", control_plane_endpoint_url=moto_url, verify_boundary=True)
-    with isolated_registry(plugin), Client(models={"bot": config}) as client:
+    with isolated_registry(plugin), Client(models={"bot": config}, policy={"allow_loopback": True}) as client:
         model = client.model("bot")
         assert model.info.boundary.retention == "none"
         assert model.info.boundary.attestation("sagemaker.data_capture").ok

@@ -27,7 +27,9 @@ def test_canaries_never_cross_the_boundary(tmp_path, codec, chat):
     meta = {"conversation_id": "leak-test", "tenant": "acme"}
     with LocalSageMakerServer(region="eu-west-1") as server:
         server.add_endpoint("ep", codec, container)
-        with Client(models={"bot": server.model_config("ep")}, policy={"audit": {"path": str(audit)}}) as client:
+        with Client(
+            models={"bot": server.model_config("ep")}, policy={"audit": {"path": str(audit)}, "allow_loopback": True}
+        ) as client:
             bot = client.model("bot")
             reply = bot.generate(prompt, metadata=meta)
             streamed = "".join(e.text for e in bot.stream(prompt, metadata=meta) if isinstance(e, TextDelta))

@@ -27,7 +27,11 @@ def codec_server(request):
 @pytest.fixture(params=TRANSPORTS)
 def client_model(request, codec_server):
     codec_server.clear()
-    client = byom_sdk.Client(models={"m": codec_server.model_config(transport=request.param)}, retry=NO_SLEEP)
+    client = byom_sdk.Client(
+        models={"m": codec_server.model_config(transport=request.param)},
+        retry=NO_SLEEP,
+        policy={"allow_loopback": True},
+    )
     with client:
         yield codec_server, client.model("m"), request.param
 
@@ -196,7 +200,9 @@ def test_rest_raw_calls_plain_or_gapic_wrapped(codec, rest_raw):
     rest_raw="gapic" they go through the GAPIC REST client as wrapped HttpBody JSON."""
     chat = [{"role": "user", "content": "hi"}]
     with LocalVertexServer(ScriptedModel([REPLY]), codec=codec) as server:
-        with byom_sdk.Client(models={"m": server.model_config(transport="rest", rest_raw=rest_raw)}) as client:
+        with byom_sdk.Client(
+            models={"m": server.model_config(transport="rest", rest_raw=rest_raw)}, policy={"allow_loopback": True}
+        ) as client:
             model = client.model("m")
             assert model.generate(chat).text == REPLY
             streamed = list(model.stream(chat))

@@ -12,6 +12,7 @@ from byom_sdk.testing import ScriptedModel
 
 REPLY = "one two three four five six"
 RETRY = {"max_attempts": 3, "initial_backoff": 0.0, "max_backoff": 0.0, "jitter": False}
+LOCAL = {"allow_loopback": True}  # the fault server is on 127.0.0.1
 
 # fault → (error class, retryable, attempts made with max_attempts=3 when it never clears)
 CASES = {
@@ -35,7 +36,9 @@ def fault_server(request):
 @pytest.fixture(params=["grpc", "rest"])
 def managed(request, fault_server):
     fault_server.clear()
-    with byom_sdk.Client(models={"m": fault_server.model_config(transport=request.param)}, retry=RETRY) as client:
+    with byom_sdk.Client(
+        models={"m": fault_server.model_config(transport=request.param)}, retry=RETRY, policy=LOCAL
+    ) as client:
         yield fault_server, client.model("m")
     fault_server.clear()
 
@@ -100,7 +103,7 @@ def test_error_body_with_success_status_is_detected(managed):
 def test_client_side_deadline_is_a_timeout_and_not_retried(fault_server):
     fault_server.clear()
     config = fault_server.model_config(transport="grpc", timeout=0.3)
-    with byom_sdk.Client(models={"m": config}, retry=RETRY) as client:
+    with byom_sdk.Client(models={"m": config}, retry=RETRY, policy=LOCAL) as client:
         fault_server.inject("delay", seconds=1.0, times=5)
         with pytest.raises(byom_sdk.Timeout) as caught:
             client.model("m").generate([{"role": "user", "content": "hi"}])
@@ -122,7 +125,7 @@ def test_rest_read_timeout_is_a_timeout(fault_server):
 def test_request_timeout_from_the_retry_deadline_is_honoured(fault_server):
     fault_server.clear()
     retry = {**RETRY, "deadline": 0.4}
-    with byom_sdk.Client(models={"m": fault_server.model_config()}, retry=retry) as client:
+    with byom_sdk.Client(models={"m": fault_server.model_config()}, retry=retry, policy=LOCAL) as client:
         fault_server.inject("delay", seconds=1.5)
         with pytest.raises(byom_sdk.Timeout):
             client.model("m").generate([{"role": "user", "content": "hi"}])
@@ -187,7 +190,7 @@ def test_unreachable_endpoint_is_unavailable():
             "timeout": 2.0,
         }
         with (
-            byom_sdk.Client(models={"m": config}, retry={**RETRY, "max_attempts": 2}) as client,
+            byom_sdk.Client(models={"m": config}, retry={**RETRY, "max_attempts": 2}, policy=LOCAL) as client,
             pytest.raises(byom_sdk.Unavailable) as caught,
         ):
             client.model("m").generate("hi")

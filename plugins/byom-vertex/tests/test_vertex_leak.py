@@ -32,7 +32,7 @@ def test_canaries_never_cross_the_boundary(tmp_path, codec, transport, chat):
     meta = {"conversation_id": "leak-test", "tenant": "acme"}
     with LocalVertexServer(container, codec=codec) as server:
         config = server.model_config(transport=transport)
-        with Client(models={"bot": config}, policy={"audit": {"path": str(audit)}}) as client:
+        with Client(models={"bot": config}, policy={"audit": {"path": str(audit)}, "allow_loopback": True}) as client:
             bot = client.model("bot")
             reply = bot.generate(prompt, metadata=meta)
             streamed = "".join(e.text for e in bot.stream(prompt, metadata=meta) if isinstance(e, TextDelta))

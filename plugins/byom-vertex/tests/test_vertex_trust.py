@@ -13,12 +13,16 @@ import byom_sdk
 def test_global_location_is_refused_unless_the_policy_allows_it():
     with LocalVertexServer(location="global") as server:
         config = server.model_config()
-        with byom_sdk.Client(models={"m": config}, policy={"allowed_regions": ["us-*", "europe-*"]}) as client:
+        with byom_sdk.Client(
+            models={"m": config}, policy={"allowed_regions": ["us-*", "europe-*"], "allow_loopback": True}
+        ) as client:
             with pytest.raises(byom_sdk.PolicyViolation) as caught:
                 client.model("m").generate("hi")
             assert caught.value.rule == "allowed_regions"
         assert server.count() == 0  # refused before any byte left
-        with byom_sdk.Client(models={"m": config}, policy={"allowed_regions": ["global"]}) as client:
+        with byom_sdk.Client(
+            models={"m": config}, policy={"allowed_regions": ["global"], "allow_loopback": True}
+        ) as client:
             assert client.model("m").generate("hi").text == "echo: hi"
         assert server.count("predict") == 1
 
@@ -26,7 +30,9 @@ def test_global_location_is_refused_unless_the_policy_allows_it():
 def test_regional_endpoint_passes_a_regional_policy():
     with (
         LocalVertexServer(location="europe-west4") as server,
-        byom_sdk.Client(models={"m": server.model_config()}, policy={"allowed_regions": ["europe-*"]}) as client,
+        byom_sdk.Client(
+            models={"m": server.model_config()}, policy={"allowed_regions": ["europe-*"], "allow_loopback": True}
+        ) as client,
     ):
         assert client.model("m").generate("hi").text == "echo: hi"
 
@@ -35,7 +41,7 @@ def test_regional_endpoint_passes_a_regional_policy():
 def test_required_retention_needs_verified_logging_off(logging, allowed):
     resource = {"predictRequestResponseLoggingConfig": {"enabled": logging, "samplingRate": 1.0}}
     with LocalVertexServer(endpoint_resource=resource) as server:
-        policy = {"required_retention": "none"}
+        policy = {"required_retention": "none", "allow_loopback": True}
         unverified = server.model_config()
         with (
             byom_sdk.Client(models={"m": unverified}, policy=policy) as client,

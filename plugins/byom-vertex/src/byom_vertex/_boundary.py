@@ -1,11 +1,18 @@
 """The boundary a Vertex endpoint model reports, and the opt-in check that reads the
 Endpoint resource back from the control plane (EndpointService.GetEndpoint).
 
-Without verification the plugin knows only what config says: the region, the host and
-whether the channel is encrypted. Retention stays unknown (``None``): a Vertex endpoint
-may log requests and responses to BigQuery. With ``verify_boundary = true`` the plugin
-records what the Endpoint resource says as attestations, and reports retention
-``"none"`` only when request-response logging is verified off.
+The boundary is derived from the API host the gRPC and REST clients are built with
+(``config.host``: ``api_endpoint`` when set, else the dedicated endpoint DNS name, else
+``{location}-aiplatform.googleapis.com`` or ``aiplatform.googleapis.com`` for ``global``);
+both transports are given exactly that host, so it is where calls go. The trust gate
+parses it and refuses a call whose host names another location than the resource path
+``projects/P/locations/{location}/endpoints/E``. A Private Service Connect address or a
+private DNS name derives no location: the policy must name it in ``trusted_endpoints``.
+
+Retention stays unknown (``None``) without verification: a Vertex endpoint may log
+requests and responses to BigQuery. With ``verify_boundary = true`` the plugin records
+what the Endpoint resource says as attestations, and reports retention ``"none"`` only
+when request-response logging is verified off.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from byom_sdk import Attestation, Boundary
+from byom_sdk.trust.residency import derive_destination
 
 from ._config import VertexConfig, is_loopback_host
 
@@ -45,7 +53,13 @@ def endpoint_url(config: VertexConfig) -> str:
 
 
 def base_boundary(config: VertexConfig) -> Boundary:
-    """The boundary known from config alone (retention unknown)."""
+    """The boundary of the host the clients connect to (retention unknown)."""
+    try:
+        destination = derive_destination(config.host)
+    except ValueError:
+        destination = None  # the gate refuses the host by name
+    parsed = destination.cloud_host if destination is not None else None
+    derived = parsed is not None and parsed.problem is None and parsed.region == config.location
     return Boundary(
         provider="vertex",
         location_kind="customer-cloud",
@@ -54,6 +68,9 @@ def base_boundary(config: VertexConfig) -> Boundary:
         endpoint=endpoint_url(config),
         tls=not config.plaintext,
         retention=None,
+        host=destination.host if destination is not None else config.host,
+        cloud="gcp" if parsed is not None else None,
+        region_source="destination" if derived else "declared",
     )
 
 
