@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Self, Unpack
 
@@ -70,8 +70,9 @@ class Provider:
     override ``close`` (calling ``super().close()``) and ``aclose`` to release clients.
     """
 
-    #: the operations this class implements natively (computed per subclass).
-    native: ClassVar[frozenset[str]] = frozenset()
+    #: the operations implemented natively (computed per subclass; an instance may narrow
+    #: or widen it, as a provider whose transport decides does).
+    native: frozenset[str] = frozenset()
     _closed: bool = False
     _direct_model: ManagedModel | None = None
 

@@ -124,10 +124,11 @@ class Runner:
     # -- helpers the effects share ----------------------------------------------------------
 
     def _foreign(self, error: Exception) -> BaseException:
+        """``error`` itself, or (for a Client) a ``ProviderError`` wrapping a foreign one.
+        Callers re-raise the error itself with a bare ``raise``, keeping its own cause."""
         if isinstance(error, ByomError) or not self.wrap_foreign:
             return error
         wrapped = _wrap_foreign(error, self.provider.info.provider)
-        wrapped.__cause__ = error
         return wrapped
 
     async def in_thread(self, func: Callable[[], T], *, io: bool = False) -> T:
@@ -147,7 +148,10 @@ class Runner:
                 return provider.handle_embed(request)
             return run_sync(provider.ahandle_embed(request))
         except Exception as exc:
-            raise self._foreign(exc) from exc
+            wrapped = self._foreign(exc)
+            if wrapped is exc:
+                raise
+            raise wrapped from exc
 
     async def ainvoke(self, operation: str, request: Any) -> Any:
         provider = self.provider
@@ -159,7 +163,10 @@ class Runner:
                 return await provider.ahandle_generate(request)
             return await provider.ahandle_embed(request)
         except Exception as exc:
-            raise self._foreign(exc) from exc
+            wrapped = self._foreign(exc)
+            if wrapped is exc:
+                raise
+            raise wrapped from exc
 
     def open_stream(self, request: Any) -> Iterator[Any]:
         provider = self.provider
@@ -168,13 +175,19 @@ class Runner:
                 return iter(provider.handle_stream(request))
             return iter_sync(provider.ahandle_stream(request))
         except Exception as exc:
-            raise self._foreign(exc) from exc
+            wrapped = self._foreign(exc)
+            if wrapped is exc:
+                raise
+            raise wrapped from exc
 
     def next_event(self, stream: Iterator[Any]) -> Any:
         try:
             return next(stream, END)
         except Exception as exc:
-            raise self._foreign(exc) from exc
+            wrapped = self._foreign(exc)
+            if wrapped is exc:
+                raise
+            raise wrapped from exc
 
     async def aopen_stream(self, request: Any) -> Any:
         if "astream" not in self.provider.native:
@@ -182,7 +195,10 @@ class Runner:
         try:
             return self.provider.ahandle_stream(request).__aiter__()
         except Exception as exc:
-            raise self._foreign(exc) from exc
+            wrapped = self._foreign(exc)
+            if wrapped is exc:
+                raise
+            raise wrapped from exc
 
     async def anext_event(self, stream: Any) -> Any:
         if isinstance(stream, _Threaded):
@@ -193,7 +209,10 @@ class Runner:
         except StopAsyncIteration:
             return END
         except Exception as exc:
-            raise self._foreign(exc) from exc
+            wrapped = self._foreign(exc)
+            if wrapped is exc:
+                raise
+            raise wrapped from exc
 
 
 class _Threaded:

@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import sqlite3
 import sys
 import tempfile
@@ -39,9 +41,12 @@ def trust_boundary(workdir: Path) -> None:
     from byom_sagemaker.testing import LocalSageMakerServer
 
     audit = workdir / "byom-audit.sqlite"
+    # A MAC key makes the audit log verifiable against rewrites, not just edits.
+    os.environ.setdefault("BYOM_AUDIT_KEY", secrets.token_hex(32))
     container_model = default_models().chat_model(temperature=0.0)
     policy = {
-        "allowed_regions": ["eu-*"],
+        "allowed_jurisdictions": ["EU"],
+        "allow_loopback": True,  # the local SageMaker servers listen on 127.0.0.1
         "masking": {"mode": "placeholder"},
         "audit": {"path": str(audit)},
     }
@@ -65,7 +70,7 @@ def trust_boundary(workdir: Path) -> None:
                 print(server.requests_for("support-llm")[-1].json["messages"][-1]["content"])
                 banner("What the application sees (placeholders restored)")
                 print(reply.text)
-                banner("Residency gate: an endpoint in us-east-1 under an eu-* policy")
+                banner("Residency gate: an endpoint in us-east-1 under an EU policy")
                 try:
                     client.model("support-us").generate(PROMPT, max_tokens=10)
                 except byom_sdk.PolicyViolation as exc:

@@ -39,7 +39,7 @@ def _needs(*modules):
                 "<CREDIT_CARD_",
                 "2223 0000 4840 0011",
                 "refused:",
-                "ok: 2 record(s) verified",
+                "ok: 3 record(s) verified (hash chain, 3 MAC(s), checkpoint MAC)",
                 "FAILED at seq 1",
             ],
             id="demo",

@@ -19,14 +19,14 @@ from byom_sagemaker import (
     parse_vectors,
 )
 from byom_sagemaker._codec import load_codec
-from byom_sagemaker._stream import ContainerError
 
 from byom_sdk import ConfigError, EmbedRequest, FinishEvent, GenerateRequest, TextDelta, Usage, UsageEvent
+from byom_sdk.wire import ContainerError
 
 
 def body(codec, **fields):
     stream = fields.pop("stream", False)
-    return json.loads(codec.encode_generate(GenerateRequest(**fields), stream=stream))
+    return codec.encode_generate(GenerateRequest(**fields), stream=stream)
 
 
 def test_tgi_request_names():
@@ -61,7 +61,9 @@ def test_tgi_request_names():
 
 def test_tgi_decodes_list_response_with_details():
     decoded = TGICodec().decode_generate(
-        b'[{"generated_text":"hi","details":{"finish_reason":"length","generated_tokens":2,"prefill":[{},{},{}]}}]'
+        json.loads(
+            b'[{"generated_text":"hi","details":{"finish_reason":"length","generated_tokens":2,"prefill":[{},{},{}]}}]'
+        )
     )
     assert (decoded.text, decoded.finish_reason) == ("hi", "length")
     assert decoded.usage == Usage(input_tokens=3, output_tokens=2, source="server")
@@ -69,7 +71,7 @@ def test_tgi_decodes_list_response_with_details():
 
 def test_tgi_error_body_is_a_container_error():
     with pytest.raises(ContainerError, match="Model is overloaded"):
-        TGICodec().decode_generate(b'{"error":"Model is overloaded","error_type":"overloaded"}')
+        TGICodec().decode_generate(json.loads(b'{"error":"Model is overloaded","error_type":"overloaded"}'))
 
 
 def test_tgi_stream_skips_special_tokens_and_reads_final_details():
@@ -100,7 +102,7 @@ def test_lmi_request_and_object_response():
         "stop_sequences": ["s"],
         "do_sample": False,
     }
-    decoded = LMICodec().decode_generate(b'{"generated_text":"x","details":{"finish_reason":"length"}}')
+    decoded = LMICodec().decode_generate(json.loads(b'{"generated_text":"x","details":{"finish_reason":"length"}}'))
     assert (decoded.text, decoded.finish_reason) == ("x", "length")
 
 
@@ -158,9 +160,9 @@ def test_jumpstart_llama_chat_payload_and_eula():
         "inputs": [[{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]],
         "parameters": {"max_new_tokens": 8, "temperature": 0.5, "do_sample": True},
     }
-    assert codec.decode_generate(b'[{"generation":{"role":"assistant","content":"ok"}}]').text == "ok"
-    assert JumpStartCodec(variant="llama-text").decode_generate(b'[{"generation":"ok"}]').text == "ok"
-    assert JumpStartCodec(variant="text2text").decode_generate(b'{"generated_texts":["ok"]}').text == "ok"
+    assert codec.decode_generate(json.loads(b'[{"generation":{"role":"assistant","content":"ok"}}]')).text == "ok"
+    assert JumpStartCodec(variant="llama-text").decode_generate(json.loads(b'[{"generation":"ok"}]')).text == "ok"
+    assert JumpStartCodec(variant="text2text").decode_generate(json.loads(b'{"generated_texts":["ok"]}')).text == "ok"
 
 
 def test_jumpstart_requires_a_known_variant():
@@ -189,7 +191,7 @@ def test_parse_vectors_rejects_token_level_output():
 
 def test_tei_payload():
     codec = TEICodec(truncate=True)
-    assert json.loads(codec.encode_embed(EmbedRequest(texts=("a", "b"), normalize=False))) == {
+    assert codec.encode_embed(EmbedRequest(texts=("a", "b"), normalize=False)) == {
         "inputs": ["a", "b"],
         "truncate": True,
         "normalize": False,
@@ -216,10 +218,10 @@ CUSTOM_MODULE = textwrap.dedent('''
             self.shout = shout
 
         def encode_generate(self, request, *, stream):
-            return self.dumps({"q": request.prompt, "n": request.max_tokens, "stream": stream})
+            return {"q": request.prompt, "n": request.max_tokens, "stream": stream}
 
         def decode_generate(self, body):
-            text = json.loads(body)["a"]
+            text = body["a"]
             return Decoded(text=text.upper() if self.shout else text)
 
         def decode_chunk(self, record):

@@ -247,7 +247,6 @@ def test_jumpstart_text2text(server, make_model):
         "text_inputs": "Translate",
         "max_length": 2,
         "seed": 3,
-        "do_sample": False,
     }
 
 

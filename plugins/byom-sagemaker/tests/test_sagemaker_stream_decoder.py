@@ -8,7 +8,6 @@ import json
 import pytest
 from botocore.eventstream import EventStreamBuffer
 from byom_sagemaker import DONE, LineDecoder, LMICodec, OpenAICodec, TGICodec, decode_stream
-from byom_sagemaker._stream import StopTrimmer, StreamDecodeError
 from byom_sagemaker.testing import (
     LMIPersonality,
     OpenAIPersonality,
@@ -20,6 +19,7 @@ from hypothesis import strategies as st
 
 from byom_sdk import FinishEvent, TextDelta, UsageEvent
 from byom_sdk.testing import ScriptedModel
+from byom_sdk.wire import StopTrimmer, StreamDecodeError
 
 
 def test_sse_with_and_without_space_bare_json_blank_and_done():
@@ -34,7 +34,7 @@ def test_sse_with_and_without_space_bare_json_blank_and_done():
         b"data: [DONE]\n"
     )
     assert decoder.feed(data) == [{"a": 1}, {"a": 2}, {"a": 3}, DONE]
-    assert decoder.flush() == []
+    assert decoder.close() == []
 
 
 def test_buffers_partial_lines_and_utf8_split_inside_a_character():
@@ -49,7 +49,7 @@ def test_final_line_without_newline_is_flushed():
     decoder = LineDecoder()
     assert decoder.feed(b'{"a":1}\n{"a":') == [{"a": 1}]
     assert decoder.feed(b"2}") == []
-    assert decoder.flush() == [{"a": 2}]
+    assert decoder.close() == [{"a": 2}]
 
 
 def test_a_line_that_is_not_json_is_an_error_naming_it():

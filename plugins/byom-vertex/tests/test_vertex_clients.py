@@ -48,11 +48,11 @@ def test_clients_target_the_configured_host_over_tls(options, grpc_host, rest_ur
     grpc_model = VertexModel(VertexConfig(**{**BASE, **ANON, **options}))
     rest_model = VertexModel(VertexConfig(**{**BASE, **ANON, **options, "transport": "rest"}))
     try:
-        client = grpc_model._sync()
+        client = grpc_model.transport._sync()
         assert client.transport.kind == "grpc"
         assert client.transport._host == grpc_host
-        assert rest_model._sync().transport.kind == "rest"
-        assert rest_model._http_client()._url == rest_url
+        assert rest_model.transport._sync().transport.kind == "rest"
+        assert rest_model.transport._http_client()._url == rest_url
         assert grpc_model.info.boundary.tls is True and rest_model.info.boundary.tls is True
         assert grpc_model.info.capabilities.async_native and not rest_model.info.capabilities.async_native
     finally:
@@ -62,12 +62,12 @@ def test_clients_target_the_configured_host_over_tls(options, grpc_host, rest_ur
 
 async def test_async_client_is_per_event_loop_and_closed_by_aclose():
     model = VertexModel(VertexConfig(**BASE, **ANON))
-    first = model._async()
-    assert model._async() is first  # reused within the loop
+    first = model.transport._async()
+    assert model.transport._async() is first  # reused within the loop
     assert first.transport.kind == "grpc_asyncio"
     await model.aclose()
     with pytest.raises(byom_sdk.ByomError, match="closed"):
-        model._async()
+        model.transport._async()
 
 
 def test_adc_missing_is_an_auth_error_saying_what_to_do(tmp_path):

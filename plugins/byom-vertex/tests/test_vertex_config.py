@@ -20,6 +20,7 @@ BASE = {"project": "p", "location": "europe-west4", "endpoint_id": "42"}
 
 
 def _client(models, **kw):
+    kw.setdefault("policy", {"allow_loopback": True})  # local servers are on 127.0.0.1
     return byom_sdk.Client(models=models, **kw)
 
 
@@ -196,39 +197,31 @@ class _EchoTensorContainer(Container):
 def test_custom_codec_from_an_import_path(tmp_path, monkeypatch):
     (tmp_path / "team_codec.py").write_text(
         textwrap.dedent("""
-        from byom_sdk import TextDelta
-        from byom_vertex import Codec, Generated, StreamParser
-
-        class TensorParser(StreamParser):
-            def feed(self, item):
-                out = []
-                for tensor in item.get("outputs", []):
-                    for text in tensor.get("stringVal", []):
-                        out += self._text(text)
-                reason = item.get("parameters", {}).get("structVal", {}).get("finish_reason")
-                if reason:
-                    self.finish_reason = reason["stringVal"][0]
-                return out
+        from byom_sdk.wire import Chunk, Decoded
+        from byom_vertex import Codec
 
         class TeamCodec(Codec):
             name = "team"
             generate_rpc = "predict"
             stream_rpc = "server_streaming_predict"
+            generates = True
+            streams = True
 
-            def encode_generate(self, request):
-                return {"instances": [{"text": request.prompt}], "parameters": {"lang": self.options["lang"]}}
-
-            def decode_generate(self, body, request):
-                return Generated(text=body["predictions"][0]["output"])
-
-            def encode_stream(self, request):
+            def encode_generate(self, request, *, stream):
+                if not stream:
+                    return {"instances": [{"text": request.prompt}], "parameters": {"lang": self.options["lang"]}}
                 params = {}
                 if request.max_tokens:
                     params = {"structVal": {"max_tokens": {"dtype": "INT32", "intVal": [request.max_tokens]}}}
                 return {"inputs": [{"dtype": "STRING", "stringVal": [request.prompt]}], "parameters": params}
 
-            def stream_parser(self, request):
-                return TensorParser()
+            def decode_generate(self, body):
+                return Decoded(text=body["predictions"][0]["output"])
+
+            def decode_chunk(self, item):
+                text = "".join(t for tensor in item.get("outputs", []) for t in tensor.get("stringVal", []))
+                reason = item.get("parameters", {}).get("structVal", {}).get("finish_reason")
+                return Chunk(text=text, finish_reason=reason["stringVal"][0] if reason else None)
     """)
     )
     monkeypatch.syspath_prepend(str(tmp_path))

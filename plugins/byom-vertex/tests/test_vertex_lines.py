@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from byom_vertex._lines import DONE, LineDecoder, StreamDecodeError
 from byom_vertex.testing import LocalVertexServer, TGIContainer, VLLMContainer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import byom_sdk
 from byom_sdk.testing import ScriptedModel
+from byom_sdk.wire import DONE, LineDecoder, StreamAssembler, StreamDecodeError
+from byom_sdk.wire.hf import TGI
+from byom_sdk.wire.openai import OpenAIChat
 
 REPLY = 'Grüße — naïve café ☕ tokens with multi-byte text and "quotes"'
 
@@ -58,15 +60,13 @@ def test_any_chunking_decodes_identically(name, cuts):
 @settings(max_examples=60, deadline=None)
 @given(cuts=st.lists(st.integers(min_value=0), max_size=30))
 def test_any_chunking_gives_the_same_events(cuts):
-    from byom_vertex._codecs import OpenAIStreamParser, TGIStreamParser
-
-    for name, parser_type in (("openai-chat", OpenAIStreamParser), ("tgi-native", TGIStreamParser)):
-        parser = parser_type()
+    for name, codec in (("openai-chat", OpenAIChat()), ("tgi-native", TGI())):
+        assembler = StreamAssembler(codec, prompt="hi")
         events = []
-        for item in _decode(_cut(STREAMS[name], cuts)):
-            if item is not DONE:
-                events += parser.feed(item)
-        assert "".join(e.text for e in events) == REPLY
+        for part in _cut(STREAMS[name], cuts):
+            events += assembler.feed(part)
+        events += assembler.finish()
+        assert "".join(e.text for e in events if isinstance(e, byom_sdk.TextDelta)) == REPLY
 
 
 def test_byte_at_a_time_over_grpc_and_rest():

@@ -7,7 +7,9 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-__all__ = ["OpenAICompatConfig"]
+__all__ = ["PROVIDER", "OpenAICompatConfig"]
+
+PROVIDER = "openai-compat"
 
 
 class OpenAICompatConfig(BaseModel):
@@ -27,8 +29,13 @@ class OpenAICompatConfig(BaseModel):
         this size; ``embedding_model`` overrides the model name for it.
     :param timeout: read timeout in seconds (a request's own ``timeout`` lowers it).
     :param connect_timeout: TCP/TLS connect timeout in seconds.
-    :param location_kind: where the server runs, for the trust boundary: your own
-        infrastructure is ``customer-cloud``; a vendor's API is ``third-party``.
+    :param region: the region the server is in; the trust gate refuses a call whose host
+        names another region (e.g. an Azure ML host in ``westeurope``).
+    :param location_kind: deprecated for non-loopback hosts: the trust gate derives where
+        the server runs from the host (a known cloud endpoint is ``customer-cloud``, any
+        other host ``third-party`` unless the policy's ``trusted_endpoints`` says
+        otherwise); setting it for such a host warns and has no effect. For a loopback
+        server it is kept.
     :param retention: what the server keeps of prompts (``"none"`` only if you know it).
     """
 

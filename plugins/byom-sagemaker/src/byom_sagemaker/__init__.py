@@ -16,11 +16,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._codec import Codec, Decoded, parse_vectors
+    from byom_sdk.wire import DONE, Chunk, Codec, Decoded, LineDecoder, StreamAssembler, decode_stream, parse_vectors
+
     from ._codecs import JumpStartCodec, LMICodec, OpenAICodec, TEICodec, TGICodec
     from ._config import CredentialsConfig, SageMakerConfig
     from ._provider import SageMakerModel
-    from ._stream import DONE, Chunk, LineDecoder, StreamAssembler, decode_stream
 
 __all__ = [
     "DONE",
@@ -41,23 +41,25 @@ __all__ = [
     "parse_vectors",
 ]
 
+# The codec and stream machinery is byom_sdk.wire's, shared with every provider; the
+# names stay importable from here.
 _LAZY = {
-    "DONE": "._stream",
-    "Chunk": "._stream",
-    "Codec": "._codec",
+    "DONE": "byom_sdk.wire",
+    "Chunk": "byom_sdk.wire",
+    "Codec": "byom_sdk.wire",
     "CredentialsConfig": "._config",
-    "Decoded": "._codec",
+    "Decoded": "byom_sdk.wire",
     "JumpStartCodec": "._codecs",
     "LMICodec": "._codecs",
-    "LineDecoder": "._stream",
+    "LineDecoder": "byom_sdk.wire",
     "OpenAICodec": "._codecs",
     "SageMakerConfig": "._config",
     "SageMakerModel": "._provider",
-    "StreamAssembler": "._stream",
+    "StreamAssembler": "byom_sdk.wire",
     "TEICodec": "._codecs",
     "TGICodec": "._codecs",
-    "decode_stream": "._stream",
-    "parse_vectors": "._codec",
+    "decode_stream": "byom_sdk.wire",
+    "parse_vectors": "byom_sdk.wire",
 }
 
 

@@ -82,6 +82,18 @@ _CREDENTIAL_ERRORS = (
 )
 
 
+def _read_timeout(exc: BaseException) -> bool:
+    from urllib3.exceptions import ReadTimeoutError
+
+    return isinstance(exc, (ReadTimeoutError, TimeoutError))
+
+
+def _dropped(exc: BaseException) -> bool:
+    from urllib3.exceptions import ProtocolError
+
+    return isinstance(exc, (ProtocolError, ConnectionError)) and not isinstance(exc, TimeoutError)
+
+
 def _retry_after(response: dict[str, Any]) -> float | None:
     headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}) or {}
     value = headers.get("retry-after")
@@ -114,16 +126,24 @@ def map_error(
     if isinstance(exc, (bex.ConnectTimeoutError, bex.EndpointConnectionError, bex.ProxyConnectionError)):
         # The request never reached the endpoint, so trying again cannot run it twice.
         return Unavailable(f"{where}: cannot connect: {exc}", provider=PROVIDER, code=type(exc).__name__)
-    if isinstance(exc, bex.ConnectionClosedError):
+    if isinstance(exc, (bex.ConnectionClosedError, bex.ResponseStreamingError)) or _dropped(exc):
+        # The request went out and the connection broke before or while the answer came:
+        # a unary call is not sent again by default (the endpoint may have run it); a
+        # stream is retried only while nothing of it was received (the pipeline's rule).
         return Unavailable(
-            f"{where}: connection closed before a response: {exc}", provider=PROVIDER, code="ConnectionClosed"
-        )
-    if isinstance(exc, bex.ResponseStreamingError):
-        return Unavailable(
-            f"{where}: the response stream broke: {exc}",
+            f"{where}: the connection dropped {'during the stream' if streaming else 'before the answer was read'}: "
+            f"{exc}",
             provider=PROVIDER,
-            code="ResponseStreamingError",
-            retryable=not streaming,
+            code=type(exc).__name__,
+            request_sent=not streaming,
+        )
+    if _read_timeout(exc):
+        # urllib3's own timeout, unwrapped by botocore's event stream in the middle of a stream.
+        return Timeout(
+            f"{where}: no data within the read timeout in the middle of the stream ({exc})",
+            provider=PROVIDER,
+            code="ReadTimeout",
+            retryable=False,
         )
     if isinstance(exc, _CREDENTIAL_ERRORS):
         return AuthError(f"{where}: AWS credentials unavailable: {exc}", provider=PROVIDER, code=type(exc).__name__)

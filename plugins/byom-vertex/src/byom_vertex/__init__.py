@@ -18,21 +18,19 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from byom_sdk.wire import LineDecoder
+
     from ._codecs import (
         Codec,
         Embedded,
         Generated,
         GoogleEmbeddingsCodec,
         OpenAIChatCodec,
-        OpenAIStreamParser,
-        StreamParser,
         TEICodec,
         TGICodec,
-        TGIStreamParser,
         VLLMCodec,
     )
     from ._config import CredentialsConfig, VertexConfig
-    from ._lines import LineDecoder
     from ._model import VertexModel
 
 __all__ = [
@@ -43,11 +41,8 @@ __all__ = [
     "GoogleEmbeddingsCodec",
     "LineDecoder",
     "OpenAIChatCodec",
-    "OpenAIStreamParser",
-    "StreamParser",
     "TEICodec",
     "TGICodec",
-    "TGIStreamParser",
     "VLLMCodec",
     "VertexConfig",
     "VertexModel",
@@ -59,15 +54,12 @@ _LAZY = {
     "Generated": "._codecs",
     "GoogleEmbeddingsCodec": "._codecs",
     "OpenAIChatCodec": "._codecs",
-    "OpenAIStreamParser": "._codecs",
-    "StreamParser": "._codecs",
     "TEICodec": "._codecs",
     "TGICodec": "._codecs",
-    "TGIStreamParser": "._codecs",
     "VLLMCodec": "._codecs",
     "CredentialsConfig": "._config",
     "VertexConfig": "._config",
-    "LineDecoder": "._lines",
+    "LineDecoder": "byom_sdk.wire",
     "VertexModel": "._model",
 }
 

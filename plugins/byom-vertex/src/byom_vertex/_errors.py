@@ -1,5 +1,6 @@
-"""Map what google.api_core, google.auth, grpc and requests raise, and error bodies that
-arrive with a success status, onto the byom_sdk error hierarchy.
+"""Map what google.api_core, google.auth, grpc and requests raise onto the byom_sdk error
+hierarchy (error *bodies* that arrive with a success status are read by the shared
+``byom_sdk.wire.error_from_body``).
 
 Retries belong to the core ``RetryPolicy``; this module only decides ``retryable`` and
 ``retry_after``. A deadline is a :class:`~byom_sdk.Timeout` and not retried: the
@@ -8,7 +9,6 @@ generation may still be running on the endpoint.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from byom_sdk import (
@@ -21,7 +21,7 @@ from byom_sdk import (
     Unavailable,
 )
 
-__all__ = ["error_from_body", "find_error_body", "map_exception"]
+__all__ = ["map_exception"]
 
 _PROVIDER = "vertex"
 
@@ -38,34 +38,6 @@ _GRPC: dict[str, tuple[type[ProviderError], int]] = {
     "OUT_OF_RANGE": (BadRequest, 400),
     "NOT_FOUND": (BadRequest, 404),
     "UNIMPLEMENTED": (BadRequest, 501),
-}
-
-# HTTP status → class, for error bodies the container or service returned with 200.
-_STATUS: dict[int, type[ProviderError]] = {
-    400: BadRequest,
-    401: AuthError,
-    403: AuthError,
-    404: BadRequest,
-    408: Timeout,
-    413: BadRequest,
-    422: BadRequest,
-    424: ModelError,
-    429: Throttled,
-    500: Unavailable,
-    502: Unavailable,
-    503: Unavailable,
-    504: Timeout,
-}
-_STATUS_NAMES: dict[str, int] = {name: status for name, (_, status) in _GRPC.items()}
-# TGI / TEI in-body error types.
-_ERROR_TYPES: dict[str, type[ProviderError]] = {
-    "overloaded": Throttled,
-    "validation": BadRequest,
-    "generation": ModelError,
-    "incomplete_generation": ModelError,
-    "tokenizer": BadRequest,
-    "empty": BadRequest,
-    "backend": ModelError,
 }
 
 
@@ -150,48 +122,3 @@ def _map_transport_error(exc: BaseException, where: str) -> ProviderError:
     if isinstance(exc, (ConnectionError, OSError)):
         return Unavailable(text, provider=_PROVIDER, code=name)
     return ProviderError(text, provider=_PROVIDER, code=name, retryable=False)
-
-
-def find_error_body(body: Any) -> Any:
-    """The error object of a body that reports a failure, else ``None``.
-
-    Recognises ``{"error": {...}}`` (Google / OpenAI style), ``{"error": "...",
-    "error_type": ...}`` (TGI / TEI) and ``{"object": "error", ...}`` (vLLM).
-    """
-    if isinstance(body, Mapping):
-        if "error" in body and body["error"] not in (None, "", {}):
-            return body
-        if body.get("object") == "error":
-            return body
-    return None
-
-
-def error_from_body(body: Mapping[str, Any], *, endpoint: str, operation: str) -> ProviderError:
-    """The byom_sdk error described by an error body (see :func:`find_error_body`)."""
-    error = body.get("error", body)
-    status: int | None = None
-    code: str | None = None
-    kind: str | None = None
-    if isinstance(error, Mapping):
-        message = str(error.get("message") or error)
-        raw_code = error.get("code")
-        if isinstance(raw_code, (int, float)) or (isinstance(raw_code, str) and raw_code.isdigit()):
-            status = int(raw_code)
-        state = error.get("status") or error.get("type")
-        code = str(state) if state else None
-        if status is None and code in _STATUS_NAMES:
-            status = _STATUS_NAMES[code]
-        kind = error.get("error_type") if isinstance(error.get("error_type"), str) else None
-    else:
-        message = str(error)
-        kind = body.get("error_type") if isinstance(body.get("error_type"), str) else None
-        if isinstance(body.get("code"), int):
-            status = int(body["code"])
-    cls: type[ProviderError] = ModelError
-    if kind is not None and kind in _ERROR_TYPES:
-        cls = _ERROR_TYPES[kind]
-        code = code or kind
-    elif status is not None:
-        cls = _STATUS.get(status, BadRequest if 400 <= status < 500 else ModelError)
-    text = f"vertex endpoint {endpoint}: {operation} returned an error body: {status or ''} {code or ''}: {message}"
-    return cls(" ".join(text.split()), provider=_PROVIDER, status_code=status, code=code, details={"body": dict(body)})

@@ -7,12 +7,20 @@ bodies through ``AuthorizedSession``, see). So with ``transport = "rest"`` raw c
 through google-auth's ``AuthorizedSession`` by default (``rest_raw = "http"``): the same
 credentials object, refreshed the same way. HTTP errors are turned into
 ``google.api_core`` exceptions with ``from_http_response`` so one mapping serves all paths.
+
+``requests`` bounds each socket read by the timeout, not the call: a stream trickling a
+piece every 300 ms would outlive a 1 s budget forever. A watchdog closes the response when
+the call's time is up, and the stream ends as a ``Timeout``.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
+
+from byom_sdk import Timeout
 
 from ._config import VertexConfig
 
@@ -50,12 +58,30 @@ class RawHttp:
         return bytes(response.content)
 
     def stream_raw_predict(self, body: bytes, content_type: str, timeout: float) -> Iterator[bytes]:
-        """The body's bytes as they arrive; closing the iterator closes the connection."""
+        """The body's bytes as they arrive, within ``timeout`` for the whole stream; read to
+        the end, so the connection returns to the pool."""
+        deadline = time.monotonic() + timeout
         response = self._post("streamRawPredict", body, content_type, timeout, stream=True)
+        watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), response.close)
+        watchdog.daemon = True
+        watchdog.start()
         try:
-            yield from response.iter_content(chunk_size=None)
+            for chunk in response.iter_content(chunk_size=None):
+                if time.monotonic() >= deadline:
+                    break
+                yield chunk
+        except Exception:
+            if time.monotonic() < deadline:
+                raise
         finally:
+            watchdog.cancel()
             response.close()
+        if time.monotonic() >= deadline:
+            raise Timeout(
+                f"{self._url}:streamRawPredict: the call's {timeout:g} s ran out while the stream was coming",
+                provider="vertex",
+                code="Deadline",
+            )
 
     def close(self) -> None:
         self._session.close()

@@ -13,10 +13,10 @@ from byom_sdk import ModelProviderSpec, hookimpl
 from ._config import VertexConfig
 
 if TYPE_CHECKING:
-    from byom_sdk import Model
+    from byom_sdk import Provider
 
 
-def _build(config: VertexConfig) -> Model:
+def _build(config: VertexConfig) -> Provider:
     from ._model import VertexModel
 
     return VertexModel.from_config(config)

@@ -1,0 +1,347 @@
+"""JSON over HTTP with httpx, sync and async: the transport of every plain-HTTP provider.
+
+One error mapping for every HTTP provider:
+
+- status codes: 429 → ``Throttled`` and 503 → ``Unavailable`` (``Retry-After`` as
+  seconds or an HTTP date in ``retry_after``), 401/403 → ``AuthError``, 408 → ``Timeout``,
+  424 → ``ModelError`` (the generation failed), other 4xx → ``BadRequest``, other 5xx →
+  ``Unavailable``;
+- the connection: cannot connect → ``Unavailable`` (nothing was sent: retryable); no answer
+  within the read timeout → ``Timeout`` (not retried: the server may still be generating);
+  the connection dropped while the answer came back → ``Unavailable`` with
+  ``request_sent=True``, which the retry policy does not resend unless configured to.
+
+The call's ``timeout`` bounds the whole call, streams included: a stream whose pieces keep
+arriving just inside the read timeout still ends when the call's time is up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import threading
+import time
+import weakref
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .._errors import AuthError, BadRequest, ModelError, ProviderError, Throttled, Timeout, Unavailable
+from .._types import EmbedRequest, GenerateRequest
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["HttpTransport", "error_for_status", "retry_after_seconds"]
+
+Request = GenerateRequest | EmbedRequest
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """``Retry-After`` as seconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _message_of(body: Any) -> tuple[str, str | None]:
+    """(message, code) from OpenAI ``{"error": {...}}``, TGI ``{"error": "...",
+    "error_type"}``, FastAPI ``{"detail": ...}`` or Azure ``{"message": ...}`` bodies."""
+    if isinstance(body, Mapping):
+        error = body.get("error")
+        if isinstance(error, Mapping):
+            code = error.get("code") or error.get("type")
+            return str(error.get("message") or error), str(code) if code else None
+        if isinstance(error, str):
+            kind = body.get("error_type")
+            return error, str(kind) if kind else None
+        for key in ("detail", "message"):
+            if key in body:
+                return str(body[key]), None
+    return (str(body)[:500] if body else "no error body"), None
+
+
+def error_for_status(
+    status: int, content: bytes, *, retry_after: str | None, provider: str, where: str
+) -> ProviderError:
+    """The byom error for an HTTP error answer."""
+    try:
+        body: Any = json.loads(content) if content else None
+    except ValueError:
+        body = content.decode("utf-8", "replace")[:500]
+    message, code = _message_of(body)
+    text = f"{where} answered HTTP {status}: {message}"
+    kwargs: dict[str, Any] = {
+        "provider": provider,
+        "status_code": status,
+        "code": code,
+        "details": {"body": body} if isinstance(body, Mapping) else {},
+    }
+    hint = retry_after_seconds(retry_after)
+    if status == 429:
+        return Throttled(text, retry_after=hint, **kwargs)
+    if status in (401, 403):
+        return AuthError(text, **kwargs)
+    if status == 408:
+        return Timeout(text, **kwargs)
+    if status == 424:
+        return ModelError(text, **kwargs)
+    if 400 <= status < 500:
+        return BadRequest(text, **kwargs)
+    return Unavailable(text, retry_after=hint, **kwargs)
+
+
+def _transport_error(exc: Exception, *, provider: str, where: str, received: bool, late: bool) -> ProviderError:
+    import httpx
+
+    name = type(exc).__name__
+    if late:
+        return Timeout(
+            f"{where}: the call's time ran out while the answer was coming", provider=provider, code="Deadline"
+        )
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+        return Unavailable(f"cannot connect to {where}: {exc}", provider=provider, code=name)
+    if isinstance(exc, httpx.TimeoutException):
+        return Timeout(
+            f"{where}: no answer within the read timeout; not retried, the server may still be generating ({name})",
+            provider=provider,
+            code=name,
+        )
+    # The request went out; the connection broke while the answer was coming back.
+    return Unavailable(
+        f"{where}: the connection dropped {'mid-answer' if received else 'before the answer'} ({name}: {exc})",
+        provider=provider,
+        code=name,
+        request_sent=True,
+    )
+
+
+class HttpTransport:
+    """Posts JSON to ``base_url + routes[operation]``; streams the answer's bytes.
+
+    :param base_url: the API root (``https://host/v1``).
+    :param routes: operation (``generate``, ``embed``) → path under ``base_url``.
+    :param headers: sent with every request (auth included).
+    :param timeout: default read timeout; a call's own timeout lowers it.
+    :param connect_timeout: TCP/TLS connect timeout.
+    :param provider: names the provider in errors.
+
+    Sync calls share one ``httpx.Client``; async calls one ``httpx.AsyncClient`` per event
+    loop (httpx's async pools belong to the loop that made them), closed by ``aclose``.
+    """
+
+    streams_records = False
+
+    def __init__(
+        self,
+        base_url: str,
+        routes: Mapping[str, str],
+        *,
+        headers: Mapping[str, str],
+        timeout: float,
+        connect_timeout: float,
+        provider: str,
+    ) -> None:
+        import httpx
+
+        self.base_url = base_url.rstrip("/")
+        self.routes = dict(routes)
+        self.provider = provider
+        self._headers = {"Accept": "application/json", **headers}
+        self._timeout = timeout
+        self._connect_timeout = connect_timeout
+        self._client: httpx.Client | None = httpx.Client(headers=self._headers, timeout=self._limits(None))
+        self._async: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, AsyncIterator[None]]
+        ] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def _limits(self, timeout: float | None) -> httpx.Timeout:
+        import httpx
+
+        read = self._timeout if timeout is None else min(timeout, self._timeout)
+        return httpx.Timeout(read, connect=min(self._connect_timeout, read))
+
+    def url(self, operation: str) -> str:
+        return self.base_url + self.routes[operation]
+
+    def _sync(self) -> httpx.Client:
+        client = self._client
+        if client is None:
+            raise Unavailable(f"{self.base_url}: the transport is closed", provider=self.provider, retryable=False)
+        return client
+
+    async def _aclient(self) -> httpx.AsyncClient:
+        import httpx
+
+        if self._client is None:
+            raise Unavailable(f"{self.base_url}: the transport is closed", provider=self.provider, retryable=False)
+        loop = asyncio.get_running_loop()
+        found = self._async.get(loop)
+        if found is None:
+            client = httpx.AsyncClient(headers=self._headers, timeout=self._limits(None))
+            # The loop closes its async generators when it shuts down (asyncio.run does):
+            # this one holds the loop's pool and closes it then, so an application that
+            # never calls aclose() leaks no sockets.
+            keeper = _close_with_loop(client)
+            await keeper.__anext__()
+            found = self._async[loop] = (client, keeper)
+        return found[0]
+
+    def _raise_for(self, response: httpx.Response, content: bytes, url: str) -> None:
+        raise error_for_status(
+            response.status_code,
+            content,
+            retry_after=response.headers.get("retry-after"),
+            provider=self.provider,
+            where=url,
+        )
+
+    @staticmethod
+    def _json(content: bytes, url: str, provider: str) -> Any:
+        try:
+            return json.loads(content)
+        except ValueError:
+            raise ModelError(
+                f"{url} answered with a body that is not JSON: {content[:200]!r}", provider=provider, code="DecodeError"
+            ) from None
+
+    # -- sync -----------------------------------------------------------------------------------
+
+    def call(self, operation: str, body: Any, request: Request) -> Any:
+        import httpx
+
+        timeout = request.timeout
+        url = self.url(operation)
+        try:
+            response = self._sync().post(url, json=body, timeout=self._limits(timeout))
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, provider=self.provider, where=url, received=False, late=False) from exc
+        if response.status_code >= 400:
+            self._raise_for(response, response.content, url)
+        return self._json(response.content, url, self.provider)
+
+    def stream(self, body: Any, request: Request) -> Iterator[bytes]:
+        """The answer's bytes as they arrive; closing the iterator closes the response."""
+        import httpx
+
+        url = self.url("generate")
+        timeout = request.timeout
+        deadline = time.monotonic() + timeout if timeout is not None else None
+        received = False
+        try:
+            with self._sync().stream("POST", url, json=body, timeout=self._limits(timeout)) as response:
+                if response.status_code >= 400:
+                    self._raise_for(response, response.read(), url)
+                watchdog = _Watchdog(response, deadline)
+                try:
+                    for chunk in response.iter_raw():
+                        received = True
+                        if watchdog.expired():
+                            raise Timeout(
+                                f"{url}: the call's time ran out while the answer was coming",
+                                provider=self.provider,
+                                code="Deadline",
+                            )
+                        yield chunk
+                finally:
+                    watchdog.cancel()
+        except httpx.HTTPError as exc:
+            late = deadline is not None and time.monotonic() >= deadline
+            raise _transport_error(exc, provider=self.provider, where=url, received=received, late=late) from exc
+
+    # -- async ----------------------------------------------------------------------------------
+
+    async def acall(self, operation: str, body: Any, request: Request) -> Any:
+        import httpx
+
+        timeout = request.timeout
+        url = self.url(operation)
+        try:
+            client = await self._aclient()
+            response = await client.post(url, json=body, timeout=self._limits(timeout))
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, provider=self.provider, where=url, received=False, late=False) from exc
+        if response.status_code >= 400:
+            self._raise_for(response, response.content, url)
+        return self._json(response.content, url, self.provider)
+
+    async def astream(self, body: Any, request: Request) -> AsyncIterator[bytes]:
+        import httpx
+
+        url = self.url("generate")
+        timeout = request.timeout
+        deadline = time.monotonic() + timeout if timeout is not None else None
+        received = False
+        try:
+            client = await self._aclient()
+            async with client.stream("POST", url, json=body, timeout=self._limits(timeout)) as response:
+                if response.status_code >= 400:
+                    self._raise_for(response, await response.aread(), url)
+                chunks = response.aiter_raw()
+                while True:
+                    try:
+                        if deadline is None:
+                            chunk = await chunks.__anext__()
+                        else:
+                            chunk = await asyncio.wait_for(chunks.__anext__(), max(0.0, deadline - time.monotonic()))
+                    except StopAsyncIteration:
+                        break
+                    received = True
+                    yield chunk
+        except asyncio.TimeoutError as exc:
+            raise _transport_error(exc, provider=self.provider, where=url, received=received, late=True) from exc
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, provider=self.provider, where=url, received=received, late=False) from exc
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    async def aclose(self) -> None:
+        try:
+            found = self._async.pop(asyncio.get_running_loop(), None)
+            if found is not None:
+                await found[0].aclose()
+        finally:
+            self.close()
+
+
+async def _close_with_loop(client: httpx.AsyncClient) -> AsyncIterator[None]:
+    try:
+        yield
+    finally:
+        await client.aclose()
+
+
+class _Watchdog:
+    """Closes a response when the call's time is up, so a read blocked on a slow stream
+    returns (httpx's timeouts bound each read, not the whole stream)."""
+
+    def __init__(self, response: httpx.Response, deadline: float | None) -> None:
+        self._deadline = deadline
+        self._timer: threading.Timer | None = None
+        if deadline is not None:
+            self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), response.close)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def expired(self) -> bool:
+        return self._deadline is not None and time.monotonic() >= self._deadline
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
