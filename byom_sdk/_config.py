@@ -36,6 +36,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, ValidationInfo
 
 from ._errors import ConfigError
+from ._redact import remember_secret
 from ._retry import RetryPolicy
 
 if sys.version_info >= (3, 11):
@@ -92,6 +93,7 @@ def interpolate(value: Any, *, source: str, alias: str | None, path: str) -> Any
             name, default = match.group(1), match.group(2)
             found = os.environ.get(name)
             if found is not None:
+                remember_secret(found, name)  # errors and reprs show ${NAME}, never the value
                 return found
             if default is not None:
                 return default

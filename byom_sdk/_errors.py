@@ -29,6 +29,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from ._redact import redact
+
 __all__ = [
     "AuditError",
     "AuthError",
@@ -56,6 +58,7 @@ class ByomError(Exception):
     default_retryable: ClassVar[bool] = False
 
     def __init__(self, message: str, *, retryable: bool | None = None) -> None:
+        message = redact(message)  # no ${ENV} value or URL credential in any SDK error
         super().__init__(message)
         self.message = message
         self.retryable: bool = self.default_retryable if retryable is None else retryable

@@ -19,6 +19,7 @@ from typing_extensions import Self, Unpack
 from ._errors import ByomError, CapabilityNotSupported
 from ._executors import Executors, shared_executors
 from ._pipeline import Pipeline
+from ._redact import redact
 from ._requests import build_embed_request, build_generate_request
 from ._runner import Runner
 from ._streams import AsyncStream, SyncStream
@@ -237,4 +238,4 @@ class ManagedModel:
 
     def __repr__(self) -> str:
         info = self.provider.info
-        return f"<ManagedModel {self.alias!r} provider={info.provider!r} id={info.id!r}>"
+        return redact(f"<ManagedModel {self.alias!r} provider={info.provider!r} id={info.id!r}>")

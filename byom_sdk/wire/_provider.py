@@ -16,6 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from .._errors import BadRequest, ByomError, ModelError, ProviderError, Unavailable
 from .._provider import Provider
+from .._redact import redact
 from .._types import (
     EmbedRequest,
     EmbedResponse,
@@ -261,6 +262,9 @@ class WireProvider(Provider):
         body = self._encode(self.embed_codec.encode_embed, request)
         answer = await self._async_transport().acall("embed", body, request)
         return self._embedded(answer, request, started)
+
+    def __repr__(self) -> str:
+        return redact(f"<{type(self).__name__} {self.where} codec={self.codec.name!r}>")
 
     # -- lifecycle ------------------------------------------------------------------------------
 

@@ -37,6 +37,8 @@ class OpenAICompatConfig(BaseModel):
         otherwise); setting it for such a host warns and has no effect. For a loopback
         server it is kept.
     :param retention: what the server keeps of prompts (``"none"`` only if you know it).
+    :param headers: extra request headers; their values are secrets (an API gateway key,
+        say) and never appear in reprs, errors or logs.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -45,7 +47,7 @@ class OpenAICompatConfig(BaseModel):
     model: str = Field(min_length=1)
     api: Literal["chat", "completions"] = "chat"
     api_key: SecretStr | None = None
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
     stream: bool = True
     stream_usage: bool = True
     tools: bool = False

@@ -26,7 +26,7 @@ class OpenAICompatModel(WireProvider):
 
     def __init__(self, config: OpenAICompatConfig) -> None:
         self.config = config
-        headers = dict(config.headers)
+        headers = {name: value.get_secret_value() for name, value in config.headers.items()}
         if config.api_key is not None:
             headers["Authorization"] = f"Bearer {config.api_key.get_secret_value()}"
         chat = config.api == "chat"
@@ -65,6 +65,3 @@ class OpenAICompatModel(WireProvider):
             where=f"OpenAI-compatible server {transport.base_url}",
             embed_codec=OpenAIEmbeddings(model=config.embedding_model or config.model),
         )
-
-    def __repr__(self) -> str:
-        return f"<OpenAICompatModel {self.config.model!r} at {self.config.base_url}>"

@@ -153,6 +153,3 @@ class SageMakerModel(WireProvider):
             control.close()
         self._info = self._info.model_copy(update={"boundary": boundary})
         return boundary
-
-    def __repr__(self) -> str:
-        return f"<SageMakerModel endpoint={self.config.endpoint_name!r} codec={self.codec.name!r}>"

@@ -98,6 +98,3 @@ class VertexModel(WireProvider):
         boundary = verified_boundary(self.config, endpoint)
         self._info = self._info.model_copy(update={"boundary": boundary})
         return boundary
-
-    def __repr__(self) -> str:
-        return f"<VertexModel {self.endpoint} codec={self.codec.name} transport={self.config.transport}>"
