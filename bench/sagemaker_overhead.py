@@ -1,13 +1,17 @@
 """Per-call overhead of byom-sagemaker over the raw boto3 client.
 
-Median time of ``model.generate`` through ``byom_sdk.Client`` (trust on with the default
-policy, and trust off), and of the bare ``SageMakerModel`` (the plugin's own cost), against
-a raw ``invoke_endpoint`` + ``Body.read()`` + ``json.loads`` on a reused boto3 client with
-the same body, all against the same loopback ``LocalSageMakerServer`` (TGI personality):
-1,000 calls each, interleaved in one run with the order rotated every round.
+Time of ``model.generate`` through ``byom_sdk.Client`` — trust off (the pipeline alone,
+audit in memory; and with the SQLite audit: an intent and an outcome record per call),
+trust on with the default policy and SQLite audit for a short prompt and a 2 KB prompt
+with PII in it — and of the bare ``SageMakerModel`` (the plugin's own cost), against a raw
+``invoke_endpoint`` + ``Body.read()`` + ``json.loads`` on a reused boto3 client sending the
+same bodies, all against the same loopback ``LocalSageMakerServer`` (TGI personality):
+1,000 calls each, interleaved in one run with the order rotated every round. Extras are
+paired (each byom call minus the raw call of the same round): median and p95.
 
-    .venv/bin/python bench/sagemaker_overhead.py [--calls 1000] [--audit default|memory] [--profile]
+    .venv/bin/python bench/sagemaker_overhead.py [--calls 1000] [--profile]
 
+Goals: trust off <= +0.1 ms per call; trust on, 2 KB prompt, p95 <= +1 ms.
 ``--profile`` also runs cProfile over byom calls and prints where the time goes.
 """
 
@@ -19,32 +23,44 @@ import json
 import platform
 import pstats
 import statistics
+import tempfile
 import time
 import warnings
+from typing import Any
 
 import boto3
 from botocore.config import Config
 from byom_sagemaker.testing import LocalSageMakerServer
 
 import byom_sdk
+from byom_sdk import GenerateRequest
 from byom_sdk.testing import ScriptedModel
 
 PROMPT = "Summarise ticket 4711"
+
+
+LONG = (
+    "Customer Jane Doe (jane.doe@example.com, +44 20 7946 0958) reports that card 4111 1111 1111 1111 "
+    "was charged twice for order 4711. "
+) * 14  # ~2 KB with e-mail, phone and card numbers to mask
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[int(0.95 * (len(ordered) - 1))]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--profile", action="store_true")
-    parser.add_argument(
-        "--audit",
-        choices=["default", "memory"],
-        default="default",
-        help="audit sink of the Clients: the default policy's, or in-memory (to isolate its cost)",
-    )
     args = parser.parse_args()
     warnings.simplefilter("ignore")  # plugins of other teams may warn while loading
-    with LocalSageMakerServer(region="eu-west-1") as server:
+    from byom_sagemaker import SageMakerConfig, SageMakerModel
+
+    from byom_sdk.wire.hf import TGI
+
+    with tempfile.TemporaryDirectory() as folder, LocalSageMakerServer(region="eu-west-1") as server:
         server.add_endpoint("bench", "tgi", ScriptedModel(["a short reply of seven words here"]))
         config = server.model_config("bench")
         creds = config["credentials"]
@@ -56,40 +72,44 @@ def main() -> None:
             aws_secret_access_key=creds["secret_access_key"],
             config=Config(retries={"total_max_attempts": 1}),
         )
-        # What a hand-written TGI call sends: the same body the codec builds.
-        body = json.dumps(
-            {
-                "inputs": PROMPT,
-                "parameters": {"max_new_tokens": 16, "details": True, "return_full_text": False, "do_sample": False},
-                "stream": False,
-            }
-        ).encode()
-        policy = {"allow_loopback": True}  # the local server is on 127.0.0.1
-        if args.audit == "memory":
-            policy["audit"] = {"sink": "memory"}
-        on_client = byom_sdk.Client(models={"m": config}, trust="on", policy=policy)
-        off_client = byom_sdk.Client(models={"m": config}, trust="off", policy=policy)
-        on, off = on_client.model("m"), off_client.model("m")
+        # What a hand-written TGI call sends: the same bodies the codec builds.
+        bodies = {
+            prompt: json.dumps(
+                TGI().encode_generate(GenerateRequest(prompt=prompt, max_tokens=16), stream=False)
+            ).encode()
+            for prompt in (PROMPT, LONG)
+        }
+        base = {"allow_loopback": True}  # the local server is on 127.0.0.1
+        sqlite = {**base, "audit": {"path": f"{folder}/audit.sqlite"}}
+        clients = {
+            "off-memory": byom_sdk.Client(
+                models={"m": config}, trust="off", policy={**base, "audit": {"sink": "memory"}}
+            ),
+            "off-sqlite": byom_sdk.Client(models={"m": config}, trust="off", policy=sqlite),
+            "on-sqlite": byom_sdk.Client(models={"m": config}, trust="on", policy=sqlite),
+        }
+        models = {name: client.model("m") for name, client in clients.items()}
         bare_config = dict(config)
         bare_config.pop("provider")
-        from byom_sagemaker import SageMakerConfig, SageMakerModel
-
         bare = SageMakerModel(SageMakerConfig(**bare_config))
 
-        def raw_call() -> None:
+        def raw_call(prompt: str) -> None:
             response = raw.invoke_endpoint(
-                EndpointName="bench", Body=body, ContentType="application/json", Accept="application/json"
+                EndpointName="bench", Body=bodies[prompt], ContentType="application/json", Accept="application/json"
             )
             assert json.loads(response["Body"].read())[0]["generated_text"]
 
-        def byom_call(model: byom_sdk.Model) -> None:
-            assert model.generate(PROMPT, max_tokens=16).text
+        def byom_call(model: Any, prompt: str = PROMPT) -> None:
+            assert model.generate(prompt, max_tokens=16).text
 
         calls = {
-            "raw": raw_call,
-            "on": lambda: byom_call(on),
-            "off": lambda: byom_call(off),
+            "raw": lambda: raw_call(PROMPT),
+            "raw-2kb": lambda: raw_call(LONG),
             "bare": lambda: byom_call(bare),
+            "off-memory": lambda: byom_call(models["off-memory"]),
+            "off-sqlite": lambda: byom_call(models["off-sqlite"]),
+            "on-sqlite": lambda: byom_call(models["on-sqlite"]),
+            "on-sqlite-2kb": lambda: byom_call(models["on-sqlite"], LONG),
         }
         for _ in range(50):  # warm up connections, caches and the server's threads
             for call in calls.values():
@@ -97,22 +117,36 @@ def main() -> None:
         samples: dict[str, list[float]] = {name: [] for name in calls}
         order = list(calls)
         for i in range(args.calls):
-            for name in order[i % 4 :] + order[: i % 4]:  # rotate to cancel ordering effects
+            shift = i % len(order)
+            for name in order[shift:] + order[:shift]:  # rotate to cancel ordering effects
                 start = time.perf_counter()
                 calls[name]()
                 samples[name].append(time.perf_counter() - start)
-        raw_ms = statistics.median(samples["raw"]) * 1000
-        print(f"machine: {platform.machine()} python {platform.python_version()}, {args.calls} calls each, interleaved")
-        print(f"raw boto3 invoke_endpoint (loopback): median {raw_ms:.3f} ms   (Client audit sink: {args.audit})")
-        for name, label in (("bare", "SageMakerModel alone"), ("on", "Client, trust on"), ("off", "Client, trust off")):
-            ms = statistics.median(samples[name]) * 1000
-            paired = statistics.median(b - r for b, r in zip(samples[name], samples["raw"], strict=True)) * 1000
+        print(
+            f"machine: {platform.machine()} {platform.processor() or ''} python {platform.python_version()}, "
+            f"{args.calls} calls each, interleaved"
+        )
+        for raw_name in ("raw", "raw-2kb"):
             print(
-                f"byom model.generate ({label:20s}): median {ms:.3f} ms  extra {ms - raw_ms:+.3f} ms  "
-                f"ratio {ms / raw_ms:.3f}x  (paired median extra {paired:+.3f} ms; goal <= 0.1 ms)"
+                f"{raw_name:14s} boto3 invoke_endpoint (loopback): median {statistics.median(samples[raw_name]) * 1000:.3f} ms"
+            )
+        rows = (
+            ("bare", "raw", "SageMakerModel alone", None),
+            ("off-memory", "raw", "Client, trust off, audit in memory", 0.1),
+            ("off-sqlite", "raw", "Client, trust off, SQLite audit", None),
+            ("on-sqlite", "raw", "Client, trust on, SQLite audit", None),
+            ("on-sqlite-2kb", "raw-2kb", "Client, trust on, 2 KB prompt", 1.0),
+        )
+        for name, against, label, goal in rows:
+            extra = [(b - r) * 1000 for b, r in zip(samples[name], samples[against], strict=True)]
+            ratio = statistics.median(samples[name]) / statistics.median(samples[against])
+            target = f"  goal {'p95' if goal == 1.0 else 'median'} <= +{goal} ms" if goal else ""
+            print(
+                f"{label:36s}: extra median {statistics.median(extra):+.3f} ms  p95 {p95(extra):+.3f} ms  "
+                f"ratio {ratio:.3f}x vs {against}{target}"
             )
         if args.profile:
-            for label, model in (("Client, trust on", on), ("SageMakerModel alone", bare)):
+            for label, model in (("Client, trust on", models["on-sqlite"]), ("SageMakerModel alone", bare)):
                 profiler = cProfile.Profile()
                 profiler.enable()
                 for _ in range(args.calls):
@@ -121,8 +155,8 @@ def main() -> None:
                 print(f"\n--- cProfile, {args.calls} x generate ({label}), top 25 by own time ---")
                 pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
         bare.close()
-        on_client.close()
-        off_client.close()
+        for client in clients.values():
+            client.close()
         raw.close()
 
 

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         TrustPolicy,
         VaultPolicy,
     )
+    from ._record import calls_of
     from ._runtime import TrustRuntime
     from ._scoring import HeuristicScorer, Scorer
     from ._vault import Vault, VaultStore
@@ -74,6 +75,7 @@ __all__ = [
     "VaultPolicy",
     "VaultStore",
     "VerifyResult",
+    "calls_of",
     "check_boundary",
     "load_keyring",
     "read_audit",
@@ -82,6 +84,7 @@ __all__ = [
 
 _LAZY: dict[str, str] = {
     "AuditEntry": "._audit",
+    "calls_of": "._record",
     "AuditKeyring": "._audit",
     "Checkpoint": "._audit",
     "load_keyring": "._audit",

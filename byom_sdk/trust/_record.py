@@ -15,6 +15,7 @@ import asyncio
 import functools
 import hashlib
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from ._policy import TrustPolicy
     from ._runtime import TrustRuntime
 
-__all__ = ["RECORD_VERSION", "TrustCall", "TrustSettings", "outcome_of"]
+__all__ = ["RECORD_VERSION", "TrustCall", "TrustSettings", "calls_of", "outcome_of"]
 
 #: version 2: intent and outcome records per call.
 RECORD_VERSION = 2
@@ -63,6 +64,27 @@ class TrustSettings:
             found = call.state[_STATE_KEY] = TrustCall(self, call)
         trust: TrustCall = found
         return trust
+
+
+def calls_of(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One view per call, in log order: each outcome merged over its intent (linked by
+    ``call_id``, decisions concatenated); an intent without an outcome yet (in flight, or
+    its writer crashed) appears as itself with ``outcome: None``; other records are skipped."""
+    intents: dict[str, dict[str, Any]] = {}
+    calls: list[dict[str, Any]] = []
+    for record in records:
+        kind = record.get("kind")
+        if kind == "intent":
+            intents[str(record.get("call_id"))] = dict(record)
+        elif kind == "outcome":
+            intent = intents.pop(str(record.get("call_id")), {})
+            merged = {**intent, **record}
+            merged["decisions"] = [*intent.get("decisions", ()), *record.get("decisions", ())]
+            if "content" in intent or "content" in record:
+                merged["content"] = {**intent.get("content", {}), **record.get("content", {})}
+            calls.append(merged)
+    calls.extend({**intent, "outcome": None} for intent in intents.values())
+    return calls
 
 
 def outcome_of(error: BaseException) -> tuple[str, str | None]:
@@ -106,6 +128,8 @@ class TrustCall:
         self.trust_ms = 0.0
         self.intent_seq: int | None = None
         self.audit_seq: int | None = None
+        #: decisions already written in the intent record
+        self._decided = 0
 
     def fail(self, error: BaseException) -> None:
         if self.outcome != "ok":
@@ -161,20 +185,38 @@ class TrustCall:
         )
         if "prompt" in self.content:
             record["content"] = {"prompt": self.content["prompt"]}
+        self._decided = len(self.decisions)
         return record
 
     def outcome_record(self) -> dict[str, Any]:
-        """The record of how the call ended (the whole story when nothing was sent)."""
+        """The record of how the call ended: with an intent before it, what happened since
+        (the intent, linked by ``call_id``, holds who, where and what was sent); without
+        one — a call refused or cancelled before sending, or trust off — the whole story."""
         usage = self.usage
-        record = self._common()
+        if self.intent_seq is not None:
+            record: dict[str, Any] = {
+                "v": RECORD_VERSION,
+                "call_id": self.call.request_id,
+                "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                "model": self.settings.alias,
+                "operation": self.call.operation,
+                "decisions": [d.as_dict() for d in self.decisions[self._decided :]],
+            }
+        else:
+            record = self._common()
+            record.update(
+                {
+                    "decisions": [d.as_dict() for d in self.decisions],
+                    "masking_mode": self._masking_mode(),
+                    "entities": dict(sorted(self.counts.items())),
+                    "prompt_hmac": self.prompt_hmac,
+                }
+            )
         record.update(
             {
                 "kind": "outcome",
                 "sent": self.call.sent,
                 "intent_seq": self.intent_seq,
-                "decisions": [d.as_dict() for d in self.decisions],
-                "masking_mode": self._masking_mode(),
-                "entities": dict(sorted(self.counts.items())),
                 "placeholders": {"restored": self.restored, "unrestored": self.unrestored},
                 "scores": dict(self.scores),
                 "usage": (
@@ -191,10 +233,11 @@ class TrustCall:
                 "error_type": self.error_type,
                 "error_code": self.error_code,
                 "rule": self.rule,
-                "prompt_hmac": self.prompt_hmac,
                 "response_hmac": self.response_hmac,
             }
         )
         if self.content:
-            record["content"] = dict(self.content)
+            response = {k: v for k, v in self.content.items() if k != "prompt" or self.intent_seq is None}
+            if response:
+                record["content"] = response
         return record

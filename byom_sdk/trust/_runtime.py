@@ -202,7 +202,10 @@ class TrustRuntime:
 
     def append(self, record: Mapping[str, Any]) -> AuditEntry:
         """Append one record to the audit sink."""
-        return self.sink.append(record)
+        sink = self._sink  # opened at build: no lock on the per-call path
+        if sink is None or self._closed:
+            sink = self.sink
+        return sink.append(record)
 
     def _open_sink(self) -> AuditSink:
         audit = self.policy.audit

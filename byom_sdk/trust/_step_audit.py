@@ -40,10 +40,16 @@ class AuditStep:
         self.settings = settings
 
     def open(self, call: CallContext) -> Interceptor:
+        if not self.settings.enabled:
+            # trust='off' is for local development: one record per call, after it, and no
+            # intent (nothing is masked or gated, so nothing before sending needs proving).
+            return _OutcomeOnly(self.settings.state(call))
         return _AuditCall(self.settings.state(call))
 
 
-class _AuditCall(Interceptor):
+class _OutcomeOnly(Interceptor):
+    """Records how a call ended (trust off: this is its only record)."""
+
     blocking = True
 
     def __init__(self, trust: TrustCall) -> None:
@@ -75,9 +81,6 @@ class _AuditCall(Interceptor):
         log.error("model %r: %s (trust.audit.on_failure = 'warn')", settings.alias, error.message)
         return None
 
-    def on_send(self) -> None:
-        trust = self.trust
-        trust.intent_seq = self._append(trust.intent())
 
     def on_response(self, response: GenerateResponse) -> GenerateResponse:
         trust = self.trust
@@ -110,3 +113,11 @@ class _AuditCall(Interceptor):
         if trust.call.operation == "stream" and trust.outcome == "ok" and not trust.finish_reasons:
             trust.outcome, trust.error_type = "cancelled", "Cancelled"  # the stream ended without finishing
         trust.audit_seq = self._append(trust.outcome_record())
+
+
+class _AuditCall(_OutcomeOnly):
+    """Records a call's intent before its request leaves, then its outcome."""
+
+    def on_send(self) -> None:
+        trust = self.trust
+        trust.intent_seq = self._append(trust.intent())

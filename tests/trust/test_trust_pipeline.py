@@ -31,7 +31,7 @@ from byom_sdk import (
     UsageEvent,
 )
 from byom_sdk.testing import ScriptedModel
-from byom_sdk.trust import AuditError, Span, read_audit, verify_audit
+from byom_sdk.trust import AuditError, Span, calls_of, read_audit, verify_audit
 from byom_sdk.trust.testing import CANARIES, assert_all_canaries, assert_no_canaries, canary_messages, echo_all
 
 FAST_RETRY = {"max_attempts": 3, "initial_backoff": 0.0, "jitter": False}
@@ -46,8 +46,8 @@ def all_records(path: Path) -> list[dict]:
 
 
 def records(path: Path) -> list[dict]:
-    """One record per call: its outcome (the intent, when one was written, precedes it)."""
-    return [r for r in all_records(path) if r.get("kind") == "outcome"]
+    """One view per call: its outcome merged over its intent."""
+    return calls_of(all_records(path))
 
 
 class SplitModel(Model):

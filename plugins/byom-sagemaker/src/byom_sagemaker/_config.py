@@ -96,6 +96,8 @@ class SageMakerConfig(BaseModel):
     :param credentials: see :class:`CredentialsConfig`.
     :param endpoint_url: runtime endpoint override (VPC endpoint, or the local server).
     :param control_plane_endpoint_url: SageMaker API endpoint override for boundary checks.
+    :param max_connections: pooled connections to the endpoint (match the Client's
+        ``max_concurrency`` when calls are concurrent).
     :param connect_timeout: seconds to open a connection.
     :param read_timeout: seconds to wait for response bytes; long because a generation
         answers only when it is done. A request's own ``timeout`` lowers it per call.
@@ -125,6 +127,7 @@ class SageMakerConfig(BaseModel):
     credentials: CredentialsConfig = Field(default_factory=CredentialsConfig)
     endpoint_url: str | None = None
     control_plane_endpoint_url: str | None = None
+    max_connections: int = Field(default=64, ge=1, le=1024)
     connect_timeout: float = Field(default=10.0, gt=0.0)
     read_timeout: float = Field(default=300.0, gt=0.0)
     not_ready_retry_after: float = Field(default=5.0, ge=0.0)

@@ -95,5 +95,8 @@ def client_config(config: SageMakerConfig) -> Config:
         read_timeout=config.read_timeout,
         retries={"total_max_attempts": 1, "mode": "standard"},
         tcp_keepalive=True,
+        # One pooled connection per concurrent call: botocore's default of 10 makes calls
+        # beyond the tenth open (and drop) a new connection each time.
+        max_pool_connections=config.max_connections,
         user_agent_extra="byom-sagemaker/0.1",
     )

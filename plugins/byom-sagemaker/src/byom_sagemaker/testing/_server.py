@@ -141,6 +141,7 @@ class Endpoint:
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 256  # many concurrent clients connect at once; the default backlog is 5
     app: LocalSageMakerServer
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -227,14 +228,24 @@ class LocalSageMakerServer:
         *,
         inference_components: Mapping[str, Model] | None = None,
         variants: tuple[str, ...] = ("AllTraffic",),
+        container_url: str | None = None,
         **options: Any,
     ) -> Endpoint:
         """Serve an endpoint. ``codec`` names a built-in personality (options as keywords)
-        or is a :class:`Personality`; ``model`` defaults to a ``ScriptedModel`` echo."""
+        or is a :class:`Personality`; ``model`` defaults to a ``ScriptedModel`` echo.
+
+        With ``container_url`` the endpoint forwards every call to a real container's
+        ``/invocations`` (e.g. ``byom serve --profile sagemaker``) instead, and ``codec``
+        only names the codec clients should use for it.
+        """
         if model is None:
             from byom_sdk.testing import ScriptedModel
 
             model = ScriptedModel(model_id=name)
+        if container_url is not None:
+            from ._forward import ForwardingPersonality
+
+            codec = ForwardingPersonality(container_url, codec=codec if isinstance(codec, str) else codec.name)
         personality = codec if isinstance(codec, Personality) else personality_for(codec, **options)
         endpoint = Endpoint(
             name, personality, model, dict(inference_components) if inference_components else None, tuple(variants)
@@ -566,9 +577,11 @@ class LocalSageMakerServer:
             self._container_error(handler, entry, endpoint, failure)
             return
         entry.status = 200
+        # A forwarded container says its content type only once it has answered.
+        content_type = getattr(chunks, "content_type", None) or endpoint.personality.stream_content_type
         handler.send_response(200)
         handler.send_header("Content-Type", "application/vnd.amazon.eventstream")
-        handler.send_header("X-Amzn-SageMaker-Content-Type", endpoint.personality.stream_content_type)
+        handler.send_header("X-Amzn-SageMaker-Content-Type", content_type)
         handler.send_header("x-Amzn-Invoked-Production-Variant", endpoint.variants[0])
         handler.send_header("x-amzn-RequestId", str(uuid.uuid4()))
         handler.send_header("Transfer-Encoding", "chunked")
@@ -582,9 +595,18 @@ class LocalSageMakerServer:
                 yield first
             yield from chunks
 
+        try:
+            self._write_parts(write, all_chunks(), entry, fault)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:  # a forwarded stream holds a connection to the container
+                close()
+        handler.wfile.write(b"0\r\n\r\n")
+
+    def _write_parts(self, write: Any, chunks: Iterator[bytes], entry: LoggedRequest, fault: Fault | None) -> None:
         sent = 0
         try:
-            for part in self._parts(all_chunks()):
+            for part in self._parts(chunks):
                 if fault is not None and sent >= fault.after_parts:
                     break
                 write(encode_payload_part(part))
@@ -605,4 +627,3 @@ class LocalSageMakerServer:
                     )
                 else:
                     write(encode_exception("InternalStreamFailure", fault.message or "Internal stream failure"))
-        handler.wfile.write(b"0\r\n\r\n")
