@@ -16,7 +16,7 @@ import pytest
 from byom_openai_compat import OpenAICompatConfig, OpenAICompatModel
 
 import byom_sdk
-from byom_sdk.trust import check_boundary
+from byom_sdk.trust import calls_of, check_boundary
 from byom_sdk.trust._policy import validate_policy
 
 EU = {"allowed_jurisdictions": ["EU"], "audit": {"sink": "memory"}}
@@ -143,7 +143,7 @@ def test_loopback_needs_allow_loopback(openai_server, sockets):
         models={"m": settings}, policy={"audit": {"sink": "memory"}, "allow_loopback": True}
     ) as client:
         assert client.model("m").generate("hi").text
-        [record] = [r for r in client.trust.sink.records if r.get("outcome") == "ok"]
+        [record] = [r for r in calls_of(client.trust.sink.records) if r.get("outcome") == "ok"]
         assert {d["rule"]: d["result"] for d in record["decisions"]}["allow_loopback"] == "pass"
 
 

@@ -18,6 +18,7 @@ from byom_sagemaker import SageMakerConfig, SageMakerModel
 from byom_sagemaker._boundary import DestinationChanged, install_send_guard
 
 from byom_sdk import PolicyViolation
+from byom_sdk.trust import calls_of
 
 EU = {"allowed_jurisdictions": ["EU"], "audit": {"sink": "memory"}}
 #: static keys: building a client with them resolves no credentials over the network.
@@ -222,7 +223,7 @@ def test_loopback_is_allowed_with_allow_loopback(server, make_client, sockets):
     client = make_client({"m": server.model_config("ep")}, policy={**EU, "allow_loopback": True})
     assert client.model("m").generate("hello").text
     assert len(server.requests) == 1
-    [record] = [r for r in client.trust.sink.records if r.get("outcome") == "ok"]
+    [record] = [r for r in calls_of(client.trust.sink.records) if r.get("outcome") == "ok"]
     decisions = {d["rule"]: d for d in record["decisions"]}
     assert decisions["allow_loopback"]["result"] == "pass"
     assert server.url.split("://", 1)[1] in decisions["allow_loopback"]["detail"]

@@ -19,7 +19,7 @@ from byom_vertex import VertexConfig, VertexModel
 from byom_vertex.testing import LocalVertexServer
 
 import byom_sdk
-from byom_sdk.trust import check_boundary
+from byom_sdk.trust import calls_of, check_boundary
 from byom_sdk.trust._policy import validate_policy
 
 EU = {"allowed_jurisdictions": ["EU"], "audit": {"sink": "memory"}}
@@ -194,6 +194,6 @@ def test_loopback_needs_allow_loopback(egress, transport):
         assert egress == [] and server.count() == 0
         with byom_sdk.Client(models={"m": settings}, policy={**EU, "allow_loopback": True}) as client:
             assert client.model("m").generate("hi").text == "echo: hi"
-            [record] = [r for r in client.trust.sink.records if r.get("outcome") == "ok"]
+            [record] = [r for r in calls_of(client.trust.sink.records) if r.get("outcome") == "ok"]
             assert {d["rule"]: d["result"] for d in record["decisions"]}["allow_loopback"] == "pass"
         assert server.count("predict") + server.count("rawPredict") >= 1
