@@ -252,8 +252,10 @@ def pipeline_overhead(prompts: list[str], calls: int) -> dict[str, float]:
         model = client.model("m")
         for i in range(calls):
             model.generate(prompts[i % len(prompts)], metadata={"conversation_id": f"c{i % 8}"})
-        trust_ms = [r["trust_ms"] for r in client.trust.sink.records]  # type: ignore[attr-defined]
-        sample = client.trust.sink.records[-1]  # type: ignore[attr-defined]
+        # Only call records carry trust_ms (the sink may hold other kinds of record too).
+        calls_done = [r for r in client.trust.sink.records if "trust_ms" in r]  # type: ignore[attr-defined]
+        trust_ms = [r["trust_ms"] for r in calls_done]
+        sample = calls_done[-1]
         client.close()
     with tempfile.TemporaryDirectory() as tmp:
         sink = SqliteAuditSink(SqliteSinkConfig(path=Path(tmp) / "a.sqlite"))

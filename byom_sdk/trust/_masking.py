@@ -17,16 +17,25 @@ from typing import Any, Literal
 
 from .._errors import PluginError, PolicyViolation
 from .._types import GenerateRequest, Message, ToolCall
-from ._detectors import Detector, Span, resolve_overlaps
+from ._detectors import BUILTIN_ENTITIES, Detector, Span, resolve_overlaps
 from ._vault import PLACEHOLDER_PATTERN, Vault
 
 __all__ = ["Masker", "StreamDemasker", "count_unrestored", "demask_text", "demask_tool_call"]
 
 Mode = Literal["placeholder", "redact", "refuse"]
 
-# Leftovers that look like a placeholder the vault could not restore: full unknown ones,
-# or ones the model mangled (a bracket dropped, the digest cut short).
-_LEFTOVER = re.compile(r"<[A-Z][A-Z0-9_]{0,40}_[0-9a-f]{4,64}>?|(?<![<\w])[A-Z][A-Z0-9_]{0,40}_[0-9a-f]{6,64}>")
+# Leftovers that look like a placeholder the vault could not restore: unknown ones, and
+# ones the model mangled: case changed (<email_7F3A9C>), spaces inside (< EMAIL_7f3a9c >,
+# <EMAIL _7f3a9c>), the digest cut short (<EMAIL_7f3a), a bracket dropped (EMAIL_7f3a9c>),
+# or both brackets dropped (EMAIL_7f3a9c, only for the built-in type labels: a bare
+# SOME_NAME_c0ffee in prose is too likely to be an identifier). Restored values are gone
+# by the time this runs, so whatever still matches was not restored.
+_LABELS = "|".join(sorted(BUILTIN_ENTITIES, key=len, reverse=True))
+_LEFTOVER = re.compile(
+    r"<[ \t]*[A-Za-z][A-Za-z0-9_]{0,40}?[ \t]*_[ \t]*[0-9a-fA-F]{2,64}[ \t]*>?"
+    r"|(?<![<\w])[A-Za-z][A-Za-z0-9_]{0,40}?[ \t]*_[ \t]*[0-9a-fA-F]{4,64}[ \t]*>"
+    rf"|(?<![<\w])(?i:{_LABELS})_[0-9a-fA-F]{{6,64}}(?![\w>])"
+)
 
 
 class Masker:
@@ -177,10 +186,11 @@ def demask_text(text: str, vault: Vault) -> tuple[str, int]:
 
 
 def count_unrestored(text: str) -> int:
-    """Placeholder-like leftovers (unknown to the vault, or mangled) in restored text."""
+    """Placeholder-like leftovers in restored text: unknown to the vault, or mangled by
+    the model (case, inner spaces, truncation, missing brackets). Each counts once."""
     if "_" not in text:
         return 0
-    return len(_LEFTOVER.findall(text))
+    return sum(1 for _ in _LEFTOVER.finditer(text))
 
 
 def _demask_json(value: Any, vault: Vault) -> tuple[Any, int]:

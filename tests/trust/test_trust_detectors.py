@@ -154,7 +154,8 @@ def test_email(masker):
         "05 40 96 47 39",
         "03298 44712",
         "020 7946 0958",
-        "(00020) 15451",
+        "0221/64792002",
+        "911 305 024",
     ],
 )
 def test_phones_international(masker, value):

@@ -165,3 +165,68 @@ def test_text_that_cannot_start_a_placeholder_is_not_delayed():
     assert demasker.feed("a < b and <b>") == "a < b and <b>"
     assert demasker.feed("x <EM") == "x "
     assert demasker.feed("Z") == "<EMZ"
+
+
+# -- mangled and doubled placeholders --------------------------------------------------------
+
+
+def _mangled(placeholder):
+    inner = placeholder[1:-1]
+    label, digest = inner.split("_", 1)
+    return {
+        "lower case": placeholder.lower(),
+        "upper case": f"<{label}_{digest.upper()}>",
+        "spaces inside the brackets": f"< {inner} >",
+        "space before the digest": f"<{label} _{digest}>",
+        "digest cut short": f"<{label}_{digest[:4]}>",
+        "closing bracket dropped": placeholder[:-1] + " end",
+        "opening bracket dropped": placeholder[1:],
+        "both brackets dropped": f"see {inner} here",
+    }
+
+
+@pytest.mark.parametrize("kind", list(_mangled("<EMAIL_abcdef>")))
+def test_each_mangled_placeholder_counts_once_as_unrestored(kind):
+    vault = Vault()
+    # A digest with a letter in it, so that a change of case changes the placeholder.
+    value = next(
+        f"ann{i}@example.com"
+        for i in range(100)
+        if vault.placeholder("EMAIL", f"ann{i}@example.com")[7:-1].strip("0123456789")
+    )
+    placeholder = vault.placeholder("EMAIL", value)
+    text = _mangled(placeholder)[kind]
+    restored, n = demask_text(text, vault)
+    assert n == 0 and value not in restored
+    assert count_unrestored(restored) == 1
+
+
+def test_ordinary_text_is_not_counted_as_unrestored():
+    text = "<b>bold</b> MAX_RETRIES=3 SHA_256 x_1 ERROR_deadbeef a<b>c and the_end"
+    assert count_unrestored(text) == 0
+
+
+def test_doubled_brackets_restore_to_the_original_brackets(masker):
+    # "Ann <ann@example.com>" masks to "Ann <<EMAIL_…>>": the outer brackets are the
+    # sender's own and must survive the round trip, whole and streamed.
+    vault = Vault()
+    text = "From: Ann <ann@example.com> and <<literal>>"
+    masked = masker.mask_text(text, vault, Counter())
+    assert "<<EMAIL_" in masked
+    restored, n = demask_text(masked, vault)
+    assert (restored, n) == (text, 1)
+    assert count_unrestored(restored) == 0
+    for cut in range(len(masked) + 1):
+        demasker = StreamDemasker(vault)
+        assert demasker.feed(masked[:cut]) + demasker.feed(masked[cut:]) + demasker.flush() == text, cut
+
+
+@pytest.mark.parametrize("key_size", [16, 32, 64, 100])
+def test_vault_digest_is_hmac_sha256(key_size):
+    # The vault computes HMAC from precomputed pads; it must equal the standard one.
+    import hmac
+    import secrets
+
+    key = secrets.token_bytes(key_size)
+    message = b"EMAIL\x00ann@example.com\x000"
+    assert Vault(key)._hmac(message) == hmac.digest(key, message, "sha256").hex()
