@@ -3,8 +3,8 @@ call pipeline.
 
 A model's pipeline, outermost step first::
 
-    telemetry → audit → gate → plugin middleware (by order) → scoring → masking
-      → tokenizer (context check, usage) → retry/deadline → provider
+    telemetry → audit → gate → plugin middleware (by order) → scoring → structured output
+      → masking → tokenizer (context check, usage) → retry/deadline → provider
 
 The gate refuses before plugin middleware runs; masking sees exactly what plugin
 middleware made of the request, so what leaves is what was masked; the audit wraps
@@ -31,10 +31,12 @@ from ._pipeline import Pipeline
 from ._plugins import Registry, get_registry
 from ._provider import Provider
 from ._retry import RetryPolicy
+from ._structured_step import StructuredStep
 from ._tokens import TokenizerMiddleware
 
 if TYPE_CHECKING:
     from ._tokenizer import Tokenizer
+    from .routing import RouteConfig
     from .trust import TrustPolicy, TrustRuntime
 
 __all__ = ["Client"]
@@ -54,6 +56,8 @@ class Client:
     :param registry: plugin registry; defaults to the process-wide one (loaded lazily).
     :param max_concurrency: threads serving async calls to sync-only providers (and how
         many such calls run at once); ``[client] max_concurrency`` in byom.toml.
+    :param routes: route name → ``[routes.NAME]`` table (see :mod:`byom_sdk.routing`):
+        ``model(name)`` then returns a model served by the route's targets.
 
     The trust runtime is built, and its audit store opened and checked, here: a policy or
     store that cannot work fails now, before any prompt is sent.
@@ -70,6 +74,7 @@ class Client:
         source: str = _INLINE,
         config_dir: Path | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        routes: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         if trust not in ("on", "off"):
             raise ConfigError("trust must be 'on' or 'off'", source=source, field="trust")
@@ -95,14 +100,28 @@ class Client:
                 entry = parse_model_entry(alias, value, source=source)
                 self._entries[alias] = entry
                 self._validate_provider_config(entry)
+        self._routes: dict[str, RouteConfig] = {}
+        if routes:
+            from .routing import parse_routes
+
+            self._routes = parse_routes(routes, models={*self._entries, *self._instances}, source=source)
         self._trust_mode = trust
         self._policy_input = policy
         self._trust: TrustRuntime | None = None
         self._built: dict[str, ManagedModel] = {}
-        self._lock = threading.Lock()
+        # Re-entrant: building a route builds its target models.
+        self._lock = threading.RLock()
         self._closed = False
         self.executors = Executors(max_concurrency, name="byom")
         self.trust.open()
+        try:
+            for name in self._routes:
+                # Routes are built now, so a target outside the trust policy fails here,
+                # not at the first call that would fail over to it.
+                self.model(name)
+        except BaseException:
+            self.close()
+            raise
 
     @classmethod
     def from_config(
@@ -116,7 +135,8 @@ class Client:
         """Build a Client from a byom.toml file.
 
         :param only: validate and offer just these aliases (a tool that needs one model is
-            not stopped by another model's config); unknown names are a ``ConfigError``.
+            not stopped by another model's config); unknown names are a ``ConfigError``. A
+            route named here brings the aliases it sends to.
         """
         path = Path(path)
         data = load_config_file(path)
@@ -129,14 +149,22 @@ class Client:
             raise ConfigError(
                 f"unknown key '{unknown[0]}' (known: max_concurrency)", source=str(path), field=f"client.{unknown[0]}"
             )
+        routes = data.get("routes") or {}
         if only is not None:
-            missing = [alias for alias in only if alias not in models]
+            missing = [alias for alias in only if alias not in models and alias not in routes]
             if missing:
                 raise ConfigError(
-                    f"no model named '{missing[0]}' (configured: {', '.join(sorted(models)) or 'none'})",
+                    f"no model named '{missing[0]}' (configured: {', '.join(sorted({*models, *routes})) or 'none'})",
                     source=str(path),
                 )
-            models = {alias: models[alias] for alias in only}
+            routes = {name: routes[name] for name in only if name in routes}
+            wanted = {alias for alias in only if alias in models}
+            if routes:
+                from .routing._build import route_aliases
+
+                for name, table in routes.items():
+                    wanted |= route_aliases(name, table, source=str(path)) & set(models)
+            models = {alias: table for alias, table in models.items() if alias in wanted}
         return cls(
             models,
             policy=data.get("trust"),
@@ -146,6 +174,7 @@ class Client:
             source=str(path),
             config_dir=path.resolve().parent,
             max_concurrency=settings.get("max_concurrency", DEFAULT_MAX_CONCURRENCY),
+            routes=routes,
         )
 
     # -- validation -----------------------------------------------------------------------
@@ -191,11 +220,17 @@ class Client:
     def aliases(self) -> list[str]:
         return sorted({*self._entries, *self._instances})
 
+    @property
+    def routes(self) -> list[str]:
+        """The names of the ``[routes]``; ``model(name)`` returns a ``RoutedModel``."""
+        return sorted(self._routes)
+
     def entry(self, alias: str) -> ModelEntry | None:
         return self._entries.get(alias)
 
     def model(self, alias: str) -> ManagedModel:
-        """The model called ``alias``, built on first use and reused afterwards."""
+        """The model called ``alias`` (or the route of that name), built on first use and
+        reused afterwards."""
         if self._closed:
             raise ByomError("client is closed")
         built = self._built.get(alias)
@@ -204,7 +239,7 @@ class Client:
         with self._lock:
             built = self._built.get(alias)
             if built is None:
-                built = self._build(alias)
+                built = self._build_route(alias) if alias in self._routes else self._build(alias)
                 self._built[alias] = built
         return built
 
@@ -264,12 +299,19 @@ class Client:
                 ) from exc
             if built_mw is not None:
                 plugin_middleware.append(built_mw)
-        outer, inner = self.trust.steps_for(alias, override=trust_override)
-        steps: list[Middleware] = [*outer, *plugin_middleware, *inner]
+        trust = self.trust.steps_for(alias, override=trust_override)
+        # The structured-output step reads answers with placeholders restored, so it sits
+        # just outside masking; scoring reads them too.
+        steps: list[Middleware] = [*trust.outer, *plugin_middleware, trust.scoring, StructuredStep(), trust.masking]
         if tokenizer is not None:
             steps.append(TokenizerMiddleware(tokenizer))
         pipeline = Pipeline(steps, retry=retry, executors=self.executors)
         return ManagedModel(alias, provider, pipeline, tokenizer=tokenizer)
+
+    def _build_route(self, name: str) -> ManagedModel:
+        from .routing import build_route
+
+        return build_route(self, self._routes[name])
 
     def _tokenizer_for(self, entry: ModelEntry) -> Tokenizer | None:
         if entry.tokenizer is None:
@@ -296,7 +338,7 @@ class Client:
         if self._closed:
             return
         self._closed = True
-        for model in self._built.values():
+        for model in reversed(self._built.values()):  # a route before the targets it uses
             model.close()
         if self._trust is not None:
             self._trust.close()
@@ -308,7 +350,7 @@ class Client:
         if self._closed:
             return
         self._closed = True
-        for model in self._built.values():
+        for model in reversed(self._built.values()):  # a route before the targets it uses
             await model.aclose()
         if self._trust is not None:
             self._trust.close()

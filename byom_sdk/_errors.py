@@ -18,6 +18,7 @@ an instance may override it (a container's 503 wrapped in a ModelError is retrya
         ├── Unavailable             503 / 500 / connection / not ready   (retryable)
         ├── Timeout                 deadline or read timeout             (not retryable)
         ├── ModelError              the model container itself failed    (not retryable)
+        │   └── SchemaError         the output does not follow the requested schema
         ├── AuthError               credentials missing or refused       (not retryable)
         └── BadRequest              the request was invalid for the model (not retryable)
 
@@ -42,6 +43,7 @@ __all__ = [
     "PluginError",
     "PolicyViolation",
     "ProviderError",
+    "SchemaError",
     "Throttled",
     "Timeout",
     "Unavailable",
@@ -191,6 +193,13 @@ class Timeout(ProviderError):
 
 class ModelError(ProviderError):
     """The model container failed; retryable only when it reported overload (429 / 503)."""
+
+
+class SchemaError(ModelError):
+    """The model's output does not follow the requested ``response_format`` or tool
+    schema (after the one repair round an emulated model gets). ``details["raw_text"]``
+    holds the output as the application would have seen it (placeholders restored) and
+    ``details["errors"]`` what was wrong with it."""
 
 
 class AuthError(ProviderError):

@@ -16,13 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Self, Unpack
 
-from ._errors import ByomError, CapabilityNotSupported
+from ._errors import ByomError, CapabilityNotSupported, SchemaError
 from ._executors import Executors, shared_executors
 from ._pipeline import Pipeline
 from ._redact import redact
 from ._requests import build_embed_request, build_generate_request
-from ._runner import Runner
+from ._runner import Plan, Runner
 from ._streams import AsyncStream, SyncStream
+from ._structured import emulate, normalize_response_format, repair_request, schema_of
+from ._structured_step import STATE_KEY as STRUCTURED
+from ._structured_step import StructuredPlan, StructuredStep
 from ._types import (
     Boundary,
     EmbedRequest,
@@ -41,6 +44,9 @@ if TYPE_CHECKING:
     from ._tokenizer import Tokenizer
 
 __all__ = ["ManagedModel"]
+
+#: how a model may serve tools / structured output without the SDK emulating them.
+_SERVED = ("native", "constrained")
 
 
 class ManagedModel:
@@ -66,7 +72,9 @@ class ManagedModel:
     def bare(cls, provider: Provider, *, executors: Executors | None = None) -> ManagedModel:
         """``provider`` behind no steps and no retries, with its own errors unwrapped
         (direct use and conformance testing)."""
-        pipeline = Pipeline((), retry=None, executors=executors or shared_executors(), wrap_foreign=False)
+        pipeline = Pipeline(
+            (StructuredStep(),), retry=None, executors=executors or shared_executors(), wrap_foreign=False
+        )
         try:
             alias = provider.info.id
         except Exception:  # noqa: BLE001 - the alias only labels errors; info is checked per call.
@@ -104,32 +112,77 @@ class ManagedModel:
             raise ByomError(f"model '{self.alias}' is closed")
         return self.provider.info
 
-    def _prepare(self, request: GenerateRequest, *, streaming: bool) -> GenerateRequest:
+    def _prepare(
+        self, input: MessageInput | GenerateRequest, params: GenerateParams, *, streaming: bool
+    ) -> tuple[GenerateRequest, StructuredPlan | None]:
+        """The request as the pipeline sends it, and what its answer must follow."""
+        model_cls = None
+        response_format = params.get("response_format")
+        if response_format is not None:
+            normalized, model_cls = normalize_response_format(response_format)
+            params = {**params, "response_format": normalized}
+        request = build_generate_request(input, **params)
         caps = self._check_open().capabilities
         if not (caps.generate or caps.chat):
             raise CapabilityNotSupported("generate", model=self.alias)
         if streaming and not caps.stream:
             raise CapabilityNotSupported("stream", model=self.alias)
-        if request.tools and not caps.tools:
-            raise CapabilityNotSupported("tools", model=self.alias)
         if request.stop and not caps.stop_sequences:
             raise CapabilityNotSupported("stop_sequences", model=self.alias)
+        plan = None
+        wants_tools = bool(request.tools) and request.tool_choice != "none"
+        if wants_tools or request.response_format is not None:
+            # Without a native or constrained mechanism the SDK emulates it: instructions in
+            # the prompt, the answer parsed and validated, one repair round.
+            tools_mode = (caps.tools_mode or ("native" if caps.tools else "emulated")) if wants_tools else None
+            schema_emulated = request.response_format is not None and caps.structured_output not in _SERVED
+            plan = StructuredPlan(
+                schema=schema_of(request.response_format),
+                model_cls=model_cls,
+                tools=request.tools if wants_tools else (),
+                tools_in_text=tools_mode in ("emulated", "constrained"),
+                emulated=tools_mode == "emulated" or schema_emulated,
+            )
+            if tools_mode in ("emulated", "constrained") or schema_emulated:
+                request = emulate(
+                    request,
+                    tools=None if tools_mode == "native" else tools_mode,
+                    schema=schema_emulated,
+                    as_prompt=not caps.chat and (self.provider.tokenizer or self._tokenizer) is None,
+                )
         if request.messages is not None and not caps.chat:
             tokenizer = self.provider.tokenizer or self._tokenizer
             if tokenizer is None:
                 raise CapabilityNotSupported("chat", model=self.alias)
             prompt = tokenizer.apply_chat_template(request.messages, add_generation_prompt=True)
-            return request.model_copy(update={"prompt": prompt, "messages": None})
-        if request.prompt is not None and not caps.generate:
+            request = request.model_copy(update={"prompt": prompt, "messages": None})
+        elif request.prompt is not None and not caps.generate:
             raise CapabilityNotSupported("generate (plain prompt; send messages)", model=self.alias)
-        return request
+        return request, plan
 
     def _prepare_embed(self) -> None:
         if not self._check_open().capabilities.embed:
             raise CapabilityNotSupported("embed", model=self.alias)
 
-    def _call(self, operation: Operation) -> Any:
-        return self.pipeline.context(self.alias, self.provider.info, operation)
+    def _call(self, operation: Operation, plan: StructuredPlan | None = None) -> Any:
+        call = self.pipeline.context(self.alias, self.provider.info, operation)
+        if plan is not None:
+            call.state[STRUCTURED] = plan
+        return call
+
+    def _generate_plan(self, request: GenerateRequest, plan: StructuredPlan | None) -> Plan[GenerateResponse]:
+        """One call — and for an emulated schema or tools, one repair round when the
+        answer does not follow it (a second call, audited as such)."""
+        try:
+            response: GenerateResponse = yield from self.pipeline.unary(self._call("generate", plan), request)
+            return response
+        except SchemaError as error:
+            if plan is None or not plan.emulated or request.messages is None:
+                raise
+            answer = str(error.details.get("raw_text", ""))
+            retry = repair_request(request, answer, error)
+        repaired: GenerateResponse = yield from self.pipeline.unary(self._call("generate", plan), retry)
+        return repaired
 
     # -- the public contract ----------------------------------------------------------------
 
@@ -138,37 +191,39 @@ class ManagedModel:
 
         :param input: a prompt, a list of messages (dicts or :class:`Message`) or a request.
         :param params: ``max_tokens``, ``temperature``, ``top_p``, ``top_k``, ``stop``,
-            ``seed``, ``tools``, ``metadata``, ``extra`` (see :class:`GenerateParams`).
+            ``seed``, ``tools``, ``tool_choice``, ``response_format`` (a pydantic model
+            class or a JSON schema; the validated object is ``response.parsed``),
+            ``metadata``, ``extra`` (see :class:`GenerateParams`).
         :raises BadRequest: invalid input, naming the field.
+        :raises SchemaError: the answer does not follow ``response_format`` or the tools.
         """
-        request = self._prepare(build_generate_request(input, **params), streaming=False)
-        result: GenerateResponse = self._runner.run(self.pipeline.unary(self._call("generate"), request))
-        return result
+        request, plan = self._prepare(input, params, streaming=False)
+        return self._runner.run(self._generate_plan(request, plan))
 
     async def agenerate(
         self, input: MessageInput | GenerateRequest, /, **params: Unpack[GenerateParams]
     ) -> GenerateResponse:
         """Async twin of :meth:`generate`; never blocks the event loop."""
-        request = self._prepare(build_generate_request(input, **params), streaming=False)
-        result: GenerateResponse = await self._runner.arun(self.pipeline.unary(self._call("generate"), request))
-        return result
+        request, plan = self._prepare(input, params, streaming=False)
+        return await self._runner.arun(self._generate_plan(request, plan))
 
     def stream(self, input: MessageInput | GenerateRequest, /, **params: Unpack[GenerateParams]) -> SyncStream:
         """Stream typed events — text deltas, tool calls, usage, then one finish event.
 
         Input is validated now; the call starts at the first ``next()``. Close the stream
-        (or use ``with``) to stop early.
+        (or use ``with``) to stop early. With ``response_format``, the whole text is
+        validated at the end (``SchemaError`` instead of the finish event).
         """
-        request = self._prepare(build_generate_request(input, **params), streaming=True)
-        return SyncStream(self._runner, self._stream_plan(request))
+        request, plan = self._prepare(input, params, streaming=True)
+        return SyncStream(self._runner, self._stream_plan(request, plan))
 
     def astream(self, input: MessageInput | GenerateRequest, /, **params: Unpack[GenerateParams]) -> AsyncStream:
         """Async twin of :meth:`stream` (``async for``; ``await stream.aclose()`` to stop)."""
-        request = self._prepare(build_generate_request(input, **params), streaming=True)
-        return AsyncStream(self._runner, self._stream_plan(request))
+        request, plan = self._prepare(input, params, streaming=True)
+        return AsyncStream(self._runner, self._stream_plan(request, plan))
 
-    def _stream_plan(self, request: GenerateRequest) -> Any:
-        call = self._call("stream")
+    def _stream_plan(self, request: GenerateRequest, plan: StructuredPlan | None) -> Any:
+        call = self._call("stream", plan)
         pipeline = self.pipeline
 
         def make(cancelled: bool) -> Any:

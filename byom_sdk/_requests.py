@@ -32,6 +32,8 @@ class GenerateParams(TypedDict, total=False):
     stop: str | Sequence[str] | None
     seed: int | None
     tools: Sequence[Mapping[str, Any]] | None
+    tool_choice: str | Mapping[str, Any] | None
+    response_format: Mapping[str, Any] | type[Any] | None
     metadata: RequestMetadata | Mapping[str, Any] | None
     extra: Mapping[str, Any] | None
 
@@ -66,6 +68,8 @@ def build_generate_request(
     stop: str | Sequence[str] | None = None,
     seed: int | None = None,
     tools: Sequence[Mapping[str, Any]] | None = None,
+    tool_choice: str | Mapping[str, Any] | None = None,
+    response_format: Mapping[str, Any] | type[Any] | None = None,
     metadata: RequestMetadata | Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> GenerateRequest:
@@ -104,6 +108,14 @@ def build_generate_request(
             fields["seed"] = seed
         if tools:
             fields["tools"] = tuple(copy.deepcopy(dict(t)) for t in tools)
+        if tool_choice is not None:
+            fields["tool_choice"] = copy.deepcopy(tool_choice if isinstance(tool_choice, str) else dict(tool_choice))
+        if response_format is not None:
+            if isinstance(response_format, type):  # a pydantic class: the façade normalises it first
+                from ._structured import normalize_response_format
+
+                response_format = normalize_response_format(response_format)[0]
+            fields["response_format"] = copy.deepcopy(dict(response_format))
         if metadata is not None:
             fields["metadata"] = metadata
         if extra:

@@ -30,6 +30,7 @@ __all__ = [
     "RequestMetadata",
     "Role",
     "StreamEvent",
+    "StructuredMode",
     "TextDelta",
     "ToolCall",
     "ToolCallEvent",
@@ -42,6 +43,7 @@ Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "content_filter", "tool_calls", "error"]
 UsageSource = Literal["server", "tokenizer", "estimate"]
 LocationKind = Literal["process", "customer-cloud", "third-party"]
+StructuredMode = Literal["native", "constrained", "emulated"]
 RegionSource = Literal["destination", "trusted_endpoint", "declared", "process"]
 
 
@@ -108,7 +110,11 @@ class GenerateRequest(_Frozen):
     """A text-generation request: either ``prompt`` or ``messages``, never both.
 
     ``extra`` is passed through to the provider untouched (e.g. container-specific
-    parameters); ``tools`` are JSON-schema tool definitions in the OpenAI shape.
+    parameters); ``tools`` are JSON-schema tool definitions in the OpenAI shape and
+    ``tool_choice`` OpenAI's (``"auto"``, ``"none"``, ``"required"`` or
+    ``{"type": "function", "function": {"name": ...}}``); ``response_format`` asks for
+    output that follows a JSON schema, in OpenAI's shape (``{"type": "json_schema",
+    "json_schema": {"name", "schema", "strict"}}`` or ``{"type": "json_object"}``).
     """
 
     prompt: Text | None = None
@@ -120,6 +126,8 @@ class GenerateRequest(_Frozen):
     stop: tuple[Text, ...] = ()
     seed: int | None = None
     tools: tuple[dict[str, Any], ...] = ()
+    tool_choice: str | dict[str, Any] | None = None
+    response_format: dict[str, Any] | None = None
     metadata: RequestMetadata = Field(default_factory=RequestMetadata)
     extra: dict[str, Any] = Field(default_factory=dict)
     #: seconds left for this attempt; set by the retry policy from its deadline.
@@ -178,7 +186,11 @@ class Usage(_Frozen):
 
 
 class GenerateResponse(_Frozen):
-    """The result of ``generate``. ``raw`` holds the provider body for debugging only."""
+    """The result of ``generate``. ``raw`` holds the provider body for debugging only.
+
+    ``parsed`` is the validated object when the request asked for a ``response_format``
+    (an instance of the pydantic model given, or the decoded JSON for a schema).
+    """
 
     text: str
     finish_reason: FinishReason
@@ -186,6 +198,7 @@ class GenerateResponse(_Frozen):
     model: str
     latency_ms: float = Field(default=0.0, ge=0.0)
     tool_calls: tuple[ToolCall, ...] = ()
+    parsed: Any = None
     raw: Any = Field(default=None, repr=False, exclude=True)
 
 
@@ -250,6 +263,10 @@ class Capabilities(_Frozen):
     """What a model can do, declared by the model at runtime.
 
     Calling a capability that is not declared raises ``CapabilityNotSupported``.
+    ``tools_mode`` and ``structured_output`` say how tool calls and schema-following output
+    are obtained: ``native`` (the server's own mechanism), ``constrained`` (decoding
+    constrained by a grammar) or, when the model declares nothing, ``emulated`` by the SDK
+    (instructions in the prompt, validation, one repair round).
     """
 
     generate: bool = False
@@ -257,6 +274,8 @@ class Capabilities(_Frozen):
     stream: bool = False
     embed: bool = False
     tools: bool = False
+    tools_mode: StructuredMode | None = None
+    structured_output: StructuredMode | None = None
     async_native: bool = False
     stop_sequences: bool = True
     seed: bool = False
@@ -345,7 +364,12 @@ class Boundary(_Frozen):
 
 
 class ModelInfo(_Frozen):
-    """Identity, capabilities and boundary of a model."""
+    """Identity, capabilities and boundary of a model.
+
+    ``version`` names the exact version that serves the calls, when the provider pins one
+    (a SageMaker production variant or inference component, a Vertex deployed model id, a
+    model name, an ONNX file hash); every audit record carries it.
+    """
 
     id: str
     provider: str
@@ -354,3 +378,4 @@ class ModelInfo(_Frozen):
     embedding_dimension: int | None = Field(default=None, ge=1)
     embedding_normalized: bool = False
     description: str = ""
+    version: str | None = None

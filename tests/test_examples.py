@@ -31,7 +31,19 @@ def _needs(*modules):
             marks=_needs("byom_sagemaker"),
         ),
         pytest.param("vertex_offline.py", [], id="vertex_offline", marks=_needs("byom_vertex")),
+        pytest.param(
+            "tools_and_structured_output.py",
+            ["parsed: Ticket(title=", "tool call: get_weather", "bring a coat"],
+            id="tools_and_structured_output",
+            marks=_needs("byom_sagemaker"),
+        ),
         pytest.param("local_chat.py", ["Paris", "cosine similarity"], id="local_chat", marks=_needs("byom_onnx")),
+        pytest.param(
+            "serve_openai.py",
+            ["<EMAIL_", "jane.doe@example.com", "401", "tenant=acme"],
+            id="serve_openai",
+            marks=_needs("openai", "uvicorn"),
+        ),
         pytest.param(
             "demo.py",
             [

@@ -153,7 +153,6 @@ def test_stream_early_close_closes_the_async_source():
         ({"generate": True}, lambda m: list(m.stream("x")), "stream"),
         ({"generate": True}, lambda m: m.embed("x"), "embed"),
         ({"embed": True}, lambda m: m.generate("x"), "generate"),
-        ({"generate": True, "chat": True}, lambda m: m.generate("x", tools=[{"type": "function"}]), "tools"),
         ({"generate": True}, lambda m: m.generate([{"role": "user", "content": "x"}]), "chat"),
         ({"generate": True, "stop_sequences": False}, lambda m: m.generate("x", stop="y"), "stop_sequences"),
     ],

@@ -16,6 +16,7 @@ import logging
 import secrets
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +41,18 @@ if TYPE_CHECKING:
     from .._middleware import Middleware
     from .._plugins import Registry
 
-__all__ = ["TrustRuntime"]
+__all__ = ["TrustRuntime", "TrustSteps"]
+
+
+@dataclass(frozen=True)
+class TrustSteps:
+    """One model's trust steps, by where they go in its pipeline: ``outer`` (telemetry,
+    audit, gate) outside the plugin middleware, then ``scoring``, then — innermost, so it
+    sees exactly what leaves — ``masking``."""
+
+    outer: tuple[Middleware, ...]
+    scoring: Middleware
+    masking: Middleware
 
 log = logging.getLogger("byom_sdk.trust")
 
@@ -253,14 +265,9 @@ class TrustRuntime:
             data = canonical_json(value)
         return hmac.new(self._content_key, data.encode(), hashlib.sha256).hexdigest()
 
-    def steps_for(
-        self, alias: str, *, override: Mapping[str, Any] | None = None
-    ) -> tuple[list[Middleware], list[Middleware]]:
-        """The trust steps of one model: those outside the plugin middleware (telemetry,
-        audit, gate) and those inside it (scoring, masking), each outermost first.
-
-        :param override: the model's ``trust = {...}`` table, merged over the policy.
-        """
+    def steps_for(self, alias: str, *, override: Mapping[str, Any] | None = None) -> TrustSteps:
+        """The trust steps of one model (``override``: its ``trust = {...}`` table, merged
+        over the policy)."""
         policy = merge_policy(self.policy, override, source=self.source, alias=alias)
         if override:
             self._check_names(policy, alias=alias)
@@ -274,9 +281,11 @@ class TrustRuntime:
             mode=masking.mode,
         )
         scorers = [self.scorer(name) for name in policy.scoring.scorers] if policy.scoring.enabled else []
-        outer: list[Middleware] = [TelemetryStep(settings), AuditStep(settings), GateStep(settings)]
-        inner: list[Middleware] = [ScoreStep(settings, scorers), MaskStep(settings, masker)]
-        return outer, inner
+        return TrustSteps(
+            outer=(TelemetryStep(settings), AuditStep(settings), GateStep(settings)),
+            scoring=ScoreStep(settings, scorers),
+            masking=MaskStep(settings, masker),
+        )
 
     def close(self) -> None:
         """Close the audit sink and drop every vault (placeholders can no longer be

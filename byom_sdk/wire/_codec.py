@@ -20,6 +20,7 @@ from .._types import (
     EmbedRequest,
     FinishReason,
     GenerateRequest,
+    StructuredMode,
     ToolCall,
     Usage,
 )
@@ -259,6 +260,10 @@ class Codec:
     streams: bool = False
     embeds: bool = False
     tools: bool = False
+    #: how the container serves tools / structured output (None: the SDK emulates them);
+    #: see :class:`~byom_sdk.Capabilities`.
+    tools_mode: StructuredMode | None = None
+    structured_output: StructuredMode | None = None
     stop_sequences: bool = True
     seed: bool = False
 

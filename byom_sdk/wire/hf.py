@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from .._openai import messages_to_openai
-from .._types import EmbedRequest, GenerateRequest
+from .._types import EmbedRequest, GenerateRequest, StructuredMode
 from ._codec import (
     Chunk,
     Codec,
@@ -34,7 +34,7 @@ from ._codec import (
 )
 from .openai import STREAM_ACCEPT, OpenAIChat, StreamFormat
 
-__all__ = ["LMI", "TEI", "TGI", "JumpStart", "JumpStartVariant", "tgi_chunk"]
+__all__ = ["LMI", "TEI", "TGI", "JumpStart", "JumpStartVariant", "tgi_chunk", "tgi_grammar"]
 
 _TGI_NAMES = {
     "max_tokens": "max_new_tokens",
@@ -69,8 +69,29 @@ def tgi_chunk(record: Any) -> Chunk | None:
     return Chunk(text=text, finish_reason=reason, usage=read_usage(details) if details else None)
 
 
+def tgi_grammar(request: GenerateRequest) -> dict[str, Any] | None:
+    """TGI's ``grammar`` for a request's schema or tools: ``{"type": "json", "value": S}``.
+
+    Tools become one schema whose answer is ``{"tool_calls": [{"name", "arguments"}]}``
+    (TGI needs top-level ``properties``; the tools go under them), so the server constrains
+    decoding to a valid call and the SDK reads the call from the text.
+    """
+    if request.tools and request.tool_choice != "none":
+        from .._structured import tool_schema
+
+        return {"type": "json", "value": tool_schema(request.tools, request.tool_choice)}
+    if request.response_format is not None:
+        from .._structured import schema_of
+
+        schema = schema_of(request.response_format)
+        if schema is not None:  # TGI needs top-level ``properties``; it refuses other schemas
+            return {"type": "json", "value": schema}
+    return None
+
+
 class TGI(Codec):
-    """Hugging Face TGI, native generate route (see the module docstring).
+    """Hugging Face TGI, native generate route (see the module docstring). JSON schemas and
+    tools go as TGI's ``grammar`` (decoding constrained on the server).
 
     :param parameters: default container parameters merged under each request's own.
     """
@@ -80,6 +101,8 @@ class TGI(Codec):
     generates = True
     streams = True
     seed = True
+    tools_mode: StructuredMode | None = "constrained"
+    structured_output: StructuredMode | None = "native"
     _names: Mapping[str, str] = _TGI_NAMES
 
     def __init__(self, *, parameters: Mapping[str, Any] | None = None) -> None:
@@ -94,6 +117,9 @@ class TGI(Codec):
             del params["top_p"]
         if params.get("top_k") == 0:
             del params["top_k"]
+        grammar = tgi_grammar(request)
+        if grammar is not None:
+            params["grammar"] = grammar
         params.update(request.extra)
         return params
 
@@ -126,6 +152,9 @@ class LMI(TGI):
 
     name = "lmi"
     _names = {**_TGI_NAMES, "stop": "stop_sequences"}
+    # LMI's rolling-batch route takes no grammar: the SDK emulates both.
+    tools_mode = None
+    structured_output = None
 
     def __init__(
         self, *, stream_format: StreamFormat = "jsonlines", parameters: Mapping[str, Any] | None = None

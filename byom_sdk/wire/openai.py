@@ -144,12 +144,18 @@ class OpenAIChat(_OpenAIBase):
     generates = True
     chat = True
     tools = True
+    tools_mode = "native"
+    structured_output = "native"
 
     def encode_generate(self, request: GenerateRequest, *, stream: bool) -> dict[str, Any]:
         body = self._common(request, stream)
         body["messages"] = messages_to_openai(request.as_messages())
         if request.tools:
             body["tools"] = [dict(tool) for tool in request.tools]
+            if request.tool_choice is not None:
+                body["tool_choice"] = request.tool_choice
+        if request.response_format is not None:
+            body["response_format"] = dict(request.response_format)
         body.update(request.extra)
         return body
 

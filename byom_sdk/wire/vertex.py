@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
+from .._structured import schema_of
 from .._types import EmbedRequest, GenerateRequest, Usage
 from ._codec import Chunk, Codec, Decoded, Embedded, parse_vectors, sampling
 from .hf import TGI, tgi_chunk
@@ -155,6 +156,8 @@ class VertexTGI(VertexCodec):
     chat = True
     streams = True
     seed = True
+    tools_mode = "constrained"
+    structured_output = "native"
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(options)
@@ -163,9 +166,13 @@ class VertexTGI(VertexCodec):
         self._chat = OpenAIChat(model=self.options.get("model") or None, include_usage=True, top_k=False)
 
     def _body(self, request: GenerateRequest, stream: bool) -> dict[str, Any]:
-        if request.messages is not None:
-            return self._chat.encode_generate(request, stream=stream)
-        return self._tgi.encode_generate(request, stream=stream)
+        if request.messages is None:
+            return self._tgi.encode_generate(request, stream=stream)
+        body = self._chat.encode_generate(request, stream=stream)
+        schema = schema_of(request.response_format)
+        if schema is not None:  # TGI's Messages API: {"type": "json", "value": S}, not OpenAI's nesting
+            body["response_format"] = {"type": "json", "value": schema}
+        return body
 
     def encode_generate(self, request: GenerateRequest, *, stream: bool) -> dict[str, Any]:
         if stream:
@@ -196,6 +203,8 @@ class VertexOpenAI(VertexCodec):
     chat = True
     streams = True
     tools = True
+    tools_mode = "native"
+    structured_output = "native"
     seed = True
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:

@@ -309,3 +309,32 @@ def test_assembler_ignores_records_after_done_and_sends_one_finish():
     events += assembler.feed(b'data: {"choices":[{"delta":{"content":"late"}}]}\n\n')
     events += assembler.finish()
     assert [type(e).__name__ for e in events] == ["TextDelta", "UsageEvent", "FinishEvent"]
+
+
+# -- tools and structured output per container ----------------------------------------------
+
+SCHEMA = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
+TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+
+
+def test_openai_sends_tools_tool_choice_and_response_format_in_openai_shape():
+    fmt = {"type": "json_schema", "json_schema": {"name": "r", "schema": SCHEMA}}
+    request = GenerateRequest(prompt="p", tools=(TOOL,), tool_choice="required", response_format=fmt)
+    body = OpenAIChat().encode_generate(request, stream=False)
+    assert (body["tools"], body["tool_choice"], body["response_format"]) == ([TOOL], "required", fmt)
+    assert OpenAIChat.tools_mode == OpenAIChat.structured_output == "native"
+
+
+def test_tgi_sends_grammars_and_its_messages_api_its_own_shape():
+    fmt = {"type": "json_schema", "json_schema": {"name": "r", "schema": SCHEMA}}
+    tgi = TGI().encode_generate(GenerateRequest(prompt="p", response_format=fmt), stream=False)
+    assert tgi["parameters"]["grammar"] == {"type": "json", "value": SCHEMA}
+    tools = TGI().encode_generate(GenerateRequest(prompt="p", tools=(TOOL,)), stream=False)
+    assert tools["parameters"]["grammar"]["value"]["properties"]["tool_calls"]["items"]["properties"]["name"] == {
+        "const": "f"
+    }
+    chat = VertexTGI().encode_generate(
+        GenerateRequest(messages=(Message(role="user", content="q"),), response_format=fmt), stream=False
+    )
+    assert chat["instances"][0]["response_format"] == {"type": "json", "value": SCHEMA}
+    assert LMI.structured_output is None and LMI.tools_mode is None  # emulated by the SDK

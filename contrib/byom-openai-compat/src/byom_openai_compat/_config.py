@@ -25,6 +25,8 @@ class OpenAICompatConfig(BaseModel):
     :param stream_usage: send ``stream_options.include_usage`` (vLLM, llama.cpp, Ollama
         support it; switch off for servers that reject unknown keys).
     :param tools: the served model supports OpenAI tool calls.
+    :param structured_output: the server honours ``response_format`` (vLLM, SGLang,
+        llama.cpp and Ollama do); false makes the SDK emulate it.
     :param embedding_dimension: set to declare ``/v1/embeddings`` support with vectors of
         this size; ``embedding_model`` overrides the model name for it.
     :param timeout: read timeout in seconds (a request's own ``timeout`` lowers it).
@@ -51,6 +53,7 @@ class OpenAICompatConfig(BaseModel):
     stream: bool = True
     stream_usage: bool = True
     tools: bool = False
+    structured_output: bool = True
     max_context: int | None = Field(default=None, ge=1)
     embedding_dimension: int | None = Field(default=None, ge=1)
     embedding_model: str | None = None

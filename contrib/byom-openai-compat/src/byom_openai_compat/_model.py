@@ -49,6 +49,8 @@ class OpenAICompatModel(WireProvider):
                 stream=config.generate and config.stream,
                 embed=config.embedding_dimension is not None,
                 tools=config.generate and config.tools and chat,
+                tools_mode="native" if config.generate and config.tools and chat else None,
+                structured_output="native" if chat and config.structured_output else None,
                 async_native=True,
                 seed=True,
                 max_context=config.max_context,

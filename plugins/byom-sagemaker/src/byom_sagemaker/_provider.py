@@ -96,6 +96,8 @@ class SageMakerModel(WireProvider):
                 stream=codec.generates and codec.streams and config.stream and config.target_model is None,
                 embed=codec.embeds,
                 tools=codec.tools and codec.chat,
+                tools_mode=codec.tools_mode,
+                structured_output=codec.structured_output,
                 async_native=False,
                 stop_sequences=codec.stop_sequences,
                 seed=codec.seed,

@@ -67,6 +67,8 @@ class VertexModel(WireProvider):
                 stream=codec.stream_rpc is not None and codec.streams,
                 embed=codec.embed_rpc is not None and codec.embeds,
                 tools=codec.tools,
+                tools_mode=codec.tools_mode,
+                structured_output=codec.structured_output,
                 async_native=config.transport == "grpc",
                 seed=codec.seed,
                 max_context=config.max_context,

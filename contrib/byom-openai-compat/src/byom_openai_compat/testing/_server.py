@@ -144,6 +144,9 @@ class _Handler(BaseHTTPRequestHandler):
         stop = body.get("stop")
         if stop:
             fields["stop"] = (stop,) if isinstance(stop, str) else tuple(stop)
+        if body.get("tools"):
+            fields["tools"] = tuple(body["tools"])
+            fields["tool_choice"] = body.get("tool_choice")
         return GenerateRequest(**fields)
 
     def _generate(self, body: dict[str, Any], *, chat: bool, fault: str | None) -> None:
@@ -158,6 +161,11 @@ class _Handler(BaseHTTPRequestHandler):
             choice: dict[str, Any] = {"index": 0, "finish_reason": reply.finish_reason, "logprobs": None}
             if chat:
                 choice["message"] = {"role": "assistant", "content": reply.text}
+                if reply.tool_calls:
+                    choice["message"]["tool_calls"] = [
+                        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                        for c in reply.tool_calls
+                    ]
             else:
                 choice["text"] = reply.text
             usage = {
@@ -213,6 +221,17 @@ class _Handler(BaseHTTPRequestHandler):
                 if fault == "stream_error":
                     self._sse({"error": {"message": "generation failed mid-stream", "type": "server_error"}})
                     break
+            elif event.type == "tool_call" and chat:
+                # As vLLM streams them: id, type and name first, then the arguments in pieces.
+                call = event.tool_call
+                index = sent
+                head = {"index": index, "id": call.id, "type": "function", "function": {"name": call.name}}
+                self._sse(chunk({"index": 0, "delta": {"tool_calls": [head]}, "finish_reason": None}))
+                half = len(call.arguments) // 2
+                for piece in (call.arguments[:half], call.arguments[half:]):
+                    fragment = {"index": index, "function": {"arguments": piece}}
+                    self._sse(chunk({"index": 0, "delta": {"tool_calls": [fragment]}, "finish_reason": None}))
+                sent += 1
             elif event.type == "finish":
                 final = (
                     {"index": 0, "delta": {}, "finish_reason": event.finish_reason}

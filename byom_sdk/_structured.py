@@ -1,0 +1,311 @@
+"""Structured output and tool calls: one reading of schemas, outputs and tool calls.
+
+``response_format`` arrives as a pydantic model class, a bare JSON schema, or OpenAI's
+shape; it is normalised to OpenAI's shape (what native servers take) and validated output
+becomes ``GenerateResponse.parsed``. Models that declare no native or constrained mechanism
+are *emulated*: the schema (or the tools and the reply format for a call) goes into a
+system message, the answer is parsed and validated here, and a failed answer gets one
+repair round before :class:`~byom_sdk.SchemaError`. Validation uses ``jsonschema``
+(Draft 2020-12), imported on first use.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ._errors import BadRequest, SchemaError
+from ._types import GenerateRequest, Message, ToolCall
+
+__all__ = [
+    "EMULATED_TOOL_KEY",
+    "emulate",
+    "normalize_response_format",
+    "parse_json",
+    "parse_tool_calls",
+    "repair_request",
+    "schema_of",
+    "tool_schema",
+    "validate",
+]
+
+#: the key an emulated model answers with when it calls tools.
+EMULATED_TOOL_KEY = "tool_calls"
+
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+
+
+def normalize_response_format(value: Any) -> tuple[dict[str, Any], Any]:
+    """``value`` in OpenAI's shape, and the pydantic class to build ``parsed`` with (or None).
+
+    :raises BadRequest: naming ``response_format`` for anything else.
+    """
+    from pydantic import BaseModel
+
+    if isinstance(value, type) and issubclass(value, BaseModel):
+        schema = value.model_json_schema()
+        return {"type": "json_schema", "json_schema": {"name": value.__name__, "schema": schema, "strict": True}}, value
+    if isinstance(value, Mapping):
+        kind = value.get("type")
+        if kind == "json_object":
+            return {"type": "json_object"}, None
+        if kind == "json_schema":
+            inner = value.get("json_schema")
+            if not isinstance(inner, Mapping) or not isinstance(inner.get("schema"), Mapping):
+                raise BadRequest(
+                    "invalid request: response_format.json_schema.schema must be a JSON schema object",
+                    code="InvalidRequest",
+                    details={"field": "response_format"},
+                )
+            return {"type": "json_schema", "json_schema": {"name": "response", **dict(inner)}}, None
+        return {"type": "json_schema", "json_schema": {"name": "response", "schema": dict(value)}}, None
+    raise BadRequest(
+        f"invalid request: response_format must be a pydantic model class or a JSON schema, not {type(value).__name__}",
+        code="InvalidRequest",
+        details={"field": "response_format"},
+    )
+
+
+def schema_of(response_format: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The JSON schema a normalised ``response_format`` asks for (``{"type": "object"}``
+    for ``json_object``)."""
+    if not response_format:
+        return None
+    if response_format.get("type") == "json_object":
+        return {"type": "object"}
+    inner = response_format.get("json_schema") or {}
+    schema = inner.get("schema")
+    return dict(schema) if isinstance(schema, Mapping) else None
+
+
+def parse_json(text: str) -> Any:
+    """The JSON value in a model's answer: the whole text, a fenced block, or the first
+    object or array in it (models wrap JSON in prose and fences when only asked to).
+
+    :raises ValueError: when no JSON value can be read.
+    """
+    candidate = text.strip()
+    try:
+        return json.loads(candidate)
+    except ValueError:
+        pass
+    fenced = _FENCE.search(candidate)
+    if fenced:
+        try:
+            return json.loads(fenced.group(1))
+        except ValueError:
+            pass
+    decoder = json.JSONDecoder()
+    for index, char in enumerate(candidate):
+        if char in "{[":
+            try:
+                value, _ = decoder.raw_decode(candidate, index)
+                return value
+            except ValueError:
+                continue
+    raise ValueError("the answer holds no JSON value")
+
+
+def validate(value: Any, schema: Mapping[str, Any]) -> list[str]:
+    """What is wrong with ``value`` against ``schema`` (empty when it is valid)."""
+    import jsonschema
+
+    validator_cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    validator = validator_cls(schema)
+    problems = []
+    for error in sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path)):
+        where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+        problems.append(f"{where}: {error.message}")
+    return problems
+
+
+def parsed_value(text: str, schema: Mapping[str, Any], model_cls: Any = None) -> Any:
+    """The validated object in ``text``.
+
+    :raises SchemaError: with the raw text and the problems in its details.
+    """
+    try:
+        value = parse_json(text)
+    except ValueError as exc:
+        raise SchemaError(f"the answer is not JSON: {exc}", details={"raw_text": text, "errors": [str(exc)]}) from None
+    problems = validate(value, schema)
+    if problems:
+        raise SchemaError(
+            f"the answer does not follow the schema: {problems[0]}"
+            + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""),
+            details={"raw_text": text, "errors": problems},
+        )
+    if model_cls is not None:
+        from pydantic import ValidationError
+
+        try:
+            return model_cls.model_validate(value)
+        except ValidationError as exc:
+            problems = [f"{'/'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+            raise SchemaError(
+                f"the answer does not fit {model_cls.__name__}: {problems[0]}",
+                details={"raw_text": text, "errors": problems},
+            ) from None
+    return value
+
+
+# -- tools ---------------------------------------------------------------------------------------
+
+
+def _function(tool: Mapping[str, Any]) -> Mapping[str, Any]:
+    function = tool.get("function", tool)
+    return function if isinstance(function, Mapping) else {}
+
+
+def tool_schema(tools: Sequence[Mapping[str, Any]], choice: Any = None) -> dict[str, Any]:
+    """The JSON schema of a reply that calls the request's tools (for grammars and
+    emulation): ``{"tool_calls": [{"name": ..., "arguments": {...}}, ...]}``."""
+    options = []
+    for tool in tools:
+        function = _function(tool)
+        name = function.get("name")
+        if isinstance(choice, Mapping) and _function(choice).get("name") not in (None, name):
+            continue
+        options.append(
+            {
+                "type": "object",
+                "properties": {
+                    "name": {"const": name},
+                    "arguments": dict(function.get("parameters") or {"type": "object"}),
+                },
+                "required": ["name", "arguments"],
+            }
+        )
+    call = options[0] if len(options) == 1 else {"anyOf": options}
+    return {
+        "type": "object",
+        "properties": {EMULATED_TOOL_KEY: {"type": "array", "items": call, "minItems": 1}},
+        "required": [EMULATED_TOOL_KEY],
+    }
+
+
+def parse_tool_calls(text: str, tools: Sequence[Mapping[str, Any]]) -> tuple[ToolCall, ...] | None:
+    """The tool calls in an emulated answer, or ``None`` when it answers in plain text.
+
+    :raises SchemaError: a call to an unknown tool, or arguments that break its schema.
+    """
+    try:
+        value = parse_json(text)
+    except ValueError:
+        return None
+    if not isinstance(value, Mapping) or EMULATED_TOOL_KEY not in value:
+        return None
+    problems = validate(value, tool_schema(tools))
+    if problems:
+        raise SchemaError(
+            f"the tool call does not follow the tools' schemas: {problems[0]}",
+            details={"raw_text": text, "errors": problems},
+        )
+    return tuple(
+        ToolCall(
+            id=f"call_{index}", name=str(call["name"]), arguments=json.dumps(call["arguments"], ensure_ascii=False)
+        )
+        for index, call in enumerate(value[EMULATED_TOOL_KEY])
+    )
+
+
+# -- emulation --------------------------------------------------------------------------------
+
+
+def _instructions(request: GenerateRequest) -> str:
+    parts = []
+    if request.tools and request.tool_choice != "none":
+        described = [
+            {"name": _function(t).get("name"), "description": _function(t).get("description", ""),
+             "parameters": _function(t).get("parameters") or {"type": "object"}}
+            for t in request.tools
+        ]  # fmt: skip
+        must = request.tool_choice == "required" or isinstance(request.tool_choice, Mapping)
+        parts.append(
+            "You can call these tools:\n"
+            + json.dumps(described, ensure_ascii=False)
+            + f'\nTo call tools, reply with only this JSON: {{"{EMULATED_TOOL_KEY}": [{{"name": <tool name>, '
+            '"arguments": {<arguments following the tool\'s parameters>}}]}. '
+            + ("You must call a tool." if must else "Otherwise answer normally.")
+        )
+    schema = schema_of(request.response_format)
+    if schema is not None:
+        parts.append(
+            "Reply with only a JSON value, no prose and no code fence, that follows this JSON schema:\n"
+            + json.dumps(schema, ensure_ascii=False)
+        )
+    return "\n\n".join(parts)
+
+
+def _plain_messages(messages: Sequence[Message]) -> list[Message]:
+    """Tool calls and tool results as text, for models with no notion of either."""
+    out = []
+    for message in messages:
+        if message.role == "tool":
+            out.append(
+                Message(role="user", content=f"Tool result ({message.tool_call_id or 'call'}): {message.content}")
+            )
+        elif message.tool_calls:
+            calls = [{"name": c.name, "arguments": json.loads(c.arguments or "{}")} for c in message.tool_calls]
+            out.append(Message(role="assistant", content=json.dumps({EMULATED_TOOL_KEY: calls}, ensure_ascii=False)))
+        else:
+            out.append(message)
+    return out
+
+
+def emulate(request: GenerateRequest, *, tools: str | None, schema: bool, as_prompt: bool = False) -> GenerateRequest:
+    """``request`` for a model that cannot serve its tools or schema natively.
+
+    :param tools: ``"emulated"``: the tools become instructions and are removed from the
+        request; ``"constrained"``: instructions too, but the tools stay (the server's
+        grammar constrains the reply to a call, the instructions tell the model what the
+        tools are for); ``None``: untouched.
+    :param schema: the schema becomes instructions and ``response_format`` is removed.
+
+    :param as_prompt: the model reads a plain prompt and has no chat template: the
+        instructions go in front of the prompt instead of into a system message.
+
+    Tool traffic in the history (assistant calls, tool results) becomes text for models
+    that have no notion of either.
+    """
+    emulated = request.model_copy(
+        update={
+            "tools": () if tools == "emulated" else request.tools,
+            "tool_choice": None if tools == "emulated" else request.tool_choice,
+            "response_format": None if schema else request.response_format,
+        }
+    )
+    view = request.model_copy(
+        update={"tools": request.tools if tools else (), "response_format": request.response_format if schema else None}
+    )
+    text = _instructions(view)
+    if not text:
+        return emulated
+    if as_prompt:
+        if request.prompt is not None:
+            return emulated.model_copy(update={"prompt": f"{text}\n\n{request.prompt}"})
+        # No chat template to render messages with: a plain transcript the model can follow.
+        lines = [f"{m.role.capitalize()}: {m.content}" for m in _plain_messages(request.as_messages())]
+        prompt = "\n\n".join([text, *lines, "Assistant:"])
+        return emulated.model_copy(update={"prompt": prompt, "messages": None})
+    messages = _plain_messages(request.as_messages())
+    if messages and messages[0].role == "system":
+        messages[0] = Message(role="system", content=f"{messages[0].content}\n\n{text}")
+    else:
+        messages.insert(0, Message(role="system", content=text))
+    return emulated.model_copy(update={"messages": tuple(messages), "prompt": None})
+
+
+def repair_request(request: GenerateRequest, answer: str, error: SchemaError) -> GenerateRequest:
+    """The one repair round: the invalid answer and what was wrong, then a request to fix it."""
+    problems = "; ".join(error.details.get("errors") or [error.message])
+    messages = [
+        *request.as_messages(),
+        Message(role="assistant", content=answer),
+        Message(
+            role="user", content=f"That reply was not valid ({problems}). Reply again with only the corrected JSON."
+        ),
+    ]
+    return request.model_copy(update={"messages": tuple(messages), "prompt": None})

@@ -1,0 +1,223 @@
+"""Tool calling and structured output through the contract: native requests pass the
+schema to the server, others are emulated (instructions, validation, one repair round),
+answers become ``parsed`` objects or tool calls, and the trust boundary holds for both."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from pydantic import BaseModel, Field
+
+from byom_sdk import (
+    Boundary,
+    Capabilities,
+    Client,
+    GenerateResponse,
+    ModelInfo,
+    Provider,
+    SchemaError,
+    TextDelta,
+    ToolCallEvent,
+    Usage,
+)
+from byom_sdk.testing import ScriptedModel
+from byom_sdk.trust import calls_of
+from byom_sdk.trust.testing import CANARIES, assert_no_canaries
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather in a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "unit": {"enum": ["C", "F"]}},
+            "required": ["city"],
+        },
+    },
+}
+
+
+class Ticket(BaseModel):
+    title: str
+    priority: int = Field(ge=1, le=5)
+    tags: list[str]
+
+
+def client_for(model, registry, **policy):
+    return Client(models={"m": model}, policy={"audit": {"sink": "memory"}, **policy}, registry=registry)
+
+
+def test_emulated_schema_gives_a_parsed_pydantic_object(registry):
+    model = ScriptedModel(['```json\n{"title": "Printer on fire", "priority": 1, "tags": ["hw"]}\n```'])
+    with client_for(model, registry) as client:
+        reply = client.model("m").generate("File a ticket", response_format=Ticket)
+    assert reply.parsed == Ticket(title="Printer on fire", priority=1, tags=["hw"])
+    sent = model.requests[0]
+    assert sent.response_format is None  # emulated: the container never sees the field
+    system = sent.as_messages()[0]
+    assert system.role == "system" and '"priority"' in system.content and "JSON schema" in system.content
+
+
+def test_an_invalid_answer_gets_one_repair_round(registry):
+    model = ScriptedModel(['{"title": "x", "priority": 9, "tags": []}', '{"title": "x", "priority": 3, "tags": []}'])
+    with client_for(model, registry) as client:
+        reply = client.model("m").generate("File a ticket", response_format=Ticket)
+        assert reply.parsed.priority == 3
+        [first, second] = calls_of(client.trust.sink.records)
+    assert first["error_type"] == "SchemaError" and second["outcome"] == "ok"  # both calls audited
+    repair = model.requests[1].as_messages()
+    assert repair[-2].role == "assistant" and "priority" in repair[-1].content and "not valid" in repair[-1].content
+
+
+def test_schema_error_after_the_repair_round_carries_the_restored_text(registry):
+    model = ScriptedModel(lambda request: f"not json, but {request.as_messages()[-1].content.split()[-1]}")
+    with client_for(model, registry) as client, pytest.raises(SchemaError) as info:
+        client.model("m").generate("Reply to ann@example.com", response_format={"type": "object"})
+    error = info.value
+    assert "ann@example.com" in error.details["raw_text"] or "JSON" in error.details["raw_text"]
+    assert error.details["errors"] and len(model.requests) == 2
+    assert_no_canaries([r.model_dump_json() for r in model.requests], where="what the model saw")
+
+
+class NativeJSON(Provider):
+    """Declares native structured output and tools; records what it was sent."""
+
+    def __init__(self, answer: str = '{"title": "t", "priority": 2, "tags": []}', calls=()) -> None:
+        self.answer = answer
+        self.calls = calls
+        self.requests = []
+
+    @property
+    def info(self):
+        return ModelInfo(
+            id="native",
+            provider="native",
+            capabilities=Capabilities(
+                generate=True, chat=True, stream=True, tools=True, tools_mode="native", structured_output="native"
+            ),
+            boundary=Boundary(provider="native", location_kind="process", retention="none"),
+        )
+
+    def handle_generate(self, request):
+        self.requests.append(request)
+        return GenerateResponse(
+            text=self.answer,
+            finish_reason="tool_calls" if self.calls else "stop",
+            usage=Usage(input_tokens=1, output_tokens=1, source="server"),
+            model="native",
+            tool_calls=self.calls,
+        )
+
+
+def test_native_servers_get_the_schema_and_no_repair_round(registry):
+    model = NativeJSON()
+    with client_for(model, registry) as client:
+        assert client.model("m").generate("t", response_format=Ticket).parsed == Ticket(title="t", priority=2, tags=[])
+    assert model.requests[0].response_format["json_schema"]["name"] == "Ticket"
+    bad = NativeJSON(answer='{"title": 3}')
+    with client_for(bad, registry) as client, pytest.raises(SchemaError):
+        client.model("m").generate("t", response_format=Ticket)
+    assert len(bad.requests) == 1  # a native server's bad answer is not re-asked
+
+
+def test_native_tool_arguments_are_validated(registry):
+    from byom_sdk import ToolCall
+
+    model = NativeJSON(answer="", calls=(ToolCall(id="1", name="get_weather", arguments='{"unit": "K"}'),))
+    with client_for(model, registry) as client, pytest.raises(SchemaError, match="get_weather"):
+        client.model("m").generate("weather?", tools=[WEATHER])
+    assert model.requests[0].tools[0]["function"]["name"] == "get_weather"
+
+
+CALL = '{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]}'
+
+
+def test_emulated_tool_round_trip(registry):
+    model = ScriptedModel([CALL, "It is 4 degrees in Oslo."])
+    with client_for(model, registry) as client:
+        m = client.model("m")
+        first = m.generate("Weather in Oslo?", tools=[WEATHER])
+        assert (first.finish_reason, first.text) == ("tool_calls", "")
+        [call] = first.tool_calls
+        assert (call.name, json.loads(call.arguments)) == ("get_weather", {"city": "Oslo"})
+        history = [
+            {"role": "user", "content": "Weather in Oslo?"},
+            {"role": "assistant", "tool_calls": [call.model_dump()]},
+            {"role": "tool", "tool_call_id": call.id, "content": '{"temp": 4}'},
+        ]
+        final = m.generate(history, tools=[WEATHER])
+    assert final.text == "It is 4 degrees in Oslo." and not final.tool_calls
+    second = model.requests[1].as_messages()
+    assert second[0].role == "system" and "get_weather" in second[0].content
+    assert [m.role for m in second[1:]] == ["user", "assistant", "user"]  # tool traffic as text
+    assert "Tool result" in second[-1].content and '{"temp": 4}' in second[-1].content
+
+
+def test_emulated_tool_calls_stream_as_tool_call_events(registry):
+    model = ScriptedModel([CALL])
+    with client_for(model, registry) as client:
+        events = list(client.model("m").stream("Weather in Oslo?", tools=[WEATHER]))
+
+        async def run():
+            return [e async for e in client.model("m").astream("Weather in Oslo?", tools=[WEATHER])]
+
+        async_events = asyncio.run(run())
+    for got in (events, async_events):
+        assert not [e for e in got if isinstance(e, TextDelta)]  # the JSON was the call, not an answer
+        [tool] = [e for e in got if isinstance(e, ToolCallEvent)]
+        assert tool.tool_call.name == "get_weather"
+        assert got[-1].finish_reason == "tool_calls"
+
+
+def test_a_streamed_schema_answer_is_validated_at_the_end(registry):
+    model = ScriptedModel(["plain words"])
+    with client_for(model, registry) as client:
+        stream = client.model("m").stream("t", response_format={"type": "object", "required": ["a"]})
+        texts = []
+        with pytest.raises(SchemaError):
+            for event in stream:
+                texts.append(event)
+    assert texts  # the text arrived; the finish event did not
+
+
+def test_canary_pii_in_tool_arguments_and_results_never_reaches_the_model(registry):
+    card, email = CANARIES["CREDIT_CARD"], CANARIES["EMAIL"]
+    call = {"id": "c1", "name": "refund", "arguments": json.dumps({"card": card, "email": email})}
+    echo = ScriptedModel(
+        lambda request: json.dumps({"tool_calls": [{"name": "refund", "arguments": {"card": _card(request)}}]})
+    )
+    refund = {"type": "function", "function": {"name": "refund", "parameters": {"type": "object"}}}
+    history = [
+        {"role": "user", "content": f"Refund {email}"},
+        {"role": "assistant", "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": f"refunded card {card} for {email}"},
+    ]
+    with client_for(echo, registry) as client:
+        reply = client.model("m").generate(history, tools=[refund], metadata={"conversation_id": "c"})
+    assert_no_canaries([r.model_dump_json() for r in echo.requests], where="what the model received")
+    [returned] = reply.tool_calls
+    assert json.loads(returned.arguments)["card"] == card  # the placeholder came back restored
+
+
+def _card(request) -> str:
+    text = "\n".join(m.content for m in request.as_messages())
+    start = text.find("<CREDIT_CARD_")
+    return text[start : text.index(">", start) + 1] if start != -1 else "none"
+
+
+def test_tool_choice_none_sends_no_tools_and_expects_text(registry):
+    model = ScriptedModel(["Just text."])
+    with client_for(model, registry) as client:
+        reply = client.model("m").generate("hi", tools=[WEATHER], tool_choice="none")
+    assert reply.text == "Just text." and not reply.tool_calls
+
+
+def test_bad_response_format_is_a_bad_request(registry):
+    from byom_sdk import BadRequest
+
+    with client_for(ScriptedModel(), registry) as client, pytest.raises(BadRequest) as info:
+        client.model("m").generate("t", response_format=42)
+    assert info.value.details["field"] == "response_format"
