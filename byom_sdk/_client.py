@@ -329,7 +329,7 @@ class Client:
         try:
             return spec.factory(config)
         except ConfigError as exc:
-            raise ConfigError(exc.message, source=self.source, alias=entry.alias, field=exc.field) from None
+            raise exc.within(source=self.source, alias=entry.alias) from None
 
     # -- lifecycle ------------------------------------------------------------------------
 

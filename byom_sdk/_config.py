@@ -38,6 +38,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, Val
 from ._errors import ConfigError
 from ._redact import remember_secret
 from ._retry import RetryPolicy
+from ._validation import describe_validation_error
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -115,18 +116,6 @@ def interpolate(value: Any, *, source: str, alias: str | None, path: str) -> Any
     return value
 
 
-def describe_validation_error(error: ValidationError, *, prefix: str = "") -> tuple[str, str]:
-    """The first failing field (dotted) and a one-line description of all failures."""
-    parts = []
-    first_field = ""
-    for item in error.errors():
-        location = ".".join(str(p) for p in item["loc"])
-        dotted = f"{prefix}.{location}" if prefix and location else prefix or location
-        first_field = first_field or dotted
-        parts.append(f"{dotted or '<root>'}: {item['msg']}")
-    return first_field, "; ".join(parts)
-
-
 def parse_model_entry(alias: str, raw: Mapping[str, Any], *, source: str) -> ModelEntry:
     """Split one ``[models.ALIAS]`` table into core keys and provider options."""
     if not isinstance(raw, Mapping):
@@ -175,14 +164,16 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML: {exc}", source=str(path)) from None
-    unknown = set(data) - {"models", "retry", "trust", "plugins", "client"}
+    unknown = set(data) - {"models", "routes", "retry", "trust", "plugins", "client", "serve"}
     if unknown:
         raise ConfigError(
-            f"unknown top-level table(s) {sorted(unknown)}; expected models, retry, trust, client",
+            f"unknown top-level table(s) {sorted(unknown)}; expected models, routes, retry, trust, client",
             source=str(path),
             field=sorted(unknown)[0],
         )
     models = data.get("models", {})
     if not isinstance(models, Mapping):
         raise ConfigError("[models] must be a table of aliases", source=str(path), field="models")
+    if not isinstance(data.get("routes", {}), Mapping):
+        raise ConfigError("[routes] must be a table of route names", source=str(path), field="routes")
     return dict(data)

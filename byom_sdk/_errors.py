@@ -72,6 +72,9 @@ class ConfigError(ByomError):
     :param source: the config file (or ``"<Client(models=...)>"``).
     :param alias: the model alias at fault, when there is one.
     :param field: the dotted field path at fault, when there is one.
+
+    ``detail`` keeps the bare message; :meth:`within` adds context (a file, an alias) to an
+    error raised deeper down without repeating the field or the message.
     """
 
     def __init__(
@@ -90,9 +93,19 @@ class ConfigError(ByomError):
         if field:
             where.append(f"field '{field}'")
         super().__init__(f"{': '.join(where)}: {message}" if where else message)
+        self.detail = message
         self.source = source
         self.alias = alias
         self.field = field
+
+    def within(self, *, source: str | None = None, alias: str | None = None, field: str | None = None) -> ConfigError:
+        """This error with the context it lacked: its own source, alias and field win,
+        ``field`` is prefixed to its own (``tokenizer`` + ``path`` → ``tokenizer.path``)."""
+        own = self.field
+        combined = f"{field}.{own}" if field and own else field or own
+        error = ConfigError(self.detail, source=self.source or source, alias=self.alias or alias, field=combined)
+        error.__cause__ = self.__cause__
+        return error
 
 
 class PluginError(ByomError):

@@ -16,6 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from ._errors import BadRequest
 from ._types import EmbedRequest, GenerateRequest, Message, MessageInput, RequestMetadata
+from ._validation import describe_validation_error
 
 __all__ = ["GenerateParams", "bad_request", "build_embed_request", "build_generate_request"]
 
@@ -40,15 +41,8 @@ class GenerateParams(TypedDict, total=False):
 
 def bad_request(error: ValidationError, *, prefix: str = "") -> BadRequest:
     """One ``BadRequest`` for a validation failure, naming the first field at fault."""
-    parts = []
-    first = ""
-    for item in error.errors():
-        location = ".".join(str(p) for p in item["loc"])
-        dotted = f"{prefix}.{location}" if prefix and location else prefix or location
-        first = first or dotted
-        message = str(item["msg"]).removeprefix("Value error, ")
-        parts.append(f"{dotted or 'request'}: {message}")
-    return BadRequest("invalid request: " + "; ".join(parts), code="InvalidRequest", details={"field": first or None})
+    field, message = describe_validation_error(error, prefix=prefix)
+    return BadRequest(f"invalid request: {message}", code="InvalidRequest", details={"field": field or None})
 
 
 def _validate_messages(value: Any) -> tuple[Message, ...]:

@@ -134,3 +134,13 @@ def test_only_validates_the_named_aliases(tmp_path):
     assert client.aliases == ["good"] and client.model("good").generate("x").text == "echo: x"
     with pytest.raises(ConfigError, match=r"no model named 'other' \(configured: bad, good\)"):
         Client.from_config(path, only=["other"])
+
+
+def test_config_error_context_is_added_without_repeating_the_field():
+    from byom_sdk import ConfigError
+
+    inner = ConfigError("tokenizer file not found", field="path")
+    outer = inner.within(source="byom.toml", alias="bot", field="tokenizer")
+    assert str(outer) == "byom.toml: model 'bot': field 'tokenizer.path': tokenizer file not found"
+    assert outer.detail == inner.detail and outer.field == "tokenizer.path"
+    assert str(inner.within()) == str(inner)

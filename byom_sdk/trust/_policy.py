@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from .._errors import ConfigError
+from .._validation import describe_validation_error
 
 __all__ = [
     "AuditPolicy",
@@ -292,17 +293,6 @@ _CLIENT_ONLY = {
 }
 
 
-def _describe(error: ValidationError, prefix: str) -> tuple[str, str]:
-    parts = []
-    first = ""
-    for item in error.errors():
-        location = ".".join(str(p) for p in item["loc"])
-        dotted = f"{prefix}.{location}" if location else prefix
-        first = first or dotted
-        parts.append(f"{dotted}: {item['msg']}")
-    return first, "; ".join(parts)
-
-
 def validate_policy(
     value: TrustPolicy | Mapping[str, Any] | None, *, source: str, alias: str | None = None
 ) -> TrustPolicy:
@@ -314,7 +304,7 @@ def validate_policy(
     try:
         return TrustPolicy.model_validate(dict(value or {}))
     except ValidationError as exc:
-        field, message = _describe(exc, "trust")
+        field, message = describe_validation_error(exc, prefix="trust")
         raise ConfigError(message, source=source, alias=alias, field=field) from None
 
 
@@ -352,5 +342,5 @@ def merge_policy(policy: TrustPolicy, override: Mapping[str, Any] | None, *, sou
     try:
         return TrustPolicy.model_validate(_deep_merge(base, override))
     except ValidationError as exc:
-        field, message = _describe(exc, "trust")
+        field, message = describe_validation_error(exc, prefix="trust")
         raise ConfigError(message, source=source, alias=alias, field=field) from None

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from .._errors import AuditError, ByomError, ConfigError, PluginError
+from .._validation import describe_validation_error
 from ._audit import AuditEntry, AuditSink, SqliteAuditSink, SqliteSinkConfig, canonical_json
 from ._audit_keys import AuditKeyring, content_key
 from ._detectors import BuiltinDetector, Detector
@@ -53,6 +54,7 @@ class TrustSteps:
     outer: tuple[Middleware, ...]
     scoring: Middleware
     masking: Middleware
+
 
 log = logging.getLogger("byom_sdk.trust")
 
@@ -235,9 +237,8 @@ class TrustRuntime:
         try:
             config = spec.config_schema.model_validate(options)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            field = "trust.audit.config." + ".".join(str(p) for p in first["loc"])
-            raise ConfigError(first["msg"], source=self.source, field=field) from None
+            field, message = describe_validation_error(exc, prefix="trust.audit.config")
+            raise ConfigError(message, source=self.source, field=field) from None
         try:
             sink: AuditSink = spec.factory(config)
             opener = getattr(sink, "open", None)

@@ -48,7 +48,7 @@ class VertexModel(WireProvider):
         try:
             codec = codec or load_codec(config.codec, config.codec_options)
         except ConfigError as exc:
-            raise ConfigError(exc.message, field=exc.field) from exc.__cause__
+            raise exc.within() from exc.__cause__
         transport: VertexTransport
         if config.transport == "grpc":
             transport = VertexGrpcTransport(
@@ -76,6 +76,7 @@ class VertexModel(WireProvider):
             boundary=boundary,
             embedding_dimension=config.embedding_dimension,
             description=f"Vertex AI endpoint {config.resource} ({codec.name} codec, {config.transport})",
+            version=config.deployed_model_id,
         )
         super().__init__(info, codec, transport, where=f"vertex endpoint {config.resource}")
         if config.verify_boundary:
