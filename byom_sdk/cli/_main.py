@@ -1,30 +1,33 @@
-"""``byom``: list plugins and models, generate, embed and chat from a byom.toml.
+"""``byom``: list plugins and models, generate, embed, chat and test models from a byom.toml.
 
-Errors print one line and exit non-zero; ``--debug`` shows the traceback.
+Every command takes ``--json`` (plugin commands that lack it get it here), errors print
+one line (or one JSON object with ``--json``) and exit with the codes of
+:mod:`byom_sdk.cli._output`; ``--debug`` shows the traceback.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
+import functools
+import io
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from ._output import EXIT_INTERRUPTED, echo_json, error_payload, exit_code_for, one_line
+
 if TYPE_CHECKING:
     from .._client import Client
 
-__all__ = ["cli", "main"]
-
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+__all__ = ["State", "cli", "main"]
 
 
-class _State:
+class State:
+    """What the group's options say, handed to every command."""
+
     def __init__(self, config: str, debug: bool) -> None:
         self.config = config
         self.debug = debug
@@ -34,12 +37,6 @@ class _State:
         from .._client import Client
 
         return Client.from_config(self.config, only=None if alias is None else [alias])
-
-
-def _console(stderr: bool = False) -> Any:
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -53,212 +50,99 @@ def _console(stderr: bool = False) -> Any:
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
 @click.pass_context
 def cli(ctx: click.Context, config: str, debug: bool) -> None:
-    """byom: call any bring-your-own model through one contract."""
-    ctx.obj = _State(config, debug)
+    """byom: call any bring-your-own model through one contract.
+
+    Every command takes --json. Exit codes: 0 ok, 1 failed, 2 bad input, 3 configuration,
+    4 refused by the trust policy, 5 missing optional dependency, 130 interrupted.
+    """
+    ctx.obj = State(config, debug)
 
 
-@cli.command("plugins")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def plugins_command(as_json: bool) -> None:
-    """List plugins, their versions and what they provide, and plugins that failed."""
-    import warnings
+def _register() -> None:
+    from ._commands import chat_command, embed_command, generate_command, plugins_command
+    from ._conformance import conformance_command
+    from ._models import models_command
 
-    from .._plugins import PluginLoadWarning, get_registry
+    for command in (
+        plugins_command,
+        models_command,
+        generate_command,
+        embed_command,
+        chat_command,
+        conformance_command,
+    ):
+        cli.add_command(command)
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PluginLoadWarning)  # failures are listed below instead
-        summary = get_registry().describe()
-    if as_json:
-        click.echo(json.dumps(summary, indent=2))
+
+_register()
+
+
+# -- plugin commands --------------------------------------------------------------------------
+
+
+def _has_json(command: click.Command) -> bool:
+    return any("--json" in getattr(param, "opts", ()) for param in command.params)
+
+
+class _JsonLines(io.TextIOBase):
+    """Stands in for stdout: each complete line the command prints becomes one JSON object
+    on the real stdout at once (a long-running command streams, it is not buffered)."""
+
+    def __init__(self, name: str | None, target: Any) -> None:
+        self._name = name
+        self._target = target
+        self._pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            self._emit(line)
+        return len(text)
+
+    def _emit(self, line: str) -> None:
+        with contextlib.redirect_stdout(self._target):
+            echo_json({"command": self._name, "output": line})
+        self._target.flush()
+
+    def finish(self) -> None:
+        if self._pending:
+            self._emit(self._pending)
+            self._pending = ""
+
+
+def _with_json(command: click.Command) -> None:
+    """Give a plugin command that lacks ``--json`` one: each line it prints becomes
+    ``{"command", "output"}``, then ``{"command", "ok": true}``; its errors the JSON error."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _with_json(sub)
         return
-    from rich.table import Table
-
-    api = summary["plugin_api"]
-    table = Table(title=f"byom-sdk {summary['core_version']} plugins (API {api['min']}..{api['current']})")
-    for column in ("plugin", "distribution", "provides"):
-        table.add_column(column, overflow="fold")
-    kinds = (
-        ("providers", "provider"),
-        ("tokenizers", "tokenizer"),
-        ("detectors", "detector"),
-        ("audit_sinks", "audit sink"),
-        ("middleware", "middleware"),
-        ("commands", "command"),
-    )
-    for plugin in summary["plugins"]:
-        provides = "; ".join(f"{label}: {', '.join(plugin[key])}" for key, label in kinds if plugin[key])
-        table.add_row(
-            plugin["name"],
-            f"{plugin['distribution'] or '-'} {plugin['version'] or ''}".strip(),
-            provides or "-",
-        )
-    console = _console()
-    console.print(table)
-    for failure in summary["failures"]:
-        dist = f" ({failure['distribution']} {failure['version']})" if failure["distribution"] else ""
-        console.print(f"[red]failed[/red] {failure['name']}{dist} at {failure['stage']}: {failure['error']}")
-
-
-@cli.command("models")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_obj
-def models_command(state: _State, as_json: bool) -> None:
-    """List the model aliases in byom.toml: provider, and whether each one is usable."""
-    from .._client import Client
-    from .._config import load_config_file
-    from .._errors import ByomError, ConfigError
-
-    data = load_config_file(state.config)
-    rows: list[dict[str, Any]] = []
-    for alias, raw in sorted(data.get("models", {}).items()):
-        provider = raw.get("provider", "?") if isinstance(raw, dict) else "?"
-        row: dict[str, Any] = {"alias": alias, "provider": provider, "description": "", "status": "ok", "error": None}
-        try:
-            with Client.from_config(state.config, only=[alias]) as client:
-                entry = client.entry(alias)
-                row["description"] = entry.description if entry else ""
-        except ConfigError as exc:
-            missing = exc.field == "provider" and isinstance(raw, dict) and "provider" in raw
-            row["status"] = "provider not installed" if missing else "invalid config"
-            row["error"] = str(exc)
-        except ByomError as exc:
-            row["status"], row["error"] = "invalid config", str(exc)
-        row["available"] = row["status"] == "ok"
-        rows.append(row)
-    if as_json:
-        click.echo(json.dumps({"config": state.config, "models": rows}, indent=2))
+    if _has_json(command) or command.callback is None:
         return
-    from rich.table import Table
+    callback = command.callback
+    name = command.name
 
-    table = Table(title=f"models in {state.config}")
-    for column in ("alias", "provider", "status", "description"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        status = row["status"] if row["available"] else f"[red]{row['status']}[/red]"
-        table.add_row(row["alias"], str(row["provider"]), status, row["description"])
-    console = _console()
-    console.print(table)
-    for row in rows:
-        if row["error"]:
-            console.print(f"[red]{row['alias']}[/red]: {row['error']}")
-
-
-@cli.command("generate")
-@click.argument("alias")
-@click.argument("prompt")
-@click.option("--stream", is_flag=True, help="Print text as it arrives.")
-@click.option("--max-tokens", type=click.IntRange(min=1), default=None)
-@click.option("--temperature", type=float, default=None)
-@click.option("--system", default=None, help="A system message to send first.")
-@click.option("--json", "as_json", is_flag=True, help="Print the whole response as JSON.")
-@click.pass_obj
-def generate_command(
-    state: _State,
-    alias: str,
-    prompt: str,
-    stream: bool,
-    max_tokens: int | None,
-    temperature: float | None,
-    system: str | None,
-    as_json: bool,
-) -> None:
-    """Generate a reply from model ALIAS for PROMPT."""
-    from .._types import FinishEvent, TextDelta
-
-    with state.client(alias) as client:
-        model = client.model(alias)
-        messages: list[dict[str, str]] = []
-        if system:
-            messages.append({"role": "system", "content": system})
-        messages.append({"role": "user", "content": prompt})
-        if stream:
-            for event in model.stream(messages, max_tokens=max_tokens, temperature=temperature):
-                if isinstance(event, TextDelta):
-                    click.echo(event.text, nl=False)
-                elif isinstance(event, FinishEvent):
-                    click.echo()
-            return
-        response = model.generate(messages, max_tokens=max_tokens, temperature=temperature)
-        if as_json:
-            click.echo(response.model_dump_json(indent=2))
-        else:
-            click.echo(response.text)
-
-
-@cli.command("embed")
-@click.argument("alias")
-@click.argument("texts", nargs=-1, required=True)
-@click.pass_obj
-def embed_command(state: _State, alias: str, texts: Sequence[str]) -> None:
-    """Embed TEXTS with model ALIAS and print the vectors as JSON."""
-    with state.client(alias) as client:
-        response = client.model(alias).embed(list(texts))
-    click.echo(
-        json.dumps(
-            {
-                "model": response.model,
-                "dimension": response.dimension,
-                "normalized": response.normalized,
-                "vectors": [list(v) for v in response.vectors],
-            }
-        )
-    )
-
-
-@cli.command("chat")
-@click.argument("alias")
-@click.option("--system", default=None, help="A system message for the conversation.")
-@click.option("--max-tokens", type=click.IntRange(min=1), default=None)
-@click.pass_obj
-def chat_command(state: _State, alias: str, system: str | None, max_tokens: int | None) -> None:
-    """Chat with model ALIAS interactively (empty line or Ctrl-D to quit)."""
-    import uuid
-
-    from .._types import TextDelta
-
-    conversation = uuid.uuid4().hex
-    history: list[dict[str, str]] = [{"role": "system", "content": system}] if system else []
-    with state.client(alias) as client:
-        model = client.model(alias)
-        while True:
+    @functools.wraps(callback)
+    def wrapped(*args: Any, byom_json: bool = False, **kwargs: Any) -> Any:
+        if not byom_json:
+            return callback(*args, **kwargs)
+        lines = _JsonLines(name, sys.stdout)
+        with contextlib.redirect_stdout(lines):
             try:
-                line = input("you> ")
-            except EOFError:
-                click.echo()
-                return
-            if not line.strip():
-                return
-            history.append({"role": "user", "content": line})
-            click.echo(f"{alias}> ", nl=False)
-            reply = []
-            for event in model.stream(history, max_tokens=max_tokens, metadata={"conversation_id": conversation}):
-                if isinstance(event, TextDelta):
-                    reply.append(event.text)
-                    click.echo(event.text, nl=False)
-            click.echo()
-            history.append({"role": "assistant", "content": "".join(reply)})
+                result = callback(*args, **kwargs)
+            finally:
+                lines.finish()
+        echo_json({"command": name, "ok": True})
+        return result
 
-
-@cli.command("conformance")
-@click.argument("alias")
-@click.option(
-    "--report",
-    "report",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write the JSON conformance report here.",
-)
-@click.option("--preview", is_flag=True, help="Also run checks in the preview group.")
-@click.pass_obj
-def conformance_command(state: _State, alias: str, report: Path | None, preview: bool) -> None:
-    """Run the conformance suite against model ALIAS from byom.toml."""
-    from ..testing.conformance import run_conformance
-
-    with state.client(alias) as client:
-        client.provider_model(alias).close()  # fail fast, in one line, on a bad alias or config
-        code = run_conformance(lambda: client.provider_model(alias), report_path=report, preview=preview, name=alias)
-    if code != 0:
-        raise SystemExit(code)
+    command.params.append(
+        click.Option(["--json", "byom_json"], is_flag=True, help="Print the output (or the error) as JSON lines.")
+    )
+    command.callback = wrapped
 
 
 def _add_plugin_commands(group: click.Group) -> None:
@@ -270,47 +154,45 @@ def _add_plugin_commands(group: click.Group) -> None:
         warnings.simplefilter("ignore", PluginLoadWarning)  # `byom plugins` reports them
         for _plugin, command in get_registry().cli_commands():
             if isinstance(command, click.Command) and command.name and command.name not in group.commands:
+                _with_json(command)
                 group.add_command(command)
 
 
-def _one_line(error: BaseException) -> str:
-    from pydantic import ValidationError
+# -- entry point ------------------------------------------------------------------------------
 
-    if isinstance(error, ValidationError):
-        from .._config import describe_validation_error
 
-        _field, message = describe_validation_error(error)
-        return f"invalid input: {message}"
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
+def _report(error: BaseException, *, as_json: bool) -> int:
+    from .._errors import ByomError
+
+    code = exit_code_for(error)
+    if as_json:
+        echo_json(error_payload(error))
+    elif isinstance(error, click.ClickException):
+        error.show()
+    elif code == EXIT_INTERRUPTED:
+        click.echo("interrupted", err=True)
+    else:
+        prefix = "error" if isinstance(error, ByomError) else f"error ({type(error).__name__})"
+        click.echo(f"{prefix}: {one_line(error)}", err=True)
+        if not isinstance(error, ByomError):
+            click.echo("run with --debug for the traceback", err=True)
+    return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``byom`` script; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    as_json = "--json" in args
     try:
         _add_plugin_commands(cli)
-        cli.main(args=args, prog_name="byom", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        return EXIT_INTERRUPTED
-    except click.ClickException as error:
-        error.show()
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        return EXIT_INTERRUPTED
+        result = cli.main(args=args, prog_name="byom", standalone_mode=False)
     except SystemExit as exit_:
-        return exit_.code if isinstance(exit_.code, int) else EXIT_ERROR
+        return exit_.code if isinstance(exit_.code, int) else 1
+    except (click.ClickException, click.exceptions.Abort, KeyboardInterrupt) as error:
+        return _report(error, as_json=as_json)
     except Exception as error:
         if debug:
             raise
-        from .._errors import ByomError
-
-        prefix = "error" if isinstance(error, ByomError) else f"error ({type(error).__name__})"
-        click.echo(f"{prefix}: {_one_line(error)}", err=True)
-        if not isinstance(error, ByomError):
-            click.echo("run with --debug for the traceback", err=True)
-        return EXIT_ERROR
-    return 0
+        return _report(error, as_json=as_json)
+    return result if isinstance(result, int) else 0

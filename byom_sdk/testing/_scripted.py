@@ -9,6 +9,7 @@ checks. Queue errors with ``failures=`` to exercise retries.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 import threading
@@ -18,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .._errors import ByomError, ModelError, Throttled, Timeout, Unavailable
+from .._errors import AuthError, BadRequest, ByomError, ModelError, Throttled, Timeout, Unavailable
 from .._model import Model
 from .._tokenizer import ChatTemplate
 from .._types import (
@@ -34,6 +35,8 @@ from .._types import (
     ModelInfo,
     StreamEvent,
     TextDelta,
+    ToolCall,
+    ToolCallEvent,
     Usage,
     UsageEvent,
 )
@@ -82,12 +85,14 @@ class WhitespaceTokenizer:
         return self._chat.render(messages, add_generation_prompt=add_generation_prompt)
 
 
-FailureKind = Literal["throttled", "unavailable", "timeout", "model_error"]
+FailureKind = Literal["throttled", "unavailable", "timeout", "model_error", "bad_request", "auth"]
 _FAILURES: dict[str, Callable[[], ByomError]] = {
     "throttled": lambda: Throttled("scripted throttle", provider="scripted", status_code=429),
     "unavailable": lambda: Unavailable("scripted outage", provider="scripted", status_code=503),
     "timeout": lambda: Timeout("scripted timeout", provider="scripted"),
     "model_error": lambda: ModelError("scripted model error", provider="scripted", status_code=424),
+    "bad_request": lambda: BadRequest("scripted: invalid request", provider="scripted", status_code=422),
+    "auth": lambda: AuthError("scripted: credentials refused", provider="scripted", status_code=401),
 }
 
 
@@ -110,7 +115,12 @@ class ScriptedModel(Model):
     :param replies: replies given in turn (cycling); a callable computes the reply from
         the request; by default it echoes the last message.
     :param failures: errors raised by the first calls, one per call, before replying.
-    :param delay: seconds to sleep per call (for timeout tests).
+    :param delay: seconds to wait before answering, like a slow endpoint. A request whose
+        ``timeout`` is shorter raises ``Timeout`` after ``timeout`` seconds.
+    :param stall: seconds a stream stalls after its first piece (same ``timeout`` rule).
+    :param tools: declare native tools: offered tools (``tool_choice`` not ``"none"``) and
+        no tool result yet, it calls the named or first tool with the smallest arguments its
+        parameters schema accepts; after a tool result it answers in text.
     :param capabilities: override the declared capabilities.
     :param boundary: override the declared boundary.
     """
@@ -123,21 +133,34 @@ class ScriptedModel(Model):
         embedding_dimension: int = 8,
         failures: Sequence[ByomError] = (),
         delay: float = 0.0,
+        stall: float = 0.0,
+        tools: bool = False,
         capabilities: Capabilities | None = None,
         boundary: Boundary | None = None,
     ) -> None:
         self._replies = replies
         self._index = 0
         self._failures = list(failures)
+        self._fail_always: Callable[[], ByomError] | None = None
         self._lock = threading.Lock()
         self.delay = delay
+        self.stall = stall
         self.requests: list[GenerateRequest | EmbedRequest] = []
         self.tokenizer_impl = WhitespaceTokenizer()
         self._info = ModelInfo(
             id=model_id,
             provider="scripted",
             capabilities=capabilities
-            or Capabilities(generate=True, chat=True, stream=True, embed=True, seed=True, max_context=4096),
+            or Capabilities(
+                generate=True,
+                chat=True,
+                stream=True,
+                embed=True,
+                seed=True,
+                max_context=4096,
+                tools=tools,
+                tools_mode="native" if tools else None,
+            ),
             boundary=boundary
             or Boundary(provider="scripted", location_kind="process", network_path="in-process", retention="none"),
             embedding_dimension=embedding_dimension,
@@ -169,13 +192,31 @@ class ScriptedModel(Model):
     def tokenizer(self) -> WhitespaceTokenizer:
         return self.tokenizer_impl
 
+    def fail_always(self, make: Callable[[], ByomError]) -> None:
+        """Make every later call raise ``make()`` (a fault scenario for conformance runs)."""
+        self._fail_always = make
+
     # -- behaviour ------------------------------------------------------------------------
+
+    @staticmethod
+    def _wait(seconds: float, timeout: float | None) -> None:
+        if seconds <= 0:
+            return
+        if timeout is not None and timeout < seconds:
+            time.sleep(timeout)
+            raise Timeout(f"scripted: no answer within timeout={timeout:g} s", provider="scripted")
+        time.sleep(seconds)
+
+    def _fail(self) -> None:
+        if self._fail_always is not None:
+            raise self._fail_always()
+        if self._failures:
+            raise self._failures.pop(0)
 
     def _next_reply(self, request: GenerateRequest) -> str:
         with self._lock:
             self.requests.append(request)
-            if self._failures:
-                raise self._failures.pop(0)
+            self._fail()
             if callable(self._replies):
                 return self._replies(request)
             if self._replies:
@@ -186,8 +227,7 @@ class ScriptedModel(Model):
         return f"echo: {last}"
 
     def _shape(self, request: GenerateRequest) -> tuple[list[str], FinishReason, int]:
-        if self.delay:
-            time.sleep(self.delay)
+        self._wait(self.delay, request.timeout)
         reply = self._next_reply(request)
         finish: FinishReason = "stop"
         for stop in request.stop:
@@ -197,15 +237,46 @@ class ScriptedModel(Model):
         pieces = self.tokenizer_impl.pieces(reply)
         if request.max_tokens is not None and len(pieces) > request.max_tokens:
             pieces, finish = pieces[: request.max_tokens], "length"
+        return pieces, finish, self._prompt_tokens(request)
+
+    def _prompt_tokens(self, request: GenerateRequest) -> int:
         prompt = (
             request.prompt
             if request.prompt is not None
             else self.tokenizer_impl.apply_chat_template(request.as_messages())
         )
-        return pieces, finish, self.tokenizer_impl.count(prompt)
+        return self.tokenizer_impl.count(prompt)
+
+    def _tool_call(self, request: GenerateRequest) -> ToolCall | None:
+        """The call this double makes for ``request``, if it makes one."""
+        caps = self._info.capabilities
+        if not (caps.tools and request.tools) or request.tool_choice == "none":
+            return None
+        if request.messages and request.messages[-1].role == "tool":
+            return None
+        named = (
+            request.tool_choice.get("function", request.tool_choice) if isinstance(request.tool_choice, Mapping) else {}
+        )
+        functions = [t.get("function", t) for t in request.tools]
+        chosen = next((f for f in functions if f.get("name") == named.get("name")), functions[0])
+        with self._lock:
+            self.requests.append(request)
+            self._fail()
+        arguments = _smallest_instance(chosen.get("parameters") or {"type": "object"})
+        return ToolCall(id="call_0", name=str(chosen.get("name")), arguments=json.dumps(arguments))
 
     def _generate(self, request: GenerateRequest) -> GenerateResponse:
         started = time.perf_counter()
+        call = self._tool_call(request)
+        if call is not None:
+            return GenerateResponse(
+                text="",
+                finish_reason="tool_calls",
+                tool_calls=(call,),
+                usage=Usage(input_tokens=self._prompt_tokens(request), output_tokens=1, source="tokenizer"),
+                model=self._info.id,
+                latency_ms=(time.perf_counter() - started) * 1000.0,
+            )
         pieces, finish, prompt_tokens = self._shape(request)
         text = "".join(pieces)
         return GenerateResponse(
@@ -218,18 +289,27 @@ class ScriptedModel(Model):
         )
 
     def _stream(self, request: GenerateRequest) -> Iterator[StreamEvent]:
+        call = self._tool_call(request)
+        if call is not None:
+            usage = Usage(input_tokens=self._prompt_tokens(request), output_tokens=1, source="tokenizer")
+            yield ToolCallEvent(tool_call=call)
+            yield UsageEvent(usage=usage)
+            yield FinishEvent(finish_reason="tool_calls", usage=usage)
+            return
         pieces, finish, prompt_tokens = self._shape(request)
-        for piece in pieces:
+        for index, piece in enumerate(pieces):
+            if index == 1:
+                self._wait(self.stall, request.timeout)
             yield TextDelta(text=piece)
         usage = Usage(input_tokens=prompt_tokens, output_tokens=len(pieces), source="tokenizer")
         yield UsageEvent(usage=usage)
         yield FinishEvent(finish_reason=finish, usage=usage)
 
     def _embed(self, request: EmbedRequest) -> EmbedResponse:
+        self._wait(self.delay, request.timeout)
         with self._lock:
             self.requests.append(request)
-            if self._failures:
-                raise self._failures.pop(0)
+            self._fail()
         dim = self._info.embedding_dimension or 8
         vectors = []
         for text in request.texts:
@@ -246,3 +326,31 @@ class ScriptedModel(Model):
             normalized=True,
             usage=Usage(input_tokens=tokens, output_tokens=0, source="tokenizer"),
         )
+
+
+def _smallest_instance(schema: Mapping[str, Any]) -> Any:
+    """A small value that ``schema`` accepts (required properties, minimum bounds, first
+    enum member); for the scripted double's tool arguments."""
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf", "allOf"):
+        if schema.get(key):
+            return _smallest_instance(schema[key][0])
+    kind = schema.get("type", "object")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object":
+        properties = schema.get("properties") or {}
+        return {name: _smallest_instance(properties.get(name) or {}) for name in schema.get("required", properties)}
+    if kind == "array":
+        return [_smallest_instance(schema.get("items") or {}) for _ in range(int(schema.get("minItems", 0)))]
+    if kind in ("integer", "number"):
+        low = schema["minimum"] if "minimum" in schema else schema.get("exclusiveMinimum", -1) + 1
+        return int(low) if kind == "integer" else float(low)
+    if kind == "boolean":
+        return False
+    if kind == "null":
+        return None
+    return "x" * max(1, int(schema.get("minLength", 1)))

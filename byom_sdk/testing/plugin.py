@@ -33,11 +33,11 @@ import pytest
 if "byom_sdk.testing.conformance" not in sys.modules:
     pytest.register_assert_rewrite("byom_sdk.testing.conformance")
 
-from .conformance._core import SUITE_VERSION, Conformance, check_of
+from .conformance._core import SUITE_VERSION, Conformance, check_of, plugin_label
 from .conformance._report import ReportCollector
 
 if TYPE_CHECKING:
-    from .._model import Model
+    from .._provider import Provider
     from .._tokenizer import Tokenizer
 
 __all__ = ["byom_model", "byom_tokenizer"]
@@ -130,7 +130,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
 
 
 @pytest.fixture(scope="class")
-def byom_model(request: pytest.FixtureRequest) -> Iterator[Model]:
+def byom_model(request: pytest.FixtureRequest) -> Iterator[Provider]:
     """The model under test: ``make_model()`` of the conformance class, once per class."""
     subject = request.cls() if request.cls is not None else None
     make = getattr(subject, "make_model", None)
@@ -144,11 +144,19 @@ def byom_model(request: pytest.FixtureRequest) -> Iterator[Model]:
 
 @pytest.fixture(scope="class")
 def byom_tokenizer(request: pytest.FixtureRequest) -> Tokenizer:
-    """The tokenizer under test: ``make_tokenizer()`` of the conformance class."""
+    """The tokenizer under test: ``make_tokenizer()`` of the conformance class or, in a
+    ``ModelConformance``, the model's own ``tokenizer`` (skipped when it has none)."""
     subject = request.cls() if request.cls is not None else None
     make = getattr(subject, "make_tokenizer", None)
     if make is None:
-        raise TypeError("byom_tokenizer is for subclasses of TokenizerConformance")
-    tokenizer: Tokenizer = make()
+        raise TypeError("byom_tokenizer is for subclasses of TokenizerConformance or ModelConformance")
+    tokenizer: Tokenizer | None = make()
+    if tokenizer is None and hasattr(subject, "make_model"):
+        model = request.getfixturevalue("byom_model")
+        tokenizer = model.tokenizer
+        if tokenizer is None:
+            pytest.skip(f"{plugin_label(model)}: the model has no tokenizer (its 'tokenizer' property is None)")
+    if tokenizer is None:
+        raise TypeError(f"{type(subject).__name__}.make_tokenizer() returned None")
     request.config.stash[_COLLECTOR].record_tokenizer(request.node.nodeid, tokenizer)
     return tokenizer

@@ -17,11 +17,13 @@ def _summary(path):
 def test_template_plugin_is_conformant(tmp_path):
     template = pytest.importorskip("byom_template", reason="contrib/_template is not installed")
     report = tmp_path / "template.json"
-    assert run_conformance(template.EchoModel, report_path=report, name="template", pytest_args=["-q"]) == 0
+    assert run_conformance(template.EchoProvider, report_path=report, name="template", pytest_args=["-q"]) == 0
     subject, checks = _summary(report)
     assert subject["conformant"] and subject["plugin"]["entry_point"] == "template-echo"
     assert checks["generate.max_tokens"] == "passed"
-    assert checks["stream.events"] == "skipped"  # the template declares no streaming
+    assert checks["stream.events"] == checks["stream.concurrent"] == "passed"
+    assert checks["async.stream_cancel"] == "passed"  # sync only: through the core's thread bridge
+    assert checks["embed.dimension"] == "skipped"  # the template declares no embeddings
 
 
 def test_openai_compat_plugin_is_conformant(tmp_path):

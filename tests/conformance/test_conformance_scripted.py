@@ -2,7 +2,7 @@
 
 import pytest
 
-from byom_sdk import BadRequest, ModelError, Throttled, Timeout, Unavailable
+from byom_sdk import AuthError, BadRequest, ModelError, Throttled, Timeout, Unavailable
 from byom_sdk.testing import ScriptedModel
 from byom_sdk.testing.conformance import ModelConformance, TokenizerConformance
 
@@ -15,15 +15,24 @@ _FAULTS = {
     "bad_request": lambda: BadRequest("bad field 'x'", provider="scripted", status_code=400),
     "timeout": lambda: Timeout("read timeout", provider="scripted"),
     "model_error": lambda: ModelError("container failed", provider="scripted", status_code=424),
+    "auth": lambda: AuthError("key refused", provider="scripted", status_code=401),
 }
 
 
 class TestScriptedModelConformance(ModelConformance):
+    slow_seconds = 0.3
+    throttled_retry_after = 1.0
+
     def make_model(self):
         return ScriptedModel()
 
     def make_faulty_model(self, fault):
-        return ScriptedModel(failures=[_FAULTS[fault]() for _ in range(4)])
+        model = ScriptedModel()
+        model.fail_always(_FAULTS[fault])
+        return model
+
+    def make_slow_model(self):
+        return ScriptedModel(delay=self.slow_seconds, stall=self.slow_seconds)
 
 
 class TestWhitespaceTokenizerConformance(TokenizerConformance):

@@ -12,14 +12,18 @@ Enable the pytest plugin in your tests' root ``conftest.py`` and subclass a suit
         def make_model(self):
             return MyModel(...)
 
-- :class:`ModelConformance`: generation, streaming, async parity, embeddings, undeclared
-  capabilities, usage, errors, concurrency and ``close()``.
+- :class:`ModelConformance`: generation, streaming, async (parity, event loop,
+  cancellation), embeddings, undeclared capabilities, the caller's request, bad input,
+  tools, usage, the model's tokenizer, errors and timeouts on every operation,
+  concurrency and ``close()``.
 - :class:`TokenizerConformance`: a tokenizer on its own.
 - :class:`BoundaryConformance`: the declared boundary against the config it came from.
 
 Every check has a stable id (``generate.usage``) used by ``expected_failures`` and by the
 JSON report (``--byom-conformance-report=PATH``); see :func:`all_checks`.
-:func:`run_conformance` runs the suite outside a test tree (``byom conformance ALIAS``).
+:func:`run_conformance` runs the suite outside a test tree (``byom conformance ALIAS``),
+with the fault scenarios and known limitations a plugin declares in its
+:class:`ConformanceProfile`.
 This package imports pytest; ``import byom_sdk.testing`` does not.
 """
 
@@ -29,6 +33,7 @@ from ._boundary import BoundaryConformance
 from ._core import FAULTS, SUITE_VERSION, CheckInfo, Conformance, all_checks, check, require_capability
 from ._faults import EXPECTED_ERRORS
 from ._model import ModelConformance
+from ._profile import ConformanceProfile, conformance_profile, register_profile
 from ._runner import run_conformance
 from ._tokenizer import TokenizerConformance
 
@@ -39,10 +44,13 @@ __all__ = [
     "BoundaryConformance",
     "CheckInfo",
     "Conformance",
+    "ConformanceProfile",
     "ModelConformance",
     "TokenizerConformance",
     "all_checks",
     "check",
+    "conformance_profile",
+    "register_profile",
     "require_capability",
     "run_conformance",
 ]

@@ -9,7 +9,7 @@ from ..._types import Boundary
 from ._core import Conformance, check, plugin_label
 
 if TYPE_CHECKING:
-    from ..._model import Model
+    from ..._provider import Provider
 
 __all__ = ["BoundaryConformance"]
 
@@ -35,9 +35,9 @@ class BoundaryConformance(Conformance):
     ``ok``).
     """
 
-    def make_model(self) -> Model:
+    def make_model(self) -> Provider:
         """Build the model under test from a known configuration (required)."""
-        raise NotImplementedError(f"{type(self).__name__} must implement make_model(self) -> Model")
+        raise NotImplementedError(f"{type(self).__name__} must implement make_model(self) -> Provider")
 
     def expected_boundary(self) -> Boundary | Mapping[str, Any]:
         """The boundary the configuration implies: a ``Boundary`` or a mapping of the fields
@@ -51,7 +51,7 @@ class BoundaryConformance(Conformance):
         return dict(expected)
 
     @check("boundary.declared")
-    def test_boundary_declared(self, byom_model: Model) -> None:
+    def test_boundary_declared(self, byom_model: Provider) -> None:
         """The model declares a ``Boundary`` with provider and location kind, stable across reads.
 
         Fix: build the ``Boundary`` from config in ``__init__`` and return it in ``info``.
@@ -62,7 +62,7 @@ class BoundaryConformance(Conformance):
         assert byom_model.info.boundary == boundary, "boundary changes between two reads"
 
     @check("boundary.matches_config")
-    def test_boundary_matches_config(self, byom_model: Model) -> None:
+    def test_boundary_matches_config(self, byom_model: Provider) -> None:
         """Every field of ``expected_boundary()`` equals the model's declared boundary.
 
         Fix: derive region, endpoint, TLS and retention from the config the model was
@@ -82,7 +82,7 @@ class BoundaryConformance(Conformance):
         assert not problems, f"{plugin_label(byom_model)} boundary: " + "; ".join(problems)
 
     @check("boundary.attestations")
-    def test_boundary_attestations(self, byom_model: Model) -> None:
+    def test_boundary_attestations(self, byom_model: Provider) -> None:
         """Expected attestations are present with the expected value and ``ok`` flag.
 
         Fix: read the fact back from the control plane and record it as an ``Attestation``

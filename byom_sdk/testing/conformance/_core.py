@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import pytest
 
 if TYPE_CHECKING:
-    from ..._model import Model
+    from ..._provider import Provider
 
 __all__ = [
     "FAULTS",
+    "NEW_FAULTS",
     "SUITE_VERSION",
     "CheckInfo",
     "Conformance",
@@ -30,11 +31,17 @@ __all__ = [
 ]
 
 #: Version of the check set. Minor bumps add checks (first in the preview group), major
-#: bumps change what an existing check demands.
-SUITE_VERSION = "1.0"
+#: bumps change what an existing check demands. 2.0: every clause of the contract has a
+#: check, on sync and async, unary and streaming; ``close.releases_threads`` left preview.
+SUITE_VERSION = "2.0"
 
 #: The faults ``make_faulty_model`` may be asked for, and the error each must raise.
-FAULTS = ("throttled", "unavailable", "bad_request", "timeout", "model_error")
+FAULTS = ("throttled", "unavailable", "bad_request", "timeout", "model_error", "auth")
+
+#: Faults added after suite 1.0: a subject written for 1.0 may not know them, so a
+#: ``KeyError`` / ``ValueError`` / ``NotImplementedError`` from ``make_faulty_model`` for
+#: one of these means "not offered" (a skip), not a broken harness.
+NEW_FAULTS = frozenset({"auth"})
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -114,7 +121,7 @@ def _declared_reason(value: Any) -> str | None:
     return None
 
 
-def plugin_label(model: Model) -> str:
+def plugin_label(model: Provider) -> str:
     """``provider 'x' (Class)``: how skip and failure messages name the plugin."""
     try:
         provider = model.info.provider
@@ -123,7 +130,7 @@ def plugin_label(model: Model) -> str:
     return f"plugin '{provider}' ({type(model).__name__})"
 
 
-def require_capability(model: Model, capability: str, *, any_of: tuple[str, ...] = ()) -> None:
+def require_capability(model: Provider, capability: str, *, any_of: tuple[str, ...] = ()) -> None:
     """Skip the running check unless ``model`` declares ``capability`` (or one of ``any_of``).
 
     The reason names the plugin and the capability, so a skip is never mistaken for a pass.

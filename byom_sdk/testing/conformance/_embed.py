@@ -9,30 +9,25 @@ from collections.abc import Callable
 import pytest
 
 from ..._errors import CapabilityNotSupported
-from ..._model import Model
+from ..._provider import Provider
 from ..._types import EmbedResponse
 from ._core import check, plugin_label, require_capability
 from ._subject import ModelSubject, vectors_close
 
 __all__ = ["CapabilityChecks", "EmbedChecks"]
 
-_TOOL = {
-    "type": "function",
-    "function": {"name": "get_time", "description": "Current time", "parameters": {"type": "object"}},
-}
-
 
 class EmbedChecks(ModelSubject):
     """Embeddings: shape, declared dimension, determinism, normalisation."""
 
-    def _embed(self, model: Model, texts: list[str]) -> EmbedResponse:
+    def _embed(self, model: Provider, texts: list[str]) -> EmbedResponse:
         require_capability(model, "embed")
         response = model.embed(texts)
         assert isinstance(response, EmbedResponse), f"embed() returned {type(response).__name__}"
         return response
 
     @check("embed.dimension")
-    def test_embed_dimension(self, byom_model: Model) -> None:
+    def test_embed_dimension(self, byom_model: Provider) -> None:
         """One finite vector per text, in order, each of ``info.embedding_dimension`` floats.
 
         Fix: declare the real dimension in ``ModelInfo`` and return vectors in input order.
@@ -48,21 +43,27 @@ class EmbedChecks(ModelSubject):
         assert len(single.vectors) == 1
 
     @check("embed.deterministic")
-    def test_embed_deterministic(self, byom_model: Model) -> None:
-        """The same text gives the same vector: twice in a row, and alone or in a batch.
+    def test_embed_deterministic(self, byom_model: Provider) -> None:
+        """The same text gives the same vector: twice in a row, and alone or at its position
+        in a batch.
 
         Fix: disable dropout / use inference mode; pad batches with an attention mask so
-        batch neighbours do not change a text's vector.
+        batch neighbours do not change a text's vector; return vectors in input order (sort
+        by the provider's ``index``).
         """
         texts = list(self.embed_texts)
         first = self._embed(byom_model, texts)
         second = self._embed(byom_model, texts)
         assert vectors_close(first.vectors, second.vectors, 1e-5), "embedding the same texts twice differs"
-        alone = self._embed(byom_model, [texts[1]])
-        assert vectors_close(alone.vectors, first.vectors[1:2], 1e-4), "a text's vector depends on its batch"
+        for index, text in enumerate(texts):
+            alone = self._embed(byom_model, [text])
+            assert vectors_close(alone.vectors, first.vectors[index : index + 1], 1e-4), (
+                f"text {index}'s vector alone differs from its vector at position {index} of the batch "
+                "(batch order lost, or neighbours change it)"
+            )
 
     @check("embed.distinct")
-    def test_embed_distinct(self, byom_model: Model) -> None:
+    def test_embed_distinct(self, byom_model: Provider) -> None:
         """Different texts give different vectors (no constant or truncated-to-empty output).
 
         Fix: pool over the real token states and read the right output tensor.
@@ -76,7 +77,7 @@ class EmbedChecks(ModelSubject):
                 )
 
     @check("embed.normalized")
-    def test_embed_normalized(self, byom_model: Model) -> None:
+    def test_embed_normalized(self, byom_model: Provider) -> None:
         """When the model declares normalised embeddings, every vector has unit length.
 
         Applies if ``info.embedding_normalized`` or the response says ``normalized=True``.
@@ -93,7 +94,7 @@ class EmbedChecks(ModelSubject):
 class CapabilityChecks(ModelSubject):
     """Calling a capability the model did not declare raises ``CapabilityNotSupported``."""
 
-    def _calls(self, model: Model) -> dict[str, Callable[[], object]]:
+    def _calls(self, model: Provider) -> dict[str, Callable[[], object]]:
         caps = model.info.capabilities
         prompt = self.prompts[0]
         messages = [{"role": "user", "content": prompt}]
@@ -116,20 +117,18 @@ class CapabilityChecks(ModelSubject):
         if not caps.embed:
             calls["embed"] = lambda: model.embed(["hello"])
             calls["aembed"] = lambda: asyncio.run(model.aembed(["hello"]))
-        if (caps.generate or caps.chat) and not caps.tools:
-            calls["tools"] = lambda: model.generate(messages, max_tokens=4, tools=[_TOOL])
         if (caps.generate or caps.chat) and not caps.stop_sequences:
             calls["stop_sequences"] = lambda: model.generate(messages, max_tokens=4, stop=["."])
         return calls
 
     @check("capabilities.undeclared")
-    def test_capabilities_undeclared(self, byom_model: Model) -> None:
+    def test_capabilities_undeclared(self, byom_model: Provider) -> None:
         """Every undeclared capability is refused with ``CapabilityNotSupported``.
 
         An undeclared capability that silently works is a failure too: applications and
         the trust policy plan on the declared set. Fix: do not override the public methods
-        (``generate``, ``stream``, ``embed``...) — implement the underscore hooks and let
-        the base class check capabilities — or declare the capability.
+        (``generate``, ``stream``, ``embed``...) — implement the ``handle_*`` hooks (or, API
+        1, the underscore hooks) and let the core check capabilities — or declare it.
         """
         calls = self._calls(byom_model)
         if not calls:

@@ -1,13 +1,16 @@
-"""Checks that provider failures surface as core errors with the right ``retryable`` flag."""
+"""Checks that provider failures surface as core errors with the right ``retryable`` flag,
+and that ``request.timeout`` bounds every call."""
 
 from __future__ import annotations
 
-import asyncio
+import math
+import time
 from collections.abc import Callable
 
 import pytest
 
 from ..._errors import (
+    AuthError,
     BadRequest,
     ByomError,
     ModelError,
@@ -16,11 +19,12 @@ from ..._errors import (
     Timeout,
     Unavailable,
 )
-from ..._model import Model
+from ..._provider import Provider
+from ..._types import EmbedRequest, GenerateRequest
 from ._core import check, plugin_label
 from ._subject import ModelSubject
 
-__all__ = ["EXPECTED_ERRORS", "ErrorChecks"]
+__all__ = ["EXPECTED_ERRORS", "ErrorChecks", "TimeoutChecks"]
 
 #: fault → (error class, expected ``retryable``)
 EXPECTED_ERRORS: dict[str, tuple[type[ProviderError], bool]] = {
@@ -29,57 +33,54 @@ EXPECTED_ERRORS: dict[str, tuple[type[ProviderError], bool]] = {
     "bad_request": (BadRequest, False),
     "timeout": (Timeout, False),
     "model_error": (ModelError, False),
+    "auth": (AuthError, False),
 }
 
 
-class ErrorChecks(ModelSubject):
-    """Faults provoked through ``make_faulty_model`` raise core errors, never raw ones.
+def _raw(name: str, exc: BaseException, expected: str) -> str:
+    return (
+        f"{name}: raw {type(exc).__module__}.{type(exc).__name__} leaked ({exc}); map it to "
+        f"byom_sdk.{expected} and raise ... from exc"
+    )
 
-    Calls go to the plugin's model directly (not a ``ManagedModel``), so a raw provider
-    exception is caught here instead of being wrapped by the core.
+
+class ErrorChecks(ModelSubject):
+    """Faults provoked through ``make_faulty_model`` raise core errors, never raw ones, on
+    every operation: generate, agenerate, stream, astream, embed, aembed.
+
+    Calls go to the plugin's provider directly (a bare pipeline that does not wrap foreign
+    exceptions), so a raw client-library exception is caught here instead of hidden.
     """
 
-    def _operations(self, model: Model) -> dict[str, Callable[[Model], object]]:
-        caps = model.info.capabilities
-        ops: dict[str, Callable[[Model], object]] = {}
-        if caps.generate or caps.chat:
-            ops["generate"] = lambda m: m.generate(self.reference(m))
-            ops["agenerate"] = lambda m: asyncio.run(m.agenerate(self.reference(m)))
-        if caps.stream:
-            ops["stream"] = lambda m: list(m.stream(self.reference(m)))
-        if caps.embed:
-            ops["embed"] = lambda m: m.embed(list(self.embed_texts))
-            ops["aembed"] = lambda m: asyncio.run(m.aembed(list(self.embed_texts)))
-        return ops
-
-    def _check_fault(self, fault: str) -> None:
+    def _provoke(self, fault: str, inspect: Callable[[str, ByomError], str | None] | None = None) -> None:
         expected, retryable = EXPECTED_ERRORS[fault]
-        probe = self.make_faulty_model(fault)
+        probe = self.faulty(fault)
         if probe is None:
             pytest.skip(f"{type(self).__name__}.make_faulty_model offers no {fault!r} fault")
         label = plugin_label(probe)
-        operations = self._operations(probe)
+        operations = self.operations(probe)
         probe.close()
         problems: list[str] = []
         for name, operation in operations.items():
-            model = self.make_faulty_model(fault)
-            assert model is not None
+            model = self.faulty(fault)
+            assert model is not None, f"make_faulty_model({fault!r}) returned None after offering it"
             try:
                 operation(model)
             except ByomError as exc:
                 if not isinstance(exc, expected):
-                    problems.append(f"{name}: raised {type(exc).__name__}, expected {expected.__name__}")
+                    problems.append(f"{name}: raised {type(exc).__name__} ({exc}), expected {expected.__name__}")
                 elif exc.retryable is not retryable:
                     problems.append(f"{name}: {type(exc).__name__}.retryable is {exc.retryable}, expected {retryable}")
                 elif not str(exc).strip():
                     problems.append(f"{name}: {type(exc).__name__} has an empty message")
-                elif isinstance(exc, Throttled) and exc.retry_after is not None and exc.retry_after < 0:
+                elif isinstance(exc, ProviderError) and exc.retry_after is not None and exc.retry_after < 0:
                     problems.append(f"{name}: retry_after={exc.retry_after} is negative")
+                elif inspect is not None:
+                    found = inspect(name, exc)
+                    if found:
+                        problems.append(found)
             except Exception as exc:  # noqa: BLE001 - a raw exception escaping is the finding.
-                problems.append(
-                    f"{name}: raw {type(exc).__module__}.{type(exc).__name__} leaked ({exc}); map it to "
-                    f"byom_sdk.{expected.__name__} and raise ... from exc"
-                )
+                problems.append(_raw(name, exc, expected.__name__))
             else:
                 problems.append(f"{name}: fault {fault!r} was provoked but the call succeeded")
             finally:
@@ -89,12 +90,34 @@ class ErrorChecks(ModelSubject):
     @check("errors.throttled")
     def test_errors_throttled(self) -> None:
         """Rate limiting (HTTP 429, ThrottlingException, RESOURCE_EXHAUSTED) raises
-        ``Throttled`` with ``retryable=True`` and the provider's ``retry_after`` hint.
+        ``Throttled`` with ``retryable=True`` on every operation.
 
         Fix: map the provider's throttling error to ``byom_sdk.Throttled`` (``raise ... from
-        exc``), reading ``Retry-After``; turn the client library's own retries off.
+        exc``) on every path, streams included; turn the client library's own retries off.
         """
-        self._check_fault("throttled")
+        self._provoke("throttled")
+
+    @check("errors.retry_after")
+    def test_errors_retry_after(self) -> None:
+        """The throttled scenario's ``Retry-After`` arrives in ``Throttled.retry_after`` (in
+        seconds) on every operation.
+
+        Runs when the subject declares ``throttled_retry_after``. Fix: read the header (or
+        the provider's own hint) into ``retry_after=``: delta-seconds or an HTTP date.
+        """
+        declared = self.throttled_retry_after
+        if declared is None:
+            pytest.skip(f"{type(self).__name__}.throttled_retry_after is not declared (the scenario sends none)")
+
+        def inspect(name: str, exc: ByomError) -> str | None:
+            got = getattr(exc, "retry_after", None)
+            if got is None:
+                return f"{name}: retry_after is None; the scenario sent Retry-After: {declared:g}"
+            if not math.isclose(got, declared, abs_tol=1.0):
+                return f"{name}: retry_after={got}, the scenario sent {declared:g}"
+            return None
+
+        self._provoke("throttled", inspect)
 
     @check("errors.unavailable")
     def test_errors_unavailable(self) -> None:
@@ -103,7 +126,7 @@ class ErrorChecks(ModelSubject):
 
         Fix: map 5xx responses and connection errors to ``byom_sdk.Unavailable``.
         """
-        self._check_fault("unavailable")
+        self._provoke("unavailable")
 
     @check("errors.bad_request")
     def test_errors_bad_request(self) -> None:
@@ -112,17 +135,18 @@ class ErrorChecks(ModelSubject):
 
         Fix: map 4xx validation errors to ``byom_sdk.BadRequest`` naming the field at fault.
         """
-        self._check_fault("bad_request")
+        self._provoke("bad_request")
 
     @check("errors.timeout")
     def test_errors_timeout(self) -> None:
         """A read timeout raises ``Timeout`` with ``retryable=False`` (the model may still be
         running; re-sending would double cost).
 
-        Fix: honour ``request.timeout`` as the read timeout and map the client's timeout
-        exception to ``byom_sdk.Timeout``.
+        Fix: map the client's timeout exception (``httpx.ReadTimeout``, botocore's
+        ``ReadTimeoutError``, ``DEADLINE_EXCEEDED``) to ``byom_sdk.Timeout``, never to a
+        retryable ``Unavailable``.
         """
-        self._check_fault("timeout")
+        self._provoke("timeout")
 
     @check("errors.model_error")
     def test_errors_model_error(self) -> None:
@@ -132,4 +156,77 @@ class ErrorChecks(ModelSubject):
         Fix: map container errors (SageMaker ModelError, 424, in-stream error events) to
         ``byom_sdk.ModelError``.
         """
-        self._check_fault("model_error")
+        self._provoke("model_error")
+
+    @check("errors.auth")
+    def test_errors_auth(self) -> None:
+        """Refused credentials (401 / 403, expired tokens, AccessDenied) raise ``AuthError``
+        with ``retryable=False``: retrying cannot fix them.
+
+        Fix: map 401/403 and the SDK's credential errors to ``byom_sdk.AuthError`` — not to
+        ``Unavailable`` or ``BadRequest``.
+        """
+        self._provoke("auth")
+
+
+class TimeoutChecks(ModelSubject):
+    """``request.timeout`` — the seconds left for the attempt — bounds every operation."""
+
+    def _timed_operations(self, model: Provider, timeout: float) -> dict[str, Callable[[Provider], object]]:
+        def request(m: Provider) -> GenerateRequest:
+            return self.reference(m, timeout=timeout)
+
+        def embed() -> EmbedRequest:
+            return self.embed_request(timeout=timeout)
+
+        return self.operations(model, request=request, embed=embed)
+
+    @check("timeout.request")
+    def test_timeout_request(self) -> None:
+        """Every operation honours ``request.timeout``: against the slow scenario (which
+        stalls ``slow_seconds``) a request with a fifth of that raises ``Timeout``
+        (``retryable=False``) in about that time, not after the configured timeout.
+
+        Fix: pass ``request.timeout`` (when set) as the read timeout of this call — per
+        call, e.g. ``client.post(..., timeout=request.timeout)`` — on every path, streams
+        and async included; map the resulting timeout to ``byom_sdk.Timeout``.
+        """
+        probe = self.make_slow_model()
+        if probe is None:
+            pytest.skip(f"{type(self).__name__}.make_slow_model offers no slow scenario")
+        label = plugin_label(probe)
+        timeout = self.slow_seconds / 5
+        allowed = timeout + max(0.25, (self.slow_seconds - timeout) / 2)
+        operations = self._timed_operations(probe, timeout)
+        probe.close()
+        problems: list[str] = []
+        for name, operation in operations.items():
+            problem = self._timed(name, operation, timeout, allowed)
+            if problem is not None and problem.startswith(f"{name}: Timeout after"):
+                problem = self._timed(name, operation, timeout, allowed)  # a busy machine, or slow?
+            if problem is not None:
+                problems.append(problem)
+        assert not problems, f"{label}, slow scenario ({self.slow_seconds:g} s): " + "; ".join(problems)
+
+    def _timed(self, name: str, operation: Callable[[Provider], object], timeout: float, allowed: float) -> str | None:
+        """What is wrong with ``operation`` on a fresh slow model, or ``None``."""
+        model = self.make_slow_model()
+        assert model is not None
+        started = time.perf_counter()
+        try:
+            operation(model)
+        except Timeout as exc:
+            elapsed = time.perf_counter() - started
+            if elapsed > allowed:
+                return f"{name}: Timeout after {elapsed:.2f} s for timeout={timeout:.2f} s"
+            if exc.retryable:
+                return f"{name}: Timeout.retryable is True"
+            return None
+        except ByomError as exc:
+            return f"{name}: raised {type(exc).__name__} ({exc}), expected Timeout"
+        except Exception as exc:  # noqa: BLE001 - a raw exception escaping is the finding.
+            return _raw(name, exc, "Timeout")
+        finally:
+            model.close()
+        elapsed = time.perf_counter() - started
+        return f"{name}: answered after {elapsed:.2f} s, ignoring timeout={timeout:.2f} s"

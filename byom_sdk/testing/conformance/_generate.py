@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from ..._facade import ManagedModel
-from ..._model import Model
+from ..._provider import Provider
 from ..._types import Boundary, GenerateResponse, Message, ModelInfo, Usage
 from ._core import check, plugin_label, require_capability
-from ._subject import ModelSubject
+from ._subject import ModelSubject, collect
 
 __all__ = ["GenerateChecks", "InfoChecks", "pick_stop"]
 
@@ -36,7 +36,7 @@ class InfoChecks(ModelSubject):
     """``ModelInfo``, capabilities and the declared boundary."""
 
     @check("info.valid")
-    def test_info_valid(self, byom_model: Model) -> None:
+    def test_info_valid(self, byom_model: Provider) -> None:
         """``info`` is a stable ``ModelInfo`` with a non-empty id and provider.
 
         Fix: return a ``ModelInfo`` from the ``info`` property (build it once, in
@@ -44,7 +44,7 @@ class InfoChecks(ModelSubject):
         ``Client.model(...)``.
         """
         assert not isinstance(byom_model, ManagedModel), (
-            "make_model() returned a ManagedModel; return the plugin's own Model (the managed "
+            "make_model() returned a ManagedModel; return the plugin's own Provider (the managed "
             "wrapper retries and wraps foreign errors, which hides plugin defects)"
         )
         info = byom_model.info
@@ -54,13 +54,13 @@ class InfoChecks(ModelSubject):
         assert byom_model.info == info, "info changes between two reads without any call"
 
     @check("info.capabilities")
-    def test_info_capabilities(self, byom_model: Model) -> None:
+    def test_info_capabilities(self, byom_model: Provider) -> None:
         """Declared capabilities are coherent with each other and with the implementation.
 
         At least one of generate/chat/embed; ``stream`` and ``tools`` need generation;
         ``embed`` needs ``embedding_dimension``; ``max_output_tokens`` fits
-        ``max_context``; ``async_native`` needs a native ``_agenerate``/``_astream``/
-        ``_aembed``. Fix the ``Capabilities`` the plugin declares.
+        ``max_context``; ``async_native`` needs a native ``ahandle_*`` hook (API 1: ``_a*``).
+        Fix the ``Capabilities`` the plugin declares.
         """
         info = byom_model.info
         caps = info.capabilities
@@ -75,11 +75,11 @@ class InfoChecks(ModelSubject):
         if caps.max_context and caps.max_output_tokens:
             assert caps.max_output_tokens <= caps.max_context, "max_output_tokens exceeds max_context"
         if caps.async_native:
-            native = type(byom_model)._native & {"_agenerate", "_astream", "_aembed"}
+            native = byom_model.native & {"agenerate", "astream", "aembed"}
             assert native, f"{label} declares async_native but implements no async method natively"
 
     @check("info.boundary")
-    def test_info_boundary(self, byom_model: Model) -> None:
+    def test_info_boundary(self, byom_model: Provider) -> None:
         """The boundary says where data goes, consistently.
 
         Non-process models name a region or an endpoint; an ``https`` endpoint is not
@@ -106,7 +106,7 @@ class InfoChecks(ModelSubject):
 class GenerateChecks(ModelSubject):
     """Non-streamed generation: response shape, usage, max_tokens, stop, finish reasons."""
 
-    def _generate(self, model: Model, **fields: Any) -> GenerateResponse:
+    def _generate(self, model: Provider, **fields: Any) -> GenerateResponse:
         require_capability(model, "generate", any_of=("generate", "chat"))
         response = model.generate(self.reference(model, **fields))
         assert isinstance(response, GenerateResponse), (
@@ -114,7 +114,7 @@ class GenerateChecks(ModelSubject):
         )
         return response
 
-    def _cut(self, model: Model) -> tuple[GenerateResponse, int]:
+    def _cut(self, model: Provider) -> tuple[GenerateResponse, int]:
         full = self._generate(model)
         limit = max(1, min(4, self.max_tokens // 4))
         if full.usage.output_tokens <= limit:
@@ -125,7 +125,7 @@ class GenerateChecks(ModelSubject):
         return full, limit
 
     @check("generate.response")
-    def test_generate_response(self, byom_model: Model) -> None:
+    def test_generate_response(self, byom_model: Provider) -> None:
         """``generate`` returns a complete ``GenerateResponse`` for the reference prompt.
 
         Text is non-empty, ``finish_reason`` is a normal reason (a failed generation must
@@ -142,7 +142,7 @@ class GenerateChecks(ModelSubject):
         assert response.latency_ms >= 0.0
 
     @check("generate.input_forms")
-    def test_generate_input_forms(self, byom_model: Model) -> None:
+    def test_generate_input_forms(self, byom_model: Provider) -> None:
         """Every declared input form works: a plain prompt (``generate``) and multi-turn
         messages with a system message (``chat``).
 
@@ -165,7 +165,7 @@ class GenerateChecks(ModelSubject):
             assert reply.text, "multi-turn messages gave empty text"
 
     @check("generate.deterministic")
-    def test_generate_deterministic(self, byom_model: Model) -> None:
+    def test_generate_deterministic(self, byom_model: Provider) -> None:
         """Two greedy (``temperature=0``) generations of the same request are identical.
 
         Parity checks (stream, async, threads) rely on it. Fix: send temperature 0 /
@@ -176,7 +176,7 @@ class GenerateChecks(ModelSubject):
         assert first.text == second.text, f"greedy outputs differ: {first.text!r} != {second.text!r}"
 
     @check("generate.usage")
-    def test_generate_usage(self, byom_model: Model) -> None:
+    def test_generate_usage(self, byom_model: Provider) -> None:
         """``usage`` is present and plausible.
 
         Input tokens > 0, output tokens > 0 when there is text, and for exact sources
@@ -196,7 +196,7 @@ class GenerateChecks(ModelSubject):
             )
 
     @check("generate.max_tokens")
-    def test_generate_max_tokens(self, byom_model: Model) -> None:
+    def test_generate_max_tokens(self, byom_model: Provider) -> None:
         """``max_tokens`` is honoured: output is cut to the limit, finish_reason is "length".
 
         The cut text is a prefix of the longer greedy text, ``usage.output_tokens`` equals
@@ -220,7 +220,7 @@ class GenerateChecks(ModelSubject):
         )
 
     @check("generate.stop")
-    def test_generate_stop(self, byom_model: Model) -> None:
+    def test_generate_stop(self, byom_model: Provider) -> None:
         """Stop strings are honoured: the text ends before the stop string, which is absent.
 
         Fix: pass ``stop`` to the provider and strip the stop string if the server echoes
@@ -239,7 +239,7 @@ class GenerateChecks(ModelSubject):
         assert reply.finish_reason == "stop", f"stopped on a stop string but finish_reason={reply.finish_reason!r}"
 
     @check("generate.finish_reason")
-    def test_generate_finish_reason(self, byom_model: Model) -> None:
+    def test_generate_finish_reason(self, byom_model: Provider) -> None:
         """finish_reason agrees with what happened.
 
         "length" exactly when the output reached ``max_tokens``; a shorter output ended
@@ -259,3 +259,49 @@ class GenerateChecks(ModelSubject):
         if usage.output_tokens > 1:
             one = self._generate(byom_model, max_tokens=1)
             assert one.finish_reason == "length", f"max_tokens=1 gave finish_reason {one.finish_reason!r}"
+
+    @check("generate.empty_text")
+    def test_generate_empty_text(self, byom_model: Provider) -> None:
+        """A response that counts output tokens carries them: text or tool calls, never nothing.
+
+        Empty text with ``usage.output_tokens > 0`` is an answer lost on the way (a decoding
+        bug, a wrong field of the provider body, a corrupted model producing only special
+        tokens). Checked for two prompts cut at one token, at a short limit and at
+        ``max_tokens``, generated and streamed. Fix: read the text from the right field and
+        decode every generated id; a model that produced nothing usable raises ``ModelError``.
+        """
+        require_capability(byom_model, "generate", any_of=("generate", "chat"))
+        caps = byom_model.info.capabilities
+        limits = sorted({1, max(1, min(4, self.max_tokens // 4)), self.max_tokens})
+        problems = []
+        for prompt in self.prompts[:2]:
+            for limit in limits:
+                request = self.reference(byom_model, prompt=prompt, max_tokens=limit)
+                reply = byom_model.generate(request)
+                if reply.usage.output_tokens > 0 and not reply.text and not reply.tool_calls:
+                    problems.append(
+                        f"generate max_tokens={limit}: empty text with usage.output_tokens="
+                        f"{reply.usage.output_tokens} (finish_reason={reply.finish_reason!r})"
+                    )
+                if not caps.stream:
+                    continue
+                result = collect(byom_model.stream(request))
+                tokens = result.usage.output_tokens if result.usage is not None else 0
+                if tokens > 0 and not result.text and not result.tool_calls:
+                    problems.append(f"stream max_tokens={limit}: no text with usage.output_tokens={tokens}")
+        assert not problems, f"{plugin_label(byom_model)}: " + "; ".join(problems[:4])
+
+    @check("generate.seed", preview=True)
+    def test_generate_seed(self, byom_model: Provider) -> None:
+        """With ``seed`` declared, a sampled request (``temperature=1``) with a fixed seed
+        gives the same text twice.
+
+        Fix: pass ``request.seed`` to the provider (``seed``, ``random_seed``...) and seed
+        the sampler per request, not once per process; or stop declaring ``seed``.
+        """
+        require_capability(byom_model, "seed")
+        require_capability(byom_model, "generate", any_of=("generate", "chat"))
+        request = self.reference(byom_model, temperature=1.0, seed=1234)
+        first = byom_model.generate(request)
+        second = byom_model.generate(request)
+        assert first.text == second.text, f"seed=1234 gave {first.text!r}, then {second.text!r}"

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import socketserver
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-
-import pytest
+from typing import ClassVar
 
 from ..._errors import ByomError
-from ..._model import Model
+from ..._provider import Provider
 from ._core import check, plugin_label
 from ._subject import ModelSubject
 
 __all__ = ["ConcurrencyChecks", "LifecycleChecks"]
 
-# Threads the core itself may leave behind; they are shared, not owned by a model.
-_SHARED_THREADS = ("byom-async-bridge", "asyncio_", "ThreadPoolExecutor-", "pytest_timeout")
+# Threads the core itself keeps for the process (shared, not owned by a model), and
+# pytest-timeout's watchdog.
+_SHARED_THREADS = ("byom-async-bridge", "byom-direct-", "pytest_timeout")
+# Threads of a test server in the harness: socketserver's (named after their target) and
+# the loops of servers whose target lives in a server module.
+_SERVER_THREADS = ("(process_request_thread)", "(serve_forever)")
+_SERVER_MODULES = ("socketserver", "http.server", "grpc._server")
 
 
 class ConcurrencyChecks(ModelSubject):
@@ -25,7 +30,7 @@ class ConcurrencyChecks(ModelSubject):
 
     rounds: int = 2
 
-    def _jobs(self, model: Model) -> list[tuple[str, object]]:
+    def _jobs(self, model: Provider) -> list[tuple[str, object]]:
         caps = model.info.capabilities
         jobs: list[tuple[str, object]] = []
         if caps.generate or caps.chat:
@@ -35,21 +40,21 @@ class ConcurrencyChecks(ModelSubject):
         return jobs
 
     @staticmethod
-    def _answer(model: Model, kind: str, payload: object) -> object:
+    def _answer(model: Provider, kind: str, payload: object) -> object:
         if kind == "generate":
             reply = model.generate(payload)  # type: ignore[arg-type]
             return (reply.text, reply.finish_reason, reply.usage.output_tokens)
         return tuple(round(v, 4) for v in model.embed(payload).vectors[0])  # type: ignore[arg-type]
 
     @staticmethod
-    async def _aanswer(model: Model, kind: str, payload: object) -> object:
+    async def _aanswer(model: Provider, kind: str, payload: object) -> object:
         if kind == "generate":
             reply = await model.agenerate(payload)  # type: ignore[arg-type]
             return (reply.text, reply.finish_reason, reply.usage.output_tokens)
         return tuple(round(v, 4) for v in (await model.aembed(payload)).vectors[0])  # type: ignore[arg-type]
 
     @check("concurrency.threads")
-    def test_concurrency_threads(self, byom_model: Model) -> None:
+    def test_concurrency_threads(self, byom_model: Provider) -> None:
         """Calls from several threads at once each return the answer they return alone.
 
         Fix: keep per-call state in locals, not on ``self``; guard shared sessions and
@@ -68,7 +73,7 @@ class ConcurrencyChecks(ModelSubject):
         assert not mixed, f"{plugin_label(byom_model)} mixed up concurrent calls: " + "; ".join(mixed[:4])
 
     @check("concurrency.asyncio")
-    def test_concurrency_asyncio(self, byom_model: Model) -> None:
+    def test_concurrency_asyncio(self, byom_model: Provider) -> None:
         """Concurrent asyncio tasks on one loop each return the answer they return alone.
 
         Fix: no per-call state on ``self``; one async client per event loop.
@@ -90,78 +95,100 @@ class ConcurrencyChecks(ModelSubject):
 
 
 class LifecycleChecks(ModelSubject):
-    """``close()`` releases the model's resources, and the model says so.
+    """``close()`` releases the provider's resources, and the provider says so.
 
-    The rule: after ``close()``, ``model.closed`` is True and ``close()`` may be called
-    again harmlessly. A model that holds resources (it overrides ``_close``) then refuses
-    every call with a ``ByomError`` — never a raw error from a released client and never
-    a silent answer. A model that holds nothing (no ``_close``) may keep answering.
+    The rule: after ``close()`` (or ``aclose()``), ``closed`` is True, closing again does
+    nothing, every call is refused with a ``ByomError`` — never a raw error from a released
+    client and never a silent answer — and every thread the provider started, the worker
+    threads of its direct calls included, is gone.
+
+    :cvar harness_threads: name prefixes of threads your test harness starts while
+        building or using models (the worker pool of a local server started inside
+        ``make_model``); they are not the provider's. The serving threads of socketserver /
+        http.server / grpc servers are recognised without it; better still, start test
+        servers before the checks (``setup_class``).
     """
 
-    def _use(self, model: Model) -> None:
-        caps = model.info.capabilities
-        if caps.generate or caps.chat:
-            model.generate(self.reference(model, max_tokens=2))
-        if caps.embed:
-            model.embed([self.embed_texts[0]])
+    harness_threads: ClassVar[tuple[str, ...]] = ()
+
+    def _use(self, model: Provider) -> None:
+        """One call of every declared operation, sync and async, so lazily started clients,
+        pools and worker threads exist before ``close()``."""
+        for operation in self.operations(model, request=lambda m: self.reference(m, max_tokens=2)).values():
+            operation(model)
 
     @check("close.idempotent")
     def test_close_idempotent(self) -> None:
-        """``close()`` after use marks the model closed and can be repeated; so can ``aclose()``.
+        """``close()`` after use marks the provider closed and can be repeated; so can ``aclose()``.
 
-        Fix: make ``_close`` release each resource once and tolerate partial setup.
+        Fix: release each resource once, tolerate partial setup, and call
+        ``super().close()`` from an overriding ``close``.
         """
         model = self.make_model()
         self._use(model)
         model.close()
-        assert model.closed, "model.closed is False after close()"
+        assert model.closed, "provider.closed is False after close(); call super().close() from your close()"
         model.close()
         other = self.make_model()
         asyncio.run(other.aclose())
-        assert other.closed, "model.closed is False after aclose()"
+        assert other.closed, "provider.closed is False after aclose()"
+        asyncio.run(other.aclose())
 
     @check("close.refuses_calls")
     def test_close_refuses_calls(self) -> None:
-        """After ``close()`` a model holding resources refuses calls with a ``ByomError``.
+        """After ``close()`` every operation — generate, agenerate, stream, astream, embed,
+        aembed — is refused with a ``ByomError``.
 
-        Fix: in ``_close`` release the client/session and set a flag the call paths check,
-        raising e.g. ``ByomError("model 'x' is closed")``; a raw exception from the
-        released client (``RuntimeError: client has been closed``) is a failure.
+        The core refuses calls to a closed provider; a provider whose ``close`` does not
+        call ``super().close()`` keeps answering (or fails with its released client's raw
+        error). Fix: call ``super().close()``; raise ``ByomError("model 'x' is closed")``
+        from any path that can still be reached.
         """
         model = self.make_model()
         self._use(model)
         model.close()
-        owns_resources = type(model)._close is not Model._close
-        try:
-            self._use(model)
-        except ByomError:
-            return
-        except Exception as exc:  # noqa: BLE001 - a raw exception escaping is the finding.
-            pytest.fail(
-                f"{plugin_label(model)}: call after close() raised raw "
-                f"{type(exc).__module__}.{type(exc).__name__}: {exc}; raise a ByomError"
-            )
-        assert not owns_resources, (
-            f"{plugin_label(model)} releases resources in _close() but still answered after close(); "
-            "refuse calls with a ByomError"
-        )
+        problems = []
+        for name, operation in self.operations(model).items():
+            try:
+                operation(model)
+            except ByomError:
+                continue
+            except Exception as exc:  # noqa: BLE001 - a raw exception escaping is the finding.
+                problems.append(f"{name}: raised raw {type(exc).__module__}.{type(exc).__name__}: {exc}")
+            else:
+                problems.append(f"{name}: answered after close()")
+        assert not problems, f"{plugin_label(model)} after close(): " + "; ".join(problems)
 
-    @check("close.releases_threads", preview=True)
+    def _foreign(self, thread: threading.Thread) -> bool:
+        """A thread that is not the provider's: shared core threads and the harness's servers."""
+        name = thread.name
+        if name.startswith(_SHARED_THREADS) or (self.harness_threads and name.startswith(self.harness_threads)):
+            return True
+        target = getattr(thread, "_target", None)
+        owner = getattr(target, "__self__", None)
+        if isinstance(owner, socketserver.BaseServer) or name.endswith(_SERVER_THREADS):
+            return True
+        return str(getattr(target, "__module__", "")).startswith(_SERVER_MODULES)
+
+    @check("close.releases_threads")
     def test_close_releases_threads(self) -> None:
-        """Threads a model starts are gone shortly after ``close()``.
+        """Threads a provider starts — its own, its clients' and the worker threads that
+        serve its direct async calls (``byom-<Class>-call_N``) — are gone shortly after
+        ``close()``.
 
-        Fix: shut down executors, pools and background loops in ``_close``.
+        Every declared operation runs once (sync and async) before ``close()``; threads
+        still alive 1 s later are listed. Default-named ``ThreadPoolExecutor-N`` threads
+        count. Fix: shut down executors, pools and background loops in ``close``, and call
+        ``super().close()`` (it stops the direct-call workers).
         """
         before = {t.ident for t in threading.enumerate()}
         model = self.make_model()
         self._use(model)
         model.close()
-        deadline = time.monotonic() + 2.0
+        deadline = time.monotonic() + 1.0
         while True:
             left = [
-                t.name
-                for t in threading.enumerate()
-                if t.ident not in before and t.is_alive() and not t.name.startswith(_SHARED_THREADS)
+                t.name for t in threading.enumerate() if t.ident not in before and t.is_alive() and not self._foreign(t)
             ]
             if not left or time.monotonic() > deadline:
                 break

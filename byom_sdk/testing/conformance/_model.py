@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from ._async import AsyncChecks
+from ._contract import RequestChecks
 from ._embed import CapabilityChecks, EmbedChecks
-from ._faults import ErrorChecks
+from ._faults import ErrorChecks, TimeoutChecks
 from ._generate import GenerateChecks, InfoChecks
 from ._lifecycle import ConcurrencyChecks, LifecycleChecks
-from ._stream import AsyncChecks, StreamChecks
-from ._tokenizer import UsageChecks
+from ._stream import StreamChecks
+from ._tokenizer import TokenizerChecks, UsageChecks
 
 __all__ = ["ModelConformance"]
 
@@ -19,14 +21,17 @@ class ModelConformance(
     AsyncChecks,
     EmbedChecks,
     CapabilityChecks,
+    RequestChecks,
     UsageChecks,
+    TokenizerChecks,
     ErrorChecks,
+    TimeoutChecks,
     ConcurrencyChecks,
     LifecycleChecks,
 ):
     """The conformance suite for a model provider plugin.
 
-    Subclass it in your plugin's tests and build your model::
+    Subclass it in your plugin's tests and build your provider::
 
         # tests/conftest.py
         pytest_plugins = ["byom_sdk.testing.plugin"]
@@ -36,15 +41,25 @@ class ModelConformance(
 
         class TestMyModel(ModelConformance):
             def make_model(self):
-                return MyModel(MyConfig(endpoint="http://127.0.0.1:8080"))
+                return MyProvider(MyConfig(endpoint=SERVER.url))
 
-            def make_faulty_model(self, fault):           # optional
-                return MyModel(MyConfig(endpoint=scenario_url(fault)))
+            # optional scenarios: each enables checks that are skipped without it
+            def make_faulty_model(self, fault):           # errors.*
+                return MyProvider(MyConfig(endpoint=SERVER.fault_url(fault), timeout=0.3))
 
+            def make_slow_model(self):                    # timeout.request
+                return MyProvider(MyConfig(endpoint=SERVER.slow_url(self.slow_seconds)))
+
+            def tool_request(self, model):                # tools.call (when tools is declared)
+                return GenerateRequest(messages=[...], tools=[WEATHER_TOOL])
+
+            throttled_retry_after = 7                     # errors.retry_after
             expected_failures = {"stream.stop": "server ignores stop while streaming (#12)"}
 
-    Capabilities are read from the model at runtime: checks of undeclared capabilities
+    Capabilities are read from the provider at runtime: checks of undeclared capabilities
     are skipped with a reason naming the plugin and capability, and
-    ``capabilities.undeclared`` checks that they are refused. One model is built per class
-    (``make_model``) and closed at the end; lifecycle checks build their own.
+    ``capabilities.undeclared`` checks that they are refused. One provider is built per
+    class (``make_model``) and closed at the end; lifecycle and fault checks build their
+    own. The ``tokenizer.*`` checks run on the provider's ``tokenizer`` (or
+    ``make_tokenizer()``), skipped when it has none.
     """

@@ -16,7 +16,7 @@ from ._core import SUITE_VERSION, CheckInfo
 if TYPE_CHECKING:
     import pytest
 
-    from ..._model import Model
+    from ..._provider import Provider
     from ..._tokenizer import Tokenizer
 
 __all__ = ["REPORT_FORMAT", "ReportCollector", "plugin_versions"]
@@ -125,7 +125,7 @@ class ReportCollector:
         self.results[nodeid] = result
         return result
 
-    def record_model(self, subject: str, model: Model) -> None:
+    def record_model(self, subject: str, model: Provider) -> None:
         entry = self.subjects.get(subject)
         if entry is None:
             return

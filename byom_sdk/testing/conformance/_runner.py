@@ -1,17 +1,21 @@
 """Run the suite against any model factory, outside a plugin's own test tree.
 
 This is what ``byom conformance ALIAS`` calls: it generates a throw-away test module with
-a :class:`ModelConformance` subclass whose ``make_model`` calls the factory, and runs
-pytest on it with the conformance plugin and none of the caller's configuration.
+a :class:`ModelConformance` subclass whose ``make_model`` calls the factory (and whose
+scenarios come from a :class:`ConformanceProfile`), and runs pytest on it in-process with
+the conformance plugin and none of the caller's configuration.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from ._profile import ConformanceProfile
 
 if TYPE_CHECKING:
     from ..._provider import Provider
@@ -21,24 +25,32 @@ __all__ = ["run_conformance"]
 ModelFactory = Callable[[], "Provider"]
 FaultyFactory = Callable[[str], "Provider | None"]
 
-#: token → (factory, faulty factory, expected failures); read by the generated module.
-_SUBJECTS: dict[str, tuple[ModelFactory, FaultyFactory | None, dict[str, str]]] = {}
+#: token → (factory, profile, expected failures); read by the generated module.
+_SUBJECTS: dict[str, tuple[ModelFactory, ConformanceProfile, dict[str, str]]] = {}
 
 _MODULE = """\
 from byom_sdk.testing.conformance import ModelConformance
 from byom_sdk.testing.conformance._runner import _SUBJECTS
 
-_factory, _faulty, _expected = _SUBJECTS[{token!r}]
+_factory, _profile, _expected = _SUBJECTS[{token!r}]
 
 
 class {name}(ModelConformance):
     expected_failures = _expected
+    slow_seconds = _profile.slow_seconds
+    throttled_retry_after = _profile.throttled_retry_after
 
     def make_model(self):
         return _factory()
 
     def make_faulty_model(self, fault):
-        return _faulty(fault) if _faulty is not None else None
+        return _profile.faulty_model(fault) if _profile.faulty_model is not None else None
+
+    def make_slow_model(self):
+        return _profile.slow_model() if _profile.slow_model is not None else None
+
+    def tool_request(self, model):
+        return _profile.tool_request(model) if _profile.tool_request is not None else None
 """
 
 
@@ -51,25 +63,32 @@ def run_conformance(
     preview: bool = False,
     name: str = "model",
     pytest_args: Sequence[str] = (),
+    profile: ConformanceProfile | None = None,
 ) -> int:
     """Run :class:`ModelConformance` on the models ``model_factory()`` builds.
 
     :param model_factory: returns a fresh plugin model (not a ``ManagedModel``) per call.
     :param report_path: write the JSON report there (``None``: no report, whatever
         ``$BYOM_CONFORMANCE_REPORT`` says).
-    :param faulty_model_factory: ``fault -> Model | None`` for the ``errors.*`` checks;
+    :param faulty_model_factory: ``fault -> Provider | None`` for the ``errors.*`` checks;
         without it they are skipped with a reason.
     :param expected_failures: ``{check_id: reason}`` applied as strict xfail.
     :param preview: also run the preview group.
     :param name: shown in test ids (e.g. the model alias).
     :param pytest_args: extra pytest arguments (``-x``, ``-k generate``...).
+    :param profile: the plugin's scenarios and known limitations (see
+        :func:`conformance_profile`); its ``cleanup`` is not called here.
     :returns: pytest's exit code: 0 when every check passed, was skipped or xfailed.
     """
     import pytest
 
+    profile = profile or ConformanceProfile()
+    if faulty_model_factory is not None:
+        profile = dataclasses.replace(profile, faulty_model=faulty_model_factory)
+    expected = {**profile.known_limitations, **(expected_failures or {})}
     token = uuid.uuid4().hex[:12]
     cls_name = "TestConformance_" + "".join(c if c.isalnum() else "_" for c in name)
-    _SUBJECTS[token] = (model_factory, faulty_model_factory, dict(expected_failures or {}))
+    _SUBJECTS[token] = (model_factory, profile, expected)
     try:
         with tempfile.TemporaryDirectory(prefix="byom-conformance-") as tmp:
             folder = Path(tmp)

@@ -1,19 +1,21 @@
-"""Checks of streamed generation and of the async twins."""
+"""Checks of streamed generation: events, parity, limits, concurrency, pacing."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
-from ..._model import Model
-from ..._types import FinishEvent, TextDelta
+from ..._provider import Provider
+from ..._types import FinishEvent, GenerateRequest, TextDelta
 from ._core import check, plugin_label, require_capability
 from ._generate import pick_stop
-from ._subject import ModelSubject, StreamResult, collect, collect_async, vectors_close
+from ._subject import ModelSubject, StreamResult, collect, collect_async
 
-__all__ = ["AsyncChecks", "StreamChecks"]
+__all__ = ["StreamChecks"]
 
 _EXACT = ("server", "tokenizer")
 
@@ -21,12 +23,12 @@ _EXACT = ("server", "tokenizer")
 class StreamChecks(ModelSubject):
     """``stream``: event shape, parity with ``generate``, usage, max_tokens, stop."""
 
-    def _stream(self, model: Model, **fields: Any) -> StreamResult:
+    def _stream(self, model: Provider, **fields: Any) -> StreamResult:
         require_capability(model, "stream")
         return collect(model.stream(self.reference(model, **fields)))
 
     @check("stream.events")
-    def test_stream_events(self, byom_model: Model) -> None:
+    def test_stream_events(self, byom_model: Provider) -> None:
         """A stream yields only contract events and ends with exactly one ``FinishEvent``.
 
         Fix: yield ``TextDelta`` / ``ToolCallEvent`` / ``UsageEvent`` objects and exactly
@@ -42,7 +44,7 @@ class StreamChecks(ModelSubject):
         assert any(isinstance(e, TextDelta) and e.text for e in result.events), "stream yielded no text"
 
     @check("stream.matches_generate")
-    def test_stream_matches_generate(self, byom_model: Model) -> None:
+    def test_stream_matches_generate(self, byom_model: Provider) -> None:
         """Concatenated deltas equal the non-streamed text of the same greedy request.
 
         The finish reason is the same too. Fix: do not strip, re-space or re-decode
@@ -58,7 +60,7 @@ class StreamChecks(ModelSubject):
         )
 
     @check("stream.usage")
-    def test_stream_usage(self, byom_model: Model) -> None:
+    def test_stream_usage(self, byom_model: Provider) -> None:
         """The stream reports usage (``UsageEvent`` or ``FinishEvent.usage``) equal to generate's.
 
         Fix: request usage from the provider's stream (e.g. OpenAI
@@ -76,7 +78,7 @@ class StreamChecks(ModelSubject):
             ), f"stream usage {result.usage!r} != generate usage {reply.usage!r}"
 
     @check("stream.max_tokens")
-    def test_stream_max_tokens(self, byom_model: Model) -> None:
+    def test_stream_max_tokens(self, byom_model: Provider) -> None:
         """A stream cut by ``max_tokens`` stops there and finishes with "length".
 
         Fix: pass ``max_tokens`` on the streaming path too.
@@ -92,7 +94,7 @@ class StreamChecks(ModelSubject):
             assert cut.usage.output_tokens <= limit, f"stream usage.output_tokens={cut.usage.output_tokens} > {limit}"
 
     @check("stream.stop")
-    def test_stream_stop(self, byom_model: Model) -> None:
+    def test_stream_stop(self, byom_model: Provider) -> None:
         """Stop strings are honoured in streams, even when split across deltas.
 
         Fix: hold back a possible stop-string prefix before yielding a delta, and never
@@ -110,7 +112,7 @@ class StreamChecks(ModelSubject):
         assert result.finish_reason == "stop", f"finish_reason {result.finish_reason!r} after a stop string"
 
     @check("stream.early_close")
-    def test_stream_early_close(self, byom_model: Model) -> None:
+    def test_stream_early_close(self, byom_model: Provider) -> None:
         """Abandoning a stream after its first event leaves the model usable.
 
         Fix: release the HTTP response / generation state in a ``finally`` of the
@@ -125,57 +127,122 @@ class StreamChecks(ModelSubject):
         reply = byom_model.generate(self.reference(byom_model))
         assert reply.text, "generate after an abandoned stream returned no text"
 
+    def _concurrent_requests(self, model: Provider) -> list[tuple[GenerateRequest, StreamResult]]:
+        """Each prompt, alone and (when stop strings are declared) with a stop string taken
+        from its own answer, paired with the stream it gives when nothing else runs."""
+        caps = model.info.capabilities
+        pairs: list[tuple[GenerateRequest, StreamResult]] = []
+        for prompt in self.prompts:
+            request = self.reference(model, prompt=prompt)
+            alone = collect(model.stream(request))
+            pairs.append((request, alone))
+            picked = pick_stop(alone.text) if caps.stop_sequences else None
+            if picked is not None:
+                stopped = self.reference(model, prompt=prompt, stop=(picked[0],))
+                pairs.append((stopped, collect(model.stream(stopped))))
+        return pairs
 
-class AsyncChecks(ModelSubject):
-    """The async twins give the same answers as the sync calls, from any event loop."""
+    @check("stream.concurrent")
+    def test_stream_concurrent(self, byom_model: Provider) -> None:
+        """Streams open at the same time never mix, with and without stop strings.
 
-    @check("async.generate")
-    def test_async_generate(self, byom_model: Model) -> None:
-        """``agenerate`` equals ``generate`` for a greedy request, from two event loops.
-
-        Each call runs in its own ``asyncio.run`` loop, as apps that call from different
-        loops do. Fix: do not cache loop-bound clients across loops (keep one per loop),
-        and map errors identically on both sides.
-        """
-        require_capability(byom_model, "generate", any_of=("generate", "chat"))
-        request = self.reference(byom_model)
-        reply = byom_model.generate(request)
-        for _ in range(2):
-            areply = asyncio.run(byom_model.agenerate(request))
-            assert (areply.text, areply.finish_reason) == (reply.text, reply.finish_reason), (
-                f"agenerate {areply.text!r}/{areply.finish_reason} != generate {reply.text!r}/{reply.finish_reason}"
-            )
-            assert (areply.usage.input_tokens, areply.usage.output_tokens) == (
-                reply.usage.input_tokens,
-                reply.usage.output_tokens,
-            ), f"agenerate usage {areply.usage!r} != generate usage {reply.usage!r}"
-
-    @check("async.stream")
-    def test_async_stream(self, byom_model: Model) -> None:
-        """``astream`` yields the same text and finish as ``stream``, ending in one FinishEvent.
-
-        Fix: implement ``_astream`` with the same event mapping as ``_stream``.
+        Every prompt (and, with ``stop_sequences``, the same prompt with a stop string) is
+        streamed alone, then all together: interleaved event by event in one thread, from
+        several threads, and as asyncio streams interleaved and gathered. Each must give
+        the text and finish reason it gives alone. Fix: keep a stream's state (decoder,
+        stop-string hold-back buffer, response, usage) in the generator's locals, never on
+        ``self``.
         """
         require_capability(byom_model, "stream")
-        request = self.reference(byom_model)
-        sync = collect(byom_model.stream(request))
-        for _ in range(2):
-            result = asyncio.run(collect_async(byom_model.astream(request)))
-            assert result.text == sync.text, f"astream text {result.text!r} != stream text {sync.text!r}"
-            assert len(result.finishes) == 1 and isinstance(result.events[-1], FinishEvent), (
-                "astream must end with exactly one FinishEvent"
-            )
-            assert result.finish_reason == sync.finish_reason
+        pairs = self._concurrent_requests(byom_model)
+        requests = [request for request, _ in pairs]
+        expected = [(alone.text, alone.finish_reason) for _, alone in pairs]
 
-    @check("async.embed")
-    def test_async_embed(self, byom_model: Model) -> None:
-        """``aembed`` returns the same vectors as ``embed``.
+        streams = [iter(byom_model.stream(request)) for request in requests]
+        interleaved = [StreamResult() for _ in streams]
+        active = list(range(len(streams)))
+        while active:
+            for index in list(active):
+                event = next(streams[index], None)
+                if event is None:
+                    active.remove(index)
+                else:
+                    interleaved[index].add(event)
 
-        Fix: share the request/response mapping between ``_embed`` and ``_aembed``.
+        with ThreadPoolExecutor(max_workers=min(8, len(requests))) as pool:
+            threaded = list(pool.map(lambda request: collect(byom_model.stream(request)), requests * 2))
+
+        async def interleave_async() -> list[StreamResult]:
+            astreams = [byom_model.astream(request) for request in requests]
+            results = [StreamResult() for _ in astreams]
+            live = list(range(len(astreams)))
+            while live:
+                for index in list(live):
+                    try:
+                        results[index].add(await astreams[index].__anext__())
+                    except StopAsyncIteration:
+                        live.remove(index)
+            return results
+
+        async def gathered() -> list[StreamResult]:
+            return list(await asyncio.gather(*(collect_async(byom_model.astream(r)) for r in requests * 2)))
+
+        runs = {
+            "interleaved in one thread": interleaved,
+            "from threads": threaded,
+            "asyncio, interleaved": asyncio.run(interleave_async()),
+            "asyncio, gathered": asyncio.run(gathered()),
+        }
+        mixed = []
+        for how, results in runs.items():
+            for index, result in enumerate(results):
+                want = expected[index % len(expected)]
+                if (result.text, result.finish_reason) != want:
+                    number = index % len(requests)
+                    stop = list(requests[number].stop)
+                    mixed.append(f"{how}, stream #{number} (stop={stop}): {result.text!r} != alone {want[0]!r}")
+        assert not mixed, f"{plugin_label(byom_model)} mixed up concurrent streams: " + "; ".join(mixed[:4])
+
+    @staticmethod
+    def _first_and_total(model: Provider, request: GenerateRequest) -> tuple[float, float, int]:
+        started = time.perf_counter()
+        first: float | None = None
+        count = 0
+        for _event in model.stream(request):
+            count += 1
+            if first is None:
+                first = time.perf_counter() - started
+        total = time.perf_counter() - started
+        return (total if first is None else first), total, count
+
+    @check("stream.incremental")
+    def test_stream_incremental(self, byom_model: Provider) -> None:
+        """A stream hands each event on as it arrives: the first event comes before the end.
+
+        Timed on the slow scenario (``make_slow_model``, which stalls after its first
+        event), or on the model itself when its stream lasts long enough to tell (0.1 s).
+        The first event must arrive before 70 % of the stream's duration. Fix: iterate over
+        the response as it arrives (``iter_lines``, the event stream, the token loop) and
+        yield each delta at once; never read the whole body first and split it afterwards.
         """
-        require_capability(byom_model, "embed")
-        texts = list(self.embed_texts)
-        sync = byom_model.embed(texts)
-        for _ in range(2):
-            result = asyncio.run(byom_model.aembed(texts))
-            assert vectors_close(result.vectors, sync.vectors, 1e-4), "aembed vectors differ from embed vectors"
+        require_capability(byom_model, "stream")
+        slow = self.make_slow_model()
+        source = "the slow scenario"
+        if slow is not None:
+            try:
+                first, total, count = self._first_and_total(slow, self.reference(slow))
+            finally:
+                slow.close()
+        else:
+            source = "the model"
+            first, total, count = self._first_and_total(byom_model, self.reference(byom_model))
+            if total < 0.1:
+                pytest.skip(
+                    f"{plugin_label(byom_model)}: its stream lasts {total * 1000:.0f} ms, too fast to tell "
+                    f"streaming from buffering; offer {type(self).__name__}.make_slow_model()"
+                )
+        assert count > 1, f"{source} streamed {count} event(s); a stream has text, then a FinishEvent"
+        assert first <= 0.7 * total, (
+            f"{plugin_label(byom_model)}: on {source} the first of {count} events arrived after "
+            f"{first:.2f} s of a {total:.2f} s stream: the stream is buffered, not passed on as it arrives"
+        )

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import pytest
+
 from ..._types import (
+    EmbedRequest,
     FinishEvent,
     GenerateRequest,
     Message,
@@ -16,13 +20,16 @@ from ..._types import (
     Usage,
     UsageEvent,
 )
-from ._core import Conformance
+from ._core import NEW_FAULTS, Conformance
 
 if TYPE_CHECKING:
-    from ..._model import Model
+    from ..._provider import Provider
     from ..._tokenizer import Tokenizer
 
-__all__ = ["ModelSubject", "StreamResult", "collect", "collect_async", "vectors_close"]
+__all__ = ["ModelSubject", "Operation", "StreamResult", "collect", "collect_async", "vectors_close"]
+
+#: one call of the contract on a given model, run to completion (streams drained).
+Operation = Callable[["Provider"], object]
 
 
 @dataclass
@@ -33,6 +40,7 @@ class StreamResult:
     text: str = ""
     finishes: list[FinishEvent] = field(default_factory=list)
     usage: Usage | None = None
+    tool_calls: list[ToolCallEvent] = field(default_factory=list)
     foreign: list[object] = field(default_factory=list)
 
     def add(self, event: object) -> None:
@@ -45,7 +53,9 @@ class StreamResult:
                 self.usage = event.usage
         elif isinstance(event, UsageEvent):
             self.usage = event.usage
-        elif not isinstance(event, ToolCallEvent):
+        elif isinstance(event, ToolCallEvent):
+            self.tool_calls.append(event)
+        else:
             self.foreign.append(event)
 
     @property
@@ -77,7 +87,12 @@ def vectors_close(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]], to
 
 
 class ModelSubject(Conformance):
-    """The author's side of :class:`ModelConformance`: factories and inputs.
+    """The author's side of :class:`ModelConformance`: factories, scenarios and inputs.
+
+    Required: :meth:`make_model`. Optional scenarios, each enabling checks that are
+    otherwise skipped with a reason: :meth:`make_faulty_model` (``errors.*``),
+    :meth:`make_slow_model` (``timeout.request``, and ``stream.incremental`` for fast
+    models), :meth:`tool_request` (``tools.call``, required when ``tools`` is declared).
 
     :cvar prompts: distinct prompts; the first is the reference prompt. Each should make
         the model produce more than ``max_tokens`` tokens so that cutting is observable.
@@ -85,6 +100,18 @@ class ModelSubject(Conformance):
     :cvar embed_texts: distinct texts for embedding checks.
     :cvar usage_tolerance: tokens of slack when comparing ``usage`` with a tokenizer count
         (special tokens, re-tokenisation of the decoded text).
+    :cvar server_usage_tolerance: relative slack (on top of ``usage_tolerance``) when
+        comparing ``source="server"`` usage with the model's tokenizer: the server may
+        render the chat template or count special tokens differently.
+    :cvar slow_seconds: how long the :meth:`make_slow_model` scenario stalls.
+    :cvar throttled_retry_after: the ``Retry-After`` (seconds) the ``throttled`` fault
+        scenario sends; ``errors.retry_after`` checks it arrives in ``Throttled.retry_after``.
+        ``None``: the scenario sends none (the check is skipped with that reason).
+    :cvar request_extra: a nested ``extra`` sent by ``request.unchanged`` to catch plugins
+        that mutate the caller's dicts. A provider may refuse unknown keys with
+        ``BadRequest``; the check then repeats with an empty ``extra``.
+    :cvar max_loop_lag: seconds an event loop may stall during an async call
+        (``async.event_loop``).
     """
 
     prompts: ClassVar[tuple[str, ...]] = (
@@ -100,38 +127,60 @@ class ModelSubject(Conformance):
         "Zürich liegt in der Schweiz ✓",
     )
     usage_tolerance: ClassVar[int] = 2
+    server_usage_tolerance: ClassVar[float] = 0.15
+    slow_seconds: ClassVar[float] = 1.0
+    throttled_retry_after: ClassVar[float | None] = None
+    request_extra: ClassVar[Mapping[str, Any]] = {"byom_conformance": {"probe": ["nested"], "depth": {"n": 1}}}
+    max_loop_lag: ClassVar[float] = 0.2
 
-    def make_model(self) -> Model:
-        """Build a fresh model of the plugin under test (required).
+    def make_model(self) -> Provider:
+        """Build a fresh provider of the plugin under test (required).
 
         Its greedy output must depend only on the request (no scripted reply queues), so
         results can be compared across calls, threads and event loops. Return the plugin's
-        own model, not ``Client.model(...)``: the managed wrapper retries and wraps foreign
-        exceptions, which would hide exactly the defects the suite looks for.
+        own provider, not ``Client.model(...)``: the managed wrapper retries and wraps
+        foreign exceptions, which would hide exactly the defects the suite looks for.
         """
-        raise NotImplementedError(f"{type(self).__name__} must implement make_model(self) -> Model")
+        raise NotImplementedError(f"{type(self).__name__} must implement make_model(self) -> Provider")
 
-    def make_faulty_model(self, fault: str) -> Model | None:
-        """A fresh model whose calls fail with ``fault``, or ``None`` if the plugin has no way
-        to provoke it (the ``errors.<fault>`` check is then skipped with that reason).
+    def make_faulty_model(self, fault: str) -> Provider | None:
+        """A fresh provider whose calls fail with ``fault``, or ``None`` if the plugin has no
+        way to provoke it (the ``errors.<fault>`` check is then skipped with that reason).
 
-        ``fault`` is one of :data:`FAULTS`: ``"throttled"`` (HTTP 429 / quota),
-        ``"unavailable"`` (503 / connection refused), ``"bad_request"`` (400 / 422),
-        ``"timeout"`` (a read timeout) and ``"model_error"`` (the model container failed).
-        Typically a model pointed at a local server scenario.
+        ``fault`` is one of :data:`FAULTS`: ``"throttled"`` (HTTP 429 / quota; send
+        ``Retry-After`` and declare it in ``throttled_retry_after``), ``"unavailable"`` (503
+        / connection refused), ``"bad_request"`` (400 / 422), ``"timeout"`` (a read
+        timeout), ``"model_error"`` (the model container failed) and ``"auth"`` (401 / 403).
+        Typically a provider pointed at a local server scenario.
         """
         return None
 
-    def make_tokenizer(self) -> Tokenizer | None:
-        """The tokenizer whose counts ``usage.source == "tokenizer"`` must match.
+    def make_slow_model(self) -> Provider | None:
+        """A fresh provider whose endpoint stalls ``slow_seconds`` before the first byte of
+        every answer and, when streaming, stalls ``slow_seconds`` again after the first
+        event — or ``None`` (``timeout.request`` is then skipped).
 
-        Defaults to the model's own ``tokenizer``.
+        ``timeout.request`` sends requests with ``timeout`` well under ``slow_seconds``
+        and expects ``Timeout`` from every operation in about that time. The configured
+        (default) timeout of this provider must be longer than ``slow_seconds``.
+        """
+        return None
+
+    def tool_request(self, model: Provider) -> GenerateRequest | None:
+        """A request (with ``tools``) that makes the model under test call a tool — or
+        ``None``. Required when the model declares ``tools``: ``tools.call`` fails without
+        it, since a declared capability must be exercised."""
+        return None
+
+    def make_tokenizer(self) -> Tokenizer | None:
+        """The tokenizer whose counts ``usage`` must match (``usage.*``) and that the
+        ``tokenizer.*`` checks examine. Defaults to the model's own ``tokenizer``.
         """
         return None
 
     # -- helpers for the checks -----------------------------------------------------------
 
-    def request_for(self, model: Model, prompt: str, **fields: Any) -> GenerateRequest:
+    def request_for(self, model: Provider, prompt: str, **fields: Any) -> GenerateRequest:
         """A greedy request in the form the model declares (messages for chat models)."""
         caps = model.info.capabilities
         fields.setdefault("temperature", 0.0)
@@ -139,14 +188,17 @@ class ModelSubject(Conformance):
             return GenerateRequest(messages=(Message(role="user", content=prompt),), **fields)
         return GenerateRequest(prompt=prompt, **fields)
 
-    def reference(self, model: Model, *, prompt: str | None = None, **fields: Any) -> GenerateRequest:
+    def reference(self, model: Provider, *, prompt: str | None = None, **fields: Any) -> GenerateRequest:
         fields.setdefault("max_tokens", self.max_tokens)
         return self.request_for(model, prompt or self.prompts[0], **fields)
 
-    def tokenizer_for(self, model: Model) -> Tokenizer | None:
+    def embed_request(self, **fields: Any) -> EmbedRequest:
+        return EmbedRequest(texts=tuple(self.embed_texts), **fields)
+
+    def tokenizer_for(self, model: Provider) -> Tokenizer | None:
         return self.make_tokenizer() or model.tokenizer
 
-    def prompt_text(self, model: Model, request: GenerateRequest) -> str:
+    def prompt_text(self, model: Provider, request: GenerateRequest) -> str:
         """The text the model actually reads: the prompt, or the rendered chat."""
         if request.prompt is not None:
             return request.prompt
@@ -154,3 +206,42 @@ class ModelSubject(Conformance):
         if tokenizer is None:
             return "\n".join(m.content for m in request.as_messages())
         return tokenizer.apply_chat_template(request.as_messages(), add_generation_prompt=True)
+
+    def faulty(self, fault: str) -> Provider | None:
+        """``make_faulty_model(fault)``, treating a subject written for suite 1.0 that does
+        not know a newer fault as not offering it."""
+        try:
+            return self.make_faulty_model(fault)
+        except (KeyError, ValueError, NotImplementedError) as exc:
+            if fault in NEW_FAULTS:
+                return None
+            raise AssertionError(f"make_faulty_model({fault!r}) raised {type(exc).__name__}: {exc}") from exc
+
+    def operations(
+        self,
+        model: Provider,
+        *,
+        request: Callable[[Provider], GenerateRequest] | None = None,
+        embed: Callable[[], EmbedRequest] | None = None,
+    ) -> dict[str, Operation]:
+        """Every declared operation, sync and async, unary and streaming, as a callable that
+        runs it to the end on the model it is given (streams drained)."""
+        caps = model.info.capabilities
+        build = request or (lambda m: self.reference(m))
+        build_embed = embed or self.embed_request
+        ops: dict[str, Operation] = {}
+        if caps.generate or caps.chat:
+            ops["generate"] = lambda m: m.generate(build(m))
+            ops["agenerate"] = lambda m: asyncio.run(m.agenerate(build(m)))
+            if caps.stream:
+                ops["stream"] = lambda m: collect(m.stream(build(m)))
+                ops["astream"] = lambda m: asyncio.run(collect_async(m.astream(build(m))))
+        if caps.embed:
+            ops["embed"] = lambda m: m.embed(build_embed())
+            ops["aembed"] = lambda m: asyncio.run(m.aembed(build_embed()))
+        return ops
+
+    def skip_without(self, model: Provider | None, what: str, hook: str) -> Provider:
+        if model is None:
+            pytest.skip(f"{type(self).__name__}.{hook} offers no {what}")
+        return model

@@ -1,4 +1,5 @@
-"""Tokenizer checks: the ``Tokenizer`` protocol on its own, and usage counted with it."""
+"""Tokenizer checks — on a tokenizer alone, or on a model's own ``tokenizer`` — and usage
+compared with the tokenizer."""
 
 from __future__ import annotations
 
@@ -11,19 +12,19 @@ import pytest
 from ..._tokenizer import Tokenizer
 from ..._types import Message
 from ._core import Conformance, check, plugin_label, require_capability
-from ._subject import ModelSubject
+from ._subject import ModelSubject, collect
 
 if TYPE_CHECKING:
-    from ..._model import Model
+    from ..._provider import Provider
 
-__all__ = ["TokenizerConformance", "UsageChecks"]
+__all__ = ["TokenizerChecks", "TokenizerConformance", "UsageChecks"]
 
 
 class UsageChecks(ModelSubject):
     """``usage`` counted with the model's tokenizer agrees with that tokenizer."""
 
     @check("usage.tokenizer_counts")
-    def test_usage_tokenizer_counts(self, byom_model: Model) -> None:
+    def test_usage_tokenizer_counts(self, byom_model: Provider) -> None:
         """With ``usage.source == "tokenizer"``, input and output counts match the tokenizer.
 
         Input tokens match the tokenizer's count of the prompt (or rendered chat); output
@@ -51,19 +52,61 @@ class UsageChecks(ModelSubject):
                 problems.append(f"output_tokens={reply.usage.output_tokens}, tokenizer counts {text_count}")
         assert not problems, f"{plugin_label(byom_model)} usage disagrees with its tokenizer: " + "; ".join(problems)
 
+    @check("usage.server_counts")
+    def test_usage_server_counts(self, byom_model: Provider) -> None:
+        """Usage labelled ``source="server"`` agrees with the model's tokenizer, when it has one.
 
-class TokenizerConformance(Conformance):
-    """Checks for a :class:`~byom_sdk.Tokenizer` (a ``byom_tokenizers`` plugin or a model's).
+        Input and output counts are within ``usage_tolerance`` tokens plus
+        ``server_usage_tolerance`` (relative) of the tokenizer's counts of the prompt (or
+        rendered chat) and of the text; generated and streamed. A guess labelled
+        ``"server"`` (characters / 4, words, the ``max_tokens`` asked for) is the finding.
+        Fix: say ``"server"`` only for counts the endpoint returned; otherwise count with
+        the tokenizer (``"tokenizer"``) or use ``Usage.estimate`` (``"estimate"``).
+        """
+        require_capability(byom_model, "generate", any_of=("generate", "chat"))
+        tokenizer = self.tokenizer_for(byom_model)
+        if tokenizer is None:
+            pytest.skip(f"{plugin_label(byom_model)}: model has no tokenizer to compare server usage with")
+        limit = max(1, min(4, self.max_tokens // 4))
+        streams = byom_model.info.capabilities.stream
+        problems: list[str] = []
+        seen_server = False
+        for cut in (self.max_tokens, limit):
+            request = self.reference(byom_model, max_tokens=cut)
+            reply = byom_model.generate(request)
+            answers = [("generate", reply.usage, reply.text)]
+            if streams:
+                result = collect(byom_model.stream(request))
+                if result.usage is not None:
+                    answers.append(("stream", result.usage, result.text))
+            prompt_count = tokenizer.count(self.prompt_text(byom_model, request))
+            for how, usage, text in answers:
+                if usage.source != "server":
+                    continue
+                seen_server = True
+                text_count = tokenizer.count(text)
+                sides = (("input", usage.input_tokens, prompt_count), ("output", usage.output_tokens, text_count))
+                for side, got, want in sides:
+                    slack = self.usage_tolerance + self.server_usage_tolerance * want
+                    if abs(got - want) > slack:
+                        problems.append(f"{how} max_tokens={cut}: {side}_tokens={got}, tokenizer counts {want}")
+        if not seen_server:
+            pytest.skip(f"{plugin_label(byom_model)}: usage is not labelled 'server'")
+        assert not problems, (
+            f"{plugin_label(byom_model)} usage labelled 'server' disagrees with the model's tokenizer: "
+            + "; ".join(problems[:4])
+        )
 
-    Subclass and implement :meth:`make_tokenizer`::
 
-        class TestMyTokenizer(TokenizerConformance):
-            def make_tokenizer(self):
-                return MyTokenizer.from_file("tests/data/tokenizer.json")
+class TokenizerChecks(Conformance):
+    """The ``tokenizer.*`` checks, run on ``byom_tokenizer``: the subject's
+    ``make_tokenizer()`` — or, in :class:`ModelConformance`, the model's ``tokenizer``
+    (skipped with a reason when the model has none).
 
     :cvar sample_texts: texts for round-trip and count checks.
     :cvar lossless: ``False`` for tokenizers that normalise (lower-casing WordPiece);
         ``tokenizer.roundtrip`` then checks that a second round trip changes nothing.
+        ``None`` (default): lossless, except for the tokenizer of a model that only embeds.
     """
 
     sample_texts: ClassVar[tuple[str, ...]] = (
@@ -73,15 +116,19 @@ class TokenizerConformance(Conformance):
         "line one\nline two\ttabbed",
         "Numbers 12345 and symbols #@$%^&*()",
     )
-    lossless: ClassVar[bool] = True
-
-    def make_tokenizer(self) -> Tokenizer:
-        """Build the tokenizer under test (required)."""
-        raise NotImplementedError(f"{type(self).__name__} must implement make_tokenizer(self) -> Tokenizer")
+    lossless: ClassVar[bool | None] = None
 
     def reference_encode(self, text: str) -> list[int] | None:
         """Oracle: the ids the reference implementation produces, or ``None`` (skip)."""
         return None
+
+    def _lossless(self, request: pytest.FixtureRequest) -> bool:
+        if self.lossless is not None:
+            return self.lossless
+        if isinstance(self, ModelSubject):
+            caps = request.getfixturevalue("byom_model").info.capabilities
+            return bool(caps.generate or caps.chat)
+        return True
 
     @check("tokenizer.protocol")
     def test_tokenizer_protocol(self, byom_tokenizer: Tokenizer) -> None:
@@ -103,16 +150,17 @@ class TokenizerConformance(Conformance):
         assert isinstance(eos, tuple) and all(isinstance(i, int) for i in eos), "eos_token_ids must be ints"
 
     @check("tokenizer.roundtrip")
-    def test_tokenizer_roundtrip(self, byom_tokenizer: Tokenizer) -> None:
+    def test_tokenizer_roundtrip(self, byom_tokenizer: Tokenizer, request: pytest.FixtureRequest) -> None:
         """``decode(encode(text)) == text`` (or, for ``lossless = False``, is stable).
 
         Fix: decode without cleaning up spaces; keep byte-fallback tokens for non-ASCII.
         """
+        lossless = self._lossless(request)
         problems = []
         for text in self.sample_texts:
             once = byom_tokenizer.decode(byom_tokenizer.encode(text))
-            target = text if self.lossless else once
-            again = once if self.lossless else byom_tokenizer.decode(byom_tokenizer.encode(once))
+            target = text if lossless else once
+            again = once if lossless else byom_tokenizer.decode(byom_tokenizer.encode(once))
             if again != target:
                 problems.append(f"{text!r} -> {again!r}")
         assert not problems, "round trip changed text: " + "; ".join(problems)
@@ -169,3 +217,20 @@ class TokenizerConformance(Conformance):
         for text, ids in zip(self.sample_texts, expected, strict=True):
             if ids is not None:
                 assert byom_tokenizer.encode(text) == ids, f"ids for {text!r} differ from the reference"
+
+
+class TokenizerConformance(TokenizerChecks):
+    """Checks for a :class:`~byom_sdk.Tokenizer` on its own (a ``byom_tokenizers`` plugin).
+
+    Subclass and implement :meth:`make_tokenizer`::
+
+        class TestMyTokenizer(TokenizerConformance):
+            def make_tokenizer(self):
+                return MyTokenizer.from_file("tests/data/tokenizer.json")
+
+    Optional: a ``reference_encode(text)`` oracle, ``sample_texts``, ``lossless``.
+    """
+
+    def make_tokenizer(self) -> Tokenizer:
+        """Build the tokenizer under test (required)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement make_tokenizer(self) -> Tokenizer")

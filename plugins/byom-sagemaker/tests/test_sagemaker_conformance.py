@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from byom_sagemaker import SageMakerConfig, SageMakerModel
 from byom_sagemaker.testing import LocalSageMakerServer
 
+from byom_sdk import GenerateRequest, Message
 from byom_sdk.testing import ScriptedModel
 from byom_sdk.testing.conformance import BoundaryConformance, ModelConformance
 
@@ -32,7 +33,9 @@ class _SageMakerSuite(ModelConformance):
         cls._servers = {}
         for fault in (None, *_FAULTS):
             server = LocalSageMakerServer(region="eu-west-1", part_size=11).start()
-            server.add_endpoint("conformance", cls.codec, ScriptedModel(embedding_dimension=32))
+            # The scripted double calls the offered tool, as a vLLM / TGI Messages container would.
+            backing = ScriptedModel(embedding_dimension=32, tools=cls.codec == "openai")
+            server.add_endpoint("conformance", cls.codec, backing)
             cls._servers[fault] = server
 
     @classmethod
@@ -66,6 +69,22 @@ class TestSageMakerTGIConformance(_SageMakerSuite):
 
 class TestSageMakerOpenAIConformance(_SageMakerSuite):
     codec = "openai"
+
+    def tool_request(self, model: SageMakerModel) -> GenerateRequest:
+        weather = {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"city": {"type": "string"}, "days": {"type": "integer", "minimum": 1}},
+                    "required": ["city", "days"],
+                },
+            },
+        }
+        return GenerateRequest(
+            messages=[Message(role="user", content="Weather in Lisbon?")], tools=(weather,), tool_choice="required"
+        )
 
 
 class TestSageMakerTEIConformance(_SageMakerSuite):

@@ -23,6 +23,8 @@ _FAULTS = {
 class _VertexSuite(ModelConformance):
     codec: ClassVar[str] = "vllm"
     transport: ClassVar[str] = "grpc"
+    # make_model starts a local server per model; its gRPC worker threads are the harness's.
+    harness_threads = ("local-vertex-grpc",)
     _servers: ClassVar[list[LocalVertexServer]] = []
 
     @classmethod

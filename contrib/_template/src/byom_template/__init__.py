@@ -1,5 +1,5 @@
 """A template byom-sdk plugin: the ``template-echo`` provider."""
 
-from ._plugin import EchoModel
+from ._plugin import EchoProvider
 
-__all__ = ["EchoModel"]
+__all__ = ["EchoProvider"]

@@ -21,6 +21,7 @@ from byom_sdk import (
     Model,
     TextDelta,
     Throttled,
+    ToolCallEvent,
     Unavailable,
     UsageEvent,
     messages_from_openai,
@@ -289,6 +290,9 @@ class OpenAIPersonality(Personality):
             messages = messages_from_openai(data["messages"])
         except ValueError as exc:
             raise _invalid(f"invalid messages: {exc}") from None
+        tools = data.get("tools")
+        if tools is not None and not isinstance(tools, list):
+            raise _invalid("`tools` must be a list")
         return _request(
             messages=messages,
             max_tokens=data.get("max_tokens"),
@@ -297,6 +301,9 @@ class OpenAIPersonality(Personality):
             top_k=data.get("top_k"),
             stop=(stop,) if isinstance(stop, str) else tuple(stop or ()),
             seed=data.get("seed"),
+            tools=tuple(tools or ()) or None,
+            tool_choice=data.get("tool_choice"),
+            response_format=data.get("response_format"),
         )
 
     def invoke(self, model: Model, body: bytes, headers: Mapping[str, str]) -> tuple[bytes, str]:
@@ -310,7 +317,7 @@ class OpenAIPersonality(Personality):
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": reply.text},
+                    "message": _message(reply),
                     "finish_reason": reply.finish_reason,
                 }
             ],
@@ -341,11 +348,28 @@ class OpenAIPersonality(Personality):
             {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}
         )
         usage = None
+        calls = 0
         for event in self.events(model, request):
             if isinstance(event, TextDelta):
                 yield frame(
                     {**base, "choices": [{"index": 0, "delta": {"content": event.text}, "finish_reason": None}]}
                 )
+            elif isinstance(event, ToolCallEvent):
+                # vLLM's shape: id, type and name first, then the arguments in fragments.
+                call, index = event.tool_call, calls
+                calls += 1
+                head = {
+                    "index": index,
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": ""},
+                }
+                yield frame({**base, "choices": [{"index": 0, "delta": {"tool_calls": [head]}, "finish_reason": None}]})
+                for start in range(0, len(call.arguments), 8):
+                    fragment = {"index": index, "function": {"arguments": call.arguments[start : start + 8]}}
+                    yield frame(
+                        {**base, "choices": [{"index": 0, "delta": {"tool_calls": [fragment]}, "finish_reason": None}]}
+                    )
             elif isinstance(event, UsageEvent):
                 usage = event.usage
             elif isinstance(event, FinishEvent):
@@ -365,6 +389,18 @@ class OpenAIPersonality(Personality):
             )
         if sse:
             yield b"data: [DONE]\n\n"
+
+
+def _message(reply: Any) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
+    if reply.tool_calls:
+        message["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in reply.tool_calls
+        ]
+    elif message["content"] is None:
+        message["content"] = ""
+    return message
 
 
 class JumpStartPersonality(Personality):

@@ -1,0 +1,184 @@
+"""Checks of the request side of the contract: the caller's objects, bad input, tools."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import functools
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..._errors import BadRequest
+from ..._provider import Provider
+from ..._types import EmbedRequest, GenerateRequest, ToolCall
+from ._core import check, plugin_label, require_capability
+from ._subject import ModelSubject, collect
+
+__all__ = ["RequestChecks"]
+
+
+def _snapshot(request: GenerateRequest | EmbedRequest) -> Any:
+    # model_dump copies containers, so a later mutation of the request shows as a difference.
+    return copy.deepcopy(request.model_dump(mode="python"))
+
+
+def _tool_names(tools: tuple[dict[str, Any], ...]) -> set[str]:
+    names = set()
+    for tool in tools:
+        function = tool.get("function")
+        name = function.get("name") if isinstance(function, Mapping) else tool.get("name")
+        if isinstance(name, str):
+            names.add(name)
+    return names
+
+
+class RequestChecks(ModelSubject):
+    """The caller's request is the caller's; bad input is refused the same way everywhere;
+    a declared ``tools`` capability works."""
+
+    @check("request.unchanged")
+    def test_request_unchanged(self, byom_model: Provider) -> None:
+        """The caller's request — nested ``extra`` and tool definitions included — is exactly
+        as it was after every operation, sync and async, unary and streaming.
+
+        Requests are frozen, but ``extra`` and ``tools`` hold plain dicts the caller still
+        owns (the same request is often sent twice). Sent with ``request_extra``; a provider
+        that refuses unknown ``extra`` keys with ``BadRequest`` is re-checked with an empty
+        one. Fix: copy before adding defaults (``body = {**defaults, **request.extra}``,
+        ``copy.deepcopy`` for nested values); never ``setdefault`` / ``update`` / ``pop`` on
+        ``request.extra`` or its values.
+        """
+        require_capability(byom_model, "generate", any_of=("generate", "chat", "embed"))
+        problems = []
+        for name in self.operations(byom_model):
+            for extra in (self.request_extra, {}):
+                generate = self.reference(byom_model, extra=copy.deepcopy(dict(extra)))
+                embed = self.embed_request(extra=copy.deepcopy(dict(extra)))
+                used: GenerateRequest | EmbedRequest = embed if name.endswith("embed") else generate
+                before = _snapshot(used)
+                operation = self.operations(
+                    byom_model, request=functools.partial(_same, generate), embed=functools.partial(_same, embed)
+                )[name]
+                try:
+                    operation(byom_model)
+                except BadRequest:
+                    if extra:
+                        continue  # the provider refuses unknown extra keys; try without
+                    raise
+                after = _snapshot(used)
+                if after != before:
+                    changed = sorted(k for k in before if before[k] != after.get(k))
+                    problems.append(f"{name}: the caller's request changed ({', '.join(changed)}): {after!r}")
+                break
+        assert not problems, f"{plugin_label(byom_model)} mutated the caller's request: " + "; ".join(problems[:3])
+
+    def _invalid_inputs(self, model: Provider) -> list[tuple[str, str, Callable[[], object]]]:
+        caps = model.info.capabilities
+        cases: list[tuple[str, str, Callable[[], object]]] = []
+        if caps.generate or caps.chat:
+            calls: dict[str, Callable[..., object]] = {
+                "generate": model.generate,
+                "agenerate": lambda *a, **k: asyncio.run(model.agenerate(*a, **k)),
+            }
+            if caps.stream:
+                calls["stream"] = lambda *a, **k: collect(model.stream(*a, **k))
+                calls["astream"] = lambda *a, **k: asyncio.run(_drain(model, *a, **k))
+            for name, call in calls.items():
+                cases += [
+                    (f"{name}: lone surrogate", "prompt", functools.partial(call, "bad \ud800 text", max_tokens=2)),
+                    (
+                        f"{name}: NUL in a message",
+                        "messages.0.content",
+                        functools.partial(call, [{"role": "user", "content": "a\x00b"}], max_tokens=2),
+                    ),
+                    (f"{name}: max_tokens=0", "max_tokens", functools.partial(call, "hi", max_tokens=0)),
+                    (f"{name}: temperature='hot'", "temperature", functools.partial(call, "hi", temperature="hot")),
+                    (f"{name}: top_p=2", "top_p", functools.partial(call, "hi", top_p=2.0)),
+                ]
+        if caps.embed:
+            cases += [
+                ("embed: lone surrogate", "texts.1", lambda: model.embed(["fine", "bad \udfff"])),
+                ("aembed: NUL", "texts.0", lambda: asyncio.run(model.aembed(["a\x00b"]))),
+            ]
+        return cases
+
+    @check("input.invalid")
+    def test_input_invalid(self, byom_model: Provider) -> None:
+        """Invalid input is refused with ``BadRequest`` naming the field, before anything is
+        sent, on every operation: lone surrogates, NUL, out-of-range or mistyped parameters.
+
+        The core validates the caller's arguments (``BadRequest.details["field"]``); a raw
+        ``ValidationError``, ``UnicodeEncodeError`` or ``TypeError`` means the plugin
+        bypassed it. Fix: do not override the public ``generate`` / ``stream`` / ``embed``
+        methods; implement the ``handle_*`` hooks, which receive validated requests.
+        """
+        require_capability(byom_model, "generate", any_of=("generate", "chat", "embed"))
+        problems = []
+        for what, field, call in self._invalid_inputs(byom_model):
+            try:
+                call()
+            except BadRequest as exc:
+                named = str(exc.details.get("field") or "")
+                if not named.startswith(field) and field not in str(exc):
+                    problems.append(f"{what}: BadRequest does not name {field!r} ({exc})")
+            except Exception as exc:  # noqa: BLE001 - any other outcome is the finding.
+                problems.append(f"{what}: raised {type(exc).__module__}.{type(exc).__name__}: {exc}")
+            else:
+                problems.append(f"{what}: accepted")
+        assert not problems, f"{plugin_label(byom_model)}: " + "; ".join(problems[:4])
+
+    @check("tools.call")
+    def test_tools_call(self, byom_model: Provider) -> None:
+        """A declared ``tools`` capability works: the subject's ``tool_request()`` yields tool
+        calls naming a tool that was offered, with JSON arguments and ``finish_reason
+        "tool_calls"`` — from ``generate``, ``agenerate`` and (declared) ``stream``; the
+        request's tool definitions are left unchanged.
+
+        Fix: send ``request.tools`` to the provider in its wire shape and map the answer's
+        tool calls (``ToolCall`` / ``ToolCallEvent``); or stop declaring ``tools``.
+        """
+        require_capability(byom_model, "tools")
+        request = self.tool_request(byom_model)
+        assert request is not None, (
+            f"{plugin_label(byom_model)} declares 'tools' but {type(self).__name__}.tool_request() supplies no "
+            "request that makes it call a tool; a declared capability must be exercised"
+        )
+        assert request.tools, "tool_request() returned a request without tools"
+        offered = _tool_names(request.tools)
+        before = copy.deepcopy(request.tools)
+        problems = []
+
+        def inspect(name: str, calls: list[ToolCall], finish: str | None) -> None:
+            if not calls:
+                problems.append(f"{name}: no tool call (finish_reason={finish!r}); are the tools sent?")
+                return
+            for call in calls:
+                if offered and call.name not in offered:
+                    problems.append(f"{name}: called {call.name!r}, offered {sorted(offered)}")
+                try:
+                    json.loads(call.arguments)
+                except ValueError:
+                    problems.append(f"{name}: arguments of {call.name!r} are not JSON: {call.arguments!r}")
+            if finish != "tool_calls":
+                problems.append(f"{name}: finish_reason {finish!r} after a tool call, expected 'tool_calls'")
+
+        reply = byom_model.generate(request)
+        inspect("generate", list(reply.tool_calls), reply.finish_reason)
+        areply = asyncio.run(byom_model.agenerate(request))
+        inspect("agenerate", list(areply.tool_calls), areply.finish_reason)
+        if byom_model.info.capabilities.stream:
+            result = collect(byom_model.stream(request))
+            inspect("stream", [event.tool_call for event in result.tool_calls], result.finish_reason)
+        if request.tools != before:
+            problems.append("the caller's tool definitions were changed")
+        assert not problems, f"{plugin_label(byom_model)}: " + "; ".join(problems[:4])
+
+
+def _same(value: Any, *_: Any) -> Any:
+    return value
+
+
+async def _drain(model: Provider, *args: Any, **kwargs: Any) -> None:
+    async for _ in model.astream(*args, **kwargs):
+        pass

@@ -1,0 +1,210 @@
+"""The subjects of the defective-plugin meta-test: correct plugins (every check must pass)
+and one subject per defect (the named check must fail).
+
+Each correct suite gives the conformance suite every scenario it can use — faults, the
+slow scenario, a tool request, the ``Retry-After`` it sends — the way a plugin author
+would. A defect's subject is its plugin's correct suite with the defective class swapped
+in and ``focus`` naming the check that must catch it; the meta-test runs only that check
+for it (the correct plugins run every check).
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from byom_sdk import AuthError, BadRequest, GenerateRequest, Message, ModelError, Throttled, Timeout, Unavailable
+from byom_sdk.testing import ScriptedModel
+from byom_sdk.testing.conformance import ModelConformance
+
+from . import defects_http as http
+from . import defects_other as other
+from ._boto import EchoBotoProvider
+from ._http import EchoHTTPProvider
+from ._server import RETRY_AFTER, EchoServer
+
+#: seconds the slow scenario stalls (kept short: the meta-test must stay fast).
+SLOW = 0.3
+#: the read timeout of faulty models: far below the server's 3 s stall.
+FAULT_TIMEOUT = 0.1
+
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+
+_servers: list[EchoServer] = []
+
+
+def server() -> EchoServer:
+    if not _servers:
+        _servers.append(EchoServer(slow_seconds=SLOW).start())
+    return _servers[0]
+
+
+def stop_servers() -> None:
+    while _servers:
+        _servers.pop().stop()
+
+
+def refused_url() -> str:
+    """An endpoint on 127.0.0.1 that refuses connections."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def tool_request() -> GenerateRequest:
+    return GenerateRequest(
+        messages=(Message(role="user", content="What is the weather in Paris?"),), tools=(WEATHER_TOOL,), max_tokens=16
+    )
+
+
+class _Suite(ModelConformance):
+    plugin: ClassVar[Any]
+    focus: ClassVar[tuple[str, ...] | None] = None
+    slow_seconds = SLOW
+    throttled_retry_after = RETRY_AFTER
+    # The nested key an "options"-style provider reads: catches in-place default filling.
+    request_extra = {"options": {"top_n": 3, "tags": ["conformance"]}}
+
+
+class HTTPSuite(_Suite):
+    plugin = EchoHTTPProvider
+
+    def make_model(self) -> Any:
+        return self.plugin(server().url("ok"))
+
+    def make_faulty_model(self, fault: str) -> Any:
+        return self.plugin(server().url(fault), timeout=FAULT_TIMEOUT)
+
+    def make_slow_model(self) -> Any:
+        return self.plugin(server().url("slow"))
+
+    def tool_request(self, model: Any) -> GenerateRequest:
+        return tool_request()
+
+
+class BotoSuite(_Suite):
+    plugin = EchoBotoProvider
+
+    def make_model(self) -> Any:
+        return self.plugin(server().endpoint_url, "ok")
+
+    def make_faulty_model(self, fault: str) -> Any:
+        if fault == "unavailable":  # nothing listens: a real EndpointConnectionError
+            return self.plugin(refused_url(), "ok", timeout=FAULT_TIMEOUT)
+        return self.plugin(server().endpoint_url, fault, timeout=FAULT_TIMEOUT)
+
+    def make_slow_model(self) -> Any:
+        return self.plugin(server().endpoint_url, "slow")
+
+
+SCRIPTED_FAULTS = {
+    "throttled": lambda: Throttled("busy", provider="scripted", status_code=429, retry_after=RETRY_AFTER),
+    "unavailable": lambda: Unavailable("down", provider="scripted", status_code=503),
+    "bad_request": lambda: BadRequest("field 'x' is invalid", provider="scripted", status_code=422),
+    "timeout": lambda: Timeout("read timeout", provider="scripted"),
+    "model_error": lambda: ModelError("container failed", provider="scripted", status_code=424),
+    "auth": lambda: AuthError("credentials refused", provider="scripted", status_code=401),
+}
+
+
+class ScriptedSuite(_Suite):
+    plugin = ScriptedModel
+
+    def make_model(self) -> Any:
+        return self.plugin()
+
+    def make_faulty_model(self, fault: str) -> Any:
+        model = self.plugin()
+        model.fail_always(SCRIPTED_FAULTS[fault])
+        return model
+
+    def make_slow_model(self) -> Any:
+        return self.plugin(delay=SLOW, stall=SLOW)
+
+
+class TemplateSuite(ModelConformance):
+    """contrib/_template as its README tells authors to test it (no scenarios)."""
+
+    def make_model(self) -> Any:
+        from byom_template import EchoProvider
+
+        return EchoProvider()
+
+
+@dataclass(frozen=True)
+class Defect:
+    plugin: type
+    suite: type[_Suite]
+    check: str
+
+    @property
+    def subject(self) -> str:
+        return f"TestDefect{self.plugin.__name__}"
+
+    @property
+    def description(self) -> str:
+        return " ".join((self.plugin.__doc__ or "").split())
+
+
+CORRECT: dict[str, type[ModelConformance]] = {
+    "TestCorrectHTTPProvider": HTTPSuite,
+    "TestCorrectBotocoreProvider": BotoSuite,
+    "TestCorrectScriptedModel": ScriptedSuite,
+    "TestCorrectTemplate": TemplateSuite,
+}
+
+DEFECTS: tuple[Defect, ...] = (
+    Defect(http.AstreamLeaksRawHTTPError, HTTPSuite, "errors.unavailable"),
+    Defect(http.AuthMappedToUnavailable, HTTPSuite, "errors.auth"),
+    Defect(http.IgnoresRequestTimeout, HTTPSuite, "timeout.request"),
+    Defect(http.BlockingAsyncGenerate, HTTPSuite, "async.event_loop"),
+    Defect(http.SwallowsStreamCancel, HTTPSuite, "async.stream_cancel"),
+    Defect(http.StreamStateOnSelf, HTTPSuite, "stream.concurrent"),
+    Defect(http.GuessedServerUsage, HTTPSuite, "usage.server_counts"),
+    Defect(http.MutatesCallerExtra, HTTPSuite, "request.unchanged"),
+    Defect(http.ToolsNeverSent, HTTPSuite, "tools.call"),
+    Defect(http.DropsRetryAfter, HTTPSuite, "errors.retry_after"),
+    Defect(http.EmptyTextOnLengthCut, HTTPSuite, "generate.empty_text"),
+    Defect(http.LeaksExecutorThreads, HTTPSuite, "close.releases_threads"),
+    Defect(http.BufferedStream, HTTPSuite, "stream.incremental"),
+    Defect(http.LoopBoundAsyncClient, HTTPSuite, "async.generate"),
+    Defect(http.CloseWithoutSuper, HTTPSuite, "close.refuses_calls"),
+    Defect(http.StreamDropsMaxTokens, HTTPSuite, "stream.max_tokens"),
+    Defect(http.FinishAlwaysStop, HTTPSuite, "generate.max_tokens"),
+    Defect(http.NoFinishEvent, HTTPSuite, "stream.events"),
+    Defect(http.EmbedIgnoresIndex, HTTPSuite, "embed.deterministic"),
+    Defect(http.StopSentUnderWrongKey, HTTPSuite, "generate.stop"),
+    Defect(http.OverridesPublicGenerate, HTTPSuite, "input.invalid"),
+    Defect(http.ReadTimeoutIsRetryable, HTTPSuite, "errors.timeout"),
+    Defect(http.DeclaresAsyncNativeWithoutIt, HTTPSuite, "info.capabilities"),
+    Defect(other.BotoReadTimeoutIsRetryable, BotoSuite, "errors.timeout"),
+    Defect(other.BotoValidationIsModelError, BotoSuite, "errors.bad_request"),
+    Defect(other.BotoAsyncLeaksClientError, BotoSuite, "errors.throttled"),
+    Defect(other.BotoConnectionErrorLeaks, BotoSuite, "errors.unavailable"),
+    Defect(other.BotoAuthIsBadRequest, BotoSuite, "errors.auth"),
+    Defect(other.CountsWithSpecialTokens, ScriptedSuite, "tokenizer.count"),
+    Defect(other.CountsCharacters, ScriptedSuite, "usage.tokenizer_counts"),
+    Defect(other.StreamStripsDeltas, ScriptedSuite, "stream.matches_generate"),
+    Defect(other.NotThreadSafe, ScriptedSuite, "concurrency.threads"),
+    Defect(other.SilentEmbed, ScriptedSuite, "capabilities.undeclared"),
+)
+
+
+def subjects(*, template: bool) -> dict[str, type]:
+    """The test classes of the run: the correct suites, then one per defect."""
+    found: dict[str, type] = {
+        name: type(name, (suite,), {}) for name, suite in CORRECT.items() if template or suite is not TemplateSuite
+    }
+    for defect in DEFECTS:
+        attributes = {"plugin": defect.plugin, "focus": (defect.check,)}
+        found[defect.subject] = type(defect.subject, (defect.suite,), attributes)
+    return found
