@@ -19,8 +19,8 @@ class OpenAICompatConfig(BaseModel):
     :param model: the model name sent in every body (vLLM: the served model name).
     :param api: ``"chat"`` for ``/chat/completions`` (messages), ``"completions"`` for
         ``/completions`` (plain prompts; chat is rendered with the model's tokenizer).
-    :param api_key: sent as ``Authorization: Bearer``; ``api_key_env`` names an
-        environment variable to read it from instead (use ``${VAR}`` in byom.toml too).
+    :param api_key: sent as ``Authorization: Bearer``. Write ``"${VAR}"`` in byom.toml to
+        read it from the environment (there is no separate ``api_key_env`` key).
     :param stream: the server supports SSE streaming.
     :param stream_usage: send ``stream_options.include_usage`` (vLLM, llama.cpp, Ollama
         support it; switch off for servers that reject unknown keys).
