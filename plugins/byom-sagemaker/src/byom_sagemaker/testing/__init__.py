@@ -4,12 +4,15 @@
   personalities for every codec, fault injection, SigV4 checks and a request log.
 - :class:`Personality`: subclass it to emulate your own container (pair it with a
   ``custom`` codec).
+- :class:`ForwardingPersonality` (``add_endpoint(..., container_url=URL)``): forward an
+  endpoint to a real container, e.g. ``byom serve --profile sagemaker``.
 - :func:`encode_payload_part` and friends: the AWS event-stream encoder the server uses.
 """
 
 from __future__ import annotations
 
 from ._eventstream import encode_error, encode_exception, encode_message, encode_payload_part
+from ._forward import ForwardingPersonality
 from ._personalities import (
     ContainerFailure,
     JumpStartPersonality,
@@ -27,6 +30,7 @@ __all__ = [
     "Endpoint",
     "Fault",
     "FaultKind",
+    "ForwardingPersonality",
     "JumpStartPersonality",
     "LMIPersonality",
     "LocalSageMakerServer",

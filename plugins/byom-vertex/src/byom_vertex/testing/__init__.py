@@ -13,6 +13,8 @@
 The server speaks gRPC and REST on 127.0.0.1 ephemeral ports, answers in the codec's
 container format from any byom ``Model`` (``ScriptedModel`` by default), injects faults
 (``server.inject("throttled", times=2)``) and logs every request (``server.requests``).
+With ``container_url=`` it forwards to a real container instead (``byom serve --profile
+vertex``), the way Vertex calls a custom container.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ._containers import (
     TGIContainer,
     VLLMContainer,
 )
+from ._forward import ForwardingContainer
 from ._server import FAULTS, Fault, LocalVertexServer, LoggedRequest
 
 __all__ = [
@@ -33,6 +36,7 @@ __all__ = [
     "FAULTS",
     "Container",
     "Fault",
+    "ForwardingContainer",
     "GoogleEmbeddingsContainer",
     "LocalVertexServer",
     "LoggedRequest",

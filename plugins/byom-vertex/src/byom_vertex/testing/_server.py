@@ -123,6 +123,9 @@ class LocalVertexServer:
         returns, e.g. ``{"dedicatedEndpointEnabled": True}``.
     :param chunk_size: re-cut streamed bytes into chunks of this many bytes (``None``:
         one chunk per container write); ``chunker`` gives full control.
+    :param container_url: forward every call to a real container (e.g. ``byom serve
+        --profile vertex``) at its ``predict_route``, as Vertex does; ``codec`` then only
+        names the codec clients should use.
 
     Use it as a context manager::
 
@@ -144,6 +147,8 @@ class LocalVertexServer:
         chunker: Callable[[bytes], list[bytes]] | None = None,
         grpc: bool = True,
         rest: bool = True,
+        container_url: str | None = None,
+        predict_route: str = "/predict",
     ) -> None:
         if model is None:
             from byom_sdk.testing import ScriptedModel
@@ -151,6 +156,10 @@ class LocalVertexServer:
             model = ScriptedModel()
         self.model = model
         self.codec = codec
+        if container_url is not None:
+            from ._forward import ForwardingContainer
+
+            container = ForwardingContainer(container_url, predict_route=predict_route)
         if container is None:
             if codec not in CONTAINERS:
                 raise ValueError(f"no container personality for codec {codec!r}; pass container=")

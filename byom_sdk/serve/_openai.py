@@ -1,0 +1,565 @@
+"""The OpenAI-compatible API and Salesforce's LLM Open Connector.
+
+``/v1/chat/completions`` (SSE with ``stream_options.include_usage``), ``/v1/completions``,
+``/v1/embeddings`` and ``/v1/models`` as openai-python reads them; ``/chat/completions``
+as the Open Connector specification (salesforce/einstein-platform, OpenAPI 3.0, "v1")
+declares it. The chat and completion bodies and their streams are also what the SageMaker
+and Vertex container routes answer to OpenAI-shaped requests.
+
+``tools``, ``tool_choice`` and ``response_format`` (``json_object`` / ``json_schema``) pass
+through to the contract's own fields, so the model answers natively or the SDK emulates
+them. What byom's contract cannot honour is refused with a 400 naming the field, never
+silently dropped: ``logprobs``, legacy ``functions``, non-text content parts.
+"""
+
+from __future__ import annotations
+
+import base64
+import sys
+import time
+from array import array
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from byom_sdk import (
+    ByomError,
+    FinishEvent,
+    GenerateResponse,
+    Message,
+    StreamEvent,
+    TextDelta,
+    ToolCall,
+    ToolCallEvent,
+    Usage,
+    UsageEvent,
+    messages_from_openai,
+)
+
+from ._app import Call, ServeState, endpoint, openai_error
+from ._calls import (
+    EventStream,
+    ServeError,
+    classify,
+    dumps,
+    gather_all,
+    guarded,
+    invalid,
+    opt_bool,
+    opt_dict,
+    opt_float,
+    opt_int,
+    opt_stop,
+)
+
+__all__ = [
+    "chat_completion",
+    "connector_routes",
+    "openai_routes",
+    "respond_openai",
+    "usage_json",
+]
+
+#: byom finish reasons → the OpenAI / Open Connector enum (a failed generation raises
+#: instead, so ``error`` only appears if a provider reports it on a finished answer).
+_FINISH = {"stop": "stop", "length": "length", "content_filter": "content_filter", "tool_calls": "tool_calls"}
+
+
+def finish(reason: str) -> str:
+    return _FINISH.get(reason, "stop")
+
+
+def usage_json(usage: Usage | None) -> dict[str, int]:
+    if usage is None:
+        return {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    return {
+        "prompt_tokens": usage.input_tokens,
+        "completion_tokens": usage.output_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+
+
+def _tool_calls(calls: Sequence[ToolCall]) -> list[dict[str, Any]]:
+    return [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}} for c in calls]
+
+
+def _total_usage(results: Sequence[GenerateResponse]) -> dict[str, int]:
+    prompt = results[0].usage.input_tokens
+    completion = sum(r.usage.output_tokens for r in results)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def chat_completion(
+    results: Sequence[GenerateResponse], *, request_id: str, model: str, created: int, connector: bool = False
+) -> dict[str, Any]:
+    """A ``chat.completion``; ``connector`` keeps to the Open Connector's fields."""
+    choices = []
+    for index, result in enumerate(results):
+        message: dict[str, Any] = {"role": "assistant", "content": result.text}
+        choice: dict[str, Any] = {"index": index, "message": message, "finish_reason": finish(result.finish_reason)}
+        if not connector:
+            if result.tool_calls:
+                message["tool_calls"] = _tool_calls(result.tool_calls)
+                message["content"] = result.text or None
+            message["refusal"] = None
+            choice["logprobs"] = None
+        choices.append(choice)
+    body: dict[str, Any] = {
+        "id": f"chatcmpl-{request_id}",
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": choices,
+        "usage": _total_usage(results),
+    }
+    if not connector:
+        body["system_fingerprint"] = None
+    return body
+
+
+def text_completion(
+    results: Sequence[GenerateResponse], *, request_id: str, model: str, created: int
+) -> dict[str, Any]:
+    return {
+        "id": f"cmpl-{request_id}",
+        "object": "text_completion",
+        "created": created,
+        "model": model,
+        "choices": [
+            {"index": i, "text": r.text, "logprobs": None, "finish_reason": finish(r.finish_reason)}
+            for i, r in enumerate(results)
+        ],
+        "usage": _total_usage(results),
+        "system_fingerprint": None,
+    }
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(dumps(body), status_code=status, media_type="application/json")
+
+
+# -- parsing --------------------------------------------------------------------------------
+
+_UNSUPPORTED = {
+    "logprobs": "token log-probabilities are not part of byom's contract",
+    "top_logprobs": "token log-probabilities are not part of byom's contract",
+    "functions": "legacy function calling is not supported; send 'tools'",
+    "function_call": "legacy function calling is not supported; send 'tools'",
+    "audio": "audio output is not supported",
+    "prediction": "predicted outputs are not supported",
+}
+
+
+def _refuse_unsupported(body: Mapping[str, Any]) -> None:
+    for key, why in _UNSUPPORTED.items():
+        value = body.get(key)
+        if value not in (None, False, [], 0):
+            raise ServeError(400, f"'{key}' is not supported: {why}", param=key, code="unsupported_parameter")
+    modalities = body.get("modalities")
+    if modalities not in (None, ["text"]):
+        raise ServeError(400, "only the 'text' modality is supported", param="modalities", code="unsupported_parameter")
+
+
+def parse_messages(value: Any, *, connector: bool = False) -> tuple[Message, ...]:
+    """OpenAI chat messages → the contract's, refusing what would be silently lost."""
+    if not isinstance(value, list) or not value:
+        raise invalid("messages", "'messages' must be a non-empty list of messages")
+    roles = ("system", "user", "assistant") if connector else ("system", "user", "assistant", "tool")
+    items: list[Mapping[str, Any]] = []
+    for index, item in enumerate(value):
+        where = f"messages.{index}"
+        if not isinstance(item, dict):
+            raise invalid(where, f"'{where}' must be an object with 'role' and 'content'")
+        role = item.get("role")
+        if role == "developer" and not connector:  # OpenAI's newer name for system
+            item = {**item, "role": "system"}
+            role = "system"
+        if role not in roles:
+            raise invalid(f"{where}.role", f"'{where}.role' must be one of {', '.join(roles)}, got {role!r}")
+        content = item.get("content")
+        if connector and not isinstance(content, str):
+            raise invalid(f"{where}.content", f"'{where}.content' must be a string")
+        if isinstance(content, list):
+            for part_index, part in enumerate(content):
+                if not (isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)):
+                    raise invalid(
+                        f"{where}.content.{part_index}", "only text content parts are supported (no images or audio)"
+                    )
+        elif content is not None and not isinstance(content, str):
+            raise invalid(f"{where}.content", f"'{where}.content' must be a string or a list of text parts")
+        items.append(item)
+    try:
+        return messages_from_openai(items)
+    except (ValueError, TypeError) as exc:
+        raise invalid("messages", f"invalid messages: {exc}") from None
+
+
+def sampling(body: Mapping[str, Any]) -> dict[str, Any]:
+    """``max_tokens``, ``temperature``, ``top_p``, ``top_k``, ``stop``, ``seed`` of an
+    OpenAI body as ``generate`` keywords."""
+    params: dict[str, Any] = {}
+    max_tokens = opt_int(body, "max_completion_tokens", low=1)
+    if max_tokens is None:
+        max_tokens = opt_int(body, "max_tokens", low=1)
+    values = {
+        "max_tokens": max_tokens,
+        "temperature": opt_float(body, "temperature", low=0.0, high=2.0),
+        "top_p": opt_float(body, "top_p", low=0.0, high=1.0, low_open=True),
+        "top_k": opt_int(body, "top_k", low=0),
+        "stop": opt_stop(body, "stop"),
+        "seed": opt_int(body, "seed"),
+    }
+    for key, value in values.items():
+        if value is not None:
+            params[key] = value
+    if params.get("top_k") == 0:  # 0 means "no top-k" (vLLM, TGI); the contract says it by omission
+        del params["top_k"]
+    return params
+
+
+_TOOL_CHOICES = ("auto", "none", "required")
+
+
+def response_format(value: Any, *, param: str = "response_format") -> dict[str, Any] | None:
+    """OpenAI's ``response_format`` (or TGI's ``{"type": "json", "value": schema}``) in the
+    contract's shape; ``{"type": "text"}`` asks for nothing."""
+    if value is None or value == {"type": "text"}:
+        return None
+    kind = value.get("type") if isinstance(value, dict) else None
+    if kind in ("json_object", "json_schema"):
+        return dict(value)
+    if kind == "json" and isinstance(value.get("value"), dict):
+        return {"type": "json_schema", "json_schema": {"name": "response", "schema": value["value"]}}
+    raise invalid(param, f'\'{param}\' must be {{"type": "text" | "json_object" | "json_schema"}}')
+
+
+def structured(body: Mapping[str, Any]) -> dict[str, Any]:
+    """``tools``, ``tool_choice`` and ``response_format`` of an OpenAI body as ``generate``
+    keywords."""
+    out: dict[str, Any] = {}
+    tools = body.get("tools")
+    if tools is not None:
+        if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
+            raise invalid("tools", "'tools' must be a list of tool objects")
+        if tools:
+            out["tools"] = tools
+    choice = body.get("tool_choice")
+    if choice is not None:
+        if not (choice in _TOOL_CHOICES or (isinstance(choice, dict) and choice.get("type") == "function")):
+            raise invalid("tool_choice", "'tool_choice' must be auto, none, required or a {type: function} object")
+        out["tool_choice"] = choice
+    answer_format = response_format(body.get("response_format"))
+    if answer_format is not None:
+        out["response_format"] = answer_format
+    return out
+
+
+def _model_name(body: Mapping[str, Any]) -> str:
+    name = body.get("model")
+    if not isinstance(name, str) or not name:
+        raise invalid("model", "'model' is required: the alias of a served model (see GET /v1/models)")
+    return name
+
+
+def _object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise invalid("body", "the request body must be a JSON object")
+    return body
+
+
+# -- streaming --------------------------------------------------------------------------------
+
+
+def _frame(payload: bytes, sse: bool) -> bytes:
+    return b"data: " + payload + b"\n\n" if sse else payload + b"\n"
+
+
+def error_frame(error: ServeError, sse: bool) -> bytes:
+    """An in-band error after a 200: openai-python raises ``APIError`` on it."""
+    body = {"error": {"message": error.message, "type": error.kind, "param": error.param, "code": error.code}}
+    return _frame(dumps(body), sse)
+
+
+async def _first(stream: AsyncIterator[StreamEvent]) -> StreamEvent | None:
+    try:
+        return await stream.__anext__()
+    except StopAsyncIteration:
+        return None
+
+
+async def open_stream(call: Call, stream: Any) -> StreamEvent | None:
+    """The first event, read before any byte is sent: a refusal or failure here is still
+    an ordinary HTTP error with its status."""
+    return await guarded(call.request.receive, _first(stream), call.deadline, call.timeout)
+
+
+async def openai_events(
+    stream: Any,
+    first: StreamEvent | None,
+    *,
+    chat: bool,
+    request_id: str,
+    model: str,
+    created: int,
+    include_usage: bool,
+    sse: bool,
+) -> AsyncIterator[bytes]:
+    """``chat.completion.chunk`` (or ``text_completion``) events, ``[DONE]`` for SSE."""
+    head = {
+        "id": f"{'chatcmpl' if chat else 'cmpl'}-{request_id}",
+        "object": "chat.completion.chunk" if chat else "text_completion",
+        "created": created,
+        "model": model,
+        "system_fingerprint": None,
+    }
+
+    def chunk(choices: list[dict[str, Any]], usage: dict[str, int] | None = None) -> bytes:
+        out: dict[str, Any] = {**head, "choices": choices}
+        if include_usage:
+            out["usage"] = usage
+        return _frame(dumps(out), sse)
+
+    def text(value: str) -> list[dict[str, Any]]:
+        if chat:
+            return [{"index": 0, "delta": {"content": value}, "logprobs": None, "finish_reason": None}]
+        return [{"index": 0, "text": value, "logprobs": None, "finish_reason": None}]
+
+    usage: Usage | None = None
+    reason = "stop"
+    tool_index = 0
+    try:
+        if chat:
+            yield chunk(
+                [{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}]
+            )
+
+        def handle(event: StreamEvent) -> bytes | None:
+            nonlocal usage, reason, tool_index
+            if isinstance(event, TextDelta):
+                return chunk(text(event.text)) if event.text else None
+            if isinstance(event, ToolCallEvent) and chat:
+                call = _tool_calls([event.tool_call])[0]
+                tool_index += 1
+                delta = {"tool_calls": [{"index": tool_index - 1, **call}]}
+                return chunk([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}])
+            if isinstance(event, UsageEvent):
+                usage = event.usage
+            elif isinstance(event, FinishEvent):
+                reason = event.finish_reason
+                usage = event.usage or usage
+            return None
+
+        if first is not None:
+            out = handle(first)
+            if out is not None:
+                yield out
+            async for event in stream:
+                out = handle(event)
+                if out is not None:
+                    yield out
+        last: dict[str, Any] = {"index": 0, "logprobs": None, "finish_reason": finish(reason)}
+        if chat:
+            last["delta"] = {}
+        else:
+            last["text"] = ""
+        yield chunk([last])
+        if include_usage:
+            yield chunk([], usage_json(usage))
+        if sse:
+            yield b"data: [DONE]\n\n"
+    except ByomError as exc:
+        yield error_frame(classify(exc), sse)
+    finally:
+        await stream.aclose()
+
+
+def timeout_frame(call: Call, sse: bool) -> bytes:
+    error = ServeError(504, f"the request did not finish within {call.timeout:g} s", kind="timeout", code="timeout")
+    return error_frame(error, sse)
+
+
+async def respond_openai(
+    call: Call, model: Any, alias: str, body: Mapping[str, Any], *, chat: bool, sse: bool = True
+) -> Response:
+    """Answer an OpenAI chat (``chat``) or completions body: JSON, or a stream when the body
+    says ``stream: true`` (SSE, or JSON Lines with ``sse=False``)."""
+    _refuse_unsupported(body)
+    params = {**sampling(body), **structured(body)}
+    source: Any = parse_messages(body.get("messages")) if chat else _prompt(body)
+    end_user = body.get("user")
+    tags = {"end_user": end_user[:128]} if isinstance(end_user, str) and end_user else {}
+    metadata = call.metadata(**tags)
+    n = opt_int(body, "n", low=1, high=call.state.settings.max_n) or 1
+    created = int(time.time())
+    if opt_bool(body, "stream"):
+        if n > 1:
+            raise invalid("n", "'n' must be 1 when streaming")
+        include_usage = opt_bool(opt_dict(body, "stream_options"), "include_usage") or False
+        stream = model.astream(source, metadata=metadata, **params)
+        first = await open_stream(call, stream)
+        events = openai_events(
+            stream,
+            first,
+            chat=chat,
+            request_id=call.request_id,
+            model=alias,
+            created=created,
+            include_usage=include_usage,
+            sse=sse,
+        )
+        return EventStream(
+            events,
+            media_type="text/event-stream" if sse else "application/jsonlines",
+            deadline=call.deadline,
+            on_timeout=lambda: timeout_frame(call, sse),
+        )
+    calls = [model.agenerate(source, metadata=metadata, **params) for _ in range(n)]
+    results = await gather_all(call.request.receive, calls, call.deadline, call.timeout)
+    render = chat_completion if chat else text_completion
+    return json_response(render(results, request_id=call.request_id, model=alias, created=created))
+
+
+def _prompt(body: Mapping[str, Any]) -> str:
+    for key in ("echo", "suffix"):
+        if body.get(key):
+            raise ServeError(400, f"'{key}' is not supported", param=key, code="unsupported_parameter")
+    if (opt_int(body, "best_of", low=1) or 1) > 1:
+        raise ServeError(400, "'best_of' is not supported", param="best_of", code="unsupported_parameter")
+    prompt = body.get("prompt")
+    if isinstance(prompt, list) and len(prompt) == 1:
+        prompt = prompt[0]
+    if not isinstance(prompt, str):
+        raise invalid("prompt", "'prompt' must be a string (token arrays and batches are not supported)")
+    return prompt
+
+
+# -- routes -----------------------------------------------------------------------------------
+
+
+async def _chat(call: Call) -> Response:
+    body = _object(await call.json())
+    alias = _model_name(body)
+    model = await call.model(alias)
+    return await respond_openai(call, model, alias, body, chat=True)
+
+
+async def _completions(call: Call) -> Response:
+    body = _object(await call.json())
+    alias = _model_name(body)
+    model = await call.model(alias)
+    return await respond_openai(call, model, alias, body, chat=False)
+
+
+async def _embeddings(call: Call) -> Response:
+    body = _object(await call.json())
+    alias = _model_name(body)
+    model = await call.model(alias)
+    value = body.get("input")
+    texts = [value] if isinstance(value, str) else value
+    if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
+        raise invalid("input", "'input' must be a string or a non-empty list of strings (no token arrays)")
+    if any(not t for t in texts):
+        raise invalid("input", "'input' must not contain empty strings")
+    encoding = body.get("encoding_format") or "float"
+    if encoding not in ("float", "base64"):
+        raise invalid("encoding_format", "'encoding_format' must be 'float' or 'base64'")
+    dimensions = opt_int(body, "dimensions", low=1)
+    if dimensions is not None and dimensions != model.info.embedding_dimension:
+        raise ServeError(
+            400,
+            f"'dimensions' must be the model's own ({model.info.embedding_dimension}): vectors are not truncated",
+            param="dimensions",
+            code="unsupported_parameter",
+        )
+    end_user = body.get("user")
+    tags = {"end_user": end_user[:128]} if isinstance(end_user, str) and end_user else {}
+    result = await guarded(
+        call.request.receive, model.aembed(texts, metadata=call.metadata(**tags)), call.deadline, call.timeout
+    )
+    data = []
+    for index, vector in enumerate(result.vectors):
+        embedding: Any = list(vector)
+        if encoding == "base64":
+            packed = array("f", vector)
+            if sys.byteorder != "little":
+                packed.byteswap()  # the wire format is little-endian float32
+            embedding = base64.b64encode(packed.tobytes()).decode()
+        data.append({"object": "embedding", "index": index, "embedding": embedding})
+    tokens = result.usage.input_tokens if result.usage else 0
+    return json_response(
+        {"object": "list", "data": data, "model": alias, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+    )
+
+
+def _model_object(state: ServeState, alias: str) -> dict[str, Any]:
+    owner = state.models[alias].info.provider if alias in state.models else "byom"
+    return {"id": alias, "object": "model", "created": state.created, "owned_by": owner}
+
+
+async def _list_models(call: Call) -> Response:
+    state = call.state
+    aliases = [a for a in state.aliases if call.identity.may_use(a)]
+    return json_response({"object": "list", "data": [_model_object(state, a) for a in aliases]})
+
+
+async def _get_model(call: Call) -> Response:
+    alias = str(call.request.path_params["model"])
+    await call.model(alias, param="model")
+    return json_response(_model_object(call.state, alias))
+
+
+def openai_routes(state: ServeState) -> list[BaseRoute]:
+    def wrap(handler: Any) -> Any:
+        return endpoint(state, "openai", openai_error, handler, auth=True)
+
+    return [
+        Route("/v1/chat/completions", wrap(_chat), methods=["POST"]),
+        Route("/v1/completions", wrap(_completions), methods=["POST"]),
+        Route("/v1/embeddings", wrap(_embeddings), methods=["POST"]),
+        Route("/v1/models", wrap(_list_models), methods=["GET"]),
+        Route("/v1/models/{model:path}", wrap(_get_model), methods=["GET"]),
+    ]
+
+
+# -- LLM Open Connector -------------------------------------------------------------------------
+
+_CONNECTOR_PARAMETERS = ("top_p", "top_k", "stop", "seed")
+
+
+async def _connector(call: Call) -> Response:
+    """``POST /chat/completions`` per the LLM Open Connector specification."""
+    body = _object(await call.json())
+    alias = _model_name(body)
+    model = await call.model(alias)
+    if opt_bool(body, "stream"):
+        raise ServeError(
+            400, "the LLM Open Connector does not stream; send stream=false", param="stream", code="unsupported_stream"
+        )
+    messages = parse_messages(body.get("messages"), connector=True)
+    # Provider extras ride in `parameters`; only the ones the contract knows are used,
+    # since anything passed through untouched would bypass masking.
+    extras = opt_dict(body, "parameters")
+    params = sampling({k: extras[k] for k in _CONNECTOR_PARAMETERS if k in extras})
+    for key, value in sampling({"max_tokens": body.get("max_tokens"), "temperature": body.get("temperature")}).items():
+        params[key] = value
+    n = opt_int(body, "n", low=1, high=128) or 1
+    if n > call.state.settings.max_n:
+        raise invalid("n", f"'n' must be at most {call.state.settings.max_n} on this server")
+    metadata = call.metadata()
+    calls = [model.agenerate(messages, metadata=metadata, **params) for _ in range(n)]
+    results = await gather_all(call.request.receive, calls, call.deadline, call.timeout)
+    return json_response(
+        chat_completion(results, request_id=call.request_id, model=alias, created=int(time.time()), connector=True)
+    )
+
+
+def connector_routes(state: ServeState) -> list[BaseRoute]:
+    return [
+        Route(
+            "/chat/completions",
+            endpoint(state, "open-connector", openai_error, _connector, auth=True),
+            methods=["POST"],
+        )
+    ]

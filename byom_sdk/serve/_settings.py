@@ -1,0 +1,240 @@
+"""The ``[serve]`` table of byom.toml, API keys and the port the platform asks for.
+
+::
+
+    [serve]
+    profile = "openai"                # openai | open-connector | sagemaker | vertex | all
+    models = ["support-bot"]          # aliases to serve (default: every model)
+    request_timeout = 60              # seconds per request; a stream's whole duration
+    max_body_bytes = 6291456          # 413 above this (SageMaker's own limit)
+    drain_timeout = 25                # seconds SIGTERM waits for in-flight streams
+
+    [[serve.api_keys]]
+    name = "einstein"                 # label in the audit record (never the key itself)
+    key_env = "BYOM_KEY_EINSTEIN"     # or key = "${BYOM_KEY_EINSTEIN}", or key_sha256 = "<hex>"
+    tenant = "acme"
+    user = "einstein-studio"
+    models = ["support-bot"]          # optional: the models this key may call
+
+Keys are kept only as SHA-256 digests, and a presented key is compared with every digest
+(``hmac.compare_digest``, no early exit), so neither a key's content nor which entry matched
+shows in the response time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from byom_sdk import ConfigError
+
+__all__ = [
+    "PROFILES",
+    "ApiKey",
+    "Identity",
+    "KeyRing",
+    "Profile",
+    "ServeSettings",
+    "expand_profiles",
+    "load_settings",
+    "resolve_port",
+]
+
+Profile = Literal["openai", "open-connector", "sagemaker", "vertex", "all"]
+PROFILES: tuple[str, ...] = ("openai", "open-connector", "sagemaker", "vertex")
+#: shortest plain key accepted: anything shorter is guessable.
+MIN_KEY_LENGTH = 12
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class ApiKey(BaseModel):
+    """One caller: a key (given exactly one way) and who the calls are on behalf of."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str | None = None
+    key: str | None = Field(default=None, repr=False)
+    key_env: str | None = None
+    key_sha256: str | None = None
+    tenant: str
+    user: str | None = None
+    models: tuple[str, ...] | None = None
+
+    @model_validator(mode="after")
+    def _one_key(self) -> ApiKey:
+        given = [n for n in ("key", "key_env", "key_sha256") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of 'key', 'key_env' or 'key_sha256'")
+        if self.key is not None and len(self.key) < MIN_KEY_LENGTH:
+            raise ValueError(f"'key' is shorter than {MIN_KEY_LENGTH} characters")
+        if self.key_sha256 is not None and not _HEX64.match(self.key_sha256.lower()):
+            raise ValueError("'key_sha256' must be 64 hexadecimal characters")
+        return self
+
+    def digest(self, environ: Mapping[str, str]) -> bytes:
+        """The SHA-256 of the key (reads ``key_env`` now).
+
+        :raises ConfigError: the environment variable is missing or too short.
+        """
+        if self.key_sha256 is not None:
+            return bytes.fromhex(self.key_sha256)
+        secret = self.key
+        if self.key_env is not None:
+            secret = environ.get(self.key_env)
+            if not secret:
+                raise ConfigError(f"environment variable '{self.key_env}' is not set", field="serve.api_keys.key_env")
+            if len(secret) < MIN_KEY_LENGTH:
+                raise ConfigError(
+                    f"the key in '{self.key_env}' is shorter than {MIN_KEY_LENGTH} characters",
+                    field="serve.api_keys.key_env",
+                )
+        assert secret is not None  # the validator guarantees one source
+        return hashlib.sha256(secret.encode()).digest()
+
+
+class ServeSettings(BaseModel):
+    """Everything ``[serve]`` may set; CLI flags override ``profile``, ``models``, host and port."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    profile: Profile | tuple[Profile, ...] = "openai"
+    models: tuple[str, ...] = ()
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    api_keys: tuple[ApiKey, ...] = ()
+    #: serve the OpenAI and Open Connector routes without keys (local development only).
+    allow_unauthenticated: bool = False
+    #: headers a key may arrive in: ``Authorization: Bearer`` and Salesforce's ``api-key``.
+    key_headers: tuple[str, ...] = ("authorization", "api-key")
+    max_body_bytes: int = Field(default=6 * 1024 * 1024, ge=1024)
+    request_timeout: float = Field(default=60.0, gt=0)
+    drain_timeout: float = Field(default=25.0, ge=0)
+    #: most completions one request may ask for (``n``); each is its own audited call.
+    max_n: int = Field(default=8, ge=1, le=128)
+    #: tenant recorded for the container routes (SageMaker, Vertex), which carry no key:
+    #: the platform's IAM authenticated the caller before the request reached us.
+    container_tenant: str | None = None
+
+    @property
+    def profiles(self) -> tuple[str, ...]:
+        return expand_profiles(self.profile)
+
+
+def expand_profiles(profile: str | Sequence[str]) -> tuple[str, ...]:
+    """``"all"`` → every profile; checks each name."""
+    names = [profile] if isinstance(profile, str) else list(profile)
+    out: list[str] = []
+    for name in names:
+        if name == "all":
+            out.extend(PROFILES)
+        elif name in PROFILES:
+            out.append(name)
+        else:
+            raise ConfigError(f"unknown profile '{name}' (known: {', '.join((*PROFILES, 'all'))})", field="profile")
+    return tuple(dict.fromkeys(out))
+
+
+def load_settings(path: str | Path | None) -> ServeSettings:
+    """The ``[serve]`` table of ``path`` (defaults when the file has none).
+
+    :raises ConfigError: naming the file and the field.
+    """
+    if path is None:
+        return ServeSettings()
+    from .._config import interpolate, load_config_file
+
+    data = load_config_file(path)
+    raw = data.get("serve") or {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError("[serve] must be a table", source=str(path), field="serve")
+    raw = interpolate(dict(raw), source=str(path), alias=None, path="serve")
+    try:
+        return ServeSettings.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = "serve." + ".".join(str(p) for p in first["loc"])
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(message, source=str(path), field=field) from None
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a request is for, as the audit record will say."""
+
+    tenant: str | None
+    user: str | None
+    name: str | None
+    models: frozenset[str] | None = None
+
+    def may_use(self, alias: str) -> bool:
+        return self.models is None or alias in self.models
+
+
+class KeyRing:
+    """The configured keys as digests, looked up in constant time."""
+
+    def __init__(self, keys: Sequence[ApiKey], *, environ: Mapping[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        self._entries: list[tuple[bytes, Identity]] = []
+        for index, key in enumerate(keys):
+            identity = Identity(
+                tenant=key.tenant,
+                user=key.user,
+                name=key.name or f"key-{index + 1}",
+                models=frozenset(key.models) if key.models is not None else None,
+            )
+            self._entries.append((key.digest(env), identity))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def lookup(self, presented: str) -> Identity | None:
+        digest = hashlib.sha256(presented.encode("utf-8", "surrogatepass")).digest()
+        found: Identity | None = None
+        for expected, identity in self._entries:
+            # Every entry is compared: the time taken does not say which one matched.
+            if hmac.compare_digest(digest, expected) and found is None:
+                found = identity
+        return found
+
+
+def resolve_port(profiles: Sequence[str], flag: int | None, settings: ServeSettings, environ: Mapping[str, str]) -> int:
+    """The platform's port first (it decides where traffic arrives), then ``--port``, then
+    ``[serve] port``: ``SAGEMAKER_BIND_TO_PORT`` for sagemaker, ``AIP_HTTP_PORT`` for vertex."""
+    for profile, variable in (("sagemaker", "SAGEMAKER_BIND_TO_PORT"), ("vertex", "AIP_HTTP_PORT")):
+        value = environ.get(variable)
+        if profile in profiles and value:
+            try:
+                port = int(value)
+            except ValueError:
+                raise ConfigError(f"{variable}={value!r} is not a port number", field=variable) from None
+            if not 0 <= port <= 65535:
+                raise ConfigError(f"{variable}={value!r} is not a port number", field=variable)
+            return port
+    if flag is not None:
+        return flag
+    return settings.port
+
+
+def describe_settings_error(error: ValidationError) -> str:
+    """One line for a ``ServeSettings`` validation failure (``create_app`` with a mapping)."""
+    first = error.errors()[0]
+    location = ".".join(str(p) for p in first["loc"])
+    return f"serve.{location}: {str(first['msg']).removeprefix('Value error, ')}"
+
+
+def settings_from(value: ServeSettings | Mapping[str, Any] | None) -> ServeSettings:
+    if isinstance(value, ServeSettings):
+        return value
+    try:
+        return ServeSettings.model_validate(dict(value or {}))
+    except ValidationError as exc:
+        raise ConfigError(describe_settings_error(exc)) from None
