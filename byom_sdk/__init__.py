@@ -77,6 +77,7 @@ if TYPE_CHECKING:
         UsageEvent,
         UsageSource,
     )
+    from .routing import RoutedModel
 
 __all__ = [
     "API_VERSION",
@@ -124,6 +125,7 @@ __all__ = [
     "RequestMetadata",
     "RetryPolicy",
     "Role",
+    "RoutedModel",
     "SchemaError",
     "StreamEvent",
     "StructuredMode",
@@ -193,6 +195,7 @@ _LAZY: dict[str, str] = {
     "RequestMetadata": "._types",
     "RetryPolicy": "._retry",
     "Role": "._types",
+    "RoutedModel": ".routing",
     "SchemaError": "._errors",
     "StreamEvent": "._types",
     "StructuredMode": "._types",

@@ -61,6 +61,7 @@ BUILTIN_PLUGINS = {
     "byom-sdk:testing": "byom_sdk.testing._provider",
     "byom-sdk:tokenizers": "byom_sdk._builtin",
     "byom-sdk:trust": "byom_sdk.trust._plugin",
+    "byom-sdk:routing": "byom_sdk.routing._plugin",
 }
 
 _SPEC_HOOKS: dict[str, type[Any]] = {

@@ -118,7 +118,9 @@ class FilePlugin:
     def byom_model_providers(self):
         def build(config):
             boundary = byom_sdk.Boundary(provider="filer", location_kind="customer-cloud", endpoint=config.endpoint)
-            return ScriptedModel(boundary=boundary if config.endpoint else None)
+            model = ScriptedModel(boundary=boundary if config.endpoint else None)
+            model._info = model._info.model_copy(update={"version": "file-v7"})  # what a deployment pins
+            return model
 
         return [byom_sdk.ModelProviderSpec(name="filer", factory=build, config_schema=FileModelConfig)]
 
@@ -189,6 +191,7 @@ tokenizer = "tokenizers/none.json"
     assert code == 1
     rows = {r["alias"]: r for r in json.loads(out)["models"]}
     assert rows["fine"]["status"] == "ok" and rows["fine"]["checks"]["endpoint"].startswith(listening)
+    assert rows["fine"]["version"] == "file-v7"  # --check builds the model and reports its version
     assert rows["missing"]["status"] == "missing file"
     assert "field 'path'" in rows["missing"]["error"] and "absent.gguf does not exist" in rows["missing"]["error"]
     assert rows["corrupt"]["status"] == "unreadable file"

@@ -32,6 +32,18 @@ def _needs(*modules):
         ),
         pytest.param("vertex_offline.py", [], id="vertex_offline", marks=_needs("byom_vertex")),
         pytest.param(
+            "routing.py",
+            [
+                "refused at load: fallback[0] 'support-us' is outside the route's trust policy",
+                "users served by more than one version: 0",
+                "every one masked: True",
+                "regions that served during the storm: ['eu-central-1']",
+                "'support-v1': 'closed', 'support-v2': 'closed'",
+            ],
+            id="routing",
+            marks=_needs("byom_sagemaker"),
+        ),
+        pytest.param(
             "tools_and_structured_output.py",
             ["parsed: Ticket(title=", "tool call: get_weather", "bring a coat"],
             id="tools_and_structured_output",

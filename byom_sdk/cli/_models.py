@@ -156,6 +156,7 @@ def _deep_check(state: State, client: Client, alias: str, row: dict[str, Any]) -
         return
     try:
         checks["build"] = "ok"
+        row["version"] = provider.info.version
         answered, detail = _check_endpoint(provider.info.boundary)
     finally:
         provider.close()
@@ -211,11 +212,13 @@ def _table(state: State, rows: list[dict[str, Any]]) -> None:
     from ._commands import console
 
     table = Table(title=f"models in {state.config}")
-    for column in ("alias", "provider", "status", "description"):
+    built = any("version" in row for row in rows)  # only --check builds the models
+    for column in ("alias", "provider", *(("version",) if built else ()), "status", "description"):
         table.add_column(column, overflow="fold")
     for row in rows:
         status = row["status"] if row["available"] else f"[red]{row['status']}[/red]"
-        table.add_row(row["alias"], str(row["provider"]), status, row["description"])
+        version = (str(row.get("version") or "-"),) if built else ()
+        table.add_row(row["alias"], str(row["provider"]), *version, status, row["description"])
     out = console()
     out.print(table)
     for row in rows:

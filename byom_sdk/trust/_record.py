@@ -12,7 +12,6 @@ intent. A call refused or cancelled before sending leaves a single outcome with
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -35,16 +34,30 @@ __all__ = ["RECORD_VERSION", "TrustCall", "TrustSettings", "calls_of", "outcome_
 RECORD_VERSION = 2
 
 _STATE_KEY = "byom_sdk.trust"
+#: where a routed call keeps which route chose this target and why (byom_sdk.routing).
+ROUTE_KEY = "byom_sdk.route"
 
 
-@functools.lru_cache(maxsize=64)
+#: id(boundary) -> (boundary, its record). Keyed by identity: boundaries are immutable and
+#: few, and an lru_cache would compare equal-but-distinct boundaries (two variants of one
+#: endpoint) with pydantic's slow __eq__ on every call.
+_BOUNDARY_RECORDS: dict[int, tuple[Boundary, dict[str, Any]]] = {}
+
+
 def boundary_record(boundary: Boundary) -> dict[str, Any]:
-    """The boundary as records store it (boundaries are immutable and few: built once)."""
-    return {
+    """The boundary as records store it (built once per boundary object)."""
+    cached = _BOUNDARY_RECORDS.get(id(boundary))
+    if cached is not None and cached[0] is boundary:
+        return cached[1]
+    record = {
         k: v
         for k, v in boundary.model_dump(mode="json", exclude={"provider", "region"}).items()
         if v is not None and v != []
     }
+    if len(_BOUNDARY_RECORDS) >= 256:
+        _BOUNDARY_RECORDS.clear()
+    _BOUNDARY_RECORDS[id(boundary)] = (boundary, record)  # holding it keeps its id unique
+    return record
 
 
 class TrustSettings:
@@ -146,7 +159,7 @@ class TrustCall:
         info = call.info
         meta = self.metadata
         settings = self.settings
-        return {
+        record: dict[str, Any] = {
             "v": RECORD_VERSION,
             "call_id": call.request_id,
             "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
@@ -157,6 +170,7 @@ class TrustCall:
             "tags": dict(meta.tags),
             "model": settings.alias,
             "model_id": info.id,
+            "version": info.version,
             "provider": info.provider,
             "operation": call.operation,
             "region": self.boundary.region,
@@ -165,6 +179,10 @@ class TrustCall:
             "policy_hash": settings.policy_hash,
             "hmac_key_id": settings.runtime.key_id,
         }
+        route = call.state.get(ROUTE_KEY)
+        if route is not None:
+            record["route"] = route
+        return record
 
     def _masking_mode(self) -> str:
         masking = self.settings.policy.masking

@@ -50,6 +50,8 @@ class AzureMLModel(WireProvider):
             ),
             boundary=url_boundary("azureml", url, region=config.region),
             description=f"Azure ML online endpoint {url} ({config.api})",
+            # The deployment header pins it; without one the endpoint's traffic split picks.
+            version=config.deployment,
         )
         codec = OpenAIChat(model=config.model) if openai else ScoringCodec()
         super().__init__(info, codec, transport, where=f"Azure ML endpoint {url}")

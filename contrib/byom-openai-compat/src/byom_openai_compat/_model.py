@@ -59,6 +59,7 @@ class OpenAICompatModel(WireProvider):
             embedding_dimension=config.embedding_dimension,
             embedding_normalized=config.embedding_normalized,
             description=f"OpenAI-compatible server at {transport.base_url}",
+            version=config.model,  # the served model name each request's body names
         )
         super().__init__(
             info,

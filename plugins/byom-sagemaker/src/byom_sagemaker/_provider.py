@@ -107,6 +107,8 @@ class SageMakerModel(WireProvider):
             boundary=self._declared,
             embedding_dimension=config.embedding_dimension,
             description=f"SageMaker endpoint {config.endpoint_name} ({codec.name} codec)",
+            # The version every request names (InferenceComponentName / TargetVariant).
+            version=config.inference_component or config.target_variant,
         )
         super().__init__(info, codec, transport, where=where)
         if config.verify_boundary:

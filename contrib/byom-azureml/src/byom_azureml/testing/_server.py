@@ -125,10 +125,10 @@ class _Handler(BaseHTTPRequestHandler):
         model = self.server.model
         if not body.get("stream"):
             reply = model.generate(request)
-            usage = {"prompt_tokens": reply.usage.input_tokens, "completion_tokens": reply.usage.output_tokens}
+            counts = {"prompt_tokens": reply.usage.input_tokens, "completion_tokens": reply.usage.output_tokens}
             message = {"role": "assistant", "content": reply.text}
             choice = {"index": 0, "message": message, "finish_reason": reply.finish_reason}
-            self._json(200, {"object": "chat.completion", "choices": [choice], "usage": usage})
+            self._json(200, {"object": "chat.completion", "choices": [choice], "usage": counts})
             return
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
