@@ -5,6 +5,10 @@ vs llama.cpp. The two comparisons run in their own environments, never in the te
     uv venv bench/.env-llama && CMAKE_ARGS="-DGGML_NATIVE=ON -DLLAMA_CURL=OFF" \\
         uv pip install --python bench/.env-llama/bin/python llama-cpp-python numpy   # ~10 min build
 
+    # or, without uv:
+    python -m venv bench/.env-llama && CMAKE_ARGS="-DGGML_NATIVE=ON -DLLAMA_CURL=OFF" \\
+        bench/.env-llama/bin/pip install 'llama-cpp-python[server]' numpy
+
     python bench/onnx_decode.py [--threads 2] [--runs 3] [--exact] [--profile]
 
 128-token prompt (the same ids for every runtime), 128 new tokens with EOS ignored, best of

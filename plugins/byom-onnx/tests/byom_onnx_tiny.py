@@ -54,7 +54,16 @@ WORD_CYCLE = ("Ġthe", "Ġ", "in")  # " the in the in ...": words, for stop-stri
 
 
 def write_tiny_gguf(
-    path, *, qtype="Q4_1", embed_type="Q8_0", arch="llama", tied=True, seed=0, extra_tensor=None, words=False
+    path,
+    *,
+    qtype="Q4_1",
+    embed_type="Q8_0",
+    arch="llama",
+    tied=True,
+    seed=0,
+    extra_tensor=None,
+    words=False,
+    context=256,
 ):
     """A 2-layer llama GGUF with random weights; ``qtype`` for layer weights.
 
@@ -71,7 +80,7 @@ def write_tiny_gguf(
     vocab = len(tokens)
     w = gguf.GGUFWriter(str(path), arch)
     w.add_block_count(LAYERS)
-    w.add_context_length(256)
+    w.add_context_length(context)
     w.add_embedding_length(HIDDEN)
     w.add_feed_forward_length(FFN)
     w.add_head_count(HEADS)
@@ -335,6 +344,8 @@ def write_tiny_bert(folder, *, seed=2, hidden=32, heads=4, layers=2, inter=64):
         single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
     )
     tok.decoder = decoders.WordPiece()
+    # Registered as specials, as in real BERT tokenizers: decoded "[UNK]" re-encodes to itself.
+    tok.add_special_tokens(["[PAD]", "[UNK]", "[CLS]", "[SEP]"])
     tok.save(str(folder / "tokenizer.json"))
     rng = np.random.default_rng(seed)
     t = {

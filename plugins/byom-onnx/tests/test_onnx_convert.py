@@ -185,3 +185,82 @@ def test_sentencepiece_model_generates(tmp_path):
     assert ids[0] == 1  # add_bos_token from the GGUF: <s> first
     reply = model.generate("the cat", temperature=0, max_tokens=4, extra={"ignore_eos": True})
     assert reply.usage.output_tokens == 4
+
+
+# -- validation of corrupted files -----------------------------------------------------------
+
+
+def _tensor(path, name):
+    from gguf import GGUFReader
+
+    return next(t for t in GGUFReader(str(path)).tensors if t.name == name)
+
+
+def _overwrite(path, offset, data):
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        fh.write(data)
+
+
+@pytest.mark.parametrize(
+    ("name", "offset", "data", "why"),
+    [
+        ("blk.1.ffn_up.weight", 20 * 7, np.float16(-0.5).tobytes(), "negative scale"),  # Q4_1 block 7: d
+        ("blk.0.attn_v.weight", 20 * 3 + 2, np.float16(np.inf).tobytes(), "NaN/Inf scale"),  # block 3: m
+        ("blk.0.attn_q.weight", 20 * 5, np.float16(30000).tobytes(), "impossible scale"),
+        ("blk.1.attn_norm.weight", 4 * 9, np.float32(np.nan).tobytes(), "NaN/Inf"),
+        ("output_norm.weight", 0, np.float32(3e33).tobytes(), "impossible magnitude"),
+        ("token_embd.weight", 34 * 11, np.float16(-1.0).tobytes(), "negative scale"),  # Q8_0 block 11
+    ],
+)
+def test_corrupted_tensor_is_refused_at_conversion_naming_it(tmp_path, tiny_gguf, name, offset, data, why):
+    from byom_onnx import convert_gguf, converted_gguf
+
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(tiny_gguf.read_bytes())
+    _overwrite(bad, int(_tensor(bad, name).data_offset) + offset, data)
+    with pytest.raises(ConfigError) as info:
+        convert_gguf(bad, tmp_path / "out", progress=False)
+    message = str(info.value)
+    assert f"tensor '{name}' fails validation" in message and why in message and str(bad) in message
+    with pytest.raises(ConfigError, match=name):
+        converted_gguf(bad, cache=tmp_path / "cache", progress=False)
+    assert not any((tmp_path / "cache" / "onnx").iterdir())  # nothing corrupt is cached
+
+
+def test_shape_disagreeing_with_metadata_is_refused_as_size_mismatch(tmp_path, tiny_gguf):
+    import struct
+
+    from byom_onnx import convert_gguf
+    from byom_onnx_tiny import FFN
+
+    bad = tmp_path / "bad.gguf"
+    raw = bytearray(tiny_gguf.read_bytes())
+    key = b"llama.feed_forward_length"
+    at = raw.index(key) + len(key) + 4  # the key, then its uint32 type tag, then the value
+    assert struct.unpack_from("<I", raw, at)[0] == FFN
+    struct.pack_into("<I", raw, at, FFN * 2)
+    bad.write_bytes(bytes(raw))
+    with pytest.raises(ConfigError, match=r"tensor 'blk\.0\.ffn_gate\.weight' fails validation \(size mismatch"):
+        convert_gguf(bad, tmp_path / "out", progress=False)
+
+
+@pytest.mark.slow
+def test_real_gguf_with_4kb_overwritten_mid_file_is_refused_naming_the_tensor(tmp_path, smollm2_gguf):
+    from byom_onnx import convert_gguf
+    from gguf import GGUFReader
+
+    bad = tmp_path / "SmolLM2-corrupt.gguf"
+    bad.write_bytes(smollm2_gguf.read_bytes())
+    size = bad.stat().st_size
+    start = size // 2 + 12345
+    _overwrite(bad, start, np.random.default_rng(7).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    hit = {
+        t.name
+        for t in GGUFReader(str(bad)).tensors
+        if int(t.data_offset) < start + 4096 and start < int(t.data_offset) + int(t.n_bytes)
+    }
+    with pytest.raises(ConfigError) as info:
+        convert_gguf(bad, tmp_path / "out", progress=False)
+    named = str(info.value).split("tensor '")[1].split("'")[0]
+    assert named in hit

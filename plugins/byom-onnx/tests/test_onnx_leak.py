@@ -11,18 +11,14 @@ def test_canaries_never_reach_the_onnx_model(smollm2, tmp_path, monkeypatch):
     holds no canary, nor does the audit file; the masked values become placeholders."""
     seen: list[GenerateRequest] = []
     model_class = type(smollm2)
-    original_generate, original_stream = model_class._generate, model_class._stream
+    original_prepare = model_class._prepare
 
-    def recording_generate(self, request):
-        seen.append(request)
-        return original_generate(self, request)
+    def recording_prepare(self, seq):
+        # Every generation, unary or streamed, is tokenised here (on the engine's thread).
+        seen.append(seq.request)
+        return original_prepare(self, seq)
 
-    def recording_stream(self, request):
-        seen.append(request)
-        return original_stream(self, request)
-
-    monkeypatch.setattr(model_class, "_generate", recording_generate)
-    monkeypatch.setattr(model_class, "_stream", recording_stream)
+    monkeypatch.setattr(model_class, "_prepare", recording_prepare)
     audit = tmp_path / "audit.sqlite"
     meta = {"conversation_id": "leak-test"}
     client = Client(models={"local": smollm2}, policy={"audit": {"path": str(audit)}})

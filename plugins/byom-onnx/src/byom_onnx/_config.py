@@ -26,6 +26,10 @@ class OnnxConfig(BaseModel):
     :param allow_cpu_fallback: with ``device = "cuda"``, run on CPU when CUDA is unusable
         instead of failing.
     :param threads: intra-op threads (default: physical cores).
+    :param max_batch: sequences decoded together by one model (continuous batching of
+        concurrent calls, layouts A and E); further calls wait for a free slot in order.
+        Each slot reserves a ``max_context`` KV cache in address space; memory is committed
+        only as its sequence grows.
     :param timeout: default deadline in seconds for one call when the request carries none.
     :param spinning: let onnxruntime's worker threads spin-wait between operators (its default).
         Measured on a 2-core machine: +15-25 % decode when the cores are free (105-118 vs 88-92
@@ -50,6 +54,7 @@ class OnnxConfig(BaseModel):
     top_p: float = Field(default=0.95, gt=0.0, le=1.0)
     top_k: int = Field(default=50, ge=0)
     repetition_penalty: float = Field(default=1.0, gt=0.0, le=10.0)
+    max_batch: int = Field(default=8, ge=1, le=256)
     embed_batch_size: int = Field(default=32, ge=1)
     timeout: float | None = Field(default=None, gt=0.0)
     progress: bool | None = None

@@ -24,7 +24,7 @@ from byom_sdk import ConfigError
 __all__ = ["CONVERTER_VERSION", "cache_dir", "convert_gguf", "converted_gguf", "file_sha256"]
 
 #: Bump when the emitted graph changes: it is part of the cache key.
-CONVERTER_VERSION = "2"
+CONVERTER_VERSION = "3"
 _MARKER = "byom_onnx.json"
 _EXTERNAL_DATA_THRESHOLD = 1_800_000_000  # protobuf's hard limit is 2 GiB
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -164,7 +164,7 @@ class DecoderRunner:
             if len(self._pool) < self.max_idle:
                 self._pool.append(state)
 
-    def generate_logits(self, prompt_ids: list[int]) -> Iterator[np.ndarray]:
+    def generate_logits(self, prompt_ids: list[int]) -> Generator[np.ndarray, int | None, None]:
         """Prefill ``prompt_ids`` in one call, then yield last-position logits per step.
 
         The caller sends each chosen token back with ``send``; the generator yields the
@@ -174,41 +174,42 @@ class DecoderRunner:
             return self._run_gqa(prompt_ids)
         return self._run_growing(prompt_ids)
 
-    def _run_gqa(self, prompt_ids: list[int]) -> Iterator[np.ndarray]:
+    def _run_gqa(self, prompt_ids: list[int]) -> Generator[np.ndarray, int | None, None]:
         import numpy as np
         import onnxruntime as ort
 
         graph = self.graph
         state = self._acquire()
         try:
-            binding = self.session.io_binding()
-
-            def bind_kv_outputs() -> None:
-                for i in range(graph.layers):
-                    binding.bind_ortvalue_output(graph.present_key % i, state.keys[i])
-                    binding.bind_ortvalue_output(graph.present_value % i, state.values[i])
-
-            for i in range(graph.layers):
-                binding.bind_ortvalue_input(f"past_key_values.{i}.key", state.keys[i])
-                binding.bind_ortvalue_input(f"past_key_values.{i}.value", state.values[i])
-            bind_kv_outputs()
             fixed_logits = graph.logits_last_only and bool(graph.vocab)
-            if fixed_logits:
-                if state.logits is None:
-                    state.logits = ort.OrtValue.ortvalue_from_shape_and_type([1, 1, graph.vocab], np.float32, "cpu", 0)
-                binding.bind_ortvalue_output("logits", state.logits)
+            if fixed_logits and state.logits is None:
+                state.logits = ort.OrtValue.ortvalue_from_shape_and_type([1, 1, graph.vocab], np.float32, "cpu", 0)
+
+            def new_binding(session: onnxruntime.InferenceSession) -> Any:
+                made = session.io_binding()
+                for i in range(graph.layers):
+                    made.bind_ortvalue_input(f"past_key_values.{i}.key", state.keys[i])
+                    made.bind_ortvalue_input(f"past_key_values.{i}.value", state.values[i])
+                    made.bind_ortvalue_output(graph.present_key % i, state.keys[i])
+                    made.bind_ortvalue_output(graph.present_value % i, state.values[i])
+                if fixed_logits:
+                    made.bind_ortvalue_output("logits", state.logits)
+                else:
+                    made.bind_output("logits", "cpu")
+                return made
+
+            session = self.session
+            binding = new_binding(session)
             ids = np.asarray([prompt_ids], dtype=np.int64)
             total = len(prompt_ids)
             while True:
-                if not fixed_logits:
+                if not fixed_logits and total > len(prompt_ids):
                     # (B, S, V) logits change shape between prefill and decode: a binding keeps
-                    # the previous run's output, so rebind all outputs (KV stays shared).
-                    binding.clear_binding_outputs()
-                    bind_kv_outputs()
-                    binding.bind_output("logits", "cpu")
+                    # the previous run's output, so rebind the outputs (KV stays shared).
+                    binding = new_binding(session)
                 binding.bind_cpu_input("input_ids", ids)
                 binding.bind_cpu_input("attention_mask", np.ones((1, total), dtype=np.int64))
-                self.session.run_with_iobinding(binding)
+                session.run_with_iobinding(binding)
                 out = state.logits if fixed_logits else binding.get_outputs()[-1]  # bound last
                 # .numpy() on a bound CPU buffer is a view: copy before the next step overwrites it.
                 logits = out.numpy()[0, -1].copy()
@@ -222,7 +223,7 @@ class DecoderRunner:
         finally:
             self._release(state)
 
-    def _run_growing(self, prompt_ids: list[int]) -> Iterator[np.ndarray]:
+    def _run_growing(self, prompt_ids: list[int]) -> Generator[np.ndarray, int | None, None]:
         import numpy as np
         import onnxruntime as ort
 

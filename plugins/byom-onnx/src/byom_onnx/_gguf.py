@@ -38,12 +38,20 @@ __all__ = [
     "linear_weight",
     "open_gguf",
     "type_name",
+    "validate_tensor",
 ]
 
 #: GGML tensor types converted exactly (ids of ``gguf.GGMLQuantizationType``).
 SUPPORTED_TYPES = {0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 8: "Q8_0", 30: "BF16"}
 _BLOCK = 32
 _BLOCK_BYTES = {2: 18, 3: 20, 8: 34}
+_ELEMENT_BYTES = {0: 4, 1: 2, 30: 2}
+#: No weight or norm gain of a trained model comes near this magnitude, while random bytes read
+#: as fp16 / fp32 land above it about half the time (up to 65504 / 3e38): the line between a
+#: real tensor and a corrupted one.
+WEIGHT_LIMIT = 1e4
+#: Largest |q| per block type: Q4_1 ``d·q + m`` (q 0..15), Q4_0 ``d·(q-8)``, Q8_0 ``d·q`` (int8).
+_Q_RANGE = {2: 8.0, 3: 15.0, 8: 128.0}
 
 
 def type_name(tensor_type: int) -> str:
@@ -186,6 +194,69 @@ def _check_type(tensor: ReaderTensor, path: Path) -> int:
             field="path",
         )
     return ttype
+
+
+def _refuse(path: Path, tensor: ReaderTensor, why: str) -> ConfigError:
+    return ConfigError(
+        f"{path}: tensor '{tensor.name}' fails validation ({why}); the file is corrupt or truncated",
+        field="path",
+    )
+
+
+def _first_bad(mask: np.ndarray) -> int:
+    import numpy as np
+
+    return int(np.flatnonzero(mask.ravel())[0])
+
+
+def validate_tensor(tensor: ReaderTensor, path: Path, file_size: int | None = None) -> None:
+    """Refuse a tensor whose bytes no real model produces, naming it.
+
+    Checked: the byte size the shape and type imply (and that it lies inside the file);
+    every float finite and below :data:`WEIGHT_LIMIT`; per block of a quantized type, a
+    finite scale, non-negative where the quantizer makes it so (Q4_1 ``d = (max-min)/15``,
+    Q8_0 ``d = amax/127``), and a weight range below the limit. Random bytes written over a
+    tensor fail these almost surely (a negative scale alone is a coin flip per block), where
+    before they converted and later answered NaN logits.
+    """
+    import numpy as np
+
+    ttype = _check_type(tensor, path)
+    elements = int(np.prod([int(d) for d in tensor.shape], dtype=np.int64))
+    if ttype in _BLOCK_BYTES:
+        if elements % _BLOCK:
+            raise _refuse(path, tensor, f"{elements} elements is not a whole number of {_BLOCK}-blocks")
+        expected = elements // _BLOCK * _BLOCK_BYTES[ttype]
+    else:
+        expected = elements * _ELEMENT_BYTES[ttype]
+    size = int(tensor.data.nbytes)
+    if size != expected:
+        raise _refuse(path, tensor, f"size mismatch: {size} bytes of data where its shape needs {expected}")
+    if file_size is not None and int(tensor.data_offset) + size > file_size:
+        raise _refuse(path, tensor, f"size mismatch: its data ends past the end of the file ({file_size} bytes)")
+    if ttype in _BLOCK_BYTES:
+        blocks = tensor.data.reshape(-1, _BLOCK_BYTES[ttype])
+        d = blocks[:, 0:2].copy().view(np.float16).ravel().astype(np.float32)
+        low = blocks[:, 2:4].copy().view(np.float16).ravel().astype(np.float32) if ttype == 3 else None
+        bad = ~np.isfinite(d) if low is None else ~(np.isfinite(d) & np.isfinite(low))
+        if bad.any():
+            raise _refuse(path, tensor, f"block {_first_bad(bad)} has a NaN/Inf scale")
+        if ttype in (3, 8) and (d < 0).any():
+            index = _first_bad(d < 0)
+            raise _refuse(path, tensor, f"block {index} has the impossible negative scale {d[index]:.4g}")
+        reach = np.abs(d) * _Q_RANGE[ttype] + (np.abs(low) if low is not None else 0.0)
+        if (reach > WEIGHT_LIMIT).any():
+            index = _first_bad(reach > WEIGHT_LIMIT)
+            why = f"block {index} has the impossible scale {d[index]:.4g} (weights up to {reach[index]:.4g})"
+            raise _refuse(path, tensor, why)
+        return
+    values = _dequantized(tensor) if ttype == 30 else np.asarray(tensor.data, dtype=np.float32)
+    finite = np.isfinite(values)
+    if not finite.all():
+        raise _refuse(path, tensor, f"element {_first_bad(~finite)} is NaN/Inf")
+    if values.size and float(np.abs(values).max()) > WEIGHT_LIMIT:
+        index = _first_bad(np.abs(values) > WEIGHT_LIMIT)
+        raise _refuse(path, tensor, f"element {index} has the impossible magnitude {values.ravel()[index]:.4g}")
 
 
 def _blocks(tensor: ReaderTensor, ttype: int) -> np.ndarray:

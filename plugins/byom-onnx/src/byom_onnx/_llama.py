@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 from byom_sdk import ConfigError
 
-from ._gguf import GGUFFile, LinearWeight, concat_linear, embedding_table, linear_weight
+from ._gguf import GGUFFile, LinearWeight, concat_linear, embedding_table, linear_weight, validate_tensor
 
 if TYPE_CHECKING:
     import numpy as np
     import onnx
 
-__all__ = ["LlamaHyper", "build_llama_graph", "llama_hyper"]
+__all__ = ["LlamaHyper", "build_llama_graph", "llama_hyper", "validate_llama"]
 
 _ARCHITECTURES = ("llama",)
 _LAYER_TENSORS = frozenset(
@@ -160,6 +160,50 @@ class _Graph:
         return self.op("Add", [out, corr])[0]
 
 
+def _expected_shapes(hyper: LlamaHyper) -> dict[str, tuple[int, ...]]:
+    """GGUF shapes (``ne0`` = input features first) of every tensor the graph reads."""
+    h, q, kv, f = hyper.hidden, hyper.heads * hyper.head_dim, hyper.kv_heads * hyper.head_dim, hyper.ffn
+    shapes: dict[str, tuple[int, ...]] = {
+        "token_embd.weight": (h, hyper.vocab),
+        "output.weight": (h, hyper.vocab),
+        "output_norm.weight": (h,),
+    }
+    per_layer = {
+        "attn_norm": (h,),
+        "ffn_norm": (h,),
+        "attn_q": (h, q),
+        "attn_k": (h, kv),
+        "attn_v": (h, kv),
+        "attn_output": (q, h),
+        "ffn_gate": (h, f),
+        "ffn_up": (h, f),
+        "ffn_down": (f, h),
+    }
+    for i in range(hyper.layers):
+        shapes.update({f"blk.{i}.{name}.weight": shape for name, shape in per_layer.items()})
+    return shapes
+
+
+def validate_llama(gguf: GGUFFile, hyper: LlamaHyper) -> None:
+    """Refuse, naming the tensor, a file whose tensors disagree with its metadata's shapes or
+    hold bytes no trained model has (see :func:`~byom_onnx._gguf.validate_tensor`)."""
+    file_size = gguf.path.stat().st_size
+    for name, shape in _expected_shapes(hyper).items():
+        tensor = gguf.tensors.get(name)
+        if tensor is None:
+            continue  # missing tensors are named where the graph needs them
+        got = tuple(int(d) for d in tensor.shape)
+        while len(got) > len(shape) and got[-1] == 1:
+            got = got[:-1]
+        if got != shape:
+            raise ConfigError(
+                f"{gguf.path}: tensor '{name}' fails validation (size mismatch: shape {list(got)}, the "
+                f"metadata implies {list(shape)}); the file is corrupt or not a llama model",
+                field="path",
+            )
+        validate_tensor(tensor, gguf.path, file_size)
+
+
 def _rope_cache(hyper: LlamaHyper, positions: int) -> tuple[np.ndarray, np.ndarray]:
     import numpy as np
 
@@ -190,6 +234,7 @@ def build_llama_graph(
         raise ConfigError(f"dtype must be 'float32' or 'float16', not {dtype!r}", field="dtype")
     hyper = llama_hyper(gguf)
     tick = progress or (lambda _label: None)
+    validate_llama(gguf, hyper)
     for name in gguf.tensors:
         parts = name.split(".")
         if parts[0] == "blk" and (len(parts) != 4 or parts[2] not in _LAYER_TENSORS):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from byom_sdk import (
     Attestation,
@@ -22,9 +23,9 @@ from byom_sdk import (
     GenerateRequest,
     GenerateResponse,
     HFTokenizer,
-    Model,
     ModelError,
     ModelInfo,
+    Provider,
     StreamEvent,
     TextDelta,
     Timeout,
@@ -33,17 +34,20 @@ from byom_sdk import (
 )
 
 from ._config import OnnxConfig
+from ._engine import Finish, Sequence
 from ._layout import Layout, detect_layout
+from ._sampling import SamplingParams, StopTextAssembler
 
 if TYPE_CHECKING:
+    from ._batch import BatchEngine
     from ._decoder import DecoderRunner
     from ._embed import Encoder
+    from ._engine import ThreadEngine
     from ._session import SessionHandle
 
 __all__ = ["OnnxModel"]
 
 log = logging.getLogger("byom_onnx")
-FinishReason = Literal["stop", "length"]
 _PROTOBUF_LIMIT = 2_000_000_000
 
 
@@ -63,32 +67,76 @@ def _friendly_name(path: Path) -> str:
     return name
 
 
-def _guarded(steps: Any, model_id: str) -> Any:
-    """Wrap the step generator so onnxruntime failures surface as byom ``ModelError``."""
+class _Reader:
+    """The caller's side of one generation: waits for the engine's token ids and turns them
+    into events (incremental text, stop strings held back, usage, one finish)."""
 
-    def wrapped() -> Any:
-        token = None
-        while True:
-            try:
-                logits = steps.send(token)
-            except StopIteration:
-                return
-            except ByomError:
-                raise
-            except Exception as exc:
-                raise ModelError(
-                    f"model '{model_id}': onnxruntime failed: {str(exc).splitlines()[0]}", provider="onnx"
-                ) from exc
-            try:
-                token = yield logits
-            except GeneratorExit:
-                steps.close()
-                raise
+    def __init__(self, model: OnnxModel, request: GenerateRequest) -> None:
+        self.seq = Sequence(request)
+        self.model_id = model.info.id
+        self.text = StopTextAssembler(model.tokenizer.backend, request.stop)
+        self.limit = request.timeout or model.config.timeout
+        self.deadline = time.monotonic() + self.limit if self.limit else None
+        self.delivered = 0
+        self.done = False
 
-    return wrapped()
+    def wait_time(self) -> float | None:
+        """Seconds left before the deadline; raises :class:`Timeout` once it has passed."""
+        if self.deadline is None:
+            return None
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise Timeout(f"model '{self.model_id}': generation passed its {self.limit}s deadline", provider="onnx")
+        return left
+
+    def events(self, items: Iterable[Any]) -> list[StreamEvent]:
+        out: list[StreamEvent] = []
+        for item in items:
+            if isinstance(item, BaseException):
+                raise item
+            if isinstance(item, Finish):
+                self._end(item.reason, item.produced, out)
+                break
+            self.delivered += 1
+            delta = self.text.push(item)
+            if delta:
+                out.append(TextDelta(text=delta))
+            if self.text.stopped:
+                self.seq.cancel()  # a stop string ended it: the engine frees the slot
+                self._end("stop", self.delivered, out)
+                break
+        return out
+
+    def _end(self, reason: Any, produced: int, out: list[StreamEvent]) -> None:
+        tail = self.text.finish()
+        if tail:
+            out.append(TextDelta(text=tail))
+        usage = Usage(input_tokens=len(self.seq.prompt_ids), output_tokens=produced, source="tokenizer")
+        out.append(UsageEvent(usage=usage))
+        out.append(FinishEvent(finish_reason=reason, usage=usage))
+        self.done = True
 
 
-class OnnxModel(Model):
+def _collect(events: Iterable[StreamEvent], model_id: str, started: float) -> GenerateResponse:
+    parts: list[str] = []
+    finish: Any = "stop"
+    usage: Usage | None = None
+    for event in events:
+        if isinstance(event, TextDelta):
+            parts.append(event.text)
+        elif isinstance(event, FinishEvent):
+            finish, usage = event.finish_reason, event.usage
+    assert usage is not None
+    return GenerateResponse(
+        text="".join(parts),
+        finish_reason=finish,
+        usage=usage,
+        model=model_id,
+        latency_ms=(time.perf_counter() - started) * 1000.0,
+    )
+
+
+class OnnxModel(Provider):
     """A local ONNX model: text generation (layouts A/B/C/E) or embeddings (layout D).
 
     :param path: model folder, ``.gguf`` or ``.onnx`` file.
@@ -120,6 +168,7 @@ class OnnxModel(Model):
         self.handle: SessionHandle = self._open_session(wants_cuda)
         self.decoder: DecoderRunner | None = None
         self.encoder: Encoder | None = None
+        self._engine: BatchEngine | ThreadEngine | None = None
         self._tokenizer = self._load_tokenizer()
         input_names = {i.name for i in self.handle.session.get_inputs()}
         if any(name.startswith("past_key_values.") for name in input_names):
@@ -127,6 +176,29 @@ class OnnxModel(Model):
         else:
             self._init_encoder()
         self._info = self._build_info()
+        if self.decoder is not None:
+            self._engine = self._make_engine(self.decoder)
+
+    def _make_engine(self, decoder: DecoderRunner) -> BatchEngine | ThreadEngine:
+        def prepare(seq: Sequence) -> None:
+            self._prepare(seq)  # looked up per call, so a subclass or a test can wrap it
+
+        if decoder.graph.style == "gqa":
+            from ._batch import BatchEngine
+
+            return BatchEngine(
+                decoder.session,
+                decoder.graph,
+                max_len=self.max_context,
+                max_batch=self.config.max_batch,
+                device=decoder.device,
+                prepare=prepare,
+                eos_ids=self.eos_ids,
+                label=self._info.id,
+            )
+        from ._engine import ThreadEngine
+
+        return ThreadEngine(decoder, prepare=prepare, eos_ids=self.eos_ids, label=self._info.id)
 
     @classmethod
     def from_config(cls, config: OnnxConfig) -> OnnxModel:
@@ -149,20 +221,27 @@ class OnnxModel(Model):
         self.op_types = frozenset(node.op_type for node in proto.graph.node)
         source: str | bytes = str(file)
         external = any(init.data_location == onnx.TensorProto.EXTERNAL for init in proto.graph.initializer)
-        if "MatMulNBits" in self.op_types and not wants_cuda and not external and proto.ByteSize() < _PROTOBUF_LIMIT:
+        patchable = "MatMulNBits" in self.op_types and not wants_cuda and not external
+        if patchable and proto.ByteSize() < _PROTOBUF_LIMIT:
             if patch_for_accuracy(proto, exact=self.config.exact, accuracy_level=self.config.accuracy_level):
                 source = proto.SerializeToString()
         elif self.config.exact and external:
             log.warning("%s: exact mode cannot rewrite a model with external data; using it as is", label)
+        cfg = self.config
+
+        def opened(model: str | bytes, name: str) -> SessionHandle:
+            return open_session(
+                model,
+                label=name,
+                device=cfg.device,
+                allow_cpu_fallback=cfg.allow_cpu_fallback,
+                threads=cfg.threads,
+                spinning=cfg.spinning,
+            )
+
+        handle = opened(source, label)
         del proto
-        return open_session(
-            source,
-            label=label,
-            device=self.config.device,
-            allow_cpu_fallback=self.config.allow_cpu_fallback,
-            threads=self.config.threads,
-            spinning=self.config.spinning,
-        )
+        return handle
 
     def _load_tokenizer(self) -> HFTokenizer:
         folder = self.layout.folder
@@ -187,7 +266,10 @@ class OnnxModel(Model):
         limit = int(genai.get("context_length") or hf_config.get("max_position_embeddings") or self.config.max_context)
         self.max_context = min(self.config.max_context, limit)
         self.decoder = DecoderRunner(
-            self.handle.session, graph, max_len=self.max_context, device="cuda" if self.handle.on_cuda else "cpu"
+            self.handle.session,
+            graph,
+            max_len=self.max_context,
+            device="cuda" if self.handle.on_cuda else "cpu",
         )
         eos = set(self._tokenizer.eos_token_ids)
         eos.update(_as_list(genai.get("eos_token_id")))
@@ -283,6 +365,7 @@ class OnnxModel(Model):
             ),
             embedding_dimension=self.encoder.dimension if self.encoder else None,
             embedding_normalized=bool(self.encoder and self.encoder.pooling.normalize),
+            version=f"sha256:{attestations[0].value[:16]}",  # the model file's own hash (model_sha256)
             description=f"local ONNX (layout {self._layout_kind}, {self.handle.provider}) from {layout.source_file}",
         )
 
@@ -321,84 +404,63 @@ class OnnxModel(Model):
             )
         return ids
 
-    def _events(self, request: GenerateRequest) -> Iterator[StreamEvent]:
+    def _prepare(self, seq: Sequence) -> None:
+        """Tokenise and resolve settings; runs on the engine's thread (see ``_engine``)."""
         import numpy as np
 
-        from ._sampling import SamplingParams, StopTextAssembler, sample_token
-
-        self._check_open()
-        assert self.decoder is not None
-        cfg = self.config
-        limit = request.timeout or cfg.timeout
-        deadline = time.monotonic() + limit if limit else None
-        prompt_ids = self._prompt_ids(request)
-        budget = self.max_context - len(prompt_ids)
-        max_new = min(request.max_tokens or cfg.max_tokens, budget)
-        params = SamplingParams(
+        request, cfg = seq.request, self.config
+        seq.prompt_ids = self._prompt_ids(request)
+        seq.max_new = min(request.max_tokens or cfg.max_tokens, self.max_context - len(seq.prompt_ids))
+        seq.params = SamplingParams(
             temperature=cfg.temperature if request.temperature is None else request.temperature,
             top_k=cfg.top_k if request.top_k is None else request.top_k,
             top_p=cfg.top_p if request.top_p is None else request.top_p,
             repetition_penalty=float(request.extra.get("repetition_penalty", cfg.repetition_penalty)),
         )
-        ignore_eos = bool(request.extra.get("ignore_eos", False))
-        rng = np.random.default_rng(request.seed)
-        text = StopTextAssembler(self._tokenizer.backend, request.stop)
-        history = list(prompt_ids)
-        produced = 0
-        finish: FinishReason = "length"
-        steps = _guarded(self.decoder.generate_logits(prompt_ids), self._info.id)
+        seq.ignore_eos = bool(request.extra.get("ignore_eos", False))
+        seq.rng = np.random.default_rng(request.seed)
+        seq.history = list(seq.prompt_ids)
+
+    def _start(self, request: GenerateRequest, unary: bool) -> _Reader:
+        self._check_open()
+        engine = self._engine
+        if engine is None:
+            raise BadRequest(f"model '{self._info.id}' is closed", provider="onnx")
+        reader = _Reader(self, request)
+        reader.seq.channel.final_only = unary and not any(request.stop)
+        engine.submit(reader.seq)
+        return reader
+
+    # Sync callers block on the sequence's channel; async callers await it, so a stream held
+    # by an async caller costs no thread and the event loop never waits on model work.
+
+    def handle_stream(self, request: GenerateRequest, *, unary: bool = False) -> Iterator[StreamEvent]:
+        reader = self._start(request, unary)
         try:
-            logits = next(steps)
-            while produced < max_new:
-                if deadline is not None and time.monotonic() > deadline:
-                    raise Timeout(f"model '{self._info.id}': generation passed its {limit}s deadline", provider="onnx")
-                token = sample_token(logits, params, history, rng)
-                produced += 1
-                history.append(token)
-                if token in self.eos_ids and not ignore_eos:
-                    finish = "stop"
-                    break
-                delta = text.push(token)
-                if delta:
-                    yield TextDelta(text=delta)
-                if text.stopped:
-                    finish = "stop"
-                    break
-                if produced >= max_new:
-                    break
-                logits = steps.send(token)
+            while not reader.done:
+                yield from reader.events(reader.seq.channel.get(reader.wait_time()))
         finally:
-            steps.close()
-        tail = text.finish()
-        if tail:
-            yield TextDelta(text=tail)
-        usage = Usage(input_tokens=len(prompt_ids), output_tokens=produced, source="tokenizer")
-        yield UsageEvent(usage=usage)
-        yield FinishEvent(finish_reason=finish, usage=usage)
+            reader.seq.cancel()
 
-    def _stream(self, request: GenerateRequest) -> Iterator[StreamEvent]:
-        return self._events(request)
+    async def ahandle_stream(self, request: GenerateRequest, *, unary: bool = False) -> AsyncIterator[StreamEvent]:
+        reader = self._start(request, unary)
+        try:
+            while not reader.done:
+                for event in reader.events(await reader.seq.channel.aget(reader.wait_time())):
+                    yield event
+        finally:
+            reader.seq.cancel()
 
-    def _generate(self, request: GenerateRequest) -> GenerateResponse:
+    def handle_generate(self, request: GenerateRequest) -> GenerateResponse:
         started = time.perf_counter()
-        parts: list[str] = []
-        finish: Any = "stop"
-        usage: Usage | None = None
-        for event in self._events(request):
-            if isinstance(event, TextDelta):
-                parts.append(event.text)
-            elif isinstance(event, FinishEvent):
-                finish, usage = event.finish_reason, event.usage
-        assert usage is not None
-        return GenerateResponse(
-            text="".join(parts),
-            finish_reason=finish,
-            usage=usage,
-            model=self._info.id,
-            latency_ms=(time.perf_counter() - started) * 1000.0,
-        )
+        return _collect(self.handle_stream(request, unary=True), self._info.id, started)
 
-    def _embed(self, request: EmbedRequest) -> EmbedResponse:
+    async def ahandle_generate(self, request: GenerateRequest) -> GenerateResponse:
+        started = time.perf_counter()
+        events = [e async for e in self.ahandle_stream(request, unary=True)]
+        return _collect(events, self._info.id, started)
+
+    def handle_embed(self, request: EmbedRequest) -> EmbedResponse:
         self._check_open()
         assert self.encoder is not None
         started = time.perf_counter()
@@ -422,10 +484,29 @@ class OnnxModel(Model):
             latency_ms=(time.perf_counter() - started) * 1000.0,
         )
 
-    def _close(self) -> None:
+    @property
+    def engine(self) -> BatchEngine | ThreadEngine | None:
+        """The generation engine (continuous batching for layout A/E), ``None`` for encoders."""
+        return self._engine
+
+    def close(self) -> None:
+        """Stop the engine (waiting callers get "closed"), release caches and sessions."""
         with self._lock:
+            engine, self._engine = self._engine, None
             self.decoder = None
             self.encoder = None
+        if engine is not None:
+            engine.close()
+        super().close()
+
+    async def aclose(self) -> None:
+        """Async twin of :meth:`close`: the engine's thread is awaited without blocking."""
+        engine = self._engine
+        if engine is not None:
+            engine.stop()
+            while engine.alive:
+                await asyncio.sleep(0.005)
+        self.close()
 
     def describe(self) -> dict[str, Any]:
         """Layout, provider and sizes, for ``byom`` diagnostics and logs."""
@@ -437,4 +518,6 @@ class OnnxModel(Model):
             "model_file": str(self.layout.model_file),
             "max_context": self.max_context,
             "exact": self.config.exact,
+            "engine": type(self._engine).__name__ if self._engine else None,
+            "max_batch": self.config.max_batch,
         }
