@@ -52,6 +52,7 @@ if TYPE_CHECKING:
         TokenizerSpec,
     )
     from ._streams import AsyncStream, SyncStream
+    from ._structured import ReplyConstraint, reply_constraint
     from ._tokenizer import ChatTemplate, HFTokenizer, Tokenizer
     from ._types import (
         Attestation,
@@ -122,6 +123,7 @@ __all__ = [
     "Provider",
     "ProviderError",
     "Registry",
+    "ReplyConstraint",
     "RequestMetadata",
     "RetryPolicy",
     "Role",
@@ -145,6 +147,7 @@ __all__ = [
     "hookimpl",
     "messages_from_openai",
     "messages_to_openai",
+    "reply_constraint",
 ]
 
 # Names resolve on first access so `import byom_sdk` costs almost nothing: pydantic and the
@@ -192,6 +195,7 @@ _LAZY: dict[str, str] = {
     "Provider": "._provider",
     "ProviderError": "._errors",
     "Registry": "._plugins",
+    "ReplyConstraint": "._structured",
     "RequestMetadata": "._types",
     "RetryPolicy": "._retry",
     "Role": "._types",
@@ -215,6 +219,7 @@ _LAZY: dict[str, str] = {
     "hookimpl": "._hookspecs",
     "messages_from_openai": "._openai",
     "messages_to_openai": "._openai",
+    "reply_constraint": "._structured",
 }
 
 

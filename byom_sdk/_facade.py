@@ -20,10 +20,10 @@ from ._errors import ByomError, CapabilityNotSupported, SchemaError
 from ._executors import Executors, shared_executors
 from ._pipeline import Pipeline
 from ._redact import redact
-from ._requests import build_embed_request, build_generate_request
+from ._requests import build_embed_request, build_generate_request, check_params
 from ._runner import Plan, Runner
 from ._streams import AsyncStream, SyncStream
-from ._structured import emulate, normalize_response_format, repair_request, schema_of
+from ._structured import emulate, normalize_response_format, plain_messages, repair_request, schema_of
 from ._structured_step import STATE_KEY as STRUCTURED
 from ._structured_step import StructuredPlan, StructuredStep
 from ._types import (
@@ -44,9 +44,6 @@ if TYPE_CHECKING:
     from ._tokenizer import Tokenizer
 
 __all__ = ["ManagedModel"]
-
-#: how a model may serve tools / structured output without the SDK emulating them.
-_SERVED = ("native", "constrained")
 
 
 class ManagedModel:
@@ -116,6 +113,7 @@ class ManagedModel:
         self, input: MessageInput | GenerateRequest, params: GenerateParams, *, streaming: bool
     ) -> tuple[GenerateRequest, StructuredPlan | None]:
         """The request as the pipeline sends it, and what its answer must follow."""
+        check_params(params)
         model_cls = None
         response_format = params.get("response_format")
         if response_format is not None:
@@ -135,21 +133,31 @@ class ManagedModel:
             # Without a native or constrained mechanism the SDK emulates it: instructions in
             # the prompt, the answer parsed and validated, one repair round.
             tools_mode = (caps.tools_mode or ("native" if caps.tools else "emulated")) if wants_tools else None
-            schema_emulated = request.response_format is not None and caps.structured_output not in _SERVED
+            schema_mode = None
+            if request.response_format is not None and caps.structured_output != "native":
+                schema_mode = "constrained" if caps.structured_output == "constrained" else "emulated"
             plan = StructuredPlan(
                 schema=schema_of(request.response_format),
                 model_cls=model_cls,
                 tools=request.tools if wants_tools else (),
                 tools_in_text=tools_mode in ("emulated", "constrained"),
-                emulated=tools_mode == "emulated" or schema_emulated,
+                emulated=tools_mode == "emulated" or schema_mode == "emulated",
             )
-            if tools_mode in ("emulated", "constrained") or schema_emulated:
+            if tools_mode in ("emulated", "constrained") or schema_mode is not None:
                 request = emulate(
                     request,
                     tools=None if tools_mode == "native" else tools_mode,
-                    schema=schema_emulated,
+                    schema=schema_mode,
                     as_prompt=not caps.chat and (self.provider.tokenizer or self._tokenizer) is None,
                 )
+        elif (
+            request.messages
+            and (caps.tools_mode or ("native" if caps.tools else None)) != "native"
+            and any(m.role == "tool" or m.tool_calls for m in request.messages)
+        ):
+            # No tools asked for this turn, but the history has tool traffic the model cannot
+            # read natively (the answer after a tool result): it goes as text.
+            request = request.model_copy(update={"messages": tuple(plain_messages(request.messages))})
         if request.messages is not None and not caps.chat:
             tokenizer = self.provider.tokenizer or self._tokenizer
             if tokenizer is None:

@@ -18,7 +18,7 @@ from ._errors import BadRequest
 from ._types import EmbedRequest, GenerateRequest, Message, MessageInput, RequestMetadata
 from ._validation import describe_validation_error
 
-__all__ = ["GenerateParams", "bad_request", "build_embed_request", "build_generate_request"]
+__all__ = ["GenerateParams", "bad_request", "build_embed_request", "build_generate_request", "check_params"]
 
 _messages_adapter: TypeAdapter[tuple[Message, ...]] | None = None
 
@@ -43,6 +43,28 @@ def bad_request(error: ValidationError, *, prefix: str = "") -> BadRequest:
     """One ``BadRequest`` for a validation failure, naming the first field at fault."""
     field, message = describe_validation_error(error, prefix=prefix)
     return BadRequest(f"invalid request: {message}", code="InvalidRequest", details={"field": field or None})
+
+
+def check_params(params: Mapping[str, Any]) -> None:
+    """Refuse keyword parameters ``generate`` does not take, naming them (a misspelled
+    ``max_token`` would otherwise surface as a TypeError from deep inside the SDK).
+
+    :raises BadRequest: ``details["field"]`` is the unknown name.
+    """
+    unknown = [name for name in params if name not in GenerateParams.__annotations__]
+    if unknown:
+        import difflib
+
+        name = unknown[0]
+        close = difflib.get_close_matches(name, GenerateParams.__annotations__, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        known = ", ".join(GenerateParams.__annotations__)
+        raise BadRequest(
+            f"invalid request: {hint}unknown parameter '{name}' (generate takes {known}; "
+            "provider-specific options go in extra={...})",
+            code="InvalidRequest",
+            details={"field": name},
+        )
 
 
 def _validate_messages(value: Any) -> tuple[Message, ...]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ._errors import BadRequest, SchemaError
@@ -21,11 +22,14 @@ from ._types import GenerateRequest, Message, ToolCall
 
 __all__ = [
     "EMULATED_TOOL_KEY",
+    "ReplyConstraint",
     "emulate",
     "normalize_response_format",
     "parse_json",
     "parse_tool_calls",
+    "plain_messages",
     "repair_request",
+    "reply_constraint",
     "schema_of",
     "tool_schema",
     "validate",
@@ -159,9 +163,12 @@ def _function(tool: Mapping[str, Any]) -> Mapping[str, Any]:
     return function if isinstance(function, Mapping) else {}
 
 
-def tool_schema(tools: Sequence[Mapping[str, Any]], choice: Any = None) -> dict[str, Any]:
+def tool_schema(
+    tools: Sequence[Mapping[str, Any]], choice: Any = None, *, max_calls: int | None = None
+) -> dict[str, Any]:
     """The JSON schema of a reply that calls the request's tools (for grammars and
-    emulation): ``{"tool_calls": [{"name": ..., "arguments": {...}}, ...]}``."""
+    emulation): ``{"tool_calls": [{"name": ..., "arguments": {...}}, ...]}``, at most
+    ``max_calls`` calls when given."""
     options = []
     for tool in tools:
         function = _function(tool)
@@ -179,11 +186,10 @@ def tool_schema(tools: Sequence[Mapping[str, Any]], choice: Any = None) -> dict[
             }
         )
     call = options[0] if len(options) == 1 else {"anyOf": options}
-    return {
-        "type": "object",
-        "properties": {EMULATED_TOOL_KEY: {"type": "array", "items": call, "minItems": 1}},
-        "required": [EMULATED_TOOL_KEY],
-    }
+    calls: dict[str, Any] = {"type": "array", "items": call, "minItems": 1}
+    if max_calls is not None:
+        calls["maxItems"] = max_calls
+    return {"type": "object", "properties": {EMULATED_TOOL_KEY: calls}, "required": [EMULATED_TOOL_KEY]}
 
 
 def parse_tool_calls(text: str, tools: Sequence[Mapping[str, Any]]) -> tuple[ToolCall, ...] | None:
@@ -208,6 +214,52 @@ def parse_tool_calls(text: str, tools: Sequence[Mapping[str, Any]]) -> tuple[Too
             id=f"call_{index}", name=str(call["name"]), arguments=json.dumps(call["arguments"], ensure_ascii=False)
         )
         for index, call in enumerate(value[EMULATED_TOOL_KEY])
+    )
+
+
+# -- grammars ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplyConstraint:
+    """What a reply may be, for providers that constrain decoding with a grammar.
+
+    :param tool_call: schema of a reply that calls tools (``{"tool_calls": [...]}``, the
+        form the SDK parses tool calls from), or None when no tool may be called.
+    :param answer: schema an answer must follow (the request's ``response_format``), or None.
+    :param free_text: an answer may be plain text (tools are optional and no schema was asked).
+    """
+
+    tool_call: dict[str, Any] | None
+    answer: dict[str, Any] | None
+    free_text: bool
+
+    @property
+    def schemas(self) -> list[dict[str, Any]]:
+        """The JSON alternatives, tool call first."""
+        return [s for s in (self.tool_call, self.answer) if s is not None]
+
+
+def reply_constraint(request: GenerateRequest, *, parallel_tool_calls: bool = True) -> ReplyConstraint | None:
+    """The constraint a grammar-constrained provider applies to ``request``'s reply, or
+    None when the reply is unconstrained (no tools to call and no ``response_format``).
+
+    ``tool_choice="required"`` or a named tool leaves only the call; ``"auto"`` allows the
+    call or an answer; ``"none"`` with tools offered allows an answer only (text that is not
+    a call: a small model shown its earlier calls tends to repeat them).
+    ``parallel_tool_calls=False`` allows one call per reply.
+    """
+    wants_tools = bool(request.tools) and request.tool_choice != "none"
+    answer = schema_of(request.response_format)
+    if not request.tools and answer is None:
+        return None
+    must_call = wants_tools and (request.tool_choice == "required" or isinstance(request.tool_choice, Mapping))
+    return ReplyConstraint(
+        tool_call=tool_schema(request.tools, request.tool_choice, max_calls=None if parallel_tool_calls else 1)
+        if wants_tools
+        else None,
+        answer=None if must_call else answer,
+        free_text=not must_call and answer is None,
     )
 
 
@@ -239,15 +291,16 @@ def _instructions(request: GenerateRequest) -> str:
     return "\n\n".join(parts)
 
 
-def _plain_messages(messages: Sequence[Message]) -> list[Message]:
+def plain_messages(messages: Sequence[Message]) -> list[Message]:
     """Tool calls and tool results as text, for models with no notion of either."""
     out = []
+    names: dict[str, str] = {}
     for message in messages:
         if message.role == "tool":
-            out.append(
-                Message(role="user", content=f"Tool result ({message.tool_call_id or 'call'}): {message.content}")
-            )
+            name = names.get(message.tool_call_id or "", "the tool")
+            out.append(Message(role="user", content=f"{name} returned: {message.content}"))
         elif message.tool_calls:
+            names.update({c.id: c.name for c in message.tool_calls})
             calls = [{"name": c.name, "arguments": json.loads(c.arguments or "{}")} for c in message.tool_calls]
             out.append(Message(role="assistant", content=json.dumps({EMULATED_TOOL_KEY: calls}, ensure_ascii=False)))
         else:
@@ -255,14 +308,19 @@ def _plain_messages(messages: Sequence[Message]) -> list[Message]:
     return out
 
 
-def emulate(request: GenerateRequest, *, tools: str | None, schema: bool, as_prompt: bool = False) -> GenerateRequest:
+def emulate(
+    request: GenerateRequest, *, tools: str | None, schema: str | None, as_prompt: bool = False
+) -> GenerateRequest:
     """``request`` for a model that cannot serve its tools or schema natively.
 
     :param tools: ``"emulated"``: the tools become instructions and are removed from the
         request; ``"constrained"``: instructions too, but the tools stay (the server's
         grammar constrains the reply to a call, the instructions tell the model what the
         tools are for); ``None``: untouched.
-    :param schema: the schema becomes instructions and ``response_format`` is removed.
+    :param schema: ``"emulated"``: the schema becomes instructions and ``response_format``
+        is removed; ``"constrained"``: instructions too, ``response_format`` stays (the
+        provider's grammar enforces it; the instructions tell the model what to fill in);
+        ``None``: untouched.
 
     :param as_prompt: the model reads a plain prompt and has no chat template: the
         instructions go in front of the prompt instead of into a system message.
@@ -274,7 +332,7 @@ def emulate(request: GenerateRequest, *, tools: str | None, schema: bool, as_pro
         update={
             "tools": () if tools == "emulated" else request.tools,
             "tool_choice": None if tools == "emulated" else request.tool_choice,
-            "response_format": None if schema else request.response_format,
+            "response_format": None if schema == "emulated" else request.response_format,
         }
     )
     view = request.model_copy(
@@ -287,10 +345,10 @@ def emulate(request: GenerateRequest, *, tools: str | None, schema: bool, as_pro
         if request.prompt is not None:
             return emulated.model_copy(update={"prompt": f"{text}\n\n{request.prompt}"})
         # No chat template to render messages with: a plain transcript the model can follow.
-        lines = [f"{m.role.capitalize()}: {m.content}" for m in _plain_messages(request.as_messages())]
+        lines = [f"{m.role.capitalize()}: {m.content}" for m in plain_messages(request.as_messages())]
         prompt = "\n\n".join([text, *lines, "Assistant:"])
         return emulated.model_copy(update={"prompt": prompt, "messages": None})
-    messages = _plain_messages(request.as_messages())
+    messages = plain_messages(request.as_messages())
     if messages and messages[0].role == "system":
         messages[0] = Message(role="system", content=f"{messages[0].content}\n\n{text}")
     else:

@@ -45,9 +45,17 @@ def _needs(*modules):
         ),
         pytest.param(
             "tools_and_structured_output.py",
-            ["parsed: Ticket(title=", "tool call: get_weather", "bring a coat"],
+            [
+                "parsed: Ticket(title=",
+                "tool call: get_weather",
+                "bring a coat",
+                "local capabilities: constrained / constrained",
+                "local parsed: Ticket(title=",
+                "local tool call: get_weather",
+                "local answer:",
+            ],
             id="tools_and_structured_output",
-            marks=_needs("byom_sagemaker"),
+            marks=_needs("byom_sagemaker", "byom_onnx", "llguidance"),
         ),
         pytest.param("local_chat.py", ["Paris", "cosine similarity"], id="local_chat", marks=_needs("byom_onnx")),
         pytest.param(

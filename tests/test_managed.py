@@ -165,3 +165,18 @@ def test_managed_embed_goes_through_interceptors():
         vectors = model.embed(["a", "b"])
     assert len(vectors.vectors) == 2 and vectors.dimension == 8
     assert "outer.open:m:embed" in log and log[-1] == "outer.end"
+
+
+def test_an_unknown_generate_parameter_is_a_bad_request_naming_it():
+    from byom_sdk import BadRequest
+
+    model = ScriptedModel()
+    for call in (
+        lambda: model.generate("hi", max_token=3),
+        lambda: list(model.stream("hi", max_token=3)),
+        lambda: asyncio.run(model.agenerate("hi", max_token=3)),
+    ):
+        with pytest.raises(BadRequest, match="did you mean 'max_tokens'") as info:
+            call()
+        assert info.value.details["field"] == "max_token"
+    assert model.requests == []  # nothing reached the model

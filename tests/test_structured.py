@@ -153,7 +153,7 @@ def test_emulated_tool_round_trip(registry):
     second = model.requests[1].as_messages()
     assert second[0].role == "system" and "get_weather" in second[0].content
     assert [m.role for m in second[1:]] == ["user", "assistant", "user"]  # tool traffic as text
-    assert "Tool result" in second[-1].content and '{"temp": 4}' in second[-1].content
+    assert second[-1].content == 'get_weather returned: {"temp": 4}'  # named by the call it answers
 
 
 def test_emulated_tool_calls_stream_as_tool_call_events(registry):
@@ -221,3 +221,75 @@ def test_bad_response_format_is_a_bad_request(registry):
     with client_for(ScriptedModel(), registry) as client, pytest.raises(BadRequest) as info:
         client.model("m").generate("t", response_format=42)
     assert info.value.details["field"] == "response_format"
+
+
+# -- grammar-constrained providers -----------------------------------------------------------
+
+
+class Constrained(NativeJSON):
+    """Declares grammar-constrained tools and structured output (as byom-onnx does)."""
+
+    @property
+    def info(self):
+        return super().info.model_copy(
+            update={
+                "capabilities": super().info.capabilities.model_copy(
+                    update={"tools_mode": "constrained", "structured_output": "constrained"}
+                )
+            }
+        )
+
+
+def test_a_constrained_model_gets_the_schema_and_instructions_for_it(registry):
+    model = Constrained()
+    with client_for(model, registry) as client:
+        assert client.model("m").generate("t", response_format=Ticket).parsed.priority == 2
+    sent = model.requests[0]
+    assert sent.response_format["json_schema"]["name"] == "Ticket"  # the grammar's source stays
+    system = sent.as_messages()[0]
+    assert system.role == "system" and '"priority"' in system.content  # and the model is told what to fill
+
+
+def test_a_constrained_model_answering_with_a_call_in_text_gives_tool_calls(registry):
+    model = Constrained(answer='{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]}')
+    with client_for(model, registry) as client:
+        reply = client.model("m").generate("Weather in Oslo?", tools=[WEATHER], tool_choice="required")
+    assert [(c.name, json.loads(c.arguments)) for c in reply.tool_calls] == [("get_weather", {"city": "Oslo"})]
+    assert model.requests[0].tools  # constrained: the provider builds its grammar from them
+
+
+def test_reply_constraint_says_what_a_reply_may_be():
+    from byom_sdk import GenerateRequest, reply_constraint
+
+    assert reply_constraint(GenerateRequest(prompt="hi")) is None
+    no_call = reply_constraint(GenerateRequest(prompt="hi", tools=(WEATHER,), tool_choice="none"))
+    assert no_call.schemas == [] and no_call.free_text  # text, never a call
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}}
+    response_format = {"type": "json_schema", "json_schema": {"name": "a", "schema": schema}}  # as providers get it
+    only_answer = reply_constraint(GenerateRequest(prompt="hi", response_format=response_format))
+    assert only_answer.tool_call is None and only_answer.answer == schema and not only_answer.free_text
+    auto = reply_constraint(GenerateRequest(prompt="hi", tools=(WEATHER,)))
+    assert auto.free_text and auto.answer is None
+    call = auto.tool_call["properties"]["tool_calls"]["items"]
+    assert call["properties"]["name"] == {"const": "get_weather"}
+    assert call["properties"]["arguments"]["required"] == ["city"]
+    forced = reply_constraint(
+        GenerateRequest(prompt="hi", tools=(WEATHER,), tool_choice="required", response_format=response_format)
+    )
+    assert forced.schemas == [forced.tool_call] and not forced.free_text  # a required call leaves no answer
+    either = reply_constraint(GenerateRequest(prompt="hi", tools=(WEATHER,), response_format=response_format))
+    assert either.schemas == [either.tool_call, schema] and not either.free_text
+
+
+def test_tool_history_goes_as_text_to_a_model_without_native_tools_when_no_tool_is_asked(registry):
+    model = ScriptedModel(["It is 4 degrees in Oslo."])
+    history = [
+        {"role": "user", "content": "Weather in Oslo?"},
+        {"role": "assistant", "tool_calls": [{"id": "c1", "name": "get_weather", "arguments": '{"city": "Oslo"}'}]},
+        {"role": "tool", "tool_call_id": "c1", "content": '{"temp": 4}'},
+    ]
+    with client_for(model, registry) as client:
+        assert client.model("m").generate(history, tools=[WEATHER], tool_choice="none").text.startswith("It is 4")
+    sent = model.requests[0].as_messages()
+    assert [m.role for m in sent] == ["user", "assistant", "user"] and not sent[1].tool_calls
+    assert sent[-1].content == 'get_weather returned: {"temp": 4}'

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .._errors import AuthError, BadRequest, ByomError, ModelError, Throttled, Timeout, Unavailable
 from .._model import Model
+from .._structured import schema_of
 from .._tokenizer import ChatTemplate
 from .._types import (
     Boundary,
@@ -121,6 +122,9 @@ class ScriptedModel(Model):
     :param tools: declare native tools: offered tools (``tool_choice`` not ``"none"``) and
         no tool result yet, it calls the named or first tool with the smallest arguments its
         parameters schema accepts; after a tool result it answers in text.
+    :param structured: declare native structured output: a request with a
+        ``response_format`` schema is answered with the smallest value the schema accepts
+        (as a server with structured outputs would), instead of the scripted reply.
     :param capabilities: override the declared capabilities.
     :param boundary: override the declared boundary.
     """
@@ -135,6 +139,7 @@ class ScriptedModel(Model):
         delay: float = 0.0,
         stall: float = 0.0,
         tools: bool = False,
+        structured: bool = False,
         capabilities: Capabilities | None = None,
         boundary: Boundary | None = None,
     ) -> None:
@@ -160,6 +165,7 @@ class ScriptedModel(Model):
                 max_context=4096,
                 tools=tools,
                 tools_mode="native" if tools else None,
+                structured_output="native" if structured else None,
             ),
             boundary=boundary
             or Boundary(provider="scripted", location_kind="process", network_path="in-process", retention="none"),
@@ -217,6 +223,9 @@ class ScriptedModel(Model):
         with self._lock:
             self.requests.append(request)
             self._fail()
+            schema = schema_of(request.response_format)
+            if schema is not None and self._info.capabilities.structured_output == "native":
+                return json.dumps(_smallest_instance(schema))
             if callable(self._replies):
                 return self._replies(request)
             if self._replies:

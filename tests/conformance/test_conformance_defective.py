@@ -59,6 +59,7 @@ V2_CHECKS = (
     "errors.retry_after",
     "timeout.request",
     "tools.call",
+    "structured.output",
     "stream.incremental",
     "stream.concurrent",
     "async.event_loop",

@@ -9,7 +9,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..._errors import BadRequest
+from ..._errors import BadRequest, ByomError, SchemaError
 from ..._provider import Provider
 from ..._types import EmbedRequest, GenerateRequest, ToolCall
 from ._core import check, plugin_label, require_capability
@@ -174,9 +174,85 @@ class RequestChecks(ModelSubject):
             problems.append("the caller's tool definitions were changed")
         assert not problems, f"{plugin_label(byom_model)}: " + "; ".join(problems[:4])
 
+    @check("structured.output")
+    def test_structured_output(self, byom_model: Provider) -> None:
+        """A declared ``structured_output`` (native or constrained) works: a request with an
+        easy ``response_format`` JSON schema gets a ``parsed`` object that follows it, from
+        ``generate``, ``agenerate`` and (declared) ``stream``; a schema no value can satisfy
+        ends in ``SchemaError`` (with the raw text) or another typed error, never in an answer.
+
+        Fix: send ``response_format`` in the server's shape (OpenAI ``json_schema``, TGI
+        ``grammar``) or constrain decoding with it; or stop declaring ``structured_output``
+        so the SDK emulates it.
+        """
+        require_capability(byom_model, "structured_output")
+        schema = {"type": "json_schema", "json_schema": {"name": "answer", "schema": _ANSWER_SCHEMA}}
+        request = self.reference(byom_model).model_copy(update={"response_format": schema, "max_tokens": 96})
+
+        def unary() -> Any:
+            reply = byom_model.generate(request)
+            return reply.text, reply.parsed
+
+        def async_unary() -> Any:
+            reply = asyncio.run(byom_model.agenerate(request))
+            return reply.text, reply.parsed
+
+        def streamed() -> Any:
+            import json as _json
+
+            text = collect(byom_model.stream(request)).text
+            return text, _json.loads(text)  # the stream's final check passed: the text is the object
+
+        runs = [("generate", unary), ("agenerate", async_unary)]
+        if byom_model.info.capabilities.stream:
+            runs.append(("stream", streamed))
+        problems = [problem for name, run in runs if (problem := _structured_outcome(name, run))]
+        impossible = {"type": "object", "properties": {"n": {"type": "integer", "minimum": 5, "maximum": 3}}}
+        unsatisfiable = request.model_copy(
+            update={
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": "impossible", "schema": {**impossible, "required": ["n"]}},
+                }
+            }
+        )
+        try:
+            reply = byom_model.generate(unsatisfiable)
+        except SchemaError as exc:
+            if "raw_text" not in exc.details:
+                problems.append("a SchemaError without the model's raw_text in its details")
+        except ByomError:
+            pass  # refused (a grammar that cannot be built, a server's 400 or 500): fine
+        else:
+            problems.append(f"an answer for a schema nothing satisfies: {reply.text[:80]!r}")
+        assert not problems, f"{plugin_label(byom_model)}: " + "; ".join(problems)
+
+
+#: what structured.output asks for: small enough for any model to fill within max_tokens.
+_ANSWER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"answer": {"type": "string", "maxLength": 40}},
+    "required": ["answer"],
+}
+
 
 def _same(value: Any, *_: Any) -> Any:
     return value
+
+
+def _structured_outcome(name: str, run: Callable[[], Any]) -> str | None:
+    """What is wrong with one structured call on the easy schema (None when nothing)."""
+    from ..._structured import validate
+
+    try:
+        text, parsed = run()
+    except SchemaError as exc:
+        raw = str(exc.details.get("raw_text", ""))[:80]
+        return f"{name}: SchemaError on a schema any model can follow (the answer was {raw!r}); is it sent?"
+    if parsed is None:
+        return f"{name}: no parsed object for the answer {text[:80]!r}"
+    problems = validate(parsed, _ANSWER_SCHEMA)
+    return f"{name}: the parsed object breaks the schema: {problems[0]}" if problems else None
 
 
 async def _drain(model: Provider, *args: Any, **kwargs: Any) -> None:

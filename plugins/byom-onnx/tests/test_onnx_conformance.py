@@ -32,7 +32,8 @@ def _decoder_folder(broken: bool = False) -> Path:
 
     gguf = _root() / "tiny-words.gguf"
     if not gguf.exists():
-        write_tiny_gguf(gguf, words=True)  # greedy output is words, so stop checks have material
+        # Greedy output is words, so stop checks have material; the context holds a tool list.
+        write_tiny_gguf(gguf, words=True, context=1024)
     folder = convert_gguf(gguf, _root() / ("tiny-broken" if broken else "tiny-a"), progress=False)
     if broken:
         break_graph_output(folder / "model.onnx", "logits")
@@ -60,6 +61,21 @@ class TestOnnxDecoderConformance(ModelConformance):
         from byom_onnx import OnnxModel
 
         return OnnxModel(_decoder_folder(), threads=1, device="cpu", temperature=0.0)
+
+    def tool_request(self, model):
+        # The grammar makes even the tiny random-weight model call the tool with valid arguments.
+        from byom_sdk import GenerateRequest
+
+        tool = {
+            "type": "function",
+            "function": {
+                "name": "lookup",
+                "parameters": {"type": "object", "properties": {"unit": {"enum": ["c", "f"]}}, "required": ["unit"]},
+            },
+        }
+        return GenerateRequest(
+            messages=[{"role": "user", "content": "look it up"}], tools=(tool,), tool_choice="required", max_tokens=64
+        )
 
     def make_faulty_model(self, fault):
         from byom_onnx import OnnxModel

@@ -33,8 +33,9 @@ class _SageMakerSuite(ModelConformance):
         cls._servers = {}
         for fault in (None, *_FAULTS):
             server = LocalSageMakerServer(region="eu-west-1", part_size=11).start()
-            # The scripted double calls the offered tool, as a vLLM / TGI Messages container would.
-            backing = ScriptedModel(embedding_dimension=32, tools=cls.codec == "openai")
+            # The scripted double calls the offered tool and follows response_format / a TGI
+            # grammar, as vLLM, TGI and the TGI Messages API do.
+            backing = ScriptedModel(embedding_dimension=32, tools=cls.codec == "openai", structured=True)
             server.add_endpoint("conformance", cls.codec, backing)
             cls._servers[fault] = server
 

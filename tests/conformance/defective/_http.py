@@ -106,7 +106,14 @@ class EchoHTTPProvider(Provider):
             id="echo",
             provider=NAME,
             capabilities=Capabilities(
-                generate=True, chat=True, stream=True, embed=True, tools=True, async_native=True, max_context=4096
+                generate=True,
+                chat=True,
+                stream=True,
+                embed=True,
+                tools=True,
+                structured_output="native",
+                async_native=True,
+                max_context=4096,
             ),
             boundary=Boundary(
                 provider=NAME,
@@ -143,6 +150,8 @@ class EchoHTTPProvider(Provider):
             body["prompt"] = request.prompt
         if request.tools:
             body["tools"] = list(request.tools)
+        if request.response_format is not None:
+            body["response_format"] = request.response_format
         return {**request.extra, **body}
 
     def read_timeout(self, request: GenerateRequest | EmbedRequest) -> httpx.Timeout:

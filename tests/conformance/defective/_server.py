@@ -24,6 +24,7 @@ from typing import Any
 
 from byom_sdk import EmbedRequest, GenerateRequest
 from byom_sdk.testing import ScriptedModel
+from byom_sdk.testing._scripted import _smallest_instance
 
 RETRY_AFTER = 7
 #: scenario → (HTTP status, echo-API error code, SageMaker error type)
@@ -98,6 +99,12 @@ class EchoServer:
             usage = {"input_tokens": self.backend.tokenizer.count(_rendered(self.backend, request)), "output_tokens": 6}
             call = {"id": "call_1", "name": name, "arguments": json.dumps({"city": "Paris"})}
             return [{"tool_call": call}, {"finish_reason": "tool_calls", "usage": usage}]
+        answer_format = body.get("response_format")
+        if isinstance(answer_format, dict) and answer_format.get("type") == "json_schema":
+            # A server with structured outputs: the smallest instance its schema accepts.
+            text = json.dumps(_smallest_instance(answer_format["json_schema"]["schema"]))
+            usage = {"input_tokens": self.backend.tokenizer.count(_rendered(self.backend, request)), "output_tokens": 4}
+            return [{"delta": text}, {"finish_reason": "stop", "usage": usage}]
         events = list(self.backend._stream(request))
         lines: list[dict[str, Any]] = [{"delta": e.text} for e in events if e.type == "text"]
         finish = events[-1]

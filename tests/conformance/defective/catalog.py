@@ -172,6 +172,7 @@ DEFECTS: tuple[Defect, ...] = (
     Defect(http.GuessedServerUsage, HTTPSuite, "usage.server_counts"),
     Defect(http.MutatesCallerExtra, HTTPSuite, "request.unchanged"),
     Defect(http.ToolsNeverSent, HTTPSuite, "tools.call"),
+    Defect(http.StructuredOutputNeverSent, HTTPSuite, "structured.output"),
     Defect(http.DropsRetryAfter, HTTPSuite, "errors.retry_after"),
     Defect(http.EmptyTextOnLengthCut, HTTPSuite, "generate.empty_text"),
     Defect(http.LeaksExecutorThreads, HTTPSuite, "close.releases_threads"),

@@ -134,6 +134,15 @@ class ToolsNeverSent(EchoHTTPProvider):
         return body
 
 
+class StructuredOutputNeverSent(EchoHTTPProvider):
+    """Declares native ``structured_output`` but builds its payload without ``response_format``."""
+
+    def payload(self, request: GenerateRequest, *, stream: bool) -> dict[str, Any]:
+        body = super().payload(request, stream=stream)
+        body.pop("response_format", None)
+        return body
+
+
 class DropsRetryAfter(EchoHTTPProvider):
     """Maps 429 to ``Throttled`` but never reads ``Retry-After``."""
 

@@ -126,6 +126,8 @@ class Sequence:
     slot: int = -1
     cancelled: bool = False
     on_cancel: Callable[[], None] | None = None
+    #: the grammar the reply must follow (``_grammar.TokenConstraint``), or None.
+    constraint: Any = None
 
     def cancel(self) -> None:
         """The reader is gone (closed, cancelled, timed out, or done): free its slot."""
@@ -140,6 +142,8 @@ class Sequence:
     def accept(self, token: int, eos_ids: frozenset[int]) -> bool:
         """Record a sampled token and hand it over; True when the sequence is finished."""
         self.produced += 1
+        if self.constraint is not None:
+            self.constraint.consume(token)
         if token in eos_ids and not self.ignore_eos:
             self.channel.put(Finish("stop", self.produced))
             return True
@@ -166,6 +170,12 @@ def choose_tokens(sequences: list[Sequence], logits: np.ndarray, label: str) -> 
     import numpy as np
 
     out: list[int | ModelError] = [0] * len(sequences)
+    constrained = [i for i, s in enumerate(sequences) if s.constraint is not None]
+    if constrained:
+        # Tokens the grammar forbids can never be sampled (their logits become -inf).
+        logits = logits.copy()
+        for i in constrained:
+            logits[i] = sequences[i].constraint.mask(logits[i])
     greedy = [i for i, s in enumerate(sequences) if s.params.greedy and s.params.repetition_penalty == 1.0]
     if greedy:
         rows = logits[greedy] if len(greedy) < len(sequences) else logits

@@ -35,6 +35,7 @@ from byom_sdk import (
 
 from ._config import OnnxConfig
 from ._engine import Finish, Sequence
+from ._grammar import GrammarCompiler
 from ._layout import Layout, detect_layout
 from ._sampling import SamplingParams, StopTextAssembler
 
@@ -169,6 +170,7 @@ class OnnxModel(Provider):
         self.decoder: DecoderRunner | None = None
         self.encoder: Encoder | None = None
         self._engine: BatchEngine | ThreadEngine | None = None
+        self._grammar: GrammarCompiler | None = None
         self._tokenizer = self._load_tokenizer()
         input_names = {i.name for i in self.handle.session.get_inputs()}
         if any(name.startswith("past_key_values.") for name in input_names):
@@ -276,6 +278,7 @@ class OnnxModel(Provider):
         eos.update(_as_list(layout.read_json("generation_config.json").get("eos_token_id")))
         eos.update(_as_list(hf_config.get("eos_token_id")))
         self.eos_ids = frozenset(eos)
+        self._grammar = GrammarCompiler(self._tokenizer.backend, self.eos_ids, str(layout.model_file))
         self._layout_kind = (
             {"gqa": "A", "optimum": "B", "merged": "C"}[graph.style] if layout.kind == "onnx" else layout.kind
         )
@@ -351,6 +354,10 @@ class OnnxModel(Provider):
                 chat=decoder,
                 stream=decoder,
                 embed=not decoder,
+                tools=decoder,
+                # Tool calls and response_format are decoded under a grammar (llguidance).
+                tools_mode="constrained" if decoder else None,
+                structured_output="constrained" if decoder else None,
                 seed=decoder,
                 stop_sequences=True,
                 max_context=self.max_context,
@@ -418,6 +425,8 @@ class OnnxModel(Provider):
             repetition_penalty=float(request.extra.get("repetition_penalty", cfg.repetition_penalty)),
         )
         seq.ignore_eos = bool(request.extra.get("ignore_eos", False))
+        # Tools / response_format: decoding follows their grammar (compiled here, off the loop).
+        seq.constraint = self._grammar.constraint_for(request) if self._grammar is not None else None
         seq.rng = np.random.default_rng(request.seed)
         seq.history = list(seq.prompt_ids)
 

@@ -147,6 +147,8 @@ class _Handler(BaseHTTPRequestHandler):
         if body.get("tools"):
             fields["tools"] = tuple(body["tools"])
             fields["tool_choice"] = body.get("tool_choice")
+        if isinstance(body.get("response_format"), dict):
+            fields["response_format"] = body["response_format"]
         return GenerateRequest(**fields)
 
     def _generate(self, body: dict[str, Any], *, chat: bool, fault: str | None) -> None:
@@ -293,7 +295,7 @@ class _Server(ThreadingHTTPServer):
 class OpenAICompatServer:
     """An OpenAI-compatible server on 127.0.0.1, serving ``model``.
 
-    :param model: the byom model answering requests (default: ``ScriptedModel()``).
+    :param model: the byom model answering requests (default: ``ScriptedModel(structured=True)``).
     :param model_name: the model id it reports.
     :param api_key: if set, requests must send ``Authorization: Bearer <api_key>``.
     :param timeout_delay: how long the ``timeout`` scenario stalls.
@@ -308,7 +310,8 @@ class OpenAICompatServer:
         timeout_delay: float = 2.0,
         port: int = 0,
     ) -> None:
-        self.model = model or ScriptedModel()
+        # By default a server with structured outputs, as vLLM, SGLang and llama.cpp are.
+        self.model = model or ScriptedModel(structured=True)
         self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.model = self.model
         self._server.model_name = model_name

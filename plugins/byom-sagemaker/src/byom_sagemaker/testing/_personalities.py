@@ -105,16 +105,28 @@ class Personality:
     @staticmethod
     def generate(model: Model, request: GenerateRequest) -> Any:
         try:
-            return model.generate(request)
+            return model.generate(_followable(model, request))
         except ByomError as exc:
             raise failure_from(exc) from exc
 
     @staticmethod
     def events(model: Model, request: GenerateRequest) -> Iterator[Any]:
         try:
-            yield from model.stream(request)
+            yield from model.stream(_followable(model, request))
         except ByomError as exc:
             raise failure_from(exc) from exc
+
+
+def _followable(model: Model, request: GenerateRequest) -> GenerateRequest:
+    """The request for the backing model: a schema (``response_format``, a TGI grammar) goes
+    along only when that model follows schemas itself (``ScriptedModel(structured=True)``, a
+    local ONNX model); any other backing answers as it always does."""
+    if request.response_format is not None and model.info.capabilities.structured_output not in (
+        "native",
+        "constrained",
+    ):
+        return request.model_copy(update={"response_format": None})
+    return request
 
 
 def _tgi_finish(reason: str) -> str:
@@ -141,6 +153,10 @@ class TGIPersonality(Personality):
             raise _invalid("`top_p` must be > 0.0 and < 1.0")
         if params.get("top_k") is not None and params["top_k"] <= 0:
             raise _invalid("`top_k` must be strictly positive")
+        grammar = params.get("grammar")
+        response_format = None
+        if isinstance(grammar, Mapping) and grammar.get("type") in ("json", "json_object"):
+            response_format = {"type": "json_schema", "json_schema": {"name": "grammar", "schema": grammar["value"]}}
         return _request(
             prompt=data["inputs"],
             max_tokens=params.get("max_new_tokens"),
@@ -149,6 +165,7 @@ class TGIPersonality(Personality):
             top_k=params.get("top_k"),
             stop=tuple(params.get(stop_key) or ()),
             seed=params.get("seed"),
+            response_format=response_format,
         )
 
     def invoke(self, model: Model, body: bytes, headers: Mapping[str, str]) -> tuple[bytes, str]:
