@@ -55,9 +55,8 @@ OPTIONAL_SCHEMA: dict[str, Any] = {
 
 
 def _tokenizer() -> Any:
-    from tokenizers import Tokenizer
-
     from byom_onnx import default_models
+    from tokenizers import Tokenizer
 
     return Tokenizer.from_file(str(default_models().chat / "tokenizer.json"))
 
@@ -179,7 +178,9 @@ def main() -> int:
     except ImportError as exc:
         print(f"xgrammar: cannot import here ({exc}); it requires torch, transformers and triton")
     base = results["llguidance"]
-    print(f"{'engine':14} {'vocab build':>11} {'compile tool':>13} {'compile 12-opt':>15} {'mask mean':>10} {'p50':>7} {'p90':>7}")
+    columns = (("vocab build", 11), ("compile tool", 13), ("compile 12-opt", 15))
+    columns += (("mask mean", 10), ("p50", 7), ("p90", 7))
+    print(f"{'engine':14} " + " ".join(f"{name:>{width}}" for name, width in columns))
     for name, r in results.items():
         print(
             f"{name:14} {r['build_s']:>10.2f}s {r['compile_ms'][0]:>11.1f}ms {r['compile_ms'][1]:>13.1f}ms"

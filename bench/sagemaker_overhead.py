@@ -127,9 +127,8 @@ def main() -> None:
             f"{args.calls} calls each, interleaved"
         )
         for raw_name in ("raw", "raw-2kb"):
-            print(
-                f"{raw_name:14s} boto3 invoke_endpoint (loopback): median {statistics.median(samples[raw_name]) * 1000:.3f} ms"
-            )
+            median_ms = statistics.median(samples[raw_name]) * 1000
+            print(f"{raw_name:14s} boto3 invoke_endpoint (loopback): median {median_ms:.3f} ms")
         rows = (
             ("bare", "raw", "SageMakerModel alone", None),
             ("off-memory", "raw", "Client, trust off, audit in memory", 0.1),

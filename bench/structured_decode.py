@@ -72,10 +72,10 @@ def main() -> int:
     constrained = GenerateRequest(messages=messages, response_format=response_format, max_tokens=200)
     try:
         started = time.perf_counter()
-        first_constrained = model._grammar.constraint_for(constrained)  # noqa: SLF001 - the one-off costs, shown apart
+        first_constrained = model._grammar.constraint_for(constrained)
         tokenizer_build = time.perf_counter() - started
         started = time.perf_counter()
-        model._grammar.constraint_for(constrained)  # noqa: SLF001
+        model._grammar.constraint_for(constrained)
         compile_s = time.perf_counter() - started
         assert first_constrained is not None
         _decode(model, constrained)  # warm-up: session, KV buffers, grammar cache
@@ -92,7 +92,10 @@ def main() -> int:
         model.close()
     print(f"machine: {platform.machine()} {platform.processor() or ''} Python {platform.python_version()}")
     print(f"SmolLM2-135M-Instruct Q4_1, {args.threads} threads, greedy, best of {args.runs}; {tokens} tokens of JSON")
-    print(f"one-off: llguidance tokenizer {tokenizer_build * 1e3:.0f} ms (once per model), compile {compile_s * 1e3:.2f} ms")
+    print(
+        f"one-off: llguidance tokenizer {tokenizer_build * 1e3:.0f} ms (once per model), "
+        f"compile {compile_s * 1e3:.2f} ms"
+    )
     print(
         f"first token: constrained {min(f[0] for f in firsts) * 1e3:.0f} ms, "
         f"unconstrained {min(f[1] for f in firsts) * 1e3:.0f} ms"
