@@ -18,7 +18,7 @@ from byom_sagemaker import (
     decode_stream,
     parse_vectors,
 )
-from byom_sagemaker._codec import load_codec
+from byom_sagemaker._codecs import load_codec
 
 from byom_sdk import ConfigError, EmbedRequest, FinishEvent, GenerateRequest, TextDelta, Usage, UsageEvent
 from byom_sdk.wire import ContainerError

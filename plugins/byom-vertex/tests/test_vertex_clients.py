@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 from byom_vertex import VertexConfig, VertexModel
-from byom_vertex._wire import credentials_for
+from byom_vertex._gapic import credentials_for
 
 import byom_sdk
 
@@ -76,7 +76,7 @@ def test_adc_missing_is_an_auth_error_saying_what_to_do(tmp_path):
     code = textwrap.dedent("""
         import byom_sdk
         from byom_vertex import VertexConfig
-        from byom_vertex._wire import credentials_for
+        from byom_vertex._gapic import credentials_for
         try:
             credentials_for(VertexConfig(project="acme-ml", location="europe-west4", endpoint_id="42"))
         except byom_sdk.AuthError as exc:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from ._codecs import JumpStartCodec, LMICodec, OpenAICodec, TEICodec, TGICodec
     from ._config import CredentialsConfig, SageMakerConfig
-    from ._provider import SageMakerModel
+    from ._model import SageMakerModel
 
 __all__ = [
     "DONE",
@@ -54,7 +54,7 @@ _LAZY = {
     "LineDecoder": "byom_sdk.wire",
     "OpenAICodec": "._codecs",
     "SageMakerConfig": "._config",
-    "SageMakerModel": "._provider",
+    "SageMakerModel": "._model",
     "StreamAssembler": "byom_sdk.wire",
     "TEICodec": "._codecs",
     "TGICodec": "._codecs",

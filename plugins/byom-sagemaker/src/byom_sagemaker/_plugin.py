@@ -13,14 +13,14 @@ from byom_sdk import ModelProviderSpec, hookimpl
 from ._config import SageMakerConfig
 
 if TYPE_CHECKING:
-    from ._provider import SageMakerModel
+    from ._model import SageMakerModel
 
 __all__ = ["build_model", "byom_model_providers"]
 
 
 def build_model(config: SageMakerConfig) -> SageMakerModel:
     """Provider factory: imports the boto3-backed provider on first use."""
-    from ._provider import SageMakerModel
+    from ._model import SageMakerModel
 
     return SageMakerModel.from_config(config)
 

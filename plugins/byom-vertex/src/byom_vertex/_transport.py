@@ -61,24 +61,24 @@ class VertexTransport:
         self._lock = threading.Lock()
         self._client: Any = None
         self._http: Any = None
-        self._wire: Any = None
+        self._gapic: Any = None
         self._raw_http = config.transport == "rest" and config.rest_raw == "http"
         self._closed = False
 
     # -- clients ----------------------------------------------------------------------------
 
-    def w(self) -> Any:
+    def gapic(self) -> Any:
         """The GAPIC glue module (imported on first use: it pulls in google.* and grpc)."""
-        wire = self._wire
-        if wire is None:
-            from . import _wire as wire
+        module = self._gapic
+        if module is None:
+            from . import _gapic as module
 
-            self._wire = wire
-        return wire
+            self._gapic = module
+        return module
 
     def credentials(self) -> Any:
         if self._credentials is None:
-            self._credentials = self.w().credentials_for(self.config)
+            self._credentials = self.gapic().credentials_for(self.config)
         return self._credentials
 
     def needs_credentials(self) -> bool:
@@ -95,7 +95,7 @@ class VertexTransport:
                 self._refuse_closed()
                 if self._client is None:
                     creds = self.credentials() if self.needs_credentials() else None
-                    self._client = self.w().sync_client(self.config, creds, self._channel)
+                    self._client = self.gapic().sync_client(self.config, creds, self._channel)
                 client = self._client
         return client
 
@@ -125,15 +125,15 @@ class VertexTransport:
         return rpc
 
     def rpc_request(self, rpc: str, body: Any) -> Any:
-        wire = self.w()
+        gapic = self.gapic()
         content_type = self.codec.content_type
         if rpc == "predict":
-            return wire.predict_request(self.endpoint, body)
+            return gapic.predict_request(self.endpoint, body)
         if rpc == "raw_predict":
-            return wire.raw_request(self.endpoint, body, content_type)
+            return gapic.raw_request(self.endpoint, body, content_type)
         if rpc == "stream_raw_predict":
-            return wire.stream_raw_request(self.endpoint, body, content_type)
-        return wire.streaming_request(self.endpoint, body)
+            return gapic.stream_raw_request(self.endpoint, body, content_type)
+        return gapic.streaming_request(self.endpoint, body)
 
     def mapped(self, exc: BaseException, rpc: str) -> BaseException:
         if isinstance(exc, ByomError):
@@ -156,7 +156,7 @@ class VertexTransport:
 
     def unary_answer(self, rpc: str, response: Any) -> Any:
         if rpc == "predict":
-            return self.checked(self.w().predictions(response), rpc)
+            return self.checked(self.gapic().predictions(response), rpc)
         data = response.data
         try:
             body = json.loads(data) if data else None
@@ -178,7 +178,7 @@ class VertexTransport:
 
     def stream_item(self, response: Any) -> Any:
         if self.streams_records:
-            return self.w().streaming_outputs(response)
+            return self.gapic().streaming_outputs(response)
         data: bytes = response.data
         return data
 
@@ -256,7 +256,7 @@ class VertexGrpcTransport(VertexTransport):
             factory = self._async_channel_factory
             channel = factory() if factory is not None else None
             creds = self.credentials() if channel is None and not self.config.insecure else None
-            client = self._aclients[loop] = self.w().async_client(self.config, creds, channel)
+            client = self._aclients[loop] = self.gapic().async_client(self.config, creds, channel)
         return client
 
     async def _async_call(self, rpc: str, body: Any, timeout: float) -> Any:

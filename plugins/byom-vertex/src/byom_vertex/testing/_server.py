@@ -399,7 +399,7 @@ class LocalVertexServer:
         from google.cloud.aiplatform_v1.types import prediction_service as ps
         from google.protobuf import json_format
 
-        from .._wire import _fill, to_python
+        from .._gapic import _fill, to_python
 
         def context_info(context: Any) -> tuple[dict[str, str], str]:
             headers = {k: v if isinstance(v, str) else repr(v) for k, v in context.invocation_metadata()}

@@ -22,7 +22,7 @@ from byom_sdk import Boundary, Capabilities, ModelInfo
 from byom_sdk.wire import Codec, WireProvider
 
 from ._boundary import client_boundary, install_send_guard, verify
-from ._codec import load_codec
+from ._codecs import load_codec
 from ._config import SageMakerConfig
 from ._errors import map_error
 from ._session import build_session, client_config
