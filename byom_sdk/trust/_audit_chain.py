@@ -114,13 +114,20 @@ class MemoryAuditSink:
             keyring = AuditKeyring.from_key(key, source="the memory sink's key") if key else AuditKeyring()
         self.keys = keyring
         self.meta = LogMeta.new(keyring.active_or_none)
-        active = keyring.active
-        self.head = Checkpoint.make(
-            self.meta.log_id, 0, self.meta.genesis, self.meta.kid, active[1] if active else None
-        )
         self._tail = Tail(0, self.meta.genesis, self.meta.kid)
+        self._head: Checkpoint | None = None
         self._lock = threading.Lock()
         self.entries: list[AuditEntry] = []
+
+    @property
+    def head(self) -> Checkpoint:
+        """The checkpoint over the last record, MACed when asked for (nothing else reads it
+        in memory, so appends do not pay for a MAC per record)."""
+        with self._lock:
+            if self._head is None:
+                tail = self._tail
+                self._head = Checkpoint.make(self.meta.log_id, tail.seq, tail.hash, tail.kid, self.keys.get(tail.kid))
+            return self._head
 
     def open(self) -> None:
         plan_keys(self.keys, self._tail.kid, "memory")
@@ -132,7 +139,7 @@ class MemoryAuditSink:
             self.entries.extend(entries)
             last = entries[-1]
             self._tail = Tail(last.seq, last.hash, last.kid)
-            self.head = Checkpoint.make(self.meta.log_id, last.seq, last.hash, last.kid, self.keys.get(last.kid))
+            self._head = None
         return last
 
     @property

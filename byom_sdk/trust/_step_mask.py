@@ -55,7 +55,9 @@ class MaskStep:
         self.settings = settings
         self.masker = masker
 
-    def open(self, call: CallContext) -> Interceptor:
+    def open(self, call: CallContext) -> Interceptor | None:
+        if not self.settings.enabled:
+            return None
         return _MaskCall(self, self.settings.state(call))
 
 
@@ -84,6 +86,8 @@ class _MaskCall(Interceptor):
                 if policy.mode == "placeholder":
                     meta = request.metadata
                     self.vault = trust.settings.runtime.vaults.get(meta.tenant, meta.conversation_id)
+                elif policy.mode == "pseudonym":
+                    self.vault = trust.settings.runtime.pseudonymizer(policy).vault(request.metadata.tenant)
                 try:
                     masked = self.step.masker.mask_request(request, self.vault, trust.counts)
                 except _Refused as refused:
