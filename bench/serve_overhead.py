@@ -40,9 +40,17 @@ from pathlib import Path
 from typing import Any
 
 import byom_sdk
-from byom_sdk.testing import ScriptedModel
 
 KEY = "sk-bench-serve-key-0001"
+ENDPOINT = """
+import json, sys
+from byom_sagemaker.testing import LocalSageMakerServer
+from byom_sdk.testing import ScriptedModel
+with LocalSageMakerServer(region="eu-west-1") as server:
+    server.add_endpoint("bench", "openai", ScriptedModel(["Printer out of toner; replacement ordered."]))
+    print(json.dumps(server.model_config("bench")), flush=True)
+    sys.stdin.read()
+"""
 MESSAGES = [{"role": "user", "content": "Summarise ticket 4711"}]
 
 
@@ -256,16 +264,20 @@ def main() -> None:
     parser.add_argument("--skip-local", action="store_true", help="skip SmolLM2")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    from byom_sagemaker.testing import LocalSageMakerServer
-
     print(
         f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
     )
-    with tempfile.TemporaryDirectory() as tmp, LocalSageMakerServer(region="eu-west-1") as sagemaker:
+    # The endpoint runs in its own process, as a real one would: in this process its request
+    # handling would compete for the GIL with the in-process calls and with the HTTP client.
+    endpoint = subprocess.Popen(
+        [sys.executable, "-c", ENDPOINT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert endpoint.stdout is not None and endpoint.stdin is not None
+    endpoint_config = json.loads(endpoint.stdout.readline())
+    with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        sagemaker.add_endpoint("bench", "openai", ScriptedModel(["Printer out of toner; replacement ordered."]))
         smol = None if args.skip_local else smollm2_folder(folder / "cache")
-        config = write_config(folder, sagemaker.model_config("bench"), smol)
+        config = write_config(folder, endpoint_config, smol)
         port = free_port()
         server = start_server(config, port)
         try:
@@ -309,6 +321,8 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(30)
+            endpoint.stdin.close()
+            endpoint.wait(30)
 
 
 if __name__ == "__main__":
