@@ -22,7 +22,7 @@ from ._pipeline import Pipeline
 from ._redact import redact
 from ._requests import build_embed_request, build_generate_request, check_params
 from ._runner import Plan, Runner
-from ._streams import AsyncStream, SyncStream
+from ._streams import AsyncStream, MakePlan, SyncStream
 from ._structured import emulate, normalize_response_format, plain_messages, repair_request, schema_of
 from ._structured_step import STATE_KEY as STRUCTURED
 from ._structured_step import StructuredPlan, StructuredStep
@@ -192,6 +192,29 @@ class ManagedModel:
         repaired: GenerateResponse = yield from self.pipeline.unary(self._call("generate", plan), retry)
         return repaired
 
+    # -- what each operation runs (a routed model overrides these three) ---------------------
+
+    def _generate_of(self, input: MessageInput | GenerateRequest, params: GenerateParams) -> Plan[GenerateResponse]:
+        request, plan = self._prepare(input, params, streaming=False)
+        return self._generate_plan(request, plan)
+
+    def _stream_of(self, input: MessageInput | GenerateRequest, params: GenerateParams) -> MakePlan:
+        request, plan = self._prepare(input, params, streaming=True)
+        return self._stream_plan(request, plan)
+
+    def _stream_plan(self, request: GenerateRequest, plan: StructuredPlan | None) -> MakePlan:
+        call = self._call("stream", plan)
+        pipeline = self.pipeline
+
+        def make(cancelled: bool) -> Plan[None]:
+            return pipeline.cancelled(call) if cancelled else pipeline.stream(call, request)
+
+        return make
+
+    def _embed_of(self, request: EmbedRequest) -> Plan[EmbedResponse]:
+        self._prepare_embed()
+        return self.pipeline.unary(self._call("embed"), request)
+
     # -- the public contract ----------------------------------------------------------------
 
     def generate(self, input: MessageInput | GenerateRequest, /, **params: Unpack[GenerateParams]) -> GenerateResponse:
@@ -205,15 +228,13 @@ class ManagedModel:
         :raises BadRequest: invalid input, naming the field.
         :raises SchemaError: the answer does not follow ``response_format`` or the tools.
         """
-        request, plan = self._prepare(input, params, streaming=False)
-        return self._runner.run(self._generate_plan(request, plan))
+        return self._runner.run(self._generate_of(input, params))
 
     async def agenerate(
         self, input: MessageInput | GenerateRequest, /, **params: Unpack[GenerateParams]
     ) -> GenerateResponse:
         """Async twin of :meth:`generate`; never blocks the event loop."""
-        request, plan = self._prepare(input, params, streaming=False)
-        return await self._runner.arun(self._generate_plan(request, plan))
+        return await self._runner.arun(self._generate_of(input, params))
 
     def stream(self, input: MessageInput | GenerateRequest, /, **params: Unpack[GenerateParams]) -> SyncStream:
         """Stream typed events — text deltas, tool calls, usage, then one finish event.
@@ -222,22 +243,11 @@ class ManagedModel:
         (or use ``with``) to stop early. With ``response_format``, the whole text is
         validated at the end (``SchemaError`` instead of the finish event).
         """
-        request, plan = self._prepare(input, params, streaming=True)
-        return SyncStream(self._runner, self._stream_plan(request, plan))
+        return SyncStream(self._runner, self._stream_of(input, params))
 
     def astream(self, input: MessageInput | GenerateRequest, /, **params: Unpack[GenerateParams]) -> AsyncStream:
         """Async twin of :meth:`stream` (``async for``; ``await stream.aclose()`` to stop)."""
-        request, plan = self._prepare(input, params, streaming=True)
-        return AsyncStream(self._runner, self._stream_plan(request, plan))
-
-    def _stream_plan(self, request: GenerateRequest, plan: StructuredPlan | None) -> Any:
-        call = self._call("stream", plan)
-        pipeline = self.pipeline
-
-        def make(cancelled: bool) -> Any:
-            return pipeline.cancelled(call) if cancelled else pipeline.stream(call, request)
-
-        return make
+        return AsyncStream(self._runner, self._stream_of(input, params))
 
     def embed(
         self,
@@ -250,9 +260,7 @@ class ManagedModel:
     ) -> EmbedResponse:
         """Embed one text or a list of texts; one vector per text, in order."""
         request = build_embed_request(texts, normalize=normalize, metadata=metadata, extra=extra)
-        self._prepare_embed()
-        result: EmbedResponse = self._runner.run(self.pipeline.unary(self._call("embed"), request))
-        return result
+        return self._runner.run(self._embed_of(request))
 
     async def aembed(
         self,
@@ -265,11 +273,7 @@ class ManagedModel:
     ) -> EmbedResponse:
         """Async twin of :meth:`embed`."""
         request = build_embed_request(texts, normalize=normalize, metadata=metadata, extra=extra)
-        self._prepare_embed()
-        result: EmbedResponse = await self._runner.arun(self.pipeline.unary(self._call("embed"), request))
-        return result
-
-    # -- lifecycle --------------------------------------------------------------------------
+        return await self._runner.arun(self._embed_of(request))
 
     def close(self) -> None:
         """Close the provider; later calls raise ``ByomError`` ("model is closed")."""

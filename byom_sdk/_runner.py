@@ -44,6 +44,7 @@ __all__ = [
     "Plan",
     "Runner",
     "Sleep",
+    "rewrite_effects",
 ]
 
 log = logging.getLogger("byom_sdk")
@@ -62,6 +63,32 @@ class _End:
 
 #: returned by :class:`NextEvent` when the provider's stream is exhausted.
 END = _End()
+
+
+def rewrite_effects(plan: Plan[T], rewrite: Callable[[Effect], Effect | None]) -> Plan[T]:
+    """``plan`` run inside another plan with each effect it yields passed through
+    ``rewrite``: the effect to perform instead, or ``None`` to skip it (the plan gets
+    ``None`` back). Results and failures go back into ``plan``; closing the outer plan
+    closes ``plan``, so its own abandon path (audit outcome, stream close) runs."""
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            effect = plan.send(value) if error is None else plan.throw(error)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+        value = error = None
+        performed = rewrite(effect)
+        if performed is None:
+            continue
+        try:
+            value = yield performed
+        except GeneratorExit:
+            plan.close()
+            raise
+        except BaseException as exc:  # noqa: BLE001 - every failure goes back into the plan.
+            error = exc
 
 
 def _wrap_foreign(error: Exception, plugin: str) -> ByomError:

@@ -21,9 +21,13 @@ from ._pipeline import StreamCancelled
 from ._runner import Emit, Plan, Runner
 from ._types import StreamEvent
 
-__all__ = ["AsyncStream", "SyncStream"]
+__all__ = ["AsyncStream", "MakePlan", "SyncStream"]
 
 log = logging.getLogger("byom_sdk")
+
+#: what makes a stream's plan: ``make(True)`` for a stream dropped before it was read (its
+#: steps record the cancelled call without sending), ``make(False)`` for the real call.
+MakePlan = Callable[[bool], Plan[Any]]
 
 
 class _Driver:
@@ -31,7 +35,7 @@ class _Driver:
 
     __slots__ = ("__weakref__", "_done", "_make_plan", "_plan", "_runner")
 
-    def __init__(self, runner: Runner, make_plan: Callable[[bool], Plan[None]]) -> None:
+    def __init__(self, runner: Runner, make_plan: MakePlan) -> None:
         self._runner = runner
         self._make_plan = make_plan
         self._plan: Plan[None] | None = None

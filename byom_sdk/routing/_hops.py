@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .._errors import ByomError, PolicyViolation
 from .._facade import ManagedModel
 from .._middleware import CallContext, Interceptor
-from .._runner import CloseStream, Effect, Emit, Invoke, NextEvent, OpenStream, Plan, Runner
+from .._runner import CloseStream, Effect, Emit, Invoke, NextEvent, OpenStream, Plan, Runner, rewrite_effects
 from .._types import Boundary, EmbedRequest, GenerateRequest
 from ..trust._gate import Decision, check_boundary
 from ..trust._record import ROUTE_KEY
@@ -61,45 +61,12 @@ _BOUND = frozenset({Invoke, OpenStream, NextEvent, CloseStream})
 
 def via(plan: Plan[T], runner: Runner) -> Plan[T]:
     """Run ``plan`` inside another plan, its provider effects performed by ``runner``."""
-    bound = _BOUND
-    value: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            effect = plan.send(value) if error is None else plan.throw(error)
-        except StopIteration as stop:
-            result: T = stop.value
-            return result
-        value = error = None
-        try:
-            value = yield (Via(effect, runner) if type(effect) in bound else effect)
-        except GeneratorExit:
-            plan.close()  # the hop's own abandon path ends its steps
-            raise
-        except BaseException as exc:  # noqa: BLE001 - every failure goes back into the hop.
-            error = exc
+    return rewrite_effects(plan, lambda effect: Via(effect, runner) if type(effect) in _BOUND else effect)
 
 
 def drain(plan: Plan[T]) -> Plan[T]:
     """``plan`` with its stream events discarded (a shadow's answer is never read)."""
-    value: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            effect = plan.send(value) if error is None else plan.throw(error)
-        except StopIteration as stop:
-            result: T = stop.value
-            return result
-        value = error = None
-        if type(effect) is Emit:
-            continue
-        try:
-            value = yield effect
-        except GeneratorExit:
-            plan.close()
-            raise
-        except BaseException as exc:  # noqa: BLE001 - every failure goes back into the hop.
-            error = exc
+    return rewrite_effects(plan, lambda effect: None if type(effect) is Emit else effect)
 
 
 class Hop(ManagedModel):

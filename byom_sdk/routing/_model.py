@@ -21,18 +21,16 @@ import itertools
 import random
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
-
-from typing_extensions import Unpack
 
 from .._errors import ByomError, PolicyViolation, ProviderError, Unavailable
 from .._facade import ManagedModel
 from .._pipeline import Pipeline
-from .._requests import build_embed_request, build_generate_request
+from .._requests import build_generate_request
 from .._runner import Plan
-from .._streams import AsyncStream, SyncStream
+from .._streams import MakePlan
 from .._types import (
     Boundary,
     EmbedRequest,
@@ -58,15 +56,13 @@ _STICKY_FIELD = {"user": "user", "tenant": "tenant", "conversation": "conversati
 #: refusals about the content, not the destination: another target would refuse them too.
 _CONTENT_RULES = ("masking.", "scoring.")
 
-Make = Callable[[bool], Plan[Any]]
-
 # Route call ids: unique per process by a counter, across processes by a random prefix
 # (cheaper per call than a fresh UUID; they only link the hops of one call).
 _PROCESS = secrets.token_hex(6) + "-"
 _COUNTER = itertools.count(1)
 
 
-def _prepare(hop: Hop, kind: str, payload: Any) -> Make:
+def _prepare(hop: Hop, kind: str, payload: Any) -> MakePlan:
     """Validate the call for ``hop``'s target (capabilities, chat template, structured
     output) and return what makes its plan; input errors raise here."""
     if kind == "embed":
@@ -80,7 +76,7 @@ def _prepare(hop: Hop, kind: str, payload: Any) -> Make:
     input, params = payload
     prepared, structured = hop._prepare(input, params, streaming=kind == "stream")
     if kind == "stream":
-        make_stream: Make = hop._stream_plan(prepared, structured)
+        make_stream: MakePlan = hop._stream_plan(prepared, structured)
         return make_stream
 
     def make_generate(cancelled: bool) -> Plan[Any]:
@@ -162,7 +158,7 @@ class RoutedModel(ManagedModel):
         """The target a call with ``metadata`` goes to now (before circuits and fallback)."""
         return self.router.choose(self._key(metadata), self.clock())
 
-    def _begin(self, kind: str, payload: Any, metadata: Any) -> tuple[Choice, Hop, Make]:
+    def _begin(self, kind: str, payload: Any, metadata: Any) -> tuple[Choice, Hop, MakePlan]:
         if self._closed:
             raise ByomError(f"route '{self.alias}' is closed")
         router = self.router
@@ -206,7 +202,7 @@ class RoutedModel(ManagedModel):
             wrap_foreign=template.wrap_foreign,
         )
 
-    def _route(self, kind: str, payload: Any, choice: Choice, first: Hop, make_first: Make) -> Plan[Any]:
+    def _route(self, kind: str, payload: Any, choice: Choice, first: Hop, make_first: MakePlan) -> Plan[Any]:
         shadows = self.shadows
         if shadows is not None and (
             shadows.config.percent >= 100.0 or random.random() * 100.0 < shadows.config.percent
@@ -317,27 +313,17 @@ class RoutedModel(ManagedModel):
 
         yield LaunchShadow(shadows, make, template.runner)
 
-    # -- the public contract ----------------------------------------------------------------
+    # -- what each operation runs (ManagedModel's public methods call these) ------------------
 
-    def generate(self, input: MessageInput | GenerateRequest, /, **params: Unpack[GenerateParams]) -> GenerateResponse:
-        """Generate through the route (see :meth:`ManagedModel.generate`)."""
+    def _generate_of(self, input: MessageInput | GenerateRequest, params: GenerateParams) -> Plan[GenerateResponse]:
         payload = (input, params)
         metadata = input.metadata if isinstance(input, GenerateRequest) else params.get("metadata")
         choice, first, make = self._begin("generate", payload, metadata)
-        result: GenerateResponse = self._runner.run(self._route("generate", payload, choice, first, make))
-        return result
+        plan: Plan[GenerateResponse] = self._route("generate", payload, choice, first, make)
+        return plan
 
-    async def agenerate(
-        self, input: MessageInput | GenerateRequest, /, **params: Unpack[GenerateParams]
-    ) -> GenerateResponse:
-        """Async twin of :meth:`generate`."""
-        payload = (input, params)
-        metadata = input.metadata if isinstance(input, GenerateRequest) else params.get("metadata")
-        choice, first, make = self._begin("generate", payload, metadata)
-        result: GenerateResponse = await self._runner.arun(self._route("generate", payload, choice, first, make))
-        return result
-
-    def _stream_maker(self, input: MessageInput | GenerateRequest, params: GenerateParams) -> Make:
+    def _stream_of(self, input: MessageInput | GenerateRequest, params: GenerateParams) -> MakePlan:
+        """A stream that delivered an event is never re-sent to another target."""
         metadata = input.metadata if isinstance(input, GenerateRequest) else params.get("metadata")
         payload = (input, params)
         choice, first, make = self._begin("stream", payload, metadata)
@@ -349,43 +335,10 @@ class RoutedModel(ManagedModel):
 
         return start
 
-    def stream(self, input: MessageInput | GenerateRequest, /, **params: Unpack[GenerateParams]) -> SyncStream:
-        """Stream through the route; a stream that delivered an event is never re-sent."""
-        return SyncStream(self._runner, self._stream_maker(input, params))
-
-    def astream(self, input: MessageInput | GenerateRequest, /, **params: Unpack[GenerateParams]) -> AsyncStream:
-        """Async twin of :meth:`stream`."""
-        return AsyncStream(self._runner, self._stream_maker(input, params))
-
-    def embed(
-        self,
-        texts: str | Sequence[str] | EmbedRequest,
-        /,
-        *,
-        normalize: bool | None = None,
-        metadata: RequestMetadata | Mapping[str, Any] | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> EmbedResponse:
-        """Embed through the route."""
-        request = build_embed_request(texts, normalize=normalize, metadata=metadata, extra=extra)
+    def _embed_of(self, request: EmbedRequest) -> Plan[EmbedResponse]:
         choice, first, make = self._begin("embed", request, request.metadata)
-        result: EmbedResponse = self._runner.run(self._route("embed", request, choice, first, make))
-        return result
-
-    async def aembed(
-        self,
-        texts: str | Sequence[str] | EmbedRequest,
-        /,
-        *,
-        normalize: bool | None = None,
-        metadata: RequestMetadata | Mapping[str, Any] | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> EmbedResponse:
-        """Async twin of :meth:`embed`."""
-        request = build_embed_request(texts, normalize=normalize, metadata=metadata, extra=extra)
-        choice, first, make = self._begin("embed", request, request.metadata)
-        result: EmbedResponse = await self._runner.arun(self._route("embed", request, choice, first, make))
-        return result
+        plan: Plan[EmbedResponse] = self._route("embed", request, choice, first, make)
+        return plan
 
     # -- state ------------------------------------------------------------------------------
 
