@@ -117,7 +117,7 @@ def main() -> None:
     conn = sqlite3.connect(copy)
     with conn:
         seq, body = conn.execute(
-            "SELECT seq, body FROM records WHERE body LIKE '%\"outcome\":\"ok\"%' ORDER BY seq LIMIT 1"
+            'SELECT seq, body FROM records WHERE body LIKE \'%"outcome":"ok"%\' ORDER BY seq LIMIT 1'
         ).fetchone()
         conn.execute("UPDATE records SET body = ? WHERE seq = ?", (body.replace('"ok"', '"blocked"'), seq))
     conn.close()

@@ -81,7 +81,6 @@ class _OutcomeOnly(Interceptor):
         log.error("model %r: %s (trust.audit.on_failure = 'warn')", settings.alias, error.message)
         return None
 
-
     def on_response(self, response: GenerateResponse) -> GenerateResponse:
         trust = self.trust
         trust.usage = response.usage
