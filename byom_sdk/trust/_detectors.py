@@ -20,7 +20,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import sys
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from functools import cache, partial
+from operator import itemgetter
 from typing import NamedTuple, Protocol, runtime_checkable
 
 from ._pii.checksums import (
@@ -33,7 +37,8 @@ from ._pii.checksums import (
     ssn_valid,
 )
 from ._pii.context import DEFAULT_CONTEXT, ContextWords
-from ._pii.numeric import LONG_RUN, Context, scan_run
+from ._pii.numeric import LONG_RUN, LONG_RUN_NARROW, Context, scan_run
+from ._pii.scan import capital_anchors, long_words, run_start
 from ._pii.secrets import PRIVATE_KEY, TOKEN_RULES, UNANCHORED, assigned_secret, header_secrets
 
 __all__ = [
@@ -98,17 +103,40 @@ BUILTIN_ENTITIES: tuple[str, ...] = (
 # Anchored on "@" (a literal the regex engine finds fast); the local part is then walked
 # back by hand, which is much cheaper than letting the engine try every word start.
 _EMAIL_DOMAIN = r"@[A-Za-z0-9][A-Za-z0-9.-]{0,252}\.[A-Za-z]{2,63}(?![\w-])"
-_EMAIL_LOCAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
+_EMAIL_LOCAL_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-"
 _IBAN = r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,32}"
 _AWS_SECRET = r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"
-_BEARER = r"(?i:\bbearer)[ \t]+(?P<token>[A-Za-z0-9._~+/-]{16,}=*)(?![\w.~+/-])"
+# "\bbearer" written so that the pattern starts with a character set, which the regex
+# engine scans for quickly ("b" has no other case-insensitive forms than "B").
+_BEARER = r"[Bb](?<!\w[Bb])(?i:earer)[ \t]+(?P<token>[A-Za-z0-9._~+/-]{16,}=*)(?![\w.~+/-])"
 _FISCAL_CODE = r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]"
 _NIR_CORSICA = r"[12378] ?\d\d ?\d\d ?2[AB] ?\d{3} ?\d{3} ?\d\d"
 _FILE_SUFFIXES = frozenset(
     ("png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "css", "js", "mjs", "ts", "json", "yaml", "yml", "txt", "lock")
 )
 _BEFORE_VALUE = frozenset("\"'`=:> \t;")  # ";" ends "&quot;"
-_HEX_COLON = frozenset("0123456789abcdefABCDEF:.")
+_HEX_COLON_CHARS = "0123456789abcdefABCDEF:."
+_new_span = tuple.__new__
+_LATIN1_LOWER = bytes(ord(chr(b).lower()) for b in range(256))  # str.lower, for Latin-1
+_START = itemgetter(0)
+
+
+@cache
+def _ascii_folds() -> dict[int, int]:
+    """Every character that stands for one ASCII letter, digit or sign (full-width forms
+    U+FF01-FF5E, decimal digits of every script) mapped to it, for ``str.translate``."""
+    folds = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
+    for cp in range(0x80, sys.maxunicode + 1):
+        digit = unicodedata.decimal(chr(cp), -1)
+        if digit >= 0:
+            folds[cp] = 0x30 + digit
+    return folds
+
+
+def _first_of(text: str, a: str, b: str) -> int:
+    """Where ``a`` or ``b`` first occurs in ``text`` (-1: neither)."""
+    i, j = text.find(a), text.find(b)
+    return j if i < 0 else (i if j < 0 else min(i, j))
 
 
 _TokenRule = tuple[str, str, re.Pattern[str], float]  # entity, needle, pattern, score
@@ -120,7 +148,6 @@ class _Compiled(NamedTuple):
     email: re.Pattern[str]
     iban: re.Pattern[str]
     capitals: re.Pattern[str]
-    long_word: re.Pattern[str]
     aws_secret: re.Pattern[str]
     aws_context: re.Pattern[str]
     bearer: re.Pattern[str]
@@ -153,8 +180,9 @@ def _compiled() -> _Compiled:
             unanchored=tables[1],
             email=re.compile(_EMAIL_DOMAIN),
             iban=re.compile(_IBAN),
-            capitals=re.compile(r"[A-Z]{2}(?:(\d\d)|[A-Z]{4}[0-9LMNPQRSTUV]{2})"),
-            long_word=re.compile(r"[A-Za-z0-9_\-.+/]{16,}"),
+            # Not after a letter or digit ([^\W_]: what str.isalnum accepts); the lookbehind
+            # after the first capital keeps the fast first-character scan.
+            capitals=re.compile(r"[A-Z](?<![^\W_][A-Z])[A-Z](?:(\d\d)|[A-Z]{4}[0-9LMNPQRSTUV]{2})"),
             aws_secret=re.compile(_AWS_SECRET),
             aws_context=re.compile("aws|secret"),
             bearer=re.compile(_BEARER),
@@ -169,13 +197,39 @@ def resolve_overlaps(spans: Iterable[Span]) -> list[Span]:
     """Non-overlapping spans in text order. A span inside another loses to it (an IPv4
     inside an IPv6, a JWT inside a bearer token); on a partial overlap the higher score
     wins, then the longer span."""
+    # Sorted by start alone (a C-level key): the full order (start, longer first, higher
+    # score first) is the same unless two spans share a start, and then it is sorted
+    # again. Spans are read by index: a named tuple's attributes cost more.
+    ordered = sorted(spans, key=_START)
     kept: list[Span] = []
-    for span in sorted(spans, key=lambda s: (s.start, s.start - s.end, -s.score)):
-        if kept and span.start < kept[-1].end:
+    last_end = 0  # kept[-1]'s end
+    previous = -1
+    for span in ordered:
+        start, end, _, score, _ = span
+        if start == previous:
+            return _resolve(sorted(ordered, key=lambda s: (s[0], s[0] - s[1], -s[3])))
+        previous = start
+        if kept and start < last_end:
             last = kept[-1]
-            if span.end <= last.end:
+            if end <= last_end:
                 continue  # contained
-            if (span.score, span.end - span.start) > (last.score, last.end - last.start):
+            if (score, end - start) > (last[3], last_end - last[0]):
+                kept[-1] = span
+                last_end = end
+            continue
+        kept.append(span)
+        last_end = end
+    return kept
+
+
+def _resolve(ordered: list[Span]) -> list[Span]:
+    kept: list[Span] = []
+    for span in ordered:
+        if kept and span[0] < kept[-1][1]:
+            last = kept[-1]
+            if span[1] <= last[1]:
+                continue  # contained
+            if (span[3], span[1] - span[0]) > (last[3], last[1] - last[0]):
                 kept[-1] = span
             continue
         kept.append(span)
@@ -183,21 +237,24 @@ def resolve_overlaps(spans: Iterable[Span]) -> list[Span]:
 
 
 def _email_start(text: str, at: int, end: int) -> int | None:
-    start = at
     floor = max(0, at - 65)
-    while start > floor and text[start - 1] in _EMAIL_LOCAL:
-        start -= 1
+    # The local part, walked back from "@": rstrip does the walk in C.
+    start = floor + len(text[floor:at].rstrip(_EMAIL_LOCAL_CHARS))
     if at - start > 64:
         return None
     while start < at and not text[start].isalnum():  # a local part starts alphanumeric
         start += 1
     if start == at:
         return None
-    labels = text[at + 1 : end].split(".")
-    for label in labels:
-        if not label or len(label) > 63 or label[0] == "-" or label[-1] == "-":
-            return None
-    if labels[-1].lower() in _FILE_SUFFIXES:
+    # Labels are not empty, at most 63 long, and neither start nor end with "-". The
+    # pattern makes the domain start alphanumeric and end in letters, so only an inner
+    # ".." or ".-" or "-." can break the first three.
+    domain = text[at + 1 : end]
+    if ".." in domain or ".-" in domain or "-." in domain:
+        return None
+    if len(domain) > 63 and max(map(len, domain.split("."))) > 63:
+        return None
+    if domain[domain.rfind(".") + 1 :].lower() in _FILE_SUFFIXES:
         return None  # icon@2x.png, bundle@1.2.min.js: a file name, not an address
     return start
 
@@ -228,26 +285,31 @@ def _iban_at(text: str, pattern: re.Pattern[str], start: int) -> tuple[bool, int
     return iban_valid(raw[:cut].replace(" ", "")), end
 
 
+# A colon an IPv6 address can hold: hex, a colon or a dot after it, and hex (or a colon or
+# dot) before it, or "::", or the text's start. "Note: ..." and "key": ... are not; the
+# literal ":" first lets the engine skip to colons.
+_IPV6_COLON = re.compile(r":(?=[0-9a-fA-F:.])(?:(?<=[0-9a-fA-F:.]:)|(?<![\s\S]:)|(?=:))")
+_HEX_COLON_RUN = re.compile(r"[0-9a-fA-F:.]*")
+
+
 def _ipv6_candidates(text: str) -> Iterator[tuple[int, int]]:
     """IPv6 addresses, anchored on colons: each run of hex digits, colons and dots
     around a colon is one candidate, validated by :mod:`ipaddress`."""
     size = len(text)
-    pos = text.find(":")
-    while pos != -1:
-        after = text[pos + 1 : pos + 2]
-        if not after or after not in _HEX_COLON or (pos > 0 and text[pos - 1] not in _HEX_COLON and after != ":"):
-            pos = text.find(":", pos + 1)  # "Note: ..." and friends: not an address
-            continue
-        left = pos
-        while left > 0 and text[left - 1] in _HEX_COLON:
-            left -= 1
-        right = pos + 1
-        while right < size and text[right] in _HEX_COLON:
-            right += 1
+    right = 0
+    for colon in _IPV6_COLON.finditer(text):
+        pos = colon.start()
+        if pos < right:
+            continue  # inside the run just read
+        left = run_start(text, pos, _HEX_COLON_CHARS)
+        run = _HEX_COLON_RUN.match(text, pos + 1)
+        right = run.end() if run is not None else pos + 1  # (a "*" pattern always matches)
         candidate = text[left:right].rstrip(".")
         end = left + len(candidate)
+        colons = candidate.count(":")
         if (
-            candidate.count(":") >= 2
+            # without "::" an address has 7 colons (6 before a dotted IPv4): "10:22:31" is a time
+            (colons >= 6 or (colons >= 2 and "::" in candidate))
             and (left == 0 or not (text[left - 1].isalnum() or text[left - 1] == "_"))
             and (end == size or not (text[end].isalnum() or text[end] == "_"))
         ):
@@ -257,7 +319,6 @@ def _ipv6_candidates(text: str) -> Iterator[tuple[int, int]]:
                 pass
             else:
                 yield left, end
-        pos = text.find(":", right)
 
 
 class BuiltinDetector:
@@ -292,13 +353,30 @@ class BuiltinDetector:
         found: list[tuple[int, int, str, float]] = []
         add = found.append
         rules = self._rules
-        lowered = text.lower()
-
-        def context(entity: str, start: int) -> int:
-            return self._context.where(text, entity, start)
-
-        def boost(entity: str, start: int) -> float:
-            return self._boost if context(entity, start) >= 0 else 0.0
+        # One byte per character: Latin-1, or "?" for anything beyond (few texts have any).
+        try:
+            data = text.encode("latin-1")
+            narrow = True
+        except UnicodeEncodeError:
+            # Values typed in full-width forms or in another script's digits (Arabic-Indic,
+            # Devanagari...) are read by a model as the same value: they are found on a copy
+            # with those characters folded to ASCII, one for one, so spans stay valid.
+            text = text.translate(_ascii_folds())
+            try:
+                data = text.encode("latin-1")
+                narrow = True
+            except UnicodeEncodeError:
+                data = text.encode("latin-1", "replace")
+                narrow = False
+        if narrow:
+            # str.lower looks every non-ASCII character up in the Unicode tables; Latin-1
+            # lowers within Latin-1, one character for one, so a byte table does the same
+            # (and the context words slice it).
+            lowered = text.lower() if text.isascii() else data.translate(_LATIN1_LOWER).decode("latin-1")
+            context = partial(self._context.where, text, lowered=lowered)
+        else:
+            lowered = text.lower()  # may not keep positions (final sigma, "İ")
+            context = partial(self._context.where, text)
 
         if "@" in text:
             for match in rules.email.finditer(text):
@@ -312,9 +390,10 @@ class BuiltinDetector:
         # two characters (one scan instead of a search per token family). The same words
         # are the values that secret-named keys are assigned.
         tokens = rules.tokens
-        for word in rules.long_word.finditer(text):
-            start = word.start()
-            while text[start] in "-./+":
+        words = long_words(data)
+        for word_start, word_end in words:
+            start = word_start
+            while start < word_end and text[start] in "-./+":
                 start += 1
             group = tokens.get(text[start : start + 2])
             if group is not None and (start == 0 or not (text[start - 1].isalnum() or text[start - 1] == "_")):
@@ -325,14 +404,15 @@ class BuiltinDetector:
                             add((start, hit.end(), entity, score))
                             break
             # Only a word right after an assignment or a quote can be an assigned value.
-            if text[word.start() - 1 : word.start()] in _BEFORE_VALUE:
-                secret = assigned_secret(text, lowered, word.start(), word.end())
+            if word_start and text[word_start - 1] in _BEFORE_VALUE:
+                secret = assigned_secret(text, lowered, word_start, word_end)
                 if secret is not None:
                     entity, score, start, end = secret
                     add((start, end, entity, score))
-        for entity, needle, pattern, score in rules.unanchored:
-            if needle in text:
-                self._tokens(text, entity, pattern, score, found)
+        if words:  # each of these tokens holds a word of 16+ characters
+            for entity, needle, pattern, score in rules.unanchored:
+                if needle in text:
+                    self._tokens(text, entity, pattern, score, found)
         if "bearer" in lowered:
             for match in rules.bearer.finditer(text):
                 token = match.group("token")
@@ -358,28 +438,34 @@ class BuiltinDetector:
                         and any(c.islower() for c in raw)
                         and any(c.isdigit() for c in raw)
                     ):
-                        add(
-                            (
-                                match.start(),
-                                match.end(),
-                                "AWS_SECRET_KEY",
-                                min(1.0, 0.3 + boost("AWS_SECRET_KEY", match.start())),
-                            )
-                        )
+                        score = 0.3
+                        if context("AWS_SECRET_KEY", match.start()) >= 0:
+                            score += self._boost
+                        add((match.start(), match.end(), "AWS_SECRET_KEY", min(1.0, score)))
         if ":" in text:
             for start, end in _ipv6_candidates(text):
-                add((start, end, "IP_ADDRESS", min(1.0, 0.8 + boost("IP_ADDRESS", start))))
-        self._numeric(text, found, context)
-        if "2A" in text or "2B" in text:
-            for match in rules.nir_corsica.finditer(text):
+                score = 0.8
+                if context("IP_ADDRESS", start) >= 0:
+                    score += self._boost
+                add((start, end, "IP_ADDRESS", min(1.0, score)))
+        self._numeric(text, data if narrow else None, found, context)
+        first = _first_of(text, "2A", "2B")
+        if first >= 0:
+            # A NIR is at most 21 characters with "2A"/"2B" 5-8 characters in: scanning
+            # only from the first to the last of them finds the same matches.
+            last = max(text.rfind("2A"), text.rfind("2B"))
+            for match in rules.nir_corsica.finditer(text, max(0, first - 8), last + 16):
                 if fr_nir_valid(match.group(0).replace(" ", "")):
                     add((match.start(), match.end(), "FR_NIR", 0.85))
         wanted = self._wanted
         name = self.name
+        # tuple.__new__ skips the named tuple's Python-level __new__ (twice the cost).
+        if wanted is None:
+            return [_new_span(Span, (start, end, entity, score, name)) for start, end, entity, score in found]
         return [
-            Span(start, end, entity, score, name)
+            _new_span(Span, (start, end, entity, score, name))
             for start, end, entity, score in found
-            if wanted is None or entity in wanted
+            if entity in wanted
         ]
 
     @staticmethod
@@ -392,18 +478,22 @@ class BuiltinDetector:
                 continue
             found.append((start, match.end(), entity, score))
 
-    def _numeric(self, text: str, found: list[tuple[int, int, str, float]], context: Context) -> None:
+    def _numeric(
+        self, text: str, data: bytes | None, found: list[tuple[int, int, str, float]], context: Context
+    ) -> None:
+        """IBANs, codici fiscali and every value in a digit run; ``data``: ``text`` in
+        Latin-1 when it fits (then the anchors are found on bytes), else None."""
         rules = self._rules
 
         # IBANs first: a country code glued to two check digits. One that fails mod-97
         # hides nothing: no phone or card is looked for inside it.
         # One scan finds both: two capitals then two digits (IBAN) or four more capitals
-        # (codice fiscale).
+        # (codice fiscale), not glued to a word before.
         taken: list[tuple[int, int]] = []
-        for anchor in rules.capitals.finditer(text):
+        capitals = rules.capitals
+        anchors = capitals.finditer(text) if data is None else capital_anchors(text, data, capitals)
+        for anchor in anchors:
             start = anchor.start()
-            if start > 0 and text[start - 1].isalnum():
-                continue
             if anchor.group(1) is None:
                 match = rules.fiscal_code.match(text, start)
                 if match is not None:
@@ -419,8 +509,18 @@ class BuiltinDetector:
                     found.append((start, verdict[1], "IBAN", 1.0))
                 taken.append((start, verdict[1]))
         # Every other numeric value lives in a digit run of 6+ characters.
-        for run in LONG_RUN.finditer(text):
-            start, end = run.span()
-            if taken and any(s <= start < e for s, e in taken):
+        boost = self._boost
+        runs = (LONG_RUN if data is None else LONG_RUN_NARROW).finditer(text)
+        if not taken:
+            for run in runs:
+                scan_run(text, run.start(), run.end(), context, boost, found)
+            return
+        # Runs and IBANs both come in text order (IBANs never overlap): one pointer.
+        k = 0
+        for run in runs:
+            start = run.start()
+            while k < len(taken) and taken[k][1] <= start:
+                k += 1
+            if k < len(taken) and taken[k][0] <= start:
                 continue
-            scan_run(text, start, end, context, self._boost, found)
+            scan_run(text, start, run.end(), context, boost, found)

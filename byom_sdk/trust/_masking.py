@@ -22,7 +22,7 @@ from ._vault import PLACEHOLDER_PATTERN, Vault
 
 __all__ = ["Masker", "StreamDemasker", "count_unrestored", "demask_text", "demask_tool_call"]
 
-Mode = Literal["placeholder", "redact", "refuse"]
+Mode = Literal["placeholder", "redact", "refuse", "pseudonym"]
 
 # Leftovers that look like a placeholder the vault could not restore: unknown ones, and
 # ones the model mangled: case changed (<email_7F3A9C>), spaces inside (< EMAIL_7f3a9c >,
@@ -45,7 +45,8 @@ class Masker:
     :param entities: entity types to act on (``None``: all that the detectors report).
     :param thresholds: per-entity minimum score.
     :param default_threshold: minimum score for entities without their own threshold.
-    :param mode: ``placeholder``, ``redact`` or ``refuse``.
+    :param mode: ``placeholder``, ``redact``, ``refuse`` or ``pseudonym`` (placeholders from
+        the vault given, a :class:`~byom_sdk.trust._vault.PseudonymVault`).
     """
 
     def __init__(
@@ -68,6 +69,9 @@ class Masker:
         if not text:
             return []
         found: list[Span] = []
+        keep = found.append
+        entities, thresholds, default = self.entities, self.thresholds, self.default_threshold
+        size = len(text)
         for detector in self.detectors:
             try:
                 spans = list(detector.find(text))
@@ -76,14 +80,15 @@ class Masker:
                 raise PluginError(
                     f"detector '{name}' failed, the call was not sent: {type(exc).__name__}: {exc}", plugin=name
                 ) from exc
+            # Spans are named tuples: unpacking them costs less than their attributes.
             for span in spans:
-                if self.entities is not None and span.entity not in self.entities:
-                    continue
-                if span.score < self.thresholds.get(span.entity, self.default_threshold):
-                    continue
-                if not 0 <= span.start < span.end <= len(text):
-                    continue
-                found.append(span)
+                start, end, entity, score, _ = span
+                if (
+                    (entities is None or entity in entities)
+                    and not score < (thresholds.get(entity, default) if thresholds else default)
+                    and 0 <= start < end <= size
+                ):
+                    keep(span)
         return resolve_overlaps(found) if len(found) > 1 else found
 
     def mask_text(self, text: str, vault: Vault | None, counts: Counter[str], *, mode: Mode | None = None) -> str:
@@ -92,20 +97,24 @@ class Masker:
         if not spans:
             return text
         mode = mode or self.mode
-        for span in spans:
-            counts[span.entity] += 1
+        counts.update([span[2] for span in spans])  # the entities; Counter's C loop, not += per span
         if mode == "refuse":
             raise _Refused(sorted({s.entity for s in spans}))
         parts: list[str] = []
+        append = parts.append
         pos = 0
-        for span in spans:
-            parts.append(text[pos : span.start])
-            if mode == "placeholder" and vault is not None:
-                parts.append(vault.placeholder(span.entity, text[span.start : span.end]))
-            else:
-                parts.append(f"[{span.entity}]")
-            pos = span.end
-        parts.append(text[pos:])
+        if mode in ("placeholder", "pseudonym") and vault is not None:
+            placeholder = vault.placeholder
+            for start, end, entity, _, _ in spans:
+                append(text[pos:start])
+                append(placeholder(entity, text[start:end]))
+                pos = end
+        else:
+            for start, end, entity, _, _ in spans:
+                append(text[pos:start])
+                append(f"[{entity}]")
+                pos = end
+        append(text[pos:])
         return "".join(parts)
 
     def _mask_json(self, value: Any, vault: Vault | None, counts: Counter[str]) -> Any:

@@ -14,21 +14,30 @@ and the value under a random per-vault key, so it is
 Vaults live in memory only and expire ``ttl`` seconds after last use; a request without
 a ``conversation_id`` gets a throwaway vault of its own. Vaults are keyed by tenant and
 conversation, so one tenant's placeholder can never be restored in another's response.
+
+Keyed pseudonyms (``masking.mode = "pseudonym"``, :class:`Pseudonymizer`) drop the random
+per-vault key for one configured key: ``<TYPE_hex>`` with ``hex`` a truncated
+``HMAC(K, tenant ‖ type ‖ normalize(value))``, so every process holding K issues the same
+placeholder for a value, and batch workers need no shared vault. Each call still gets a
+vault of its own (a :class:`PseudonymVault`) holding just its values: HMAC is one-way, so
+that map is what restores the answer.
 """
 
 from __future__ import annotations
 
 import bisect
 import hashlib
+import hmac
 import re
 import secrets
 import threading
 import time
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["PLACEHOLDER_PATTERN", "Vault", "VaultStore"]
+__all__ = ["PLACEHOLDER_PATTERN", "PseudonymVault", "Pseudonymizer", "Vault", "VaultStore", "normalize_value"]
 
 #: What a placeholder looks like (type in upper case, keyed digest in lower-case hex).
 PLACEHOLDER_PATTERN = re.compile(r"<([A-Z][A-Z0-9_]{0,40})_([0-9a-f]{6,64})>")
@@ -46,6 +55,8 @@ def _shares_fragment(value: str, placeholder: str, label: str) -> bool:
     if "_" not in value and ">" not in value:
         # Then only a gram wholly inside the lower-case hex digest can be shared.
         digest = placeholder[len(label) : -1]
+        if len(digest) == _MIN_HEX:  # the usual placeholder: its three grams, unrolled
+            return digest[:4] in value or digest[1:5] in value or digest[2:] in value
         for i in range(len(digest) - 3):  # noqa: SIM110 - on the hot path any(<generator>) costs twice this
             if digest[i : i + 4] in value:
                 return True
@@ -82,46 +93,59 @@ class Vault:
 
     def placeholder(self, entity: str, value: str) -> str:
         """The placeholder for ``value`` of type ``entity``, created on first use."""
-        found = self._by_value.get((entity, value))
+        key = (entity, value)
+        found = self._by_value.get(key)
         if found is not None:
             return found
-        label = f"<{entity}_"
         with self._lock:
-            found = self._by_value.get((entity, value))
+            found = self._by_value.get(key)
             if found is not None:
                 return found
+            label = f"<{entity}_"
+            taken = self._by_placeholder
             counter = 0
             while True:
                 digest = self._hmac(f"{entity}\x00{value}\x00{counter}".encode())
-                candidate = ""
-                for length in range(_MIN_HEX, len(digest) + 1, 2):
-                    candidate = f"{label}{digest[:length]}>"
-                    if candidate not in self._by_placeholder:
-                        break
-                else:  # pragma: no cover - needs a full SHA-256 collision
-                    counter += 1
-                    continue
+                candidate = f"{label}{digest[:_MIN_HEX]}>"
+                if candidate in taken:  # a clash: the hex part is extended
+                    for length in range(_MIN_HEX + 2, len(digest) + 1, 2):
+                        candidate = f"{label}{digest[:length]}>"
+                        if candidate not in taken:
+                            break
+                    else:  # pragma: no cover - needs a full SHA-256 collision
+                        counter += 1
+                        continue
+                elif len(value) < 4 or (
+                    # _shares_fragment's usual case inline: no "_" or ">" in the value, so
+                    # only the three 4-grams of the 6-digit hex can be shared.
+                    "_" not in value
+                    and ">" not in value
+                    and not (digest[:4] in value or digest[1:5] in value or digest[2:6] in value)
+                ):
+                    break
                 if _shares_fragment(value, candidate, label):
                     counter += 1  # re-derive: never carry a piece of the value
                     continue
                 break
-            self._by_value[(entity, value)] = candidate
-            self._by_placeholder[candidate] = value
+            self._by_value[key] = candidate
+            taken[candidate] = value
             bisect.insort(self._sorted, candidate)
-            self.longest = max(self.longest, len(candidate))
+            if len(candidate) > self.longest:
+                self.longest = len(candidate)
             return candidate
 
     def _hmac(self, message: bytes) -> str:
         """HMAC-SHA256 of ``message`` under the vault key (RFC 2104, hex): the keyed
         inner and outer states are computed once and copied, which costs a third of
         ``hmac.digest`` per call."""
-        if self._pads is None:
+        pads = self._pads
+        if pads is None:
             key = self._key if len(self._key) <= 64 else hashlib.sha256(self._key).digest()
             key = key.ljust(64, b"\x00")
-            self._pads = (hashlib.sha256(key.translate(_IPAD)), hashlib.sha256(key.translate(_OPAD)))
-        inner = self._pads[0].copy()
+            pads = self._pads = (hashlib.sha256(key.translate(_IPAD)), hashlib.sha256(key.translate(_OPAD)))
+        inner = pads[0].copy()
         inner.update(message)
-        outer = self._pads[1].copy()
+        outer = pads[1].copy()
         outer.update(inner.digest())
         return outer.hexdigest()
 
@@ -188,3 +212,105 @@ class VaultStore:
     def clear(self) -> None:
         with self._lock:
             self._vaults.clear()
+
+
+# -- keyed pseudonyms ----------------------------------------------------------------------------
+
+#: entity types whose spacing and punctuation are formatting, not identity: "DE89 3704 …" and
+#: "DE893704…" are one IBAN, and must get one pseudonym in every shard.
+_DIGIT_IDS = frozenset(
+    {"PHONE", "CREDIT_CARD", "IBAN", "US_SSN", "DE_TAX_ID", "FR_NIR", "UK_NINO", "ES_NIF", "ES_NIE", "IT_FISCAL_CODE"}
+)
+_SEPARATORS = re.compile(r"[\s.\-/()]+")
+_PSEUDONYM_DOMAIN = b"byom-pseudonym/v1"
+
+
+def normalize_value(entity: str, value: str) -> str:
+    """The form of a value that is pseudonymised: NFKC, surrounding space dropped; e-mail
+    addresses case-folded; the separators of numbers and national ids removed."""
+    text = unicodedata.normalize("NFKC", value).strip()
+    if entity == "EMAIL":
+        return text.casefold()
+    if entity in _DIGIT_IDS:
+        return _SEPARATORS.sub("", text).upper()
+    return text
+
+
+class Pseudonymizer:
+    """Deterministic keyed placeholders shared by every process that holds the key.
+
+    :param key: the pseudonym key (at least 16 bytes; RFC 2104 / FIPS 198-1). Only a key
+        derived from it for this purpose keys the HMAC.
+    :param bits: digest bits kept (48-256, a multiple of 8). Collisions are what limits
+        it: about n²/2^(bits+1) among n distinct values (64 bits: 2.7e-10 at 100,000).
+    """
+
+    def __init__(self, key: bytes, *, bits: int = 64) -> None:
+        if len(key) < 16:
+            raise ValueError("a pseudonym key needs at least 16 bytes")
+        if bits % 8 or not 48 <= bits <= 256:
+            raise ValueError("bits must be a multiple of 8 between 48 and 256")
+        self.hex_chars = bits // 4
+        derived = hmac.new(key, _PSEUDONYM_DOMAIN, hashlib.sha256).digest()
+        self._vault_key = derived
+        # The keyed inner and outer SHA-256 states, copied per value (see Vault._hmac).
+        padded = derived.ljust(64, b"\x00")
+        self._pads = (hashlib.sha256(padded.translate(_IPAD)), hashlib.sha256(padded.translate(_OPAD)))
+
+    def digest(self, tenant: str, entity: str, value: str, counter: int = 0) -> str:
+        """Hex HMAC of the tenant, the type and the normalised value (``counter`` > 0 only
+        when a placeholder would carry a fragment of its value)."""
+        message = f"{tenant}\x00{entity}\x00{normalize_value(entity, value)}\x00{counter}".encode()
+        inner = self._pads[0].copy()
+        inner.update(message)
+        outer = self._pads[1].copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
+
+    def placeholder(self, tenant: str, entity: str, value: str) -> str:
+        """The placeholder every holder of the key issues for this value and tenant."""
+        label = f"<{entity}_"
+        counter = 0
+        while True:
+            candidate = f"{label}{self.digest(tenant, entity, value, counter)[: self.hex_chars]}>"
+            if not _shares_fragment(value, candidate, label):
+                return candidate
+            counter += 1  # deterministic too: it depends on the value alone
+
+    def vault(self, tenant: str | None) -> PseudonymVault:
+        """A new per-call map (what restores that call's answer)."""
+        return PseudonymVault(self, tenant or "")
+
+
+class PseudonymVault(Vault):
+    """One call's keyed pseudonyms: placeholders come from the :class:`Pseudonymizer`, the
+    map back to values is this call's alone.
+
+    Two spellings of one value (``DE89 3704…`` and ``DE893704…``) share a placeholder,
+    restored as the spelling seen first. On a truncation collision inside one call (two
+    values, one digest) the second value's placeholder is extended, which no other
+    shard can reproduce: keep ``bits`` at 64 or more.
+    """
+
+    def __init__(self, pseudonymizer: Pseudonymizer, tenant: str) -> None:
+        super().__init__(key=pseudonymizer._vault_key)
+        self._pseudonymizer = pseudonymizer
+        self._tenant = tenant
+        self._normal: dict[str, tuple[str, str]] = {}
+
+    def placeholder(self, entity: str, value: str) -> str:
+        found = self._by_value.get((entity, value))
+        if found is not None:
+            return found
+        with self._lock:
+            candidate = self._pseudonymizer.placeholder(self._tenant, entity, value)
+            holder = self._by_placeholder.get(candidate)
+            if holder is not None and normalize_value(entity, holder) != normalize_value(entity, value):
+                full = self._pseudonymizer.digest(self._tenant, entity, value)
+                candidate = f"<{entity}_{full}>"
+            if candidate not in self._by_placeholder:
+                self._by_placeholder[candidate] = value
+                bisect.insort(self._sorted, candidate)
+                self.longest = max(self.longest, len(candidate))
+            self._by_value[(entity, value)] = candidate
+            return candidate

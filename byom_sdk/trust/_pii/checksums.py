@@ -27,6 +27,8 @@ _DOUBLED = {str(d): (2 * d if d < 5 else 2 * d - 9) for d in range(10)}
 
 def luhn_valid(digits: str) -> bool:
     """The Luhn (mod 10) check over a string of digits."""
+    if not digits.isascii():  # decimal digits of other scripts (full-width...): their values
+        digits = "".join([str(int(c)) for c in digits])
     total = sum(map(int, digits[-1::-2])) + sum(map(_DOUBLED.__getitem__, digits[-2::-2]))
     return total % 10 == 0
 

@@ -28,14 +28,21 @@ def _fold_table() -> dict[int, str]:
 
 
 _FOLD = _fold_table()
+_FOLD_CHARS = {chr(code): base for code, base in _FOLD.items()}
+# str.translate with a dict costs a lookup per character, ASCII included; text is mostly
+# ASCII with a few accents, so only the characters that fold are visited.
+_FOLDABLE = re.compile("[" + "".join(sorted(re.escape(c) for c in _FOLD_CHARS)) + "]")
 _VALUE_CHAR = re.compile(r"[\d@]")  # a digit or "@": another value stands in between
+
+
+def _fold_char(match: re.Match[str]) -> str:
+    return _FOLD_CHARS[match.group()]
 
 
 def fold(text: str) -> str:
     """Lower-case ASCII folding of Latin letters (accents dropped, ß → ss)."""
     lowered = text.lower()
-    # str.translate walks a dict per character: only text with accents needs it.
-    return lowered if lowered.isascii() else lowered.translate(_FOLD)
+    return lowered if lowered.isascii() else _FOLDABLE.sub(_fold_char, lowered)
 
 
 #: Default context words per entity, in English, German, French, Spanish, Italian, Dutch
@@ -73,15 +80,45 @@ DEFAULT_CONTEXT: Mapping[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
-_TOKEN = re.compile(r"[a-z0-9]+")
+_WORD_START = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_MATCHERS: dict[frozenset[str], re.Pattern[str] | None] = {}
+
+
+def _trie(words: list[str], depth: int) -> str:
+    """A regex alternation of ``words`` (all sharing their first ``depth`` characters)
+    that takes the longest word that matches: branches part on their next character, so
+    at most one can go on, and "the word ends here" is tried last."""
+    ends = any(len(w) == depth for w in words)
+    children: dict[str, list[str]] = {}
+    for word in words:
+        if len(word) > depth:
+            children.setdefault(word[depth], []).append(word)
+    branches = [re.escape(c) + _trie(group, depth + 1) for c, group in sorted(children.items())]
+    if ends:
+        # A one-character word only matches as the window's last character: the word
+        # table this replaces was keyed by two characters.
+        branches.append(r"\Z" if depth == 1 else "")
+    if len(branches) == 1:
+        return branches[0]
+    return "(?:" + "|".join(branches) + ")"
+
+
+def _matcher(words: frozenset[str]) -> re.Pattern[str] | None:
+    """One regex per word list: the greedy ``.*`` backtracks from the end of the window,
+    so the match is the last word start (a letter or digit not preceded by one) where a
+    word fits, and its longest word."""
+    if words not in _MATCHERS:
+        usable = sorted(w for w in words if w[:1] in _WORD_START)
+        _MATCHERS[words] = re.compile(r"(?s:.*)(?<![a-z0-9])" + _trie(usable, 0)) if usable else None
+    return _MATCHERS[words]
 
 
 class ContextWords:
     """Per-entity context-word matchers.
 
-    Words are looked up by the first two characters of each word of the window (a dict
-    lookup per word instead of one alternation of a hundred words tried at every
-    position).
+    Each entity's words compile into one regex over the folded window (a trie, so the
+    engine tries a character once instead of once per word), run backwards from the
+    candidate: a single C call per lookup.
 
     :param extra: more words per entity (any case, accents allowed).
     :param window: characters before a candidate that are searched.
@@ -92,59 +129,56 @@ class ContextWords:
         for entity, more in (extra or {}).items():
             words.setdefault(entity, []).extend(fold(w) for w in more)
         self.window = window
-        self._tables: dict[str, dict[str, tuple[str, ...]]] = {}
+        self._matchers: dict[str, re.Pattern[str]] = {}
         for entity, ws in words.items():
-            table: dict[str, list[str]] = {}
-            for word in sorted(set(ws), key=len, reverse=True):  # longest first
-                if word and word[0].isalnum():
-                    table.setdefault(word[:2], []).append(word)
-            if table:
-                self._tables[entity] = {k: tuple(v) for k, v in table.items()}
+            matcher = _matcher(frozenset(w for w in ws if w))
+            if matcher is not None:
+                self._matchers[entity] = matcher
 
-    def _last(self, table: dict[str, tuple[str, ...]], folded: str) -> int:
-        """End of the last word of ``table`` in ``folded`` (-1: none)."""
-        last = -1
-        for token in _TOKEN.finditer(folded):
-            pos = token.start()
-            for word in table.get(folded[pos : pos + 2], ()):
-                if folded.startswith(word, pos):
-                    last = pos + len(word)
-                    break
-        return last
-
-    def where(self, text: str, entity: str, start: int) -> int:
+    def where(self, text: str, entity: str, start: int, lowered: str | None = None) -> int:
         """Where the nearest of ``entity``'s words before ``start`` ends (-1: none); a
-        word followed by another value before ``start`` labels that value, not this one."""
-        table = self._tables.get(entity)
-        if table is None:
-            return -1
-        lo = max(0, start - self.window)
-        window = fold(text[lo:start])
-        end = self._last(table, window)
-        if end >= 0 and _VALUE_CHAR.search(window, end) is None:
-            return lo + end
-        return self._column(text, table, start)
+        word followed by another value before ``start`` labels that value, not this one.
 
-    def _column(self, text: str, table: dict[str, tuple[str, ...]], start: int) -> int:
+        ``lowered``: ``text.lower()``, given when it is ``text`` lowered character for
+        character (Latin-1 text), so that a lookup slices it instead of lowering again."""
+        matcher = self._matchers.get(entity)
+        if matcher is None:
+            return -1
+        lo = start - self.window if start > self.window else 0
+        if lowered is None:
+            window = fold(text[lo:start])
+        else:
+            window = lowered[lo:start]
+            if not window.isascii():
+                window = _FOLDABLE.sub(_fold_char, window)
+        found = matcher.match(window)
+        if found is not None:
+            end = found.end()
+            if _VALUE_CHAR.search(window, end) is None:
+                return lo + end
+        return self._column(text, matcher, start)
+
+    def _column(self, text: str, matcher: re.Pattern[str], start: int) -> int:
         """In a delimited table (CSV, TSV, pipes), the header of the value's column is
         its context word: ``name,phone\nAnn,0241746207``. Returns 0 when it matches."""
         line_start = text.rfind("\n", 0, start) + 1
         if line_start == 0:
             return -1  # the first line is the header itself
         line_end = text.find("\n", start)
-        line = text[line_start : line_end if line_end != -1 else len(text)]
+        if line_end == -1:
+            line_end = len(text)
         for delimiter in ("\t", ";", ",", "|"):
-            if line.count(delimiter) >= 2:
+            if text.count(delimiter, line_start, line_end) >= 2:
                 break
         else:
             return -1
         block = text.rfind("\n\n", 0, line_start)
-        header_end = text.find("\n", block + 2 if block != -1 else 0)
-        header = text[block + 2 if block != -1 else 0 : header_end].split(delimiter)
+        header_start = block + 2 if block != -1 else 0
+        header = text[header_start : text.find("\n", header_start)].split(delimiter)
         column = text.count(delimiter, line_start, start)
         if len(header) < 3 or column >= len(header) or any(c.isdigit() for c in header[column]):
             return -1
-        return 0 if self._last(table, fold(header[column])) >= 0 else -1
+        return 0 if matcher.match(fold(header[column])) is not None else -1
 
     def before(self, text: str, entity: str, start: int) -> bool:
         """True when one of ``entity``'s words occurs in the window before ``start``

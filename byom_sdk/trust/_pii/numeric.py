@@ -39,12 +39,16 @@ from .checksums import (
 from .context import fold
 from .phones import international_score, national_score
 
-__all__ = ["LONG_RUN", "scan_run"]
+__all__ = ["LONG_RUN", "LONG_RUN_NARROW", "scan_run"]
 
 #: Digit runs of 6+ characters: digits and the separators numbers use, starting and ending
 #: with a digit ("123456" of a NINO is the shortest value that lives in one).
 LONG_RUN = re.compile(r"\d[\d ().\-/x]{4,}\d")
+#: The same for text of Latin-1 characters only, where \d is [0-9] (no decimal digit lies
+#: in U+0080-U+00FF): a class is tested faster than a Unicode category.
+LONG_RUN_NARROW = re.compile(r"[0-9][0-9 ().\-/x]{4,}[0-9]")
 _SPLIT = re.compile(r"(\D+)")
+_DOTTED_QUAD = re.compile(r"\d+\.\d+\.\d+\.\d+")
 _PHONE_SEP = re.compile(r" ?[-./]? ?|\)[ .-]?|[ .-]?\(|\) ?\(")
 _DATE_HEAD = re.compile(r"(?:19|20)\d\d-[01]\d-[0-3]\d(?![\d-])|[0-3]\d\.[01]\d\.(?:19|20)\d\d(?![\d.])")
 _SEP_OK: dict[str, bool] = {}  # separators seen so far: phone-like or not
@@ -58,10 +62,21 @@ _EXT = re.compile(
 _AMOUNT_AFTER = re.compile(r"[,.]\d{1,2}(?!\d)| ?(?:€|eur\b|usd\b|gbp\b|chf\b|%)(?![ \t]?\d)", re.IGNORECASE)
 _AMOUNT_BEFORE = frozenset("€$£¥")
 _AMOUNT_BEFORE_WORD = re.compile(r"(?:[€$£¥]|\b(?i:eur|usd|gbp|chf))[ \t]?$")
+# Most numbers are followed and preceded by none of these patterns; a regex call costs
+# more than looking at one character, so each is tried only where its first (or last)
+# character is there. The sets are every character the case-insensitive patterns accept
+# there (U+0130 and U+0131, dotted capital and dotless small I, match "i"), checked
+# against all of Unicode in tests/trust/test_pii_speed.py.
+EXT_START = frozenset("xXeE#pPdDiIaAtT\u0130\u0131")
+AMOUNT_AFTER_START = frozenset(",. %€eEuUgGcC")
+AMOUNT_BEFORE_LAST = frozenset("€$£¥rRdDpPfF")
 _VERSION_WORDS = re.compile(
     r"(?<![a-z])(?:version|versions|ver|release|rel|build|firmware|fw|rev|revision|patch|versie|versione|oid)"
     r"(?![a-z])"
 )
+# The last version word of a window in one call: the greedy ".*" backtracks from the end
+# (version words are whole words, so they never overlap and the last one is the same).
+_LAST_VERSION_WORD = re.compile(r"(?s:.*)" + _VERSION_WORDS.pattern)
 _LABEL_GAP = re.compile(r"""[\s:="'()\[\]#-]*(?:(?:no|nr|number|to|auf|vers|naar|a)\.?[\s:="'#-]*)?""")
 _GLUE = frozenset("_-./#@\\")
 _CARD_SHAPES = frozenset(
@@ -72,6 +87,7 @@ _CARD_SHAPES = frozenset(
 Found = tuple[int, int, str, float]
 # Where the nearest context word of an entity before a position ends (-1: none).
 Context = Callable[[str, int], int]
+Option = tuple[str, float, int, int]  # entity, score, start, end
 
 
 def _can_start(sep: str) -> bool:
@@ -84,38 +100,22 @@ def _can_end(sep: str) -> bool:
     return sep[:1].isspace() or (len(sep) >= 2 and sep[0] in ".,;:" and sep[1].isspace())
 
 
-def _letters_before(text: str, pos: int) -> bool:
-    """One or two letters of their own right before ``pos`` (``AB 12…``, ``X-123…``): the
-    head of a NINO or NIE."""
-    k = pos - 1
-    if k >= 0 and text[k] in " -":
-        k -= 1
-    j = k
-    while j >= 0 and k - j < 3 and text[j].isalpha():
-        j -= 1
-    return 1 <= k - j <= 2 and (j < 0 or not text[j].isalnum())
+def _ext_at(text: str, pos: int) -> re.Match[str] | None:
+    """An extension (``ext. 12``, ``x123``, ``Durchwahl 4``) right at ``pos``."""
+    k = pos
+    if text[k : k + 1] in _COMMA_SPACE:
+        k += 1
+        if text[k : k + 1] in _COMMA_SPACE:
+            k += 1
+    if text[k : k + 1] not in EXT_START:
+        return None  # the keyword cannot start after up to two spaces or commas
+    return _EXT.match(text, pos)
 
 
-def _letter_after(text: str, pos: int) -> bool:
-    """One letter of its own right after ``pos`` (``…78Z``, ``…78-Z``, ``… 56 C``)."""
-    k = pos + 1 if text[pos : pos + 1] in (" ", "-") else pos
-    return text[k : k + 1].isalpha() and not text[k + 1 : k + 2].isalnum()
+_COMMA_SPACE = frozenset(" ,")
 
 
-def _glued_before(text: str, pos: int) -> bool:
-    """The character before ``pos`` ties the run to a word (or a dotted/dashed token)."""
-    if pos == 0:
-        return False
-    before = text[pos - 1]
-    if before.isalnum():
-        return True
-    if before == "-":
-        # "- 0221 ..." in a list is fine; "ID-0221" is not.
-        return pos >= 2 and not text[pos - 2].isspace()
-    return before in _GLUE
-
-
-def _is_date(lengths: tuple[int, ...], seps: list[str], values: list[str]) -> bool:
+def _is_date(lengths: tuple[int, ...], seps: Sequence[str], values: Sequence[str]) -> bool:
     if len(lengths) != 3 or seps[0] != seps[1] or seps[0] not in ("-", ".", "/"):
         return False
     if lengths[0] == 4:
@@ -134,46 +134,60 @@ def _version_like(text: str, start: int, end: int) -> bool:
     if len(after) == 2 and after[0] in "-+_~." and after[1].isalpha():
         return True  # 9.15.26.242-SNAPSHOT, 1.2.3.4+build, 1.2.3.4.Final
     window = fold(text[max(0, start - 24) : start])
-    ends = [m.end() for m in _VERSION_WORDS.finditer(window)]
+    last = _LAST_VERSION_WORD.match(window)
     # "version: 1.2.3\nhost: 10.0.0.1": the word labels only the value right after it.
-    return bool(ends) and _LABEL_GAP.fullmatch(window, ends[-1]) is not None
+    return last is not None and _LABEL_GAP.fullmatch(window, last.end()) is not None
 
 
-def _ipv4(text: str, start: int, end: int, groups: list[tuple[int, int]]) -> float:
+def _ipv4(text: str, start: int, end: int, octets: Sequence[str]) -> float:
     # What ipaddress.IPv4Address accepts (octets 0-255, no leading zeros), without its cost.
-    for s, e in groups:
-        if e - s > 3 or (e - s > 1 and text[s] == "0") or int(text[s:e]) > 255:
+    for octet in octets:
+        if len(octet) > 3 or (len(octet) > 1 and octet[0] == "0") or int(octet) > 255:
             return 0.0
     return 0.0 if _version_like(text, start, end) else 0.6
 
 
 def _phone(
-    text: str, groups: list[tuple[int, int]], seps: list[str], i: int, j: int, lengths: Sequence[int], digits: str
+    text: str,
+    offsets: list[int],
+    seps: list[str],
+    values: list[str],
+    i: int,
+    j: int,
+    lengths: Sequence[int],
+    digits: str,
 ) -> tuple[float, int, int] | None:
     """Score, start and end of groups ``i..j`` (``lengths``, ``digits``) read as a phone
     number (or None)."""
-    start, end = groups[i][0], groups[j][1]
-    plus = start > 0 and text[start - 1] == "+"
-    paren = start > 0 and text[start - 1] == "("
-    inner = seps[i:j]
+    start, end = offsets[2 * i], offsets[2 * j + 1]
+    plus = paren = False
+    if start:
+        lead = text[start - 1]
+        plus = lead == "+"
+        paren = lead == "("
     trunk = False
-    for sep in inner:
-        ok = _SEP_OK.get(sep)
-        if ok is None:
-            ok = _SEP_OK[sep] = sep != "  " and _PHONE_SEP.fullmatch(sep) is not None
-        if not ok:
-            return None
-        trunk = trunk or sep.endswith("(")
+    if i != j:
+        inner = seps[i:j]
+        for sep in inner:
+            ok = _SEP_OK.get(sep)
+            if ok is None:
+                ok = _SEP_OK[sep] = sep != "  " and _PHONE_SEP.fullmatch(sep) is not None
+            if not ok:
+                return None
+            if sep[-1:] == "(":
+                trunk = True
+    else:
+        inner = []
     if trunk:
         # The trunk "(0)" of "+44 (0)20 ...": not dialled from abroad.
         parts: list[str] = []
         kept: list[int] = []
         for k in range(i, j + 1):
-            s, e = groups[k]
-            if i < k < j and e - s == 1 and text[s] == "0" and seps[k - 1].endswith("(") and seps[k].startswith(")"):
+            value = values[k]
+            if i < k < j and value == "0" and seps[k - 1].endswith("(") and seps[k].startswith(")"):
                 continue
-            parts.append(text[s:e])
-            kept.append(e - s)
+            parts.append(value)
+            kept.append(len(value))
         digits, lengths = "".join(parts), kept
     if plus:
         score = international_score(digits, plus=True)
@@ -181,23 +195,39 @@ def _phone(
     elif digits.startswith("00"):
         score = international_score(digits[2:], plus=False)
     else:
-        if len(lengths) == 3 and _is_date(tuple(lengths), inner, [text[s:e] for s, e in groups[i : j + 1]]):
+        if len(lengths) == 3 and _is_date(tuple(lengths), inner, values[i : j + 1]):
             return None
         paren_area = paren and bool(inner) and inner[0].startswith(")")
         score = national_score(digits, lengths, inner, paren_area)
         if paren_area:
             start -= 1
-        if score and (
-            _AMOUNT_AFTER.match(text, end) or (start > 0 and text[start - 1 : start].strip() in _AMOUNT_BEFORE)
-        ):
-            return None
-        if score and _AMOUNT_BEFORE_WORD.search(text, max(0, start - 5), start):
-            return None  # "EUR 912 345 678", "$ 1 234 567"
+        if score:
+            after = text[end : end + 1]
+            if after == " ":  # the usual case: only " EUR", " €", " %"... could follow
+                after = text[end + 1 : end + 2]
+            if after in AMOUNT_AFTER_START and _AMOUNT_AFTER.match(text, end):
+                return None
+            if start > 0:
+                if text[start - 1 : start].strip() in _AMOUNT_BEFORE:
+                    return None
+                # "EUR 912 345 678", "$ 1 234 567"
+                k = start
+                if text[k - 1] == "\n":
+                    k -= 1
+                if k > 0 and text[k - 1] in " \t":
+                    k -= 1
+                if (
+                    k > 0
+                    and text[k - 1] in AMOUNT_BEFORE_LAST
+                    and _AMOUNT_BEFORE_WORD.search(text, max(0, start - 5), start)
+                ):
+                    return None
     if not score:
         return None
-    ext = _EXT.match(text, end)
-    if ext is not None:
-        end = ext.end()
+    if text[end : end + 1] in _EXT_FIRST:
+        ext = _ext_at(text, end)
+        if ext is not None:
+            end = ext.end()
     # A number wrapped onto the next line cannot be read whole: its pieces are not numbers
     # of their own, so they count only with a context word.
     if (
@@ -212,6 +242,8 @@ def _phone(
     return score, start, end
 
 
+# An extension starts with one of these, or with its keyword.
+_EXT_FIRST = EXT_START | _COMMA_SPACE
 _NINO_PREFIX = re.compile(r"[A-Z]{2} ?$")
 _LETTER_AFTER = re.compile(r"[- ]?([A-Z])(?![A-Za-z0-9])")
 _NINO_SUFFIX = re.compile(r" ?([A-D])(?![A-Za-z0-9])")
@@ -251,7 +283,11 @@ def _lettered(text: str, run_start: int, run_end: int, lengths: tuple[int, ...],
 
 def scan_run(text: str, run_start: int, run_end: int, context: Context, boost: float, out: list[Found]) -> None:
     """Append every numeric entity in ``text[run_start:run_end]`` to ``out``."""
-    if (run_end - run_start > 9 and text[run_start + 4] == "-") or text[run_start + 2 : run_start + 3] == ".":
+    # The separators of both date shapes are looked at before the regex is (a run has at
+    # least six characters, so these are inside it).
+    if (text[run_start + 2] == "." and text[run_start + 5] == ".") or (
+        text[run_start + 4] == "-" and run_end - run_start > 9 and text[run_start + 7] == "-"
+    ):
         head = _DATE_HEAD.match(text, run_start, run_end)
         if head is not None:
             # A run led by a date (the head of most log lines) is scanned from after it.
@@ -260,37 +296,72 @@ def scan_run(text: str, run_start: int, run_end: int, context: Context, boost: f
                 run_start += 1
             if run_end - run_start < 6:
                 return
-    run = text[run_start:run_end]
-    before = text[max(0, run_start - 2) : run_start]
-    if (
-        "." not in run
-        and len(run) - run.count(" ") - run.count("-") - run.count("/") < 7
-        and not before.strip().isalpha()
-    ):
-        return  # fewer than 7 digits and no dots: only a NINO ("AB 12 34 56 C") fits
-    after = text[run_end : run_end + 2]
-    lettered = _letters_before(text, run_start) or _letter_after(text, run_end)
-    glued = _glued_before(text, run_start - 1 if before[-1:] in ("+", "(") and before else run_start)
+    # Glue first: a third of all runs are ids glued to a word, and those longer than a
+    # lettered id (ten characters: "12.345.678") hold nothing, lettered or not. Glued
+    # before: the character before the run (or before its "+" or "(") is a letter or
+    # digit, one of "_./#@\", or a "-" that is no list bullet ("ID-0221", not "- 0221").
+    lead = text[run_start - 1] if run_start else ""
+    pos = run_start - 1 if lead == "+" or lead == "(" else run_start
+    if pos:
+        char = text[pos - 1]
+        if char.isalnum():
+            glued = True
+        elif char == "-":
+            glued = pos >= 2 and not text[pos - 2].isspace()
+        else:
+            glued = char in _GLUE
+    else:
+        glued = False
+    first = text[run_end : run_end + 1]
     glued_after = (
-        after[:1].isalpha() or after[:1] == "_" or (after[:1] in "-." and after[1:2].isalnum())
-    ) and not _EXT.match(text, run_end)
-    if not lettered and (glued or glued_after):
+        first.isalpha() or first == "_" or (first in "-." and text[run_end + 1 : run_end + 2].isalnum())
+    ) and _ext_at(text, run_end) is None
+    if (glued or glued_after) and run_end - run_start > 10:
         return  # part of a word: ORD-2024-004512, 1234-SNAPSHOT, 12345abc, 2024-01-15T
-    if not lettered and run.isdigit():
-        # One group of digits (the commonest run): no groups to combine.
-        _pick(_candidates(text, [(run_start, run_end)], [""], (run_end - run_start,), 0, 0), context, boost, out)
+    run = text[run_start:run_end]
+    single = run.isdigit()
+    if len(run) < 7 if single else "." not in run and len(run) - run.count(" ") - run.count("-") - run.count("/") < 7:
+        before = text[run_start - 2 : run_start] if run_start >= 2 else text[:run_start]
+        if not before.strip().isalpha():
+            return  # fewer than 7 digits and no dots: only a NINO ("AB 12 34 56 C") fits
+    # The letters of a NINO or NIE around the run: one or two letters of their own right
+    # before it ("AB 12…", "X-123…"), or one right after it ("…78Z", "…78-Z", "… 56 C").
+    k = run_start - 1
+    if k >= 0 and text[k] in " -":
+        k -= 1
+    if k >= 0 and text[k].isalpha():
+        if k >= 1 and text[k - 1].isalpha():  # two letters, not a third or a digit before
+            lettered = k < 2 or not text[k - 2].isalnum()
+        else:
+            lettered = k < 1 or not text[k - 1].isalnum()
+    else:
+        lettered = False
+    if not lettered:
+        k = run_end + 1 if text[run_end : run_end + 1] in (" ", "-") else run_end
+        lettered = text[k : k + 1].isalpha() and not text[k + 1 : k + 2].isalnum()
+    if not lettered:
+        if glued or glued_after:
+            return
+        if single:
+            # One group of digits (the commonest run): no groups to combine.
+            _pick(_candidates(text, [run_start, run_end], [""], [run], (len(run),), 0, 0, run), context, boost, out)
+            return
+    if not (glued or glued_after) and run.count(".") == 3 and _DOTTED_QUAD.fullmatch(run):
+        # Four dotted groups: the loop below would try them whole first, as an IPv4
+        # address (they are no date: the third dot cannot end one), and stop there.
+        score = _ipv4(text, run_start, run_end, run.split("."))
+        if score:
+            _pick([("IP_ADDRESS", score, run_start, run_end)], context, boost, out)
         return
     # Digits and separators alternate: "0221 / 6479-20" -> ["0221", " / ", "6479", "-", "20"].
     pieces = _SPLIT.split(run)
     seps = pieces[1::2]
     seps.append("")
-    lengths = tuple([len(p) for p in pieces[0::2]])
+    values = pieces[0::2]
+    lengths = tuple(map(len, values))
     n = len(lengths)
-    groups: list[tuple[int, int]] = []
-    pos = run_start
-    for length, sep in zip(lengths, seps, strict=True):
-        groups.append((pos, pos + length))
-        pos += length + len(sep)
+    # Where each piece starts: group k is text[offsets[2k]:offsets[2k + 1]].
+    offsets = list(itertools.accumulate(map(len, pieces), initial=run_start))
     if lettered and n <= 3:
         found = _lettered(text, run_start, run_end, lengths, seps)
         if found is not None:
@@ -303,7 +374,7 @@ def scan_run(text: str, run_start: int, run_end: int, context: Context, boost: f
         return
     ends = list(itertools.accumulate(lengths))  # digits up to and including each group
     # After "+" the run is one international number: no national number starts inside it.
-    last_start = 0 if before[-1:] == "+" else n - 1
+    last_start = 0 if lead == "+" else n - 1
     i = 0
     while i <= last_start:
         if i > 0 and not _can_start(seps[i - 1]):
@@ -315,23 +386,25 @@ def scan_run(text: str, run_start: int, run_end: int, context: Context, boost: f
             and seps[i] in ("-", ".", "/")
             and lengths[i : i + 3] in _DATE_SHAPES
             and (i + 3 == n or _can_end(seps[i + 2]))
-            and _is_date(lengths[i : i + 3], seps[i : i + 2], [text[s:e] for s, e in groups[i : i + 3]])
+            and _is_date(lengths[i : i + 3], seps[i : i + 2], values[i : i + 3])
         ):
             i += 3  # a date (2024-05-03, 03.05.2024): the usual head of a log line
             continue
         consumed = -1
+        below = ends[i - 1] if i else 0
         for j in range(min(n - 1, i + 7), i - 1, -1):
-            total = ends[j] - (ends[i - 1] if i else 0)
+            total = ends[j] - below
             if total > 19 or (total < 7 and not (j - i == 3 and seps[i] == ".")):
                 continue  # no value is longer than 19 digits, or shorter than 7 (but an IPv4)
             if (
                 j < n - 1
                 and not _can_end(seps[j])
-                and ("x" not in seps[j] or not _EXT.match(text, groups[j][1]))
+                and ("x" not in seps[j] or not _ext_at(text, offsets[2 * j + 1]))
                 and not (seps[j] == "/" and j - i == 3 and seps[i] == "." and lengths[j + 1] <= 2)  # 10.0.0.0/24
             ):
                 continue
-            options = _candidates(text, groups, seps, lengths[i : j + 1], i, j)
+            digits = values[i] if i == j else "".join(values[i : j + 1])
+            options = _candidates(text, offsets, seps, values, lengths[i : j + 1], i, j, digits)
             if not options:
                 continue
             consumed = j
@@ -340,16 +413,20 @@ def scan_run(text: str, run_start: int, run_end: int, context: Context, boost: f
         i = consumed + 1 if consumed >= 0 else i + 1
 
 
-def _pick(options: list[tuple[str, float, int, int]], context: Context, boost: float, out: list[Found]) -> None:
+def _pick(options: list[Option], context: Context, boost: float, out: list[Found]) -> None:
     """Append the option that scores best once context words are counted. When several
     options have context words ("SSN" and, further back, "call"), the nearest word wins."""
-    if not options or not options[0][0]:
-        return  # nothing, or a number that failed its checksum
+    if not options:
+        return
     if len(options) == 1:
         entity, score, start, end = options[0]
+        if not entity:
+            return  # a number that failed its checksum
         if score < 0.85 and context(entity, start) >= 0:  # strong candidates pass without
             score = min(1.0, score + boost)
         out.append((start, end, entity, score))
+        return
+    if not options[0][0]:
         return
     where = [context(entity, start) if score < 0.85 else -1 for entity, score, start, _ in options]
     nearest = max(where)
@@ -364,49 +441,54 @@ def _pick(options: list[tuple[str, float, int, int]], context: Context, boost: f
 
 
 def _candidates(
-    text: str, groups: list[tuple[int, int]], seps: list[str], lengths: tuple[int, ...], i: int, j: int
-) -> list[tuple[str, float, int, int]]:
-    """What groups ``i..j`` (of ``lengths`` digits) may be: (entity, score, start, end)
-    options, best picked by the caller after context; a lone entity "" is a number that
-    failed its checksum and hides nothing; empty: nothing here."""
-    start, end = groups[i][0], groups[j][1]
-    inner = seps[i:j]
-    total = sum(lengths)
-    uniform = i == j or inner.count(inner[0]) == len(inner)
-    digits = text[start:end] if i == j else "".join([text[s:e] for s, e in groups[i : j + 1]])
+    text: str,
+    offsets: list[int],
+    seps: list[str],
+    values: list[str],
+    lengths: tuple[int, ...],
+    i: int,
+    j: int,
+    digits: str,
+) -> list[Option]:
+    """What groups ``i..j`` (of ``lengths`` digits, ``digits`` without separators) may be:
+    (entity, score, start, end) options, best picked by the caller after context; a lone
+    entity "" is a number that failed its checksum and hides nothing; empty: nothing here."""
+    start, end = offsets[2 * i], offsets[2 * j + 1]
+    total = len(digits)
+    sep = seps[i] if i != j else ""
+    # "uniform" (one separator throughout) is asked only where a shape needs it:
+    # j - i < 2 or seps[i:j].count(sep) == j - i.
     if (
         12 <= total <= 19
-        and uniform
-        and (not inner or inner[0] in (" ", "-"))
+        and (i == j or ((sep == " " or sep == "-") and lengths in _CARD_SHAPES))
         and text[start - 1 : start] != "+"
-        and (len(lengths) == 1 or lengths in _CARD_SHAPES)
+        and (j - i < 2 or seps[i:j].count(sep) == j - i)
     ):
         brand = card_brand(digits)
         if brand is not None and luhn_valid(digits):
             return [("CREDIT_CARD", (0.4 if brand == "maestro" else 0.9), start, end)]
-        if len(lengths) > 1 or total == 16:
+        if i != j or total == 16:
             return [("", 0.0, start, end)]
-    if len(lengths) == 4 and uniform and inner[0] == ".":
-        score = _ipv4(text, start, end, groups[i : j + 1])
+    if j == i + 3 and sep == "." and seps[i + 1] == "." and seps[i + 2] == ".":
+        score = _ipv4(text, start, end, values[i : j + 1])
         return [("IP_ADDRESS", score, start, end) if score else ("", 0.0, start, end)]
-    options: list[tuple[str, float, int, int]] = []
+    options: list[Option] = []
     if (
         total == 9
-        and (len(lengths) == 1 or (lengths == (3, 2, 4) and inner[0] == inner[1] and inner[0] in "- "))
+        and (i == j or (lengths == (3, 2, 4) and sep == seps[i + 1] and sep in "- "))
         and ssn_valid(digits[:3], digits[3:5], digits[5:])
     ):
-        options.append(("US_SSN", 0.3 if not inner else (0.6 if inner[0] == "-" else 0.5), start, end))
-    if total == 11 and (len(lengths) == 1 or lengths == (2, 3, 3, 3)) and uniform and de_tax_id_valid(digits):
-        options.append(("DE_TAX_ID", 0.6 if inner else 0.45, start, end))
+        options.append(("US_SSN", 0.3 if i == j else (0.6 if sep == "-" else 0.5), start, end))
+    if total == 11 and (i == j or (lengths == (2, 3, 3, 3) and seps[i:j].count(sep) == 3)) and de_tax_id_valid(digits):
+        options.append(("DE_TAX_ID", 0.6 if i != j else 0.45, start, end))
     if (
         total == 15
-        and (len(lengths) == 1 or lengths in ((1, 2, 2, 2, 3, 3, 2), (13, 2)))
-        and uniform
+        and (i == j or lengths == (13, 2) or (lengths == (1, 2, 2, 2, 3, 3, 2) and seps[i:j].count(sep) == 6))
         and fr_nir_valid(digits)
     ):
         options.append(("FR_NIR", 0.85, start, end))
     if total >= 7:
-        phone = _phone(text, groups, seps, i, j, lengths, digits)
+        phone = _phone(text, offsets, seps, values, i, j, lengths, digits)
         if phone is not None and phone[0] > 0:
             options.append(("PHONE", *phone))
     return options

@@ -188,16 +188,24 @@ def international_score(digits: str, *, plus: bool) -> float:
 
 def _national_plans(digits: str) -> tuple[bool, bool, bool]:
     """(NANP, trunk-0 country, no-trunk country) that ``digits`` fits."""
+    # Each plan is looked at only where its leading digit fits (a regex call costs more).
     n = len(digits)
-    nanp = (n == 10 and _nanp_valid(digits)) or (n == 11 and digits[0] == "1" and _nanp_valid(digits[1:]))
+    first = digits[0]
+    nanp = (n == 10 and first in _NANP_FIRST and _nanp_valid(digits)) or (
+        n == 11 and first == "1" and digits[1] in _NANP_FIRST and _nanp_valid(digits[1:])
+    )
     trunk = False
-    if digits[0] == "0" and n >= 7 and digits[1] != "0":
+    if first == "0" and n >= 7 and digits[1] != "0":
         nsn = digits[1:]
         trunk = _ANY_TRUNK.fullmatch(nsn) is not None or PLANS["39"][1].fullmatch(digits) is not None
-    bare = (n == 9 and _ANY_NO_TRUNK.fullmatch(digits) is not None) or (
-        digits[0] == "3" and PLANS["39"][1].fullmatch(digits) is not None
+    bare = (n == 9 and first in _NO_TRUNK_FIRST and _ANY_NO_TRUNK.fullmatch(digits) is not None) or (
+        first == "3" and PLANS["39"][1].fullmatch(digits) is not None
     )
     return nanp, trunk, bare
+
+
+_NANP_FIRST = frozenset("23456789")  # NANP area codes start 2-9
+_NO_TRUNK_FIRST = frozenset("123456789")  # ES [5-9], PL [1-9]
 
 
 _NANP_SHAPES = ((3, 3, 4), (1, 3, 3, 4))

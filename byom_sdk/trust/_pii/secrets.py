@@ -20,6 +20,8 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 
+from .scan import run_start
+
 __all__ = ["PRIVATE_KEY", "TOKEN_RULES", "UNANCHORED", "assigned_secret", "header_secrets", "looks_opaque"]
 
 #: Needles of tokens that do not start with their needle.
@@ -125,8 +127,10 @@ _PLACEHOLDER_VALUE = re.compile(
     r"|^v?\d+(?:\.\d+)+(?:[-+][\w.]+)?$|^\d{4}-\d\d-\d\d(?:[T ][\d:.]+Z?)?$|^[\d.\-]+$",
     re.IGNORECASE,
 )
+# "\bauthorization" spelled to start with a character set, which the regex engine scans
+# for quickly ("a" has no case-insensitive forms but "A").
 _HEADER_SCHEMES = re.compile(
-    r"(?i:\bauthorization)[\"']?[ \t]*[:=][ \t]*[\"']?"
+    r"[Aa](?<!\w[Aa])(?i:uthorization)[\"']?[ \t]*[:=][ \t]*[\"']?"
     r"(?i:token|basic|digest|apikey|api-key|key|ssws|sharedaccesssignature)[ \t]+"
     r"(?P<token>[A-Za-z0-9._~+/=-]{12,})"
 )
@@ -147,13 +151,21 @@ def looks_opaque(value: str) -> bool:
         value.startswith(("/", "./", "~/")) and value.count("/") >= 2 and not (has_digit and has_upper and has_lower)
     ):
         return False  # a URL or a path (base64 may start with "/" too, but mixes cases and digits)
-    counts = Counter(value)
     size = len(value)
-    entropy = -sum(c / size * math.log2(c / size) for c in counts.values())
-    return entropy >= 3.0
+    counts = Counter(value).values()
+    if size > 128:
+        return -sum(c / size * math.log2(c / size) for c in counts) >= 3.0
+    terms = _ENTROPY_TERMS.get(size)
+    if terms is None:
+        terms = _ENTROPY_TERMS[size] = [0.0] + [c / size * math.log2(c / size) for c in range(1, size + 1)]
+    # The same terms, added in the same order: looked up in C, not computed in a generator.
+    return -sum(map(terms.__getitem__, counts)) >= 3.0
 
 
-_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
+_ENTROPY_TERMS: dict[int, list[float]] = {}  # by value length (up to 128): c/n·log2(c/n) per count c
+
+
+_KEY_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_.-"
 _CLOSE = frozenset("\"'`< \t\r\n,;)&")
 
 
@@ -193,8 +205,7 @@ def assigned_secret(text: str, lowered: str, start: int, end: int) -> tuple[str,
         if i > 0 and text[i - 1] in "\"']":
             i -= 1
     key_end = i
-    while i > 0 and lowered[i - 1] in _KEY_CHARS:
-        i -= 1
+    i = run_start(lowered, i, _KEY_CHARS)
     raw_key = lowered[i:key_end]
     if not op and not raw_key.startswith("-"):
         return None  # bare whitespace assigns only for CLI flags ("--token abc...")
