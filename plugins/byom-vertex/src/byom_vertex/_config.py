@@ -97,6 +97,11 @@ class VertexConfig(BaseModel):
     :param network_path: override the reported network path (e.g. ``private-service-connect``
         when ``api_endpoint`` is a PSC address).
     :param model_id: the id reported in ``ModelInfo`` and responses (default: endpoint id).
+    :param deployed_model_id: the deployed model (version) this alias stands for, reported
+        as ``ModelInfo.version`` and in every audit record. It is not sent: ``predict``,
+        ``rawPredict`` and ``streamRawPredict`` take no deployed-model selector and follow
+        the endpoint's ``trafficSplit``, so pin a version by deploying it on its own
+        endpoint (or giving it 100 % of the split).
     :param embedding_dimension: vector size of an embedding endpoint (required for ``tei`` and
         ``google-embeddings``).
     :param max_context: declared context window in tokens.
@@ -119,6 +124,7 @@ class VertexConfig(BaseModel):
     verify_boundary: bool = False
     network_path: str | None = None
     model_id: str | None = None
+    deployed_model_id: str | None = Field(default=None, min_length=1, pattern=r"^[0-9]+$")
     embedding_dimension: int | None = Field(default=None, ge=1)
     max_context: int | None = Field(default=None, ge=1)
 
