@@ -331,6 +331,16 @@ class Client:
         except ConfigError as exc:
             raise exc.within(source=self.source, alias=entry.alias) from None
 
+    # -- batch ----------------------------------------------------------------------------
+
+    def batch(self, input: str | Path, output: str | Path, *, model: str, runner: str = "local", **options: Any) -> Any:
+        """Run every JSONL record of ``input`` through ``model`` and write one answer per id to
+        ``output`` (a rerun resumes); ``runner``: ``local``, ``ray``, ``sagemaker-transform``
+        or ``vertex-batch``. Returns a :class:`byom_sdk.batch.BatchSummary` (docs/batch.md)."""
+        from .batch import run_batch
+
+        return run_batch(self, input, output, model=model, runner=runner, **options)
+
     # -- lifecycle ------------------------------------------------------------------------
 
     def close(self) -> None:

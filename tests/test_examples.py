@@ -65,6 +65,21 @@ def _needs(*modules):
             marks=_needs("openai", "uvicorn"),
         ),
         pytest.param(
+            "batch.py",
+            [
+                "local: answered 6 (6 ok)",
+                "the endpoint saw:  Summarise: My e-mail changed to <EMAIL_",
+                "the output holds: echo: Summarise: My e-mail changed to jane.doe@example.com",
+                "rerun: resumed: 6, answered 0",
+                "sagemaker-transform: 6 ok, 1 transform job(s)",
+                "S3 holds jane.doe@example.com: False",
+                "both runners gave the same answers: True",
+                "3 batch merge(s) over 3 shard log(s)",
+            ],
+            id="batch",
+            marks=_needs("byom_sagemaker", "moto"),
+        ),
+        pytest.param(
             "demo.py",
             [
                 "Paris",

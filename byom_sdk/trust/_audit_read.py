@@ -19,14 +19,24 @@ from pathlib import Path
 from .._errors import AuditError
 from ._audit_format import NO_KEY, AuditEntry, Checkpoint, LogMeta, head_path
 from ._audit_keys import AuditKeyring
-from ._audit_verify import Failed, HeadState, VerifyResult, verify_entries
+from ._audit_verify import MERGE, Failed, HeadState, VerifyResult, merkle_root, shard_leaf, verify_entries
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no advisory locks, reads may see a torn head
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["GENESIS", "chain_hash", "load_checkpoint", "parse_head", "read_audit", "read_head_bytes", "verify_audit"]
+__all__ = [
+    "GENESIS",
+    "chain_hash",
+    "load_checkpoint",
+    "parse_head",
+    "read_audit",
+    "read_head_bytes",
+    "shard_state",
+    "verify_audit",
+    "verify_merge",
+]
 
 #: ``prev_hash`` of the first record of a format v1 log.
 GENESIS = "0" * 64
@@ -138,8 +148,10 @@ def verify_audit(
     keyring: str | Path | AuditKeyring | None = None,
     check_head: bool = True,
     witness: str | Path | Checkpoint | None = None,
+    check_shards: bool = True,
 ) -> VerifyResult:
-    """Verify a SQLite audit log: chain, MACs (with a key), head checkpoint, call pairing.
+    """Verify a SQLite audit log: chain, MACs (with a key), head checkpoint, call pairing,
+    and the shard logs of every batch merge it records (``check_shards``).
 
     :param path: the database file (its checkpoint is ``<path>.head``).
     :param key: the audit key; or name it with ``key_env`` (an environment variable),
@@ -148,6 +160,9 @@ def verify_audit(
     :param witness: an earlier checkpoint of this log kept off the host (a copied head
         file, or a :class:`Checkpoint`): the log must still extend it, which catches a
         rollback of the database *and* its head together.
+    :param check_shards: verify each ``batch_merge`` record: every shard log it names is
+        verified with the same keys, still holds the recorded head at the recorded size,
+        and the shards' leaves hash to the recorded Merkle root.
     :raises AuditError: unreadable log, head file or key material (bad input; tampering is
         reported in the result, not raised).
     """
@@ -163,13 +178,20 @@ def verify_audit(
     witnessed = witness if isinstance(witness, Checkpoint) or witness is None else load_checkpoint(witness)
     # The head first (see the module docstring).
     head = read_head_bytes(path) if check_head else None
+    merges: list[AuditEntry] = []
     conn = _open_ro(path)
     try:
-        return _verify_conn(conn, path, keys, head, check_head, witnessed)
+        result = _verify_conn(conn, path, keys, head, check_head, witnessed, merges if check_shards else None)
     except sqlite3.Error as exc:
         raise AuditError(f"cannot read audit log {path}: {exc}", path=str(path)) from None
     finally:
         conn.close()
+    if result.ok:
+        for entry in merges:
+            verify_merge(entry, path, keys, result, check_head=check_head)
+            if not result.ok:
+                break
+    return result
 
 
 def _verify_conn(
@@ -179,6 +201,7 @@ def _verify_conn(
     raw_head: bytes | None,
     check_head: bool,
     witness: Checkpoint | None,
+    merges: list[AuditEntry] | None = None,
 ) -> VerifyResult:
     conn.execute("BEGIN")  # one snapshot for the header and the records
     has_meta, v2 = _schema(conn)
@@ -202,7 +225,121 @@ def _verify_conn(
     except ValueError as exc:
         return VerifyResult(False, 0, 0, f"the log header is not valid: {exc}")
     entries = _entries(conn, newest_first=False, limit=None, v2=True)
+    if merges is not None:
+        entries = _collect_merges(entries, merges)
     return verify_entries(entries, meta=meta, keys=keys, head=head, witness=witness, path=str(path))
+
+
+def _collect_merges(entries: Iterator[AuditEntry], into: list[AuditEntry]) -> Iterator[AuditEntry]:
+    # Canonical JSON escapes quotes inside strings, so this byte sequence is a real field.
+    marker = f'"kind":"{MERGE}"'
+    for entry in entries:
+        if marker in entry.body:
+            into.append(entry)
+        yield entry
+
+
+# -- batch merges -------------------------------------------------------------------------------
+
+
+def shard_state(path: str | Path) -> dict[str, object]:
+    """A shard log's identity and tail as a merge records it: ``log_id``, ``kid``, ``size``
+    and ``last_hash`` (the hash of record ``size``; the genesis value when empty)."""
+    path = Path(path)
+    conn = _open_ro(path)
+    try:
+        rows = {str(k): str(v) for k, v in conn.execute("SELECT key, value FROM meta")}
+        meta = LogMeta.parse(rows)
+        row = conn.execute("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
+    except (sqlite3.Error, ValueError) as exc:
+        raise AuditError(f"cannot read shard log {path}: {exc}", path=str(path)) from None
+    finally:
+        conn.close()
+    size, last = (int(row[0]), str(row[1])) if row else (0, meta.genesis)
+    return {"log_id": meta.log_id, "kid": meta.kid, "size": size, "last_hash": last}
+
+
+def _hash_at(path: Path, seq: int) -> str | None:
+    conn = _open_ro(path)
+    try:
+        if seq == 0:
+            rows = {str(k): str(v) for k, v in conn.execute("SELECT key, value FROM meta")}
+            return LogMeta.parse(rows).genesis
+        row = conn.execute("SELECT hash FROM records WHERE seq = ?", (seq,)).fetchone()
+        return str(row[0]) if row else None
+    finally:
+        conn.close()
+
+
+def verify_merge(
+    entry: AuditEntry, main: Path, keys: AuditKeyring, result: VerifyResult, *, check_head: bool = True
+) -> None:
+    """Verify one ``batch_merge`` record of ``main`` into ``result``: each shard log it
+    names (relative to ``main``'s folder) verifies with ``keys``, is the log recorded (log
+    id), holds the recorded ``last_hash`` at the recorded ``size``, and the shards' leaves,
+    sorted by shard id, hash to the recorded root. Records a shard gained after the merge
+    are a warning."""
+    seq = entry.seq
+    try:
+        record = json.loads(entry.body)
+        head = record["tree_head"]
+        shards = list(record["shards"])
+        root = str(head["sha256_root_hash"])
+        size = int(head["tree_size"])
+    except (ValueError, KeyError, TypeError):
+        result.ok, result.first_bad_seq, result.reason = False, seq, "malformed batch_merge record"
+        return
+
+    def fail(reason: str) -> None:
+        result.ok, result.first_bad_seq = False, seq
+        result.reason = f"batch merge of job {record.get('job_id')}: {reason}"
+
+    if size != len(shards) or [s.get("shard_id") for s in shards] != sorted(s.get("shard_id") for s in shards):
+        fail("the tree size or the order of its shards does not match the record")
+        return
+    records = 0
+    for shard in shards:
+        name = str(shard.get("shard_id"))
+        relative = Path(str(shard.get("path", "")))
+        shard_path = relative if relative.is_absolute() else main.parent / relative
+        if not shard_path.is_file():
+            fail(f"shard log {shard_path} is missing")
+            return
+        checked = verify_audit(shard_path, keyring=keys, check_head=check_head, check_shards=False)
+        if not checked.ok:
+            fail(f"shard {name} ({shard_path}) does not verify: {checked.describe()}")
+            return
+        state = shard_state(shard_path)
+        if state["log_id"] != shard.get("log_id"):
+            fail(f"shard {name} ({shard_path}) is another log than the one merged")
+            return
+        recorded = int(shard.get("size", -1))
+        if int(str(state["size"])) < recorded:
+            fail(f"shard {name} ends at {state['size']} but was merged at {recorded} (truncated)")
+            return
+        if _hash_at(shard_path, recorded) != shard.get("last_hash"):
+            fail(f"shard {name} differs from its merged head at record {recorded} (rewritten)")
+            return
+        if int(str(state["size"])) > recorded:
+            result.warnings.append(
+                f"shard {name} gained {int(str(state['size'])) - recorded} record(s) after its merge"
+            )
+        result.warnings.extend(f"shard {name}: {w}" for w in checked.warnings)
+        result.unchecked.extend(f"shard {name}: {u}" for u in checked.unchecked if u not in result.unchecked)
+        records += recorded
+    computed = merkle_root([shard_leaf(s) for s in shards]).hex()
+    if computed != root:
+        fail(f"the shards hash to root {computed[:16]}…, the record says {root[:16]}…")
+        return
+    result.merged.append(
+        {
+            "seq": seq,
+            "job_id": record.get("job_id"),
+            "root": root,
+            "shards": [s["shard_id"] for s in shards],
+            "records": records,
+        }
+    )
 
 
 # -- format v1 (read-only) --------------------------------------------------------------------

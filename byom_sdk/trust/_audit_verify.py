@@ -9,6 +9,7 @@ and lists the rest in ``VerifyResult.unchecked``.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 from collections.abc import Iterable
@@ -19,7 +20,18 @@ from .._errors import AuditError
 from ._audit_format import FORMAT, NO_KEY, ROTATION, AuditEntry, Checkpoint, LogMeta, is_key_id, record_hash, record_mac
 from ._audit_keys import AuditKeyring
 
-__all__ = ["HeadState", "VerifyResult", "verify_entries"]
+__all__ = [
+    "MERGE",
+    "HeadState",
+    "VerifyResult",
+    "merkle_inclusion_proof",
+    "merkle_leaf_hash",
+    "merkle_node_hash",
+    "merkle_root",
+    "shard_leaf",
+    "verify_entries",
+    "verify_inclusion",
+]
 
 #: The head as found: a checkpoint, ``"missing"``, ``"empty"``, or ``None`` (not compared).
 HeadState = Union[Checkpoint, Literal["missing", "empty"], None]
@@ -65,6 +77,8 @@ class VerifyResult:
     unchecked: list[str] = field(default_factory=list)
     unanchored: int = 0
     open_calls: list[str] = field(default_factory=list)
+    #: batch merges verified: one entry per ``batch_merge`` record (job, shards, root).
+    merged: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -85,6 +99,10 @@ class VerifyResult:
             checks.append(f"{self.records_mac_checked} MAC(s)")
         if self.head_checked:
             checks.append("checkpoint" + (" MAC" if self.checkpoint_mac_checked else ""))
+        if self.merged:
+            shards = sum(len(m.get("shards", ())) for m in self.merged)
+            records = sum(int(m.get("records", 0)) for m in self.merged)
+            checks.append(f"{len(self.merged)} batch merge(s) over {shards} shard log(s), {records} record(s)")
         text = f"ok: {self.records} record(s) verified ({', '.join(checks)})"
         if self.unchecked:
             text += "; NOT checked: " + "; ".join(self.unchecked)
@@ -310,3 +328,77 @@ def _check_witness(
         raise Failed(head.size + 1, f"the head ({head.size}) is older than the witnessed checkpoint ({witness.size})")
     if checked is not True and meta.kid != NO_KEY:
         result.unchecked.append(str(checked))
+
+
+# -- merging shard chains (batch jobs) ---------------------------------------------------------
+
+#: Record kind of a batch job's merge: the shard logs' heads under one Merkle root.
+MERGE = "batch_merge"
+
+
+def merkle_leaf_hash(data: bytes) -> bytes:
+    """RFC 6962 leaf hash: ``SHA-256(0x00 || data)``."""
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def merkle_node_hash(left: bytes, right: bytes) -> bytes:
+    """RFC 6962 interior node hash: ``SHA-256(0x01 || left || right)``."""
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def _split(n: int) -> int:
+    """The largest power of two smaller than ``n`` (n > 1)."""
+    k = 1
+    while k * 2 < n:
+        k *= 2
+    return k
+
+
+def merkle_root(leaves: list[bytes]) -> bytes:
+    """RFC 6962 Merkle Tree Hash of the leaf inputs, in order (the empty tree is
+    ``SHA-256("")``)."""
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    if len(leaves) == 1:
+        return merkle_leaf_hash(leaves[0])
+    k = _split(len(leaves))
+    return merkle_node_hash(merkle_root(leaves[:k]), merkle_root(leaves[k:]))
+
+
+def merkle_inclusion_proof(index: int, leaves: list[bytes]) -> list[bytes]:
+    """The RFC 6962 audit path of leaf ``index``: O(log n) hashes that prove one shard is
+    under the root without the others' heads."""
+    if not 0 <= index < len(leaves):
+        raise IndexError(f"leaf {index} of {len(leaves)}")
+    if len(leaves) == 1:
+        return []
+    k = _split(len(leaves))
+    if index < k:
+        return [*merkle_inclusion_proof(index, leaves[:k]), merkle_root(leaves[k:])]
+    return [*merkle_inclusion_proof(index - k, leaves[k:]), merkle_root(leaves[:k])]
+
+
+def verify_inclusion(leaf: bytes, index: int, size: int, proof: list[bytes], root: bytes) -> bool:
+    """Check an audit path (RFC 9162 section 2.1.3.2)."""
+    if not 0 <= index < size:
+        return False
+    fn, sn = index, size - 1
+    digest = merkle_leaf_hash(leaf)
+    for sibling in proof:
+        if sn == 0:
+            return False
+        if fn % 2 == 1 or fn == sn:
+            digest = merkle_node_hash(sibling, digest)
+            while fn % 2 == 0 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            digest = merkle_node_hash(digest, sibling)
+        fn, sn = fn >> 1, sn >> 1
+    return sn == 0 and hmac.compare_digest(digest, root)
+
+
+def shard_leaf(shard: Any) -> bytes:
+    """The leaf input of one shard: its id, log id, size and last record hash, canonical
+    JSON (what a tamperer would have to reproduce)."""
+    fields = {k: shard[k] for k in ("shard_id", "log_id", "size", "last_hash")}
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()

@@ -65,6 +65,7 @@ def audit() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="An earlier copy of the head kept elsewhere: the log must still extend it.",
 )
+@click.option("--no-shards", is_flag=True, help="Do not verify the shard logs of batch merges (their Merkle roots).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result (or the error) as JSON.")
 def verify(
     path: Path,
@@ -75,9 +76,11 @@ def verify(
     no_head: bool,
     witness: Path | None,
     as_json: bool,
+    no_shards: bool = False,
 ) -> None:
     """Verify PATH: the hash chain, record and checkpoint MACs (with a key), the head
-    checkpoint, and that every sent call has one intent and one outcome.
+    checkpoint, that every sent call has one intent and one outcome, and, for each batch
+    job merged into it, every shard log and the Merkle root over their heads.
 
     Without a key, what could not be checked is listed. Exits 0 when intact, 1 at the first
     bad record (its sequence number is printed) or, with --strict, when anything could not
@@ -91,6 +94,7 @@ def verify(
             keyring=keyring,
             check_head=not no_head,
             witness=witness,
+            check_shards=not no_shards,
         )
     except AuditError as exc:
         _fail(exc, as_json)
@@ -101,6 +105,11 @@ def verify(
         click.echo(json.dumps({"path": str(path), "strict": strict, **result.as_dict()}))
     else:
         click.echo(f"{path}: {result.describe()}")
+        for merge in result.merged:
+            click.echo(
+                f"batch {merge['job_id']} (seq {merge['seq']}): root {str(merge['root'])[:16]}… over "
+                f"{len(merge['shards'])} shard log(s), {merge['records']} record(s): ok"
+            )
         for warning in result.warnings:
             click.echo(f"warning: {warning}", err=True)
         if result.ok and failed:

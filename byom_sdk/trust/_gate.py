@@ -21,10 +21,10 @@ from ._residency import (
     Cloud,
     Destination,
     derive_destination,
+    is_loopback,
     jurisdictions_of,
     region_cloud,
     region_problem,
-    split_host,
 )
 
 __all__ = ["Decision", "check_boundary", "is_loopback"]
@@ -42,16 +42,6 @@ class Decision:
 
     def as_dict(self) -> dict[str, str]:
         return {"rule": self.rule, "result": self.result, "detail": self.detail}
-
-
-def is_loopback(endpoint: str | None) -> bool:
-    """True for endpoints on 127.0.0.0/8, ::1, the unspecified addresses or ``localhost``."""
-    if not endpoint:
-        return False
-    try:
-        return split_host(endpoint).kind == "loopback"
-    except ValueError:
-        return False
 
 
 @dataclass

@@ -45,7 +45,15 @@ class MaskingPolicy(_Strict):
         plugins add more, e.g. ``presidio``).
     :param entities: entity types to mask; ``None`` masks every type the detectors report.
     :param mode: ``placeholder`` (reversible ``<EMAIL_7f3a9c>``), ``redact`` (irreversible
-        ``[EMAIL]``) or ``refuse`` (the call is refused with ``PolicyViolation``).
+        ``[EMAIL]``), ``refuse`` (the call is refused with ``PolicyViolation``) or
+        ``pseudonym`` (reversible keyed pseudonyms ``<EMAIL_3f9a…>``: the same value gets the
+        same placeholder in every process holding the key, per tenant; for batch workers
+        that share no vault).
+    :param pseudonym_key_env: environment variable holding the pseudonym key (mode
+        ``pseudonym``; at least 16 bytes). Never the audit key.
+    :param pseudonym_key_file: a file holding the pseudonym key on one line instead
+        (relative to the byom.toml folder).
+    :param pseudonym_bits: digest bits a pseudonym keeps (48-256, a multiple of 8).
     :param default_threshold: minimum detector score for a span to count.
     :param thresholds: per-entity minimum scores overriding ``default_threshold``.
     :param context_words: extra per-entity context words that raise a candidate's score.
@@ -54,10 +62,13 @@ class MaskingPolicy(_Strict):
     enabled: bool = True
     detectors: tuple[str, ...] = ("builtin",)
     entities: tuple[str, ...] | None = None
-    mode: Literal["placeholder", "redact", "refuse"] = "placeholder"
+    mode: Literal["placeholder", "redact", "refuse", "pseudonym"] = "placeholder"
     default_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     thresholds: dict[str, float] = Field(default_factory=dict)
     context_words: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    pseudonym_key_env: str | None = "BYOM_PSEUDONYM_KEY"
+    pseudonym_key_file: str | None = None
+    pseudonym_bits: int = Field(default=64, ge=48, le=256, multiple_of=8)
 
     @field_validator("thresholds")
     @classmethod

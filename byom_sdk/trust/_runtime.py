@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import os
 import secrets
 import threading
 from collections.abc import Mapping, Sequence
@@ -28,7 +29,7 @@ from ._audit import AuditEntry, AuditSink, SqliteAuditSink, SqliteSinkConfig, ca
 from ._audit_keys import AuditKeyring, content_key
 from ._detectors import BuiltinDetector, Detector
 from ._masking import Masker
-from ._policy import TrustPolicy, merge_policy, validate_policy
+from ._policy import MaskingPolicy, TrustPolicy, merge_policy, validate_policy
 from ._record import TrustSettings
 from ._scoring import Scorer
 from ._step_audit import AuditStep
@@ -36,7 +37,7 @@ from ._step_gate import GateStep
 from ._step_mask import MaskStep
 from ._step_score import ScoreStep
 from ._step_telemetry import TelemetryStep
-from ._vault import VaultStore
+from ._vault import Pseudonymizer, VaultStore
 
 if TYPE_CHECKING:
     from .._middleware import Middleware
@@ -92,6 +93,7 @@ class TrustRuntime:
         self._scorers: dict[str, Scorer] = {}
         self._sink = sink
         self._closed = False
+        self._pseudonymizers: dict[tuple[str | None, str | None, int], Pseudonymizer] = {}
 
     def _use_keys(self, keys: AuditKeyring) -> None:
         active = keys.active
@@ -255,6 +257,42 @@ class TrustRuntime:
             ) from exc
         return sink
 
+    def pseudonymizer(self, masking: MaskingPolicy) -> Pseudonymizer:
+        """The keyed pseudonymizer of ``masking`` (mode ``pseudonym``), loaded once.
+
+        :raises ConfigError: no key, or one shorter than 16 bytes: a random key would give
+            every process its own pseudonyms, which is what the mode exists to avoid.
+        """
+        settings = (masking.pseudonym_key_env, masking.pseudonym_key_file, masking.pseudonym_bits)
+        found = self._pseudonymizers.get(settings)
+        if found is not None:
+            return found
+        env, file, bits = settings
+        field = "trust.masking.pseudonym_key_file" if file else "trust.masking.pseudonym_key_env"
+        if file:
+            path = Path(file).expanduser()
+            path = path if path.is_absolute() else self.base_dir / path
+            try:
+                key = path.read_text(encoding="utf-8").strip().encode()
+            except OSError as exc:
+                raise ConfigError(
+                    f"pseudonym key file {path} cannot be read: {exc.strerror or exc}", source=self.source, field=field
+                ) from None
+        else:
+            key = os.environ.get(env or "", "").encode()
+            if not key:
+                raise ConfigError(
+                    f"masking mode 'pseudonym' needs a key: set {env or 'pseudonym_key_env'} (or pseudonym_key_file)",
+                    source=self.source,
+                    field=field,
+                )
+        try:
+            found = Pseudonymizer(key, bits=bits)
+        except ValueError as exc:
+            raise ConfigError(f"pseudonym key: {exc}", source=self.source, field=field) from None
+        with self._lock:
+            return self._pseudonymizers.setdefault(settings, found)
+
     def content_hmac(self, value: Any) -> str:
         """Keyed hash of content (so records can be matched without storing it)."""
         if isinstance(value, str):
@@ -274,6 +312,8 @@ class TrustRuntime:
             self._check_names(policy, alias=alias)
         settings = TrustSettings(self, alias, policy)
         masking = policy.masking
+        if self.enabled and masking.enabled and masking.mode == "pseudonym":
+            self.pseudonymizer(masking)  # a missing key fails when the model is built
         masker = Masker(
             [self.detector(name, masking.context_words) for name in masking.detectors],
             entities=masking.entities,

@@ -30,7 +30,7 @@ from ._data import (
     region_problem,
     suggest,
 )
-from ._hosts import HostKind, HostPort, classify_host, host_of, redact_url, same_destination, split_host
+from ._hosts import HostKind, HostPort, classify_host, host_of, is_loopback, redact_url, same_destination, split_host
 from ._parse import (
     CloudHost,
     Destination,
@@ -52,6 +52,7 @@ __all__ = [
     "data_versions",
     "derive_destination",
     "host_of",
+    "is_loopback",
     "jurisdiction_codes",
     "jurisdiction_problem",
     "jurisdiction_regions",

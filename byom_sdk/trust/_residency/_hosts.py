@@ -20,6 +20,7 @@ __all__ = [
     "HostPort",
     "classify_host",
     "host_of",
+    "is_loopback",
     "redact_url",
     "same_destination",
     "split_host",
@@ -119,6 +120,18 @@ def split_host(value: str) -> HostPort:
     if _ip(hostname) is None and not _DNS_NAME.match(hostname):
         raise ValueError(f"{_safe_repr(text)} does not name a valid host")
     return HostPort(hostname=hostname, port=port, scheme=parts.scheme.lower() if has_scheme else None)
+
+
+def is_loopback(endpoint: str | None) -> bool:
+    """True when ``endpoint`` (a URL, ``host:port`` or bare host) names this machine:
+    127.0.0.0/8, ::1, the unspecified addresses or ``localhost``. Not a valid endpoint:
+    False."""
+    if not endpoint:
+        return False
+    try:
+        return split_host(endpoint).kind == "loopback"
+    except ValueError:
+        return False
 
 
 def host_of(value: str | None) -> str | None:

@@ -20,9 +20,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from byom_sdk import Attestation, Boundary
-from byom_sdk.trust.residency import derive_destination
+from byom_sdk.trust.residency import derive_destination, is_loopback
 
-from ._config import VertexConfig, is_loopback_host
+from ._config import VertexConfig
 
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials
@@ -35,7 +35,7 @@ _SOURCE = "vertex:EndpointService.GetEndpoint"
 def _network_path(config: VertexConfig) -> str:
     if config.network_path is not None:
         return config.network_path
-    if config.api_endpoint is not None and is_loopback_host(config.api_endpoint):
+    if config.api_endpoint is not None and is_loopback(config.api_endpoint):
         return "loopback"
     if config.dedicated_endpoint_dns is not None:
         return "dedicated-endpoint"

@@ -18,27 +18,18 @@ from __future__ import annotations
 
 import re
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from byom_sdk import ConfigPath
+from byom_sdk.trust.residency import is_loopback
 
-__all__ = ["CODECS", "CredentialsConfig", "VertexConfig", "is_loopback_host"]
+__all__ = ["CODECS", "CredentialsConfig", "VertexConfig"]
 
 #: The built-in payload codecs; ``custom`` loads ``codec_options.class``.
 CODECS = ("vllm", "tgi", "openai", "tei", "google-embeddings", "custom")
 
 _LOCATION = re.compile(r"^(global|us|eu|[a-z]+-[a-z]+[0-9]+)$")
-_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
-
-
-def is_loopback_host(endpoint: str) -> bool:
-    """True when ``endpoint`` (``host:port`` or a URL) names this machine."""
-    if "://" not in endpoint:
-        endpoint = f"//{endpoint}"
-    host = urlsplit(endpoint).hostname or ""
-    return host in _LOOPBACK or host.startswith("127.")
 
 
 class CredentialsConfig(BaseModel):
@@ -149,9 +140,9 @@ class VertexConfig(BaseModel):
         if self.codec == "custom" and "class" not in self.codec_options:
             raise ValueError("codec 'custom' needs codec_options.class = 'package.module:CodecClass'")
         if self.insecure:
-            if self.api_endpoint is None or not is_loopback_host(self.api_endpoint):
+            if self.api_endpoint is None or not is_loopback(self.api_endpoint):
                 raise ValueError("insecure = true is only allowed with a loopback api_endpoint (127.0.0.1 / localhost)")
-        elif (self.api_endpoint or "").startswith("http://") and not is_loopback_host(self.api_endpoint or ""):
+        elif (self.api_endpoint or "").startswith("http://") and not is_loopback(self.api_endpoint or ""):
             raise ValueError("a plain http:// api_endpoint is only allowed for loopback hosts")
         if self.dedicated_endpoint_dns is not None and self.api_endpoint is not None:
             raise ValueError("give either dedicated_endpoint_dns or api_endpoint, not both")

@@ -7,6 +7,8 @@
 - :class:`ForwardingPersonality` (``add_endpoint(..., container_url=URL)``): forward an
   endpoint to a real container, e.g. ``byom serve --profile sagemaker``.
 - :func:`encode_payload_part` and friends: the AWS event-stream encoder the server uses.
+- :class:`LocalContainer`, :class:`LocalTransformService`, :class:`LocalS3`: Batch Transform
+  offline (a container's ``/invocations``, a control plane that runs jobs, moto's S3).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ._personalities import (
     personality_for,
 )
 from ._server import Endpoint, Fault, FaultKind, LocalSageMakerServer, LoggedRequest
+from ._transform import LocalContainer, LocalS3, LocalTransformService, TransformJob, jsonpath
 
 __all__ = [
     "ContainerFailure",
@@ -33,15 +36,20 @@ __all__ = [
     "ForwardingPersonality",
     "JumpStartPersonality",
     "LMIPersonality",
+    "LocalContainer",
+    "LocalS3",
     "LocalSageMakerServer",
+    "LocalTransformService",
     "LoggedRequest",
     "OpenAIPersonality",
     "Personality",
     "TEIPersonality",
     "TGIPersonality",
+    "TransformJob",
     "encode_error",
     "encode_exception",
     "encode_message",
     "encode_payload_part",
+    "jsonpath",
     "personality_for",
 ]

@@ -14,11 +14,14 @@ The server speaks gRPC and REST on 127.0.0.1 ephemeral ports, answers in the cod
 container format from any byom ``Model`` (``ScriptedModel`` by default), injects faults
 (``server.inject("throttled", times=2)``) and logs every request (``server.requests``).
 With ``container_url=`` it forwards to a real container instead (``byom serve --profile
-vertex``), the way Vertex calls a custom container.
+vertex``), the way Vertex calls a custom container. For batch jobs (``byom batch run --runner
+vertex-batch``): :class:`LocalGCS` (gcp-storage-emulator) and
+:class:`LocalBatchPredictionService` (a JobService that runs BatchPredictionJobs).
 """
 
 from __future__ import annotations
 
+from ._batch import LocalBatchPredictionService, LocalGCS
 from ._containers import (
     CONTAINERS,
     Container,
@@ -38,6 +41,8 @@ __all__ = [
     "Fault",
     "ForwardingContainer",
     "GoogleEmbeddingsContainer",
+    "LocalBatchPredictionService",
+    "LocalGCS",
     "LocalVertexServer",
     "LoggedRequest",
     "OpenAIContainer",

@@ -1,0 +1,149 @@
+"""A batch job: what to read, which model, where answers go, and how it runs.
+
+The same job runs on every runner; only ``runner`` and that runner's table change::
+
+    # job.toml
+    input = "tickets.jsonl"
+    output = "answers.jsonl"
+    model = "support-bot"          # an alias (or route) of the byom.toml
+    config = "byom.toml"           # for `byom batch run --job job.toml`
+    runner = "ray"                 # local | ray | sagemaker-transform | vertex-batch
+    concurrency = 32               # calls in flight (all workers together)
+    rate_limit = 200               # records per second, all workers together
+
+    [ray]
+    workers = 4
+
+    [sagemaker_transform]
+    bucket = "acme-batch-eu"
+
+Paths are relative to the job file's folder.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .._errors import ConfigError
+from .._validation import describe_validation_error
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
+__all__ = ["RUNNERS", "BatchJob", "RayOptions", "RunnerName", "load_job_file"]
+
+RunnerName = Literal["local", "ray", "sagemaker-transform", "vertex-batch"]
+RUNNERS: tuple[str, ...] = ("local", "ray", "sagemaker-transform", "vertex-batch")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RayOptions(_Strict):
+    """The ``[ray]`` table.
+
+    :param workers: actors in the pool; each keeps its Client, models and detectors warm.
+    :param num_cpus_per_worker: CPUs Ray reserves per actor. Default: what leaves the read
+        tasks a CPU (an actor pool that takes every CPU starves them and the job hangs).
+    :param batch_size: records per actor call (the unit Ray retries when an actor dies).
+    :param address: an existing cluster (``ray://…`` or ``auto``); default: a local one,
+        started and stopped by the job.
+    :param num_cpus: CPUs of the local cluster the job starts (default: all).
+    :param spool_lines: records per spooled input part (Ray's read unit).
+    :param spool_dir: where the driver spools validated records for Ray to read (default: a
+        temp folder; on a remote cluster, storage every node mounts).
+    """
+
+    workers: int = Field(default=2, ge=1, le=1024)
+    num_cpus_per_worker: float | None = Field(default=None, gt=0.0)
+    batch_size: int = Field(default=64, ge=1, le=100_000)
+    address: str | None = None
+    num_cpus: int | None = Field(default=None, ge=1)
+    spool_lines: int = Field(default=1_000, ge=1)
+    spool_dir: Path | None = None
+
+
+class BatchJob(_Strict):
+    """One batch job (``byom batch run`` options, a job file, or ``Client.batch`` keywords).
+
+    :param input: JSONL records: ``id`` and one of ``messages`` / ``prompt`` / ``texts``,
+        optional ``parameters`` and ``metadata`` (see docs/batch.md).
+    :param output: JSONL answers, one per id; appended to, so a rerun resumes.
+    :param model: the alias (or route) every record is sent to.
+    :param runner: ``local`` (asyncio, default), ``ray``, ``sagemaker-transform``,
+        ``vertex-batch``.
+    :param config: the byom.toml (CLI and job files; ``Client.batch`` uses its Client).
+    :param concurrency: calls in flight, all workers together.
+    :param rate_limit: records started per second, all workers together (``None``: no limit).
+    :param max_record_bytes: input lines longer than this become ``PayloadTooLarge`` rows.
+    :param progress: show a progress bar (on a terminal).
+    :param audit_dir: where the per-worker audit logs go (default: next to the main log).
+    :param ray: the Ray runner's options (:class:`RayOptions`).
+    :param sagemaker_transform: the SageMaker Batch Transform runner's options.
+    :param vertex_batch: the Vertex BatchPredictionJob runner's options.
+    """
+
+    input: Path
+    output: Path
+    model: str = Field(min_length=1)
+    runner: RunnerName = "local"
+    config: Path | None = None
+    concurrency: int = Field(default=16, ge=1, le=100_000)
+    rate_limit: float | None = Field(default=None, gt=0.0)
+    max_record_bytes: int = Field(default=1_048_576, ge=64)
+    progress: bool = True
+    audit_dir: Path | None = None
+    ray: RayOptions = Field(default_factory=RayOptions)
+    sagemaker_transform: dict[str, Any] = Field(default_factory=dict)
+    vertex_batch: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def build(cls, values: Mapping[str, Any], *, source: str = "batch job") -> BatchJob:
+        """Validate ``values``; errors become a ``ConfigError`` naming the field."""
+        data = dict(values)
+        for table in ("sagemaker-transform", "vertex-batch"):  # the runner's spelling works too
+            if table in data:
+                data[table.replace("-", "_")] = data.pop(table)
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            field, message = describe_validation_error(exc)
+            raise ConfigError(message, source=source, field=field) from None
+
+    def runner_options(self) -> dict[str, Any]:
+        """The table of this job's runner (empty for ``local``)."""
+        if self.runner == "ray":
+            return self.ray.model_dump()
+        if self.runner == "sagemaker-transform":
+            return dict(self.sagemaker_transform)
+        if self.runner == "vertex-batch":
+            return dict(self.vertex_batch)
+        return {}
+
+
+def load_job_file(path: str | Path, **overrides: Any) -> BatchJob:
+    """Read a job file (TOML); relative paths resolve against its folder. ``overrides``
+    (command-line options) win over the file."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("job file not found", source=str(path)) from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read the job file: {exc}", source=str(path)) from None
+    base = path.resolve().parent
+    for key in ("input", "output", "config", "audit_dir"):
+        value = data.get(key)
+        if isinstance(value, str) and not Path(value).expanduser().is_absolute():
+            data[key] = str(base / value)
+    # Options given on the command line are relative to the working directory, like any.
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return BatchJob.build(data, source=str(path))
