@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from ._specs import (
         API_VERSION,
         AuditSinkSpec,
+        BatchRunnerSpec,
         DetectorSpec,
         MiddlewareSpec,
         ModelProviderSpec,
@@ -88,6 +89,7 @@ __all__ = [
     "AuditSinkSpec",
     "AuthError",
     "BadRequest",
+    "BatchRunnerSpec",
     "Boundary",
     "ByomError",
     "CallContext",
@@ -158,6 +160,7 @@ _LAZY: dict[str, str] = {
     "Attestation": "._types",
     "AuditError": "._errors",
     "AuditSinkSpec": "._specs",
+    "BatchRunnerSpec": "._specs",
     "AuthError": "._errors",
     "BadRequest": "._errors",
     "Boundary": "._types",

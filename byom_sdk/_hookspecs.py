@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from ._specs import AuditSinkSpec, DetectorSpec, MiddlewareSpec, ModelProviderSpec, TokenizerSpec
+    from ._specs import AuditSinkSpec, BatchRunnerSpec, DetectorSpec, MiddlewareSpec, ModelProviderSpec, TokenizerSpec
 
 __all__ = ["hookimpl", "hookspec"]
 
@@ -98,6 +98,20 @@ def byom_middleware() -> Iterable[MiddlewareSpec]:
         @hookimpl
         def byom_middleware():
             return [MiddlewareSpec(name="latency-log", factory=LatencyLog, order=10)]
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def byom_batch_runners() -> Iterable[BatchRunnerSpec]:
+    """Cloud batch runners selectable with ``byom batch run --runner NAME``.
+
+    Example::
+
+        @hookimpl
+        def byom_batch_runners():
+            return [BatchRunnerSpec(name="sagemaker-transform", provider="sagemaker",
+                                    factory=build_transform_backend)]
     """
     raise NotImplementedError
 

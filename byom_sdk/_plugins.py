@@ -40,6 +40,7 @@ from ._specs import (
     API_VERSION,
     MIN_API_VERSION,
     AuditSinkSpec,
+    BatchRunnerSpec,
     DetectorSpec,
     MiddlewareSpec,
     ModelProviderSpec,
@@ -70,6 +71,7 @@ _SPEC_HOOKS: dict[str, type[Any]] = {
     "byom_detectors": DetectorSpec,
     "byom_audit_sinks": AuditSinkSpec,
     "byom_middleware": MiddlewareSpec,
+    "byom_batch_runners": BatchRunnerSpec,
 }
 
 
@@ -79,6 +81,7 @@ _TABLE_ATTR = {
     "byom_detectors": "detectors",
     "byom_audit_sinks": "audit_sinks",
     "byom_middleware": "middleware",
+    "byom_batch_runners": "batch_runners",
 }
 
 
@@ -122,6 +125,7 @@ class PluginInfo:
     detectors: list[str] = field(default_factory=list)
     audit_sinks: list[str] = field(default_factory=list)
     middleware: list[str] = field(default_factory=list)
+    batch_runners: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
 
 
@@ -152,6 +156,7 @@ class Registry:
         self.detectors: dict[str, DetectorSpec] = {}
         self.audit_sinks: dict[str, AuditSinkSpec] = {}
         self.middleware: dict[str, MiddlewareSpec] = {}
+        self.batch_runners: dict[str, BatchRunnerSpec] = {}
         self._command_hooks: list[tuple[str, Callable[[], Any]]] = []
         self.plugins: dict[str, PluginInfo] = {}
         self.failures: list[PluginFailure] = []
@@ -348,6 +353,14 @@ class Registry:
             return spec
         raise PluginError(self.missing_message("audit sink", name, sorted(self.audit_sinks)), plugin=name)
 
+    def batch_runner(self, name: str) -> BatchRunnerSpec:
+        self.load()
+        spec = self.batch_runners.get(name)
+        if spec is not None:
+            return spec
+        known = ["local", "ray", *sorted(self.batch_runners)]
+        raise PluginError(self.missing_message("batch runner", name, known), plugin=name)
+
     def missing_message(self, kind: str, name: str, known: list[str]) -> str:
         """Why ``name`` is not registered, citing a failed plugin that may own it."""
         message = f"no {kind} named '{name}' (known: {', '.join(known) or 'none'})"
@@ -400,6 +413,7 @@ class Registry:
                     "detectors": p.detectors,
                     "audit_sinks": p.audit_sinks,
                     "middleware": p.middleware,
+                    "batch_runners": p.batch_runners,
                     "commands": p.commands,
                 }
                 for p in self.plugins.values()

@@ -23,6 +23,7 @@ __all__ = [
     "API_VERSION",
     "MIN_API_VERSION",
     "AuditSinkSpec",
+    "BatchRunnerSpec",
     "DetectorSpec",
     "MiddlewareSpec",
     "ModelProviderSpec",
@@ -110,5 +111,25 @@ class MiddlewareSpec:
     name: str
     factory: Callable[[str, ModelInfo], Middleware | None]
     order: int = 0
+    api_version: int = API_VERSION
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class BatchRunnerSpec:
+    """A cloud batch runner (``byom batch run --runner NAME``): each record goes through
+    the model's pipeline and codec as an online call would, and the encoded bodies are
+    staged into shards that run as one cloud job each (see docs/batch.md).
+
+    :param name: the runner's name; its options are the job's ``[name]`` table (``-`` may
+        be written ``_``).
+    :param provider: the model provider whose aliases it runs.
+    :param factory: ``factory(model_options, runner_options, job_id=...)`` returns a
+        :class:`byom_sdk.batch.StagedBackend`; called once per job, in the driver.
+    """
+
+    name: str
+    provider: str
+    factory: Callable[..., Any]
     api_version: int = API_VERSION
     description: str = ""

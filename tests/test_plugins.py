@@ -201,6 +201,7 @@ def test_describe_lists_plugins_and_failures(plugin_env):
         "detectors": [],
         "audit_sinks": [],
         "middleware": [],
+        "batch_runners": [],
         "commands": [],
     }
     assert summary["failures"][0]["name"] == "broken"

@@ -6,9 +6,10 @@
 
     $ byom batch run --input tickets.jsonl --model support-bot --output answers.jsonl --runner ray
 
-Runners: ``local`` (asyncio, the default), ``ray`` (Ray Data actor pools),
-``sagemaker-transform`` (SageMaker Batch Transform), ``vertex-batch`` (Vertex AI
-BatchPredictionJob). Every record goes through a ``ManagedModel`` built by a Client in the
+Runners: ``local`` (asyncio, the default), ``ray`` (Ray Data actor pools), and the cloud
+runners plugins register through the ``byom_batch_runners`` hook: ``sagemaker-transform``
+(SageMaker Batch Transform, byom-sagemaker), ``vertex-batch`` (Vertex AI
+BatchPredictionJob, byom-vertex). Every record goes through a ``ManagedModel`` built by a Client in the
 worker that sends it — masking (``masking.mode = "pseudonym"`` gives every worker the same
 placeholders without a shared vault), the residency gate, scoring and the audit — and the
 cloud runners encode records with the same codecs as online calls. See docs/batch.md.
@@ -73,10 +74,11 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-def _make_job(input: Any, output: Any, model: str, runner: str, options: dict[str, Any]) -> Any:
+def _make_job(client: Any, input: Any, output: Any, model: str, runner: str, options: dict[str, Any]) -> Any:
     from ._job import BatchJob
 
-    return BatchJob.build({"input": input, "output": output, "model": model, "runner": runner, **options})
+    values = {"input": input, "output": output, "model": model, "runner": runner, **options}
+    return BatchJob.build(values, source="Client.batch", registry=getattr(client, "registry", None))
 
 
 def run_batch(client: Any, input: Any, output: Any, *, model: str, runner: str = "local", **options: Any) -> Any:
@@ -85,11 +87,11 @@ def run_batch(client: Any, input: Any, output: Any, *, model: str, runner: str =
     ``rate_limit``, ``ray={...}``, ``sagemaker_transform={...}``, …)."""
     from ._driver import run_job
 
-    return run_job(client, _make_job(input, output, model, runner, options))
+    return run_job(client, _make_job(client, input, output, model, runner, options))
 
 
 async def arun_batch(client: Any, input: Any, output: Any, *, model: str, runner: str = "local", **options: Any) -> Any:
     """Async twin of :func:`run_batch` (for code already inside an event loop)."""
     from ._driver import arun_job
 
-    return await arun_job(client, _make_job(input, output, model, runner, options))
+    return await arun_job(client, _make_job(client, input, output, model, runner, options))

@@ -1,9 +1,9 @@
-"""``byom batch run``: a JSONL file through a model, on one of four runners.
+"""``byom batch run``: a JSONL file through a model, locally, on Ray or as cloud jobs.
 
 ::
 
     byom batch run --input in.jsonl --model bot --output out.jsonl [--runner local|ray|
-                   sagemaker-transform|vertex-batch] [--concurrency N] [--rate-limit R]
+                   sagemaker-transform|vertex-batch|...] [--concurrency N] [--rate-limit R]
     byom batch run --job job.toml [--runner ray]      # options on the command line win
 
 Exit codes: 0 the job ran (records that failed are error rows, counted in the summary;
@@ -35,8 +35,7 @@ def batch() -> None:
 @click.option("--model", help="The model alias (or route) of the byom.toml.")
 @click.option(
     "--runner",
-    type=click.Choice(["local", "ray", "sagemaker-transform", "vertex-batch"]),
-    help="Where it runs (default: local).",
+    help="Where it runs: local (default), ray, or a plugin's cloud runner (sagemaker-transform, vertex-batch).",
 )
 @click.option("--concurrency", type=int, help="Calls in flight, all workers together (default 16).")
 @click.option("--rate-limit", type=float, help="Records started per second, all workers together.")
@@ -96,10 +95,11 @@ def run(
         try:
             summary = run_job(client, job)
         except ImportError as exc:
+            if job.runner != "ray":
+                raise
             from ..cli._output import MissingExtra
 
-            extra = "ray" if job.runner == "ray" else job.runner.split("-")[0]
-            raise MissingExtra(str(exc), extra=extra, package=extra) from exc
+            raise MissingExtra(str(exc), extra="ray", package="byom-sdk") from exc
     if as_json:
         click.echo(json.dumps(summary.as_dict()))
     else:

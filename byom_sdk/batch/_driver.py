@@ -34,12 +34,9 @@ __all__ = ["RunContext", "arun_job", "run_job"]
 Emit = Callable[[dict[str, Any]], None]
 RunnerFn = Callable[["RunContext", Iterator[Item], Emit], Awaitable[None]]
 
-_RUNNERS = {
-    "local": "byom_sdk.batch._local:run_local",
-    "ray": "byom_sdk.batch._ray:run_ray",
-    "sagemaker-transform": "byom_sdk.batch._staged:run_staged",
-    "vertex-batch": "byom_sdk.batch._staged:run_staged",
-}
+# The built-in runners; every other name is a plugin's cloud runner (byom_batch_runners).
+_RUNNERS = {"local": "byom_sdk.batch._local:run_local", "ray": "byom_sdk.batch._ray:run_ray"}
+_STAGED = "byom_sdk.batch._staged:run_staged"
 
 
 @dataclass
@@ -55,7 +52,7 @@ class RunContext:
 
 
 def _runner(name: str) -> RunnerFn:
-    module, _, attr = _RUNNERS[name].partition(":")
+    module, _, attr = _RUNNERS.get(name, _STAGED).partition(":")
     runner: RunnerFn = getattr(importlib.import_module(module), attr)
     return runner
 

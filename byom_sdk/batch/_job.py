@@ -7,7 +7,7 @@ The same job runs on every runner; only ``runner`` and that runner's table chang
     output = "answers.jsonl"
     model = "support-bot"          # an alias (or route) of the byom.toml
     config = "byom.toml"           # for `byom batch run --job job.toml`
-    runner = "ray"                 # local | ray | sagemaker-transform | vertex-batch
+    runner = "ray"                 # local | ray | a plugin's cloud runner (sagemaker-transform...)
     concurrency = 32               # calls in flight (all workers together)
     rate_limit = 200               # records per second, all workers together
 
@@ -17,7 +17,9 @@ The same job runs on every runner; only ``runner`` and that runner's table chang
     [sagemaker_transform]
     bucket = "acme-batch-eu"
 
-Paths are relative to the job file's folder.
+Paths are relative to the job file's folder. ``local`` and ``ray`` are built in; cloud
+runners come from plugins (the ``byom_batch_runners`` hook: ``sagemaker-transform`` from
+byom-sagemaker, ``vertex-batch`` from byom-vertex), each with a table of its own options.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -37,10 +39,14 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
-__all__ = ["RUNNERS", "BatchJob", "RayOptions", "RunnerName", "load_job_file"]
+if TYPE_CHECKING:
+    from .._plugins import Registry
 
-RunnerName = Literal["local", "ray", "sagemaker-transform", "vertex-batch"]
-RUNNERS: tuple[str, ...] = ("local", "ray", "sagemaker-transform", "vertex-batch")
+__all__ = ["BUILTIN_RUNNERS", "BatchJob", "RayOptions", "load_job_file"]
+
+BUILTIN_RUNNERS: tuple[str, ...] = ("local", "ray")
+# Where the cloud runners shipped with byom-sdk come from, for the error when one is missing.
+_SHIPPED = {"sagemaker-transform": "byom-sagemaker", "vertex-batch": "byom-vertex"}
 
 
 class _Strict(BaseModel):
@@ -78,8 +84,8 @@ class BatchJob(_Strict):
         optional ``parameters`` and ``metadata`` (see docs/batch.md).
     :param output: JSONL answers, one per id; appended to, so a rerun resumes.
     :param model: the alias (or route) every record is sent to.
-    :param runner: ``local`` (asyncio, default), ``ray``, ``sagemaker-transform``,
-        ``vertex-batch``.
+    :param runner: ``local`` (asyncio, default), ``ray``, or a cloud runner a plugin
+        registers (``sagemaker-transform``, ``vertex-batch``).
     :param config: the byom.toml (CLI and job files; ``Client.batch`` uses its Client).
     :param concurrency: calls in flight, all workers together.
     :param rate_limit: records started per second, all workers together (``None``: no limit).
@@ -87,14 +93,15 @@ class BatchJob(_Strict):
     :param progress: show a progress bar (on a terminal).
     :param audit_dir: where the per-worker audit logs go (default: next to the main log).
     :param ray: the Ray runner's options (:class:`RayOptions`).
-    :param sagemaker_transform: the SageMaker Batch Transform runner's options.
-    :param vertex_batch: the Vertex BatchPredictionJob runner's options.
+    :param tables: each cloud runner's options by runner name (the job file's
+        ``[sagemaker_transform]`` table, ``Client.batch(..., vertex_batch={...})``); the
+        runner's plugin validates its own.
     """
 
     input: Path
     output: Path
     model: str = Field(min_length=1)
-    runner: RunnerName = "local"
+    runner: str = Field(default="local", pattern=r"^[a-z][a-z0-9_-]*$")
     config: Path | None = None
     concurrency: int = Field(default=16, ge=1, le=100_000)
     rate_limit: float | None = Field(default=None, gt=0.0)
@@ -102,31 +109,43 @@ class BatchJob(_Strict):
     progress: bool = True
     audit_dir: Path | None = None
     ray: RayOptions = Field(default_factory=RayOptions)
-    sagemaker_transform: dict[str, Any] = Field(default_factory=dict)
-    vertex_batch: dict[str, Any] = Field(default_factory=dict)
+    tables: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @classmethod
-    def build(cls, values: Mapping[str, Any], *, source: str = "batch job") -> BatchJob:
-        """Validate ``values``; errors become a ``ConfigError`` naming the field."""
+    def build(
+        cls, values: Mapping[str, Any], *, source: str = "batch job", registry: Registry | None = None
+    ) -> BatchJob:
+        """Validate ``values``; errors become a ``ConfigError`` naming the field.
+
+        A key named after a cloud runner of ``registry`` (default: the process-wide one),
+        with ``-`` or ``_``, is that runner's table; any other unknown key is an error.
+        """
+        from .._plugins import get_registry
+
+        registry = (registry or get_registry()).load()
         data = dict(values)
-        for table in ("sagemaker-transform", "vertex-batch"):  # the runner's spelling works too
-            if table in data:
-                data[table.replace("-", "_")] = data.pop(table)
+        tables = dict(data.pop("tables", None) or {})
+        for name in {*registry.batch_runners, *_SHIPPED}:
+            for key in {name, name.replace("-", "_")}:
+                if key in data:
+                    tables[name] = data.pop(key)
+        data["tables"] = tables
         try:
-            return cls.model_validate(data)
+            job = cls.model_validate(data)
         except ValidationError as exc:
             field, message = describe_validation_error(exc)
             raise ConfigError(message, source=source, field=field) from None
+        if job.runner not in BUILTIN_RUNNERS and job.runner not in registry.batch_runners:
+            known = ", ".join([*BUILTIN_RUNNERS, *sorted(registry.batch_runners)])
+            hint = f"; {job.runner} comes with {_SHIPPED[job.runner]}" if job.runner in _SHIPPED else ""
+            raise ConfigError(f"no batch runner '{job.runner}' (known: {known}){hint}", source=source, field="runner")
+        return job
 
     def runner_options(self) -> dict[str, Any]:
         """The table of this job's runner (empty for ``local``)."""
         if self.runner == "ray":
             return self.ray.model_dump()
-        if self.runner == "sagemaker-transform":
-            return dict(self.sagemaker_transform)
-        if self.runner == "vertex-batch":
-            return dict(self.vertex_batch)
-        return {}
+        return dict(self.tables.get(self.runner, {}))
 
 
 def load_job_file(path: str | Path, **overrides: Any) -> BatchJob:

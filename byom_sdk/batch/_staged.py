@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import importlib
 import json
 import shutil
 import tempfile
@@ -49,11 +48,6 @@ __all__ = [
     "parse_json_lines",
     "run_staged",
 ]
-
-_BACKENDS = {
-    "sagemaker-transform": ("sagemaker", "byom_sagemaker._transform:build_backend", "byom-sagemaker"),
-    "vertex-batch": ("vertex", "byom_vertex._batch:build_backend", "byom-vertex"),
-}
 
 
 @dataclass
@@ -250,21 +244,16 @@ class StagedProvider(WireProvider):
 
 def _backend(context: RunContext) -> StagedBackend:
     job, client = context.job, context.client
-    provider, target, package = _BACKENDS[job.runner]
+    spec = client.registry.batch_runner(job.runner)
     entry = client.entry(job.model)
-    if entry is None or entry.provider != provider:
+    if entry is None or entry.provider != spec.provider:
         raise ConfigError(
-            f"the {job.runner} runner needs a model of provider '{provider}'; '{job.model}' is "
+            f"the {job.runner} runner needs a model of provider '{spec.provider}'; '{job.model}' is "
             f"{'a route or an instance' if entry is None else repr(entry.provider)}",
             source=client.source,
             field="model",
         )
-    module, _, attr = target.partition(":")
-    try:
-        build = getattr(importlib.import_module(module), attr)
-    except ImportError as exc:
-        raise ImportError(f"the {job.runner} runner needs {package}: pip install {package} ({exc})") from exc
-    backend: StagedBackend = build(entry.options, job.runner_options(), job_id=context.job_id)
+    backend: StagedBackend = spec.factory(entry.options, job.runner_options(), job_id=context.job_id)
     return backend
 
 

@@ -20,6 +20,7 @@ _KINDS = (
     ("detectors", "detector"),
     ("audit_sinks", "audit sink"),
     ("middleware", "middleware"),
+    ("batch_runners", "batch runner"),
     ("commands", "command"),
 )
 

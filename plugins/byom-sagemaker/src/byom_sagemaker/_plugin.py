@@ -1,4 +1,5 @@
-"""The ``byom`` entry point: registers the ``sagemaker`` provider.
+"""The ``byom`` entry point: registers the ``sagemaker`` provider and the
+``sagemaker-transform`` batch runner.
 
 Loading this module imports only the pydantic config; boto3 is imported when the first
 SageMaker model is built.
@@ -6,16 +7,18 @@ SageMaker model is built.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from byom_sdk import ModelProviderSpec, hookimpl
+from byom_sdk import BatchRunnerSpec, ModelProviderSpec, hookimpl
 
 from ._config import SageMakerConfig
 
 if TYPE_CHECKING:
     from ._model import SageMakerModel
+    from ._transform import TransformBackend
 
-__all__ = ["build_model", "byom_model_providers"]
+__all__ = ["build_model", "build_transform_backend", "byom_batch_runners", "byom_model_providers"]
 
 
 def build_model(config: SageMakerConfig) -> SageMakerModel:
@@ -33,5 +36,24 @@ def byom_model_providers() -> list[ModelProviderSpec]:
             factory=build_model,
             config_schema=SageMakerConfig,
             description="Amazon SageMaker real-time endpoints (TGI, LMI, OpenAI, JumpStart, TEI, custom codecs)",
+        )
+    ]
+
+
+def build_transform_backend(model: Mapping[str, Any], options: Mapping[str, Any], *, job_id: str) -> TransformBackend:
+    """Batch runner factory: imports the Batch Transform backend when a job uses it."""
+    from ._transform import build_backend
+
+    return build_backend(model, options, job_id=job_id)
+
+
+@hookimpl
+def byom_batch_runners() -> list[BatchRunnerSpec]:
+    return [
+        BatchRunnerSpec(
+            name="sagemaker-transform",
+            provider="sagemaker",
+            factory=build_transform_backend,
+            description="SageMaker Batch Transform jobs, staged through S3 with the model's codec",
         )
     ]

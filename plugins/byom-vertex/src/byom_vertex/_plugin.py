@@ -1,4 +1,5 @@
-"""The ``byom`` entry point of byom-vertex: registers the ``vertex`` provider.
+"""The ``byom`` entry point of byom-vertex: registers the ``vertex`` provider and the
+``vertex-batch`` batch runner.
 
 Loading this module imports pydantic and the config schema only; the Google libraries
 load when a model makes its first call (or verifies its boundary).
@@ -6,14 +7,17 @@ load when a model makes its first call (or verifies its boundary).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from byom_sdk import ModelProviderSpec, hookimpl
+from byom_sdk import BatchRunnerSpec, ModelProviderSpec, hookimpl
 
 from ._config import VertexConfig
 
 if TYPE_CHECKING:
     from byom_sdk import Provider
+
+    from ._batch import VertexBatchBackend
 
 
 def _build(config: VertexConfig) -> Provider:
@@ -30,5 +34,23 @@ def byom_model_providers() -> list[ModelProviderSpec]:
             factory=_build,
             config_schema=VertexConfig,
             description="Vertex AI endpoints (vLLM, TGI, OpenAI, TEI, Google embeddings) over GAPIC gRPC/REST",
+        )
+    ]
+
+
+def _build_batch(model: Mapping[str, Any], options: Mapping[str, Any], *, job_id: str) -> VertexBatchBackend:
+    from ._batch import build_backend
+
+    return build_backend(model, options, job_id=job_id)
+
+
+@hookimpl
+def byom_batch_runners() -> list[BatchRunnerSpec]:
+    return [
+        BatchRunnerSpec(
+            name="vertex-batch",
+            provider="vertex",
+            factory=_build_batch,
+            description="Vertex AI BatchPredictionJobs, staged through Cloud Storage with the model's codec",
         )
     ]
