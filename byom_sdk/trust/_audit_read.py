@@ -43,9 +43,34 @@ GENESIS = "0" * 64
 
 
 def _open_ro(path: Path) -> sqlite3.Connection:
+    """A read-only connection to the log.
+
+    After a writer was killed, SQLite must rebuild the WAL index (the ``-shm`` file) before
+    anyone reads, and a read-only connection may not (``SQLITE_READONLY_RECOVERY``,
+    "attempt to write a readonly database"). Then one read-write connection reads the
+    schema, which runs that recovery (what the next writer would do; no record changes),
+    and the read-only connection is opened again.
+    """
     if not path.is_file():
         raise AuditError(f"audit log not found: {path}", path=str(path))
-    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    uri = path.resolve().as_uri()
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        if "readonly" not in str(exc):
+            raise AuditError(f"cannot read audit log {path}: {exc}", path=str(path)) from None
+        try:
+            recover = sqlite3.connect(f"{uri}?mode=rw", uri=True)
+            try:
+                recover.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            finally:
+                recover.close()
+        except sqlite3.Error as again:
+            raise AuditError(f"cannot recover audit log {path} after a crash: {again}", path=str(path)) from None
+        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True)
+    return conn
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> list[str]:

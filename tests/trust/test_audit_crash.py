@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from byom_sdk.trust import SqliteAuditSink, SqliteSinkConfig, verify_audit
+from byom_sdk.trust import SqliteAuditSink, SqliteSinkConfig, read_audit, verify_audit
 from byom_sdk.trust._audit_format import utc_now
 
 KEY = "crash-trial-audit-key-0123456789"
@@ -148,3 +148,40 @@ def test_head_behind_the_log_is_a_warning_and_is_re_anchored(tmp_path, monkeypat
     sink.append({"i": 4})
     sink.close()
     assert verify_audit(path, key=KEY).unanchored == 0
+
+
+def test_a_hot_journal_left_by_a_killed_writer_is_rolled_back_not_a_read_error(tmp_path, monkeypatch):
+    """A writer killed inside a rollback-journal transaction (a log being created, before
+    it is switched to WAL) leaves a hot journal that the next reader must roll back; a
+    read-only connection may not ("attempt to write a readonly database"). verify and
+    read recover the log as its next writer would, and see every committed record."""
+    import sqlite3
+
+    monkeypatch.setenv(ENV, KEY)
+    path = tmp_path / "audit.sqlite"
+    sink = SqliteAuditSink(SqliteSinkConfig(path=path, hmac_key_env=ENV))
+    sink.open()
+    for i in range(3):
+        sink.append({"kind": "intent", "call_id": f"c{i}", "time": utc_now()})
+        sink.append({"kind": "outcome", "call_id": f"c{i}", "sent": True, "outcome": "ok", "time": utc_now()})
+    sink.close()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=DELETE")
+    conn.close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child dies inside its transaction
+        try:
+            writer = sqlite3.connect(path, isolation_level=None)
+            writer.execute("PRAGMA cache_size=1")  # spill to the file: the journal is hot
+            writer.execute("BEGIN IMMEDIATE")
+            writer.execute("CREATE TABLE junk(x)")
+            writer.executemany("INSERT INTO junk VALUES (?)", [(os.urandom(512),) for _ in range(200)])
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert Path(f"{path}-journal").stat().st_size > 0
+    result = verify_audit(path, key=KEY)
+    assert result.ok and result.records == 6, result.describe()
+    assert len(list(read_audit(path))) == 6
