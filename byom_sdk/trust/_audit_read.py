@@ -57,7 +57,7 @@ def _open_ro(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(f"{uri}?mode=ro", uri=True)
     try:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except sqlite3.OperationalError as exc:
+    except sqlite3.Error as exc:
         conn.close()
         if "readonly" not in str(exc):
             raise AuditError(f"cannot read audit log {path}: {exc}", path=str(path)) from None
