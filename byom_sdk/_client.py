@@ -243,6 +243,16 @@ class Client:
                 self._built[alias] = built
         return built
 
+    def provider_config(self, alias: str) -> Any:
+        """The validated provider config of ``alias`` (an instance of its provider's
+        ``config_schema``, relative paths resolved), e.g. for a batch runner."""
+        entry = self._entries.get(alias)
+        if entry is None:
+            raise ConfigError(f"model '{alias}' has no provider config (a route or an instance)", source=self.source)
+        if alias not in self._provider_configs:
+            self._validate_provider_config(entry)
+        return self._provider_configs[alias]
+
     def provider_model(self, alias: str) -> Provider:
         """A new instance of the plugin's own provider for ``alias``, without middleware,
         trust or retries — for conformance testing and debugging a plugin. The caller

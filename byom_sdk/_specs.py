@@ -124,12 +124,15 @@ class BatchRunnerSpec:
     :param name: the runner's name; its options are the job's ``[name]`` table (``-`` may
         be written ``_``).
     :param provider: the model provider whose aliases it runs.
-    :param factory: ``factory(model_options, runner_options, job_id=...)`` returns a
-        :class:`byom_sdk.batch.StagedBackend`; called once per job, in the driver.
+    :param factory: ``factory(model_config, runner_config, job_id=...)`` returns a
+        :class:`byom_sdk.batch.StagedBackend`; called once per job, in the driver, with the
+        alias's validated provider config and the job's table validated by ``config_schema``.
+    :param config_schema: pydantic model validating the runner's table.
     """
 
     name: str
     provider: str
     factory: Callable[..., Any]
+    config_schema: type[BaseModel] = _NoConfig
     api_version: int = API_VERSION
     description: str = ""

@@ -27,7 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from pydantic import ValidationError
+
 from .._errors import BadRequest, ConfigError, ModelError, Unavailable
+from .._validation import describe_validation_error
 from ..wire import WireProvider
 from ._item import arun_item
 from ._local import RateLimiter, close_worker
@@ -253,7 +256,13 @@ def _backend(context: RunContext) -> StagedBackend:
             source=client.source,
             field="model",
         )
-    backend: StagedBackend = spec.factory(entry.options, job.runner_options(), job_id=context.job_id)
+    table = job.runner.replace("-", "_")
+    try:
+        options = spec.config_schema.model_validate(job.runner_options())
+    except ValidationError as exc:
+        field, message = describe_validation_error(exc, prefix=table)
+        raise ConfigError(message, source=client.source, field=field) from None
+    backend: StagedBackend = spec.factory(client.provider_config(job.model), options, job_id=context.job_id)
     return backend
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import byom_sagemaker._plugin
 import pytest
+from byom_sagemaker._config import SageMakerConfig
 from byom_sagemaker.testing import LocalSageMakerServer
+from pydantic import BaseModel, ConfigDict
 
 from byom_sdk import BatchRunnerSpec, Client, ConfigError, get_registry, hookimpl
 from byom_sdk.batch import BatchJob
@@ -55,13 +57,17 @@ def test_a_third_party_runner_gets_the_model_options_its_table_and_the_job_id(tm
     calls = []
 
     def build(model, options, *, job_id):
-        calls.append((dict(model), dict(options), job_id))
+        calls.append((model, options, job_id))
         raise _Sentinel
+
+    class AcmeOptions(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        queue: str
 
     class AcmeBatch:
         @hookimpl
         def byom_batch_runners(self):
-            return [BatchRunnerSpec(name="acme-batch", provider="sagemaker", factory=build)]
+            return [BatchRunnerSpec(name="acme-batch", provider="sagemaker", factory=build, config_schema=AcmeOptions)]
 
     source = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "prompt": "hi"}])
     with LocalSageMakerServer(region="eu-west-1") as server, isolated_registry() as registry:
@@ -72,4 +78,17 @@ def test_a_third_party_runner_gets_the_model_options_its_table_and_the_job_id(tm
         with Client(models={"bot": server.model_config("echo")}, policy=policy) as client, pytest.raises(_Sentinel):
             client.batch(source, tmp_path / "o.jsonl", model="bot", runner="acme-batch", acme_batch={"queue": "q1"})
     [(model, options, job_id)] = calls
-    assert model["endpoint_name"] == "echo" and options == {"queue": "q1"} and job_id
+    assert isinstance(model, SageMakerConfig) and model.endpoint_name == "echo"
+    assert options == AcmeOptions(queue="q1") and job_id
+
+
+def test_a_runner_table_is_validated_by_the_runner_schema_naming_the_field(tmp_path):
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "prompt": "hi"}])
+    with LocalSageMakerServer(region="eu-west-1") as server:
+        server.add_endpoint("echo", "tgi")
+        policy = {**POLICY, "audit": {"path": str(tmp_path / "audit.sqlite")}}
+        table = {"bucket": "batch", "instance_count": 0}
+        client = Client(models={"bot": server.model_config("echo")}, policy=policy)
+        with client, pytest.raises(ConfigError) as caught:
+            client.batch(source, tmp_path / "o", model="bot", runner="sagemaker-transform", sagemaker_transform=table)
+    assert caught.value.field == "sagemaker_transform.instance_count"

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-__all__ = ["CODEC_NAMES", "CredentialsConfig", "SageMakerConfig"]
+__all__ = ["CODEC_NAMES", "CredentialsConfig", "SageMakerConfig", "TransformOptions"]
 
 #: the built-in codec names, plus ``custom`` (a user class named by ``codec_class``).
 CODEC_NAMES = ("tgi", "lmi", "openai", "jumpstart", "tei", "custom")
@@ -180,3 +180,47 @@ class SageMakerConfig(BaseModel):
         elif self.codec_class is not None:
             raise ValueError(f"codec_class is only used with codec = 'custom' (codec is '{self.codec}')")
         return self
+
+
+class TransformOptions(BaseModel):
+    """The ``[sagemaker_transform]`` table of a batch job.
+
+    :param bucket: the S3 bucket staging inputs and outputs (in the model's region).
+    :param prefix: key prefix; each run writes under ``<prefix>/<job id>/``.
+    :param model_name: the SageMaker Model the job runs (default: the endpoint name).
+    :param instance_type: ``TransformResources.InstanceType``.
+    :param instance_count: ``TransformResources.InstanceCount``.
+    :param max_payload_mb: ``MaxPayloadInMB`` (also the per-record limit checked here).
+    :param max_concurrent_transforms: ``MaxConcurrentTransforms`` (0: the container's).
+    :param invocations_timeout: ``ModelClientConfig.InvocationsTimeoutInSeconds``.
+    :param invocations_max_retries: ``ModelClientConfig.InvocationsMaxRetries``.
+    :param shard_size: records per transform job.
+    :param jobs_in_flight: transform jobs running at once (each holds a shard in memory).
+    :param poll_interval: seconds between ``DescribeTransformJob`` calls.
+    :param timeout: seconds a job may run before it is stopped.
+    :param kms_key_id: ``TransformOutput.KmsKeyId``.
+    :param cleanup: delete each shard's S3 input and output once read back.
+    :param s3_endpoint_url: S3 endpoint override (a VPC endpoint, or moto in tests).
+    :param sagemaker_endpoint_url: SageMaker API endpoint override (default: the model's
+        ``control_plane_endpoint_url``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bucket: str = Field(min_length=3, max_length=63)
+    prefix: str = "byom-batch"
+    model_name: str | None = None
+    instance_type: str = "ml.m5.xlarge"
+    instance_count: int = Field(default=1, ge=1)
+    max_payload_mb: int = Field(default=6, ge=1, le=100)
+    max_concurrent_transforms: int = Field(default=0, ge=0)
+    invocations_timeout: int = Field(default=600, ge=1, le=3600)
+    invocations_max_retries: int | None = Field(default=None, ge=0, le=3)
+    shard_size: int = Field(default=1000, ge=1)
+    jobs_in_flight: int = Field(default=2, ge=1)
+    poll_interval: float = Field(default=15.0, gt=0.0)
+    timeout: float = Field(default=86_400.0, gt=0.0)
+    kms_key_id: str | None = None
+    cleanup: bool = True
+    s3_endpoint_url: str | None = None
+    sagemaker_endpoint_url: str | None = None

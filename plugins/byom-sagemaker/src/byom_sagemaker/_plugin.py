@@ -7,12 +7,11 @@ SageMaker model is built.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from byom_sdk import BatchRunnerSpec, ModelProviderSpec, hookimpl
 
-from ._config import SageMakerConfig
+from ._config import SageMakerConfig, TransformOptions
 
 if TYPE_CHECKING:
     from ._model import SageMakerModel
@@ -40,11 +39,11 @@ def byom_model_providers() -> list[ModelProviderSpec]:
     ]
 
 
-def build_transform_backend(model: Mapping[str, Any], options: Mapping[str, Any], *, job_id: str) -> TransformBackend:
-    """Batch runner factory: imports the Batch Transform backend when a job uses it."""
-    from ._transform import build_backend
+def build_transform_backend(config: SageMakerConfig, options: TransformOptions, *, job_id: str) -> TransformBackend:
+    """Batch runner factory: imports the Batch Transform backend (boto3) when a job uses it."""
+    from ._transform import TransformBackend
 
-    return build_backend(model, options, job_id=job_id)
+    return TransformBackend(config, options, job_id=job_id)
 
 
 @hookimpl
@@ -54,6 +53,7 @@ def byom_batch_runners() -> list[BatchRunnerSpec]:
             name="sagemaker-transform",
             provider="sagemaker",
             factory=build_transform_backend,
+            config_schema=TransformOptions,
             description="SageMaker Batch Transform jobs, staged through S3 with the model's codec",
         )
     ]

@@ -23,10 +23,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from byom_sdk import Boundary, Capabilities, ConfigError, ModelInfo, PolicyViolation
 from byom_sdk.batch import ShardAnswer, StagedShard, parse_json_lines
@@ -34,58 +31,14 @@ from byom_sdk.trust import check_boundary
 from byom_sdk.trust.residency import is_loopback
 
 from ._codecs import load_codec
-from ._config import SageMakerConfig
+from ._config import SageMakerConfig, TransformOptions
 from ._session import build_session
 
-__all__ = ["TransformBackend", "TransformOptions", "build_backend"]
+__all__ = ["TransformBackend"]
 
 NAME = "sagemaker-transform"
 #: what each staged line carries to the container, and what comes back joined to its key.
 DATA_PROCESSING = {"InputFilter": "$.body", "JoinSource": "Input", "OutputFilter": "$['k','SageMakerOutput']"}
-
-
-class TransformOptions(BaseModel):
-    """The ``[sagemaker_transform]`` table of a batch job.
-
-    :param bucket: the S3 bucket staging inputs and outputs (in the model's region).
-    :param prefix: key prefix; each run writes under ``<prefix>/<job id>/``.
-    :param model_name: the SageMaker Model the job runs (default: the endpoint name).
-    :param instance_type: ``TransformResources.InstanceType``.
-    :param instance_count: ``TransformResources.InstanceCount``.
-    :param max_payload_mb: ``MaxPayloadInMB`` (also the per-record limit checked here).
-    :param max_concurrent_transforms: ``MaxConcurrentTransforms`` (0: the container's).
-    :param invocations_timeout: ``ModelClientConfig.InvocationsTimeoutInSeconds``.
-    :param invocations_max_retries: ``ModelClientConfig.InvocationsMaxRetries``.
-    :param shard_size: records per transform job.
-    :param jobs_in_flight: transform jobs running at once (each holds a shard in memory).
-    :param poll_interval: seconds between ``DescribeTransformJob`` calls.
-    :param timeout: seconds a job may run before it is stopped.
-    :param kms_key_id: ``TransformOutput.KmsKeyId``.
-    :param cleanup: delete each shard's S3 input and output once read back.
-    :param s3_endpoint_url: S3 endpoint override (a VPC endpoint, or moto in tests).
-    :param sagemaker_endpoint_url: SageMaker API endpoint override (default: the model's
-        ``control_plane_endpoint_url``).
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    bucket: str = Field(min_length=3, max_length=63)
-    prefix: str = "byom-batch"
-    model_name: str | None = None
-    instance_type: str = "ml.m5.xlarge"
-    instance_count: int = Field(default=1, ge=1)
-    max_payload_mb: int = Field(default=6, ge=1, le=100)
-    max_concurrent_transforms: int = Field(default=0, ge=0)
-    invocations_timeout: int = Field(default=600, ge=1, le=3600)
-    invocations_max_retries: int | None = Field(default=None, ge=0, le=3)
-    shard_size: int = Field(default=1000, ge=1)
-    jobs_in_flight: int = Field(default=2, ge=1)
-    poll_interval: float = Field(default=15.0, gt=0.0)
-    timeout: float = Field(default=86_400.0, gt=0.0)
-    kms_key_id: str | None = None
-    cleanup: bool = True
-    s3_endpoint_url: str | None = None
-    sagemaker_endpoint_url: str | None = None
 
 
 class TransformBackend:
@@ -288,19 +241,3 @@ class TransformBackend:
     def close(self) -> None:
         self.s3.close()
         self.sagemaker.close()
-
-
-def build_backend(model: Mapping[str, Any], options: Mapping[str, Any], *, job_id: str) -> TransformBackend:
-    """The runner's backend for one job: the model's ``[models.ALIAS]`` options (validated
-    as a SageMaker model) and the job's ``[sagemaker_transform]`` table."""
-    try:
-        config = SageMakerConfig.model_validate(dict(model))
-    except ValidationError as exc:
-        raise ConfigError(f"the model is not a valid SageMaker model: {exc.errors()[0]['msg']}") from None
-    try:
-        parsed = TransformOptions.model_validate(dict(options))
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        field = ".".join(str(p) for p in error["loc"])
-        raise ConfigError(error["msg"], field=f"sagemaker_transform.{field}") from None
-    return TransformBackend(config, parsed, job_id=job_id)

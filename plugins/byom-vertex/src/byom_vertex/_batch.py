@@ -21,17 +21,15 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from byom_sdk import Boundary, Capabilities, ConfigError, ModelInfo, PolicyViolation
 from byom_sdk.batch import ShardAnswer, StagedShard, parse_json_lines
 from byom_sdk.trust import check_boundary
 from byom_sdk.trust.residency import is_loopback
 
 from ._codecs import load_codec
-from ._config import VertexConfig
+from ._config import VertexBatchOptions, VertexConfig
 
-__all__ = ["VertexBatchBackend", "VertexBatchOptions", "build_backend"]
+__all__ = ["VertexBatchBackend"]
 
 NAME = "vertex-batch"
 _DONE = {
@@ -41,50 +39,6 @@ _DONE = {
     "JOB_STATE_PARTIALLY_SUCCEEDED",
     "JOB_STATE_EXPIRED",
 }
-
-
-class VertexBatchOptions(BaseModel):
-    """The ``[vertex_batch]`` table of a batch job.
-
-    :param bucket: the Cloud Storage bucket staging inputs and outputs (in the model's region).
-    :param model: the registry Model the job runs: ``projects/P/locations/L/models/ID``
-        (``@version`` / ``@alias`` allowed) or just the id (the model's project and location).
-    :param prefix: object prefix; each run writes under ``<prefix>/<job id>/``.
-    :param machine_type: ``dedicated_resources.machine_spec.machine_type``.
-    :param starting_replica_count: / :param max_replica_count: the job's replicas.
-    :param batch_size: ``manual_batch_tuning_parameters.batch_size`` (instances per request).
-    :param shard_size: records per job. :param jobs_in_flight: jobs running at once.
-    :param max_payload_mb: the largest encoded record accepted.
-    :param poll_interval: seconds between ``GetBatchPredictionJob`` calls.
-    :param timeout: seconds a job may run before it is cancelled.
-    :param cleanup: delete each shard's input and output once read back.
-    :param api_endpoint: the JobService host (default ``{location}-aiplatform.googleapis.com``).
-    :param insecure: plaintext gRPC to ``api_endpoint`` (loopback test servers only).
-    :param gcs_endpoint_url: Cloud Storage endpoint override (the emulator in tests).
-    :param service_account: the service account the job runs as.
-    :param labels: labels of every job.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    bucket: str = Field(min_length=3, max_length=222)
-    model: str = Field(min_length=1)
-    prefix: str = "byom-batch"
-    machine_type: str = "n1-standard-4"
-    starting_replica_count: int = Field(default=1, ge=1)
-    max_replica_count: int = Field(default=1, ge=1)
-    batch_size: int | None = Field(default=None, ge=1)
-    shard_size: int = Field(default=1000, ge=1)
-    jobs_in_flight: int = Field(default=2, ge=1)
-    max_payload_mb: float = Field(default=1.5, gt=0.0)
-    poll_interval: float = Field(default=30.0, gt=0.0)
-    timeout: float = Field(default=86_400.0, gt=0.0)
-    cleanup: bool = True
-    api_endpoint: str | None = None
-    insecure: bool = False
-    gcs_endpoint_url: str | None = None
-    service_account: str | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
 
 
 class VertexBatchBackend:
@@ -308,19 +262,3 @@ class VertexBatchBackend:
         if transport is not None:
             transport.close()
         self.storage.close()
-
-
-def build_backend(model: Mapping[str, Any], options: Mapping[str, Any], *, job_id: str) -> VertexBatchBackend:
-    """The runner's backend for one job: the model's ``[models.ALIAS]`` options (validated
-    as a Vertex model) and the job's ``[vertex_batch]`` table."""
-    try:
-        config = VertexConfig.model_validate(dict(model))
-    except ValidationError as exc:
-        raise ConfigError(f"the model is not a valid Vertex model: {exc.errors()[0]['msg']}") from None
-    try:
-        parsed = VertexBatchOptions.model_validate(dict(options))
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        field = ".".join(str(p) for p in error["loc"])
-        raise ConfigError(error["msg"], field=f"vertex_batch.{field}") from None
-    return VertexBatchBackend(config, parsed, job_id=job_id)

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from byom_sdk import ConfigPath
 from byom_sdk.trust.residency import is_loopback
 
-__all__ = ["CODECS", "CredentialsConfig", "VertexConfig"]
+__all__ = ["CODECS", "CredentialsConfig", "VertexBatchOptions", "VertexConfig"]
 
 #: The built-in payload codecs; ``custom`` loads ``codec_options.class``.
 CODECS = ("vllm", "tgi", "openai", "tei", "google-embeddings", "custom")
@@ -167,3 +167,47 @@ class VertexConfig(BaseModel):
     @property
     def plaintext(self) -> bool:
         return self.insecure or (self.api_endpoint or "").startswith("http://")
+
+
+class VertexBatchOptions(BaseModel):
+    """The ``[vertex_batch]`` table of a batch job.
+
+    :param bucket: the Cloud Storage bucket staging inputs and outputs (in the model's region).
+    :param model: the registry Model the job runs: ``projects/P/locations/L/models/ID``
+        (``@version`` / ``@alias`` allowed) or just the id (the model's project and location).
+    :param prefix: object prefix; each run writes under ``<prefix>/<job id>/``.
+    :param machine_type: ``dedicated_resources.machine_spec.machine_type``.
+    :param starting_replica_count: / :param max_replica_count: the job's replicas.
+    :param batch_size: ``manual_batch_tuning_parameters.batch_size`` (instances per request).
+    :param shard_size: records per job. :param jobs_in_flight: jobs running at once.
+    :param max_payload_mb: the largest encoded record accepted.
+    :param poll_interval: seconds between ``GetBatchPredictionJob`` calls.
+    :param timeout: seconds a job may run before it is cancelled.
+    :param cleanup: delete each shard's input and output once read back.
+    :param api_endpoint: the JobService host (default ``{location}-aiplatform.googleapis.com``).
+    :param insecure: plaintext gRPC to ``api_endpoint`` (loopback test servers only).
+    :param gcs_endpoint_url: Cloud Storage endpoint override (the emulator in tests).
+    :param service_account: the service account the job runs as.
+    :param labels: labels of every job.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bucket: str = Field(min_length=3, max_length=222)
+    model: str = Field(min_length=1)
+    prefix: str = "byom-batch"
+    machine_type: str = "n1-standard-4"
+    starting_replica_count: int = Field(default=1, ge=1)
+    max_replica_count: int = Field(default=1, ge=1)
+    batch_size: int | None = Field(default=None, ge=1)
+    shard_size: int = Field(default=1000, ge=1)
+    jobs_in_flight: int = Field(default=2, ge=1)
+    max_payload_mb: float = Field(default=1.5, gt=0.0)
+    poll_interval: float = Field(default=30.0, gt=0.0)
+    timeout: float = Field(default=86_400.0, gt=0.0)
+    cleanup: bool = True
+    api_endpoint: str | None = None
+    insecure: bool = False
+    gcs_endpoint_url: str | None = None
+    service_account: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)

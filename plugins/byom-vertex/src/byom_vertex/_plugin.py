@@ -7,12 +7,11 @@ load when a model makes its first call (or verifies its boundary).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from byom_sdk import BatchRunnerSpec, ModelProviderSpec, hookimpl
 
-from ._config import VertexConfig
+from ._config import VertexBatchOptions, VertexConfig
 
 if TYPE_CHECKING:
     from byom_sdk import Provider
@@ -38,10 +37,10 @@ def byom_model_providers() -> list[ModelProviderSpec]:
     ]
 
 
-def _build_batch(model: Mapping[str, Any], options: Mapping[str, Any], *, job_id: str) -> VertexBatchBackend:
-    from ._batch import build_backend
+def _build_batch(config: VertexConfig, options: VertexBatchOptions, *, job_id: str) -> VertexBatchBackend:
+    from ._batch import VertexBatchBackend
 
-    return build_backend(model, options, job_id=job_id)
+    return VertexBatchBackend(config, options, job_id=job_id)
 
 
 @hookimpl
@@ -51,6 +50,7 @@ def byom_batch_runners() -> list[BatchRunnerSpec]:
             name="vertex-batch",
             provider="vertex",
             factory=_build_batch,
+            config_schema=VertexBatchOptions,
             description="Vertex AI BatchPredictionJobs, staged through Cloud Storage with the model's codec",
         )
     ]
