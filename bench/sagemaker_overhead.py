@@ -5,7 +5,9 @@ audit in memory; and with the SQLite audit: an intent and an outcome record per 
 trust on with the default policy and SQLite audit for a short prompt and a 2 KB prompt
 with PII in it — and of the bare ``SageMakerModel`` (the plugin's own cost), against a raw
 ``invoke_endpoint`` + ``Body.read()`` + ``json.loads`` on a reused boto3 client sending the
-same bodies, all against the same loopback ``LocalSageMakerServer`` (TGI personality):
+same bodies, all against the same loopback ``LocalSageMakerServer`` (TGI personality) in a
+process of its own, as a real endpoint is (in this process its request handling would
+compete for the GIL and the caches with the calls being measured):
 1,000 calls each, interleaved in one run with the order rotated every round. Extras are
 paired (each byom call minus the raw call of the same round): median and p95.
 
@@ -23,6 +25,8 @@ import json
 import platform
 import pstats
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -30,13 +34,20 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from byom_sagemaker.testing import LocalSageMakerServer
 
 import byom_sdk
 from byom_sdk import GenerateRequest
-from byom_sdk.testing import ScriptedModel
 
 PROMPT = "Summarise ticket 4711"
+ENDPOINT = """
+import json, sys
+from byom_sagemaker.testing import LocalSageMakerServer
+from byom_sdk.testing import ScriptedModel
+with LocalSageMakerServer(region="eu-west-1") as server:
+    server.add_endpoint("bench", "tgi", ScriptedModel(["a short reply of seven words here"]))
+    print(json.dumps(server.model_config("bench")), flush=True)
+    sys.stdin.read()
+"""
 
 
 LONG = (
@@ -56,18 +67,29 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     warnings.simplefilter("ignore")  # plugins of other teams may warn while loading
+    endpoint = subprocess.Popen(
+        [sys.executable, "-c", ENDPOINT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert endpoint.stdout is not None and endpoint.stdin is not None
+    try:
+        config = json.loads(endpoint.stdout.readline())
+        run(args, config)
+    finally:
+        endpoint.stdin.close()  # the endpoint exits when its stdin ends
+        endpoint.wait(timeout=30)
+
+
+def run(args: argparse.Namespace, config: dict[str, Any]) -> None:
     from byom_sagemaker import SageMakerConfig, SageMakerModel
 
     from byom_sdk.wire.hf import TGI
 
-    with tempfile.TemporaryDirectory() as folder, LocalSageMakerServer(region="eu-west-1") as server:
-        server.add_endpoint("bench", "tgi", ScriptedModel(["a short reply of seven words here"]))
-        config = server.model_config("bench")
+    with tempfile.TemporaryDirectory() as folder:
         creds = config["credentials"]
         raw = boto3.client(
             "sagemaker-runtime",
             region_name="eu-west-1",
-            endpoint_url=server.url,
+            endpoint_url=config["endpoint_url"],
             aws_access_key_id=creds["access_key_id"],
             aws_secret_access_key=creds["secret_access_key"],
             config=Config(retries={"total_max_attempts": 1}),
