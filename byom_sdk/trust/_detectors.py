@@ -102,7 +102,15 @@ BUILTIN_ENTITIES: tuple[str, ...] = (
 
 # Anchored on "@" (a literal the regex engine finds fast); the local part is then walked
 # back by hand, which is much cheaper than letting the engine try every word start.
-_EMAIL_DOMAIN = r"@[A-Za-z0-9][A-Za-z0-9.-]{0,252}\.[A-Za-z]{2,63}(?![\w-])"
+# Domain labels may hold the letters of internationalised names in European scripts
+# (Latin, Greek, Cyrillic: "müller.de"); the top-level domain is ASCII or punycode. The
+# address ends at anything else, so one written inside Chinese or Japanese text without
+# spaces ("メールはann@example.comです") still ends at ".com".
+_NAME_CHARS = "A-Za-z0-9\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u0370-\u03ff\u0400-\u04ff"
+_EMAIL_DOMAIN = (
+    rf"@[{_NAME_CHARS}][{_NAME_CHARS}.-]{{0,252}}\.(?:[A-Za-z]{{2,63}}|xn--[A-Za-z0-9-]{{1,59}})"
+    rf"(?![{_NAME_CHARS}-])"
+)
 _EMAIL_LOCAL_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-"
 _IBAN = r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,32}"
 _AWS_SECRET = r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"
@@ -238,8 +246,12 @@ def _resolve(ordered: list[Span]) -> list[Span]:
 
 def _email_start(text: str, at: int, end: int) -> int | None:
     floor = max(0, at - 65)
-    # The local part, walked back from "@": rstrip does the walk in C.
+    # The local part, walked back from "@": rstrip does the walk in C. Letters of European
+    # scripts are part of it too ("jörg.müller@", RFC 6531); other scripts' characters end
+    # it, since Chinese or Japanese text runs into an address without a space.
     start = floor + len(text[floor:at].rstrip(_EMAIL_LOCAL_CHARS))
+    while start > floor and "\u00c0" <= text[start - 1] <= "\u04ff" and text[start - 1].isalpha():
+        start = floor + len(text[floor : start - 1].rstrip(_EMAIL_LOCAL_CHARS))
     if at - start > 64:
         return None
     while start < at and not text[start].isalnum():  # a local part starts alphanumeric

@@ -253,3 +253,35 @@ def test_signature_abbreviations_and_cidr(masker):
 
 def test_file_names_with_at_are_not_emails(masker):
     assert found(masker, "icon@2x.png, lib@1.2.min.js and ann@example.com") == [("EMAIL", "ann@example.com")]
+
+
+# -- e-mail addresses in any script's text ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("メールはann@example.comです", "ann@example.com"),  # Japanese runs into the address
+        ("请联系ann.lee@example.cn谢谢", "ann.lee@example.cn"),
+        ("Mail an müller@example.de bitte", "müller@example.de"),  # no "mü" left behind
+        ("jörg.schröder@müller.de", "jörg.schröder@müller.de"),  # internationalised domain
+        ("Email: άννα@παράδειγμα.gr", "άννα@παράδειγμα.gr"),
+        ("x@xn--mller-kva.de", "x@xn--mller-kva.de"),  # punycode
+        ("backup ann@example.com_old", "ann@example.com"),
+    ],
+)
+def test_addresses_are_masked_whole_in_any_script(masker, text, value):
+    assert found(masker, text) == [("EMAIL", value)]
+
+
+# -- voided sample SSNs -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["123-45-6789", "219-09-9999", "078-05-1120", "123 45 6789", "123456789"])
+def test_published_sample_ssns_are_ssns_beside_an_ssn_label(masker, value):
+    assert found(masker, f"SSN: {value}") == [("US_SSN", value)]
+
+
+@pytest.mark.parametrize("text", ["order 123-45-6789", "id 123456789", "ref 219 09 9999"])
+def test_published_sample_ssns_without_a_label_are_not_ssns(masker, text):
+    assert [entity for entity, _ in found(masker, text)] != ["US_SSN"]

@@ -103,12 +103,23 @@ def ssn_valid(area: str, group: str, serial: str) -> bool:
     """US SSN structure: area 001-899 except 666, group 01-99, serial 0001-9999.
 
     Numbers the SSA voided after they were published (078-05-1120 from a wallet insert,
-    219-09-9999 from an ad, and the sample 123-45-6789) are rejected too.
+    219-09-9999 from an ad, and the sample 123-45-6789) are rejected too; see
+    :func:`ssn_published` for how the detector still masks them beside an SSN label.
     """
+    return ssn_shaped(area, group, serial) and not ssn_published(area + group + serial)
+
+
+def ssn_shaped(area: str, group: str, serial: str) -> bool:
+    """The SSN structure alone (no list of voided numbers)."""
     a = int(area)
-    if a == 0 or a == 666 or a >= 900 or group == "00" or serial == "0000":
-        return False
-    return area + group + serial not in _SSN_BLOCKLIST
+    return not (a == 0 or a == 666 or a >= 900 or group == "00" or serial == "0000")
+
+
+def ssn_published(digits: str) -> bool:
+    """One of the voided, widely published numbers. Never issued to anyone, but a text that
+    labels one an SSN uses it as one (sample data, a form filled in for a test), so the
+    detector still masks it when an SSN context word is near, and only then."""
+    return digits in _SSN_BLOCKLIST
 
 
 def de_tax_id_valid(digits: str) -> bool:

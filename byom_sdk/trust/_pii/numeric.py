@@ -33,7 +33,8 @@ from .checksums import (
     es_nif_valid,
     fr_nir_valid,
     luhn_valid,
-    ssn_valid,
+    ssn_published,
+    ssn_shaped,
     uk_nino_valid,
 )
 from .context import fold
@@ -476,9 +477,12 @@ def _candidates(
     if (
         total == 9
         and (i == j or (lengths == (3, 2, 4) and sep == seps[i + 1] and sep in "- "))
-        and ssn_valid(digits[:3], digits[3:5], digits[5:])
+        and ssn_shaped(digits[:3], digits[3:5], digits[5:])
     ):
-        options.append(("US_SSN", 0.3 if i == j else (0.6 if sep == "-" else 0.5), start, end))
+        score = 0.3 if i == j else (0.6 if sep == "-" else 0.5)
+        if ssn_published(digits):  # a voided sample number: an SSN only beside an SSN label
+            score = 0.15 if i == j else 0.3
+        options.append(("US_SSN", score, start, end))
     if total == 11 and (i == j or (lengths == (2, 3, 3, 3) and seps[i:j].count(sep) == 3)) and de_tax_id_valid(digits):
         options.append(("DE_TAX_ID", 0.6 if i != j else 0.45, start, end))
     if (
