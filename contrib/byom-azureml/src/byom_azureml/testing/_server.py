@@ -169,6 +169,13 @@ class _Server(ThreadingHTTPServer):
         self.slow_seconds = slow_seconds
         self.log: list[LoggedRequest] = []
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return  # the client gave up first (a timeout scenario): expected, not a server bug
+        super().handle_error(request, client_address)
+
 
 class LocalAzureMLServer:
     """A managed online endpoint on 127.0.0.1 (use as a context manager).
