@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from ._driver import arun_job, run_job
     from ._job import BatchJob, RayOptions, load_job_file
     from ._records import Item, OutputWriter, read_records
-    from ._staged import ShardAnswer, StagedBackend, StagedShard, parse_json_lines
+    from ._staged import ShardAnswer, StagedBackend, StagedShard, parse_json_lines, preflight_targets
     from ._summary import BatchSummary
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "arun_job",
     "load_job_file",
     "parse_json_lines",
+    "preflight_targets",
     "read_records",
     "run_batch",
     "run_job",
@@ -57,6 +58,7 @@ _LAZY = {
     "StagedBackend": "._staged",
     "StagedShard": "._staged",
     "parse_json_lines": "._staged",
+    "preflight_targets": "._staged",
     "Item": "._records",
     "OutputWriter": "._records",
     "read_records": "._records",

@@ -29,7 +29,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import ValidationError
 
-from .._errors import BadRequest, ConfigError, ModelError, Unavailable
+from .._errors import BadRequest, ConfigError, ModelError, PolicyViolation, Unavailable
 from .._validation import describe_validation_error
 from ..wire import WireProvider
 from ._item import arun_item
@@ -38,7 +38,7 @@ from ._records import Item
 from ._worker import new_shard_id
 
 if TYPE_CHECKING:
-    from .._types import EmbedRequest, GenerateRequest, ModelInfo
+    from .._types import Boundary, EmbedRequest, GenerateRequest, ModelInfo
     from ..wire import Codec
     from ._driver import Emit, RunContext
 
@@ -49,6 +49,7 @@ __all__ = [
     "StagedShard",
     "StagedTransport",
     "parse_json_lines",
+    "preflight_targets",
     "run_staged",
 ]
 
@@ -347,3 +348,23 @@ def parse_json_lines(data: bytes) -> Iterator[Mapping[str, Any]]:
             value = json.loads(raw)
             if isinstance(value, Mapping):
                 yield value
+
+
+def preflight_targets(runner: str, targets: list[tuple[str, Boundary]], policy: Any) -> list[dict[str, str]]:
+    """Gate every service a cloud runner's job reaches (``(name, boundary)`` pairs: the job
+    API, the staging bucket) against the model's ``policy``; the decisions, each with its
+    target, for the job's audit record.
+
+    :raises PolicyViolation: the first target the policy refuses, naming it and the rule.
+    """
+    from ..trust import check_boundary
+
+    decisions: list[dict[str, str]] = []
+    for target, boundary in targets:
+        for decision in check_boundary(boundary, policy):
+            decisions.append({"target": target, **decision.as_dict()})
+            if decision.result == "violation":
+                raise PolicyViolation(
+                    f"{runner}: {target} refused by rule '{decision.rule}': {decision.detail}", rule=decision.rule
+                )
+    return decisions

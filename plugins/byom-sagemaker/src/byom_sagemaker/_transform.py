@@ -25,9 +25,8 @@ import json
 import time
 from typing import Any
 
-from byom_sdk import Boundary, Capabilities, ConfigError, ModelInfo, PolicyViolation
-from byom_sdk.batch import ShardAnswer, StagedShard, parse_json_lines
-from byom_sdk.trust import check_boundary
+from byom_sdk import Boundary, Capabilities, ConfigError, ModelInfo
+from byom_sdk.batch import ShardAnswer, StagedShard, parse_json_lines, preflight_targets
 from byom_sdk.trust.residency import is_loopback
 
 from ._codecs import load_codec
@@ -145,15 +144,7 @@ class TransformBackend:
                     field="sagemaker_transform.bucket",
                 )
             targets.append(("bucket", Boundary(provider=NAME, location_kind="customer-cloud", region=location)))
-        decisions: list[dict[str, str]] = []
-        for target, boundary in targets:
-            for decision in check_boundary(boundary, policy):
-                decisions.append({"target": target, **decision.as_dict()})
-                if decision.result == "violation":
-                    raise PolicyViolation(
-                        f"{NAME}: {target} refused by rule '{decision.rule}': {decision.detail}", rule=decision.rule
-                    )
-        return decisions
+        return preflight_targets(NAME, targets, policy)
 
     # -- staging ---------------------------------------------------------------------------------
 
