@@ -296,3 +296,75 @@ class DeclaresAsyncNativeWithoutIt(EchoHTTPProvider):
     ahandle_generate = Provider.ahandle_generate
     ahandle_stream = Provider.ahandle_stream
     ahandle_embed = Provider.ahandle_embed
+
+
+class EmbeddingsNotNormalized(EchoHTTPProvider):
+    """Declares unit-length embeddings but returns the server's raw vectors scaled (a model
+    whose pooling lost its final L2 normalisation)."""
+
+    def embed_response(self, data: dict[str, Any], started: float) -> EmbedResponse:
+        rows = [{**row, "embedding": [2.0 * v for v in row["embedding"]]} for row in data["data"]]
+        return super().embed_response({**data, "data": rows}, started)
+
+
+class DeclaresWrongDimension(EchoHTTPProvider):
+    """Declares the dimension of another model of the family (16) while serving 8."""
+
+    def __init__(self, base_url: str, **kwargs: Any) -> None:
+        super().__init__(base_url, **kwargs)
+        self._info = self._info.model_copy(update={"embedding_dimension": 16})
+
+
+class ContainerErrorIsRetryable(EchoHTTPProvider):
+    """Maps the container's 424 (the model failed) to ``Unavailable``: a request that broke
+    the model is retried."""
+
+    def post(self, path: str, body: dict[str, Any], timeout: httpx.Timeout) -> dict[str, Any]:
+        with mapped():
+            response = self._client.post(path, json=body, timeout=timeout)
+        if response.status_code == 424:
+            raise Unavailable(f"{NAME}: model failed, retry", provider=NAME, status_code=424)
+        if response.status_code >= 400:
+            raise error_for(response)
+        data: dict[str, Any] = response.json()
+        return data
+
+    async def apost(self, path: str, body: dict[str, Any], timeout: httpx.Timeout) -> dict[str, Any]:
+        return await asyncio.to_thread(self.post, path, body, timeout)
+
+
+class CloseNotIdempotent(EchoHTTPProvider):
+    """Drops its client on ``close()``; a second ``close()`` fails with AttributeError."""
+
+    def close(self) -> None:
+        self._client.close()
+        del self._client
+        Provider.close(self)
+
+
+class StreamWithoutUsage(EchoHTTPProvider):
+    """Streams end with a bare ``FinishEvent``: the server's counts on the last line are
+    dropped, so a streamed call reports no usage."""
+
+    def events(self, line: dict[str, Any]) -> Iterator[Any]:
+        if "finish_reason" in line:
+            yield FinishEvent(finish_reason=line["finish_reason"])
+        else:
+            yield from super().events(line)
+
+
+class StreamIgnoresStop(EchoHTTPProvider):
+    """The streaming payload is built by hand and forgets the stop strings."""
+
+    def payload(self, request: GenerateRequest, *, stream: bool) -> dict[str, Any]:
+        body = super().payload(request, stream=stream)
+        if stream:
+            body["stop"] = []
+        return body
+
+
+class ZeroInputUsage(EchoHTTPProvider):
+    """Reads only the completion count and reports 0 input tokens for every prompt."""
+
+    def usage(self, data: dict[str, Any]) -> Usage:
+        return Usage(input_tokens=0, output_tokens=data["usage"]["output_tokens"], source="server")
