@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from byom_sdk import (
+    BadRequest,
     EmbedResponse,
     FinishEvent,
     GenerateRequest,
@@ -368,3 +369,30 @@ class ZeroInputUsage(EchoHTTPProvider):
 
     def usage(self, data: dict[str, Any]) -> Usage:
         return Usage(input_tokens=0, output_tokens=data["usage"]["output_tokens"], source="server")
+
+
+class EmbedsFirstTextOnly(EchoHTTPProvider):
+    """Reads the first row of the server's answer for every text (a batch-shape slip):
+    every text of a batch gets the same vector."""
+
+    def embed_response(self, data: dict[str, Any], started: float) -> EmbedResponse:
+        rows = sorted(data["data"], key=lambda row: row["index"])
+        first = rows[0]["embedding"]
+        return super().embed_response({**data, "data": [{**row, "embedding": first} for row in rows]}, started)
+
+
+class FinishAlwaysLength(EchoHTTPProvider):
+    """Maps every finish reason the server sends to ``"length"``."""
+
+    def response(self, data: dict[str, Any], started: float) -> GenerateResponse:
+        return super().response({**data, "finish_reason": "length"}, started)
+
+
+class SystemRoleRejected(EchoHTTPProvider):
+    """Sends only user and assistant turns and refuses a conversation holding a system
+    message, which its API "does not support"."""
+
+    def payload(self, request: GenerateRequest, *, stream: bool) -> dict[str, Any]:
+        if request.messages is not None and any(m.role == "system" for m in request.messages):
+            raise BadRequest(f"{NAME}: role 'system' is not supported", provider=NAME)
+        return super().payload(request, stream=stream)
