@@ -19,6 +19,7 @@ from byom_sdk import (
     GenerateRequest,
     GenerateResponse,
     Provider,
+    TextDelta,
     Throttled,
     Unavailable,
     Usage,
@@ -396,3 +397,35 @@ class SystemRoleRejected(EchoHTTPProvider):
         if request.messages is not None and any(m.role == "system" for m in request.messages):
             raise BadRequest(f"{NAME}: role 'system' is not supported", provider=NAME)
         return super().payload(request, stream=stream)
+
+
+class AsyncStreamDropsLastDelta(EchoHTTPProvider):
+    """The async stream's hand-written line loop stops at the finish line one line early,
+    losing the last delta (the sync stream is right)."""
+
+    async def ahandle_stream(self, request: GenerateRequest) -> AsyncIterator[Any]:  # type: ignore[override]
+        held: TextDelta | None = None
+        async for event in super().ahandle_stream(request):
+            if isinstance(event, TextDelta):
+                if held is not None:
+                    yield held
+                held = event  # the delta before the finish line is never yielded
+            else:
+                yield event
+
+
+class AsyncEmbedIgnoresIndex(EchoHTTPProvider):
+    """``ahandle_embed`` takes rows in the server's order; only the sync side sorts them."""
+
+    async def ahandle_embed(self, request: Any) -> EmbedResponse:
+        response = await super().ahandle_embed(request)
+        return response.model_copy(update={"vectors": tuple(reversed(response.vectors))})
+
+
+class HttpsEndpointDeclaredWithoutTLS(EchoHTTPProvider):
+    """Declares an ``https://`` endpoint with ``tls=False`` (copied from the test config)."""
+
+    def __init__(self, base_url: str, **kwargs: Any) -> None:
+        super().__init__(base_url, **kwargs)
+        boundary = self._info.boundary.model_copy(update={"endpoint": "https://echo.example.com", "tls": False})
+        self._info = self._info.model_copy(update={"boundary": boundary})
