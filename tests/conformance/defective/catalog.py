@@ -200,6 +200,8 @@ DEFECTS: tuple[Defect, ...] = (
     Defect(http.AsyncStreamDropsLastDelta, HTTPSuite, "async.stream"),
     Defect(http.AsyncEmbedIgnoresIndex, HTTPSuite, "async.embed"),
     Defect(http.HttpsEndpointDeclaredWithoutTLS, HTTPSuite, "info.boundary"),
+    Defect(http.AsyncRequestOnSelf, HTTPSuite, "concurrency.asyncio"),
+    Defect(other.LossyTokenizer, ScriptedSuite, "tokenizer.roundtrip"),
     Defect(other.BotoReadTimeoutIsRetryable, BotoSuite, "errors.timeout"),
     Defect(other.BotoValidationIsModelError, BotoSuite, "errors.bad_request"),
     Defect(other.BotoAsyncLeaksClientError, BotoSuite, "errors.throttled"),

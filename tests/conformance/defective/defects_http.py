@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import time
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -429,3 +430,15 @@ class HttpsEndpointDeclaredWithoutTLS(EchoHTTPProvider):
         super().__init__(base_url, **kwargs)
         boundary = self._info.boundary.model_copy(update={"endpoint": "https://echo.example.com", "tls": False})
         self._info = self._info.model_copy(update={"boundary": boundary})
+
+
+class AsyncRequestOnSelf(EchoHTTPProvider):
+    """Keeps the current request on ``self`` across an await (a token refresh) in its
+    async path: concurrent tasks on one loop send each other's prompts."""
+
+    async def ahandle_generate(self, request: GenerateRequest) -> GenerateResponse:
+        self._current = request
+        await asyncio.sleep(0.001)  # "refresh the token"
+        started = time.perf_counter()
+        data = await self.apost("/generate", self.payload(self._current, stream=False), self.read_timeout(request))
+        return self.response(data, started)

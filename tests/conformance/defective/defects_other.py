@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError, ReadTimeoutError
@@ -167,3 +168,19 @@ class SilentEmbed(ScriptedModel):
 
     def embed(self, texts: Any, /, **kwargs: Any) -> Any:  # type: ignore[override]
         return self._embed(build_embed_request(texts))
+
+
+class SpaceCleaningTokenizer(WhitespaceTokenizer):
+    """Decodes with ``clean_up_tokenization_spaces``-style cleanup: runs of spaces and
+    newlines collapse to one space, so ``decode(encode(text))`` changes the text."""
+
+    def decode(self, ids: Sequence[int], *, skip_special_tokens: bool = False) -> str:
+        return " ".join(super().decode(ids, skip_special_tokens=skip_special_tokens).split())
+
+
+class LossyTokenizer(ScriptedModel):
+    """Its tokenizer cleans up spaces on decode."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.tokenizer_impl = SpaceCleaningTokenizer()
