@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import sys
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from functools import cache, partial
+from functools import partial
 from operator import itemgetter
 from typing import NamedTuple, Protocol, runtime_checkable
 
@@ -129,16 +128,20 @@ _LATIN1_LOWER = bytes(ord(chr(b).lower()) for b in range(256))  # str.lower, for
 _START = itemgetter(0)
 
 
-@cache
-def _ascii_folds() -> dict[int, int]:
-    """Every character that stands for one ASCII letter, digit or sign (full-width forms
-    U+FF01-FF5E, decimal digits of every script) mapped to it, for ``str.translate``."""
-    folds = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
-    for cp in range(0x80, sys.maxunicode + 1):
-        digit = unicodedata.decimal(chr(cp), -1)
-        if digit >= 0:
-            folds[cp] = 0x30 + digit
-    return folds
+# Full-width forms (U+FF01-FF5E) stand for the ASCII characters 0xFEE0 below them; decimal
+# digits of other scripts are found by the regex engine and replaced one for one.
+_FULL_WIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
+_OTHER_DIGIT = re.compile(r"(?![0-9])\d")
+
+
+def _other_digit(match: re.Match[str]) -> str:
+    return str(unicodedata.decimal(match.group()))
+
+
+def _fold_to_ascii(text: str) -> str:
+    """``text`` with full-width forms and every script's decimal digits as ASCII, one
+    character for one (so spans found on it are spans of ``text``)."""
+    return _OTHER_DIGIT.sub(_other_digit, text.translate(_FULL_WIDTH))
 
 
 def _first_of(text: str, a: str, b: str) -> int:
@@ -373,7 +376,7 @@ class BuiltinDetector:
             # Values typed in full-width forms or in another script's digits (Arabic-Indic,
             # Devanagari...) are read by a model as the same value: they are found on a copy
             # with those characters folded to ASCII, one for one, so spans stay valid.
-            text = text.translate(_ascii_folds())
+            text = _fold_to_ascii(text)
             try:
                 data = text.encode("latin-1")
                 narrow = True
