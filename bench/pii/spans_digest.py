@@ -8,10 +8,11 @@ records ``BuiltinDetector().find`` (every candidate with its score, before thres
 and overlaps), ``Masker.find`` (what is masked) and the text masked under a fixed vault
 key (placeholders included). One line per document, JSON.
 
-Run::
+Run from the repository root, before and after the change (the dump is a path of your
+choice; ``--check`` writes the fresh one beside it as ``*.now.jsonl``)::
 
-    .venv/bin/python -m bench.pii.spans_digest --out /tmp/spans-before.jsonl
-    .venv/bin/python -m bench.pii.spans_digest --check /tmp/spans-before.jsonl
+    .venv/bin/python -m bench.pii.spans_digest --out spans-before.jsonl
+    .venv/bin/python -m bench.pii.spans_digest --check spans-before.jsonl
 """
 
 from __future__ import annotations
