@@ -41,6 +41,7 @@ __all__ = [
     "ServeError",
     "classify",
     "dumps",
+    "frames_of",
     "guarded",
     "read_json",
 ]
@@ -144,6 +145,22 @@ def classify(error: BaseException) -> ServeError:
 
 def dumps(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+async def frames_of(
+    first: Any, stream: AsyncIterator[Any], handle: Callable[[Any], bytes | None]
+) -> AsyncIterator[bytes]:
+    """What ``handle`` makes of ``first`` (the event already read to decide the status)
+    and of every later event of ``stream``; events it answers ``None`` for write nothing."""
+    if first is None:
+        return
+    out = handle(first)
+    if out is not None:
+        yield out
+    async for event in stream:
+        out = handle(event)
+        if out is not None:
+            yield out
 
 
 async def read_json(request: Request, limit: int) -> Any:

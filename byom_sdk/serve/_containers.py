@@ -44,6 +44,7 @@ from ._calls import (
     ServeError,
     classify,
     dumps,
+    frames_of,
     gather_all,
     guarded,
     invalid,
@@ -182,14 +183,8 @@ async def tgi_events(stream: Any, first: StreamEvent | None, *, sse: bool, seed:
                 usage = event.usage or usage
             return None
 
-        if first is not None:
-            out = handle(first)
-            if out is not None:
-                yield out
-            async for event in stream:
-                out = handle(event)
-                if out is not None:
-                    yield out
+        async for frame in frames_of(first, stream, handle):
+            yield frame
         final = {
             "index": len(pieces) + 1,
             "token": {"id": 0, "text": "", "logprob": 0.0, "special": True},

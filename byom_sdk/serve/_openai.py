@@ -44,6 +44,7 @@ from ._calls import (
     ServeError,
     classify,
     dumps,
+    frames_of,
     gather_all,
     guarded,
     invalid,
@@ -351,14 +352,8 @@ async def openai_events(
                 usage = event.usage or usage
             return None
 
-        if first is not None:
-            out = handle(first)
-            if out is not None:
-                yield out
-            async for event in stream:
-                out = handle(event)
-                if out is not None:
-                    yield out
+        async for frame in frames_of(first, stream, handle):
+            yield frame
         last: dict[str, Any] = {"index": 0, "logprobs": None, "finish_reason": finish(reason)}
         if chat:
             last["delta"] = {}
