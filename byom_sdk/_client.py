@@ -269,6 +269,8 @@ class Client:
             self._validate_provider_config(entry)
         try:
             built = spec.factory(self._provider_configs[alias])
+        except ConfigError as exc:
+            raise exc.within(source=self.source, alias=alias) from None
         except ByomError:
             raise
         except Exception as exc:

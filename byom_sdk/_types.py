@@ -337,19 +337,20 @@ class Boundary(_Frozen):
     def _destination(cls, data: Any) -> Any:
         if not isinstance(data, Mapping):
             return data
-        from .trust._residency._hosts import host_of, redact_url
+        from .trust._residency._hosts import host_of, redact_url, unparseable_host
 
         values = dict(data)
         endpoint = values.get("endpoint")
         if isinstance(endpoint, str):
             values["endpoint"] = redact_url(endpoint)
             if values.get("host") is None:
-                values["host"] = host_of(endpoint) or values["endpoint"]
+                values["host"] = host_of(endpoint) or unparseable_host(endpoint)
         host = values.get("host")
         if isinstance(host, str):
             # A host given as a URL or with userinfo is normalised; one that cannot be
-            # parsed is kept (redacted) so the gate can refuse it by name.
-            values["host"] = host_of(host) or redact_url(host)
+            # parsed is kept redacted and marked, so the gate refuses it by name (its
+            # redacted form alone might parse, as another host than the client's).
+            values["host"] = host_of(host) or unparseable_host(host)
         if values.get("region_source") is None:
             in_process = values.get("location_kind") == "process" and values.get("host") is None
             values["region_source"] = "process" if in_process else "declared"

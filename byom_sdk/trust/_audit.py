@@ -233,6 +233,11 @@ class SqliteAuditSink:
         conn: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():
+                # The head file before the database: a log without a header and without a
+                # head file is then never one a writer left, but one that was wiped.
+                os.close(os.open(self.head_file, os.O_RDWR | os.O_CREAT, 0o600))
+                _fsync_dir(self.head_file.parent)
             conn = self._connect()
             meta, tail, fd = self._prepare(conn, keys)
         except BaseException as exc:

@@ -13,6 +13,7 @@ import hmac
 import json
 import os
 import sqlite3
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -97,11 +98,15 @@ def read_head_bytes(path: Path) -> bytes | None:
     """The raw head block of the log at ``path`` (``None``: no head file)."""
     head_file = head_path(path)
     try:
-        fd = os.open(head_file, os.O_RDONLY)
+        # Non-blocking: a FIFO put in the head's place must not hang verify.
+        fd = os.open(head_file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise AuditError(f"head file {head_file} cannot be read: {exc.strerror or exc}", path=str(head_file)) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise AuditError(f"head file {head_file} is not a regular file", path=str(head_file))
     try:
         if fcntl is not None:  # writers rewrite the block in place under this lock
             fcntl.flock(fd, fcntl.LOCK_SH)
@@ -137,7 +142,10 @@ def _entries(conn: sqlite3.Connection, *, newest_first: bool, limit: int | None,
         params = (limit,)
     for row in conn.execute(sql, params):
         kid = str(row[5]) if v2 else NO_KEY
-        yield AuditEntry(int(row[0]), str(row[1]), str(row[2]), str(row[3]), str(row[4]), kid)
+        # A seq that is no integer (the column was rebuilt without its type) is a break
+        # in the chain for verify to report, not a reader's crash.
+        seq = row[0] if type(row[0]) is int else -1
+        yield AuditEntry(seq, str(row[1]), str(row[2]), str(row[3]), str(row[4]), kid)
 
 
 def _schema(conn: sqlite3.Connection) -> tuple[bool, bool]:
@@ -243,6 +251,13 @@ def _verify_conn(
             if isinstance(checkpoint, Checkpoint) and checkpoint.size > 0:
                 reason = f"the log has no header and no records but a checkpoint of it says {checkpoint.size}"
                 return VerifyResult(False, 0, 1, reason)
+        others = sorted(str(row[0]) for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+        if others:
+            return VerifyResult(False, 0, 0, f"not a byom audit log: it holds other tables ({', '.join(others)})")
+        if head == "missing":
+            # A writer creates the head file before the database: a log without a header
+            # is honest (a writer killed before its first commit) only beside one.
+            return VerifyResult(False, 0, 0, "the log has no header and no head file: it was wiped")
         return VerifyResult(True, 0, unchecked=["nothing: the log was never initialised (no header)"])
     rows = {str(k): str(v) for k, v in conn.execute("SELECT key, value FROM meta")}
     try:

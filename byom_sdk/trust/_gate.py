@@ -16,7 +16,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from .._types import Boundary, LocationKind
-from ._policy import TrustedEndpoint, TrustPolicy
+from ._policy import TrustedEndpoint, TrustPolicy, host_pattern_matches
 from ._residency import (
     Cloud,
     Destination,
@@ -67,7 +67,7 @@ def _trusted(destination: Destination, entries: tuple[TrustedEndpoint, ...]) -> 
                 pattern, strict=False
             ):
                 return index, entry
-        elif fnmatch.fnmatchcase(destination.hostname, pattern) or fnmatch.fnmatchcase(destination.host, pattern):
+        elif host_pattern_matches(pattern, destination.hostname, destination.port):
             return index, entry
     return None
 
@@ -103,7 +103,8 @@ def _resolve(boundary: Boundary, policy: TrustPolicy) -> _Where:
     try:
         destination = derive_destination(boundary.host)
     except ValueError as exc:
-        return _Where("invalid", f"host '{boundary.host}'", host_problem=str(exc), location_kind="third-party")
+        shown = "the destination host" if boundary.host.startswith("<") else f"host '{boundary.host}'"
+        return _Where("invalid", shown, host_problem=str(exc), location_kind="third-party")
     label = f"host {destination.host}"
     if destination.kind == "loopback":
         return _Where(

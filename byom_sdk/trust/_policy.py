@@ -8,6 +8,7 @@ the policy. A model's ``trust = {...}`` table is deep-merged over the client pol
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Union
 
@@ -193,6 +194,61 @@ RegionPattern = Annotated[str, AfterValidator(_region_pattern)]
 Jurisdiction = Annotated[str, AfterValidator(_jurisdiction)]
 
 
+_PORT_SUFFIX = re.compile(r":([0-9]{1,5})$")
+_PATTERN_LABEL = re.compile(r"^(?:\*|[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)$")
+
+
+def split_host_pattern(pattern: str) -> tuple[str, int | None]:
+    """``pattern`` (lowercase, no network) as its host part and port."""
+    if pattern.startswith("["):  # an IPv6 literal, maybe with a port
+        host, _, rest = pattern[1:].partition("]")
+        return host, int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else None
+    match = _PORT_SUFFIX.search(pattern)
+    if match is not None and pattern.count(":") == 1:
+        return pattern[: match.start()], int(match.group(1))
+    return pattern, None
+
+
+def host_pattern_problem(pattern: str) -> str | None:
+    """Why ``pattern`` is no host pattern, or ``None``. A ``*`` stands for one whole DNS
+    label (as in a TLS wildcard): ``*.vpce.corp.example`` or ``10.20.0.*``, never
+    ``10.20.0.5.evil.example``; at least two labels must be literal."""
+    host, port = split_host_pattern(pattern)
+    if port is not None and not 0 < port < 65536:
+        return f"'{pattern}': port {port} is out of range"
+    if ":" in host:
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return f"'{pattern}' is no host, host:port, [IPv6] or IP network (an IPv6 glob is not supported)"
+        return None
+    labels = host.rstrip(".").split(".")
+    if not all(_PATTERN_LABEL.match(label) for label in labels):
+        return (
+            f"'{pattern}' is no host pattern: labels are letters, digits, '-' and '_', and '*' stands "
+            "for one whole label ('*.corp.example', '10.20.0.*')"
+        )
+    if sum(label != "*" for label in labels) < 2:
+        return f"'{pattern}' would trust too many hosts; name at least two labels ('*.corp.example')"
+    return None
+
+
+def host_pattern_matches(pattern: str, hostname: str, port: int | None) -> bool:
+    """Whether the destination ``hostname`` (lowercase) and ``port`` (effective) match."""
+    host, wanted_port = split_host_pattern(pattern)
+    if wanted_port is not None and wanted_port != port:
+        return False
+    if ":" in host or ":" in hostname:
+        try:
+            return ipaddress.ip_address(host) == ipaddress.ip_address(hostname)
+        except ValueError:
+            return False
+    labels, names = host.rstrip(".").split("."), hostname.split(".")
+    return len(labels) == len(names) and all(
+        label == name or (label == "*" and name != "") for label, name in zip(labels, names, strict=True)
+    )
+
+
 class TrustedEndpoint(_Strict):
     """A destination whose region cannot be derived from its host, vouched for by the policy.
 
@@ -201,8 +257,9 @@ class TrustedEndpoint(_Strict):
     derive (cloud endpoint hosts, loopback) are never overridden by an entry.
 
     :param host: an exact host (``proxy.corp.example``), ``host:port``, a glob
-        (``*.vpce.corp.example``) or an IP network (``10.20.0.0/16``); matched
-        case-insensitively against the destination host.
+        (``*.vpce.corp.example``: each ``*`` is one whole label, as in a TLS wildcard) or an
+        IP network (``10.20.0.0/16``); matched case-insensitively against the destination
+        host (and its port, when the entry names one).
     :param region: the region the host stands for (a known AWS, Google Cloud or Azure name).
     :param cloud: ``aws``, ``gcp`` or ``azure``; the region must be one of its names.
     :param location_kind: what the host is. Without it an entry that names a ``cloud``
@@ -232,6 +289,9 @@ class TrustedEndpoint(_Strict):
             raise ValueError(f"'{value}' would trust every host; name the host (or a narrower glob)")
         if "://" in value or "@" in value:
             raise ValueError(f"give the host ('{value.split('://')[-1].split('/')[0]}'), not a URL")
+        problem = host_pattern_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @field_validator("region")

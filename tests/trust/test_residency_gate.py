@@ -155,6 +155,40 @@ def test_trusted_endpoints_match_globs_networks_and_ports():
         assert first_violation(boundary(endpoint), p) is not None, endpoint
 
 
+def test_a_glob_star_is_one_whole_label_never_a_run_of_labels():
+    p = policy(trusted_endpoints=[{"host": "10.20.0.*", "region": "eu-west-1", "cloud": "aws"}], **EU)
+    assert first_violation(boundary("https://10.20.0.5"), p) is None
+    for endpoint in ("https://10.20.0.5.evil.example", "https://evil.10.20.0.5", "https://10.20.1.5"):
+        assert first_violation(boundary(endpoint), p) is not None, endpoint
+    p = policy(trusted_endpoints=[{"host": "*.corp.example", "region": "eu-west-1", "cloud": "aws"}], **EU)
+    assert first_violation(boundary("https://a.corp.example"), p) is None
+    assert first_violation(boundary("https://a.b.corp.example"), p) is not None
+
+
+@pytest.mark.parametrize("pattern", ["*:443", "*.com", "[!x]*", "*example", "a.*b.example", "??.corp.example"])
+def test_host_patterns_that_would_trust_too_much_are_config_errors(pattern):
+    with pytest.raises(ConfigError, match=r"trusted_endpoints\.0\.host"):
+        policy(trusted_endpoints=[{"host": pattern, "region": "eu-west-1"}])
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://127.0.0.1:9\\@europe-west4-aiplatform.googleapis.com/v1",  # urllib3 reads 127.0.0.1
+        "https://evil.example\\@runtime.sagemaker.eu-west-1.amazonaws.com",
+        "https://runtime.sagemaker.eu-west-1.amazonaws.com\tx/endpoints/e",
+        "https://runtime.sagemaker.us%2Deast%2D1.amazonaws.com",
+    ],
+)
+def test_a_destination_that_cannot_be_read_unambiguously_is_refused_even_when_its_redaction_parses(endpoint):
+    b = boundary(endpoint, "eu-west-1")
+    assert b.host is not None and b.host.startswith("<unparseable: ")
+    assert "evil" not in b.host and "127.0.0.1" not in b.host  # redacted like the endpoint
+    refused = first_violation(b, policy(**EU))
+    assert refused.rule == "destination" and "cannot be read unambiguously" in refused.detail
+    assert Boundary(**b.model_dump()).host == b.host  # the stand-in is stable when re-validated
+
+
 def test_trusted_entry_location_kind_defaults():
     no_cloud = policy(trusted_endpoints=[{"host": "proxy.example", "region": "eu-west-1"}])
     refused = first_violation(boundary("https://proxy.example"), no_cloud)

@@ -289,9 +289,54 @@ def test_a_sink_used_across_fork_reopens_in_the_child(tmp_path):
 
 def test_a_never_initialised_file_is_ok_but_incomplete_and_is_initialised_by_a_writer(tmp_path):
     path = tmp_path / "a.sqlite"
-    sqlite3.connect(path).close()  # what a writer killed before its first commit leaves
+    # What a writer killed before its first commit leaves: its (empty) head file, then the database.
+    (tmp_path / "a.sqlite.head").touch()
+    sqlite3.connect(path).close()
     result = verify_audit(path)
     assert result.ok and result.records == 0 and not result.complete
     assert list(read_audit(path)) == []
     fill(path, n=1, key=KEY)
     assert verify_audit(path, key=KEY).complete
+
+
+@pytest.mark.parametrize("with_key", [True, False])
+def test_a_log_wiped_down_to_no_tables_and_no_head_fails(tmp_path, with_key):
+    path = tmp_path / "a.sqlite"
+    fill(path, n=3, key=KEY)
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE records")
+        conn.execute("DROP TABLE meta")
+    (tmp_path / "a.sqlite.head").unlink()
+    result = verify_audit(path, key=KEY if with_key else None)
+    assert not result.ok and "wiped" in (result.reason or "")
+
+
+def test_an_unrelated_sqlite_database_is_not_an_audit_log(tmp_path):
+    path = tmp_path / "other.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE users (id INTEGER)")
+    result = verify_audit(path)
+    assert not result.ok and "not a byom audit log" in (result.reason or "")
+
+
+def test_a_fifo_in_place_of_the_head_file_is_an_error_not_a_hang(tmp_path):
+    path = tmp_path / "a.sqlite"
+    fill(path, n=1, key=KEY)
+    head = tmp_path / "a.sqlite.head"
+    head.unlink()
+    os.mkfifo(head)
+    with pytest.raises(AuditError, match="not a regular file"):
+        verify_audit(path, key=KEY)
+
+
+def test_a_seq_that_is_no_integer_is_a_broken_chain_not_a_crash(tmp_path):
+    path = tmp_path / "a.sqlite"
+    fill(path, n=3, key=KEY)
+    with sqlite3.connect(path) as conn:
+        conn.execute("ALTER TABLE records RENAME TO old")
+        conn.execute("CREATE TABLE records (seq, prev_hash, hash, kid, mac, body)")
+        conn.execute("INSERT INTO records SELECT * FROM old")
+        conn.execute("DROP TABLE old")
+        conn.execute("UPDATE records SET seq = '2x' WHERE seq = 2")
+    result = verify_audit(path, key=KEY)
+    assert not result.ok

@@ -24,6 +24,7 @@ __all__ = [
     "redact_url",
     "same_destination",
     "split_host",
+    "unparseable_host",
 ]
 
 HostKind = Literal["loopback", "ip", "dns"]
@@ -34,6 +35,7 @@ _DNS_NAME = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
 _UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")
 # Query parameters whose values are not secrets and help a reader (Azure's api-version).
 _PUBLIC_QUERY_KEYS = frozenset({"api-version", "alt", "version"})
+_UNPARSEABLE = "<unparseable: "
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,8 @@ def split_host(value: str) -> HostPort:
     text = value.strip()
     if not text:
         raise ValueError("empty host")
+    if text.startswith(_UNPARSEABLE) and text.endswith(">"):
+        raise ValueError(text[len(_UNPARSEABLE) : -1])
     if _UNSAFE.search(text):
         raise ValueError(f"{_safe_repr(text)} contains a backslash, whitespace or a control character")
     has_scheme = "://" in text
@@ -142,6 +146,19 @@ def host_of(value: str | None) -> str | None:
         return split_host(value).host
     except ValueError:
         return None
+
+
+def unparseable_host(value: str) -> str:
+    """A marked stand-in for a host ``split_host`` refuses, ``<unparseable: reason>``: it
+    never parses (so the gate refuses it, giving the reason), names the value only
+    redacted, and is its own stand-in."""
+    if value.startswith(_UNPARSEABLE):
+        return value
+    try:
+        split_host(value)
+    except ValueError as exc:
+        return f"{_UNPARSEABLE}{exc}>"
+    raise ValueError(f"{_safe_repr(value)} is a valid host")
 
 
 def same_destination(a: HostPort, b: HostPort) -> bool:

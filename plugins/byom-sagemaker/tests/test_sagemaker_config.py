@@ -43,6 +43,9 @@ def test_unknown_keys_are_refused_by_name():
         ({"region": "Europe"}, "not an AWS region"),
         ({"endpoint_name": "bad_name!"}, "not a SageMaker endpoint name"),
         ({"endpoint_url": "127.0.0.1:8080"}, "http(s) URL"),
+        ({"endpoint_url": "https://evil.example\\@runtime.sagemaker.eu-west-1.amazonaws.com"}, "with no user info"),
+        ({"endpoint_url": "https://runtime.sagemaker.us%2Deast%2D1.amazonaws.com"}, "does not name a valid host"),
+        ({"endpoint_url": "https://runtime.sagemaker.eu-west-1.amazonaws.com?x=1"}, "with no user info, query"),
         ({"codec": "custom"}, "codec_class"),
         ({"codec_class": "a.b:C"}, "only used with codec = 'custom'"),
         ({"custom_attributes": "caf\u00e9"}, "visible ASCII"),
@@ -128,3 +131,13 @@ def test_the_network_guard_refuses_non_loopback_addresses():
 
     with socket.socket() as sock, pytest.raises(AssertionError, match=r"only 127.0.0.1"):
         sock.connect(("10.1.2.3", 443))
+
+
+def test_an_invalid_endpoint_url_from_the_environment_is_a_config_error_naming_its_sources(monkeypatch):
+    # botocore refuses it with a bare ValueError when the client is built.
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", "runtime.sagemaker.eu-west-1.amazonaws.com")
+    with isolated_registry(plugin), Client(models={"m": dict(BASE)}) as client, pytest.raises(ConfigError) as caught:
+        client.model("m")
+    message = str(caught.value)
+    assert "model 'm'" in message and "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME" in message
+    assert "not a valid endpoint URL" in message

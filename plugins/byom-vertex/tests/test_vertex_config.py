@@ -39,6 +39,30 @@ def _client(models, **kw):
         ({"api_endpoint": "http://10.0.0.1:8080"}, "", "loopback"),
         ({"credentials": {"kind": "service-account"}}, "credentials", "credentials.file"),
         ({"surprise": 1}, "surprise", ""),
+        # Every api_endpoint the Google clients could read as another host than the gate:
+        (
+            {"transport": "rest", "api_endpoint": "https://127.0.0.1:9\\@europe-west4-aiplatform.googleapis.com"},
+            "api_endpoint",
+            "host[:port] only",
+        ),
+        (
+            {"transport": "rest", "api_endpoint": "grpcs://europe-west4-aiplatform.googleapis.com"},
+            "api_endpoint",
+            "scheme 'grpcs' is not accepted",
+        ),
+        (
+            {"api_endpoint": "dns://europe-west4-aiplatform.googleapis.com/127.0.0.1:50000"},
+            "api_endpoint",
+            "scheme 'dns' is not accepted",
+        ),
+        ({"api_endpoint": "evil.example@europe-west4-aiplatform.googleapis.com"}, "api_endpoint", "no user info"),
+        ({"api_endpoint": "https://europe-west4-aiplatform.googleapis.com"}, "", "gRPC takes host[:port]"),
+        ({"transport": "rest", "api_endpoint": "HTTP://europe-west4-aiplatform.googleapis.com"}, "", "loopback"),
+        (
+            {"dedicated_endpoint_dns": "https://1.europe-west4-55.prediction.vertexai.goog"},
+            "dedicated_endpoint_dns",
+            "host[:port] (no scheme)",
+        ),
     ],
 )
 def test_bad_config_names_the_alias_and_field(change, field, message):

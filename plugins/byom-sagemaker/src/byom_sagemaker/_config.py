@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from byom_sdk.trust.residency import redact_url, split_host
+
 __all__ = ["CODEC_NAMES", "CredentialsConfig", "SageMakerConfig", "TransformOptions"]
 
 #: the built-in codec names, plus ``custom`` (a user class named by ``codec_class``).
@@ -73,9 +75,16 @@ class CredentialsConfig(BaseModel):
 def _check_url(value: str | None, field: str) -> str | None:
     if value is None:
         return None
+    shown = redact_url(value)
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"'{field}' must be an http(s) URL with a host, got {value!r}")
+        raise ValueError(f"'{field}' must be an http(s) URL with a host, got {shown!r}")
+    if "@" in parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"{shown!r} must be a URL with no user info, query or fragment")
+    try:
+        split_host(value)
+    except ValueError as exc:
+        raise ValueError(str(exc)) from None
     return value.rstrip("/")
 
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from byom_sdk import Boundary, Capabilities, ModelInfo
+from byom_sdk import Boundary, Capabilities, ConfigError, ModelInfo
+from byom_sdk.trust.residency import redact_url
 from byom_sdk.wire import Codec, WireProvider
 
 from ._boundary import client_boundary, install_send_guard, verify
@@ -72,9 +73,21 @@ class SageMakerModel(WireProvider):
         codec = codec or load_codec(config)
         where = f"SageMaker endpoint '{config.endpoint_name}' ({config.region})"
         self._session = session or build_session(config)
-        client = self._session.client(
-            "sagemaker-runtime", endpoint_url=config.endpoint_url, config=client_config(config)
-        )
+        try:
+            client = self._session.client(
+                "sagemaker-runtime", endpoint_url=config.endpoint_url, config=client_config(config)
+            )
+        except ValueError as exc:  # botocore's "Invalid endpoint: ..." for a configured URL
+            source = (
+                "endpoint_url"
+                if config.endpoint_url
+                else "the endpoint URL configured outside byom.toml (AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME, "
+                "AWS_ENDPOINT_URL or the AWS config file's endpoint_url)"
+            )
+            raise ConfigError(
+                f"{where}: {source} is not a valid endpoint URL ({redact_url(str(exc).split(': ', 1)[-1])!r})",
+                field="endpoint_url" if config.endpoint_url else None,
+            ) from None
         self.per_call_timeouts = install_call_timeouts(client, config.connect_timeout, config.read_timeout)
         self._declared = client_boundary(config, client)
         # Every request must leave for the host the gate saw, signed for the region it saw.

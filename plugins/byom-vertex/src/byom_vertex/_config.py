@@ -22,7 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from byom_sdk import ConfigPath
-from byom_sdk.trust.residency import is_loopback
+from byom_sdk.trust.residency import is_loopback, redact_url, split_host
 
 __all__ = ["CODECS", "CredentialsConfig", "VertexBatchOptions", "VertexConfig"]
 
@@ -30,6 +30,31 @@ __all__ = ["CODECS", "CredentialsConfig", "VertexBatchOptions", "VertexConfig"]
 CODECS = ("vllm", "tgi", "openai", "tei", "google-embeddings", "custom")
 
 _LOCATION = re.compile(r"^(global|us|eu|[a-z]+-[a-z]+[0-9]+)$")
+
+
+def plain_endpoint(value: str | None, *, urls: bool) -> str | None:
+    """``value`` as ``host[:port]`` or, where ``urls``, ``http(s)://host[:port]`` with the
+    scheme lowercased. Anything else — another scheme (``grpcs://``, gRPC's ``dns://``
+    resolver syntax), user info, a path or query, an unparseable host — is refused: the
+    gate must judge exactly the host the Google clients will connect to."""
+    if value is None:
+        return None
+    text = value.strip()
+    shown = repr(redact_url(text))
+    scheme, has_scheme, rest = text.partition("://")
+    if has_scheme:
+        if not urls or scheme.lower() not in ("http", "https"):
+            allowed = "host[:port] or an http:// / https:// URL" if urls else "host[:port] (no scheme)"
+            raise ValueError(f"{shown}: scheme '{scheme}' is not accepted; give {allowed}")
+        text = f"{scheme.lower()}://{rest}"
+    authority = rest.rstrip("/") if has_scheme else text
+    if any(char in authority for char in "@/?#"):
+        raise ValueError(f"{shown} must be host[:port] only: no user info, path, query or fragment")
+    try:
+        split_host(authority)
+    except ValueError as exc:
+        raise ValueError(str(exc)) from None
+    return text.rstrip("/")
 
 
 class CredentialsConfig(BaseModel):
@@ -126,6 +151,16 @@ class VertexConfig(BaseModel):
             raise ValueError(f"'{value}' is not a Vertex AI location (e.g. 'europe-west4', 'us-central1')")
         return value
 
+    @field_validator("api_endpoint")
+    @classmethod
+    def _plain_api_endpoint(cls, value: str | None) -> str | None:
+        return plain_endpoint(value, urls=True)
+
+    @field_validator("dedicated_endpoint_dns")
+    @classmethod
+    def _plain_dedicated_dns(cls, value: str | None) -> str | None:
+        return plain_endpoint(value, urls=False)
+
     @field_validator("endpoint_id")
     @classmethod
     def _bare_endpoint_id(cls, value: str) -> str:
@@ -146,6 +181,11 @@ class VertexConfig(BaseModel):
             raise ValueError("a plain http:// api_endpoint is only allowed for loopback hosts")
         if self.dedicated_endpoint_dns is not None and self.api_endpoint is not None:
             raise ValueError("give either dedicated_endpoint_dns or api_endpoint, not both")
+        if self.transport == "grpc" and self.api_endpoint is not None and "://" in self.api_endpoint:
+            raise ValueError(
+                f"api_endpoint {redact_url(self.api_endpoint)!r}: gRPC takes host[:port] (no scheme); "
+                "a URL is for transport = 'rest'"
+            )
         return self
 
     @property
@@ -211,3 +251,8 @@ class VertexBatchOptions(BaseModel):
     gcs_endpoint_url: str | None = None
     service_account: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("api_endpoint")
+    @classmethod
+    def _plain_api_endpoint(cls, value: str | None) -> str | None:
+        return plain_endpoint(value, urls=False)
