@@ -31,10 +31,12 @@ class StreamAssembler:
     :param stops: the request's stop sequences.
     :param require_end: raise :class:`StreamEnded` at :meth:`finish` when neither a finish
         reason nor ``[DONE]`` arrived (protocols that always send one: a silent end means
-        the stream was cut).
+        the stream was cut); by default the codec's ``require_end``.
     """
 
-    def __init__(self, codec: Codec, *, prompt: str, stops: Sequence[str] = (), require_end: bool = False) -> None:
+    def __init__(
+        self, codec: Codec, *, prompt: str, stops: Sequence[str] = (), require_end: bool | None = None
+    ) -> None:
         self._codec = codec
         self._prompt = prompt
         self._trim = StopTrimmer(stops)
@@ -43,7 +45,7 @@ class StreamAssembler:
         self._finish: FinishReason | None = None
         self._usage: Usage | None = None
         self._tools: dict[int, list[str]] = {}
-        self._require_end = require_end
+        self._require_end = bool(getattr(codec, "require_end", False)) if require_end is None else require_end
         #: ``[DONE]`` arrived; later records are ignored.
         self.done = False
 

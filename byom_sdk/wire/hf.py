@@ -63,6 +63,8 @@ def tgi_chunk(record: Any) -> Chunk | None:
     reason = finish_reason(details.get("finish_reason")) if details else None
     if token.get("id") == -1 and reason == "error":  # LMI's in-stream failure record
         return Chunk(error=str(record.get("generated_text") or token.get("text") or "generation failed"))
+    if reason is None and token and record.get("generated_text") is not None:
+        reason = "stop"  # TGI's last event carries the whole text, even when sent without details
     text = "" if token.get("special") else str(token.get("text") or "")
     if not token and "outputs" in record:  # the older LMI / JumpStart form: {"outputs": ["tok"]}
         text = "".join(str(t) for t in record.get("outputs") or ())
@@ -103,6 +105,9 @@ class TGI(Codec):
     seed = True
     tools_mode: StructuredMode | None = "constrained"
     structured_output: StructuredMode | None = "native"
+    # TGI always ends a stream with an event carrying the generated text and its details:
+    # a stream without it was cut, and its text is not the answer.
+    require_end = True
     _names: Mapping[str, str] = _TGI_NAMES
 
     def __init__(self, *, parameters: Mapping[str, Any] | None = None) -> None:
@@ -151,6 +156,8 @@ class LMI(TGI):
     """
 
     name = "lmi"
+    # Not every LMI release ends a JSON Lines stream with a details record.
+    require_end = False
     _names = {**_TGI_NAMES, "stop": "stop_sequences"}
     # LMI's rolling-batch route takes no grammar: the SDK emulates both.
     tools_mode = None

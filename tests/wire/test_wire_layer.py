@@ -338,3 +338,22 @@ def test_tgi_sends_grammars_and_its_messages_api_its_own_shape():
     )
     assert chat["instances"][0]["response_format"] == {"type": "json", "value": SCHEMA}
     assert LMI.structured_output is None and LMI.tools_mode is None  # emulated by the SDK
+
+
+def test_a_tgi_stream_cut_before_its_final_event_is_an_error_not_a_finished_answer():
+    from byom_sdk.wire import StreamDecodeError, StreamEnded, decode_stream
+
+    def token(text: str, **last: object) -> bytes:
+        record = {"token": {"id": 1, "text": text, "logprob": 0, "special": False}, "generated_text": None, **last}
+        return f"data:{json.dumps(record)}\n\n".encode()
+
+    with pytest.raises(StreamEnded):
+        decode_stream(TGI(), [token("Hello"), token(" wor")])
+    with pytest.raises((StreamEnded, StreamDecodeError)):  # cut in the middle of the next event
+        decode_stream(TGI(), [token("Hello"), token(" wor"), token("ld")[:20]])
+    complete = decode_stream(
+        TGI(), [token("Hello"), token(" world", generated_text="Hello world", details={"finish_reason": "length"})]
+    )
+    assert complete[-1].finish_reason == "length"
+    # A final event sent without details (details=false) still ends the stream.
+    assert decode_stream(TGI(), [token("Hi", generated_text="Hi")])[-1].finish_reason == "stop"
