@@ -155,11 +155,20 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     """Read a byom.toml; a missing file or TOML syntax error names the file."""
     path = Path(path)
     try:
+        if path.exists() and not path.is_file():
+            # A FIFO would block and /dev/zero never end: only regular files are read.
+            raise ConfigError("the config path is not a regular file", source=str(path))
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError("config file not found", source=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"the config file is not UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+            "TOML files are UTF-8",
+            source=str(path),
+        ) from None
     except OSError as exc:
-        raise ConfigError(f"cannot read config file: {exc}", source=str(path)) from None
+        raise ConfigError(f"cannot read config file: {exc.strerror or exc}", source=str(path)) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -167,7 +176,8 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     unknown = set(data) - {"models", "routes", "retry", "trust", "plugins", "client", "serve"}
     if unknown:
         raise ConfigError(
-            f"unknown top-level table(s) {sorted(unknown)}; expected models, routes, retry, trust, client",
+            f"unknown top-level table(s) {sorted(unknown)}; expected models, routes, retry, trust, client, "
+            "serve, plugins",
             source=str(path),
             field=sorted(unknown)[0],
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from byom_sdk import Client, ConfigError, RetryPolicy
@@ -144,3 +146,19 @@ def test_config_error_context_is_added_without_repeating_the_field():
     assert str(outer) == "byom.toml: model 'bot': field 'tokenizer.path': tokenizer file not found"
     assert outer.detail == inner.detail and outer.field == "tokenizer.path"
     assert str(inner.within()) == str(inner)
+
+
+def test_a_config_file_that_is_not_utf8_names_the_file_and_the_byte(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(b'[models.bot]\nprovider = "scripted"\nreplies = ["caf\xe9"]\n')
+    with pytest.raises(ConfigError) as caught:
+        Client.from_config(path)
+    message = str(caught.value)
+    assert str(path) in message and "not UTF-8" in message and "0xe9" in message
+
+
+def test_a_fifo_as_the_config_file_is_refused_not_waited_on(tmp_path):
+    path = tmp_path / "byom.toml"
+    os.mkfifo(path)
+    with pytest.raises(ConfigError, match="not a regular file"):
+        Client.from_config(path)

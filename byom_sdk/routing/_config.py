@@ -28,6 +28,7 @@ model with its own pipeline: its gate, masking and audit run for each hop.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -169,6 +170,8 @@ class RouteConfig(_Strict):
         if self.weights is not None:
             if len(self.weights) != len(self.targets):
                 raise ValueError(f"weights: {len(self.weights)} weight(s) for {len(self.targets)} target(s)")
+            if not all(math.isfinite(w) for w in self.weights):
+                raise ValueError("weights: every weight must be a finite number")
             if any(w < 0 for w in self.weights):
                 raise ValueError("weights: a weight cannot be negative (0 drains a target)")
             if not sum(self.weights) > 0:

@@ -109,6 +109,8 @@ def test_a_growing_canary_keeps_its_keys_and_leaves_the_others_where_they_were()
     [
         ({"targets": ["a", "b"], "weights": [1]}, "1 weight(s) for 2 target(s)"),
         ({"targets": ["a"], "weights": [0]}, "at least one weight must be above 0"),
+        ({"targets": ["a"], "weights": [float("inf")]}, "every weight must be a finite number"),
+        ({"targets": ["a", "b"], "weights": [1, float("nan")]}, "every weight must be a finite number"),
         ({"targets": ["a"], "fallback_on": ["Nope"]}, "fallback_on"),
         ({"targets": ["a"], "sticky": "ip"}, "sticky"),
         (
