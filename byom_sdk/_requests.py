@@ -9,14 +9,16 @@ pydantic ``ValidationError`` or a ``UnicodeEncodeError`` from deep inside a clie
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
-from typing import Any, TypedDict
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypedDict, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
 from ._errors import BadRequest
 from ._types import EmbedRequest, GenerateRequest, Message, MessageInput, RequestMetadata
 from ._validation import describe_validation_error
+
+T = TypeVar("T")
 
 __all__ = ["GenerateParams", "bad_request", "build_embed_request", "build_generate_request", "check_params"]
 
@@ -74,6 +76,28 @@ def _validate_messages(value: Any) -> tuple[Message, ...]:
     return _messages_adapter.validate_python(value)
 
 
+def _field(name: str, convert: Callable[[], T]) -> T:
+    """``convert()``, with a wrong shape reported as a BadRequest naming ``name``."""
+    try:
+        return convert()
+    except (TypeError, ValueError) as exc:
+        raise BadRequest(f"invalid request: {name}: {exc}", code="InvalidRequest", details={"field": name}) from None
+
+
+def _tool_dicts(tools: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], ...]:
+    if isinstance(tools, (str, bytes, Mapping)):
+        raise TypeError("a list of tool definitions is expected, not a single " + type(tools).__name__)
+    return tuple(copy.deepcopy(dict(tool)) for tool in tools)
+
+
+def _response_format_dict(response_format: Mapping[str, Any] | type[Any]) -> dict[str, Any]:
+    if isinstance(response_format, type):  # a pydantic class: the façade normalises it first
+        from ._structured import normalize_response_format
+
+        response_format = normalize_response_format(response_format)[0]
+    return copy.deepcopy(dict(response_format))
+
+
 def build_generate_request(
     input: MessageInput | GenerateRequest,
     *,
@@ -119,24 +143,29 @@ def build_generate_request(
         if top_k is not None:
             fields["top_k"] = top_k
         if stop is not None:
-            fields["stop"] = (stop,) if isinstance(stop, str) else tuple(stop)
+            fields["stop"] = _field("stop", lambda: (stop,) if isinstance(stop, str) else tuple(stop))
         if seed is not None:
             fields["seed"] = seed
         if tools:
-            fields["tools"] = tuple(copy.deepcopy(dict(t)) for t in tools)
+            fields["tools"] = _field("tools", lambda: _tool_dicts(tools))
         if tool_choice is not None:
-            fields["tool_choice"] = copy.deepcopy(tool_choice if isinstance(tool_choice, str) else dict(tool_choice))
+            fields["tool_choice"] = _field(
+                "tool_choice",
+                lambda: copy.deepcopy(tool_choice if isinstance(tool_choice, str) else dict(tool_choice)),
+            )
         if response_format is not None:
-            if isinstance(response_format, type):  # a pydantic class: the façade normalises it first
-                from ._structured import normalize_response_format
-
-                response_format = normalize_response_format(response_format)[0]
-            fields["response_format"] = copy.deepcopy(dict(response_format))
+            fields["response_format"] = _field("response_format", lambda: _response_format_dict(response_format))
         if metadata is not None:
             fields["metadata"] = metadata
         if extra:
-            fields["extra"] = copy.deepcopy(dict(extra))
-        return GenerateRequest(**fields)
+            fields["extra"] = _field("extra", lambda: copy.deepcopy(dict(extra)))
+        request = GenerateRequest(**fields)
+        if request.tools or request.response_format:
+            # A schema the validator cannot use is the caller's error, found before the call.
+            from ._structured import check_request_schemas
+
+            check_request_schemas(request)
+        return request
     except ValidationError as exc:
         raise bad_request(
             exc, prefix="messages" if "messages" not in fields and "prompt" not in fields else ""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,7 +90,13 @@ def parse_json(text: str) -> Any:
 
     :raises ValueError: when no JSON value can be read.
     """
-    candidate = text.strip()
+    try:
+        return _parse_json(text.strip())
+    except RecursionError:
+        raise ValueError("the answer's JSON is nested too deeply") from None
+
+
+def _parse_json(candidate: str) -> Any:
     try:
         return json.loads(candidate)
     except ValueError:
@@ -112,14 +118,94 @@ def parse_json(text: str) -> Any:
     raise ValueError("the answer holds no JSON value")
 
 
-def validate(value: Any, schema: Mapping[str, Any]) -> list[str]:
-    """What is wrong with ``value`` against ``schema`` (empty when it is valid)."""
+def check_schema(schema: Any, field: str) -> None:
+    """Refuse a JSON schema the validator cannot use (an unknown type, a bad keyword value,
+    a pattern that is no regex) before any request is sent.
+
+    :raises BadRequest: naming ``field``.
+    """
     import jsonschema
 
-    validator_cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    validator = validator_cls(schema)
+    def refuse(reason: str) -> BadRequest:
+        return BadRequest(
+            f"invalid request: {field} is not a usable JSON schema: {reason}",
+            code="InvalidRequest",
+            details={"field": field},
+        )
+
+    if not isinstance(schema, (Mapping, bool)):
+        raise refuse(f"a schema is an object, not {type(schema).__name__}")
+    try:
+        validator_cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+        validator_cls.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path)
+        raise refuse(f"{where + ': ' if where else ''}{exc.message}") from None
+    except RecursionError:
+        raise refuse("it is nested too deeply") from None
+    for pattern in _patterns(schema):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise refuse(f"pattern {pattern!r} is not a regular expression: {exc}") from None
+
+
+def _patterns(schema: Any, depth: int = 0) -> Iterator[str]:
+    if depth > 64:
+        return
+    if isinstance(schema, Mapping):
+        pattern = schema.get("pattern")
+        if isinstance(pattern, str):
+            yield pattern
+        properties = schema.get("patternProperties")
+        if isinstance(properties, Mapping):
+            yield from (key for key in properties if isinstance(key, str))
+        for value in schema.values():
+            yield from _patterns(value, depth + 1)
+    elif isinstance(schema, list):
+        for value in schema:
+            yield from _patterns(value, depth + 1)
+
+
+def check_request_schemas(request: GenerateRequest) -> None:
+    """:func:`check_schema` on the request's ``response_format`` and tool parameters."""
+    if request.response_format:
+        schema = schema_of(request.response_format)
+        if schema is not None:
+            check_schema(schema, "response_format")
+    for index, tool in enumerate(request.tools or ()):
+        parameters = _function(tool).get("parameters")
+        if parameters is not None:
+            check_schema(parameters, f"tools.{index}.parameters")
+
+
+def validate(value: Any, schema: Mapping[str, Any]) -> list[str]:
+    """What is wrong with ``value`` against ``schema`` (empty when it is valid).
+
+    :raises BadRequest: the schema itself cannot be used (an unresolvable ``$ref``…).
+    """
+    import jsonschema
+
+    try:
+        validator_cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+        validator = validator_cls(schema)
+        errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+    except (jsonschema.SchemaError, re.error, TypeError, LookupError, RecursionError) as exc:
+        raise BadRequest(
+            f"invalid request: the schema cannot be used to validate the answer: {type(exc).__name__}: {exc}",
+            code="InvalidRequest",
+            details={"field": "response_format"},
+        ) from None
+    except Exception as exc:  # jsonschema's referencing errors have no public base class
+        if type(exc).__module__.split(".")[0] not in ("jsonschema", "referencing"):
+            raise
+        raise BadRequest(
+            f"invalid request: the schema cannot be used to validate the answer: {exc}",
+            code="InvalidRequest",
+            details={"field": "response_format"},
+        ) from None
     problems = []
-    for error in sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path)):
+    for error in errors:
         where = "/".join(str(p) for p in error.absolute_path) or "(root)"
         problems.append(f"{where}: {error.message}")
     return problems

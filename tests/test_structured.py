@@ -11,6 +11,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from byom_sdk import (
+    BadRequest,
     Boundary,
     Capabilities,
     Client,
@@ -293,3 +294,39 @@ def test_tool_history_goes_as_text_to_a_model_without_native_tools_when_no_tool_
     sent = model.requests[0].as_messages()
     assert [m.role for m in sent] == ["user", "assistant", "user"] and not sent[1].tool_calls
     assert sent[-1].content == 'get_weather returned: {"temp": 4}'
+
+
+def _schema_format(schema):
+    return {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "fragment"),
+    [
+        ({"response_format": _schema_format({"type": "nonsense"})}, "response_format", "not a usable JSON schema"),
+        ({"response_format": _schema_format({"type": "string", "pattern": "("})}, "response_format", "regex"),
+        ({"response_format": _schema_format({"type": "number", "minimum": "abc"})}, "response_format", "minimum"),
+        (
+            {"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": 7}}}]},
+            "tools.0.parameters",
+            "not a usable JSON schema",
+        ),
+        ({"tools": "x"}, "tools", "list of tool definitions"),
+        ({"stop": 5}, "stop", "not iterable"),
+    ],
+)
+def test_an_unusable_schema_or_argument_is_a_bad_request_before_the_model_is_called(kwargs, field, fragment):
+    model = ScriptedModel(['{"a": 1}'])
+    with Client(models={"m": model}, trust="off") as client, pytest.raises(BadRequest) as caught:
+        client.model("m").generate("hi", **kwargs)
+    assert caught.value.details["field"] == field and fragment in str(caught.value)
+    assert model.requests == []
+
+
+def test_an_answer_nested_too_deeply_is_a_schema_error_not_a_recursion_error():
+    deep = "[" * 5000 + "]" * 5000
+    with (
+        Client(models={"m": ScriptedModel([deep])}, trust="off") as client,
+        pytest.raises(SchemaError, match="nested too deeply"),
+    ):
+        client.model("m").generate("hi", response_format=_schema_format({"type": "array"}))
