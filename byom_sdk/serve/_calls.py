@@ -187,9 +187,31 @@ async def read_json(request: Request, limit: int) -> Any:
     if not body:
         raise ServeError(400, "the request has no body; send a JSON object", code="invalid_json")
     try:
-        return json.loads(body)
+        value = json.loads(body)
+    except RecursionError:
+        value = _TOO_DEEP
     except (ValueError, UnicodeDecodeError) as exc:
         raise ServeError(400, f"the request body is not valid JSON: {exc}", code="invalid_json") from None
+    if value is _TOO_DEEP or _deeper_than(value, _MAX_DEPTH):
+        # Handlers, validation and copies recurse over the body: refuse it here, not with a 500.
+        raise ServeError(400, f"the request body is nested deeper than {_MAX_DEPTH} levels", code="invalid_json")
+    return value
+
+
+_MAX_DEPTH = 64
+_TOO_DEEP = object()
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 async def _disconnected(receive: Receive) -> None:

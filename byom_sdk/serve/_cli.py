@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Sequence
 
 import click
+
+from ..trust._residency._hosts import redact_url
 
 __all__ = ["serve"]
 
@@ -26,6 +29,33 @@ class _MissingExtra(click.ClickException):
 
 def _split(values: Sequence[str]) -> list[str]:
     return [name for value in values for name in value.replace(",", " ").split()]
+
+
+_URL_IN_LOG = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+
+
+class _RedactUrls(logging.Filter):
+    """Client libraries log the URLs they call (httpx at INFO): user info and query values
+    in them are credentials, so every URL in a record is redacted before any handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _URL_IN_LOG.sub(lambda match: redact_url(match.group(0)), message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def redact_logged_urls() -> None:
+    """Put :class:`_RedactUrls` on every handler the serve command's logging uses."""
+    loggers = [
+        logging.getLogger(),
+        *(logging.getLogger(name) for name in ("uvicorn", "uvicorn.error", "uvicorn.access")),
+    ]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if not any(isinstance(f, _RedactUrls) for f in handler.filters):
+                handler.addFilter(_RedactUrls())
 
 
 @click.command("serve")
@@ -88,11 +118,19 @@ def serve(
         app = create_app(client, profile=chosen, models=served or None, settings=settings)
         bind_host = host or settings.host
         bind_port = resolve_port(chosen, port, settings, os.environ)
-        sock = bind(bind_host, bind_port)
+        try:
+            sock = bind(bind_host, bind_port)
+        except OSError as exc:  # in use, not an address of this machine, no such host
+            shown_host = f"[{bind_host}]" if ":" in bind_host else bind_host
+            raise click.ClickException(
+                f"byom serve cannot listen on {shown_host}:{bind_port}: {exc.strerror or exc} (--host / --port, "
+                "[serve] host / port)"
+            ) from None
         logging.basicConfig(level=log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s")
         config_ = uvicorn_config(app, drain_timeout=settings.drain_timeout, log_level=log_level, access_log=access_log)
         config_.log_config = uvicorn.config.LOGGING_CONFIG
         config_.configure_logging()
+        redact_logged_urls()
         server = make_server(config_)
         failures: list[BaseException] = []
 

@@ -21,6 +21,7 @@ from array import array
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
+from pydantic import ValidationError
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
@@ -38,6 +39,7 @@ from byom_sdk import (
     messages_from_openai,
 )
 
+from .._validation import describe_validation_error
 from ._app import Call, ServeState, endpoint, openai_error
 from ._calls import (
     EventStream,
@@ -193,6 +195,9 @@ def parse_messages(value: Any, *, connector: bool = False) -> tuple[Message, ...
         items.append(item)
     try:
         return messages_from_openai(items)
+    except ValidationError as exc:
+        field, message = describe_validation_error(exc, prefix="messages")
+        raise invalid(field, f"invalid messages: {message}") from None
     except (ValueError, TypeError) as exc:
         raise invalid("messages", f"invalid messages: {exc}") from None
 

@@ -307,3 +307,35 @@ def test_a_model_that_cannot_be_built_stops_the_server(tmp_path):
     assert "byom serve: sagemaker on http://127.0.0.1:" in done.stderr
     assert done.returncode != 0 and "is not a GGUF file" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_urls_in_log_records_lose_their_user_info_and_query_values():
+    import logging
+
+    from byom_sdk.serve._cli import _RedactUrls
+
+    record = logging.LogRecord(
+        "httpx", logging.INFO, __file__, 1, 'HTTP Request: %s %s "%s"',
+        ("POST", "http://user:hunter2@127.0.0.1:9/v1/chat/completions?api_key=sk-SECRET", "HTTP/1.1 200 OK"), None,
+    )  # fmt: skip
+    assert _RedactUrls().filter(record)
+    message = record.getMessage()
+    assert "hunter2" not in message and "sk-SECRET" not in message
+    assert "http://***@127.0.0.1:9/v1/chat/completions?api_key=***" in message and "200 OK" in message
+
+
+def test_a_port_in_use_is_a_one_line_error_naming_host_and_port(tmp_path, capsys):
+    import socket
+
+    from byom_sdk.cli import main
+
+    config = '[models.bot]\nprovider = "scripted"\n\n[serve]\nallow_unauthenticated = true\n'
+    (tmp_path / "byom.toml").write_text(config)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        code = main(["serve", "-c", str(tmp_path / "byom.toml"), "--port", str(port)])
+    err = capsys.readouterr().err
+    assert code != 0 and "Traceback" not in err
+    assert f"cannot listen on 127.0.0.1:{port}" in err

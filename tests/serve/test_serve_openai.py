@@ -200,6 +200,25 @@ def test_malformed_and_oversized_bodies(make_client, start_server):
     assert audited_calls(client) == []
 
 
+def test_deep_bodies_and_invalid_text_are_400s_without_pydantic_dumps(make_client, start_server):
+    client = make_client({"bot": ScriptedModel()})
+    server = start_server(create_app(client, profile="openai", api_keys=KEYS))
+    headers = {"Authorization": f"Bearer {ACME_KEY}", "Content-Type": "application/json"}
+    url = server.url + "/v1/chat/completions"
+    for depth in (100_000, 70):  # past the parser's recursion limit, and past the SDK's own
+        deep = httpx.post(url, content=b"[" * depth + b"]" * depth, headers=headers)
+        assert deep.status_code == 400 and deep.json()["error"]["code"] == "invalid_json", deep.text
+        assert "nested deeper" in deep.json()["error"]["message"]
+    for escaped in (r"\ud800", r"a\u0000"):  # JSON escapes: a lone surrogate, a NUL
+        body = '{"model": "bot", "messages": [{"role": "user", "content": "' + escaped + '"}]}'
+        bad = httpx.post(url, content=body.encode(), headers=headers)
+        assert bad.status_code == 400, bad.text
+        message = bad.json()["error"]["message"]
+        assert "pydantic" not in message and "validation error for" not in message
+        assert bad.json()["error"]["param"].startswith("messages")
+    assert audited_calls(client) == []
+
+
 TICKET = {
     "type": "object",
     "properties": {"title": {"type": "string"}, "priority": {"type": "integer"}},

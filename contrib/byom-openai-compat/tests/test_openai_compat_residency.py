@@ -196,3 +196,18 @@ def test_location_kind_is_kept_for_loopback_and_silent_when_unset():
             assert local.info.boundary.location_kind == "process"
         with OpenAICompatModel(OpenAICompatConfig(base_url="https://llm.example.net/v1", model="m")) as remote:
             assert remote.info.boundary.location_kind == "third-party"
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "http://user:hunter2@127.0.0.1:9/v1?api_key=sk-SECRET",  # paths are appended: a query would precede them
+        "http://127.0.0.1:9/v1#sk-SECRET",
+    ],
+)
+def test_base_url_with_a_query_or_fragment_is_refused_without_echoing_secrets(base_url):
+    with pytest.raises(byom_sdk.ConfigError) as caught:
+        byom_sdk.Client(models={"m": {"provider": "openai-compat", "base_url": base_url, "model": "m"}})
+    message = str(caught.value)
+    assert "no query or fragment" in message and "base_url" in message
+    assert "hunter2" not in message and "sk-SECRET" not in message

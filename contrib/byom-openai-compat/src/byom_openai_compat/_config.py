@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from byom_sdk.trust.residency import redact_url
+
 __all__ = ["PROVIDER", "OpenAICompatConfig"]
 
 PROVIDER = "openai-compat"
@@ -70,8 +72,13 @@ class OpenAICompatConfig(BaseModel):
     @classmethod
     def _http_url(cls, value: str) -> str:
         parts = urlsplit(value)
+        shown = redact_url(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"must be an http(s) URL like http://127.0.0.1:8000/v1, got {value!r}")
+            raise ValueError(f"must be an http(s) URL like http://127.0.0.1:8000/v1, got {shown!r}")
+        if parts.query or parts.fragment:
+            # Paths are appended to base_url (a query would end up before them); keys go in
+            # api_key or headers.
+            raise ValueError(f"must be a URL with no query or fragment (put keys in api_key or headers), got {shown!r}")
         return value.rstrip("/")
 
     @model_validator(mode="after")
