@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ._redact import redact
+from ._redact import redact, redact_value
 
 __all__ = [
     "AuditError",
@@ -182,7 +182,8 @@ class ProviderError(ByomError):
         self.status_code = status_code
         self.retry_after = retry_after
         self.code = code
-        self.details: dict[str, Any] = details or {}
+        # Bodies quoted in details may echo a configured key back ("Incorrect API key: sk-...").
+        self.details: dict[str, Any] = redact_value(details) if details else {}
         self.request_sent = request_sent
         #: how many attempts the retry policy made before giving up (set by the policy).
         self.attempts: int = 1

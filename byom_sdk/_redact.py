@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 import threading
+from typing import Any
 
-__all__ = ["redact", "remember_secret"]
+__all__ = ["redact", "redact_value", "remember_secret"]
 
 #: interpolated values shorter than this are not redacted: replacing "1" or "eu" in
 #: every message would garble them, and such values are not secrets.
@@ -55,3 +56,17 @@ def redact(text: str) -> str:
     if "=" in text and ("?" in text or "&" in text):
         text = _SECRET_QUERY.sub(r"\g<key>=***", text)
     return text
+
+
+def redact_value(value: Any, depth: int = 0) -> Any:
+    """:func:`redact` applied to every string in ``value`` (dicts, lists and tuples are
+    copied): an error's ``details`` quote bodies that may echo a key back."""
+    if isinstance(value, str):
+        return redact(value)
+    if depth > 32:
+        return value
+    if isinstance(value, dict):
+        return {key: redact_value(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(redact_value(item, depth + 1) for item in value)
+    return value

@@ -67,6 +67,22 @@ def test_env_values_never_appear_in_errors(tmp_path, monkeypatch, registry):
     assert "eu-west-secret-1234" not in str(error) and "${BYOM_TEST_REGION_SECRET}" in str(error)
 
 
+def test_a_key_echoed_in_an_error_body_is_redacted_from_its_details(tmp_path, registry, monkeypatch):
+    monkeypatch.setenv("BYOM_TEST_ECHOED_KEY", "sk-echoed-secret-0042")
+    (tmp_path / "byom.toml").write_text(
+        '[models.m]\nprovider = "scripted"\nreplies = ["${BYOM_TEST_ECHOED_KEY}"]\n', encoding="utf-8"
+    )
+    Client.from_config(tmp_path / "byom.toml", registry=registry).close()  # the value is now known as a secret
+    body = {
+        "error": {"message": "Incorrect API key provided: sk-echoed-secret-0042"},
+        "codes": ["sk-echoed-secret-0042"],
+    }
+    error = ProviderError("401 from the server", details={"body": body, "status": 401})
+    assert "sk-echoed-secret-0042" not in repr(error.details)
+    assert error.details["body"]["error"]["message"].endswith("${BYOM_TEST_ECHOED_KEY}")
+    assert error.details["status"] == 401 and body["codes"] == ["sk-echoed-secret-0042"]  # the caller's dict untouched
+
+
 def test_url_credentials_are_redacted_from_errors():
     error = ProviderError("cannot connect to https://alice:hunter2@api.example.com/v1?api_key=sk-123&api-version=1")
     assert "hunter2" not in str(error) and "sk-123" not in str(error)
