@@ -129,8 +129,14 @@ _START = itemgetter(0)
 
 
 # Full-width forms (U+FF01-FF5E) stand for the ASCII characters 0xFEE0 below them; decimal
-# digits of other scripts are found by the regex engine and replaced one for one.
-_FULL_WIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
+# digits of other scripts are found by the regex engine and replaced one for one. Typeset
+# spaces (no-break, thin, figure: "06\u202f12\u202f34") and dashes ("212\u2013555") group
+# digits as a space and a hyphen do.
+_FULL_WIDTH = {
+    **{cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)},
+    **dict.fromkeys([0xA0, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000], ord(" ")),
+    **dict.fromkeys([*range(0x2010, 0x2014), 0x2212, 0xFE63], ord("-")),
+}
 _OTHER_DIGIT = re.compile(r"(?![0-9])\d")
 
 
@@ -253,7 +259,12 @@ def _email_start(text: str, at: int, end: int) -> int | None:
     # scripts are part of it too ("jörg.müller@", RFC 6531); other scripts' characters end
     # it, since Chinese or Japanese text runs into an address without a space.
     start = floor + len(text[floor:at].rstrip(_EMAIL_LOCAL_CHARS))
-    while start > floor and "\u00c0" <= text[start - 1] <= "\u04ff" and text[start - 1].isalpha():
+    while start > floor and (
+        ("\u00c0" <= text[start - 1] <= "\u04ff" and text[start - 1].isalpha())
+        # An apostrophe between letters is part of the name: o'connor@, jean.d'arc@ (a
+        # quote opening the address, 'a@b.c', has no letter before it).
+        or (text[start - 1] in "'\u2019" and start - 2 >= floor and text[start - 2].isalpha() and start < at)
+    ):
         start = floor + len(text[floor : start - 1].rstrip(_EMAIL_LOCAL_CHARS))
     if at - start > 64:
         return None
@@ -369,6 +380,8 @@ class BuiltinDetector:
         add = found.append
         rules = self._rules
         # One byte per character: Latin-1, or "?" for anything beyond (few texts have any).
+        if "\xa0" in text:  # a no-break space groups digits like a space (Latin-1 has it)
+            text = text.replace("\xa0", " ")
         try:
             data = text.encode("latin-1")
             narrow = True

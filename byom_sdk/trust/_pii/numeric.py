@@ -80,6 +80,7 @@ _VERSION_WORDS = re.compile(
 _LAST_VERSION_WORD = re.compile(r"(?s:.*)" + _VERSION_WORDS.pattern)
 _LABEL_GAP = re.compile(r"""[\s:="'()\[\]#-]*(?:(?:no|nr|number|to|auf|vers|naar|a)\.?[\s:="'#-]*)?""")
 _GLUE = frozenset("_-./#@\\")
+_LABEL_BEFORE_HASH = re.compile(r"(?i:\b(?:ssn|sin|tel|phone|fax|mobile|cell|card|iban|nino)) ?#$")
 _CARD_SHAPES = frozenset(
     {(4, 4, 4, 4), (4, 4, 4, 4, 3), (4, 6, 5), (4, 6, 4), (4, 4, 4, 4, 2), (4, 4, 4, 3), (4, 4, 4, 1)}
 )
@@ -129,8 +130,14 @@ def _is_date(lengths: tuple[int, ...], seps: Sequence[str], values: Sequence[str
 
 def _version_like(text: str, start: int, end: int) -> bool:
     before = text[start - 1] if start else ""
-    if before.isalnum() or before in "@~^" or text[max(0, start - 2) : start] in ("==", ">=", "<=", "~=", "!="):
-        return True  # v1.2.3.4, pkg@1.2.3.4, pkg==1.2.3.4
+    if (before and (before.isalnum() or before in "~^")) or text[max(0, start - 2) : start] in (
+        "==",
+        ">=",
+        "<=",
+        "~=",
+        "!=",
+    ):
+        return True  # v1.2.3.4, ^1.2.3.4, pkg==1.2.3.4 (after "@" it is a host: admin@10.0.0.1)
     after = text[end : end + 2]
     if len(after) == 2 and after[0] in "-+_~." and after[1].isalpha():
         return True  # 9.15.26.242-SNAPSHOT, 1.2.3.4+build, 1.2.3.4.Final
@@ -179,6 +186,8 @@ def _phone(
                 trunk = True
     else:
         inner = []
+    if len(inner) == 1 and inner[0] == "." and not plus:
+        return None  # two groups around one dot are a decimal (07.123456 s), never a dialled number
     if trunk:
         # The trunk "(0)" of "+44 (0)20 ...": not dialled from abroad.
         parts: list[str] = []
@@ -309,6 +318,12 @@ def scan_run(text: str, run_start: int, run_end: int, context: Context, boost: f
             glued = True
         elif char == "-":
             glued = pos >= 2 and not text[pos - 2].isspace()
+        elif char == "#":
+            # "order #4711" is an id; "SSN #536-90-4399" or "Tel #…" is the labelled value.
+            glued = _LABEL_BEFORE_HASH.search(text, max(0, pos - 12), pos) is None
+        elif char == "@" or (char == "/" and text[pos - 2 : pos] == "//"):
+            # A host: "admin@10.0.0.1", "https://10.0.0.1:8443" (a dotted quad, not an id).
+            glued = _DOTTED_QUAD.fullmatch(text, run_start, run_end) is None
         else:
             glued = char in _GLUE
     else:

@@ -1,0 +1,76 @@
+"""Values written the way word processors, URLs and log formats write them.
+
+Typeset spaces and dashes group digits as ASCII ones do; an IPv4 address at the start of
+a text, as a URL host or after ``user@`` is an address; a label before ``#`` labels the
+value after it; apostrophes belong to the names in e-mail addresses; and a decimal with
+one dot (fractional seconds) is no phone number.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from byom_sdk.trust._detectors import BuiltinDetector
+from byom_sdk.trust._masking import Masker
+
+MASKER = Masker([BuiltinDetector()])
+THIN_IBAN = "\u2009".join(["DE89", "3704", "0044", "0532", "0130", "00"])
+
+
+def found(text: str) -> list[tuple[str, str]]:
+    return [(text[span.start : span.end], span.entity) for span in MASKER.find(text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "entity"),
+    [
+        ("Tel. 06\xa012\xa034\xa056\xa078", "06\xa012\xa034\xa056\xa078", "PHONE"),  # no-break spaces
+        ("Tel. 06\u202f12\u202f34\u202f56\u202f78", "06\u202f12\u202f34\u202f56\u202f78", "PHONE"),  # narrow
+        (
+            "IBAN DE89\u20093704\u20090044\u20090532\u20090130\u200900",
+            "DE89\u20093704\u20090044\u20090532\u20090130\u200900",
+            "IBAN",
+        ),
+        ("card 4111\u20071111\u20071111\u20071111", "4111\u20071111\u20071111\u20071111", "CREDIT_CARD"),  # figure
+        ("NINO AB\xa012\xa034\xa056\xa0C", "AB\xa012\xa034\xa056\xa0C", "UK_NINO"),
+        ("Phone 212\u2013555\u20130134", "212\u2013555\u20130134", "PHONE"),  # en dash
+        ("card 4111\u20111111\u20111111\u20111111", "4111\u20111111\u20111111\u20111111", "CREDIT_CARD"),
+        ("SSN 536\u201090\u20104399", "536\u201090\u20104399", "US_SSN"),  # hyphen U+2010
+        ("SSN 536\u221290\u22124399", "536\u221290\u22124399", "US_SSN"),  # minus sign
+        ("8.8.8.8", "8.8.8.8", "IP_ADDRESS"),
+        ("203.0.113.42 connected", "203.0.113.42", "IP_ADDRESS"),
+        ("see http://192.168.1.1", "192.168.1.1", "IP_ADDRESS"),
+        ("GET https://10.0.0.1:8443/api", "10.0.0.1", "IP_ADDRESS"),
+        ("ssh admin@10.0.0.1", "10.0.0.1", "IP_ADDRESS"),
+        ("SSN #536-90-4399", "536-90-4399", "US_SSN"),
+        ("SSN#536-90-4399", "536-90-4399", "US_SSN"),
+        ("Mail: jean-françois.d'arc@example.fr", "jean-françois.d'arc@example.fr", "EMAIL"),
+        ("write to o'connor@example.ie", "o'connor@example.ie", "EMAIL"),
+        ("write to o\u2019connor@example.ie", "o\u2019connor@example.ie", "EMAIL"),
+    ],
+)
+def test_typeset_and_embedded_values_are_found_whole(text, value, entity):
+    assert (value, entity) in found(text)
+
+
+def test_both_addresses_are_found_when_one_starts_the_text():
+    assert found("8.8.8.8 and 1.1.1.1") == [("8.8.8.8", "IP_ADDRESS"), ("1.1.1.1", "IP_ADDRESS")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-03-15 14:22:07.123456 INFO worker started",
+        "elapsed 00:00:07.654321",
+        "took 01.234567 s",
+        "order #4711-2024-0031 shipped",
+        "pkg==1.2.3.4",
+        "v5.5.24.239",
+    ],
+)
+def test_what_is_not_a_value_stays(text):
+    assert found(text) == []
+
+
+def test_a_quote_opening_an_address_is_not_masked_with_it():
+    assert found("name='john@example.com'") == [("john@example.com", "EMAIL")]
