@@ -93,7 +93,15 @@ class Client:
         self._entries: dict[str, ModelEntry] = {}
         self._instances: dict[str, Provider] = {}
         self._provider_configs: dict[str, Any] = {}
+        if models is not None and not isinstance(models, Mapping):
+            raise ConfigError(
+                f"models must be a mapping of alias to model table or Provider, not {type(models).__name__}",
+                source=source,
+                field="models",
+            )
         for alias, value in (models or {}).items():
+            if not isinstance(alias, str):
+                raise ConfigError(f"model aliases are strings, not {type(alias).__name__} ({alias!r})", source=source)
             if isinstance(value, Provider):
                 self._instances[alias] = value
             else:
@@ -150,6 +158,8 @@ class Client:
                 f"unknown key '{unknown[0]}' (known: max_concurrency)", source=str(path), field=f"client.{unknown[0]}"
             )
         routes = data.get("routes") or {}
+        if isinstance(only, str):
+            only = (only,)  # one alias, not its characters
         if only is not None:
             missing = [alias for alias in only if alias not in models and alias not in routes]
             if missing:

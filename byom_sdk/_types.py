@@ -140,6 +140,13 @@ class GenerateRequest(_Frozen):
             raise ValueError("stop strings must be non-empty")
         return value
 
+    @field_validator("tool_choice")
+    @classmethod
+    def _known_tool_choice(cls, value: str | dict[str, Any] | None) -> str | dict[str, Any] | None:
+        if isinstance(value, str) and value not in ("auto", "none", "required"):
+            raise ValueError(f"must be 'auto', 'none', 'required' or a tool object, got {value!r}")
+        return value
+
     @model_validator(mode="after")
     def _prompt_xor_messages(self) -> GenerateRequest:
         if (self.prompt is None) == (self.messages is None):

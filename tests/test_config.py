@@ -162,3 +162,16 @@ def test_a_fifo_as_the_config_file_is_refused_not_waited_on(tmp_path):
     os.mkfifo(path)
     with pytest.raises(ConfigError, match="not a regular file"):
         Client.from_config(path)
+
+
+def test_only_takes_one_alias_as_a_string_too(tmp_path):
+    path = tmp_path / "byom.toml"
+    path.write_text('[models.bot]\nprovider = "scripted"\n\n[models.other]\nprovider = "scripted"\n')
+    with Client.from_config(path, only="bot") as client:
+        assert client.aliases == ["bot"]
+
+
+@pytest.mark.parametrize(("models", "fragment"), [(5, "must be a mapping"), ({1: {"provider": "scripted"}}, "strings")])
+def test_models_of_the_wrong_shape_are_config_errors(models, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        Client(models=models)

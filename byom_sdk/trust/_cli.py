@@ -8,6 +8,7 @@ checked); 2 bad input (unreadable log, head file or key material).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -33,7 +34,10 @@ def _key_options(func: _F) -> _F:
         func
     )
     return click.option(
-        "--key-env", default="BYOM_AUDIT_KEY", show_default=True, help="Environment variable holding the key."
+        "--key-env",
+        default="BYOM_AUDIT_KEY",
+        show_default=True,
+        help='Environment variable holding the key (must be set when given; --key-env "" checks without a key).',
     )(func)
 
 
@@ -41,7 +45,7 @@ def _fail(exc: BaseException, as_json: bool) -> NoReturn:
     """One line (or one JSON object) for bad input, exit 2."""
     message = str(exc) if isinstance(exc, AuditError) else f"{type(exc).__name__}: {exc}"
     if as_json:
-        error: dict[str, Any] = {"type": type(exc).__name__, "message": message}
+        error: dict[str, Any] = {"type": type(exc).__name__, "message": message, "exit_code": 2, "retryable": False}
         if isinstance(exc, AuditError) and exc.path:
             error["path"] = exc.path
         click.echo(json.dumps({"error": error}))
@@ -86,6 +90,12 @@ def verify(
     bad record (its sequence number is printed) or, with --strict, when anything could not
     be checked, 2 when the log, its head or a key cannot be read.
     """
+    given = click.get_current_context().get_parameter_source("key_env")
+    named = given is click.core.ParameterSource.COMMANDLINE and key_env
+    if named and not os.environ.get(key_env) and not key_file and not keyring:
+        # The default variable may be unset (a keyless check, as `--key-env ""` asks for);
+        # one named on purpose may not.
+        _fail(AuditError(f"--key-env {key_env}: the environment variable is unset or empty", path=str(path)), as_json)
     try:
         result = verify_audit(
             path,

@@ -66,11 +66,11 @@ def test_verify_with_key_env(log, monkeypatch):
 
 
 def test_verify_without_key_says_what_it_could_not_check(log):
-    lenient = run("verify", str(log), "--key-env", UNSET)
+    lenient = run("verify", str(log), "--key-env", "")
     assert lenient.exit_code == 0 and "NOT checked" in lenient.stdout and "no key given" in lenient.stdout
-    strict = run("verify", str(log), "--key-env", UNSET, "--strict")
+    strict = run("verify", str(log), "--key-env", "", "--strict")
     assert strict.exit_code == 1 and "strict" in strict.stderr
-    report = json.loads(run("verify", str(log), "--key-env", UNSET, "--strict", "--json").stdout)
+    report = json.loads(run("verify", str(log), "--key-env", "", "--strict", "--json").stdout)
     assert report["ok"] and not report["complete"] and report["strict"] and report["records_mac_checked"] == 0
     assert any("MACs of 6 record(s)" in item for item in report["unchecked"])
 
@@ -197,3 +197,13 @@ def test_plugin_registers_the_cli_and_the_sinks(tmp_path):
     memory.open()
     memory.append({"i": 1})
     assert memory.verify().ok
+
+
+def test_a_key_variable_named_on_the_command_line_but_unset_is_an_error(log, monkeypatch):
+    monkeypatch.delenv("MY_UNSET_AUDIT_KEY", raising=False)
+    result = run("verify", str(log), "--key-env", "MY_UNSET_AUDIT_KEY")
+    no_traceback(result)
+    assert result.exit_code == 2 and "MY_UNSET_AUDIT_KEY" in result.output
+    result = run("verify", str(log), "--key-env", "MY_UNSET_AUDIT_KEY", "--json")
+    error = json.loads(result.output)["error"]
+    assert result.exit_code == 2 and error["exit_code"] == 2 and error["retryable"] is False
