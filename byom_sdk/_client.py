@@ -340,7 +340,10 @@ class Client:
             return None
         options = dict(entry.tokenizer)
         kind = str(options.pop("kind", "hf"))
-        spec = self.registry.tokenizer(kind)
+        try:
+            spec = self.registry.tokenizer(kind)
+        except PluginError as exc:
+            raise ConfigError(str(exc), source=self.source, alias=entry.alias, field="tokenizer.kind") from None
         try:
             config = spec.config_schema.model_validate(options, context={"config_dir": self._config_dir})
         except ValidationError as exc:

@@ -9,6 +9,7 @@ pydantic ``ValidationError`` or a ``UnicodeEncodeError`` from deep inside a clie
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypedDict, TypeVar
 
@@ -82,6 +83,12 @@ def _field(name: str, convert: Callable[[], T]) -> T:
         return convert()
     except (TypeError, ValueError) as exc:
         raise BadRequest(f"invalid request: {name}: {exc}", code="InvalidRequest", details={"field": name}) from None
+
+
+def _json_extra(extra: Mapping[str, Any]) -> dict[str, Any]:
+    copied = copy.deepcopy(dict(extra))
+    json.dumps(copied, allow_nan=False)  # it goes on the wire: JSON, or the caller's error
+    return copied
 
 
 def _tool_dicts(tools: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], ...]:
@@ -158,7 +165,7 @@ def build_generate_request(
         if metadata is not None:
             fields["metadata"] = metadata
         if extra:
-            fields["extra"] = _field("extra", lambda: copy.deepcopy(dict(extra)))
+            fields["extra"] = _field("extra", lambda: _json_extra(extra))
         request = GenerateRequest(**fields)
         if request.tools or request.response_format:
             # A schema the validator cannot use is the caller's error, found before the call.

@@ -175,3 +175,11 @@ def test_only_takes_one_alias_as_a_string_too(tmp_path):
 def test_models_of_the_wrong_shape_are_config_errors(models, fragment):
     with pytest.raises(ConfigError, match=fragment):
         Client(models=models)
+
+
+def test_an_unknown_tokenizer_kind_names_the_alias_and_field():
+    client = Client(models={"m": {"provider": "scripted", "tokenizer": {"kind": "nosuchkind", "path": "x"}}})
+    with pytest.raises(ConfigError) as caught:
+        client.model("m")
+    assert "model 'm'" in str(caught.value) and caught.value.field == "tokenizer.kind"
+    assert "nosuchkind" in str(caught.value)

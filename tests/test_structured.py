@@ -314,6 +314,8 @@ def _schema_format(schema):
         ({"tools": "x"}, "tools", "list of tool definitions"),
         ({"stop": 5}, "stop", "not iterable"),
         ({"tool_choice": "bogus"}, "tool_choice", "'auto', 'none', 'required'"),
+        ({"extra": {"f": object()}}, "extra", "not JSON serializable"),
+        ({"extra": {"f": float("nan")}}, "extra", "not JSON compliant"),
     ],
 )
 def test_an_unusable_schema_or_argument_is_a_bad_request_before_the_model_is_called(kwargs, field, fragment):

@@ -296,5 +296,10 @@ def test_job_validation_names_the_field(tmp_path):
             run_job(client, BatchJob.build({"input": str(tmp_path), "output": "o", "model": "nope"}))
         with pytest.raises(ConfigError, match="input file not found"):
             run_job(client, BatchJob.build({"input": str(tmp_path / "missing"), "output": "o", "model": "m"}))
+        records = write_jsonl(tmp_path / "in.jsonl", [{"id": "1", "prompt": "hi"}])
+        with pytest.raises(ConfigError, match="same file"):
+            client.batch(records, records, model="m")
+        with pytest.raises(ConfigError, match="is a directory"):
+            client.batch(records, tmp_path, model="m")
         with pytest.raises(ConfigError, match="instance"):
             client.batch(write_jsonl(tmp_path / "in.jsonl", []), tmp_path / "o.jsonl", model="m", runner="ray")
