@@ -38,7 +38,7 @@ from ._pii.checksums import (
 from ._pii.context import DEFAULT_CONTEXT, ContextWords
 from ._pii.numeric import LONG_RUN, LONG_RUN_NARROW, Context, scan_run
 from ._pii.scan import capital_anchors, long_words, run_start
-from ._pii.secrets import PRIVATE_KEY, TOKEN_RULES, UNANCHORED, assigned_secret, header_secrets
+from ._pii.secrets import PRIVATE_KEY, TOKEN_RULES, UNANCHORED, assigned_secret, header_secrets, punctuated_secrets
 
 __all__ = [
     "BUILTIN_ENTITIES",
@@ -282,6 +282,9 @@ def _email_start(text: str, at: int, end: int) -> int | None:
         return None
     if domain[domain.rfind(".") + 1 :].lower() in _FILE_SUFFIXES:
         return None  # icon@2x.png, bundle@1.2.min.js: a file name, not an address
+    after = text[end : end + 2]
+    if len(after) == 2 and after[0] == ":" and (after[1].isalnum() or after[1] in "~/_.-"):
+        return None  # git@github.com:acme/app.git, root@host:~#: an SSH login, not an address
     return start
 
 
@@ -336,6 +339,8 @@ def _ipv6_candidates(text: str) -> Iterator[tuple[int, int]]:
         if (
             # without "::" an address has 7 colons (6 before a dotted IPv4): "10:22:31" is a time
             (colons >= 6 or (colons >= 2 and "::" in candidate))
+            # "abc::def", "Bad::Add()": a C++ or Rust path of hex letters, not an address
+            and (colons >= 4 or candidate == "::" or any(c.isdigit() for c in candidate))
             and (left == 0 or not (text[left - 1].isalnum() or text[left - 1] == "_"))
             and (end == size or not (text[end].isalnum() or text[end] == "_"))
         ):
@@ -441,6 +446,9 @@ class BuiltinDetector:
             for entity, needle, pattern, score in rules.unanchored:
                 if needle in text:
                     self._tokens(text, entity, pattern, score, found)
+        if any(symbol in text for symbol in "!#$%&*@^~?"):
+            for entity, score, start, end in punctuated_secrets(text, lowered):
+                add((start, end, entity, score))
         if "bearer" in lowered:
             for match in rules.bearer.finditer(text):
                 token = match.group("token")

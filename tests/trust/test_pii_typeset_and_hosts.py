@@ -74,3 +74,46 @@ def test_what_is_not_a_value_stays(text):
 
 def test_a_quote_opening_an_address_is_not_masked_with_it():
     assert found("name='john@example.com'") == [("john@example.com", "EMAIL")]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ('{"password": "Xk9mP2vL8!nQ4rT7wZ3"}', "Xk9mP2vL8!nQ4rT7wZ3"),
+        ("DB_PASSWORD=p7#Rq!v2@Lm9$Wx4&Zt8", "p7#Rq!v2@Lm9$Wx4&Zt8"),
+        ("db:\n  password: Xk9mP2vL8#nQ4rT7wZ3\n", "Xk9mP2vL8#nQ4rT7wZ3"),
+        ('api_key="AbC!defGhi123#xyz"', "AbC!defGhi123#xyz"),
+        ("[db]\nsecret = Zq8%Lm3^Rt7~Wp2*", "Zq8%Lm3^Rt7~Wp2*"),
+    ],
+)
+def test_secrets_with_symbols_assigned_to_secret_named_keys_are_found(text, value):
+    assert (value, "API_KEY") in found(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "password = ${DB_PASSWORD}",  # a reference
+        "passwd: hunter2!",  # short, low entropy: not detected (docs/pii.md)
+        "password_policy: min12!Aa@bbbbbbbbb",  # a key that names no secret value
+        "token_url: https://auth.example.com/oauth2/token?x=1!",
+    ],
+)
+def test_references_and_policies_after_secret_words_stay(text):
+    assert [entity for _, entity in found(text) if entity == "API_KEY"] == []
+
+
+def test_ssh_logins_are_not_addresses_but_an_address_before_a_colon_is():
+    assert found("git clone git@github.com:acme/app.git") == []
+    assert found("root@server.example.com:~# ls") == []
+    assert found("write to ann@example.com: she knows") == [("ann@example.com", "EMAIL")]
+
+
+@pytest.mark.parametrize("text", ["a::b", "use abc::def;", "Bad::Add()", "+999 123 456 789", "+990 123 456 789"])
+def test_code_paths_and_unassigned_country_codes_are_no_values(text):
+    assert found(text) == []
+
+
+def test_assigned_three_digit_country_codes_and_short_ipv6_still_count():
+    assert ("+353 86 123 4567", "PHONE") in found("call +353 86 123 4567")
+    assert found("host fe80::1 and ::1") == [("fe80::1", "IP_ADDRESS"), ("::1", "IP_ADDRESS")]

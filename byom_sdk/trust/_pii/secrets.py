@@ -22,7 +22,15 @@ from collections.abc import Iterator
 
 from .scan import run_start
 
-__all__ = ["PRIVATE_KEY", "TOKEN_RULES", "UNANCHORED", "assigned_secret", "header_secrets", "looks_opaque"]
+__all__ = [
+    "PRIVATE_KEY",
+    "TOKEN_RULES",
+    "UNANCHORED",
+    "assigned_secret",
+    "header_secrets",
+    "looks_opaque",
+    "punctuated_secrets",
+]
 
 #: Needles of tokens that do not start with their needle.
 UNANCHORED = frozenset({"hooks.slack.com", "-us", ":AA", ".atlasv1."})
@@ -225,3 +233,47 @@ def header_secrets(text: str, lowered: str) -> Iterator[tuple[str, float, int, i
     if "authorization" in lowered:
         for match in _HEADER_SCHEMES.finditer(text):
             yield "BEARER_TOKEN", 0.8, match.start("token"), match.end("token")
+
+
+# Passwords mix in symbols that end a token word ("p7#Rq!v2@Lm9$Wx4"): a secret-named key,
+# an assignment, then one run of visible characters with a symbol among them.
+_SYMBOLS = "!#$%&*@^~?"
+# From the end of a secret word: the rest of the key, closing quotes, the assignment, an
+# opening quote and the value.
+_AFTER_SECRET_WORD = re.compile(
+    r"[a-z0-9_.-]*[\"'\]]{0,2}[ \t]*(?:=>|:=|=|:)[ \t]*[\"'`]?(?P<value>[^\s\"'`<>]{12,128})"
+)
+
+
+def punctuated_secrets(text: str, lowered: str) -> Iterator[tuple[str, float, int, int]]:
+    """Secrets with symbols assigned to secret-named keys (``DB_PASSWORD=p7#Rq!v2@Lm9$Wx4``,
+    ``"password": "Xk9mP2vL8!nQ4rT7"``) in JSON, YAML, .env, INI, shell and code. Values
+    of letters, digits and ``-_.+/`` alone are :func:`assigned_secret`'s."""
+    after = 0
+    for word in _SECRET_KEY_WORD.finditer(lowered):
+        if word.start() < after:
+            continue
+        match = _AFTER_SECRET_WORD.match(lowered, word.end())
+        if match is None:
+            continue
+        after = match.end()
+        start = match.start("value")
+        value = text[start : match.end("value")].rstrip(",;)]}")
+        if len(value) < 12 or not any(symbol in value for symbol in _SYMBOLS):
+            continue
+        key_start = run_start(lowered, word.start(), _KEY_CHARS)
+        rest = match.group(0)
+        key_end = word.end() + len(rest) - len(rest.lstrip(_KEY_CHARS))
+        key = lowered[key_start:key_end].strip("-.")
+        if _NOT_SECRET_KEY.search(key):
+            continue
+        if "://" in value or value.startswith(("$", "%", "{", "<")) or _PLACEHOLDER_VALUE.match(value):
+            continue  # a URL, a reference (${VAR}, %(x)s, {{ x }}) or a placeholder
+        classes = (
+            any(c.islower() for c in value)
+            + any(c.isupper() for c in value)
+            + any(c.isdigit() for c in value)
+            + any(c in _SYMBOLS for c in value)
+        )
+        if classes >= 3 and len(set(value)) >= 8:
+            yield "API_KEY", 0.75, start, start + len(value)
