@@ -117,3 +117,8 @@ def test_code_paths_and_unassigned_country_codes_are_no_values(text):
 def test_assigned_three_digit_country_codes_and_short_ipv6_still_count():
     assert ("+353 86 123 4567", "PHONE") in found("call +353 86 123 4567")
     assert found("host fe80::1 and ::1") == [("fe80::1", "IP_ADDRESS"), ("::1", "IP_ADDRESS")]
+
+
+def test_square_access_tokens_with_dashes_and_underscores():
+    token = "EAAAEOuLQObrVwJv-voio0F4hMm7yC_WU5Ghp8ijD6xmt9rpEuKzhY6IuHwP5gS1"
+    assert found(f'la clave es "{token}"') == [(token, "API_KEY")]

@@ -86,6 +86,7 @@ TOKEN_RULES: tuple[tuple[str, str, str, float], ...] = (
     ("API_KEY", "NRAK-", r"NRAK-[A-Z0-9]{27}(?![\w-])", 0.9),
     ("API_KEY", ":AA", r"\d{8,10}:AA[A-Za-z0-9_-]{33}(?![\w-])", 0.9),
     ("API_KEY", "sq0", r"sq0(?:atp|csp)-[0-9A-Za-z_-]{22,43}(?![\w-])", 0.9),
+    ("API_KEY", "EAAA", r"EAAA[0-9A-Za-z_-]{60}(?![\w-])", 0.85),  # Square access tokens
     ("API_KEY", "dp.", r"dp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9]{40,}(?![\w-])", 0.9),
     ("API_KEY", "pul-", r"pul-[a-f0-9]{40}(?![\w-])", 0.9),
     ("API_KEY", "hv", r"hv[sb]\.[A-Za-z0-9_-]{24,}(?![\w-])", 0.9),
