@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import math
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -100,8 +101,25 @@ def invalid(param: str, message: str) -> ServeError:
     return ServeError(400, message, param=param, code="invalid_value")
 
 
+_UPSTREAM = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>)]+|\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b")
+
+
+def _public(message: str) -> str:
+    """An upstream failure's message without the upstream's URLs and addresses: they are
+    the serving side's topology, not the API caller's business (the server log keeps them)."""
+    return _UPSTREAM.sub("<upstream>", message)
+
+
 def classify(error: BaseException) -> ServeError:
     """The status and wording of any failure; never a traceback on the wire."""
+    served = _classify(error)
+    if served.status >= 500 and served is not error:
+        log.warning("request failed: %s", served.message)
+        served.message = _public(served.message)
+    return served
+
+
+def _classify(error: BaseException) -> ServeError:
     if isinstance(error, ServeError):
         return error
     if isinstance(error, PolicyViolation):
@@ -136,7 +154,12 @@ def classify(error: BaseException) -> ServeError:
     if isinstance(error, ProviderError):
         return ServeError(502, error.message, kind="server_error", code=error.code or "provider_error", retry=False)
     if isinstance(error, AuditError):
-        return ServeError(503, error.message, kind="service_unavailable", code="audit_unavailable", retry=False)
+        # The message names the audit file on the serving host: the log has it.
+        log.error("audit unavailable: %s", error.message)
+        return ServeError(
+            503, "the audit log is unavailable (see the server log)", kind="service_unavailable",
+            code="audit_unavailable", retry=False,
+        )  # fmt: skip
     if isinstance(error, ByomError):
         return ServeError(500, error.message, kind="server_error", code="server_error", retry=False)
     log.error("unexpected error while serving a request", exc_info=error)

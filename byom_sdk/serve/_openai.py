@@ -196,8 +196,8 @@ def parse_messages(value: Any, *, connector: bool = False) -> tuple[Message, ...
     try:
         return messages_from_openai(items)
     except ValidationError as exc:
-        field, message = describe_validation_error(exc, prefix="messages")
-        raise invalid(field, f"invalid messages: {message}") from None
+        _, message = describe_validation_error(exc)
+        raise invalid("messages", f"invalid messages: {message}") from None
     except (ValueError, TypeError) as exc:
         raise invalid("messages", f"invalid messages: {exc}") from None
 

@@ -296,3 +296,16 @@ def test_request_id_round_trips(served):
     )
     assert response.headers["x-request-id"] == "req-42" and response.json()["id"] == "chatcmpl-req-42"
     assert json.loads(response.content)["choices"][0]["logprobs"] is None
+
+
+def test_upstream_failures_do_not_show_the_serving_side_topology():
+    from byom_sdk import AuditError, BadRequest, ProviderError, Unavailable
+    from byom_sdk.serve._calls import classify
+
+    error = classify(ProviderError("OpenAI-compatible server http://10.0.0.5:8000/v1: answered 500"))
+    assert error.status == 502 and "10.0.0.5" not in error.message and "<upstream>" in error.message
+    error = classify(Unavailable("SageMaker endpoint 'ep': cannot connect to 10.1.2.3:443"))
+    assert "10.1.2.3" not in error.message
+    error = classify(AuditError("audit log /srv/secret/byom-audit.sqlite cannot be written", path="/srv/secret"))
+    assert error.status == 503 and "/srv/secret" not in error.message
+    assert classify(BadRequest("invalid request: temperature")).message.endswith("temperature")
