@@ -123,8 +123,9 @@ def parse_model_entry(alias: str, raw: Mapping[str, Any], *, source: str) -> Mod
     data = interpolate(dict(raw), source=source, alias=alias, path="")
     provider = data.get("provider")
     if not isinstance(provider, str) or not provider:
+        problem = "is required" if provider in (None, "") else f"must be a plugin name (a string), got {provider!r}"
         raise ConfigError(
-            "'provider' is required (e.g. provider = \"sagemaker\")", source=source, alias=alias, field="provider"
+            f"'provider' {problem} (e.g. provider = \"sagemaker\")", source=source, alias=alias, field="provider"
         )
     tokenizer = data.get("tokenizer")
     if isinstance(tokenizer, str):

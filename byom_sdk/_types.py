@@ -120,8 +120,8 @@ class GenerateRequest(_Frozen):
     prompt: Text | None = None
     messages: tuple[Message, ...] | None = None
     max_tokens: int | None = Field(default=None, ge=1)
-    temperature: float | None = Field(default=None, ge=0.0, le=5.0)
-    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    temperature: float | None = Field(default=None, ge=0.0, le=5.0, allow_inf_nan=False)
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0, allow_inf_nan=False)
     top_k: int | None = Field(default=None, ge=0)
     stop: tuple[Text, ...] = ()
     seed: int | None = None

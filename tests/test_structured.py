@@ -316,6 +316,7 @@ def _schema_format(schema):
         ({"tool_choice": "bogus"}, "tool_choice", "'auto', 'none', 'required'"),
         ({"extra": {"f": object()}}, "extra", "not JSON serializable"),
         ({"extra": {"f": float("nan")}}, "extra", "not JSON compliant"),
+        ({"temperature": float("nan")}, "temperature", "finite number"),
     ],
 )
 def test_an_unusable_schema_or_argument_is_a_bad_request_before_the_model_is_called(kwargs, field, fragment):
