@@ -19,7 +19,12 @@ def describe_validation_error(error: ValidationError, *, prefix: str = "") -> tu
     """(the first failing field, dotted under ``prefix``; every failure on one line)."""
     parts = []
     first_field = ""
-    for item in error.errors():
+    items = error.errors()
+    # A sequence whose items failed is also reported "too short" (pydantic counts the
+    # valid ones): the items' errors say what is wrong.
+    failed_inside = {tuple(item["loc"][:-1]) for item in items if item["loc"]}
+    items = [i for i in items if not (i["type"] == "too_short" and tuple(i["loc"]) in failed_inside)]
+    for item in items:
         location = ".".join(str(p) for p in item["loc"])
         dotted = f"{prefix}.{location}" if prefix and location else prefix or location
         first_field = first_field or dotted

@@ -140,3 +140,12 @@ def test_openai_message_shapes_round_trip():
     assert messages_from_openai(messages_to_openai(messages)) == messages
     with pytest.raises(ValueError):
         messages_from_openai([{"role": "user", "content": 5}])
+
+
+def test_an_embed_batch_with_bad_items_names_the_items_not_a_length():
+    from byom_sdk import BadRequest, Client
+    from byom_sdk.testing import ScriptedModel
+
+    with Client(models={"m": ScriptedModel(["x"])}, trust="off") as client, pytest.raises(BadRequest) as caught:
+        client.model("m").embed(["ok", "\udced"])
+    assert "texts.1" in str(caught.value) and "at least 1 item" not in str(caught.value)
