@@ -47,6 +47,9 @@ def found(text: str) -> list[tuple[str, str]]:
         ("Mail: jean-françois.d'arc@example.fr", "jean-françois.d'arc@example.fr", "EMAIL"),
         ("write to o'connor@example.ie", "o'connor@example.ie", "EMAIL"),
         ("write to o\u2019connor@example.ie", "o\u2019connor@example.ie", "EMAIL"),
+        ("call +1.212.736.5000", "+1.212.736.5000", "PHONE"),  # dotted, after "+"
+        ("call 1.800.736.5000", "1.800.736.5000", "PHONE"),  # North American trunk "1"
+        ("call +44.20.7946.0958", "+44.20.7946.0958", "PHONE"),
     ],
 )
 def test_typeset_and_embedded_values_are_found_whole(text, value, entity):

@@ -362,13 +362,18 @@ def scan_run(text: str, run_start: int, run_end: int, context: Context, boost: f
             # One group of digits (the commonest run): no groups to combine.
             _pick(_candidates(text, [run_start, run_end], [""], [run], (len(run),), 0, 0, run), context, boost, out)
             return
-    if not (glued or glued_after) and run.count(".") == 3 and _DOTTED_QUAD.fullmatch(run):
+    if not (glued or glued_after) and lead != "+" and run.count(".") == 3 and _DOTTED_QUAD.fullmatch(run):
         # Four dotted groups: the loop below would try them whole first, as an IPv4
-        # address (they are no date: the third dot cannot end one), and stop there.
-        score = _ipv4(text, run_start, run_end, run.split("."))
+        # address (they are no date: the third dot cannot end one), and stop there; but
+        # "1.800.555.0199" is a North American number with its trunk "1". (An address
+        # never follows "+": "+1.212.555.0134" goes to the loop.)
+        octets = run.split(".")
+        score = _ipv4(text, run_start, run_end, octets)
         if score:
             _pick([("IP_ADDRESS", score, run_start, run_end)], context, boost, out)
-        return
+            return
+        if octets[0] != "1" or tuple(map(len, octets[1:])) != (3, 3, 4):
+            return
     # Digits and separators alternate: "0221 / 6479-20" -> ["0221", " / ", "6479", "-", "20"].
     pieces = _SPLIT.split(run)
     seps = pieces[1::2]
@@ -487,7 +492,12 @@ def _candidates(
             return [("", 0.0, start, end)]
     if j == i + 3 and sep == "." and seps[i + 1] == "." and seps[i + 2] == ".":
         score = _ipv4(text, start, end, values[i : j + 1])
-        return [("IP_ADDRESS", score, start, end) if score else ("", 0.0, start, end)]
+        if score:
+            return [("IP_ADDRESS", score, start, end)]
+        # No address ("+1.212.555.0134", "1.800.555.0199": 555 > 255): after "+", or a
+        # North American trunk "1" and 3-3-4 groups, it may be a dotted phone number.
+        if text[start - 1 : start] != "+" and not (values[i] == "1" and lengths[1:] == (3, 3, 4)):
+            return [("", 0.0, start, end)]
     options: list[Option] = []
     if (
         total == 9
