@@ -8,6 +8,8 @@ one finish event — the usage the container reported, or an estimate tagged as 
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -86,7 +88,8 @@ class StreamAssembler:
         for delta in chunk.tools:
             slot = self._tools.setdefault(delta.index, ["", "", ""])
             slot[0] = delta.id or slot[0]
-            slot[1] += delta.name
+            if delta.name != slot[1]:  # LMI repeats the whole name in every chunk
+                slot[1] += delta.name
             slot[2] += delta.arguments
         if chunk.finish_reason is not None:
             self._finish = chunk.finish_reason
@@ -104,6 +107,8 @@ class StreamAssembler:
             events.append(TextDelta(text=rest))
         for index in sorted(self._tools):
             call_id, name, arguments = self._tools[index]
+            if not name:
+                name, arguments = _named_inside(arguments)
             events.append(
                 ToolCallEvent(tool_call=ToolCall(id=call_id or f"call_{index}", name=name, arguments=arguments or "{}"))
             )
@@ -132,3 +137,20 @@ def decode_stream(
         events.extend(assembler.feed(part))
     events.extend(assembler.finish())
     return events
+
+
+_TRAILING_SPECIAL = re.compile(r"(?:<\|[^|<>]{1,40}\|>|</s>)+\s*$")
+
+
+def _named_inside(arguments: str) -> tuple[str, str]:
+    """TGI 2.0-3.1 streams a tool call without a name, its arguments being
+    ``{"function": {"_name": NAME, ...arguments}}``: the name and the arguments."""
+    try:
+        parsed = json.loads(_TRAILING_SPECIAL.sub("", arguments))  # TGI 3.1 leaves "<|eot_id|>" at the end
+    except ValueError:
+        return "", arguments
+    function = parsed.get("function") if isinstance(parsed, dict) else None
+    if isinstance(function, dict) and isinstance(function.get("_name"), str):
+        rest = {key: value for key, value in function.items() if key != "_name"}
+        return function["_name"], json.dumps(rest, ensure_ascii=False)
+    return "", arguments

@@ -55,6 +55,7 @@ _FINISH: dict[str, FinishReason] = {
     "tool_calls": "tool_calls",
     "function_call": "tool_calls",
     "error": "error",
+    "abort": "error",  # vLLM: the request was aborted, the text is partial
 }
 
 
@@ -85,6 +86,10 @@ def container_error(value: Any) -> str | None:
             return str(error.get("message") or error)
         kind = value.get("error_type") or value.get("code")
         return f"{error} ({kind})" if kind else str(error)
+    if value.get("object") == "error":  # vLLM's unwrapped ErrorResponse
+        kind = value.get("type") or value.get("code")
+        message = str(value.get("message") or "error")
+        return f"{message} ({kind})" if kind else message
     return None
 
 
@@ -101,13 +106,15 @@ def read_usage(value: Any) -> Usage | None:
     LMI ``details`` (``input_length`` or the ``prefill`` list, and ``generated_tokens``)."""
     if not isinstance(value, Mapping):
         return None
-    if "prompt_tokens" in value or "completion_tokens" in value:
-        return usage_from(value.get("prompt_tokens"), value.get("completion_tokens"))
-    if "generated_tokens" in value:
+    if "generated_tokens" in value:  # TGI / LMI details (LMI's legacy formatter: prompt_tokens)
         prompt = value.get("input_length")
+        if prompt is None:
+            prompt = value.get("prompt_tokens")
         if prompt is None and value.get("prefill"):
             prompt = len(value["prefill"])
         return usage_from(prompt, value.get("generated_tokens"))
+    if "prompt_tokens" in value or "completion_tokens" in value:
+        return usage_from(value.get("prompt_tokens"), value.get("completion_tokens"))
     if "input_tokens" in value or "output_tokens" in value:
         return usage_from(value.get("input_tokens"), value.get("output_tokens"))
     return None

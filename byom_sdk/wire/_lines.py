@@ -89,6 +89,12 @@ def _decode(line: bytes) -> Any:
         line = line[5:].strip()
         if not line:
             return None
+    elif line.startswith(b"error:"):
+        # llama.cpp's server reports a failure as an "error:" field: an error record.
+        try:
+            return {"error": json.loads(line[6:].strip())}
+        except ValueError:
+            return {"error": line[6:].strip().decode("utf-8", "replace") or "stream error"}
     elif line.startswith(_IGNORED_FIELDS):
         return None
     if line == b"[DONE]":

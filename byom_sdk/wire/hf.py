@@ -62,10 +62,20 @@ def tgi_chunk(record: Any) -> Chunk | None:
     details = record.get("details") or {}
     reason = finish_reason(details.get("finish_reason")) if details else None
     if token.get("id") == -1 and reason == "error":  # LMI's in-stream failure record
-        return Chunk(error=str(record.get("generated_text") or token.get("text") or "generation failed"))
+        # Newer LMI puts the message in error_msg (generated_text is then the partial text);
+        # older releases put it in generated_text.
+        message = (
+            token.get("error_msg")
+            or record.get("error_msg")
+            or record.get("generated_text")
+            or token.get("text")
+            or "generation failed"
+        )
+        return Chunk(error=str(message))
     if reason is None and token and record.get("generated_text") is not None:
         reason = "stop"  # TGI's last event carries the whole text, even when sent without details
-    text = "" if token.get("special") else str(token.get("text") or "")
+    # TGI says "special", LMI "special_token": neither is text (</s>, <|eot_id|>).
+    text = "" if token.get("special") or token.get("special_token") else str(token.get("text") or "")
     if not token and "outputs" in record:  # the older LMI / JumpStart form: {"outputs": ["tok"]}
         text = "".join(str(t) for t in record.get("outputs") or ())
     return Chunk(text=text, finish_reason=reason, usage=read_usage(details) if details else None)

@@ -49,8 +49,11 @@ def tool_calls_of(message: Any) -> tuple[ToolCall, ...]:
     (TGI 1.4) as an object."""
     if not isinstance(message, Mapping):
         return ()
+    raw = message.get("tool_calls") or ()
     calls = []
-    for index, call in enumerate(message.get("tool_calls") or ()):
+    for index, call in enumerate([raw] if isinstance(raw, Mapping) else raw):
+        if not isinstance(call, Mapping):
+            continue
         function = call.get("function") or {}
         arguments = function.get("arguments")
         if isinstance(arguments, Mapping):
@@ -63,6 +66,33 @@ def tool_calls_of(message: Any) -> tuple[ToolCall, ...]:
             )
         )
     return tuple(calls)
+
+
+def _tool_deltas(value: Any) -> tuple[ToolDelta, ...]:
+    """A delta's tool-call fragments: a list (OpenAI), one object (TGI 2.0-3.1), fragments
+    without ``index`` (Ollama before 0.4.7: their place in the list), arguments as an object."""
+    if isinstance(value, Mapping):
+        value = [value]
+    if not isinstance(value, list):
+        return ()
+    deltas = []
+    for position, fragment in enumerate(value):
+        if not isinstance(fragment, Mapping):
+            continue
+        function = fragment.get("function") or {}
+        arguments = function.get("arguments") if isinstance(function, Mapping) else None
+        if isinstance(arguments, Mapping):
+            arguments = json.dumps(arguments, ensure_ascii=False)
+        index = fragment.get("index")
+        deltas.append(
+            ToolDelta(
+                index=index if isinstance(index, int) else position,
+                id=str(fragment.get("id") or ""),
+                name=str((function.get("name") if isinstance(function, Mapping) else "") or ""),
+                arguments=str(arguments or ""),
+            )
+        )
+    return tuple(deltas)
 
 
 def _stream_fields(stream: bool, include_usage: bool) -> dict[str, Any]:
@@ -112,20 +142,14 @@ class _OpenAIBase(Codec):
         text, reason = "", None
         tools: tuple[ToolDelta, ...] = ()
         for choice in record.get("choices") or ():
-            if choice.get("index", 0) != 0:
+            if not isinstance(choice, Mapping) or choice.get("index", 0) != 0:
                 continue  # n > 1 is not part of the contract
-            delta = choice.get("delta")
-            text = str((delta.get("content") if delta else choice.get("text")) or "")
-            if delta:
-                tools = tuple(
-                    ToolDelta(
-                        index=int(fragment.get("index", 0)),
-                        id=str(fragment.get("id") or ""),
-                        name=str((fragment.get("function") or {}).get("name") or ""),
-                        arguments=str((fragment.get("function") or {}).get("arguments") or ""),
-                    )
-                    for fragment in delta.get("tool_calls") or ()
-                )
+            # Some servers stream whole messages ("message" for "delta"), or answer a
+            # stream request with one chat.completion: its message is the one delta.
+            delta = choice.get("delta") or choice.get("message")
+            text = str((delta.get("content") if isinstance(delta, Mapping) else choice.get("text")) or "")
+            if isinstance(delta, Mapping):
+                tools = _tool_deltas(delta.get("tool_calls"))
             reason = finish_reason(choice.get("finish_reason"))
         return Chunk(text=text, finish_reason=reason, usage=usage, tools=tools)
 
@@ -162,8 +186,9 @@ class OpenAIChat(_OpenAIBase):
     def decode_generate(self, body: Any) -> Decoded:
         body = self.checked(body)
         try:
-            choice = body["choices"][0]
-        except (KeyError, IndexError, TypeError):
+            choices = body["choices"]
+            choice = next((c for c in choices if c.get("index", 0) == 0), choices[0])
+        except (KeyError, IndexError, TypeError, AttributeError):
             raise ValueError("the answer is not a chat completion (no choices)") from None
         message = choice.get("message") or {}
         text = message.get("content") if message else choice.get("text")

@@ -4,6 +4,8 @@ attempts the server log shows."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from byom_vertex.testing import LocalVertexServer
 
@@ -195,3 +197,32 @@ def test_unreachable_endpoint_is_unavailable():
         ):
             client.model("m").generate("hi")
         assert caught.value.retryable and caught.value.attempts == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (429, {"error": "Model is overloaded", "error_type": "overloaded"}, "Throttled"),
+        (503, {"error": "Model is overloaded", "error_type": "overloaded"}, "Unavailable"),
+        (
+            422,
+            {"error": "Input validation error: `max_new_tokens` must be <= 2048", "error_type": "validation"},
+            "BadRequest",
+        ),
+        (424, {"error": "the container failed"}, "ModelError"),
+        (400, {"object": "error", "message": "maximum context length is 4096 tokens", "code": 400}, "BadRequest"),
+    ],
+)
+def test_container_error_bodies_on_raw_predict_keep_their_status_and_message(status, body, expected):
+    import requests
+    from byom_vertex._errors import map_exception
+    from byom_vertex._http import _http_error
+
+    response = requests.Response()
+    response.status_code = status
+    response._content = json.dumps(body).encode()
+    response.headers["Content-Type"] = "application/json"
+    response.request = requests.Request("POST", "http://127.0.0.1:9/v1/x:rawPredict").prepare()
+    error = map_exception(_http_error(response), endpoint="projects/p/locations/l/endpoints/1", operation="rawPredict")
+    assert type(error).__name__ == expected and error.status_code == status
+    assert str(body.get("error") or body.get("message")) in str(error)

@@ -83,6 +83,14 @@ def map_exception(exc: BaseException, *, endpoint: str, operation: str) -> Provi
             return Unavailable(message, **kwargs)
         if isinstance(exc, gexc.ClientError):
             return BadRequest(message, **kwargs)
+        # Statuses google-api-core has no class for, as raw-predict containers send them:
+        # 424 is the container failing (SageMaker's word too), 413 / 422 the request.
+        if status == 424:
+            return ModelError(message, **kwargs)
+        if status is not None and 400 <= status < 500:
+            return BadRequest(message, **kwargs)
+        if status is not None and status >= 500:
+            return Unavailable(message, **kwargs)
         return ProviderError(message, retryable=False, **kwargs)
     if type(exc).__name__ == "ParseError" and type(exc).__module__.startswith("google.protobuf"):
         return ModelError(

@@ -41,14 +41,12 @@ class RawHttp:
         self._session.headers["x-goog-request-params"] = f"endpoint={config.resource}"
 
     def _post(self, verb: str, body: bytes, content_type: str, timeout: float, *, stream: bool) -> Any:
-        from google.api_core import exceptions as gexc
-
         response = self._session.post(
             f"{self._url}:{verb}", data=body, headers={"Content-Type": content_type}, timeout=timeout, stream=stream
         )
         if response.status_code >= 400:
             try:
-                raise gexc.from_http_response(response)
+                raise _http_error(response)
             finally:
                 response.close()
         return response
@@ -85,3 +83,31 @@ class RawHttp:
 
     def close(self) -> None:
         self._session.close()
+
+
+def _http_error(response: Any) -> Exception:
+    """The google-api-core exception of an error response. Containers answer in their own
+    shapes (TGI's ``{"error": "...", "error_type": "overloaded"}``, vLLM's
+    ``{"object": "error", "message": ...}``), which ``from_http_response`` cannot read (it
+    fails with an AttributeError on a string ``error``): their message is read here."""
+    from google.api_core import exceptions as gexc
+
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        error = body.get("error")
+        message = None
+        if isinstance(error, str) and error:
+            kind = body.get("error_type")
+            message = f"{error} ({kind})" if kind else error
+        elif body.get("object") == "error" and body.get("message"):
+            message = str(body["message"])
+        if message is not None:
+            return gexc.from_http_status(response.status_code, message, response=response)
+    try:
+        return gexc.from_http_response(response)
+    except Exception:  # noqa: BLE001 - a body google-api-core cannot parse still has a status
+        text = response.text[:500] if isinstance(response.text, str) else ""
+        return gexc.from_http_status(response.status_code, text or "error", response=response)
