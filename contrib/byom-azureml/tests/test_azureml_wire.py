@@ -93,3 +93,18 @@ def test_through_a_client_with_retries(aml_server):
     with byom_sdk.Client(models={"m": config}, policy=policy, retry=retry) as client, pytest.raises(Throttled) as info:
         client.model("m").generate(HELLO)
     assert info.value.attempts == 2
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        [{"0": "Paris is the capital."}],
+        '[{"0": "Paris is the capital."}]',  # a scoring script returning json.dumps(...)
+        [[{"generated_text": "Paris is the capital."}]],  # an HF pipeline given a list
+        {"output": "Paris is the capital."},
+    ],
+)
+def test_the_scoring_answers_scripts_give(body):
+    from byom_azureml._codecs import ScoringCodec
+
+    assert ScoringCodec().decode_generate(body).text == "Paris is the capital."

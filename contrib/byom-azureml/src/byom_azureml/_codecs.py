@@ -4,6 +4,8 @@ answer it (``[{"0": text}]``, ``["text"]``, ``{"output": text}``, ``[{"generated
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,7 +27,12 @@ class ScoringCodec(Codec):
         return {"input_data": {"input_string": [prompt_text(request)], "parameters": parameters}}
 
     def decode_generate(self, body: Any) -> Decoded:
+        if isinstance(body, str) and body[:1] in "[{":  # a script returning json.dumps(...)
+            with contextlib.suppress(ValueError):
+                body = json.loads(body)
         item = self.first(self.checked(body), "a generation")
+        if isinstance(item, list) and item:  # an HF pipeline given a list: [[{...}]]
+            item = item[0]
         if isinstance(item, Mapping):
             item = next((item[k] for k in ("0", "output", "generated_text") if k in item), None)
         if not isinstance(item, str):
