@@ -25,7 +25,7 @@ _lock = threading.Lock()
 _pattern: re.Pattern[str] | None = None
 
 # userinfo in a URL, and query values of parameters that carry credentials
-_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s?#]+@")
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s?#]+@")  # up to the last "@": pa@ss
 _SECRET_QUERY = re.compile(
     r"(?P<key>[?&](?:[\w.-]*(?:key|token|secret|password|passwd|pwd|sig|signature|credential|auth|code)[\w.-]*))=[^&#\s]*",
     re.IGNORECASE,
@@ -41,6 +41,9 @@ def remember_secret(value: str, name: str) -> None:
         if _values.get(value) == f"${{{name}}}":
             return
         _values[value] = f"${{{name}}}"
+        quoted = repr(value)[1:-1]  # how messages that repr() it show it: "tok\\en"
+        if quoted != value:
+            _values[quoted] = f"${{{name}}}"
         ordered = sorted(_values, key=len, reverse=True)  # longest first: no partial overlaps
         _pattern = re.compile("|".join(re.escape(v) for v in ordered))
 

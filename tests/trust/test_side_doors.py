@@ -132,3 +132,11 @@ def test_a_keyed_log_refuses_a_writer_without_its_key_before_anything_is_sent(tm
         Client(models={"m": model}, policy={"audit": {"path": str(path)}}, registry=registry)
     assert "audit.sqlite" in str(info.value) and "BYOM_AUDIT_KEY" in str(info.value)
     assert model.requests == []
+
+
+def test_secrets_shown_escaped_and_passwords_holding_an_at_sign_are_redacted():
+    from byom_sdk._redact import redact, remember_secret
+
+    remember_secret("tok\\en-SECRET-BS-77", "BYOM_TEST_BACKSLASH_SECRET")
+    assert redact(repr("tok\\en-SECRET-BS-77")) == "'${BYOM_TEST_BACKSLASH_SECRET}'"
+    assert redact("http://user:pa@ss-LITERAL@127.0.0.1:9/v1") == "http://***@127.0.0.1:9/v1"
