@@ -132,10 +132,10 @@ async def arun_job(client: Client, job: BatchJob, *, summary: BatchSummary | Non
         )
     if not Path(job.input).is_file():
         raise ConfigError(f"input file not found: {job.input}", field="input")
-    output = Path(job.output)
-    if output.is_dir():
+    answers = Path(job.output)
+    if answers.is_dir():
         raise ConfigError(f"output {job.output} is a directory; name the answers file (JSONL)", field="output")
-    if output.exists() and output.resolve() == Path(job.input).resolve():
+    if answers.exists() and answers.resolve() == Path(job.input).resolve():
         # Answers are appended to the output: reading and appending one file would read
         # the answers back as records (or "resume" with nothing to do).
         raise ConfigError(f"input and output are the same file ({job.output}); write answers elsewhere", field="output")
