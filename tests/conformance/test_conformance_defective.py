@@ -53,7 +53,7 @@ def pytest_sessionfinish(session):
     stop_servers()
 """
 
-#: checks added in suite 2.0 that the correct httpx provider must pass, not skip.
+#: checks added in suite 2.0 and 2.1 that the correct httpx provider must pass, not skip.
 V2_CHECKS = (
     "errors.auth",
     "errors.retry_after",
@@ -70,6 +70,16 @@ V2_CHECKS = (
     "generate.empty_text",
     "close.releases_threads",
     "tokenizer.count",
+    # suite 2.1
+    "generate.stop",
+    "generate.default_limit",
+    "stream.stop",
+    "async.generate_cancel",
+    "errors.mid_stream",
+    "close.releases_sockets",
+    "embed.batch",
+    "embed.empty_text",
+    "embed.usage",
 )
 
 
@@ -93,8 +103,8 @@ def _checks(report, subject):
     return {c["id"]: c for c in found[0]["checks"]}
 
 
-def test_at_least_twenty_defects_each_with_its_own_class():
-    assert len(catalog.DEFECTS) >= 20
+def test_at_least_seventy_defects_each_with_its_own_class():
+    assert len(catalog.DEFECTS) >= 70
     assert len({d.plugin for d in catalog.DEFECTS}) == len(catalog.DEFECTS)
     assert all(d.description for d in catalog.DEFECTS)
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
 from ..._provider import Provider
-from ..._types import FinishEvent
+from ..._types import FinishEvent, GenerateRequest
 from ._core import check, plugin_label, require_capability
+from ._generate import pick_stop
 from ._subject import ModelSubject, collect, collect_async, vectors_close
 
 __all__ = ["AsyncChecks"]
@@ -20,43 +22,72 @@ _TICK = 0.005
 class AsyncChecks(ModelSubject):
     """The async twins give the same answers as the sync calls, from any event loop."""
 
+    def _parity_requests(self, model: Provider, text: str) -> list[tuple[str, GenerateRequest]]:
+        """The reference request, the same cut at a short ``max_tokens`` and (declared) with
+        a stop string taken from ``text``, its answer."""
+        limit = max(1, min(4, self.max_tokens // 4))
+        requests = [
+            ("reference", self.reference(model)),
+            (f"max_tokens={limit}", self.reference(model, max_tokens=limit)),
+        ]
+        picked = pick_stop(text) if model.info.capabilities.stop_sequences else None
+        if picked is not None:
+            requests.append((f"stop={picked[0]!r}", self.reference(model, stop=(picked[0],))))
+        return requests
+
     @check("async.generate")
     def test_async_generate(self, byom_model: Provider) -> None:
-        """``agenerate`` equals ``generate`` for a greedy request, from two event loops.
+        """``agenerate`` equals ``generate`` for a greedy request, from two event loops, and
+        for the same request cut at a short ``max_tokens`` or stopped by a stop string.
 
         Each call runs in its own ``asyncio.run`` loop, as apps that call from different
         loops do. Fix: do not cache loop-bound clients across loops (keep one per loop),
-        and map errors identically on both sides.
+        build the async payload with the same code as the sync one (``max_tokens``,
+        ``stop``...), and map errors identically on both sides.
         """
         require_capability(byom_model, "generate", any_of=("generate", "chat"))
-        request = self.reference(byom_model)
-        reply = byom_model.generate(request)
-        for _ in range(2):
-            areply = asyncio.run(byom_model.agenerate(request))
-            assert (areply.text, areply.finish_reason) == (reply.text, reply.finish_reason), (
-                f"agenerate {areply.text!r}/{areply.finish_reason} != generate {reply.text!r}/{reply.finish_reason}"
-            )
-            assert (areply.usage.input_tokens, areply.usage.output_tokens) == (
-                reply.usage.input_tokens,
-                reply.usage.output_tokens,
-            ), f"agenerate usage {areply.usage!r} != generate usage {reply.usage!r}"
+        reference = byom_model.generate(self.reference(byom_model))
+        problems: list[str] = []
+        for what, request in self._parity_requests(byom_model, reference.text):
+            reply = byom_model.generate(request)
+            for _ in range(2 if what == "reference" else 1):
+                areply = asyncio.run(byom_model.agenerate(request))
+                if (areply.text, areply.finish_reason) != (reply.text, reply.finish_reason):
+                    problems.append(
+                        f"{what}: agenerate {areply.text!r}/{areply.finish_reason} != "
+                        f"generate {reply.text!r}/{reply.finish_reason}"
+                    )
+                elif (areply.usage.input_tokens, areply.usage.output_tokens) != (
+                    reply.usage.input_tokens,
+                    reply.usage.output_tokens,
+                ):
+                    problems.append(f"{what}: agenerate usage {areply.usage!r} != generate usage {reply.usage!r}")
+        assert not problems, f"{plugin_label(byom_model)}: " + "; ".join(problems[:4])
 
     @check("async.stream")
     def test_async_stream(self, byom_model: Provider) -> None:
-        """``astream`` yields the same text and finish as ``stream``, ending in one FinishEvent.
+        """``astream`` yields the same text and finish as ``stream``, ending in one
+        FinishEvent — for the reference request, cut at a short ``max_tokens`` and stopped
+        by a stop string.
 
-        Fix: implement ``_astream`` with the same event mapping as ``_stream``.
+        Fix: implement ``ahandle_stream`` with the same payload and event mapping as
+        ``handle_stream``.
         """
         require_capability(byom_model, "stream")
-        request = self.reference(byom_model)
-        sync = collect(byom_model.stream(request))
-        for _ in range(2):
-            result = asyncio.run(collect_async(byom_model.astream(request)))
-            assert result.text == sync.text, f"astream text {result.text!r} != stream text {sync.text!r}"
-            assert len(result.finishes) == 1 and isinstance(result.events[-1], FinishEvent), (
-                "astream must end with exactly one FinishEvent"
-            )
-            assert result.finish_reason == sync.finish_reason
+        reference = collect(byom_model.stream(self.reference(byom_model)))
+        problems: list[str] = []
+        for what, request in self._parity_requests(byom_model, reference.text):
+            sync = collect(byom_model.stream(request))
+            for _ in range(2 if what == "reference" else 1):
+                result = asyncio.run(collect_async(byom_model.astream(request)))
+                if not (len(result.finishes) == 1 and isinstance(result.events[-1], FinishEvent)):
+                    problems.append(f"{what}: astream must end with exactly one FinishEvent")
+                elif (result.text, result.finish_reason) != (sync.text, sync.finish_reason):
+                    problems.append(
+                        f"{what}: astream {result.text!r}/{result.finish_reason} != "
+                        f"stream {sync.text!r}/{sync.finish_reason}"
+                    )
+        assert not problems, f"{plugin_label(byom_model)}: " + "; ".join(problems[:4])
 
     @check("async.embed")
     def test_async_embed(self, byom_model: Provider) -> None:
@@ -148,13 +179,15 @@ class AsyncChecks(ModelSubject):
     @check("async.stream_cancel")
     def test_async_stream_cancel(self, byom_model: Provider) -> None:
         """Cancelling the task consuming an ``astream`` cancels it: the task ends cancelled,
-        promptly, and the model still answers afterwards.
+        promptly, leaves no asyncio task of the provider's running, and the model still
+        answers afterwards.
 
         The consumer is cancelled after the first event, while it waits for the next (on
         the slow scenario when offered, which stalls there). For a sync-only provider this
         exercises the core's thread bridge and the provider's generator cleanup. Fix:
         never catch ``asyncio.CancelledError`` in ``ahandle_stream`` (or catch it only to
-        clean up and re-raise); release the response in ``finally``.
+        clean up and re-raise); release the response in ``finally``; a background producer
+        task feeding the stream is cancelled in that ``finally`` too.
         """
         require_capability(byom_model, "stream")
         # The slow scenario stalls after its first event, so the cancellation lands inside
@@ -177,6 +210,7 @@ class AsyncChecks(ModelSubject):
         nothing; ``None`` when the stream ended before it could be)."""
         request = self.reference(model)
         first = asyncio.Event()
+        before = asyncio.all_tasks()
 
         async def consume() -> str:
             async for _ in model.astream(request):
@@ -195,9 +229,68 @@ class AsyncChecks(ModelSubject):
         if not done:
             task.cancel()
             return "still running 5 s after it was cancelled"
-        if task.cancelled():
-            return ""
-        error = task.exception()
-        if error is not None:
-            return f"raised {type(error).__module__}.{type(error).__name__}: {error} instead of being cancelled"
-        return "finished normally after it was cancelled: the cancellation was swallowed"
+        if not task.cancelled():
+            return _not_cancelled(task)
+        return await _tasks_left(before | {waiter})
+
+    @check("async.generate_cancel")
+    def test_async_generate_cancel(self, byom_model: Provider) -> None:
+        """Cancelling a task awaiting ``agenerate`` cancels it: the task ends cancelled,
+        promptly — not with ``Timeout`` or another error — and the model still answers.
+
+        The task is cancelled while the request is in flight (on the slow scenario when
+        offered, a third into its stall; otherwise as soon as it awaits). TaskGroups and
+        ``asyncio.timeout`` scopes rely on a cancelled task raising ``CancelledError``.
+        Fix: never turn ``asyncio.CancelledError`` into another exception in
+        ``ahandle_generate`` (catch it only to clean up and re-raise).
+        """
+        require_capability(byom_model, "generate", any_of=("generate", "chat"))
+        slow = self.make_slow_model()
+        try:
+            wait = self.slow_seconds / 3 if slow is not None else 0.0
+            outcome = asyncio.run(self._cancel_generate(slow or byom_model, wait))
+        finally:
+            if slow is not None:
+                slow.close()
+        if outcome is None:
+            pytest.skip(f"{plugin_label(byom_model)}: agenerate answered before it could be cancelled")
+        assert not outcome, f"{plugin_label(byom_model)}: a task awaiting agenerate {outcome}"
+        assert byom_model.generate(self.reference(byom_model)).text, (
+            "the model gave no text after a cancelled agenerate"
+        )
+
+    async def _cancel_generate(self, model: Provider, wait: float) -> str | None:
+        """What went wrong when a task awaiting ``model.agenerate`` was cancelled after
+        ``wait`` seconds ("" for nothing; ``None`` when it had answered already)."""
+        task = asyncio.create_task(model.agenerate(self.reference(model)))
+        await asyncio.sleep(wait)
+        if task.done():
+            task.result()  # an error before the cancellation is the finding
+            return None
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=5)
+        if not done:
+            return "was still running 5 s after it was cancelled"
+        return "" if task.cancelled() else _not_cancelled(task)
+
+
+def _not_cancelled(task: asyncio.Task[Any]) -> str:
+    """How a task that was cancelled ended instead of being cancelled."""
+    error = task.exception()
+    if error is not None:
+        return f"raised {type(error).__module__}.{type(error).__name__}: {error} instead of being cancelled"
+    return "finished normally after it was cancelled: the cancellation was swallowed"
+
+
+async def _tasks_left(before: set[asyncio.Task[Any]]) -> str:
+    """ "" when no task started since ``before`` is still pending after a few loop turns;
+    otherwise what is left (a producer task reading a stream nobody consumes any more)."""
+    for _ in range(5):
+        await asyncio.sleep(0)
+    await asyncio.sleep(_TICK * 4)
+    current = asyncio.current_task()
+    left = [t for t in asyncio.all_tasks() if t not in before and t is not current and not t.done()]
+    if not left:
+        return ""
+    names = ", ".join(sorted({getattr(t.get_coro(), "__qualname__", t.get_name()) for t in left}))
+    return f"was cancelled but left {len(left)} asyncio task(s) running ({names}): cancel them when the stream ends"

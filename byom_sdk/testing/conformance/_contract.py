@@ -13,7 +13,7 @@ from ..._errors import BadRequest, ByomError, SchemaError
 from ..._provider import Provider
 from ..._types import EmbedRequest, GenerateRequest, ToolCall
 from ._core import check, plugin_label, require_capability
-from ._subject import ModelSubject, collect
+from ._subject import ModelSubject, collect, collect_async
 
 __all__ = ["RequestChecks"]
 
@@ -39,15 +39,16 @@ class RequestChecks(ModelSubject):
 
     @check("request.unchanged")
     def test_request_unchanged(self, byom_model: Provider) -> None:
-        """The caller's request — nested ``extra`` and tool definitions included — is exactly
-        as it was after every operation, sync and async, unary and streaming.
+        """The caller's request — nested ``extra``, tool definitions and (declared structured
+        output) the ``response_format`` schema included — is exactly as it was after every
+        operation, sync and async, unary and streaming.
 
         Requests are frozen, but ``extra`` and ``tools`` hold plain dicts the caller still
         owns (the same request is often sent twice). Sent with ``request_extra``; a provider
         that refuses unknown ``extra`` keys with ``BadRequest`` is re-checked with an empty
         one. Fix: copy before adding defaults (``body = {**defaults, **request.extra}``,
         ``copy.deepcopy`` for nested values); never ``setdefault`` / ``update`` / ``pop`` on
-        ``request.extra`` or its values.
+        ``request.extra``, ``request.response_format`` or their values.
         """
         require_capability(byom_model, "generate", any_of=("generate", "chat", "embed"))
         problems = []
@@ -71,7 +72,27 @@ class RequestChecks(ModelSubject):
                     changed = sorted(k for k in before if before[k] != after.get(k))
                     problems.append(f"{name}: the caller's request changed ({', '.join(changed)}): {after!r}")
                 break
+        if byom_model.info.capabilities.structured_output:
+            problems += self._response_format_unchanged(byom_model)
         assert not problems, f"{plugin_label(byom_model)} mutated the caller's request: " + "; ".join(problems[:3])
+
+    def _response_format_unchanged(self, model: Provider) -> list[str]:
+        """Each generating operation with a ``response_format`` (declared structured
+        output): the caller's schema dict must come back as it was, whatever the answer."""
+        problems = []
+        for name in self.operations(model):
+            if name.endswith("embed"):
+                continue
+            response_format = {"type": "json_schema", "json_schema": {"name": "answer", "schema": _ANSWER_SCHEMA}}
+            request = self.reference(model, max_tokens=96, response_format=copy.deepcopy(response_format))
+            operation = self.operations(model, request=functools.partial(_same, request))[name]
+            try:
+                operation(model)
+            except ByomError:
+                pass  # a refusal or a SchemaError is structured.output's business; only mutation is looked at
+            if request.response_format != response_format:
+                problems.append(f"{name}: the caller's response_format changed: {request.response_format!r}")
+        return problems
 
     def _invalid_inputs(self, model: Provider) -> list[tuple[str, str, Callable[[], object]]]:
         caps = model.info.capabilities
@@ -131,12 +152,14 @@ class RequestChecks(ModelSubject):
     @check("tools.call")
     def test_tools_call(self, byom_model: Provider) -> None:
         """A declared ``tools`` capability works: the subject's ``tool_request()`` yields tool
-        calls naming a tool that was offered, with JSON arguments and ``finish_reason
-        "tool_calls"`` — from ``generate``, ``agenerate`` and (declared) ``stream``; the
-        request's tool definitions are left unchanged.
+        calls naming a tool that was offered, with JSON arguments, a non-empty id unique in
+        the answer and ``finish_reason "tool_calls"`` — from ``generate``, ``agenerate`` and
+        (declared) ``stream`` and ``astream``; the request's tool definitions are left
+        unchanged.
 
         Fix: send ``request.tools`` to the provider in its wire shape and map the answer's
-        tool calls (``ToolCall`` / ``ToolCallEvent``); or stop declaring ``tools``.
+        tool calls (``ToolCall`` / ``ToolCallEvent``, with the provider's call id, or one
+        made up when it gives none) on every path; or stop declaring ``tools``.
         """
         require_capability(byom_model, "tools")
         request = self.tool_request(byom_model)
@@ -162,6 +185,11 @@ class RequestChecks(ModelSubject):
                     problems.append(f"{name}: arguments of {call.name!r} are not JSON: {call.arguments!r}")
             if finish != "tool_calls":
                 problems.append(f"{name}: finish_reason {finish!r} after a tool call, expected 'tool_calls'")
+            ids = [call.id for call in calls]
+            if not all(isinstance(i, str) and i.strip() for i in ids):
+                problems.append(f"{name}: a tool call without an id ({ids!r}): the tool result cannot name its call")
+            elif len(set(ids)) != len(ids):
+                problems.append(f"{name}: tool call ids repeat ({ids!r})")
 
         reply = byom_model.generate(request)
         inspect("generate", list(reply.tool_calls), reply.finish_reason)
@@ -170,6 +198,8 @@ class RequestChecks(ModelSubject):
         if byom_model.info.capabilities.stream:
             result = collect(byom_model.stream(request))
             inspect("stream", [event.tool_call for event in result.tool_calls], result.finish_reason)
+            aresult = asyncio.run(collect_async(byom_model.astream(request)))
+            inspect("astream", [event.tool_call for event in aresult.tool_calls], aresult.finish_reason)
         if request.tools != before:
             problems.append("the caller's tool definitions were changed")
         assert not problems, f"{plugin_label(byom_model)}: " + "; ".join(problems[:4])

@@ -33,7 +33,13 @@ __all__ = [
 #: Version of the check set. Minor bumps add checks (first in the preview group), major
 #: bumps change what an existing check demands. 2.0: every clause of the contract has a
 #: check, on sync and async, unary and streaming; ``close.releases_threads`` left preview.
-SUITE_VERSION = "2.0"
+#: 2.1: ``generate.seed`` left preview, and checks for defects 2.0 missed went straight to
+#: the default set, each skipped without the capability or scenario it needs
+#: (``async.generate_cancel``, ``close.releases_sockets``, ``info.in_process``,
+#: ``errors.mid_stream``, ``generate.default_limit``, ``embed.batch``, ``embed.empty_text``,
+#: ``embed.usage``); existing checks now also try what their docstrings promised (stop
+#: strings across deltas and at index 0, async parity under limits, astream tool calls).
+SUITE_VERSION = "2.1"
 
 #: The faults ``make_faulty_model`` may be asked for, and the error each must raise.
 FAULTS = ("throttled", "unavailable", "bad_request", "timeout", "model_error", "auth")

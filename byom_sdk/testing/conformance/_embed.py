@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from ..._errors import CapabilityNotSupported
+from ..._errors import BadRequest, CapabilityNotSupported
 from ..._provider import Provider
 from ..._types import EmbedResponse
 from ._core import check, plugin_label, require_capability
@@ -89,6 +89,82 @@ class EmbedChecks(ModelSubject):
         for index, vector in enumerate(response.vectors):
             norm = math.sqrt(sum(v * v for v in vector))
             assert math.isclose(norm, 1.0, abs_tol=1e-3), f"vector {index} has norm {norm:.4f}, declared unit"
+
+    @check("embed.batch")
+    def test_embed_batch(self, byom_model: Provider) -> None:
+        """A large batch (``embed_batch_size`` texts, 64) gives one vector per text, in order.
+
+        Servers cap the texts per call (16, 32, 96...); the provider must split a larger
+        batch itself and join the answers, never send the first chunk and return fewer
+        vectors. The first and the last text's vectors equal their vectors alone. Fix:
+        send batches of the server's limit and concatenate the vectors in input order.
+        """
+        base = list(self.embed_texts)
+        texts = [f"{base[i % len(base)]} (#{i})" for i in range(self.embed_batch_size)]
+        response = self._embed(byom_model, texts)
+        assert len(response.vectors) == len(texts), (
+            f"{plugin_label(byom_model)}: a batch of {len(texts)} texts gave {len(response.vectors)} vectors"
+        )
+        for index in (0, len(texts) - 1):
+            alone = self._embed(byom_model, [texts[index]])
+            assert vectors_close(alone.vectors, response.vectors[index : index + 1], 1e-3), (
+                f"text {index} of the batch of {len(texts)} has another vector than alone (order lost when splitting?)"
+            )
+
+    @check("embed.empty_text")
+    def test_embed_empty_text(self, byom_model: Provider) -> None:
+        """An empty or whitespace-only text gets one finite vector of the declared dimension
+        — or a ``BadRequest``; never NaN or infinity returned as an answer.
+
+        Mean pooling over zero tokens divides 0 by 0, and a NaN vector poisons every
+        similarity computed with it. Fix: guard the pooling (clamp the mask sum, as
+        sentence-transformers does) or refuse such texts with ``BadRequest``.
+        """
+        require_capability(byom_model, "embed")
+        declared = byom_model.info.embedding_dimension
+        problems = []
+        for text in ("", " \n\t "):
+            try:
+                response = byom_model.embed([text])
+            except BadRequest:
+                continue
+            if len(response.vectors) != 1:
+                problems.append(f"{text!r} gave {len(response.vectors)} vectors")
+                continue
+            vector = response.vectors[0]
+            if len(vector) != declared:
+                problems.append(f"{text!r} gave a vector of dimension {len(vector)}, declared {declared}")
+            if not all(math.isfinite(v) for v in vector):
+                problems.append(f"{text!r} gave non-finite values {list(vector[:3])}...")
+        assert not problems, f"{plugin_label(byom_model)}: " + "; ".join(problems)
+
+    @check("embed.usage")
+    def test_embed_usage(self, byom_model: Provider) -> None:
+        """Embedding usage counts the texts' tokens: with an exact source (``server`` /
+        ``tokenizer``) and a tokenizer, ``input_tokens`` is within ``usage_tolerance`` per
+        text (special tokens) — plus ``server_usage_tolerance`` for "server" — of the
+        tokenizer's count of the texts.
+
+        Fix: report the tokens the server counted or count each text with the model's
+        tokenizer (``source="tokenizer"``); never the number of texts or characters. Without
+        a count, use ``Usage.estimate`` (``source="estimate"``).
+        """
+        texts = list(self.embed_texts)
+        response = self._embed(byom_model, texts)
+        tokenizer = self.tokenizer_for(byom_model)
+        if tokenizer is None:
+            pytest.skip(f"{plugin_label(byom_model)}: model has no tokenizer to compare embedding usage with")
+        usage = response.usage
+        if usage is None or usage.source not in ("server", "tokenizer"):
+            pytest.skip(f"{plugin_label(byom_model)}: embedding usage is not exact ({usage!r})")
+        want = sum(tokenizer.count(text) for text in texts)
+        slack: float = self.usage_tolerance * len(texts)
+        if usage.source == "server":
+            slack += self.server_usage_tolerance * want
+        assert abs(usage.input_tokens - want) <= slack, (
+            f"{plugin_label(byom_model)}: embedding usage.input_tokens={usage.input_tokens} "
+            f"(source {usage.source!r}) for {len(texts)} texts the tokenizer counts {want} tokens"
+        )
 
 
 class CapabilityChecks(ModelSubject):

@@ -3,6 +3,7 @@ and that ``request.timeout`` bounds every call."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Callable
@@ -53,17 +54,32 @@ class ErrorChecks(ModelSubject):
     """
 
     def _provoke(self, fault: str, inspect: Callable[[str, ByomError], str | None] | None = None) -> None:
-        expected, retryable = EXPECTED_ERRORS[fault]
         probe = self.faulty(fault)
         if probe is None:
             pytest.skip(f"{type(self).__name__}.make_faulty_model offers no {fault!r} fault")
         label = plugin_label(probe)
+        problems = self._scenario(fault, probe, lambda: self.faulty(fault), inspect)
+        assert not problems, f"{label}, fault {fault!r}: " + "; ".join(problems)
+
+    def _scenario(
+        self,
+        fault: str,
+        probe: Provider,
+        factory: Callable[[], Provider | None],
+        inspect: Callable[[str, ByomError], str | None] | None = None,
+        *,
+        counted: bool = True,
+    ) -> list[str]:
+        """What goes wrong on every operation of fresh models from ``factory``, which must
+        fail with ``fault``'s error (``probe``, one of them, is closed here)."""
+        expected, retryable = EXPECTED_ERRORS[fault]
         operations = self.operations(probe)
         probe.close()
         problems: list[str] = []
         for name, operation in operations.items():
-            model = self.faulty(fault)
-            assert model is not None, f"make_faulty_model({fault!r}) returned None after offering it"
+            model = factory()
+            assert model is not None, f"the {fault!r} scenario returned None after offering it"
+            sent = self.fault_requests(fault) if counted else None
             try:
                 operation(model)
             except ByomError as exc:
@@ -85,7 +101,13 @@ class ErrorChecks(ModelSubject):
                 problems.append(f"{name}: fault {fault!r} was provoked but the call succeeded")
             finally:
                 model.close()
-        assert not problems, f"{label}, fault {fault!r}: " + "; ".join(problems)
+            after = self.fault_requests(fault) if sent is not None else None
+            if sent is not None and after is not None and after - sent > 1:
+                problems.append(
+                    f"{name}: one call sent {after - sent} requests to the {fault!r} scenario: the provider "
+                    "retries on its own (turn the client's retries off; the SDK's RetryPolicy retries)"
+                )
+        return problems
 
     @check("errors.throttled")
     def test_errors_throttled(self) -> None:
@@ -122,11 +144,28 @@ class ErrorChecks(ModelSubject):
     @check("errors.unavailable")
     def test_errors_unavailable(self) -> None:
         """An unavailable endpoint (503/500, connection refused) raises ``Unavailable``,
-        ``retryable=True``.
+        ``retryable=True``, on the ``unavailable`` fault and on ``make_unreachable_model()``.
 
-        Fix: map 5xx responses and connection errors to ``byom_sdk.Unavailable``.
+        Fix: map 5xx responses and connection errors (``ConnectError``, refused or reset
+        connections) to ``byom_sdk.Unavailable`` — a restarting endpoint is not a
+        ``BadRequest``.
         """
-        self._provoke("unavailable")
+        faulty = self.faulty("unavailable")
+        unreachable = self.make_unreachable_model()
+        if faulty is None and unreachable is None:
+            pytest.skip(
+                f"{type(self).__name__} offers no 'unavailable' fault (make_faulty_model) and no "
+                "make_unreachable_model()"
+            )
+        problems: list[str] = []
+        label = plugin_label(faulty or unreachable)  # type: ignore[arg-type]
+        if faulty is not None:
+            found = self._scenario("unavailable", faulty, lambda: self.faulty("unavailable"))
+            problems += [f"fault 'unavailable': {problem}" for problem in found]
+        if unreachable is not None:
+            found = self._scenario("unavailable", unreachable, self.make_unreachable_model, counted=False)
+            problems += [f"unreachable endpoint: {problem}" for problem in found]
+        assert not problems, f"{label}: " + "; ".join(problems)
 
     @check("errors.bad_request")
     def test_errors_bad_request(self) -> None:
@@ -167,6 +206,52 @@ class ErrorChecks(ModelSubject):
         ``Unavailable`` or ``BadRequest``.
         """
         self._provoke("auth")
+
+    @check("errors.mid_stream")
+    def test_errors_mid_stream(self) -> None:
+        """A stream that breaks after its first event (``make_broken_stream_model()``) ends in
+        a core error (``ByomError``) on ``stream`` and ``astream``: never a raw client
+        exception, never a normal end that passes a truncated answer off as complete.
+
+        A container killed mid-generation or a proxy's idle timeout drops the connection
+        while the provider reads the body. Fix: map client errors around the whole read
+        loop (``iter_lines`` / ``aiter_lines``, the event stream), not only around opening
+        the response; map an in-stream error event to ``ModelError``.
+        """
+        probe = self.make_broken_stream_model()
+        if probe is None:
+            pytest.skip(f"{type(self).__name__}.make_broken_stream_model offers no broken stream scenario")
+        label = plugin_label(probe)
+        streams = probe.info.capabilities.stream
+        probe.close()
+        if not streams:
+            pytest.skip(f"{label}: capability 'stream' not declared")
+
+        async def drain(model: Provider) -> int:
+            count = 0
+            async for _ in model.astream(self.reference(model)):
+                count += 1
+            return count
+
+        runs: dict[str, Callable[[Provider], int]] = {
+            "stream": lambda m: sum(1 for _ in m.stream(self.reference(m))),
+            "astream": lambda m: asyncio.run(drain(m)),
+        }
+        problems = []
+        for name, run in runs.items():
+            model = self.make_broken_stream_model()
+            assert model is not None, "make_broken_stream_model() returned None after offering a scenario"
+            try:
+                count = run(model)
+            except ByomError:
+                continue
+            except Exception as exc:  # noqa: BLE001 - a raw exception escaping is the finding.
+                problems.append(_raw(name, exc, "Unavailable (or ModelError)"))
+            else:
+                problems.append(f"{name}: ended normally after {count} events although the stream was broken")
+            finally:
+                model.close()
+        assert not problems, f"{label}, broken stream: " + "; ".join(problems)
 
 
 class TimeoutChecks(ModelSubject):

@@ -10,12 +10,14 @@ from ..._facade import ManagedModel
 from ..._provider import Provider
 from ..._types import Boundary, GenerateResponse, Message, ModelInfo, Usage
 from ._core import check, plugin_label, require_capability
+from ._network import recording_connects
 from ._subject import ModelSubject, collect
 
-__all__ = ["GenerateChecks", "InfoChecks", "pick_stop"]
+__all__ = ["GenerateChecks", "InfoChecks", "first_word_stop", "pick_stop", "stopped_usage_problem"]
 
 _FINISH = ("stop", "length", "content_filter", "tool_calls")
 _EXACT = ("server", "tokenizer")
+_PUNCTUATION = ".,;:!?\"'()"
 
 
 def pick_stop(text: str) -> tuple[str, str] | None:
@@ -23,12 +25,59 @@ def pick_stop(text: str) -> tuple[str, str] | None:
     words = text.split()
     order = list(range(len(words) // 2, len(words))) + list(range(len(words) // 2 - 1, 0, -1))
     for index in order:
-        word = words[index].strip(".,;:!?\"'()")
+        word = words[index].strip(_PUNCTUATION)
         if len(word) < 2:
             continue
         cut = text.find(word)
         if cut > 0 and text[:cut].strip():
             return word, text[:cut]
+    return None
+
+
+def first_word_stop(text: str) -> tuple[str, str] | None:
+    """The first word of ``text`` as a stop string (it matches at the very start) and the
+    text expected before it (whitespace or punctuation only)."""
+    words = text.split()
+    word = words[0].strip(_PUNCTUATION) if words else ""
+    if len(word) < 2:
+        return None
+    cut = text.find(word)
+    if text[:cut].strip(_PUNCTUATION + " \t\r\n"):
+        return None
+    return word, text[:cut]
+
+
+def stopped_usage_problem(
+    subject: ModelSubject, model: Provider, full: tuple[str, Usage | None], stopped: tuple[str, Usage | None], stop: str
+) -> str | None:
+    """What is wrong with the exact usage of an answer cut by ``stop`` (None when nothing).
+
+    ``full`` is the (text, usage) of the same request without the stop string. The server
+    generates up to the stop string and no further: fewer tokens than the full answer when
+    that one went on for two more words, and (with a tokenizer) about the tokens of the
+    text kept plus those of the stop string.
+    """
+    text, usage = stopped
+    if usage is None or usage.source not in _EXACT:
+        return None
+    full_text, full_usage = full
+    cut = full_text.find(stop)
+    after = full_text[cut + len(stop) :] if cut != -1 else ""
+    went_on = full_usage is not None and full_usage.source in _EXACT and len(after.split()) >= 2
+    if went_on and full_usage is not None and usage.output_tokens >= full_usage.output_tokens:
+        return (
+            f"stop={stop!r}: usage.output_tokens={usage.output_tokens}, as many as the answer that went on "
+            f"past the stop string ({full_usage.output_tokens}): usage counts tokens the caller never got"
+        )
+    tokenizer = subject.tokenizer_for(model)
+    if tokenizer is not None:
+        want = tokenizer.count(text) + tokenizer.count(stop)
+        slack = subject.usage_tolerance + (subject.server_usage_tolerance * want if usage.source == "server" else 0)
+        if usage.output_tokens > want + slack:
+            return (
+                f"stop={stop!r}: usage.output_tokens={usage.output_tokens}, but the text kept and the stop string "
+                f"count {want} tokens: usage counts tokens generated past the stop string"
+            )
     return None
 
 
@@ -102,6 +151,30 @@ class InfoChecks(ModelSubject):
         for item in boundary.attestations:
             assert item.name.strip() and item.source.strip(), f"attestation {item!r} lacks a name or source"
 
+    @check("info.in_process")
+    def test_info_in_process(self, byom_model: Provider) -> None:
+        """A model whose boundary says ``location_kind="process"`` opens no network
+        connection: every declared operation, sync and async, runs without one.
+
+        The trust gate lets an in-process model through without a host to check, so a
+        remote API declared in-process (a boundary copied from a template) sends prompts
+        where no policy looks. Recorded with an audit hook on ``socket.connect`` (TCP and
+        UDP; AF_UNIX socket pairs are the machine's own). Fix: declare where the calls go
+        (``customer-cloud`` / ``third-party`` with the endpoint), or keep the model in the
+        process.
+        """
+        boundary = byom_model.info.boundary
+        if boundary.location_kind != "process":
+            pytest.skip(f"{plugin_label(byom_model)}: boundary location_kind is {boundary.location_kind!r}")
+        operations = self.operations(byom_model)
+        with recording_connects() as connects:
+            for operation in operations.values():
+                operation(byom_model)
+        assert not connects, (
+            f"{plugin_label(byom_model)} declares location_kind 'process' but its calls connected to "
+            f"{sorted(set(connects))[:3]}"
+        )
+
 
 class GenerateChecks(ModelSubject):
     """Non-streamed generation: response shape, usage, max_tokens, stop, finish reasons."""
@@ -144,10 +217,12 @@ class GenerateChecks(ModelSubject):
     @check("generate.input_forms")
     def test_generate_input_forms(self, byom_model: Provider) -> None:
         """Every declared input form works: a plain prompt (``generate``) and multi-turn
-        messages with a system message (``chat``).
+        messages with a system message (``chat``), all of which reach the model.
 
-        Fix: map ``GenerateRequest.prompt`` and ``GenerateRequest.messages`` (all roles) to
-        the provider's payload.
+        With exact usage and a tokenizer (whose rendering of the conversation is longer
+        than that of its last message), the whole conversation counts more input tokens
+        than its last message alone. Fix: map ``GenerateRequest.prompt`` and ``GenerateRequest.messages``
+        (all roles, the whole history) to the provider's payload.
         """
         caps = byom_model.info.capabilities
         require_capability(byom_model, "generate", any_of=("generate", "chat"))
@@ -163,6 +238,19 @@ class GenerateChecks(ModelSubject):
             ]
             reply = byom_model.generate(messages, max_tokens=self.max_tokens, temperature=0.0)
             assert reply.text, "multi-turn messages gave empty text"
+            tokenizer = self.tokenizer_for(byom_model)
+            if tokenizer is None or reply.usage.source not in _EXACT:
+                return
+            longer = tokenizer.count(tokenizer.apply_chat_template(messages)) > tokenizer.count(
+                tokenizer.apply_chat_template(messages[-1:])
+            )
+            last = byom_model.generate(messages[-1:], max_tokens=self.max_tokens, temperature=0.0)
+            if longer and last.usage.source in _EXACT:
+                assert reply.usage.input_tokens > last.usage.input_tokens, (
+                    f"the conversation of {len(messages)} messages counts {reply.usage.input_tokens} input tokens, "
+                    f"its last message alone {last.usage.input_tokens}: the system message and the history "
+                    "were not sent"
+                )
 
     @check("generate.deterministic")
     def test_generate_deterministic(self, byom_model: Provider) -> None:
@@ -221,22 +309,42 @@ class GenerateChecks(ModelSubject):
 
     @check("generate.stop")
     def test_generate_stop(self, byom_model: Provider) -> None:
-        """Stop strings are honoured: the text ends before the stop string, which is absent.
+        """Stop strings are honoured: the text ends before the stop string, which is absent —
+        also when it is the answer's very first word — and usage counts only what was
+        generated up to it.
 
+        Tried with a word from the middle of the reference answer and with its first word (a
+        match at index 0 leaves nothing, or only punctuation, before it). With exact usage,
+        the stopped answer counts fewer output tokens than the one that went on past the
+        stop string and, with a tokenizer, about those of the text kept plus the stop string.
         Fix: pass ``stop`` to the provider and strip the stop string if the server echoes
-        it; finish_reason is "stop". Models that cannot stop on strings declare
-        ``stop_sequences=False`` (then ``capabilities.undeclared`` checks they refuse).
+        it; when applying stop strings client side, match from index 0 (``find(stop) !=
+        -1``) and recount usage for the text kept; finish_reason is "stop". Models that
+        cannot stop on strings declare ``stop_sequences=False`` (then
+        ``capabilities.undeclared`` checks they refuse).
         """
         require_capability(byom_model, "stop_sequences")
         full = self._generate(byom_model)
         picked = pick_stop(full.text)
         if picked is None:
             pytest.skip(f"{plugin_label(byom_model)}: reference output {full.text!r} too short to place a stop string")
-        stop, before = picked
-        reply = self._generate(byom_model, stop=(stop,))
-        assert stop not in reply.text, f"stop string {stop!r} present in {reply.text!r}"
-        assert reply.text.rstrip() == before.rstrip(), f"with stop={stop!r} expected {before!r}, got {reply.text!r}"
-        assert reply.finish_reason == "stop", f"stopped on a stop string but finish_reason={reply.finish_reason!r}"
+        cases = [picked]
+        first = first_word_stop(full.text)
+        if first is not None and first[0] != picked[0]:
+            cases.append(first)
+        problems = []
+        for stop, before in cases:
+            reply = self._generate(byom_model, stop=(stop,))
+            if stop in reply.text:
+                problems.append(f"stop string {stop!r} present in {reply.text!r}")
+            elif reply.text.rstrip() != before.rstrip():
+                problems.append(f"with stop={stop!r} expected {before!r}, got {reply.text!r}")
+            if reply.finish_reason != "stop":
+                problems.append(f"stopped on {stop!r} but finish_reason={reply.finish_reason!r}")
+            usage = stopped_usage_problem(self, byom_model, (full.text, full.usage), (reply.text, reply.usage), stop)
+            if usage is not None:
+                problems.append(usage)
+        assert not problems, f"{plugin_label(byom_model)}: " + "; ".join(problems)
 
     @check("generate.finish_reason")
     def test_generate_finish_reason(self, byom_model: Provider) -> None:
@@ -291,10 +399,10 @@ class GenerateChecks(ModelSubject):
                     problems.append(f"stream max_tokens={limit}: no text with usage.output_tokens={tokens}")
         assert not problems, f"{plugin_label(byom_model)}: " + "; ".join(problems[:4])
 
-    @check("generate.seed", preview=True)
+    @check("generate.seed")
     def test_generate_seed(self, byom_model: Provider) -> None:
         """With ``seed`` declared, a sampled request (``temperature=1``) with a fixed seed
-        gives the same text twice.
+        gives the same text twice (suite 2.1: out of preview).
 
         Fix: pass ``request.seed`` to the provider (``seed``, ``random_seed``...) and seed
         the sampler per request, not once per process; or stop declaring ``seed``.
@@ -305,3 +413,36 @@ class GenerateChecks(ModelSubject):
         first = byom_model.generate(request)
         second = byom_model.generate(request)
         assert first.text == second.text, f"seed=1234 gave {first.text!r}, then {second.text!r}"
+
+    @check("generate.default_limit")
+    def test_generate_default_limit(self, byom_model: Provider) -> None:
+        """A request without ``max_tokens`` is not cut short by a small default of the
+        plugin's (or of a server default it leaves in place).
+
+        Run on the first prompt whose answer ends on its own ("stop") within ``max_tokens``,
+        so an unlimited request stays cheap: without ``max_tokens`` the answer must not end
+        with "length" nor be shorter. Skipped when every prompt reaches ``max_tokens``. Fix:
+        when ``request.max_tokens`` is None send no limit, or the model's
+        ``max_output_tokens`` — never a "safe" small default.
+        """
+        require_capability(byom_model, "generate", any_of=("generate", "chat"))
+        for prompt in self.prompts:
+            bounded = self._generate(byom_model, prompt=prompt)
+            below = bounded.usage.source not in _EXACT or bounded.usage.output_tokens < self.max_tokens
+            if bounded.finish_reason == "stop" and bounded.text.strip() and below:
+                break
+        else:
+            pytest.skip(
+                f"{plugin_label(byom_model)}: no prompt's answer ends within max_tokens={self.max_tokens}; "
+                "an unlimited request could run long"
+            )
+        unbounded = byom_model.generate(self.request_for(byom_model, prompt))
+        label = plugin_label(byom_model)
+        assert unbounded.finish_reason != "length", (
+            f"{label}: without max_tokens the answer was cut ('length') after {unbounded.usage.output_tokens} "
+            f"tokens, though it ends on its own after {bounded.usage.output_tokens}: a small default limit is sent"
+        )
+        assert len(unbounded.text.strip()) >= len(bounded.text.strip()), (
+            f"{label}: without max_tokens the answer {unbounded.text!r} is shorter than with "
+            f"max_tokens={self.max_tokens} ({bounded.text!r})"
+        )

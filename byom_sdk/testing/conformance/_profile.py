@@ -54,6 +54,12 @@ class ConformanceProfile:
     :param slow_seconds: how long the slow scenario stalls.
     :param tool_request: ``model -> GenerateRequest`` that makes the model call a tool.
     :param throttled_retry_after: the ``Retry-After`` the throttled scenario sends.
+    :param unreachable_model: a provider pointed where nothing listens (see
+        ``make_unreachable_model``).
+    :param broken_stream_model: a provider whose streams break after the first event (see
+        ``make_broken_stream_model``).
+    :param fault_requests: ``fault -> int | None``, the requests a fault scenario has
+        received so far (see ``fault_requests``).
     :param known_limitations: ``{check_id: reason}``, applied as strict expected failures.
     :param cleanup: called once the run ends (stop the scenario servers).
     """
@@ -63,6 +69,9 @@ class ConformanceProfile:
     slow_seconds: float = 1.0
     tool_request: Callable[[Provider], GenerateRequest | None] | None = None
     throttled_retry_after: float | None = None
+    unreachable_model: Callable[[], Provider | None] | None = None
+    broken_stream_model: Callable[[], Provider | None] | None = None
+    fault_requests: Callable[[str], int | None] | None = None
     known_limitations: Mapping[str, str] = field(default_factory=dict)
     cleanup: Callable[[], None] | None = None
 

@@ -51,6 +51,15 @@ class {name}(ModelConformance):
 
     def tool_request(self, model):
         return _profile.tool_request(model) if _profile.tool_request is not None else None
+
+    def make_unreachable_model(self):
+        return _profile.unreachable_model() if _profile.unreachable_model is not None else None
+
+    def make_broken_stream_model(self):
+        return _profile.broken_stream_model() if _profile.broken_stream_model is not None else None
+
+    def fault_requests(self, fault):
+        return _profile.fault_requests(fault) if _profile.fault_requests is not None else None
 """
 
 

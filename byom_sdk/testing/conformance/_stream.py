@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -12,12 +13,36 @@ import pytest
 from ..._provider import Provider
 from ..._types import FinishEvent, GenerateRequest, TextDelta
 from ._core import check, plugin_label, require_capability
-from ._generate import pick_stop
+from ._generate import pick_stop, stopped_usage_problem
 from ._subject import ModelSubject, StreamResult, collect, collect_async
 
-__all__ = ["StreamChecks"]
+__all__ = ["StreamChecks", "spanning_stop"]
 
 _EXACT = ("server", "tokenizer")
+_TAIL = re.compile(r"\S+\s*$")
+_HEAD = re.compile(r"^\s*\S+")
+
+
+def spanning_stop(deltas: list[str]) -> tuple[str, str] | None:
+    """A stop string made of the last word of one delta and the first word of the next —
+    it spans a delta boundary — and the text expected before it; ``None`` when the stream
+    has no such pair (one delta, or whitespace-only ones)."""
+    text = "".join(deltas)
+    bounds = []
+    offset = 0
+    for delta in deltas[:-1]:
+        offset += len(delta)
+        bounds.append(offset)
+    middle = len(bounds) // 2
+    for index in [*range(middle, len(bounds)), *range(middle - 1, -1, -1)]:
+        tail, head = _TAIL.search(deltas[index]), _HEAD.search(deltas[index + 1])
+        if tail is None or head is None:
+            continue
+        stop = tail.group() + head.group()
+        cut = text.find(stop)
+        if cut > 0 and text[:cut].strip() and any(cut < bound < cut + len(stop) for bound in bounds):
+            return stop, text[:cut]
+    return None
 
 
 class StreamChecks(ModelSubject):
@@ -45,19 +70,21 @@ class StreamChecks(ModelSubject):
 
     @check("stream.matches_generate")
     def test_stream_matches_generate(self, byom_model: Provider) -> None:
-        """Concatenated deltas equal the non-streamed text of the same greedy request.
+        """Concatenated deltas equal the non-streamed text of the same greedy request, for
+        the reference prompt and for ``unicode_prompt`` (accents, CJK, an emoji).
 
         The finish reason is the same too. Fix: do not strip, re-space or re-decode
         deltas differently from the non-streamed path (decode token ids incrementally,
-        holding back incomplete UTF-8 / word pieces).
+        holding back incomplete UTF-8 / word pieces, never ``errors="replace"`` per token).
         """
         require_capability(byom_model, "generate", any_of=("generate", "chat"))
-        result = self._stream(byom_model)
-        reply = byom_model.generate(self.reference(byom_model))
-        assert result.text == reply.text, f"stream text {result.text!r} != generate text {reply.text!r}"
-        assert result.finish_reason == reply.finish_reason, (
-            f"stream finish_reason {result.finish_reason!r} != generate {reply.finish_reason!r}"
-        )
+        for prompt in (self.prompts[0], self.unicode_prompt):
+            result = self._stream(byom_model, prompt=prompt)
+            reply = byom_model.generate(self.reference(byom_model, prompt=prompt))
+            assert result.text == reply.text, f"stream text {result.text!r} != generate text {reply.text!r}"
+            assert result.finish_reason == reply.finish_reason, (
+                f"stream finish_reason {result.finish_reason!r} != generate {reply.finish_reason!r}"
+            )
 
     @check("stream.usage")
     def test_stream_usage(self, byom_model: Provider) -> None:
@@ -97,19 +124,36 @@ class StreamChecks(ModelSubject):
     def test_stream_stop(self, byom_model: Provider) -> None:
         """Stop strings are honoured in streams, even when split across deltas.
 
-        Fix: hold back a possible stop-string prefix before yielding a delta, and never
-        yield the stop string itself.
+        Tried with a word from the middle of the reference stream and with a stop string
+        made of the end of one delta and the start of the next. The streamed text ends
+        before the stop string, finish_reason is "stop", and exact usage counts only what
+        was generated up to it. Fix: hold back a possible stop-string prefix before
+        yielding a delta and search the text held back plus the new delta (never each
+        delta on its own); never yield the stop string itself.
         """
         require_capability(byom_model, "stop_sequences")
         full = self._stream(byom_model)
         picked = pick_stop(full.text)
         if picked is None:
             pytest.skip(f"{plugin_label(byom_model)}: reference stream {full.text!r} too short for a stop string")
-        stop, before = picked
-        result = self._stream(byom_model, stop=(stop,))
-        assert stop not in result.text, f"stop string {stop!r} present in streamed text {result.text!r}"
-        assert result.text.rstrip() == before.rstrip(), f"with stop={stop!r} expected {before!r}, got {result.text!r}"
-        assert result.finish_reason == "stop", f"finish_reason {result.finish_reason!r} after a stop string"
+        cases = [picked]
+        deltas = [event.text for event in full.events if isinstance(event, TextDelta)]
+        spanning = spanning_stop(deltas)
+        if spanning is not None and spanning[0] != picked[0]:
+            cases.append(spanning)
+        problems = []
+        for stop, before in cases:
+            result = self._stream(byom_model, stop=(stop,))
+            if stop in result.text:
+                problems.append(f"stop string {stop!r} present in streamed text {result.text!r}")
+            elif result.text.rstrip() != before.rstrip():
+                problems.append(f"with stop={stop!r} expected {before!r}, got {result.text!r}")
+            if result.finish_reason != "stop":
+                problems.append(f"finish_reason {result.finish_reason!r} after the stop string {stop!r}")
+            usage = stopped_usage_problem(self, byom_model, (full.text, full.usage), (result.text, result.usage), stop)
+            if usage is not None:
+                problems.append(usage)
+        assert not problems, f"{plugin_label(byom_model)}: " + "; ".join(problems)
 
     @check("stream.early_close")
     def test_stream_early_close(self, byom_model: Provider) -> None:

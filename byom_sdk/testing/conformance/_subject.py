@@ -92,7 +92,10 @@ class ModelSubject(Conformance):
     Required: :meth:`make_model`. Optional scenarios, each enabling checks that are
     otherwise skipped with a reason: :meth:`make_faulty_model` (``errors.*``),
     :meth:`make_slow_model` (``timeout.request``, and ``stream.incremental`` for fast
-    models), :meth:`tool_request` (``tools.call``, required when ``tools`` is declared).
+    models), :meth:`tool_request` (``tools.call``, required when ``tools`` is declared),
+    :meth:`make_unreachable_model` (``errors.unavailable`` on a refused connection),
+    :meth:`make_broken_stream_model` (``errors.mid_stream``) and :meth:`fault_requests`
+    (the ``errors.*`` checks then also catch a provider that retries on its own).
 
     :cvar prompts: distinct prompts; the first is the reference prompt. Each should make
         the model produce more than ``max_tokens`` tokens so that cutting is observable.
@@ -112,6 +115,10 @@ class ModelSubject(Conformance):
         ``BadRequest``; the check then repeats with an empty ``extra``.
     :cvar max_loop_lag: seconds an event loop may stall during an async call
         (``async.event_loop``).
+    :cvar unicode_prompt: a prompt with non-ASCII text (accents, CJK, an emoji) for
+        ``stream.matches_generate``: a stream that decodes each token's bytes on its own
+        breaks characters split across tokens.
+    :cvar embed_batch_size: the size of the large batch ``embed.batch`` sends.
     """
 
     prompts: ClassVar[tuple[str, ...]] = (
@@ -132,6 +139,8 @@ class ModelSubject(Conformance):
     throttled_retry_after: ClassVar[float | None] = None
     request_extra: ClassVar[Mapping[str, Any]] = {"byom_conformance": {"probe": ["nested"], "depth": {"n": 1}}}
     max_loop_lag: ClassVar[float] = 0.2
+    unicode_prompt: ClassVar[str] = "Repeat after me: Zürich, naïve café, 東京, emoji 🎉 — done."
+    embed_batch_size: ClassVar[int] = 64
 
     def make_model(self) -> Provider:
         """Build a fresh provider of the plugin under test (required).
@@ -170,6 +179,31 @@ class ModelSubject(Conformance):
         """A request (with ``tools``) that makes the model under test call a tool — or
         ``None``. Required when the model declares ``tools``: ``tools.call`` fails without
         it, since a declared capability must be exercised."""
+        return None
+
+    def make_unreachable_model(self) -> Provider | None:
+        """A fresh provider pointed at an endpoint where nothing listens (connection
+        refused) — or ``None``. ``errors.unavailable`` expects ``Unavailable``
+        (``retryable=True``) from every operation: an endpoint that is restarting is an
+        outage, never a ``BadRequest`` ("check your URL"). Give it a short timeout.
+        """
+        return None
+
+    def make_broken_stream_model(self) -> Provider | None:
+        """A fresh provider whose streams break after the first event — the endpoint sends
+        one chunk, then drops the connection (or sends the provider's in-stream error
+        event) — or ``None``. ``errors.mid_stream`` expects a core error (``ByomError``)
+        from ``stream`` and ``astream``, never a raw client exception or a normal end.
+        """
+        return None
+
+    def fault_requests(self, fault: str) -> int | None:
+        """How many generate / embed requests the ``fault`` scenario of
+        :meth:`make_faulty_model` has received so far — or ``None`` when the harness
+        cannot count them. With it, every ``errors.*`` check also requires that one call
+        reaches the endpoint once: retrying is the SDK's ``RetryPolicy``'s job, and a
+        provider that retries on its own multiplies every retry of the policy.
+        """
         return None
 
     def make_tokenizer(self) -> Tokenizer | None:

@@ -178,10 +178,16 @@ class TokenizerChecks(Conformance):
 
     @check("tokenizer.chat_template")
     def test_tokenizer_chat_template(self, byom_tokenizer: Tokenizer) -> None:
-        """The chat template renders every message's content, and the generation prompt is
-        appended only when asked.
+        """The chat template renders every message's content — the system message included —
+        and the generation prompt is appended only when asked.
 
-        Fix: load ``chat_template`` from ``tokenizer_config.json`` or fall back to ChatML.
+        With ``add_generation_prompt=True`` the rendering only appends to the one without.
+        When the two are equal (templates like Mistral's have no generation prompt), a
+        conversation ending with an assistant turn must not be rendered with a new
+        assistant turn opened after it. Fix: load ``chat_template`` from
+        ``tokenizer_config.json`` or fall back to ChatML; pass ``add_generation_prompt``
+        through; keep system messages (fold them into the first user turn if the format
+        has no system role).
         """
         messages = [
             Message(role="system", content="SYSTEM-MARKER"),
@@ -191,7 +197,19 @@ class TokenizerChecks(Conformance):
         without = byom_tokenizer.apply_chat_template(messages, add_generation_prompt=False)
         assert isinstance(with_prompt, str)
         assert "USER-MARKER" in with_prompt, "user content missing from the rendered chat"
+        assert "SYSTEM-MARKER" in with_prompt, f"the system message is missing from the rendered chat {with_prompt!r}"
         assert with_prompt.startswith(without), "add_generation_prompt must only append"
+        if with_prompt != without:
+            return
+        answered = [*messages, Message(role="assistant", content="ASSISTANT-MARKER")]
+        closed = byom_tokenizer.apply_chat_template(answered, add_generation_prompt=False)
+        after_answer = closed[closed.rfind("ASSISTANT-MARKER") + len("ASSISTANT-MARKER") :]
+        after_user = with_prompt[with_prompt.rfind("USER-MARKER") + len("USER-MARKER") :]
+        opened = after_user.strip() and after_answer.rstrip().endswith(after_user.strip())
+        assert not (opened and _names_assistant(after_user)), (
+            f"add_generation_prompt=False is ignored: a conversation ending with the assistant's answer is "
+            f"rendered with a new assistant turn opened after it ({after_answer!r})"
+        )
 
     @check("tokenizer.threads")
     def test_tokenizer_threads(self, byom_tokenizer: Tokenizer) -> None:
@@ -234,3 +252,9 @@ class TokenizerConformance(TokenizerChecks):
     def make_tokenizer(self) -> Tokenizer:
         """Build the tokenizer under test (required)."""
         raise NotImplementedError(f"{type(self).__name__} must implement make_tokenizer(self) -> Tokenizer")
+
+
+def _names_assistant(text: str) -> bool:
+    """Whether ``text`` (what follows a turn's content) opens an assistant turn by name."""
+    lowered = text.lower()
+    return "assistant" in lowered or "model" in lowered

@@ -9,8 +9,10 @@ counted with the whitespace tokenizer the providers expose):
   ``POST /endpoints/{scenario}/invocations``, errors in botocore's rest-json shape.
 
 Scenarios: ``ok``, the conformance faults (``throttled`` with ``Retry-After``,
-``unavailable``, ``bad_request``, ``timeout``, ``model_error``, ``auth``) and ``slow``
-(stalls ``slow_seconds`` before answering and again after a stream's first line).
+``unavailable``, ``bad_request``, ``timeout``, ``model_error``, ``auth``), ``slow``
+(stalls ``slow_seconds`` before answering and again after a stream's first line) and
+``broken`` (drops the connection after a stream's first line, or halfway through a unary
+body). ``hits[scenario]`` counts the requests each scenario received.
 Embeddings come back in reverse order with their ``index``, as OpenAI-style servers may.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -44,6 +47,8 @@ class EchoServer:
         self.slow_seconds = slow_seconds
         self.stall_seconds = stall_seconds
         self.backend = ScriptedModel(embedding_dimension=8)
+        self.hits: Counter[str] = Counter()
+        self._hits_lock = threading.Lock()
         self._httpd = _Server(("127.0.0.1", 0), _Handler)
         self._httpd.app = self
         self._thread: threading.Thread | None = None
@@ -72,6 +77,11 @@ class EchoServer:
             self._httpd.shutdown()
             self._httpd.server_close()
             self._thread = None
+
+    def requests(self, scenario: str) -> int:
+        """How many requests ``scenario`` has received."""
+        with self._hits_lock:
+            return self.hits[scenario]
 
     def __enter__(self) -> EchoServer:
         return self.start()
@@ -167,6 +177,8 @@ class _Handler(BaseHTTPRequestHandler):
         parts = self.path.strip("/").split("/")
         sagemaker = parts[0] == "endpoints"
         scenario = parts[1] if sagemaker else parts[0]
+        with app._hits_lock:
+            app.hits[scenario] += 1
         if scenario == "timeout":
             time.sleep(app.stall_seconds)
         if scenario in ERRORS:
@@ -179,7 +191,16 @@ class _Handler(BaseHTTPRequestHandler):
             return
         lines = app.generate_events(body)
         if not body.get("stream"):
-            self._send(200, json.dumps(unary(lines)).encode())
+            answer = json.dumps(unary(lines)).encode()
+            if scenario == "broken":  # announce the whole body, send half of it, hang up
+                self.close_connection = True
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer[: len(answer) // 2])
+                return
+            self._send(200, answer)
             return
         self.send_response(200)
         self.send_header("Content-Type", "application/x-ndjson")
@@ -188,6 +209,9 @@ class _Handler(BaseHTTPRequestHandler):
         for index, line in enumerate(lines):
             if index == 1 and scenario == "slow":
                 time.sleep(app.slow_seconds)
+            if index == 1 and scenario == "broken":  # no terminating chunk: the body is cut
+                self.close_connection = True
+                return
             data = json.dumps(line).encode() + b"\n"
             self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
             self.wfile.flush()

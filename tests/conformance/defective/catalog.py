@@ -19,6 +19,7 @@ from byom_sdk.testing import ScriptedModel
 from byom_sdk.testing.conformance import ModelConformance
 
 from . import defects_http as http
+from . import defects_more as more
 from . import defects_other as other
 from ._boto import EchoBotoProvider
 from ._http import EchoHTTPProvider
@@ -90,6 +91,15 @@ class HTTPSuite(_Suite):
     def tool_request(self, model: Any) -> GenerateRequest:
         return tool_request()
 
+    def make_unreachable_model(self) -> Any:
+        return self.plugin(refused_url(), timeout=FAULT_TIMEOUT)
+
+    def make_broken_stream_model(self) -> Any:
+        return self.plugin(server().url("broken"))
+
+    def fault_requests(self, fault: str) -> int:
+        return server().requests(fault)
+
 
 class BotoSuite(_Suite):
     plugin = EchoBotoProvider
@@ -104,6 +114,15 @@ class BotoSuite(_Suite):
 
     def make_slow_model(self) -> Any:
         return self.plugin(server().endpoint_url, "slow")
+
+    def make_unreachable_model(self) -> Any:
+        return self.plugin(refused_url(), "ok", timeout=FAULT_TIMEOUT)
+
+    def make_broken_stream_model(self) -> Any:
+        return self.plugin(server().endpoint_url, "broken")  # no streams: errors.mid_stream skips on that
+
+    def fault_requests(self, fault: str) -> int | None:
+        return None if fault == "unavailable" else server().requests(fault)
 
 
 SCRIPTED_FAULTS = {
@@ -212,6 +231,33 @@ DEFECTS: tuple[Defect, ...] = (
     Defect(other.StreamStripsDeltas, ScriptedSuite, "stream.matches_generate"),
     Defect(other.NotThreadSafe, ScriptedSuite, "concurrency.threads"),
     Defect(other.SilentEmbed, ScriptedSuite, "capabilities.undeclared"),
+    # suite 2.1
+    Defect(more.UsageAfterFinish, HTTPSuite, "stream.events"),
+    Defect(more.StreamStopPerDelta, HTTPSuite, "stream.stop"),
+    Defect(more.ClientStopKeepsServerUsage, HTTPSuite, "generate.stop"),
+    Defect(more.ClientStopMissesMatchAtStart, HTTPSuite, "generate.stop"),
+    Defect(more.MidStreamErrorLeaks, HTTPSuite, "errors.mid_stream"),
+    Defect(more.AgenerateCancelBecomesTimeout, HTTPSuite, "async.generate_cancel"),
+    Defect(more.AstreamProducerTaskLeaks, HTTPSuite, "async.stream_cancel"),
+    Defect(more.CloseLeaksHTTPClient, HTTPSuite, "close.releases_sockets"),
+    Defect(more.AgenerateDropsStop, HTTPSuite, "async.generate"),
+    Defect(more.RemoteAPIDeclaredInProcess, HTTPSuite, "info.in_process"),
+    Defect(more.SendsOnlyLastMessage, HTTPSuite, "generate.input_forms"),
+    Defect(more.AsyncDropsMaxTokens, HTTPSuite, "async.stream"),
+    Defect(more.AsyncStreamDropsToolCalls, HTTPSuite, "tools.call"),
+    Defect(more.MutatesResponseFormat, HTTPSuite, "request.unchanged"),
+    Defect(more.ConnectErrorIsBadRequest, HTTPSuite, "errors.unavailable"),
+    Defect(more.NoMaxTokensTinyDefault, HTTPSuite, "generate.default_limit"),
+    Defect(more.EmbedDropsBeyondBatchLimit, HTTPSuite, "embed.batch"),
+    Defect(more.ToolCallIdDropped, HTTPSuite, "tools.call"),
+    Defect(more.RetriesInternally, HTTPSuite, "errors.throttled"),
+    Defect(more.LazyClientCloseCrashes, HTTPSuite, "close.idempotent"),
+    Defect(other.EmptyTextEmbedsNaN, ScriptedSuite, "embed.empty_text"),
+    Defect(other.StreamSplitsUTF8, ScriptedSuite, "stream.matches_generate"),
+    Defect(other.SeedIgnored, ScriptedSuite, "generate.seed"),
+    Defect(other.ChatTemplateDropsSystem, ScriptedSuite, "tokenizer.chat_template"),
+    Defect(other.GenerationPromptAlways, ScriptedSuite, "tokenizer.chat_template"),
+    Defect(other.EmbedUsageCountsTexts, ScriptedSuite, "embed.usage"),
 )
 
 

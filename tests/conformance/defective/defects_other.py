@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError, ReadTimeoutError
@@ -14,8 +15,11 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from byom_sdk import (
     BadRequest,
     Capabilities,
+    EmbedRequest,
+    EmbedResponse,
     GenerateRequest,
     GenerateResponse,
+    Message,
     ModelError,
     ProviderError,
     TextDelta,
@@ -184,3 +188,86 @@ class LossyTokenizer(ScriptedModel):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.tokenizer_impl = SpaceCleaningTokenizer()
+
+
+class EmptyTextEmbedsNaN(ScriptedModel):
+    """Mean-pools token states: an empty or blank text has zero tokens, and 0/0 gives a
+    NaN vector returned as a normal answer."""
+
+    def _embed(self, request: EmbedRequest) -> EmbedResponse:
+        response = super()._embed(request)
+        dim = self._info.embedding_dimension or 8
+        vectors = tuple(
+            tuple(float("nan") for _ in range(dim)) if not text.strip() else vector
+            for text, vector in zip(request.texts, response.vectors, strict=True)
+        )
+        return response.model_copy(update={"vectors": vectors})
+
+
+class StreamSplitsUTF8(ScriptedModel):
+    """Streams like a byte-level decoder without hold-back: each 2-byte piece is decoded on
+    its own (``errors="replace"``), so a character split across pieces becomes U+FFFD."""
+
+    def _stream(self, request: GenerateRequest) -> Iterator[Any]:
+        for event in super()._stream(request):
+            if isinstance(event, TextDelta):
+                raw = event.text.encode("utf-8")
+                pieces = (raw[i : i + 2].decode("utf-8", "replace") for i in range(0, len(raw), 2))
+                event = TextDelta(text="".join(pieces))
+            yield event
+
+
+class SeedIgnored(ScriptedModel):
+    """Declares ``seed`` but samples with an unseeded RNG: a sampled request with a fixed
+    seed answers differently each time."""
+
+    def _next_reply(self, request: GenerateRequest) -> str:
+        reply = super()._next_reply(request)
+        if request.temperature:
+            words = reply.split(" ")
+            random.Random().shuffle(words)  # request.seed never used
+            reply = " ".join(words)
+        return reply
+
+
+class _NoSystemTokenizer(WhitespaceTokenizer):
+    def apply_chat_template(
+        self, messages: Sequence[Message | Mapping[str, Any]], *, add_generation_prompt: bool = True
+    ) -> str:
+        kept = [m for m in messages if (m.role if isinstance(m, Message) else m.get("role")) != "system"]
+        return super().apply_chat_template(kept, add_generation_prompt=add_generation_prompt)
+
+
+class ChatTemplateDropsSystem(ScriptedModel):
+    """Its tokenizer's chat template renders only user and assistant turns: the system
+    message silently disappears."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.tokenizer_impl = _NoSystemTokenizer()
+
+
+class _AlwaysPromptTokenizer(WhitespaceTokenizer):
+    def apply_chat_template(
+        self, messages: Sequence[Message | Mapping[str, Any]], *, add_generation_prompt: bool = True
+    ) -> str:
+        return super().apply_chat_template(messages, add_generation_prompt=True)
+
+
+class GenerationPromptAlways(ScriptedModel):
+    """Its tokenizer's chat template ignores ``add_generation_prompt=False`` and always
+    opens an assistant turn."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.tokenizer_impl = _AlwaysPromptTokenizer()
+
+
+class EmbedUsageCountsTexts(ScriptedModel):
+    """Embedding usage counts texts, not tokens (``input_tokens=len(texts)``), still labelled
+    ``source="tokenizer"``."""
+
+    def _embed(self, request: EmbedRequest) -> EmbedResponse:
+        response = super()._embed(request)
+        usage = Usage(input_tokens=len(request.texts), output_tokens=0, source="tokenizer")
+        return response.model_copy(update={"usage": usage})
