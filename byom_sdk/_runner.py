@@ -164,6 +164,20 @@ class Runner:
         ctx = contextvars.copy_context()
         return await asyncio.get_running_loop().run_in_executor(pool, ctx.run, func)
 
+    def _one_vector_per_text(self, request: Any, response: Any) -> Any:
+        """The contract every caller relies on (``zip(texts, vectors)``): a provider that
+        drops or adds vectors (a batch cut at its limit) is at fault, not silently short."""
+        vectors = getattr(response, "vectors", None)
+        texts = getattr(request, "texts", None)
+        if vectors is not None and texts is not None and len(vectors) != len(texts):
+            name = self.provider.info.provider
+            raise ProviderError(
+                f"provider '{name}' returned {len(vectors)} vector(s) for {len(texts)} text(s)",
+                provider=name,
+                code="VectorCountMismatch",
+            )
+        return response
+
     def invoke(self, operation: str, request: Any) -> Any:
         provider = self.provider
         native = provider.native
@@ -173,8 +187,8 @@ class Runner:
                     return provider.handle_generate(request)
                 return run_sync(provider.ahandle_generate(request))
             if "embed" in native or "aembed" not in native:
-                return provider.handle_embed(request)
-            return run_sync(provider.ahandle_embed(request))
+                return self._one_vector_per_text(request, provider.handle_embed(request))
+            return self._one_vector_per_text(request, run_sync(provider.ahandle_embed(request)))
         except Exception as exc:
             wrapped = self._foreign(exc)
             if wrapped is exc:
@@ -189,7 +203,7 @@ class Runner:
         try:
             if operation == "generate":
                 return await provider.ahandle_generate(request)
-            return await provider.ahandle_embed(request)
+            return self._one_vector_per_text(request, await provider.ahandle_embed(request))
         except Exception as exc:
             wrapped = self._foreign(exc)
             if wrapped is exc:

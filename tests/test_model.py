@@ -247,3 +247,20 @@ def test_calls_after_close_are_refused():
     ):
         with pytest.raises(ByomError, match="model 'scripted' is closed"):
             call()
+
+
+class DropsAVector(SyncOnly):
+    """Answers one vector fewer than it was given texts (a batch cut at a limit)."""
+
+    def _embed(self, request: EmbedRequest) -> EmbedResponse:
+        return EmbedResponse(vectors=tuple((1.0, 0.0) for _ in request.texts[1:]), model="t")
+
+
+def test_a_provider_answering_the_wrong_number_of_vectors_is_at_fault():
+    from byom_sdk import Client, ProviderError
+
+    with Client(models={"m": DropsAVector()}, trust="off") as client:
+        with pytest.raises(ProviderError, match=r"returned 2 vector\(s\) for 3 text\(s\)"):
+            client.model("m").embed(["a", "b", "c"])
+        with pytest.raises(ProviderError, match="vector"):
+            asyncio.run(client.model("m").aembed(["a", "b", "c"]))
