@@ -105,9 +105,11 @@ def _http_error(response: Any) -> Exception:
         elif body.get("object") == "error" and body.get("message"):
             message = str(body["message"])
         if message is not None:
-            return gexc.from_http_status(response.status_code, message, response=response)
+            refused: Exception = gexc.from_http_status(response.status_code, message, response=response)
+            return refused
     try:
-        return gexc.from_http_response(response)
+        parsed: Exception = gexc.from_http_response(response)
     except Exception:  # noqa: BLE001 - a body google-api-core cannot parse still has a status
         text = response.text[:500] if isinstance(response.text, str) else ""
-        return gexc.from_http_status(response.status_code, text or "error", response=response)
+        parsed = gexc.from_http_status(response.status_code, text or "error", response=response)
+    return parsed
