@@ -40,7 +40,16 @@ def _statuses(report: Path) -> dict[str, str]:
 #: checks whose outcome follows the capabilities a model declares, which a codec decides
 #: for a remote model (TGI declares no chat or tools), and the tokenizer, which does not
 #: travel over the wire: not comparable between a model in process and the same model remote.
-CAPABILITY_BOUND = ("capabilities.", "tokenizer.", "tools.", "structured.", "usage.tokenizer_counts", "suite.")
+CAPABILITY_BOUND = (
+    "capabilities.",
+    "tokenizer.",
+    "tools.",
+    "structured.",
+    "usage.tokenizer_counts",
+    "suite.",
+    "info.in_process",  # runs only for a model in this process: a remote one makes connections
+    "embed.usage",  # compares with the model's tokenizer, which does not travel over the wire
+)
 #: compares the process's threads around a model's life: the local cloud servers' worker
 #: pools start threads on demand while a check runs, which it would count against the model.
 HARNESS_BOUND = ("close.releases_threads",)

@@ -338,7 +338,7 @@ CASES = [
 
 def _cli_exit(log: Log, with_key: bool, strict: bool, key_file: Path) -> tuple[int, str]:
     args = ["verify", str(log.path), "--json"]
-    args += ["--key-file", str(key_file)] if with_key else ["--key-env", "BYOM_TEST_UNSET_KEY_VAR"]
+    args += ["--key-file", str(key_file)] if with_key else ["--key-env", ""]
     if strict:
         args.append("--strict")
     result = CliRunner().invoke(audit_cli, args)
@@ -403,7 +403,7 @@ def test_witness_catches_rollback_of_database_and_head(log, tmp_path, with_key):
     assert verify_audit(log.path, key=key).ok  # undetectable from the files alone
     result = verify_audit(log.path, key=key, witness=witness)
     assert not result.ok and result.first_bad_seq == SNAPSHOT_AT + 1 and "witnessed" in (result.reason or "")
-    args = ["verify", str(log.path), "--witness", str(witness), "--key-env", "BYOM_TEST_UNSET_KEY_VAR"]
+    args = ["verify", str(log.path), "--witness", str(witness), "--key-env", ""]
     assert CliRunner().invoke(audit_cli, args).exit_code == 1
 
 
