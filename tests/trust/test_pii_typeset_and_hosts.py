@@ -125,3 +125,39 @@ def test_assigned_three_digit_country_codes_and_short_ipv6_still_count():
 def test_square_access_tokens_with_dashes_and_underscores():
     token = "EAAAEOuLQObrVwJv-voio0F4hMm7yC_WU5Ghp8ijD6xmt9rpEuKzhY6IuHwP5gS1"
     assert found(f'la clave es "{token}"') == [(token, "API_KEY")]
+
+
+@pytest.mark.parametrize(
+    ("text", "values"),
+    [
+        ("Tél. : 01 23 45 67 89 / 06 12 34 56 78", ["01 23 45 67 89", "06 12 34 56 78"]),  # two numbers
+        ("Tel. 044 668 18 00 / 079 123 45 67", ["044 668 18 00", "079 123 45 67"]),
+        ("Tel. 0221 / 64792002", ["0221 / 64792002"]),  # area code / number: one
+        ("Tel. 079.123.45.67", ["079.123.45.67"]),  # dotted Swiss and Belgian numbers
+        ("Tel. 0470.12.34.56", ["0470.12.34.56"]),
+        ("Karte: 4111 1111 1111 1111/12/27", ["4111 1111 1111 1111"]),  # a card and its expiry
+        ("Karte: 4111111111111111/12/27", ["4111111111111111"]),
+    ],
+)
+def test_joined_numbers_dotted_national_numbers_and_cards_with_their_expiry(text, values):
+    assert [value for value, _ in found(text)] == values
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "siehe Abschnitt 3.1.2.4",  # numbered sections are no addresses
+        "RFC 3261 section 20.10.1.2",
+        "Rechnungsnummer 0815 2024",  # labelled as something else right before
+        "Part no. 0451-2233-44",
+        "Kundennummer: 030 123 456",
+        "USt-IdNr.: DE 123 456 789",
+    ],
+)
+def test_sections_and_numbers_labelled_as_something_else_stay(text):
+    assert found(text) == []
+
+
+def test_a_phone_label_wins_over_a_customer_word():
+    assert found("Kunden-Tel.: 030 123 4567") == [("030 123 4567", "PHONE")]
+    assert found("Customer: 0221 6479200") == [("0221 6479200", "PHONE")]

@@ -72,7 +72,10 @@ EXT_START = frozenset("xXeE#pPdDiIaAtT\u0130\u0131")
 AMOUNT_AFTER_START = frozenset(",. %€eEuUgGcC")
 AMOUNT_BEFORE_LAST = frozenset("€$£¥rRdDpPfF")
 _VERSION_WORDS = re.compile(
-    r"(?<![a-z])(?:version|versions|ver|release|rel|build|firmware|fw|rev|revision|patch|versie|versione|oid)"
+    r"(?<![a-z])(?:version|versions|ver|release|rel|build|firmware|fw|rev|revision|patch|versie|versione|oid"
+    # numbered sections of documents and standards: "Abschnitt 3.1.2.4", "RFC 3261 section 20.10.1.2"
+    r"|section|sections|sect|sec|abschnitt|kapitel|chapter|chapitre|capitulo|capitolo|clause|paragraph"
+    r"|ziffer|article|artikel|articolo|articulo|apartado)"
     r"(?![a-z])"
 )
 # The last version word of a window in one call: the greedy ".*" backtracks from the end
@@ -90,6 +93,34 @@ Found = tuple[int, int, str, float]
 # Where the nearest context word of an entity before a position ends (-1: none).
 Context = Callable[[str, int], int]
 Option = tuple[str, float, int, int]  # entity, score, start, end
+
+
+def _expiry(values: list[str], seps: list[str], k: int) -> bool:
+    """Groups ``k`` and ``k + 1`` are the last two and a card's expiry: MM/YY or MM/YYYY."""
+    return (
+        k + 2 == len(values)
+        and seps[k] == "/"
+        and len(values[k]) == 2
+        and "01" <= values[k] <= "12"
+        and len(values[k + 1]) in (2, 4)
+    )
+
+
+# A number labelled as something else right before it: "Rechnungsnummer 0815 2024",
+# "Part no. 0451-2233-44", "USt-IdNr.: DE 123 456 789", "Lottozahlen …: 04 15 23 31 38 44".
+_NOT_A_PHONE_LABEL = re.compile(
+    r"(?<![\w@.-])(?:rechnung|invoice|facture|factura|fattura|artikel|article|articulo|part|bestell|auftrag|order"
+    r"|commande|pedido|ordine|ust|vat|tva|iva|btw|ean|gtin|upc|isbn|issn|serien|serial|sku|ticket|claim|polizze"
+    r"|contract|vertrag|(?:kunden|customer|client)[ -]?(?=nummer|nr|no\b|number|id\b))"
+    r"[a-z-]*\.?[ \t]*(?:no|nr|nummer|number|numero|num|id|idnr)?\.?[ \t]*[:#=]?[ \t]*(?:[a-z]{2} ?)?$"
+)
+_PHONE_WORD = re.compile(r"tel|phone|fon|fax|mobil|handy|cell|portable|movil|whatsapp|hotline|ruf")
+
+
+def _labelled_not_a_phone(text: str, start: int) -> bool:
+    window = fold(text[max(0, start - 40) : start])
+    label = _NOT_A_PHONE_LABEL.search(window)
+    return label is not None and _PHONE_WORD.search(label.group(0)) is None
 
 
 def _can_start(sep: str) -> bool:
@@ -209,6 +240,8 @@ def _phone(
             return None
         paren_area = paren and bool(inner) and inner[0].startswith(")")
         score = national_score(digits, lengths, inner, paren_area)
+        if score and score < 0.85 and start and _labelled_not_a_phone(text, start):
+            return None
         if paren_area:
             start -= 1
         if score:
@@ -372,7 +405,9 @@ def scan_run(text: str, run_start: int, run_end: int, context: Context, boost: f
         if score:
             _pick([("IP_ADDRESS", score, run_start, run_end)], context, boost, out)
             return
-        if octets[0] != "1" or tuple(map(len, octets[1:])) != (3, 3, 4):
+        if not (octets[0] == "1" and tuple(map(len, octets[1:])) == (3, 3, 4)) and not (
+            len(octets[0]) >= 2 and octets[0][0] == "0" and len(run) == 13  # "079.123.45.67": a trunk "0"
+        ):
             return
     # Digits and separators alternate: "0221 / 6479-20" -> ["0221", " / ", "6479", "-", "20"].
     pieces = _SPLIT.split(run)
@@ -394,6 +429,14 @@ def scan_run(text: str, run_start: int, run_end: int, context: Context, boost: f
     if glued or glued_after:
         return
     ends = list(itertools.accumulate(lengths))  # digits up to and including each group
+    # "01 23 45 67 89 / 06 12 34 56 78": a spaced "/" or "-" before a group with a trunk
+    # "0" joins two numbers; no value spans it ("0221 / 64792002" has no "0" after it).
+    joins = [
+        k
+        for k in range(n - 1)
+        if seps[k].strip() in ("/", "-") and seps[k] != seps[k].strip() and values[k + 1][:1] == "0"
+        and lengths[k + 1] >= 2
+    ]  # fmt: skip
     # After "+" the run is one international number: no national number starts inside it.
     last_start = 0 if lead == "+" else n - 1
     i = 0
@@ -417,11 +460,14 @@ def scan_run(text: str, run_start: int, run_end: int, context: Context, boost: f
             total = ends[j] - below
             if total > 19 or (total < 7 and not (j - i == 3 and seps[i] == ".")):
                 continue  # no value is longer than 19 digits, or shorter than 7 (but an IPv4)
+            if joins and any(i <= k < j for k in joins):
+                continue
             if (
                 j < n - 1
                 and not _can_end(seps[j])
                 and ("x" not in seps[j] or not _ext_at(text, offsets[2 * j + 1]))
                 and not (seps[j] == "/" and j - i == 3 and seps[i] == "." and lengths[j + 1] <= 2)  # 10.0.0.0/24
+                and not (seps[j] == "/" and _expiry(values, seps, j + 1))  # a card's "…1111/12/27"
             ):
                 continue
             digits = values[i] if i == j else "".join(values[i : j + 1])
@@ -496,7 +542,11 @@ def _candidates(
             return [("IP_ADDRESS", score, start, end)]
         # No address ("+1.212.555.0134", "1.800.555.0199": 555 > 255): after "+", or a
         # North American trunk "1" and 3-3-4 groups, it may be a dotted phone number.
-        if text[start - 1 : start] != "+" and not (values[i] == "1" and lengths[1:] == (3, 3, 4)):
+        if (
+            text[start - 1 : start] != "+"
+            and not (values[i] == "1" and lengths[1:] == (3, 3, 4))
+            and not (len(values[i]) >= 2 and values[i][0] == "0" and total == 10)  # CH, BE national numbers
+        ):
             return [("", 0.0, start, end)]
     options: list[Option] = []
     if (

@@ -239,6 +239,7 @@ def header_secrets(text: str, lowered: str) -> Iterator[tuple[str, float, int, i
 # Passwords mix in symbols that end a token word ("p7#Rq!v2@Lm9$Wx4"): a secret-named key,
 # an assignment, then one run of visible characters with a symbol among them.
 _SYMBOLS = "!#$%&*@^~?"
+_HOST_AFTER_AT = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?:[:/]|$)")
 # Every alternative of _SECRET_KEY_WORD contains one of these.
 _SECRET_STEMS = ("secret", "token", "key", "passw", "passphrase", "pwd", "credential", "auth", "conn")
 # From the end of a secret word: the rest of the key, closing quotes, the assignment, an
@@ -264,9 +265,14 @@ def punctuated_secrets(text: str, lowered: str) -> Iterator[tuple[str, float, in
         after = match.end()
         start = match.start("value")
         value = text[start : match.end("value")].rstrip(",;)]}")
+        key_start = run_start(lowered, word.start(), _KEY_CHARS)
+        if key_start and text[key_start - 1] in "?&":  # a URL query parameter ends at the next one
+            value = value.split("&", 1)[0].split("#", 1)[0]
+        at = value.find("@")
+        if at > 0 and _HOST_AFTER_AT.match(value, at + 1):
+            value = value[:at]  # user info: "token:VALUE@github.com/…" ends at the "@"
         if len(value) < 12 or not any(symbol in value for symbol in _SYMBOLS):
             continue
-        key_start = run_start(lowered, word.start(), _KEY_CHARS)
         rest = match.group(0)
         key_end = word.end() + len(rest) - len(rest.lstrip(_KEY_CHARS))
         key = lowered[key_start:key_end].strip("-.")
