@@ -86,7 +86,8 @@ class InfoChecks(ModelSubject):
 
     @check("info.valid")
     def test_info_valid(self, byom_model: Provider) -> None:
-        """``info`` is a stable ``ModelInfo`` with a non-empty id and provider.
+        """``info`` is a stable ``ModelInfo`` with a non-empty id and provider, the same
+        before and after a call.
 
         Fix: return a ``ModelInfo`` from the ``info`` property (build it once, in
         ``__init__``), and return the plugin's own model from ``make_model`` rather than
@@ -101,6 +102,14 @@ class InfoChecks(ModelSubject):
         assert info.id.strip(), "info.id is empty"
         assert info.provider.strip(), "info.provider is empty"
         assert byom_model.info == info, "info changes between two reads without any call"
+        caps = info.capabilities
+        if caps.generate or caps.chat:
+            byom_model.generate(self.reference(byom_model))
+        elif caps.embed:
+            byom_model.embed(list(self.embed_texts[:1]))
+        assert byom_model.info == info, (
+            "info changed after the first call: resolve the model's identity when the provider is built"
+        )
 
     @check("info.capabilities")
     def test_info_capabilities(self, byom_model: Provider) -> None:
@@ -282,6 +291,14 @@ class GenerateChecks(ModelSubject):
             assert usage.output_tokens <= self.max_tokens, (
                 f"usage.output_tokens={usage.output_tokens} exceeds max_tokens={self.max_tokens}"
             )
+        elif usage.source == "estimate" and response.text.strip():
+            # An estimate is Usage.estimate's (about four characters a token), not a count
+            # of characters or words passed off as one.
+            expected = Usage.estimate("", response.text).output_tokens
+            assert expected / 3 <= usage.output_tokens <= expected * 3 + 2, (
+                f"usage.output_tokens={usage.output_tokens} (source 'estimate') for {len(response.text)} characters; "
+                f"Usage.estimate gives {expected}: use Usage.estimate, or count with a tokenizer"
+            )
 
     @check("generate.max_tokens")
     def test_generate_max_tokens(self, byom_model: Provider) -> None:
@@ -402,7 +419,7 @@ class GenerateChecks(ModelSubject):
     @check("generate.seed")
     def test_generate_seed(self, byom_model: Provider) -> None:
         """With ``seed`` declared, a sampled request (``temperature=1``) with a fixed seed
-        gives the same text twice (suite 2.1: out of preview).
+        gives the same text twice, and the same text streamed (suite 2.1: out of preview).
 
         Fix: pass ``request.seed`` to the provider (``seed``, ``random_seed``...) and seed
         the sampler per request, not once per process; or stop declaring ``seed``.
@@ -413,6 +430,11 @@ class GenerateChecks(ModelSubject):
         first = byom_model.generate(request)
         second = byom_model.generate(request)
         assert first.text == second.text, f"seed=1234 gave {first.text!r}, then {second.text!r}"
+        if byom_model.info.capabilities.stream:
+            streamed = collect(byom_model.stream(request)).text
+            assert streamed == first.text, (
+                f"seed=1234: generate gave {first.text!r}, stream {streamed!r}: pass the seed on the streaming path too"
+            )
 
     @check("generate.default_limit")
     def test_generate_default_limit(self, byom_model: Provider) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ..._provider import Provider
-from ..._types import FinishEvent, GenerateRequest, TextDelta
+from ..._types import FinishEvent, GenerateRequest, TextDelta, UsageEvent
 from ._core import check, plugin_label, require_capability
 from ._generate import pick_stop, stopped_usage_problem
 from ._subject import ModelSubject, StreamResult, collect, collect_async
@@ -88,7 +88,8 @@ class StreamChecks(ModelSubject):
 
     @check("stream.usage")
     def test_stream_usage(self, byom_model: Provider) -> None:
-        """The stream reports usage (``UsageEvent`` or ``FinishEvent.usage``) equal to generate's.
+        """The stream reports usage (``UsageEvent`` or ``FinishEvent.usage``) equal to generate's,
+        and every usage it reports is the same count.
 
         Fix: request usage from the provider's stream (e.g. OpenAI
         ``stream_options.include_usage``) or count with the tokenizer, and attach it to
@@ -97,6 +98,13 @@ class StreamChecks(ModelSubject):
         require_capability(byom_model, "generate", any_of=("generate", "chat"))
         result = self._stream(byom_model)
         assert result.usage is not None, "stream reported no usage (UsageEvent or FinishEvent.usage)"
+        # Every usage the stream reports (UsageEvent, FinishEvent.usage) is the same count.
+        reported = {
+            (usage.input_tokens, usage.output_tokens)
+            for event in result.events
+            if isinstance(event, (UsageEvent, FinishEvent)) and (usage := event.usage) is not None
+        }
+        assert len(reported) == 1, f"the stream reports different usages: {sorted(reported)}"
         reply = byom_model.generate(self.reference(byom_model))
         if result.usage.source in _EXACT and reply.usage.source in _EXACT:
             assert (result.usage.input_tokens, result.usage.output_tokens) == (

@@ -21,6 +21,7 @@ from byom_sdk.testing.conformance import ModelConformance
 from . import defects_http as http
 from . import defects_more as more
 from . import defects_other as other
+from . import defects_probe as probe
 from ._boto import EchoBotoProvider
 from ._http import EchoHTTPProvider
 from ._server import RETRY_AFTER, EchoServer
@@ -258,6 +259,11 @@ DEFECTS: tuple[Defect, ...] = (
     Defect(other.ChatTemplateDropsSystem, ScriptedSuite, "tokenizer.chat_template"),
     Defect(other.GenerationPromptAlways, ScriptedSuite, "tokenizer.chat_template"),
     Defect(other.EmbedUsageCountsTexts, ScriptedSuite, "embed.usage"),
+    # a second independent probe
+    Defect(probe.UsageEventDisagreesWithFinish, HTTPSuite, "stream.usage"),
+    Defect(probe.InfoIdResolvedAfterFirstCall, HTTPSuite, "info.valid"),
+    Defect(probe.EstimateCountsCharacters, HTTPSuite, "generate.usage"),
+    Defect(probe.SeedIgnoredInStream, ScriptedSuite, "generate.seed"),
 )
 
 
