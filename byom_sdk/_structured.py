@@ -11,6 +11,7 @@ repair round before :class:`~byom_sdk.SchemaError`. Validation uses ``jsonschema
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -120,34 +121,47 @@ def _parse_json(candidate: str) -> Any:
 
 def check_schema(schema: Any, field: str) -> None:
     """Refuse a JSON schema the validator cannot use (an unknown type, a bad keyword value,
-    a pattern that is no regex) before any request is sent.
+    a pattern that is no regex) before any request is sent. Each distinct schema is checked
+    once per process: checking one against the metaschema costs most of a millisecond, and
+    applications send the same few schemas on every call.
 
     :raises BadRequest: naming ``field``.
     """
-    import jsonschema
-
-    def refuse(reason: str) -> BadRequest:
-        return BadRequest(
-            f"invalid request: {field} is not a usable JSON schema: {reason}",
+    if not isinstance(schema, (Mapping, bool)):
+        problem: str | None = f"a schema is an object, not {type(schema).__name__}"
+    else:
+        try:
+            problem = _schema_problem(json.dumps(schema, sort_keys=True, default=str))
+        except RecursionError:
+            problem = "it is nested too deeply"
+    if problem is not None:
+        raise BadRequest(
+            f"invalid request: {field} is not a usable JSON schema: {problem}",
             code="InvalidRequest",
             details={"field": field},
         )
 
-    if not isinstance(schema, (Mapping, bool)):
-        raise refuse(f"a schema is an object, not {type(schema).__name__}")
+
+@functools.lru_cache(maxsize=256)
+def _schema_problem(canonical: str) -> str | None:
+    """What makes the schema (canonical JSON) unusable, or ``None``."""
+    import jsonschema
+
+    schema = json.loads(canonical)
     try:
         validator_cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
         validator_cls.check_schema(schema)
     except jsonschema.SchemaError as exc:
         where = "/".join(str(p) for p in exc.absolute_path)
-        raise refuse(f"{where + ': ' if where else ''}{exc.message}") from None
+        return f"{where + ': ' if where else ''}{exc.message}"
     except RecursionError:
-        raise refuse("it is nested too deeply") from None
+        return "it is nested too deeply"
     for pattern in _patterns(schema):
         try:
             re.compile(pattern)
         except re.error as exc:
-            raise refuse(f"pattern {pattern!r} is not a regular expression: {exc}") from None
+            return f"pattern {pattern!r} is not a regular expression: {exc}"
+    return None
 
 
 def _patterns(schema: Any, depth: int = 0) -> Iterator[str]:
