@@ -47,6 +47,31 @@ def first_word_stop(text: str) -> tuple[str, str] | None:
     return word, text[:cut]
 
 
+def stop_problems(
+    subject: ModelSubject,
+    model: Provider,
+    full: tuple[str, Usage | None],
+    stop: str,
+    before: str,
+    stopped: tuple[str, str | None, Usage | None],
+) -> list[str]:
+    """What is wrong with an answer cut by ``stop``: ``stopped`` is its (text, finish
+    reason, usage), ``before`` the text expected up to the stop string, ``full`` the
+    (text, usage) of the same request without it."""
+    text, finish_reason, usage = stopped
+    problems = []
+    if stop in text:
+        problems.append(f"stop string {stop!r} present in {text!r}")
+    elif text.rstrip() != before.rstrip():
+        problems.append(f"with stop={stop!r} expected {before!r}, got {text!r}")
+    if finish_reason != "stop":
+        problems.append(f"stopped on {stop!r} but finish_reason={finish_reason!r}")
+    usage_problem = stopped_usage_problem(subject, model, full, (text, usage), stop)
+    if usage_problem is not None:
+        problems.append(usage_problem)
+    return problems
+
+
 def stopped_usage_problem(
     subject: ModelSubject, model: Provider, full: tuple[str, Usage | None], stopped: tuple[str, Usage | None], stop: str
 ) -> str | None:
@@ -352,15 +377,8 @@ class GenerateChecks(ModelSubject):
         problems = []
         for stop, before in cases:
             reply = self._generate(byom_model, stop=(stop,))
-            if stop in reply.text:
-                problems.append(f"stop string {stop!r} present in {reply.text!r}")
-            elif reply.text.rstrip() != before.rstrip():
-                problems.append(f"with stop={stop!r} expected {before!r}, got {reply.text!r}")
-            if reply.finish_reason != "stop":
-                problems.append(f"stopped on {stop!r} but finish_reason={reply.finish_reason!r}")
-            usage = stopped_usage_problem(self, byom_model, (full.text, full.usage), (reply.text, reply.usage), stop)
-            if usage is not None:
-                problems.append(usage)
+            stopped = (reply.text, reply.finish_reason, reply.usage)
+            problems += stop_problems(self, byom_model, (full.text, full.usage), stop, before, stopped)
         assert not problems, f"{plugin_label(byom_model)}: " + "; ".join(problems)
 
     @check("generate.finish_reason")

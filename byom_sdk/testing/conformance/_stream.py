@@ -13,7 +13,7 @@ import pytest
 from ..._provider import Provider
 from ..._types import FinishEvent, GenerateRequest, TextDelta, UsageEvent
 from ._core import check, plugin_label, require_capability
-from ._generate import pick_stop, stopped_usage_problem
+from ._generate import pick_stop, stop_problems
 from ._subject import ModelSubject, StreamResult, collect, collect_async
 
 __all__ = ["StreamChecks", "spanning_stop"]
@@ -152,15 +152,8 @@ class StreamChecks(ModelSubject):
         problems = []
         for stop, before in cases:
             result = self._stream(byom_model, stop=(stop,))
-            if stop in result.text:
-                problems.append(f"stop string {stop!r} present in streamed text {result.text!r}")
-            elif result.text.rstrip() != before.rstrip():
-                problems.append(f"with stop={stop!r} expected {before!r}, got {result.text!r}")
-            if result.finish_reason != "stop":
-                problems.append(f"finish_reason {result.finish_reason!r} after the stop string {stop!r}")
-            usage = stopped_usage_problem(self, byom_model, (full.text, full.usage), (result.text, result.usage), stop)
-            if usage is not None:
-                problems.append(usage)
+            stopped = (result.text, result.finish_reason, result.usage)
+            problems += stop_problems(self, byom_model, (full.text, full.usage), stop, before, stopped)
         assert not problems, f"{plugin_label(byom_model)}: " + "; ".join(problems)
 
     @check("stream.early_close")

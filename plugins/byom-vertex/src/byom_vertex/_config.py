@@ -50,10 +50,7 @@ def plain_endpoint(value: str | None, *, urls: bool) -> str | None:
     authority = rest.rstrip("/") if has_scheme else text
     if any(char in authority for char in "@/?#"):
         raise ValueError(f"{shown} must be host[:port] only: no user info, path, query or fragment")
-    try:
-        split_host(authority)
-    except ValueError as exc:
-        raise ValueError(str(exc)) from None
+    split_host(authority)  # its ValueError names the problem
     return text.rstrip("/")
 
 
