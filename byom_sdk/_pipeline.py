@@ -126,13 +126,19 @@ class Pipeline:
     def _end_phase(opened: Sequence[Interceptor], error: BaseException | None) -> Plan[BaseException | None]:
         """``on_end`` of every step, inner first. A step failing here fails a call that
         had succeeded: the steps outside it are told (``on_error``) before their own
-        ``on_end``, so the audit records the failure the caller will see."""
+        ``on_end``, so the audit records the failure the caller will see. A cancellation
+        arriving meanwhile (the caller's task cancelled during a blocking ``on_end``) lets
+        the outer steps end first — the audit's outcome is the outermost — and is then
+        raised."""
+        interrupted: BaseException | None = None
         for interceptor in reversed(opened):
             try:
                 if interceptor.blocking:
                     yield Blocking(interceptor.on_end)
                 else:
                     interceptor.on_end()
+            except GeneratorExit:
+                raise
             except Exception as exc:  # noqa: BLE001 - recorded and raised once every step ended.
                 if error is None:
                     error = exc
@@ -143,6 +149,16 @@ class Pipeline:
                             log.exception("%s.on_error failed", type(outer).__name__)
                 else:
                     log.error("%s.on_end failed after the call had failed: %s", type(interceptor).__name__, exc)
+            except BaseException as exc:  # noqa: BLE001 - cancellation: raised once every step ended.
+                if interrupted is None and error is None:  # the answer never reaches the caller
+                    for outer in opened[: opened.index(interceptor)]:
+                        try:
+                            outer.on_error(exc)
+                        except Exception:
+                            log.exception("%s.on_error failed", type(outer).__name__)
+                interrupted = interrupted or exc
+        if interrupted is not None:
+            raise interrupted
         return error
 
     def _abandoned(self, opened: Sequence[Interceptor]) -> None:
