@@ -10,8 +10,8 @@
    this machine's CPU allows the client (boto3 signs and parses ~1 ms per call).
 2. Event-loop lag: while another process holds the audit database's write lock for 5 s,
    a ticker on the loop measures how late each 1 ms sleep wakes up while async calls keep
-   arriving (each call's audit write waits for the lock — on the io thread, not the
-   loop). Goal: p99 lag <= 5 ms.
+   arriving (each call's audit write waits for the lock — on the call's worker thread,
+   not the loop). Goal: p99 lag <= 5 ms.
 
     .venv/bin/python bench/async_concurrency.py [--concurrency 64] [--latency 0.2] [--rounds 3] [--waves 16]
 """

@@ -10,9 +10,11 @@ spawn threads without limit, and threads start lazily so an idle Client holds no
 Two pools, so slow work of one kind never starves the other:
 
 - ``calls``: sync provider calls and stream reads, and CPU work moved off the loop
-  (masking a large prompt, counting its tokens);
-- ``io``: audit writes. An audit store locked by another process for seconds stalls only
-  the calls being audited — never the event loop, and never unrelated provider reads.
+  (masking a large prompt, counting its tokens); an async call to a sync provider runs its
+  audit appends on the same thread as its provider call (one hop, see ``_runner._Handoff``);
+- ``io``: the other audit writes (a natively async provider's calls, streams). An audit
+  store locked by another process for seconds stalls only the calls being audited — never
+  the event loop, and never unrelated provider reads.
 
 We chose threads over aiobotocore for SageMaker: aiobotocore pins botocore to an older
 release than boto3 needs, and at 64 concurrent calls the thread pool already reaches the

@@ -58,9 +58,14 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 _KID = re.compile(r"[0-9a-f]{16}")
 
 
+# One encoder for every call: json.dumps with these options builds a new one each time
+# (2 of its 6.5 µs for an outcome record, and a call encodes four documents).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def canonical_json(value: Any) -> str:
     """The one serialization that is hashed: sorted keys, compact, UTF-8, no NaN."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _CANONICAL.encode(value)
 
 
 def utc_now() -> str:
