@@ -20,6 +20,7 @@ It provides the suite's fixtures (``byom_model``, ``byom_tokenizer``), applies
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from collections.abc import Generator, Iterator
@@ -35,6 +36,7 @@ if "byom_sdk.testing.conformance" not in sys.modules:
 
 from .conformance._core import SUITE_VERSION, Conformance, check_of, plugin_label
 from .conformance._report import ReportCollector
+from .conformance._watchdog import DEFAULT_CHECK_TIMEOUT, Blocked, run_limited
 
 if TYPE_CHECKING:
     from .._provider import Provider
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
 __all__ = ["byom_model", "byom_tokenizer"]
 
 _COLLECTOR = pytest.StashKey[ReportCollector]()
+#: class node id → the check that blocked its model.
+_BLOCKED = pytest.StashKey[dict[str, str]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -54,11 +58,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="write the byom conformance report (JSON) to PATH (default: $BYOM_CONFORMANCE_REPORT)",
     )
     group.addoption(
+        "--byom-conformance-timeout",
+        metavar="SECONDS",
+        type=float,
+        default=_env_timeout(),
+        help="seconds a check may take before it fails as blocked (default: each class's "
+        "check_timeout, 120; $BYOM_CONFORMANCE_TIMEOUT); 0 turns the limit off",
+    )
+    group.addoption(
         "--byom-conformance-preview",
         action="store_true",
         default=False,
         help="also run the preview group of new conformance checks",
     )
+
+
+def _env_timeout() -> float | None:
+    value = os.environ.get("BYOM_CONFORMANCE_TIMEOUT")
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise pytest.UsageError(f"BYOM_CONFORMANCE_TIMEOUT={value!r} is not a number of seconds") from None
+
+
+def _check_timeout(config: pytest.Config, cls: type) -> float:
+    given = config.getoption("byom_conformance_timeout", default=_env_timeout())
+    return float(given) if given is not None else float(getattr(cls, "check_timeout", DEFAULT_CHECK_TIMEOUT))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -95,6 +122,39 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             )
         elif info.id in cls.expected_failures:
             item.add_marker(pytest.mark.xfail(reason=str(cls.expected_failures[info.id]), strict=True))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Standard checks run under the watchdog (a blocked plugin fails, it does not hang)."""
+    cls = getattr(pyfuncitem, "cls", None)
+    if cls is None or not issubclass(cls, Conformance):
+        return None
+    info = check_of(cls, getattr(pyfuncitem, "originalname", pyfuncitem.name))
+    if info is None:
+        return None  # the author's own extra tests in the class run as usual
+    # A model stuck in one check stays stuck: its class's later checks fail at once
+    # instead of each waiting out the limit.
+    blocked = pyfuncitem.config.stash.setdefault(_BLOCKED, {})
+    parent = pyfuncitem.getparent(pytest.Class)
+    key = parent.nodeid if parent is not None else pyfuncitem.nodeid
+    if key in blocked:
+        pytest.fail(f"not run: check '{blocked[key]}' blocked this model (see its failure)", pytrace=False)
+    test = pyfuncitem.obj
+    funcargs = pyfuncitem.funcargs
+    args = {name: funcargs[name] for name in inspect.signature(test).parameters if name in funcargs}
+    try:
+        run_limited(
+            lambda: test(**args),
+            limit=_check_timeout(pyfuncitem.config, cls),
+            what=f"check '{info.id}'",
+            fix="Look for a lock that is never released, a call without a timeout, or a "
+            "thread or event loop waited for that never finishes.",
+        )
+    except Blocked:
+        blocked[key] = info.id
+        raise
+    return True
 
 
 @pytest.hookimpl(wrapper=True)
@@ -139,7 +199,15 @@ def byom_model(request: pytest.FixtureRequest) -> Iterator[Provider]:
     model = make()
     request.config.stash[_COLLECTOR].record_model(request.node.nodeid, model)
     yield model
-    model.close()
+    limit = _check_timeout(request.config, request.cls) if request.cls is not None else DEFAULT_CHECK_TIMEOUT
+    if request.node.nodeid in request.config.stash.get(_BLOCKED, {}):
+        limit = min(limit, 5.0)  # a model already stuck: do not wait long for its close
+    run_limited(
+        model.close,
+        limit=limit,
+        what=f"closing {plugin_label(model)}",
+        fix="close() must release what the model holds without waiting on calls that never end.",
+    )
 
 
 @pytest.fixture(scope="class")

@@ -132,3 +132,13 @@ def test_defect_is_caught_by_its_check(report, defect):
     check = _checks(report, defect.subject)[defect.check]
     assert check["status"] == "failed", check
     assert check["reason"]
+
+
+@pytest.mark.parametrize("defect", [d for d in catalog.DEFECTS if d.check_timeout], ids=lambda d: d.plugin.__name__)
+def test_a_plugin_that_blocks_fails_its_check_in_time_and_shows_where(report, defect):
+    """The run goes on; the failure says how long it waited and where the plugin is stuck."""
+    check = _checks(report, defect.subject)[defect.check]
+    where = {"GenerateRetakesItsLock": "_refresh_token", "StreamWaitsForever": "handle_stream"}
+    stuck_in = where.get(defect.plugin.__name__, "close")
+    assert f"did not finish within {defect.check_timeout:g} s: the plugin blocks in {stuck_in} (" in check["reason"]
+    assert "defects_blocking.py" in check["reason"]

@@ -1,6 +1,7 @@
 """How the suite behaves for authors: guard, strict xfails, preview, skips, report, runner."""
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -281,3 +282,48 @@ def test_report_per_xdist_worker(pytester):
     assert not target.exists()
     # info.valid, info.capabilities, info.boundary, info.in_process
     assert json.loads((pytester.path / "report.gw3.json").read_text())["totals"]["passed"] == 4
+
+
+BLOCKING = """
+import threading, time
+from byom_sdk.testing import ScriptedModel
+
+class Sticky(ScriptedModel):
+    hold = threading.Event()
+
+    def _generate(self, request):
+        self.hold.wait({seconds})  # a lock that is (almost) never released
+        return super()._generate(request)
+
+class TestSticky(ScriptedSuite):
+    model_cls = Sticky
+"""
+
+
+def test_a_blocked_check_fails_and_the_rest_of_its_class_fails_at_once(pytester):
+    started = time.monotonic()
+    _, report = run_suite(
+        pytester, BLOCKING.format(seconds=30), "-k", "generate_response or generate_usage or boundary_declared",
+        "--byom-conformance-timeout", "0.5",
+    )  # fmt: skip
+    elapsed = time.monotonic() - started
+    checks = {c["id"]: c for c in report["subjects"][0]["checks"] if c["status"]}
+    assert checks["generate.response"]["status"] == "failed"
+    assert "did not finish within 0.5 s: the plugin blocks in _generate" in checks["generate.response"]["reason"]
+    assert checks["generate.usage"]["status"] == "failed"
+    assert "blocked this model" in checks["generate.usage"]["reason"]
+    assert elapsed < 20, elapsed  # neither the 30 s wait nor the default 120 s limit, per check
+
+
+def test_the_time_limit_can_be_turned_off(pytester):
+    _, report = run_suite(pytester, BLOCKING.format(seconds=0.7), "-k", "generate_response",
+                               "--byom-conformance-timeout", "0")  # fmt: skip
+    [check] = [c for c in report["subjects"][0]["checks"] if c["status"]]
+    assert check["status"] == "passed", check
+
+
+def test_a_check_within_its_class_time_limit_passes(pytester):
+    body = BLOCKING.format(seconds=0.3) + "    check_timeout = 5\n"
+    _, report = run_suite(pytester, body, "-k", "generate_response")
+    [check] = [c for c in report["subjects"][0]["checks"] if c["status"]]
+    assert check["status"] == "passed", check

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import pytest
 
+from ._watchdog import DEFAULT_CHECK_TIMEOUT
+
 if TYPE_CHECKING:
     from ..._provider import Provider
 
@@ -159,11 +161,15 @@ class Conformance:
         check without an entry here, in ``expected_failures`` or an ``xfail``/``skip``
         mark with a reason fails ``suite.no_overrides``.
     :cvar preview: run the preview group too (also ``--byom-conformance-preview``).
+    :cvar check_timeout: seconds a check (and closing the model) may take before it fails
+        as blocked, with the stack of where the plugin is stuck; ``0`` turns the limit off
+        (``--byom-conformance-timeout`` / ``$BYOM_CONFORMANCE_TIMEOUT`` override it).
     """
 
     expected_failures: ClassVar[Mapping[str, str]] = {}
     overridden_checks: ClassVar[Mapping[str, str]] = {}
     preview: ClassVar[bool] = False
+    check_timeout: ClassVar[float] = DEFAULT_CHECK_TIMEOUT
 
     @check("suite.no_overrides")
     def test_suite_no_overrides(self) -> None:

@@ -18,6 +18,7 @@ from byom_sdk import AuthError, BadRequest, GenerateRequest, Message, ModelError
 from byom_sdk.testing import ScriptedModel
 from byom_sdk.testing.conformance import ModelConformance
 
+from . import defects_blocking as blocking
 from . import defects_http as http
 from . import defects_more as more
 from . import defects_other as other
@@ -165,6 +166,8 @@ class Defect:
     plugin: type
     suite: type[_Suite]
     check: str
+    #: the subject's ``check_timeout`` (short for plugins that block forever).
+    check_timeout: float | None = None
 
     @property
     def subject(self) -> str:
@@ -264,6 +267,10 @@ DEFECTS: tuple[Defect, ...] = (
     Defect(probe.InfoIdResolvedAfterFirstCall, HTTPSuite, "info.valid"),
     Defect(probe.EstimateCountsCharacters, HTTPSuite, "generate.usage"),
     Defect(probe.SeedIgnoredInStream, ScriptedSuite, "generate.seed"),
+    # blocking forever: the per-check time limit fails them (with the stuck stack)
+    Defect(blocking.GenerateRetakesItsLock, HTTPSuite, "generate.response", check_timeout=2.0),
+    Defect(blocking.StreamWaitsForever, HTTPSuite, "stream.events", check_timeout=2.0),
+    Defect(blocking.CloseWaitsForever, HTTPSuite, "close.idempotent", check_timeout=2.0),
 )
 
 
@@ -273,6 +280,8 @@ def subjects(*, template: bool) -> dict[str, type]:
         name: type(name, (suite,), {}) for name, suite in CORRECT.items() if template or suite is not TemplateSuite
     }
     for defect in DEFECTS:
-        attributes = {"plugin": defect.plugin, "focus": (defect.check,)}
+        attributes: dict[str, Any] = {"plugin": defect.plugin, "focus": (defect.check,)}
+        if defect.check_timeout is not None:
+            attributes["check_timeout"] = defect.check_timeout
         found[defect.subject] = type(defect.subject, (defect.suite,), attributes)
     return found
