@@ -34,7 +34,9 @@ def test_suite_passes_on_scripted_model(pytester):
         "usage.server_counts",
         "tokenizer.reference",
         "capabilities.undeclared",
+        "tools.choice_none",  # the preview group (suite 2.2)
     }
+    assert "preview" in checks["tools.choice_none"]["reason"]
     # ScriptedModel streams from a sync generator: cancelling goes through the core's bridge.
     assert checks["async.stream_cancel"]["status"] == "passed"
     assert checks["generate.seed"]["status"] == "passed"  # out of preview since 2.1
@@ -43,7 +45,7 @@ def test_suite_passes_on_scripted_model(pytester):
     subject = report["subjects"][0]
     assert subject["conformant"] is True and subject["capabilities"]["stream"] is True
     assert subject["plugin"]["distribution"] == "byom-sdk"
-    assert report["suite_version"] == SUITE_VERSION == "2.1" and report["core_version"]
+    assert report["suite_version"] == SUITE_VERSION == "2.2" and report["core_version"]
 
 
 def test_failure_reason_names_the_leaked_exception(pytester):

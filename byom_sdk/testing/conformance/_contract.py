@@ -9,6 +9,8 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import pytest
+
 from ..._errors import BadRequest, ByomError, SchemaError
 from ..._provider import Provider
 from ..._types import EmbedRequest, GenerateRequest, ToolCall
@@ -203,6 +205,30 @@ class RequestChecks(ModelSubject):
         if request.tools != before:
             problems.append("the caller's tool definitions were changed")
         assert not problems, f"{plugin_label(byom_model)}: " + "; ".join(problems[:4])
+
+    @check("tools.choice_none", preview=True)
+    def test_tools_choice_none(self, byom_model: Provider) -> None:
+        """``tool_choice="none"`` is honoured: the subject's ``tool_request()`` with
+        ``tool_choice="none"`` gets an answer without tool calls, from ``generate`` and
+        ``agenerate``.
+
+        Fix: send ``request.tool_choice`` in the provider's wire shape, or leave the tools
+        out of the request when it is ``"none"``.
+        """
+        require_capability(byom_model, "tools")
+        request = self.tool_request(byom_model)
+        if request is None or not request.tools:
+            pytest.skip(f"{type(self).__name__}.tool_request() supplies no request with tools")
+        declined = request.model_copy(update={"tool_choice": "none"})
+        problems = []
+        for name, reply in (
+            ("generate", byom_model.generate(declined)),
+            ("agenerate", asyncio.run(byom_model.agenerate(declined))),
+        ):
+            if reply.tool_calls:
+                names = sorted({call.name for call in reply.tool_calls})
+                problems.append(f"{name} with tool_choice='none' called {names}")
+        assert not problems, f"{plugin_label(byom_model)}: " + "; ".join(problems) + ": tool_choice is not honoured"
 
     @check("structured.output")
     def test_structured_output(self, byom_model: Provider) -> None:

@@ -41,7 +41,8 @@ __all__ = [
 #: ``errors.mid_stream``, ``generate.default_limit``, ``embed.batch``, ``embed.empty_text``,
 #: ``embed.usage``); existing checks now also try what their docstrings promised (stop
 #: strings across deltas and at index 0, async parity under limits, astream tool calls).
-SUITE_VERSION = "2.1"
+#: 2.2: ``tools.choice_none`` in preview.
+SUITE_VERSION = "2.2"
 
 #: The faults ``make_faulty_model`` may be asked for, and the error each must raise.
 FAULTS = ("throttled", "unavailable", "bad_request", "timeout", "model_error", "auth")

@@ -150,6 +150,8 @@ class EchoHTTPProvider(Provider):
             body["prompt"] = request.prompt
         if request.tools:
             body["tools"] = list(request.tools)
+            if request.tool_choice is not None:
+                body["tool_choice"] = request.tool_choice
         if request.response_format is not None:
             body["response_format"] = request.response_format
         return {**request.extra, **body}

@@ -103,7 +103,7 @@ class EchoServer:
         if body.get("stop"):
             fields["stop"] = tuple(body["stop"])
         request = GenerateRequest(**fields)
-        if body.get("tools"):
+        if body.get("tools") and body.get("tool_choice") != "none":
             tool = body["tools"][0]
             name = tool.get("function", tool).get("name", "tool")
             usage = {"input_tokens": self.backend.tokenizer.count(_rendered(self.backend, request)), "output_tokens": 6}

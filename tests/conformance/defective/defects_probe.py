@@ -18,6 +18,7 @@ __all__ = [
     "EstimateCountsCharacters",
     "InfoIdResolvedAfterFirstCall",
     "SeedIgnoredInStream",
+    "ToolChoiceNeverSent",
     "UsageEventDisagreesWithFinish",
 ]
 
@@ -77,3 +78,12 @@ class SeedIgnoredInStream(ScriptedModel):
             self._streaming.on = False
         yield first
         yield from events
+
+
+class ToolChoiceNeverSent(EchoHTTPProvider):
+    """Sends the tools but drops ``tool_choice``: ``"none"`` still gets a tool call."""
+
+    def payload(self, request: GenerateRequest, *, stream: bool) -> dict[str, Any]:
+        body = super().payload(request, stream=stream)
+        body.pop("tool_choice", None)
+        return body
