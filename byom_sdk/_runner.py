@@ -32,7 +32,11 @@ if TYPE_CHECKING:
     from ._provider import Provider
 
 __all__ = [
+    "CANCELLED",
     "END",
+    "NEXT",
+    "RAISED",
+    "RETURNED",
     "Blocking",
     "CloseStream",
     "Effect",
@@ -41,6 +45,7 @@ __all__ = [
     "NextEvent",
     "Offload",
     "OpenStream",
+    "Outcome",
     "Plan",
     "Runner",
     "Sleep",
@@ -155,14 +160,14 @@ class Runner:
             else:
                 effect, pending = pending, None
             value = error = None
-            if self.in_worker(effect):
-                outcome = await _Handoff(self, plan, effect).drive()
-                if outcome.kind is _RETURNED:
+            if effect.in_worker(self):
+                outcome = await self.hand_off(plan, effect)
+                if outcome.kind is RETURNED:
                     returned: T = outcome.value
                     return returned
-                if outcome.kind is _RAISED:
+                if outcome.kind is RAISED:
                     raise outcome.value
-                if outcome.kind is _CANCELLED:
+                if outcome.kind is CANCELLED:
                     error = outcome.value  # thrown into the plan where it stands
                 else:
                     pending = outcome.value  # the next effect, for the loop to perform
@@ -174,9 +179,12 @@ class Runner:
 
     def in_worker(self, effect: Effect) -> bool:
         """Whether an async caller has ``effect`` performed in a worker thread."""
-        if isinstance(effect, Invoke):
-            return ("a" + effect.operation) not in self.provider.native
-        return isinstance(effect, (Blocking, Offload))
+        return effect.in_worker(self)
+
+    async def hand_off(self, plan: Plan[Any], effect: Effect) -> Outcome:
+        """Lend ``plan``, standing at ``effect``, to one worker thread for as long as its
+        effects need a thread (see :class:`_Handoff`)."""
+        return await _Handoff(self, plan, effect).drive()
 
     # -- helpers the effects share ----------------------------------------------------------
 
@@ -329,12 +337,14 @@ def _close_sync(stream: Any) -> None:
 
 # -- one worker for a run of blocking effects ------------------------------------------------
 
-_RETURNED, _RAISED, _CANCELLED, _STOPPED, _NEXT = "returned", "raised", "cancelled", "stopped", "next"
+#: how a hand-off ended (:attr:`Outcome.kind`): the plan returned ``value``; it raised
+#: ``value``; the caller was cancelled and throws ``value`` into the plan where it stands;
+#: ``value`` is the plan's next effect, for the loop to perform.
+RETURNED, RAISED, CANCELLED, NEXT = "returned", "raised", "cancelled", "next"
+_STOPPED = "stopped"  # the worker stopped for a cancellation (only the caller sees this)
 
 
-class _Outcome(NamedTuple):
-    #: _RETURNED: the plan's value; _RAISED: its error; _CANCELLED: throw this into the plan;
-    #: _STOPPED: the worker stopped for a cancellation; _NEXT: the next effect, for the loop.
+class Outcome(NamedTuple):
     kind: str
     value: Any
 
@@ -368,7 +378,7 @@ class _Handoff:
         self.stage = self._WAITING
         self.cancel_requested = False
 
-    async def drive(self) -> _Outcome:
+    async def drive(self) -> Outcome:
         runner = self.runner
         # Audit appends of a native async provider's call stay on the ``io`` pool; a run
         # that may include a sync provider call holds a ``calls`` thread.
@@ -381,50 +391,50 @@ class _Handoff:
         except asyncio.CancelledError as cancel:
             with self.lock:
                 calling = self.stage == self._CALLING
-                if calling or (self.stage == self._WAITING and isinstance(self.effect, Invoke)):
+                if calling or (self.stage == self._WAITING and self.effect.waits_on_provider):
                     self.stage = self._LEFT
-                    return _Outcome(_CANCELLED, cancel)
+                    return Outcome(CANCELLED, cancel)
                 self.cancel_requested = True
             outcome = await _finish(work)
-            if outcome.kind in (_STOPPED, _NEXT):
-                return _Outcome(_CANCELLED, cancel)
+            if outcome.kind in (_STOPPED, NEXT):
+                return Outcome(CANCELLED, cancel)
             raise  # the plan ended meanwhile; the caller was cancelled all the same
 
-    def _work(self) -> _Outcome:
+    def _work(self) -> Outcome:
         runner = self.runner
         plan = self.plan
         effect = self.effect
         while True:
             with self.lock:
                 if self.stage == self._LEFT:
-                    return _Outcome(_CANCELLED, None)  # nobody waits for this
-                calling = isinstance(effect, Invoke)
+                    return Outcome(CANCELLED, None)  # nobody waits for this
+                calling = effect.waits_on_provider
                 if calling and self.cancel_requested:
-                    return _Outcome(_STOPPED, None)  # not sent: cancelled before the call
+                    return Outcome(_STOPPED, None)  # not sent or read: cancelled before it
                 self.stage = self._CALLING if calling else self._BUSY
             value: Any = None
             error: BaseException | None = None
             try:
-                value = effect.run(runner)
+                value = effect.run_in_worker(runner)
             except BaseException as exc:  # noqa: BLE001 - every failure goes back into the plan.
                 error = exc
             with self.lock:
                 if self.stage == self._LEFT:
-                    return _Outcome(_CANCELLED, None)  # the caller left; the result is dropped
+                    return Outcome(CANCELLED, None)  # the caller left; the result is dropped
                 if self.cancel_requested:
-                    return _Outcome(_STOPPED, None)  # the caller's cancellation lands here
+                    return Outcome(_STOPPED, None)  # the caller's cancellation lands here
                 self.stage = self._BUSY
             try:
                 effect = plan.send(value) if error is None else plan.throw(error)
             except StopIteration as stop:
-                return _Outcome(_RETURNED, stop.value)
+                return Outcome(RETURNED, stop.value)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller's task.
-                return _Outcome(_RAISED, exc)
-            if not runner.in_worker(effect):
-                return _Outcome(_NEXT, effect)
+                return Outcome(RAISED, exc)
+            if not effect.in_worker(runner):
+                return Outcome(NEXT, effect)
 
 
-async def _finish(work: asyncio.Future[_Outcome]) -> _Outcome:
+async def _finish(work: asyncio.Future[Outcome]) -> Outcome:
     """The worker's outcome, waited for through further cancellations (it is about to stop)."""
     while True:
         try:
@@ -438,15 +448,25 @@ async def _finish(work: asyncio.Future[_Outcome]) -> _Outcome:
 
 class Effect:
     """Something a plan asks its runner to do; ``run`` in the caller's thread, ``arun`` on
-    the event loop."""
+    the event loop; for an async caller, ``run_in_worker`` in a worker thread when
+    ``in_worker`` says the effect needs one (see :class:`_Handoff`)."""
 
     __slots__ = ()
+
+    #: a cancelled caller does not wait for this effect (a provider call or read).
+    waits_on_provider = False
 
     def run(self, runner: Runner) -> Any:
         raise NotImplementedError
 
     async def arun(self, runner: Runner) -> Any:
         raise NotImplementedError
+
+    def in_worker(self, runner: Runner) -> bool:
+        return False
+
+    def run_in_worker(self, runner: Runner) -> Any:
+        return self.run(runner)
 
 
 class Invoke(Effect):
@@ -458,11 +478,16 @@ class Invoke(Effect):
         self.operation = operation
         self.request = request
 
+    waits_on_provider = True
+
     def run(self, runner: Runner) -> Any:
         return runner.invoke(self.operation, self.request)
 
     async def arun(self, runner: Runner) -> Any:
         return await runner.ainvoke(self.operation, self.request)
+
+    def in_worker(self, runner: Runner) -> bool:
+        return ("a" + self.operation) not in runner.provider.native
 
 
 class OpenStream(Effect):
@@ -473,11 +498,19 @@ class OpenStream(Effect):
     def __init__(self, request: Any) -> None:
         self.request = request
 
+    waits_on_provider = True
+
     def run(self, runner: Runner) -> Any:
         return runner.open_stream(self.request)
 
     async def arun(self, runner: Runner) -> Any:
         return await runner.aopen_stream(self.request)
+
+    def in_worker(self, runner: Runner) -> bool:
+        return "astream" not in runner.provider.native
+
+    def run_in_worker(self, runner: Runner) -> Any:
+        return _Threaded(runner.open_stream(self.request))  # read later from any worker
 
 
 class NextEvent(Effect):
@@ -488,11 +521,20 @@ class NextEvent(Effect):
     def __init__(self, stream: Any) -> None:
         self.stream = stream
 
+    waits_on_provider = True
+
     def run(self, runner: Runner) -> Any:
         return runner.next_event(self.stream)
 
     async def arun(self, runner: Runner) -> Any:
         return await runner.anext_event(self.stream)
+
+    def in_worker(self, runner: Runner) -> bool:
+        return isinstance(self.stream, _Threaded)
+
+    def run_in_worker(self, runner: Runner) -> Any:
+        stream: _Threaded = self.stream
+        return stream.read(runner.next_event)
 
 
 class CloseStream(Effect):
@@ -514,6 +556,12 @@ class CloseStream(Effect):
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:
             await aclose()
+
+    def in_worker(self, runner: Runner) -> bool:
+        return isinstance(self.stream, _Threaded)
+
+    def run_in_worker(self, runner: Runner) -> Any:
+        self.stream.close()
 
 
 class Sleep(Effect):
@@ -545,6 +593,9 @@ class Blocking(Effect):
     async def arun(self, runner: Runner) -> Any:
         return await runner.in_thread(self.func, io=True)
 
+    def in_worker(self, runner: Runner) -> bool:
+        return True
+
 
 class Offload(Effect):
     """CPU work too large for the event loop (masking a long prompt, counting its tokens)."""
@@ -559,6 +610,9 @@ class Offload(Effect):
 
     async def arun(self, runner: Runner) -> Any:
         return await runner.in_thread(self.func)
+
+    def in_worker(self, runner: Runner) -> bool:
+        return True
 
 
 class Emit(Effect):

@@ -18,7 +18,7 @@ from typing import Any
 from typing_extensions import Self
 
 from ._pipeline import StreamCancelled
-from ._runner import Emit, Plan, Runner
+from ._runner import CANCELLED, NEXT, RETURNED, Effect, Emit, Plan, Runner
 from ._types import StreamEvent
 
 __all__ = ["AsyncStream", "MakePlan", "SyncStream"]
@@ -156,32 +156,56 @@ class AsyncStream(_Driver, AsyncIterator[StreamEvent]):
         runner = self._runner
         value: Any = None
         error: BaseException | None = None
+        pending: Effect | None = None
         while True:
-            try:
-                effect = plan.send(value) if error is None else plan.throw(error)
-            except StopIteration:
-                self._done = True
-                raise StopAsyncIteration from None
-            except BaseException:
-                self._done = True
-                raise
+            if pending is None:
+                try:
+                    effect = plan.send(value) if error is None else plan.throw(error)
+                except StopIteration:
+                    self._done = True
+                    raise StopAsyncIteration from None
+                except BaseException:
+                    self._done = True
+                    raise
+            else:
+                effect, pending = pending, None
             value = error = None
             if isinstance(effect, Emit):
                 event: StreamEvent = effect.event
                 return event
+            if effect.in_worker(runner):
+                # A sync provider's stream: the audit's intent, opening the stream and the
+                # first read (or the last read, closing and the outcome) on one worker.
+                try:
+                    outcome = await runner.hand_off(plan, effect)
+                except asyncio.CancelledError:  # cancelled as the plan ended: nothing left to do
+                    self._done = True
+                    raise
+                if outcome.kind is NEXT:
+                    pending = outcome.value
+                    continue
+                self._done = True
+                if outcome.kind is RETURNED:
+                    raise StopAsyncIteration
+                if outcome.kind is CANCELLED:
+                    await self._cancelled(plan)
+                raise outcome.value
             try:
                 value = await effect.arun(runner)
             except asyncio.CancelledError:
                 # The consuming task was cancelled: end the call as cancelled, then let the
                 # cancellation continue.
                 self._done = True
-                try:
-                    await runner.arun(_throw_cancel(plan))
-                except StreamCancelled:
-                    pass
+                await self._cancelled(plan)
                 raise
             except BaseException as exc:  # noqa: BLE001 - every failure goes back into the plan.
                 error = exc
+
+    async def _cancelled(self, plan: Plan[None]) -> None:
+        try:
+            await self._runner.arun(_throw_cancel(plan))
+        except StreamCancelled:
+            pass
 
     async def aclose(self) -> None:
         """Stop reading: the provider's stream is closed and the call recorded as cancelled."""

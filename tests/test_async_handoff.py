@@ -219,3 +219,46 @@ def test_a_native_async_provider_is_called_on_the_loop_and_audited_on_io(registr
         assert counted["io"].submitted >= 2  # intent + plugin on_send, then on_end + outcome
         [call] = _calls(client)
         assert (call["outcome"], call["sent"]) == ("ok", True)
+
+
+def test_an_async_stream_of_a_sync_provider_takes_one_hop_per_event(registry, counted):
+    """Start (intent, open, first read) and end (last read, close, outcome) ride along with
+    an event's read: one worker hop per event read, plus the end of the stream."""
+    log: list[tuple[str, int]] = []
+    client = _client(registry, ScriptedModel([REPLY]), log)
+    with client:
+
+        async def read() -> list[Any]:
+            return [event async for event in client.model("m").astream("hello")]
+
+        events = asyncio.run(read())
+        assert "".join(e.text for e in events if e.type == "text") == REPLY
+        submitted = counted["calls"].submitted + (counted["io"].submitted if "io" in counted else 0)
+        assert submitted == len(events) + 1, (submitted, len(events))
+        [call] = _calls(client)
+        assert (call["outcome"], call["sent"]) == ("ok", True)
+        assert [step for step, _ in log] == ["send", "end"]
+
+
+def test_a_consumer_cancelled_during_a_stalled_read_leaves_it_behind_at_once(registry):
+    log: list[tuple[str, int]] = []
+    client = _client(registry, ScriptedModel([REPLY], stall=2.0), log)
+    with client:
+
+        async def cancel_mid_stream() -> float:
+            stream = client.model("m").astream("hello")
+            first = await stream.__anext__()
+            assert first.type == "text"
+            task = asyncio.ensure_future(stream.__anext__())
+            await asyncio.sleep(0.2)
+            started = time.perf_counter()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            return time.perf_counter() - started
+
+        waited = asyncio.run(cancel_mid_stream())
+        assert waited < 1.0, waited  # not the rest of the 2 s stall
+        [call] = _calls(client)
+        assert (call["outcome"], call["sent"]) == ("cancelled", True)
+        assert [step for step, _ in log] == ["send", "end"]

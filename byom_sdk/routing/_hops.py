@@ -53,6 +53,16 @@ class Via(Effect):
     async def arun(self, runner: Runner) -> Any:
         return await self.effect.arun(self.runner)
 
+    @property
+    def waits_on_provider(self) -> bool:  # type: ignore[override]  # the wrapped effect's
+        return self.effect.waits_on_provider
+
+    def in_worker(self, runner: Runner) -> bool:
+        return self.effect.in_worker(self.runner)
+
+    def run_in_worker(self, runner: Runner) -> Any:
+        return self.effect.run_in_worker(self.runner)
+
 
 #: effects that act on the runner's provider; the others (audit writes, sleeps, offloaded
 #: work, stream events) only use the Client's executors, which every target shares.
