@@ -34,9 +34,9 @@ def test_suite_passes_on_scripted_model(pytester):
         "usage.server_counts",
         "tokenizer.reference",
         "capabilities.undeclared",
-        "tools.choice_none",  # the preview group (suite 2.2)
+        "tools.choice_none",
     }
-    assert "preview" in checks["tools.choice_none"]["reason"]
+    assert "capability 'tools' not declared" in checks["tools.choice_none"]["reason"]
     # ScriptedModel streams from a sync generator: cancelling goes through the core's bridge.
     assert checks["async.stream_cancel"]["status"] == "passed"
     assert checks["generate.seed"]["status"] == "passed"  # out of preview since 2.1

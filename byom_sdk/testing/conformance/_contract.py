@@ -206,7 +206,7 @@ class RequestChecks(ModelSubject):
             problems.append("the caller's tool definitions were changed")
         assert not problems, f"{plugin_label(byom_model)}: " + "; ".join(problems[:4])
 
-    @check("tools.choice_none", preview=True)
+    @check("tools.choice_none")
     def test_tools_choice_none(self, byom_model: Provider) -> None:
         """``tool_choice="none"`` is honoured: the subject's ``tool_request()`` with
         ``tool_choice="none"`` gets an answer without tool calls, from ``generate`` and

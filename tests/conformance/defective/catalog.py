@@ -168,8 +168,6 @@ class Defect:
     check: str
     #: the subject's ``check_timeout`` (short for plugins that block forever).
     check_timeout: float | None = None
-    #: the check is in the preview group: the subject enables it.
-    preview: bool = False
 
     @property
     def subject(self) -> str:
@@ -269,7 +267,7 @@ DEFECTS: tuple[Defect, ...] = (
     Defect(probe.InfoIdResolvedAfterFirstCall, HTTPSuite, "info.valid"),
     Defect(probe.EstimateCountsCharacters, HTTPSuite, "generate.usage"),
     Defect(probe.SeedIgnoredInStream, ScriptedSuite, "generate.seed"),
-    Defect(probe.ToolChoiceNeverSent, HTTPSuite, "tools.choice_none", preview=True),
+    Defect(probe.ToolChoiceNeverSent, HTTPSuite, "tools.choice_none"),
     # blocking forever: the per-check time limit fails them (with the stuck stack)
     Defect(blocking.GenerateRetakesItsLock, HTTPSuite, "generate.response", check_timeout=2.0),
     Defect(blocking.StreamWaitsForever, HTTPSuite, "stream.events", check_timeout=2.0),
@@ -277,24 +275,14 @@ DEFECTS: tuple[Defect, ...] = (
 )
 
 
-#: preview checks some defect is caught by.
-PREVIEW_CHECKS = ("tools.choice_none",)
-
-
 def subjects(*, template: bool) -> dict[str, type]:
     """The test classes of the run: the correct suites, then one per defect."""
     found: dict[str, type] = {
         name: type(name, (suite,), {}) for name, suite in CORRECT.items() if template or suite is not TemplateSuite
     }
-    # The correct provider on the preview checks its defects are caught by (else a defect
-    # subject failing would say nothing).
-    preview = {"preview": True, "focus": PREVIEW_CHECKS}
-    found["TestCorrectHTTPProviderPreview"] = type("TestCorrectHTTPProviderPreview", (HTTPSuite,), preview)
     for defect in DEFECTS:
         attributes: dict[str, Any] = {"plugin": defect.plugin, "focus": (defect.check,)}
         if defect.check_timeout is not None:
             attributes["check_timeout"] = defect.check_timeout
-        if defect.preview:
-            attributes["preview"] = True
         found[defect.subject] = type(defect.subject, (defect.suite,), attributes)
     return found
