@@ -82,6 +82,7 @@ V2_CHECKS = (
     "embed.usage",
     # suite 2.2
     "tools.choice_none",
+    "concurrency.parallel",
 )
 
 

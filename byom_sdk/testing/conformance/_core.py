@@ -41,8 +41,8 @@ __all__ = [
 #: ``errors.mid_stream``, ``generate.default_limit``, ``embed.batch``, ``embed.empty_text``,
 #: ``embed.usage``); existing checks now also try what their docstrings promised (stop
 #: strings across deltas and at index 0, async parity under limits, astream tool calls).
-#: 2.2: ``tools.choice_none``, for a defect 2.1 missed, went straight to the default set as in
-#: 2.1 (skipped without the ``tools`` capability or a ``tool_request``).
+#: 2.2: ``tools.choice_none`` and ``concurrency.parallel``, for defects 2.1 missed, went
+#: straight to the default set as in 2.1 (skipped without ``tools`` / a slow scenario).
 SUITE_VERSION = "2.2"
 
 #: The faults ``make_faulty_model`` may be asked for, and the error each must raise.

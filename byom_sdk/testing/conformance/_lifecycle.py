@@ -75,6 +75,41 @@ class ConcurrencyChecks(ModelSubject):
         ]
         assert not mixed, f"{plugin_label(byom_model)} mixed up concurrent calls: " + "; ".join(mixed[:4])
 
+    @check("concurrency.parallel")
+    def test_concurrency_parallel(self, byom_model: Provider) -> None:
+        """Calls from several threads run at the same time: four ``generate`` calls to the
+        slow scenario at once take about as long as one, not four times as long.
+
+        A provider that holds one lock around the whole call makes every caller wait for
+        all the others (and an async caller's worker threads with them). Fix: hold a lock
+        only around what is not thread-safe, for as short as possible — botocore and httpx
+        clients are safe to share — or give each thread its own client.
+        """
+        caps = byom_model.info.capabilities
+        if not (caps.generate or caps.chat):
+            pytest.skip(f"{plugin_label(byom_model)}: capability 'generate' or 'chat' not declared")
+        slow = self.make_slow_model()
+        if slow is None:
+            pytest.skip(f"{type(self).__name__}.make_slow_model offers no slow scenario")
+        callers = 4
+        try:
+            request = self.reference(slow)
+            slow.generate(request)  # connections and clients warmed
+            started = time.perf_counter()
+            slow.generate(request)
+            alone = time.perf_counter() - started
+            with ThreadPoolExecutor(max_workers=callers) as pool:
+                started = time.perf_counter()
+                list(pool.map(lambda _: slow.generate(request), range(callers)))
+                together = time.perf_counter() - started
+        finally:
+            slow.close()
+        # Serialised calls take `callers` times as long; overlapping ones about one call.
+        assert together < alone * (callers + 1) / 2, (
+            f"{plugin_label(byom_model)}: {callers} concurrent calls to the slow scenario took "
+            f"{together:.2f} s, one alone {alone:.2f} s: the calls ran one after another"
+        )
+
     @check("concurrency.asyncio")
     def test_concurrency_asyncio(self, byom_model: Provider) -> None:
         """Concurrent asyncio tasks on one loop each return the answer they return alone.

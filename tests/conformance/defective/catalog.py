@@ -272,6 +272,7 @@ DEFECTS: tuple[Defect, ...] = (
     Defect(blocking.GenerateRetakesItsLock, HTTPSuite, "generate.response", check_timeout=2.0),
     Defect(blocking.StreamWaitsForever, HTTPSuite, "stream.events", check_timeout=2.0),
     Defect(blocking.CloseWaitsForever, HTTPSuite, "close.idempotent", check_timeout=2.0),
+    Defect(blocking.OneCallAtATime, HTTPSuite, "concurrency.parallel"),
 )
 
 

@@ -1,5 +1,5 @@
-"""Defects that block forever: without a time limit per check, each would hang the whole
-conformance run (and the plugin author's CI) with no hint of where."""
+"""Defects that block: forever (without a time limit per check, each would hang the whole
+conformance run, and the plugin author's CI, with no hint of where), or every other caller."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from byom_sdk import GenerateRequest, GenerateResponse
 
 from ._http import EchoHTTPProvider
 
-__all__ = ["CloseWaitsForever", "GenerateRetakesItsLock", "StreamWaitsForever"]
+__all__ = ["CloseWaitsForever", "GenerateRetakesItsLock", "OneCallAtATime", "StreamWaitsForever"]
 
 
 class GenerateRetakesItsLock(EchoHTTPProvider):
@@ -50,3 +50,13 @@ class CloseWaitsForever(EchoHTTPProvider):
     def close(self) -> None:
         self._never.wait()
         super().close()
+
+
+class OneCallAtATime(EchoHTTPProvider):
+    """Holds one process-wide lock around every call: concurrent callers queue."""
+
+    _lock = threading.Lock()
+
+    def handle_generate(self, request: GenerateRequest) -> GenerateResponse:
+        with self._lock:
+            return super().handle_generate(request)
