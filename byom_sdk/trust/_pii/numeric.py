@@ -62,6 +62,17 @@ _EXT = re.compile(
 # A currency after the number ("1 234 €"), not one that starts the next amount ("EUR 6 133").
 _AMOUNT_AFTER = re.compile(r"[,.]\d{1,2}(?!\d)| ?(?:€|eur\b|usd\b|gbp\b|chf\b|%)(?![ \t]?\d)", re.IGNORECASE)
 _AMOUNT_BEFORE = frozenset("€$£¥")
+#: a phone scored this high had a context word ("Tel", "call") or an international prefix.
+_LABELLED_PHONE = 0.85
+# A unit of measure after a run of digits ("299 792 458 m/s", "1 048 576 KB"): a quantity,
+# never a phone or an id. A one-letter unit (m, g, s) counts only before a line end or
+# ",;)": "… 5678 s'il vous plaît" and "912 345 678 m. Smith" are still numbers.
+_UNIT_AFTER = re.compile(
+    r"[ \u00a0]?(?:"
+    r"(?:km/h|mph|(?:[kcmµn]?m)(?:/s|/h|²|³)|[kcmµn]m|[kmµ]g|[mµn]s|min|[kMG]?Hz|[kMG]Wh?|[mk]V|mA|[hk]?Pa"
+    r"|bar|kJ|kcal|°[CF]|[mµ][lL]|[KMGT]i?B|[kmgt]b|bytes?|bits?|[kMG]bps|px|dpi|rpm|‰)(?![\w/²³])(?!\.\w)"
+    r"|[mgs](?=[ \t]*(?:\n|[,;)]|$)))"
+)
 _AMOUNT_BEFORE_WORD = re.compile(r"(?:[€$£¥]|\b(?i:eur|usd|gbp|chf))[ \t]?$")
 # Most numbers are followed and preceded by none of these patterns; a regex call costs
 # more than looking at one character, so each is tried only where its first (or last)
@@ -326,6 +337,22 @@ def _lettered(text: str, run_start: int, run_end: int, lengths: tuple[int, ...],
 
 def scan_run(text: str, run_start: int, run_end: int, context: Context, boost: float, out: list[Found]) -> None:
     """Append every numeric entity in ``text[run_start:run_end]`` to ``out``."""
+    found = len(out)
+    _scan_run(text, run_start, run_end, context, boost, out)
+    if len(out) > found and _quantity_after(text, run_end):
+        # "299 792 458 m/s": a measurement. Only unlabelled phone guesses go; a labelled
+        # phone and the checksummed values (cards, IBANs, national ids) stay.
+        out[found:] = [f for f in out[found:] if f[2] != "PHONE" or f[3] >= _LABELLED_PHONE]
+
+
+def _quantity_after(text: str, end: int) -> bool:
+    unit = text[end : end + 1]
+    if unit == " " or unit == "\xa0":
+        unit = text[end + 1 : end + 2]
+    return (unit.isalpha() or unit == "°" or unit == "‰") and _UNIT_AFTER.match(text, end) is not None
+
+
+def _scan_run(text: str, run_start: int, run_end: int, context: Context, boost: float, out: list[Found]) -> None:
     # The separators of both date shapes are looked at before the regex is (a run has at
     # least six characters, so these are inside it).
     if (text[run_start + 2] == "." and text[run_start + 5] == ".") or (
