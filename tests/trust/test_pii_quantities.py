@@ -1,4 +1,5 @@
-"""A number followed by a unit of measure is a quantity, not a phone number.
+"""A number followed by a unit of measure is a quantity, not a phone number (and a lottery
+draw is no phone either).
 
 "The speed of light is 299 792 458 m/s" is grouped like a Spanish or French number; with
 its unit it is a measurement. Only unlabelled phone guesses give way: a phone with a
@@ -62,3 +63,20 @@ def test_values_before_a_unit_like_word_are_still_found(text, value, entity):
 def test_no_part_of_a_quantity_is_reported_instead():
     # Dropping the whole run's guess must not leave a shorter guess inside it.
     assert found("06 12 34 56 78 ms after the start") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Lottery numbers: 04 11 23 35 42 48",
+        "Lotto numbers 04 11 23 35 42 48",
+        "Die Lottozahlen: 04 11 23 35 42 48",
+        "Winning numbers: 04 11 23 35 42",
+    ],
+)
+def test_lottery_draws_are_no_phones(text):
+    assert found(text) == []
+
+
+def test_a_phone_of_a_lottery_office_is_still_a_phone():
+    assert found("Lottery office phone: 04 11 23 35 42") == [("04 11 23 35 42", "PHONE")]

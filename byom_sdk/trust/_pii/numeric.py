@@ -122,8 +122,9 @@ def _expiry(values: list[str], seps: list[str], k: int) -> bool:
 _NOT_A_PHONE_LABEL = re.compile(
     r"(?<![\w@.-])(?:rechnung|invoice|facture|factura|fattura|artikel|article|articulo|part|bestell|auftrag|order"
     r"|commande|pedido|ordine|ust|vat|tva|iva|btw|ean|gtin|upc|isbn|issn|serien|serial|sku|ticket|claim|polizze"
-    r"|contract|vertrag|(?:kunden|customer|client)[ -]?(?=nummer|nr|no\b|number|id\b))"
-    r"[a-z-]*\.?[ \t]*(?:no|nr|nummer|number|numero|num|id|idnr)?\.?[ \t]*[:#=]?[ \t]*(?:[a-z]{2} ?)?$"
+    r"|contract|vertrag|(?:kunden|customer|client)[ -]?(?=nummer|nr|no\b|number|id\b)"
+    r"|lotto|lottery|loterie|loteria|lotteria|lotterie|keno|euromillions|powerball|winning)"
+    r"[a-z-]*\.?[ \t]*(?:no|nr|nummer|numbers?|numeros?|num|id|idnr)?\.?[ \t]*[:#=]?[ \t]*(?:[a-z]{2} ?)?$"
 )
 _PHONE_WORD = re.compile(r"tel|phone|fon|fax|mobil|handy|cell|portable|movil|whatsapp|hotline|ruf")
 
