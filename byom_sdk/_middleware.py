@@ -46,6 +46,8 @@ class CallContext:
     sent: bool = False
     received: int = 0
     state: dict[str, Any] = field(default_factory=dict)
+    #: every opened step allows its hooks on a worker thread (``Interceptor.any_thread``).
+    any_thread: bool = False
 
     @property
     def elapsed_ms(self) -> float:
@@ -65,9 +67,14 @@ class Interceptor:
 
     Set ``blocking = True`` when ``on_send`` / ``on_end`` do blocking I/O (the audit step
     writes to disk): async callers then run them in a worker thread, off the event loop.
+    The other hooks of an async call run on the event loop, in the caller's task — unless
+    every step of the call sets ``any_thread = True`` (the built-in steps do: their hooks
+    use neither the loop nor context variables), which lets one worker thread carry the
+    call from its audit's intent to its outcome, one hop instead of one per blocking step.
     """
 
     blocking: ClassVar[bool] = False
+    any_thread: ClassVar[bool] = False
 
     def on_request(self, request: GenerateRequest) -> GenerateRequest:
         return request

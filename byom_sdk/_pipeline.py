@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._errors import ByomError
 from ._middleware import CallContext, Interceptor, Middleware, Operation
-from ._runner import END, Blocking, CloseStream, Emit, Invoke, NextEvent, Offload, OpenStream, Plan, Sleep
+from ._runner import END, Blocking, CloseStream, Emit, Invoke, NextEvent, NotSent, Offload, OpenStream, Plan, Sleep
 from ._types import EmbedRequest, GenerateRequest, ModelInfo, StreamEvent
 
 if TYPE_CHECKING:
@@ -88,6 +88,7 @@ class Pipeline:
             interceptor = middleware.open(call)
             if interceptor is not None:
                 opened.append(interceptor)
+        call.any_thread = all(interceptor.any_thread for interceptor in opened)
 
     @staticmethod
     def _before(opened: Sequence[Interceptor], request: Any) -> Any:
@@ -102,15 +103,16 @@ class Pipeline:
     def _request_phase(self, call: CallContext, opened: list[Interceptor], request: Any) -> Plan[Any]:
         self._open(call, opened)
         if _text_size(request) > OFFLOAD_CHARS:
-            return (yield Offload(lambda: self._before(opened, request)))
+            return (yield Offload(lambda: self._before(opened, request), free=call.any_thread))
         return self._before(opened, request)
 
     @staticmethod
     def _send_phase(opened: Sequence[Interceptor]) -> Plan[None]:
+        free = all(interceptor.any_thread for interceptor in opened)
         for interceptor in opened:
             if _overrides(interceptor, "on_send"):
                 if interceptor.blocking:
-                    yield Blocking(interceptor.on_send)
+                    yield Blocking(interceptor.on_send, free=free, skippable=True)
                 else:
                     interceptor.on_send()
 
@@ -131,10 +133,11 @@ class Pipeline:
         the outer steps end first — the audit's outcome is the outermost — and is then
         raised."""
         interrupted: BaseException | None = None
+        free = all(interceptor.any_thread for interceptor in opened)
         for interceptor in reversed(opened):
             try:
                 if interceptor.blocking:
-                    yield Blocking(interceptor.on_end)
+                    yield Blocking(interceptor.on_end, free=free)
                 else:
                     interceptor.on_end()
             except GeneratorExit:
@@ -205,7 +208,11 @@ class Pipeline:
         if retry is None:
             call.attempts = 1
             call.sent = True
-            return (yield Invoke(operation, request))
+            try:
+                return (yield Invoke(operation, request, free=call.any_thread))
+            except NotSent:
+                call.sent = False
+                raise
         start = retry.now()
         attempt = 0
         while True:
@@ -214,7 +221,10 @@ class Pipeline:
             sent = retry.attempt_request(request, start)
             call.sent = True
             try:
-                return (yield Invoke(operation, sent))
+                return (yield Invoke(operation, sent, free=call.any_thread))
+            except NotSent:
+                call.sent = attempt > 1  # an earlier attempt had reached the provider
+                raise
             except ByomError as error:
                 delay = retry.backoff(attempt, error)
                 if retry.give_up(error, attempt, start, delay):
@@ -268,6 +278,9 @@ class Pipeline:
             try:
                 yield from self._one_stream(call, opened, sent)
                 return
+            except NotSent:
+                call.sent = attempt > 1
+                raise
             except ByomError as error:
                 if retry is None:
                     raise
@@ -279,8 +292,9 @@ class Pipeline:
             yield Sleep(delay)
 
     def _one_stream(self, call: CallContext, opened: Sequence[Interceptor], request: GenerateRequest) -> Plan[None]:
-        stream = yield OpenStream(request)
-        next_event = NextEvent(stream)
+        free = call.any_thread
+        stream = yield OpenStream(request, free=free)
+        next_event = NextEvent(stream, free=free)
         inner_first = tuple(reversed(opened))
         try:
             while True:
@@ -305,6 +319,6 @@ class Pipeline:
                 close()
             raise
         except BaseException:
-            yield CloseStream(stream)
+            yield CloseStream(stream, free=free)
             raise
-        yield CloseStream(stream)
+        yield CloseStream(stream, free=free)

@@ -34,15 +34,18 @@ if TYPE_CHECKING:
 __all__ = [
     "CANCELLED",
     "END",
+    "ERROR",
     "NEXT",
     "RAISED",
     "RETURNED",
+    "VALUE",
     "Blocking",
     "CloseStream",
     "Effect",
     "Emit",
     "Invoke",
     "NextEvent",
+    "NotSent",
     "Offload",
     "OpenStream",
     "Outcome",
@@ -161,16 +164,24 @@ class Runner:
                 effect, pending = pending, None
             value = error = None
             if effect.in_worker(self):
-                outcome = await self.hand_off(plan, effect)
+                try:
+                    outcome = await self.hand_off(plan, effect)
+                except asyncio.CancelledError:
+                    raise  # the plan ended as the caller was cancelled: nothing left to do
+                except BaseException as exc:  # noqa: BLE001 - no worker (executors shut down): into the plan.
+                    error = exc
+                    continue
                 if outcome.kind is RETURNED:
                     returned: T = outcome.value
                     return returned
                 if outcome.kind is RAISED:
                     raise outcome.value
-                if outcome.kind is CANCELLED:
-                    error = outcome.value  # thrown into the plan where it stands
-                else:
+                if outcome.kind is NEXT:
                     pending = outcome.value  # the next effect, for the loop to perform
+                elif outcome.kind is VALUE:
+                    value = outcome.value
+                else:  # CANCELLED or ERROR: thrown into the plan where it stands
+                    error = outcome.value
                 continue
             try:
                 value = await effect.arun(self)
@@ -339,9 +350,16 @@ def _close_sync(stream: Any) -> None:
 
 #: how a hand-off ended (:attr:`Outcome.kind`): the plan returned ``value``; it raised
 #: ``value``; the caller was cancelled and throws ``value`` into the plan where it stands;
-#: ``value`` is the plan's next effect, for the loop to perform.
-RETURNED, RAISED, CANCELLED, NEXT = "returned", "raised", "cancelled", "next"
+#: ``value`` is the plan's next effect, for the loop to perform; ``value`` is the result
+#: (or the error) of the effect, for the loop to send into the plan (a call whose steps
+#: must run their hooks on the loop: ``CallContext.any_thread`` is false).
+RETURNED, RAISED, CANCELLED, NEXT, VALUE, ERROR = "returned", "raised", "cancelled", "next", "value", "error"
 _STOPPED = "stopped"  # the worker stopped for a cancellation (only the caller sees this)
+
+
+class NotSent(asyncio.CancelledError):
+    """The caller was cancelled while its provider call or stream waited for a worker:
+    the request never left (the pipeline records ``sent: false``)."""
 
 
 class Outcome(NamedTuple):
@@ -365,7 +383,7 @@ class _Handoff:
     where the plan then stands.
     """
 
-    __slots__ = ("cancel_requested", "effect", "lock", "plan", "runner", "stage")
+    __slots__ = ("cancel_requested", "effect", "lock", "on_io", "plan", "runner", "stage")
 
     #: not started; waiting on the provider; in the plan, an append or masking; left behind.
     _WAITING, _CALLING, _BUSY, _LEFT = range(4)
@@ -377,13 +395,16 @@ class _Handoff:
         self.lock = threading.Lock()
         self.stage = self._WAITING
         self.cancel_requested = False
+        self.on_io = False
 
     async def drive(self) -> Outcome:
         runner = self.runner
-        # Audit appends of a native async provider's call stay on the ``io`` pool; a run
-        # that may include a sync provider call holds a ``calls`` thread.
-        only_io = isinstance(self.effect, Blocking) and {"agenerate", "aembed"} <= runner.provider.native
-        pool = runner.executors.io if only_io else runner.executors.calls
+        # An append starts on the ``io`` pool, whose worker does nothing but appends: it
+        # never queues behind provider calls (a caller who left a call behind still gets
+        # its outcome written at once), and no provider call ever waits on audit I/O. A
+        # provider call starts on ``calls``, whose worker carries on with the appends.
+        self.on_io = isinstance(self.effect, _IO_EFFECTS)
+        pool = runner.executors.io if self.on_io else runner.executors.calls
         ctx = contextvars.copy_context()
         work = asyncio.get_running_loop().run_in_executor(pool, ctx.run, self._work)
         try:
@@ -391,12 +412,19 @@ class _Handoff:
         except asyncio.CancelledError as cancel:
             with self.lock:
                 calling = self.stage == self._CALLING
-                if calling or (self.stage == self._WAITING and self.effect.waits_on_provider):
+                first = self.effect
+                skippable = first.waits_on_provider or getattr(first, "skippable", False)
+                if calling or (self.stage == self._WAITING and skippable):
+                    queued = self.stage == self._WAITING and first.waits_on_provider
                     self.stage = self._LEFT
+                    if queued:
+                        not_sent = NotSent(*cancel.args)
+                        not_sent.__cause__ = cancel
+                        return Outcome(CANCELLED, not_sent)
                     return Outcome(CANCELLED, cancel)
                 self.cancel_requested = True
             outcome = await _finish(work)
-            if outcome.kind in (_STOPPED, NEXT):
+            if outcome.kind in (_STOPPED, NEXT, VALUE, ERROR):
                 return Outcome(CANCELLED, cancel)
             raise  # the plan ended meanwhile; the caller was cancelled all the same
 
@@ -420,17 +448,22 @@ class _Handoff:
                 error = exc
             with self.lock:
                 if self.stage == self._LEFT:
-                    return Outcome(CANCELLED, None)  # the caller left; the result is dropped
+                    if error is None:
+                        effect.drop(value)  # the caller left: release what it would have got
+                    return Outcome(CANCELLED, None)
                 if self.cancel_requested:
                     return Outcome(_STOPPED, None)  # the caller's cancellation lands here
                 self.stage = self._BUSY
+            if not effect.free:
+                # A step of this call keeps its hooks on the loop: the loop advances the plan.
+                return Outcome(VALUE, value) if error is None else Outcome(ERROR, error)
             try:
                 effect = plan.send(value) if error is None else plan.throw(error)
             except StopIteration as stop:
                 return Outcome(RETURNED, stop.value)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller's task.
                 return Outcome(RAISED, exc)
-            if not effect.in_worker(runner):
+            if not effect.in_worker(runner) or (self.on_io and not isinstance(effect, _IO_EFFECTS)):
                 return Outcome(NEXT, effect)
 
 
@@ -455,6 +488,9 @@ class Effect:
 
     #: a cancelled caller does not wait for this effect (a provider call or read).
     waits_on_provider = False
+    #: a worker that performed this effect may also advance the plan past it (every step
+    #: of the call allows its hooks on any thread).
+    free = False
 
     def run(self, runner: Runner) -> Any:
         raise NotImplementedError
@@ -468,15 +504,19 @@ class Effect:
     def run_in_worker(self, runner: Runner) -> Any:
         return self.run(runner)
 
+    def drop(self, result: Any) -> None:
+        """Release ``result``, which nobody will read (its caller was cancelled)."""
+
 
 class Invoke(Effect):
     """One unary provider call (``generate`` or ``embed``)."""
 
-    __slots__ = ("operation", "request")
+    __slots__ = ("free", "operation", "request")
 
-    def __init__(self, operation: str, request: Any) -> None:
+    def __init__(self, operation: str, request: Any, *, free: bool = False) -> None:
         self.operation = operation
         self.request = request
+        self.free = free
 
     waits_on_provider = True
 
@@ -493,10 +533,11 @@ class Invoke(Effect):
 class OpenStream(Effect):
     """Start the provider's stream; the result is passed to :class:`NextEvent`."""
 
-    __slots__ = ("request",)
+    __slots__ = ("free", "request")
 
-    def __init__(self, request: Any) -> None:
+    def __init__(self, request: Any, *, free: bool = False) -> None:
         self.request = request
+        self.free = free
 
     waits_on_provider = True
 
@@ -512,14 +553,19 @@ class OpenStream(Effect):
     def run_in_worker(self, runner: Runner) -> Any:
         return _Threaded(runner.open_stream(self.request))  # read later from any worker
 
+    def drop(self, result: Any) -> None:
+        if isinstance(result, _Threaded):
+            result.close()
+
 
 class NextEvent(Effect):
     """The provider stream's next event, or :data:`END`."""
 
-    __slots__ = ("stream",)
+    __slots__ = ("free", "stream")
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: Any, *, free: bool = False) -> None:
         self.stream = stream
+        self.free = free
 
     waits_on_provider = True
 
@@ -540,10 +586,11 @@ class NextEvent(Effect):
 class CloseStream(Effect):
     """Release the provider's stream (cancels the RPC / closes the connection)."""
 
-    __slots__ = ("stream",)
+    __slots__ = ("free", "stream")
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: Any, *, free: bool = False) -> None:
         self.stream = stream
+        self.free = free
 
     def run(self, runner: Runner) -> Any:
         _close_sync(self.stream)
@@ -580,12 +627,18 @@ class Sleep(Effect):
 
 
 class Blocking(Effect):
-    """Blocking I/O (an audit append): inline for sync callers, the ``io`` pool for async."""
+    """Blocking I/O (an audit append): inline for sync callers, the ``io`` pool for async.
 
-    __slots__ = ("func",)
+    :param skippable: a caller cancelled before it started may skip it (an ``on_send``:
+        nothing has been sent yet); an ``on_end`` (the outcome) is never skipped.
+    """
 
-    def __init__(self, func: Callable[[], Any]) -> None:
+    __slots__ = ("free", "func", "skippable")
+
+    def __init__(self, func: Callable[[], Any], *, free: bool = False, skippable: bool = False) -> None:
         self.func = func
+        self.free = free
+        self.skippable = skippable
 
     def run(self, runner: Runner) -> Any:
         return self.func()
@@ -600,10 +653,11 @@ class Blocking(Effect):
 class Offload(Effect):
     """CPU work too large for the event loop (masking a long prompt, counting its tokens)."""
 
-    __slots__ = ("func",)
+    __slots__ = ("free", "func")
 
-    def __init__(self, func: Callable[[], Any]) -> None:
+    def __init__(self, func: Callable[[], Any], *, free: bool = False) -> None:
         self.func = func
+        self.free = free
 
     def run(self, runner: Runner) -> Any:
         return self.func()
@@ -628,3 +682,7 @@ class Emit(Effect):
 
     async def arun(self, runner: Runner) -> Any:  # pragma: no cover - drivers intercept Emit
         raise RuntimeError("Emit outside a stream driver")
+
+
+#: effects an ``io`` worker performs: appends and closing a stream, never a provider call.
+_IO_EFFECTS = (Blocking, CloseStream)

@@ -18,7 +18,7 @@ from typing import Any
 from typing_extensions import Self
 
 from ._pipeline import StreamCancelled
-from ._runner import CANCELLED, NEXT, RETURNED, Effect, Emit, Plan, Runner
+from ._runner import CANCELLED, ERROR, NEXT, RETURNED, VALUE, Effect, Emit, NotSent, Plan, Runner
 from ._types import StreamEvent
 
 __all__ = ["AsyncStream", "MakePlan", "SyncStream"]
@@ -69,11 +69,12 @@ class _Driver:
             pass
 
 
-def _throw_cancel(plan: Plan[None]) -> Plan[None]:
-    """Throw the cancellation into a running plan and perform what it still needs (close
-    the provider's stream, write the audit outcome); events it would still emit are dropped."""
+def _throw_cancel(plan: Plan[None], first: BaseException | None = None) -> Plan[None]:
+    """Throw the cancellation (``first``, else ``StreamCancelled``) into a running plan and
+    perform what it still needs (close the provider's stream, write the audit outcome);
+    events it would still emit are dropped."""
     value: Any = None
-    error: BaseException | None = StreamCancelled("the consumer stopped reading the stream")
+    error: BaseException | None = first or StreamCancelled("the consumer stopped reading the stream")
     while True:
         try:
             effect = plan.send(value) if error is None else plan.throw(error)
@@ -174,21 +175,31 @@ class AsyncStream(_Driver, AsyncIterator[StreamEvent]):
                 event: StreamEvent = effect.event
                 return event
             if effect.in_worker(runner):
-                # A sync provider's stream: the audit's intent, opening the stream and the
-                # first read (or the last read, closing and the outcome) on one worker.
+                # A sync provider's stream: opening it and the first read (or the last read
+                # and the outcome) on one worker.
                 try:
                     outcome = await runner.hand_off(plan, effect)
                 except asyncio.CancelledError:  # cancelled as the plan ended: nothing left to do
                     self._done = True
                     raise
+                except BaseException as exc:  # noqa: BLE001 - no worker (executors shut down): into the plan.
+                    error = exc
+                    continue
                 if outcome.kind is NEXT:
                     pending = outcome.value
+                    continue
+                if outcome.kind is VALUE:
+                    value = outcome.value
+                    continue
+                if outcome.kind is ERROR:
+                    error = outcome.value
                     continue
                 self._done = True
                 if outcome.kind is RETURNED:
                     raise StopAsyncIteration
                 if outcome.kind is CANCELLED:
-                    await self._cancelled(plan)
+                    # NotSent: the stream never opened (the plan then records sent: false).
+                    await self._cancelled(plan, outcome.value if isinstance(outcome.value, NotSent) else None)
                 raise outcome.value
             try:
                 value = await effect.arun(runner)
@@ -201,10 +212,10 @@ class AsyncStream(_Driver, AsyncIterator[StreamEvent]):
             except BaseException as exc:  # noqa: BLE001 - every failure goes back into the plan.
                 error = exc
 
-    async def _cancelled(self, plan: Plan[None]) -> None:
+    async def _cancelled(self, plan: Plan[None], first: BaseException | None = None) -> None:
         try:
-            await self._runner.arun(_throw_cancel(plan))
-        except StreamCancelled:
+            await self._runner.arun(_throw_cancel(plan, first))
+        except (StreamCancelled, NotSent):
             pass
 
     async def aclose(self) -> None:

@@ -82,6 +82,8 @@ def _check_arguments(calls: Sequence[ToolCall], tools: Sequence[Mapping[str, Any
 
 
 class _StructuredCall(Interceptor):
+    any_thread = True
+
     def __init__(self, plan: StructuredPlan) -> None:
         self.plan = plan
         self.text: list[str] = []

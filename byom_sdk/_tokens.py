@@ -35,6 +35,8 @@ class TokenizerMiddleware:
 
 
 class _TokenizerCall(Interceptor):
+    any_thread = True
+
     __slots__ = ("call", "prompt_tokens", "request", "text", "tokenizer")
 
     def __init__(self, tokenizer: Tokenizer, call: CallContext) -> None:

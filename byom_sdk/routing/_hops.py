@@ -57,6 +57,13 @@ class Via(Effect):
     def waits_on_provider(self) -> bool:  # type: ignore[override]  # the wrapped effect's
         return self.effect.waits_on_provider
 
+    @property
+    def free(self) -> bool:  # type: ignore[override]  # a routed call's plan advances on the loop
+        return False
+
+    def drop(self, result: Any) -> None:
+        self.effect.drop(result)
+
     def in_worker(self, runner: Runner) -> bool:
         return self.effect.in_worker(self.runner)
 
@@ -171,6 +178,8 @@ class RouteStep:
 
 
 class _RouteCheck(Interceptor):
+    any_thread = True
+
     def __init__(self, step: RouteStep, call: CallContext, refusal: ByomError | None) -> None:
         self.step = step
         self.call = call

@@ -50,6 +50,8 @@ class AuditStep:
 class _OutcomeOnly(Interceptor):
     """Records how a call ended (trust off: this is its only record)."""
 
+    any_thread = True
+
     blocking = True
 
     def __init__(self, trust: TrustCall) -> None:

@@ -29,6 +29,8 @@ class GateStep:
 
 
 class _GateCall(Interceptor):
+    any_thread = True
+
     def __init__(self, trust: TrustCall) -> None:
         self.trust = trust
 

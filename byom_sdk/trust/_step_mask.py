@@ -62,6 +62,8 @@ class MaskStep:
 
 
 class _MaskCall(Interceptor):
+    any_thread = True
+
     def __init__(self, step: MaskStep, trust: TrustCall) -> None:
         self.step = step
         self.trust = trust

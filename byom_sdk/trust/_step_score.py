@@ -49,6 +49,8 @@ class ScoreStep:
 
 
 class _ScoreCall(Interceptor):
+    any_thread = True
+
     def __init__(self, step: ScoreStep, trust: TrustCall) -> None:
         self.step = step
         self.trust = trust

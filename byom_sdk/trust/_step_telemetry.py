@@ -32,6 +32,8 @@ class TelemetryStep:
 
 
 class _TelemetryCall(Interceptor):
+    any_thread = True
+
     def __init__(self, trust: TrustCall, span: SpanHandle) -> None:
         self.trust = trust
         self.span = span
