@@ -141,7 +141,7 @@ class Runner:
             except BaseException as exc:  # noqa: BLE001 - every failure goes back into the plan.
                 error = exc
 
-    async def arun(self, plan: Plan[T]) -> T:
+    async def arun(self, plan: Plan[T], *, cancelling: bool = False) -> T:
         """Drive ``plan`` to completion on the running event loop.
 
         A run of consecutive effects that each need a worker thread (an audit append, the
@@ -149,6 +149,8 @@ class Runner:
         which performs them and advances the plan between them (:class:`_Handoff`): each
         hop between the loop and a thread costs two thread wake-ups (about 60-100 µs on a
         2-core machine), and an audited call to a sync provider needed three hops.
+
+        :param cancelling: the plan is ending a cancelled call (its appends go to ``io``).
         """
         value: Any = None
         error: BaseException | None = None
@@ -165,7 +167,7 @@ class Runner:
             value = error = None
             if effect.in_worker(self):
                 try:
-                    outcome = await self.hand_off(plan, effect)
+                    outcome = await self.hand_off(plan, effect, cancelling=cancelling)
                 except asyncio.CancelledError:
                     raise  # the plan ended as the caller was cancelled: nothing left to do
                 except BaseException as exc:  # noqa: BLE001 - no worker (executors shut down): into the plan.
@@ -182,20 +184,28 @@ class Runner:
                     value = outcome.value
                 else:  # CANCELLED or ERROR: thrown into the plan where it stands
                     error = outcome.value
+                    cancelling = cancelling or outcome.kind is CANCELLED
                 continue
             try:
                 value = await effect.arun(self)
             except BaseException as exc:  # noqa: BLE001 - cancellation too: the plan records it.
                 error = exc
+                cancelling = cancelling or isinstance(exc, asyncio.CancelledError)
 
     def in_worker(self, effect: Effect) -> bool:
         """Whether an async caller has ``effect`` performed in a worker thread."""
         return effect.in_worker(self)
 
-    async def hand_off(self, plan: Plan[Any], effect: Effect) -> Outcome:
+    async def hand_off(self, plan: Plan[Any], effect: Effect, *, cancelling: bool = False) -> Outcome:
         """Lend ``plan``, standing at ``effect``, to one worker thread for as long as its
-        effects need a thread (see :class:`_Handoff`)."""
-        return await _Handoff(self, plan, effect).drive()
+        effects need a thread (see :class:`_Handoff`).
+
+        :param cancelling: the plan is ending a cancelled call: an append goes to ``io``,
+            never behind the provider call the caller left on a ``calls`` thread.
+        """
+        native = self.provider.native
+        on_io = isinstance(effect, _IO_EFFECTS) and (cancelling or native >= _ALL_ASYNC)
+        return await _Handoff(self, plan, effect, on_io=on_io).drive()
 
     # -- helpers the effects share ----------------------------------------------------------
 
@@ -388,22 +398,21 @@ class _Handoff:
     #: not started; waiting on the provider; in the plan, an append or masking; left behind.
     _WAITING, _CALLING, _BUSY, _LEFT = range(4)
 
-    def __init__(self, runner: Runner, plan: Plan[Any], effect: Effect) -> None:
+    def __init__(self, runner: Runner, plan: Plan[Any], effect: Effect, *, on_io: bool) -> None:
         self.runner = runner
         self.plan = plan
         self.effect = effect
         self.lock = threading.Lock()
         self.stage = self._WAITING
         self.cancel_requested = False
-        self.on_io = False
+        self.on_io = on_io
 
     async def drive(self) -> Outcome:
         runner = self.runner
-        # An append starts on the ``io`` pool, whose worker does nothing but appends: it
-        # never queues behind provider calls (a caller who left a call behind still gets
-        # its outcome written at once), and no provider call ever waits on audit I/O. A
-        # provider call starts on ``calls``, whose worker carries on with the appends.
-        self.on_io = isinstance(self.effect, _IO_EFFECTS)
+        # A call to a sync provider runs on one ``calls`` worker from its intent to its
+        # outcome. An ``io`` worker (the appends of a natively async provider, and of a
+        # cancelled call: never behind the call its caller left) does nothing but appends,
+        # so no provider work ever waits on audit I/O.
         pool = runner.executors.io if self.on_io else runner.executors.calls
         ctx = contextvars.copy_context()
         work = asyncio.get_running_loop().run_in_executor(pool, ctx.run, self._work)
@@ -426,7 +435,12 @@ class _Handoff:
             outcome = await _finish(work)
             if outcome.kind in (_STOPPED, NEXT, VALUE, ERROR):
                 return Outcome(CANCELLED, cancel)
-            raise  # the plan ended meanwhile; the caller was cancelled all the same
+            # The call ended meanwhile, and its outcome is recorded: the caller gets what
+            # the audit says (the answer, or the call's error), not a cancellation.
+            uncancel = getattr(asyncio.current_task(), "uncancel", None)  # Python 3.11+
+            if uncancel is not None:
+                uncancel()
+            return outcome
 
     def _work(self) -> Outcome:
         runner = self.runner
@@ -451,7 +465,7 @@ class _Handoff:
                     if error is None:
                         effect.drop(value)  # the caller left: release what it would have got
                     return Outcome(CANCELLED, None)
-                if self.cancel_requested:
+                if self.cancel_requested and _stops_here(effect):
                     return Outcome(_STOPPED, None)  # the caller's cancellation lands here
                 self.stage = self._BUSY
             if not effect.free:
@@ -465,6 +479,13 @@ class _Handoff:
                 return Outcome(RAISED, exc)
             if not effect.in_worker(runner) or (self.on_io and not isinstance(effect, _IO_EFFECTS)):
                 return Outcome(NEXT, effect)
+
+
+def _stops_here(effect: Effect) -> bool:
+    """Whether a cancellation requested while ``effect`` ran lands right after it. Not
+    after an outcome append or a stream's close: the call's end then runs to its end, and
+    the caller gets what its outcome records."""
+    return effect.waits_on_provider or isinstance(effect, Offload) or getattr(effect, "skippable", False)
 
 
 async def _finish(work: asyncio.Future[Outcome]) -> Outcome:
@@ -686,3 +707,5 @@ class Emit(Effect):
 
 #: effects an ``io`` worker performs: appends and closing a stream, never a provider call.
 _IO_EFFECTS = (Blocking, CloseStream)
+#: a provider natively async in every operation: its appends go to ``io``.
+_ALL_ASYNC = frozenset({"agenerate", "aembed", "astream"})

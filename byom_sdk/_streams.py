@@ -214,7 +214,7 @@ class AsyncStream(_Driver, AsyncIterator[StreamEvent]):
 
     async def _cancelled(self, plan: Plan[None], first: BaseException | None = None) -> None:
         try:
-            await self._runner.arun(_throw_cancel(plan, first))
+            await self._runner.arun(_throw_cancel(plan, first), cancelling=True)
         except (StreamCancelled, NotSent):
             pass
 
@@ -227,7 +227,7 @@ class AsyncStream(_Driver, AsyncIterator[StreamEvent]):
             return
         self._done = True
         try:
-            await self._runner.arun(_throw_cancel(self._plan))
+            await self._runner.arun(_throw_cancel(self._plan), cancelling=True)
         except StreamCancelled:
             pass
 

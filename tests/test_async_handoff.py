@@ -1,14 +1,13 @@
-"""Async calls to a sync-only provider hand their blocking effects to as few worker threads
-as the call's steps allow.
+"""Async calls to a sync-only provider hand their blocking effects to one worker thread.
 
-An audited ``agenerate`` needs four things done off the loop (the intent append, the
-provider call, the outcome append, and any blocking plugin step); each hop between the loop
-and a thread costs two thread wake-ups. The appends that come first run on the ``io`` pool
-(never behind provider calls), then one ``calls`` worker carries the provider call and the
-appends after it — when every step of the call allows its hooks off the loop
+An audited ``agenerate`` needs several things done off the loop (the intent append, the
+provider call, the outcome append, a blocking plugin step); each hop between the loop and a
+thread costs two thread wake-ups. One ``calls`` worker carries the call from its intent to
+its outcome — when every step of the call allows its hooks off the loop
 (``Interceptor.any_thread``: the built-in steps do); a step that does not keeps its hooks on
-the loop, in the caller's task. A cancelled caller leaves a provider call behind at once but
-never skips or races an outcome append.
+the loop, in the caller's task. A cancelled caller leaves a provider call behind at once,
+its outcome append then runs on ``io`` (never behind the call it left), and no append is
+skipped or raced; provider work never runs on the ``io`` (audit) thread.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ import asyncio
 import contextvars
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -124,7 +123,7 @@ def _calls(client: Client) -> list[dict[str, Any]]:
     return byom_sdk.trust.calls_of(client.trust.sink.records)  # type: ignore[attr-defined]
 
 
-def test_an_audited_async_call_to_a_sync_provider_takes_two_hops(registry, counted):
+def test_an_audited_async_call_to_a_sync_provider_takes_one_hop(registry, counted):
     threads: list[int] = []
     log: list[tuple[str, int]] = []
 
@@ -136,11 +135,10 @@ def test_an_audited_async_call_to_a_sync_provider_takes_two_hops(registry, count
     with client:
         result = asyncio.run(client.model("m").agenerate("hello"))
         assert result.text == REPLY
-        # intent append + plugin on_send on io; the call, plugin on_end, outcome on one worker
-        assert counted["io"].submitted == 1
+        # intent append, plugin on_send, the call, plugin on_end, outcome append: one worker
         assert counted["calls"].submitted == 1
-        [(_, sent_on), (_, ended_on)] = log
-        assert ended_on == threads[0] != sent_on and threading.get_ident() not in threads
+        assert "io" not in counted or counted["io"].submitted == 0
+        assert {ident for _, ident in log} == set(threads) and threading.get_ident() not in threads
         [call] = _calls(client)
         assert (call["outcome"], call["sent"]) == ("ok", True)
         # the same records as a sync call
@@ -196,10 +194,47 @@ def test_a_caller_cancelled_during_an_append_waits_for_it_and_sends_nothing(regi
         assert [step for step, _ in log] == ["send", "end"]
 
 
-def test_a_caller_cancelled_during_the_last_append_still_leaves_one_outcome(registry):
+def test_a_caller_cancelled_during_the_last_append_gets_what_the_outcome_records(registry):
+    """The call had ended when the caller was cancelled: its end runs to its end (no
+    append skipped), and the caller gets the answer the outcome records, not a
+    cancellation the audit would contradict."""
     log: list[tuple[str, int]] = []
     provider = ScriptedModel([REPLY])
     client = _client(registry, provider, log, slow="end", seconds=0.4)
+    with client:
+
+        async def cancel_during_end() -> Any:
+            task = asyncio.create_task(client.model("m").agenerate("hello"))
+            await asyncio.sleep(0.1)
+            task.cancel()
+            return await task
+
+        assert asyncio.run(cancel_during_end()).text == REPLY
+        [call] = _calls(client)
+        assert (call["outcome"], call["sent"]) == ("ok", True)
+        assert len(provider.requests) == 1 and [step for step, _ in log] == ["send", "end"]
+
+
+def test_a_step_whose_blocking_on_end_is_interrupted_still_lets_the_audit_record_the_outcome(registry):
+    """A plugin step without ``any_thread`` gets one hop per effect: a cancellation during
+    its blocking ``on_end`` lands in the end phase, which still ends the audit step."""
+    log: list[tuple[str, int]] = []
+
+    class LoopSlowStep(SlowStep):
+        any_thread = False
+
+    class Plugin:
+        @byom_sdk.hookimpl
+        def byom_middleware(self) -> list[MiddlewareSpec]:
+            class Opener:
+                def open(self, call: Any) -> Interceptor:
+                    return LoopSlowStep(log, "end", 0.4)
+
+            return [MiddlewareSpec(name="loop-slow", factory=lambda alias, info: Opener())]
+
+    registry.register(Plugin(), name="loop-slow")
+    provider = ScriptedModel([REPLY])
+    client = Client(models={"m": provider}, policy={"audit": {"sink": "memory"}}, retry=None, registry=registry)
     with client:
 
         async def cancel_during_end() -> None:
@@ -213,11 +248,12 @@ def test_a_caller_cancelled_during_the_last_append_still_leaves_one_outcome(regi
         # The answer never reached the caller: the audit says the call was cancelled.
         [call] = _calls(client)
         assert (call["outcome"], call["sent"]) == ("cancelled", True)
-        assert len(provider.requests) == 1 and [step for step, _ in log] == ["send", "end"]
+        assert [step for step, _ in log] == ["send", "end"]
 
 
 class AsyncOnly(byom_sdk.Provider):
-    """A natively async provider: its calls stay on the loop, its appends on ``io``."""
+    """A provider natively async in every operation: its calls stay on the loop, its
+    appends go to ``io``."""
 
     info = ScriptedModel([REPLY]).info
 
@@ -227,6 +263,10 @@ class AsyncOnly(byom_sdk.Provider):
 
     async def ahandle_embed(self, request: Any) -> EmbedResponse:
         return EmbedResponse(vectors=[[1.0, 0.0] for _ in request.texts], model="async")
+
+    async def ahandle_stream(self, request: GenerateRequest) -> AsyncIterator[Any]:  # type: ignore[override]
+        yield TextDelta(text=REPLY)
+        yield FinishEvent(finish_reason="stop", usage=Usage.estimate("a", REPLY))
 
 
 def test_a_native_async_provider_is_called_on_the_loop_and_audited_on_io(registry, counted):
@@ -241,8 +281,8 @@ def test_a_native_async_provider_is_called_on_the_loop_and_audited_on_io(registr
 
 
 def test_an_async_stream_of_a_sync_provider_takes_one_hop_per_event(registry, counted):
-    """Opening rides along with the first read, and the end (last read, close, outcome)
-    takes one hop: one worker hop per event read, plus the end of the stream."""
+    """The start (intent, open, first read) and the end (last read, close, outcome) ride
+    along with a read: one worker hop per event read, plus the end of the stream."""
     log: list[tuple[str, int]] = []
     client = _client(registry, ScriptedModel([REPLY]), log)
     with client:
@@ -252,7 +292,7 @@ def test_an_async_stream_of_a_sync_provider_takes_one_hop_per_event(registry, co
 
         events = asyncio.run(read())
         assert "".join(e.text for e in events if e.type == "text") == REPLY
-        assert counted["io"].submitted == 1  # the intent and the plugin's on_send
+        assert "io" not in counted or counted["io"].submitted == 0
         assert counted["calls"].submitted == len(events) + 1, (counted["calls"].submitted, len(events))
         [call] = _calls(client)
         assert (call["outcome"], call["sent"]) == ("ok", True)
