@@ -435,12 +435,10 @@ class _Handoff:
             outcome = await _finish(work)
             if outcome.kind in (_STOPPED, NEXT, VALUE, ERROR):
                 return Outcome(CANCELLED, cancel)
-            # The call ended meanwhile, and its outcome is recorded: the caller gets what
-            # the audit says (the answer, or the call's error), not a cancellation.
-            uncancel = getattr(asyncio.current_task(), "uncancel", None)  # Python 3.11+
-            if uncancel is not None:
-                uncancel()
-            return outcome
+            # The call ended meanwhile: the cancellation still reaches the caller (TaskGroups
+            # and asyncio.timeout rely on it), in the one narrow window where the outcome
+            # append had already begun.
+            raise
 
     def _work(self) -> Outcome:
         runner = self.runner
@@ -465,7 +463,7 @@ class _Handoff:
                     if error is None:
                         effect.drop(value)  # the caller left: release what it would have got
                     return Outcome(CANCELLED, None)
-                if self.cancel_requested and _stops_here(effect):
+                if self.cancel_requested:
                     return Outcome(_STOPPED, None)  # the caller's cancellation lands here
                 self.stage = self._BUSY
             if not effect.free:
@@ -479,13 +477,6 @@ class _Handoff:
                 return Outcome(RAISED, exc)
             if not effect.in_worker(runner) or (self.on_io and not isinstance(effect, _IO_EFFECTS)):
                 return Outcome(NEXT, effect)
-
-
-def _stops_here(effect: Effect) -> bool:
-    """Whether a cancellation requested while ``effect`` ran lands right after it. Not
-    after an outcome append or a stream's close: the call's end then runs to its end, and
-    the caller gets what its outcome records."""
-    return effect.waits_on_provider or isinstance(effect, Offload) or getattr(effect, "skippable", False)
 
 
 async def _finish(work: asyncio.Future[Outcome]) -> Outcome:
