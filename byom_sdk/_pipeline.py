@@ -107,8 +107,7 @@ class Pipeline:
         return self._before(opened, request)
 
     @staticmethod
-    def _send_phase(opened: Sequence[Interceptor]) -> Plan[None]:
-        free = all(interceptor.any_thread for interceptor in opened)
+    def _send_phase(opened: Sequence[Interceptor], free: bool) -> Plan[None]:
         for interceptor in opened:
             if _overrides(interceptor, "on_send"):
                 if interceptor.blocking:
@@ -125,7 +124,9 @@ class Pipeline:
                 log.exception("%s.on_error failed", type(interceptor).__name__)
 
     @staticmethod
-    def _end_phase(opened: Sequence[Interceptor], error: BaseException | None) -> Plan[BaseException | None]:
+    def _end_phase(
+        opened: Sequence[Interceptor], error: BaseException | None, free: bool
+    ) -> Plan[BaseException | None]:
         """``on_end`` of every step, inner first. A step failing here fails a call that
         had succeeded: the steps outside it are told (``on_error``) before their own
         ``on_end``, so the audit records the failure the caller will see. A cancellation
@@ -133,7 +134,6 @@ class Pipeline:
         the outer steps end first — the audit's outcome is the outermost — and is then
         raised."""
         interrupted: BaseException | None = None
-        free = all(interceptor.any_thread for interceptor in opened)
         for interceptor in reversed(opened):
             try:
                 if interceptor.blocking:
@@ -182,7 +182,7 @@ class Pipeline:
         opened: list[Interceptor] = []
         try:
             request = yield from self._request_phase(call, opened, request)
-            yield from self._send_phase(opened)
+            yield from self._send_phase(opened, call.any_thread)
             response = yield from self._attempts(call, request)
             if isinstance(request, EmbedRequest):
                 for interceptor in reversed(opened):
@@ -195,9 +195,9 @@ class Pipeline:
             raise
         except BaseException as error:
             self._fail(opened, error)
-            yield from self._end_phase(opened, error)
+            yield from self._end_phase(opened, error, call.any_thread)
             raise
-        failure = yield from self._end_phase(opened, None)
+        failure = yield from self._end_phase(opened, None, call.any_thread)
         if failure is not None:
             raise failure
         return response
@@ -239,16 +239,16 @@ class Pipeline:
         opened: list[Interceptor] = []
         try:
             request = yield from self._request_phase(call, opened, request)
-            yield from self._send_phase(opened)
+            yield from self._send_phase(opened, call.any_thread)
             yield from self._stream_attempts(call, opened, request)
         except GeneratorExit:
             self._abandoned(opened)
             raise
         except BaseException as error:
             self._fail(opened, error)
-            yield from self._end_phase(opened, error)
+            yield from self._end_phase(opened, error, call.any_thread)
             raise
-        failure = yield from self._end_phase(opened, None)
+        failure = yield from self._end_phase(opened, None, call.any_thread)
         if failure is not None:
             raise failure
 
@@ -261,7 +261,7 @@ class Pipeline:
         except Exception as exc:  # noqa: BLE001 - a failing step still ends the others.
             error = StreamCancelled(f"the stream was closed before it was read ({exc})")
         self._fail(opened, error)
-        yield from self._end_phase(opened, error)
+        yield from self._end_phase(opened, error, call.any_thread)
         raise error
 
     def _stream_attempts(

@@ -166,13 +166,7 @@ class Runner:
                 effect, pending = pending, None
             value = error = None
             if effect.in_worker(self):
-                try:
-                    outcome = await self.hand_off(plan, effect, cancelling=cancelling)
-                except asyncio.CancelledError:
-                    raise  # the plan ended as the caller was cancelled: nothing left to do
-                except BaseException as exc:  # noqa: BLE001 - no worker (executors shut down): into the plan.
-                    error = exc
-                    continue
+                outcome = await self.hand_off(plan, effect, cancelling=cancelling)
                 if outcome.kind is RETURNED:
                     returned: T = outcome.value
                     return returned
@@ -191,10 +185,6 @@ class Runner:
             except BaseException as exc:  # noqa: BLE001 - cancellation too: the plan records it.
                 error = exc
                 cancelling = cancelling or isinstance(exc, asyncio.CancelledError)
-
-    def in_worker(self, effect: Effect) -> bool:
-        """Whether an async caller has ``effect`` performed in a worker thread."""
-        return effect.in_worker(self)
 
     async def hand_off(self, plan: Plan[Any], effect: Effect, *, cancelling: bool = False) -> Outcome:
         """Lend ``plan``, standing at ``effect``, to one worker thread for as long as its
@@ -413,17 +403,18 @@ class _Handoff:
         # outcome. An ``io`` worker (the appends of a natively async provider, and of a
         # cancelled call: never behind the call its caller left) does nothing but appends,
         # so no provider work ever waits on audit I/O.
-        pool = runner.executors.io if self.on_io else runner.executors.calls
-        ctx = contextvars.copy_context()
-        work = asyncio.get_running_loop().run_in_executor(pool, ctx.run, self._work)
+        try:
+            pool = runner.executors.io if self.on_io else runner.executors.calls
+            work = asyncio.get_running_loop().run_in_executor(pool, contextvars.copy_context().run, self._work)
+        except Exception as exc:  # noqa: BLE001 - no worker (executors shut down): into the plan.
+            return Outcome(ERROR, exc)
         try:
             return await asyncio.shield(work)
         except asyncio.CancelledError as cancel:
             with self.lock:
                 calling = self.stage == self._CALLING
                 first = self.effect
-                skippable = first.waits_on_provider or getattr(first, "skippable", False)
-                if calling or (self.stage == self._WAITING and skippable):
+                if calling or (self.stage == self._WAITING and (first.waits_on_provider or first.skippable)):
                     queued = self.stage == self._WAITING and first.waits_on_provider
                     self.stage = self._LEFT
                     if queued:
@@ -500,6 +491,8 @@ class Effect:
 
     #: a cancelled caller does not wait for this effect (a provider call or read).
     waits_on_provider = False
+    #: a caller cancelled before a worker started this effect may skip it.
+    skippable = False
     #: a worker that performed this effect may also advance the plan past it (every step
     #: of the call allows its hooks on any thread).
     free = False

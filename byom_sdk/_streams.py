@@ -182,9 +182,6 @@ class AsyncStream(_Driver, AsyncIterator[StreamEvent]):
                 except asyncio.CancelledError:  # cancelled as the plan ended: nothing left to do
                     self._done = True
                     raise
-                except BaseException as exc:  # noqa: BLE001 - no worker (executors shut down): into the plan.
-                    error = exc
-                    continue
                 if outcome.kind is NEXT:
                     pending = outcome.value
                     continue
