@@ -83,6 +83,12 @@ V2_CHECKS = (
     # suite 2.2
     "tools.choice_none",
     "concurrency.parallel",
+    # suite 2.3
+    "wire.one_request",
+    "wire.messages",
+    "wire.parameters",
+    "wire.extra",
+    "wire.metadata",
 )
 
 

@@ -35,8 +35,10 @@ def test_suite_passes_on_scripted_model(pytester):
         "tokenizer.reference",
         "capabilities.undeclared",
         "tools.choice_none",
+        *(f"wire.{name}" for name in ("one_request", "messages", "parameters", "extra", "metadata")),
     }
     assert "capability 'tools' not declared" in checks["tools.choice_none"]["reason"]
+    assert "offers no request bodies" in checks["wire.messages"]["reason"]  # in-process: nothing on a wire
     # ScriptedModel streams from a sync generator: cancelling goes through the core's bridge.
     assert checks["async.stream_cancel"]["status"] == "passed"
     assert checks["generate.seed"]["status"] == "passed"  # out of preview since 2.1
@@ -45,7 +47,7 @@ def test_suite_passes_on_scripted_model(pytester):
     subject = report["subjects"][0]
     assert subject["conformant"] is True and subject["capabilities"]["stream"] is True
     assert subject["plugin"]["distribution"] == "byom-sdk"
-    assert report["suite_version"] == SUITE_VERSION == "2.2" and report["core_version"]
+    assert report["suite_version"] == SUITE_VERSION == "2.3" and report["core_version"]
 
 
 def test_failure_reason_names_the_leaked_exception(pytester):

@@ -43,7 +43,9 @@ __all__ = [
 #: strings across deltas and at index 0, async parity under limits, astream tool calls).
 #: 2.2: ``tools.choice_none`` and ``concurrency.parallel``, for defects 2.1 missed, went
 #: straight to the default set as in 2.1 (skipped without ``tools`` / a slow scenario).
-SUITE_VERSION = "2.2"
+#: 2.3: the ``wire.*`` checks read what reached the endpoint (the HTTP/1.1 requests sent
+#: off the process's sockets, or ``received_requests``), skipped when neither shows any.
+SUITE_VERSION = "2.3"
 
 #: The faults ``make_faulty_model`` may be asked for, and the error each must raise.
 FAULTS = ("throttled", "unavailable", "bad_request", "timeout", "model_error", "auth")

@@ -10,6 +10,7 @@ from ._generate import GenerateChecks, InfoChecks
 from ._lifecycle import ConcurrencyChecks, LifecycleChecks
 from ._stream import StreamChecks
 from ._tokenizer import TokenizerChecks, UsageChecks
+from ._wire import WireChecks
 
 __all__ = ["ModelConformance"]
 
@@ -22,6 +23,7 @@ class ModelConformance(
     EmbedChecks,
     CapabilityChecks,
     RequestChecks,
+    WireChecks,
     UsageChecks,
     TokenizerChecks,
     ErrorChecks,
@@ -49,6 +51,9 @@ class ModelConformance(
 
             def make_slow_model(self):                    # timeout.request
                 return MyProvider(MyConfig(endpoint=SERVER.slow_url(self.slow_seconds)))
+
+            def received_requests(self):                  # wire.*: the bodies the endpoint got
+                return [r.body for r in SERVER.requests]
 
             def tool_request(self, model):                # tools.call (when tools is declared)
                 return GenerateRequest(messages=[...], tools=[WEATHER_TOOL])

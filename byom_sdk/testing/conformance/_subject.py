@@ -94,8 +94,10 @@ class ModelSubject(Conformance):
     :meth:`make_slow_model` (``timeout.request``, and ``stream.incremental`` for fast
     models), :meth:`tool_request` (``tools.call``, required when ``tools`` is declared),
     :meth:`make_unreachable_model` (``errors.unavailable`` on a refused connection),
-    :meth:`make_broken_stream_model` (``errors.mid_stream``) and :meth:`fault_requests`
-    (the ``errors.*`` checks then also catch a provider that retries on its own).
+    :meth:`make_broken_stream_model` (``errors.mid_stream``), :meth:`fault_requests`
+    (the ``errors.*`` checks then also catch a provider that retries on its own) and
+    :meth:`received_requests` (``wire.*`` over protocols the suite cannot read off the
+    sockets).
 
     :cvar prompts: distinct prompts; the first is the reference prompt. Each should make
         the model produce more than ``max_tokens`` tokens so that cutting is observable.
@@ -203,6 +205,20 @@ class ModelSubject(Conformance):
         cannot count them. With it, every ``errors.*`` check also requires that one call
         reaches the endpoint once: retrying is the SDK's ``RetryPolicy``'s job, and a
         provider that retries on its own multiplies every retry of the policy.
+        """
+        return None
+
+    def received_requests(self) -> Sequence[object] | None:
+        """Every generate and embed request body the endpoint behind :meth:`make_model` has
+        received so far, oldest first — or ``None`` (the default): the ``wire.*`` checks
+        then read the HTTP/1.1 requests the provider sends off this process's sockets, and
+        skip when there are none (gRPC, HTTP/2, an in-process model).
+
+        A body is the parsed JSON (a dict or list), or its text or bytes; other formats are
+        searched as text (decode protobuf with ``MessageToDict`` first). With it the suite
+        looks at what actually left the plugin: every message verbatim under its own role,
+        the sampling parameters and ``extra`` sent, the caller's identity (``metadata``) not
+        sent, one request per call. A loopback server usually logs its requests already.
         """
         return None
 

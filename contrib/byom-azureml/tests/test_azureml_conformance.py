@@ -38,6 +38,9 @@ class TestOpenAIRoute(ModelConformance):
             return None
         return AzureMLModel(self.config(_SERVER["server"].fault_url(names[fault]), timeout=0.3))
 
+    def received_requests(self):
+        return [r.body for r in _SERVER["server"].requests if not r.path.startswith("/fault/")]
+
 
 class TestScoringRoute(TestOpenAIRoute):
     api = "scoring"

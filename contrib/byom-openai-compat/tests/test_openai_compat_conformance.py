@@ -42,6 +42,9 @@ class TestChatConformance(ModelConformance):
         # A read timeout well under the server's stall, so the timeout fault is quick.
         return OpenAICompatModel(_config(server.fault_url(fault), api=self.api, timeout=0.3))
 
+    def received_requests(self):
+        return _SERVER["url"].received()
+
 
 class TestCompletionsConformance(TestChatConformance):
     """The plain-prompt route (/v1/completions)."""

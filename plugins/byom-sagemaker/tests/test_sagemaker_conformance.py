@@ -62,6 +62,9 @@ class _SageMakerSuite(ModelConformance):
     def make_faulty_model(self, fault: str) -> SageMakerModel:
         return self._model(fault)
 
+    def received_requests(self) -> list[bytes]:
+        return [r.body for r in self._servers[None].requests_for("conformance")]
+
 
 class TestSageMakerTGIConformance(_SageMakerSuite):
     codec = "tgi"

@@ -26,6 +26,11 @@ class _VertexSuite(ModelConformance):
     # make_model starts a local server per model; its gRPC worker threads are the harness's.
     harness_threads = ("local-vertex-grpc",)
     _servers: ClassVar[list[LocalVertexServer]] = []
+    _main: ClassVar[list[LocalVertexServer]] = []  # the servers behind make_model
+
+    @classmethod
+    def setup_class(cls) -> None:
+        cls._servers, cls._main = [], []
 
     @classmethod
     def teardown_class(cls) -> None:
@@ -38,7 +43,12 @@ class _VertexSuite(ModelConformance):
         return server
 
     def make_model(self):
-        return self._server().vertex_model(transport=self.transport)
+        server = self._server()
+        type(self)._main.append(server)
+        return server.vertex_model(transport=self.transport)
+
+    def received_requests(self):
+        return [r.body for server in self._main for r in server.requests if "predict" in r.method.lower()]
 
     def make_faulty_model(self, fault):
         kind, options = _FAULTS[fault]

@@ -150,7 +150,12 @@ class EchoBotoProvider(Provider):
         return data
 
     def payload(self, request: GenerateRequest) -> dict[str, Any]:
-        body: dict[str, Any] = {"max_tokens": request.max_tokens, "stop": list(request.stop)}
+        body: dict[str, Any] = {
+            "max_tokens": request.max_tokens,
+            "stop": list(request.stop),
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+        }
         if request.messages is not None:
             body["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
         else:

@@ -142,6 +142,7 @@ class EchoHTTPProvider(Provider):
             "max_tokens": request.max_tokens,
             "stop": list(request.stop),
             "temperature": request.temperature,
+            "top_p": request.top_p,
             "stream": stream,
         }
         if request.messages is not None:

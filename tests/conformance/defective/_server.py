@@ -48,6 +48,8 @@ class EchoServer:
         self.stall_seconds = stall_seconds
         self.backend = ScriptedModel(embedding_dimension=8)
         self.hits: Counter[str] = Counter()
+        #: scenario → the request bodies it received, parsed.
+        self.bodies: dict[str, list[Any]] = {}
         self._hits_lock = threading.Lock()
         self._httpd = _Server(("127.0.0.1", 0), _Handler)
         self._httpd.app = self
@@ -82,6 +84,11 @@ class EchoServer:
         """How many requests ``scenario`` has received."""
         with self._hits_lock:
             return self.hits[scenario]
+
+    def received(self, scenario: str) -> list[Any]:
+        """The bodies ``scenario`` has received, oldest first."""
+        with self._hits_lock:
+            return list(self.bodies.get(scenario, ()))
 
     def __enter__(self) -> EchoServer:
         return self.start()
@@ -179,6 +186,7 @@ class _Handler(BaseHTTPRequestHandler):
         scenario = parts[1] if sagemaker else parts[0]
         with app._hits_lock:
             app.hits[scenario] += 1
+            app.bodies.setdefault(scenario, []).append(body)
         if scenario == "timeout":
             time.sleep(app.stall_seconds)
         if scenario in ERRORS:

@@ -23,6 +23,7 @@ from . import defects_http as http
 from . import defects_more as more
 from . import defects_other as other
 from . import defects_probe as probe
+from . import defects_wire as wire
 from ._boto import EchoBotoProvider
 from ._http import EchoHTTPProvider
 from ._server import RETRY_AFTER, EchoServer
@@ -102,6 +103,9 @@ class HTTPSuite(_Suite):
     def fault_requests(self, fault: str) -> int:
         return server().requests(fault)
 
+    # No received_requests: the wire.* checks read the requests off the sockets, as they do
+    # for a third-party harness that keeps no log (BotoSuite hands its log over).
+
 
 class BotoSuite(_Suite):
     plugin = EchoBotoProvider
@@ -125,6 +129,9 @@ class BotoSuite(_Suite):
 
     def fault_requests(self, fault: str) -> int | None:
         return None if fault == "unavailable" else server().requests(fault)
+
+    def received_requests(self) -> list[Any]:
+        return server().received("ok")
 
 
 SCRIPTED_FAULTS = {
@@ -268,6 +275,18 @@ DEFECTS: tuple[Defect, ...] = (
     Defect(probe.EstimateCountsCharacters, HTTPSuite, "generate.usage"),
     Defect(probe.SeedIgnoredInStream, ScriptedSuite, "generate.seed"),
     Defect(probe.ToolChoiceNeverSent, HTTPSuite, "tools.choice_none"),
+    # suite 2.3: what only the endpoint sees
+    Defect(wire.StripsMessageWhitespace, HTTPSuite, "wire.messages"),
+    Defect(wire.AssistantSentAsUser, HTTPSuite, "wire.messages"),
+    Defect(wire.DecomposesAccents, HTTPSuite, "wire.messages"),
+    Defect(wire.EmbedStripsTexts, HTTPSuite, "wire.messages"),
+    Defect(wire.ForwardsCallerAsUser, HTTPSuite, "wire.metadata"),
+    Defect(wire.BotoForwardsTenant, BotoSuite, "wire.metadata"),
+    Defect(wire.StreamDropsExtra, HTTPSuite, "wire.extra"),
+    Defect(wire.EmbedDropsExtra, HTTPSuite, "wire.extra"),
+    Defect(wire.TemperatureNeverSent, HTTPSuite, "wire.parameters"),
+    Defect(wire.StreamDropsTopP, HTTPSuite, "wire.parameters"),
+    Defect(wire.WarmsUpEachCall, HTTPSuite, "wire.one_request"),
     # blocking forever: the per-check time limit fails them (with the stuck stack)
     Defect(blocking.GenerateRetakesItsLock, HTTPSuite, "generate.response", check_timeout=2.0),
     Defect(blocking.StreamWaitsForever, HTTPSuite, "stream.events", check_timeout=2.0),

@@ -85,6 +85,8 @@ class _Handler(BaseHTTPRequestHandler):
             _, _, rest = path.partition("/fault/")
             fault, _, path = rest.partition("/")
             path = "/" + path
+        with self.server.lock:
+            self.server.received.append((fault, raw))
         if self.server.api_key and self.headers.get("Authorization") != f"Bearer {self.server.api_key}":
             return self._error(401, "Incorrect API key provided", "invalid_request_error", "invalid_api_key")
         try:
@@ -283,6 +285,8 @@ class _Server(ThreadingHTTPServer):
     model_name: str
     api_key: str | None
     timeout_delay: float
+    received: list[tuple[str | None, bytes]]
+    lock: threading.Lock
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         import sys
@@ -317,7 +321,15 @@ class OpenAICompatServer:
         self._server.model_name = model_name
         self._server.api_key = api_key
         self._server.timeout_delay = timeout_delay
+        self._server.received = []
+        self._server.lock = threading.Lock()
         self._thread: threading.Thread | None = None
+
+    def received(self, fault: str | None = None) -> list[bytes]:
+        """The bodies of the POST requests received so far (on ``fault``'s scenario, or
+        on the plain routes), oldest first."""
+        with self._server.lock:
+            return [body for scenario, body in self._server.received if scenario == fault]
 
     @property
     def port(self) -> int:
