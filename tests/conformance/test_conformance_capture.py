@@ -158,3 +158,41 @@ def test_a_tls_request_is_read_before_encryption(server, tmp_path):
     [request] = capture.requests()
     assert (request.target, request.body) == ("/secure", b'{"secret": 1}')
     assert "send" not in vars(ssl.SSLSocket) or vars(ssl.SSLSocket)["send"].__module__ == "ssl"
+
+
+def test_an_asyncio_tls_request_is_read_before_encryption(server, tmp_path):
+    """asyncio (and httpx's async client) encrypt through an SSLObject over memory buffers."""
+    pytest.importorskip("cryptography", reason="cryptography builds the test certificate")
+    cert, key = _certificate(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    client = ssl.create_default_context(cafile=str(cert))
+    client.check_hostname = False
+
+    async def post() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.server_address[1], ssl=client)
+        writer.write(b'POST /tls HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\n{"n": 42}')
+        await writer.drain()
+        await reader.readuntil(b"}")
+        writer.close()
+        await writer.wait_closed()
+
+    with WireCapture() as capture:
+        asyncio.run(post())
+    [request] = capture.requests()
+    assert (request.target, request.body) == ("/tls", b'{"n": 42}')
+
+
+def test_a_compressed_body_is_read_as_sent_before_compression():
+    import gzip
+    import zlib
+
+    body = b'{"prompt": "hello"}'
+    for encoding, packed in (("gzip", gzip.compress(body)), ("deflate", zlib.compress(body))):
+        data = b"POST / HTTP/1.1\r\nContent-Encoding: %s\r\nContent-Length: %d\r\n\r\n" % (
+            encoding.encode(),
+            len(packed),
+        )
+        [request] = parse_requests(data + packed)
+        assert request.body == body, encoding

@@ -49,6 +49,7 @@ CAPABILITY_BOUND = (
     "suite.",
     "info.in_process",  # runs only for a model in this process: a remote one makes connections
     "embed.usage",  # compares with the model's tokenizer, which does not travel over the wire
+    "wire.",  # reads the requests a remote model sends: a model in this process sends none
 )
 #: compares the process's threads around a model's life: the local cloud servers' worker
 #: pools start threads on demand while a check runs, which it would count against the model.
@@ -91,6 +92,11 @@ def test_the_conformance_result_is_the_same_through_serve(make_client, tmp_path)
     assert _comparable(tgi, embedding=False) == _comparable(local, embedding=False)
     assert _comparable(tei, embedding=True) == _comparable(local, embedding=True)
     assert _comparable(vllm, embedding=False) == _comparable(local, embedding=False)
+    # What the SageMaker client sent (read off the sockets; the local runtime's forward to
+    # the container goes elsewhere and is not the call): every wire check passes.
+    assert {i: s for i, s in tgi.items() if i.startswith("wire.")} == dict.fromkeys(
+        ("wire.one_request", "wire.messages", "wire.parameters", "wire.extra", "wire.metadata"), "passed"
+    )
     ran = _comparable(tgi, embedding=False)
     assert sum(s == "passed" for s in ran.values()) >= 20 and ran["stream.matches_generate"] == "passed"
     assert sum(s == "passed" for s in _comparable(tei, embedding=True).values()) >= 4

@@ -11,12 +11,14 @@ are left out; a check that captured nothing says so and skips.
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import re
 import socket
 import ssl
 import threading
 import weakref
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +32,9 @@ _PATCHED: tuple[tuple[type, str], ...] = (
     (socket.socket, "sendmsg"),
     (ssl.SSLSocket, "send"),
     (ssl.SSLSocket, "sendall"),
+    # asyncio (and anyio) encrypt through an SSLObject over memory buffers: the socket only
+    # ever carries ciphertext there.
+    (ssl.SSLObject, "write"),
 )
 
 
@@ -43,10 +48,13 @@ class CapturedRequest:
     body: bytes
     #: global order of the request's first byte among everything captured.
     order: int = 0
+    #: where the connection went: the peer address, or the TLS server name.
+    peer: object = None
 
 
 @dataclass
 class _Stream:
+    peer: object = None
     data: bytearray = field(default_factory=bytearray)
     #: (offset in data, global order) of each chunk
     chunks: list[tuple[int, int]] = field(default_factory=list)
@@ -109,7 +117,7 @@ class _Recorder:
                 payload = b"".join(bytes(b) for b in data) if name == "sendmsg" else bytes(data)
             except TypeError:
                 return result
-            if name in ("send", "sendmsg") and isinstance(result, int):
+            if name in ("send", "sendmsg", "write") and isinstance(result, int):
                 payload = payload[:result]
             recorder.record(sock, payload)
             return result
@@ -117,7 +125,7 @@ class _Recorder:
         send.__wrapped__ = original  # type: ignore[attr-defined]
         return send
 
-    def record(self, sock: socket.socket, payload: bytes) -> None:
+    def record(self, sock: Any, payload: bytes) -> None:
         if not payload:
             return
         with self.lock:
@@ -135,7 +143,7 @@ class WireCapture:
 
     def __init__(self) -> None:
         # A socket's stream outlives the socket (a client closes it before the check reads).
-        self._streams: weakref.WeakKeyDictionary[socket.socket, _Stream] = weakref.WeakKeyDictionary()
+        self._streams: weakref.WeakKeyDictionary[Any, _Stream] = weakref.WeakKeyDictionary()
         self._all: list[_Stream] = []
 
     def __enter__(self) -> WireCapture:
@@ -145,10 +153,10 @@ class WireCapture:
     def __exit__(self, *exc: object) -> None:
         _RECORDER.stop(self)
 
-    def _add(self, sock: socket.socket, payload: bytes, order: int) -> None:
+    def _add(self, sock: Any, payload: bytes, order: int) -> None:
         stream = self._streams.get(sock)
         if stream is None:
-            stream = self._streams[sock] = _Stream()
+            stream = self._streams[sock] = _Stream(_peer(sock))
             self._all.append(stream)
         stream.chunks.append((len(stream.data), order))
         stream.data += payload
@@ -156,11 +164,40 @@ class WireCapture:
     def requests(self) -> list[CapturedRequest]:
         found: list[CapturedRequest] = []
         for stream in self._all:
-            found += parse_requests(bytes(stream.data), stream.order_at)
+            found += parse_requests(bytes(stream.data), stream.order_at, peer=stream.peer)
         return sorted(found, key=lambda r: r.order)
 
 
-def parse_requests(data: bytes, order_at: Callable[[int], int] = lambda _: 0) -> list[CapturedRequest]:
+def _peer(sock: Any) -> object:
+    try:
+        return sock.getpeername()  # a socket
+    except Exception:  # noqa: BLE001 - an SSLObject, or a socket already closed
+        return getattr(sock, "server_hostname", None)
+
+
+def _decoded(body: bytes, encoding: str) -> bytes:
+    """The body as sent before ``Content-Encoding`` (left as it is when it cannot be)."""
+    try:
+        if encoding in ("gzip", "x-gzip"):
+            return gzip.decompress(body)
+        if encoding == "deflate":
+            try:
+                return zlib.decompress(body)
+            except zlib.error:
+                return zlib.decompress(body, -zlib.MAX_WBITS)  # raw deflate, as some clients send
+        if encoding == "br":
+            import brotli  # type: ignore[import-not-found,import-untyped,unused-ignore]
+
+            decompressed: bytes = brotli.decompress(body)
+            return decompressed
+    except Exception:  # noqa: BLE001 - not decodable here: searched as sent.
+        return body
+    return body
+
+
+def parse_requests(
+    data: bytes, order_at: Callable[[int], int] = lambda _: 0, *, peer: object = None
+) -> list[CapturedRequest]:
     """The complete HTTP/1.1 requests at the start of one connection's bytes (none when the
     bytes are not a client's: a server's answers, another protocol)."""
     requests = []
@@ -190,7 +227,9 @@ def parse_requests(data: bytes, order_at: Callable[[int], int] = lambda _: 0) ->
                 break
             body, offset = data[body_start : body_start + length], body_start + length
         method, target = (part.decode("latin-1") for part in match.groups())
-        requests.append(CapturedRequest(method, target, headers, bytes(body), order_at(start)))
+        encoding = headers.get("content-encoding", "").strip().lower()
+        content = _decoded(bytes(body), encoding) if encoding else bytes(body)
+        requests.append(CapturedRequest(method, target, headers, content, order_at(start), peer))
     return requests
 
 

@@ -14,10 +14,8 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import math
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -28,162 +26,15 @@ from ..._types import EmbedRequest, GenerateRequest, Message, RequestMetadata
 from ._capture import WireCapture
 from ._core import check, plugin_label, require_capability
 from ._subject import ModelSubject
+from ._wire_body import ROLE_NAMES, Exchange, Request, beside, greedy_switch, has_number, order, paths_of, same_place
 
 __all__ = ["WireChecks"]
 
-#: the names APIs give each role (compared case-insensitively).
-ROLE_NAMES: Mapping[str, frozenset[str]] = {
-    "system": frozenset({"system", "developer"}),
-    "user": frozenset({"user", "human"}),
-    "assistant": frozenset({"assistant", "model", "ai", "bot", "chatbot"}),
-    "tool": frozenset({"tool", "function", "ipython"}),
-}
-_ROLE_KEYS = ("role", "author")
-#: how many enclosing objects up a role may sit (OpenAI content parts, Gemini parts).
-_ROLE_DEPTH = 3
-#: keys under which an API keeps the system message apart from the turns.
-_SYSTEM_KEYS = ("system", "preamble", "instruction")
-
-#: the probe's sampling parameters: values no API uses as a default.
+#: the probe's sampling parameters: values no API uses as a default (then 0, which a
+#: plugin testing ``if request.temperature:`` drops).
 PROBE_TEMPERATURE = 0.35
 PROBE_TOP_P = 0.85
 PROBE_SEED = 7919
-
-
-@dataclass(frozen=True)
-class _Text:
-    """One string of a body, with the objects that hold it (nearest first)."""
-
-    value: str
-    keys: tuple[str, ...]
-    holders: tuple[Mapping[str, Any], ...]
-
-    @property
-    def role(self) -> str | None:
-        for holder in self.holders[:_ROLE_DEPTH]:
-            for key in _ROLE_KEYS:
-                role = holder.get(key)
-                if isinstance(role, str):
-                    return role.lower()
-        return None
-
-    @property
-    def under_system_key(self) -> bool:
-        return any(name in key.lower() for key in self.keys for name in _SYSTEM_KEYS)
-
-
-@dataclass
-class _Exchange:
-    """One operation's call and what the endpoint received meanwhile.
-
-    ``bodies`` are the requests that carry the probe's tag (a token fetch or a health
-    check sent meanwhile is not the call); ``seen`` is everything, headers included, for
-    the identity check.
-    """
-
-    operation: str
-    tag: str
-    received: list[tuple[object, Mapping[str, str]]]
-    extra_refused: bool = False
-    bodies: list[object] = field(default_factory=list)
-    seen: list[str] = field(default_factory=list)
-    texts: list[list[_Text]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        parsed = [(_parse(body), headers) for body, headers in self.received]
-        self.seen = [_dump(body) + "\n" + _dump(dict(headers)) for body, headers in parsed]
-        self.bodies = [body for body, _ in parsed if self.tag in _dump(body)]
-        self.texts = [list(_texts(body)) for body in self.bodies]
-
-    def missing(self) -> str | None:
-        """Why there is nothing to examine, if so."""
-        if not self.received:
-            return f"{self.operation}: no request received"
-        if not self.bodies:
-            return f"{self.operation}: no request carried the probe's text ({len(self.received)} other requests)"
-        return None
-
-    def find(self, wanted: str) -> list[_Text]:
-        """The strings of the bodies that hold ``wanted``, in body order."""
-        return [text for texts in self.texts for text in texts if wanted in text.value]
-
-    def position_after(self, wanted: str, last: tuple[int, int, int]) -> tuple[int, int, int] | None:
-        """The first place (body, string, offset) after ``last`` where ``wanted`` starts."""
-        for b, texts in enumerate(self.texts):
-            for i, text in enumerate(texts):
-                offset = text.value.find(wanted)
-                while offset >= 0:
-                    if (b, i, offset) > last:
-                        return (b, i, offset)
-                    offset = text.value.find(wanted, offset + 1)
-        return None
-
-
-def _parse(body: object) -> object:
-    if isinstance(body, (bytes, bytearray, memoryview)):
-        body = bytes(body).decode("utf-8", errors="replace")
-    if isinstance(body, str):
-        try:
-            return json.loads(body)
-        except ValueError:
-            return body  # not JSON: searched as text
-    return body
-
-
-def _texts(node: object, keys: tuple[str, ...] = (), holders: tuple[Mapping[str, Any], ...] = ()) -> Iterator[_Text]:
-    if isinstance(node, str):
-        yield _Text(node, keys, holders)
-    elif isinstance(node, Mapping):
-        inner = (node, *holders)
-        for key, value in node.items():
-            yield from _texts(value, (*keys, str(key)), inner)
-    elif isinstance(node, (list, tuple)):
-        for value in node:
-            yield from _texts(value, keys, holders)
-
-
-def _scalars(node: object) -> Iterator[object]:
-    if isinstance(node, Mapping):
-        for value in node.values():
-            yield from _scalars(value)
-    elif isinstance(node, (list, tuple)):
-        for value in node:
-            yield from _scalars(value)
-    else:
-        yield node
-
-
-def _has_number(body: object, wanted: float) -> bool:
-    for value in _scalars(body):
-        if isinstance(value, str):
-            try:
-                value = float(value)
-            except ValueError:
-                continue
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if number and math.isclose(value, wanted, rel_tol=1e-6, abs_tol=1e-9):  # type: ignore[arg-type]
-            return True
-    return False
-
-
-def _has_entry(node: object, key: str, wanted: object) -> bool:
-    """Some object in ``node`` maps ``key`` to ``wanted``."""
-    if isinstance(node, Mapping):
-        if key in node and node[key] == wanted:
-            return True
-        return any(_has_entry(value, key, wanted) for value in node.values())
-    if isinstance(node, (list, tuple)):
-        return any(_has_entry(value, key, wanted) for value in node)
-    return False
-
-
-def _dump(body: object) -> str:
-    if isinstance(body, str):
-        return body
-    try:
-        return json.dumps(body, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
-        return str(body)
 
 
 class WireChecks(ModelSubject):
@@ -192,18 +43,17 @@ class WireChecks(ModelSubject):
 
     # -- the probe ---------------------------------------------------------------------------
 
-    def _sent_during(self, operation: Callable[[], object]) -> list[tuple[object, Mapping[str, str]]] | None:
+    def _sent_during(self, operation: Callable[[], object]) -> list[Request]:
         """What reached the endpoint while ``operation`` ran: the harness's log when it
         keeps one, else the HTTP/1.1 requests read off this process's sockets."""
         logged = self.received_requests()
         if logged is not None:
             before = len(list(logged))
             operation()
-            after = self.received_requests()
-            return [(body, {}) for body in list(after or ())[before:]]
+            return [Request(body) for body in list(self.received_requests() or ())[before:]]
         with WireCapture() as capture:
             operation()
-        return [(request.body, request.headers) for request in capture.requests()]
+        return [Request(r.body, r.headers, r.target, r.peer) for r in capture.requests()]
 
     def _metadata(self, tag: str) -> RequestMetadata:
         return RequestMetadata(
@@ -213,11 +63,13 @@ class WireChecks(ModelSubject):
             tags={"byom_wire": f"byom-wire-tag-{tag}"},
         )
 
-    def _probe_request(self, model: Provider, tag: str, *, extra: bool = True) -> GenerateRequest:
+    def _probe_request(
+        self, model: Provider, tag: str, *, extra: bool = True, temperature: float = PROBE_TEMPERATURE
+    ) -> GenerateRequest:
         caps = model.info.capabilities
         fields: dict[str, Any] = {
             "max_tokens": self.max_tokens + 5,
-            "temperature": PROBE_TEMPERATURE,
+            "temperature": temperature,
             "top_p": PROBE_TOP_P,
             "metadata": self._metadata(tag),
             "extra": copy.deepcopy(dict(self.request_extra)) if extra else {},
@@ -225,24 +77,32 @@ class WireChecks(ModelSubject):
         if caps.seed:
             fields["seed"] = PROBE_SEED
         if caps.chat or not caps.generate:
-            # Whitespace at both ends, non-ASCII, a tab, every role of a conversation.
+            # Whitespace at both ends, CRLF, a tab, non-ASCII, characters a sanitiser or a
+            # compatibility normalisation would change (a ligature, a full-width digit, a
+            # no-break and a zero-width space), every role of a conversation.
             messages = (
                 Message(role="system", content=f"byom-wire system {tag}: answer briefly.\n"),
-                Message(role="user", content=f"  byom-wire user one {tag}: naïve café 東京 🎉\n\n"),
+                Message(role="user", content=f"  byom-wire user one {tag}: naïve café 東京 🎉 ﬁ１\u00a0a\u200bb\r\n\n"),
                 Message(role="assistant", content=f"byom-wire assistant {tag}:\tnoted."),
                 Message(role="user", content=f"byom-wire user two {tag} ends with spaces.  "),
             )
             return GenerateRequest(messages=messages, **fields)
-        return GenerateRequest(prompt=f"  byom-wire prompt {tag}: naïve café 東京 🎉\n\n", **fields)
+        return GenerateRequest(prompt=f"  byom-wire prompt {tag}: naïve café 東京 🎉 ﬁ１\u00a0a\r\n\n", **fields)
 
     def _probe_embed(self, tag: str, *, extra: bool = True) -> EmbedRequest:
+        # In no sorted order (neither by text nor by length, either way).
+        texts = (
+            f"  alpha byom-wire embed {tag}: Zürich 東京\n",
+            f"zeta byom-wire embed {tag}: the longest of the three texts, to be embedded second",
+            f"mid byom-wire {tag}  ",
+        )
         return EmbedRequest(
-            texts=(f"  byom-wire embed one {tag}\n", f"byom-wire embed two {tag}: Zürich 東京  "),
-            metadata=self._metadata(tag),
-            extra=copy.deepcopy(dict(self.request_extra)) if extra else {},
+            texts=texts, metadata=self._metadata(tag), extra=copy.deepcopy(dict(self.request_extra)) if extra else {}
         )
 
-    def _exchanges(self, model: Provider, tag: str, *, embed: bool = True) -> list[_Exchange]:
+    def _exchanges(
+        self, model: Provider, tag: str, *, embed: bool = True, temperature: float = PROBE_TEMPERATURE
+    ) -> list[Exchange]:
         """Each declared operation once with the probe, and what the endpoint received."""
         require_capability(model, "generate", any_of=("generate", "chat", "embed"))
         exchanges = []
@@ -251,7 +111,7 @@ class WireChecks(ModelSubject):
                 continue
             refused = False
             for with_extra in (True, False):
-                request = self._probe_request(model, tag, extra=with_extra)
+                request = self._probe_request(model, tag, extra=with_extra, temperature=temperature)
                 embed_request = self._probe_embed(tag, extra=with_extra)
                 operation = self.operations(
                     model, request=functools.partial(_same, request), embed=functools.partial(_same, embed_request)
@@ -263,7 +123,7 @@ class WireChecks(ModelSubject):
                         refused = True  # the provider refuses unknown extra keys; try without
                         continue
                     raise
-                exchanges.append(_Exchange(name, tag, received or [], extra_refused=refused))
+                exchanges.append(Exchange(name, tag, received, extra_refused=refused))
                 break
         if self.received_requests() is None and not any(e.received for e in exchanges):
             pytest.skip(
@@ -277,34 +137,40 @@ class WireChecks(ModelSubject):
 
     @check("wire.one_request")
     def test_wire_one_request(self, byom_model: Provider) -> None:
-        """Each call reaches the endpoint exactly once, on every operation.
+        """Each call reaches the endpoint exactly once, on every operation (an embedding API
+        that takes one text per request: once per text).
 
         A provider that sends a call twice — a warm-up or probe request first, a retry on its
         own after a success, a stream opened to read the usage — doubles the cost and the
-        endpoint's log, and the audit records one call. Fix: one request per call; retrying
+        endpoint's log, and the audit records one call. Requests that do not carry the
+        probe's text (a token fetch) are not counted. Fix: one request per call; retrying
         is the SDK's ``RetryPolicy``'s job.
         """
-        exchanges = self._exchanges(byom_model, uuid.uuid4().hex[:10])
-        wrong = [f"{e.operation}: {len(e.bodies)} requests carrying the probe" for e in exchanges if len(e.bodies) != 1]
-        assert not wrong, (
-            f"{plugin_label(byom_model)}: one call must send exactly one request (received_requests counts "
-            f"them): {'; '.join(wrong)}"
-        )
+        tag = uuid.uuid4().hex[:10]
+        per_text = len(self._probe_embed(tag).texts)
+        wrong = []
+        for exchange in self._exchanges(byom_model, tag):
+            allowed = (1, per_text) if exchange.operation.endswith("embed") else (1,)
+            if len(exchange.bodies) not in allowed:
+                wrong.append(f"{exchange.operation}: {len(exchange.bodies)} requests carrying the probe")
+        assert not wrong, f"{plugin_label(byom_model)}: one call must send exactly one request: {'; '.join(wrong)}"
 
     @check("wire.messages")
     def test_wire_messages(self, byom_model: Provider) -> None:
         """Every message arrives verbatim, in order, under its own role; every embedded text
         arrives verbatim, in order.
 
-        The probe's messages carry spaces and newlines at their ends, a tab and non-ASCII
-        text; each must appear in a request body as it is (or exactly as the model's own chat
-        template renders it, for a plugin that renders the prompt), the turns in the
-        caller's order. Where the body keeps roles (a ``role`` / ``author`` next to the
-        text, up to three objects up), each must be the message's role or a name APIs use for
-        it (``model`` for ``assistant``...); a system message may instead sit under a
-        ``system``-named key. A body without roles must hold the chat as the model's
-        tokenizer renders it. Fix: send ``message.content`` untouched (no ``strip()``),
-        map each role by a table, keep the order.
+        The probe's messages carry spaces, CRLF and newlines at their ends, a tab,
+        non-ASCII text and characters a normalisation would change; each must appear in a
+        request body as it is (or exactly as the model's own chat template renders it, for
+        a plugin that renders the prompt). Where the body keeps roles (a ``role`` /
+        ``author`` next to the text, up to three objects up), each must be the message's
+        role or a name APIs use for it (``model`` for ``assistant``...), holding that
+        message alone (a system message may be folded into the first user turn, or sit
+        under a ``system``-named key). Messages in one array, or one string, keep the
+        caller's order. A body without roles must hold the chat as the model's tokenizer
+        renders it. Fix: send ``message.content`` untouched (no ``strip()``, no
+        normalisation), map each role by a table, keep the order.
         """
         tag = uuid.uuid4().hex[:10]
         problems: list[str] = []
@@ -313,26 +179,12 @@ class WireChecks(ModelSubject):
             if absent:
                 problems.append(absent)
             elif exchange.operation.endswith("embed"):
-                problems += self._texts_arrive(exchange, list(self._probe_embed(tag).texts))
+                problems += _in_order(exchange, list(self._probe_embed(tag).texts), "texts")
             else:
                 problems += self._messages_arrive(byom_model, exchange, self._probe_request(byom_model, tag))
         assert not problems, f"{plugin_label(byom_model)} changed what the caller sent: " + "; ".join(problems[:4])
 
-    def _texts_arrive(self, exchange: _Exchange, texts: Sequence[str], *, what: str = "texts") -> list[str]:
-        problems = []
-        last = (-1, -1, -1)
-        for index, text in enumerate(texts):
-            if not exchange.find(text):
-                problems.append(f"{exchange.operation}: {what}[{index}] {text!r} {_near_miss(exchange, text)}")
-                continue
-            place = exchange.position_after(text, last)
-            if place is None:
-                problems.append(f"{exchange.operation}: {what}[{index}] {text!r} arrived out of order")
-            else:
-                last = place
-        return problems
-
-    def _messages_arrive(self, model: Provider, exchange: _Exchange, request: GenerateRequest) -> list[str]:
+    def _messages_arrive(self, model: Provider, exchange: Exchange, request: GenerateRequest) -> list[str]:
         messages = request.as_messages()
         try:
             rendered = self.prompt_text(model, request)
@@ -341,42 +193,52 @@ class WireChecks(ModelSubject):
         # What the model itself reads for each message: its content, unless the model's
         # own chat template trims it (then the trimmed text is what a renderer sends).
         wanted = [_as_rendered(m.content, rendered) for m in messages]
-        turns = [(i, w) for i, (m, w) in enumerate(zip(messages, wanted, strict=True)) if m.role != "system"]
-        problems = self._texts_arrive(exchange, [w for _, w in turns], what="turns")
+        problems = _in_order(exchange, wanted, "messages")
+        system = next((w for m, w in zip(messages, wanted, strict=True) if m.role == "system"), None)
         roles_seen = False
-        for message, text in zip(messages, wanted, strict=True):
+        for index, (message, text) in enumerate(zip(messages, wanted, strict=True)):
             found = exchange.find(text)
             if not found:
-                if message.role == "system":
-                    problems.append(f"{exchange.operation}: the system message {text!r} {_near_miss(exchange, text)}")
-                continue
+                continue  # reported by _in_order
             holder = found[0]
             role = holder.role
             roles_seen = roles_seen or role is not None
             if role is None:
                 continue
-            if role not in ROLE_NAMES.get(message.role, frozenset({message.role})) and not (
-                message.role == "system" and holder.under_system_key
-            ):
+            alone = holder.value.strip() == text.strip()
+            if system is not None and message.role != "system" and system in holder.value:
+                alone = holder.value.replace(system, "", 1).strip() == text.strip()  # system folded in
+            if message.role == "system" and (holder.under_system_key or (role in ROLE_NAMES["user"] and not alone)):
+                continue  # kept apart, or folded into the first user turn
+            if role not in ROLE_NAMES.get(message.role, frozenset({message.role})):
                 problems.append(f"{exchange.operation}: the {message.role} message {text!r} arrived as role {role!r}")
+            elif not alone:
+                problems.append(
+                    f"{exchange.operation}: messages[{index}] ({message.role}) arrived with other text in it: "
+                    f"{holder.value[:120]!r}"
+                )
         if not roles_seen and len(messages) > 1:
             problems += self._rendered_chat_arrives(model, exchange, messages)
         return problems
 
-    def _rendered_chat_arrives(self, model: Provider, exchange: _Exchange, messages: Sequence[Message]) -> list[str]:
+    def _rendered_chat_arrives(self, model: Provider, exchange: Exchange, messages: Sequence[Message]) -> list[str]:
         tokenizer = self.tokenizer_for(model)
         if tokenizer is None:
             return []
         try:
-            chat = tokenizer.apply_chat_template(messages, add_generation_prompt=False)
+            # What every renderer sends: the part both renderings share (a template may end
+            # the chat with an EOS when no generation prompt follows).
+            with_prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True)
+            without = tokenizer.apply_chat_template(messages, add_generation_prompt=False)
         except Exception:  # noqa: BLE001 - no chat template: nothing to compare the roles with.
             return []
+        chat = _common_prefix(with_prompt, without)
         # A renderer may leave the BOS (or another leading special token) to the server.
         for token in sorted(tokenizer.special_tokens, key=len, reverse=True):
             if token and chat.startswith(token):
                 chat = chat[len(token) :]
                 break
-        if exchange.find(chat):
+        if not chat.strip() or exchange.find(chat):
             return []
         return [
             f"{exchange.operation}: the body names no roles and does not hold the chat as the model's "
@@ -386,46 +248,58 @@ class WireChecks(ModelSubject):
     @check("wire.parameters")
     def test_wire_parameters(self, byom_model: Provider) -> None:
         """``max_tokens``, ``temperature``, ``top_p`` (and ``seed`` when declared) reach the
-        endpoint on every generating operation.
+        endpoint on every generating operation — ``temperature=0`` too.
 
-        The probe asks for values no API uses as its default; each must appear in the
-        request body (as a number or a numeric string, under whatever name the API uses). A
-        dropped ``temperature`` makes every call greedy (or sampled) whatever the caller
-        asked. Fix: map every parameter the caller set, on unary and streaming paths alike.
+        The probe asks for values no API uses as its default, then for ``temperature=0``;
+        each must appear in the request (as a number or a numeric string, under whatever
+        name the API uses; a form, a query string or a text body count). A dropped
+        ``temperature`` makes every call greedy (or sampled) whatever the caller asked;
+        ``if request.temperature:`` drops the greedy 0. Fix: map every parameter the caller
+        set (``is not None``), on unary and streaming paths alike.
         """
         require_capability(byom_model, "generate", any_of=("generate", "chat"))
+        problems = []
         request = self._probe_request(byom_model, "params")
         wanted = {"max_tokens": request.max_tokens, "temperature": request.temperature, "top_p": request.top_p}
         if request.seed is not None:
             wanted["seed"] = request.seed
-        problems = []
         for exchange in self._exchanges(byom_model, uuid.uuid4().hex[:10], embed=False):
             absent = exchange.missing()
             if absent:
                 problems.append(absent)
                 continue
+            sent = [*exchange.bodies, *exchange.queries]
             missing = [
                 f"{name}={value}"
                 for name, value in wanted.items()
-                if value is not None and not any(_has_number(body, value) for body in exchange.bodies)
+                if value is not None and not any(has_number(body, value) for body in sent)
             ]
             if missing:
                 problems.append(f"{exchange.operation}: {', '.join(missing)} not in the request")
+        # Greedy: temperature 0, or the container's switch for it (TGI refuses a 0 and takes
+        # do_sample=false).
+        for exchange in self._exchanges(byom_model, uuid.uuid4().hex[:10], embed=False, temperature=0.0):
+            sent = [*exchange.bodies, *exchange.queries]
+            if exchange.bodies and not any(has_number(body, 0.0) or greedy_switch(body) for body in sent):
+                problems.append(f"{exchange.operation}: temperature=0 (greedy) not in the request")
         assert not problems, f"{plugin_label(byom_model)} dropped sampling parameters: " + "; ".join(problems[:4])
 
     @check("wire.extra")
     def test_wire_extra(self, byom_model: Provider) -> None:
-        """The caller's ``extra`` reaches the endpoint, nested values intact, on every
-        operation (unless the provider refuses unknown keys with ``BadRequest``).
+        """The caller's ``extra`` reaches the endpoint, nested values intact, in the same
+        place on every operation (unless the provider refuses unknown keys with
+        ``BadRequest``).
 
         ``extra`` is how a caller reaches what the contract has no field for (a container's
         own option); each of ``request_extra``'s top-level keys must appear in a request
-        body with its whole value. Fix: merge ``extra`` into the body on every path (the
-        stream and embed payloads too).
+        with its whole value — merged where the API reads options, not sent as a literal
+        ``extra`` object, and at the same place on unary, streaming and async paths. Fix:
+        merge ``extra`` into the body on every path (the stream and embed payloads too).
         """
         if not self.request_extra:
             pytest.skip(f"{type(self).__name__}.request_extra is empty")
         problems = []
+        places: dict[str, dict[str, tuple[str | int, ...]]] = {}
         for exchange in self._exchanges(byom_model, uuid.uuid4().hex[:10]):
             if exchange.extra_refused:
                 continue
@@ -433,23 +307,35 @@ class WireChecks(ModelSubject):
             if absent:
                 problems.append(absent)
                 continue
-            missing = [
-                key
-                for key, value in self.request_extra.items()
-                if not any(_has_entry(body, key, _plain(value)) for body in exchange.bodies)
-            ]
-            if missing:
-                problems.append(f"{exchange.operation}: extra {missing} not in the request")
+            sent = [*exchange.bodies, *exchange.queries]
+            for key, value in self.request_extra.items():
+                found = [path for body in sent for path in paths_of(body, key, _plain(value))]
+                if not found:
+                    problems.append(f"{exchange.operation}: extra[{key!r}] not in the request")
+                elif all(path and path[-1] == "extra" for path in found):
+                    problems.append(f"{exchange.operation}: extra[{key!r}] sent inside a literal 'extra' object")
+                else:
+                    # Where it sits beside the content (a Vertex predict instance and a raw
+                    # body are two envelopes around the same request).
+                    kind = "embed" if exchange.operation.endswith("embed") else "generate"
+                    content = exchange.find(exchange.tag)
+                    anchor = content[0].path if content else ()
+                    places.setdefault(f"{kind}:{key}", {})[exchange.operation] = beside(found[0], anchor)
+        for where in places.values():
+            if not same_place(list(where.values())):
+                spread = ", ".join(f"{op}: {'.'.join(map(str, path)) or '<top>'}" for op, path in where.items())
+                problems.append(f"extra sent at different places ({spread})")
         assert not problems, f"{plugin_label(byom_model)} dropped the caller's extra: " + "; ".join(problems[:4])
 
     @check("wire.metadata")
     def test_wire_metadata(self, byom_model: Provider) -> None:
         """The caller's identity — ``metadata.tenant``, ``user``, ``conversation_id`` and
-        ``tags`` — never appears in a request body.
+        ``tags`` — never appears in a request: its body, its URL or (when read off the
+        socket) its headers.
 
         Metadata is for the trust layer and the audit record; it must not leave the
-        boundary inside the prompt's body (``request_id``, a correlation id, may travel).
-        Fix: build the body from the request's content and sampling fields only.
+        boundary with the prompt (``request_id``, a correlation id, may travel). Fix: build
+        the request from the request's content and sampling fields only.
         """
         tag = uuid.uuid4().hex[:10]
         metadata = self._metadata(tag)
@@ -457,11 +343,40 @@ class WireChecks(ModelSubject):
         secrets += list(metadata.tags.values())
         problems = []
         for exchange in self._exchanges(byom_model, tag):
+            if not exchange.received:
+                problems.append(f"{exchange.operation}: no request received")
             for text in exchange.seen:
                 leaked = [s.rsplit("-", 1)[0].removeprefix("byom-wire-") for s in secrets if s in text]
                 if leaked:
                     problems.append(f"{exchange.operation}: {', '.join(leaked)} in a request")
         assert not problems, f"{plugin_label(byom_model)} sent the caller's identity: " + "; ".join(problems[:4])
+
+
+def _in_order(exchange: Exchange, texts: Sequence[str], what: str) -> list[str]:
+    """Each text arrives verbatim; no two arrive in the opposite order where order means
+    something (one array, one string, two requests)."""
+    problems = []
+    first: list[tuple[int, Any, int] | None] = []
+    for index, text in enumerate(texts):
+        places = exchange.places(text)
+        if not places:
+            problems.append(f"{exchange.operation}: {what}[{index}] {text!r} {exchange.near_miss(text)}")
+        first.append(places[0] if places else None)
+    for i, a in enumerate(first):
+        for j in range(i + 1, len(first)):
+            b = first[j]
+            if a is not None and b is not None and order(a, b) == 1:
+                problems.append(f"{exchange.operation}: {what}[{j}] arrived before {what}[{i}]")
+    return problems
+
+
+def _common_prefix(a: str, b: str) -> str:
+    size = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        size += 1
+    return a[:size]
 
 
 def _same(value: Any, *_: Any) -> Any:
@@ -478,13 +393,3 @@ def _as_rendered(content: str, rendered: str) -> str:
     if content in rendered or content.strip() not in rendered:
         return content
     return content.strip()
-
-
-def _near_miss(exchange: _Exchange, text: str) -> str:
-    """Why ``text`` was not found, when a near form of it was."""
-    if text.strip() != text and exchange.find(text.strip()):
-        return "arrived with the whitespace at its ends changed"
-    folded = " ".join(text.split()).casefold()
-    if any(folded in " ".join(t.value.split()).casefold() for texts in exchange.texts for t in texts):
-        return "arrived with its whitespace or case changed"
-    return "is not in the request"

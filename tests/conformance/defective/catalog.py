@@ -287,6 +287,12 @@ DEFECTS: tuple[Defect, ...] = (
     Defect(wire.TemperatureNeverSent, HTTPSuite, "wire.parameters"),
     Defect(wire.StreamDropsTopP, HTTPSuite, "wire.parameters"),
     Defect(wire.WarmsUpEachCall, HTTPSuite, "wire.one_request"),
+    Defect(wire.ZeroTemperatureDropped, HTTPSuite, "wire.parameters"),
+    Defect(wire.SystemSentLast, HTTPSuite, "wire.messages"),
+    Defect(wire.AppendsToLastTurn, HTTPSuite, "wire.messages"),
+    Defect(wire.NormalisesNFKC, HTTPSuite, "wire.messages"),
+    Defect(wire.StreamExtraUnderParameters, HTTPSuite, "wire.extra"),
+    Defect(wire.TenantInQueryString, HTTPSuite, "wire.metadata"),
     # blocking forever: the per-check time limit fails them (with the stuck stack)
     Defect(blocking.GenerateRetakesItsLock, HTTPSuite, "generate.response", check_timeout=2.0),
     Defect(blocking.StreamWaitsForever, HTTPSuite, "stream.events", check_timeout=2.0),

@@ -5,26 +5,33 @@ caller's identity copied into the body, a call sent twice."""
 
 from __future__ import annotations
 
+import time
 import unicodedata
 from typing import Any
 
 from byom_sdk import EmbedRequest, EmbedResponse, GenerateRequest, GenerateResponse
 
 from ._boto import EchoBotoProvider
-from ._http import EchoHTTPProvider
+from ._http import EchoHTTPProvider, error_for, mapped
 
 __all__ = [
+    "AppendsToLastTurn",
     "AssistantSentAsUser",
     "BotoForwardsTenant",
     "DecomposesAccents",
     "EmbedDropsExtra",
     "EmbedStripsTexts",
     "ForwardsCallerAsUser",
+    "NormalisesNFKC",
     "StreamDropsExtra",
     "StreamDropsTopP",
+    "StreamExtraUnderParameters",
     "StripsMessageWhitespace",
+    "SystemSentLast",
     "TemperatureNeverSent",
+    "TenantInQueryString",
     "WarmsUpEachCall",
+    "ZeroTemperatureDropped",
 ]
 
 
@@ -140,3 +147,70 @@ class BotoForwardsTenant(EchoBotoProvider):
         if request.metadata.tenant:
             body["tenant"] = request.metadata.tenant
         return body
+
+
+class ZeroTemperatureDropped(EchoHTTPProvider):
+    """``if request.temperature:`` — a greedy 0 is never sent, so the server samples."""
+
+    def payload(self, request: GenerateRequest, *, stream: bool) -> dict[str, Any]:
+        body = super().payload(request, stream=stream)
+        if not request.temperature:
+            body.pop("temperature", None)
+        return body
+
+
+class SystemSentLast(EchoHTTPProvider):
+    """Appends the system message after the conversation "so it is fresh in context"."""
+
+    def payload(self, request: GenerateRequest, *, stream: bool) -> dict[str, Any]:
+        body = super().payload(request, stream=stream)
+        if "messages" in body:
+            body["messages"] = sorted(body["messages"], key=lambda m: m["role"] == "system")
+        return body
+
+
+class AppendsToLastTurn(EchoHTTPProvider):
+    """Adds an instruction of its own to the caller's last message."""
+
+    def payload(self, request: GenerateRequest, *, stream: bool) -> dict[str, Any]:
+        body = super().payload(request, stream=stream)
+        if body.get("messages"):
+            last = body["messages"][-1]
+            body["messages"][-1] = {**last, "content": last["content"] + "\nAlways answer in English."}
+        return body
+
+
+class NormalisesNFKC(EchoHTTPProvider):
+    """Runs the prompt through NFKC "to sanitise it": ligatures and full-width digits change."""
+
+    def payload(self, request: GenerateRequest, *, stream: bool) -> dict[str, Any]:
+        return _messages(
+            super().payload(request, stream=stream),
+            lambda m: {**m, "content": unicodedata.normalize("NFKC", m["content"])},
+        )
+
+
+class StreamExtraUnderParameters(EchoHTTPProvider):
+    """The streaming path nests ``extra`` under ``parameters``; the unary one merges it at
+    the top: one of the two places is wrong for the server."""
+
+    def payload(self, request: GenerateRequest, *, stream: bool) -> dict[str, Any]:
+        if not stream:
+            return super().payload(request, stream=stream)
+        body = super().payload(request.model_copy(update={"extra": {}}), stream=stream)
+        body["parameters"] = dict(request.extra)
+        return body
+
+
+class TenantInQueryString(EchoHTTPProvider):
+    """Sends ``metadata.tenant`` as a query parameter for the gateway's routing."""
+
+    def handle_generate(self, request: GenerateRequest) -> GenerateResponse:
+        started = time.perf_counter()
+        params = {"tenant": request.metadata.tenant} if request.metadata.tenant else {}
+        body = self.payload(request, stream=False)
+        with mapped():
+            response = self._client.post("/generate", json=body, params=params, timeout=self.read_timeout(request))
+        if response.status_code >= 400:
+            raise error_for(response)
+        return self.response(response.json(), started)
