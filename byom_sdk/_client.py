@@ -13,9 +13,10 @@ everything but the span, so its outcome is the one the caller sees.
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import threading
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Hashable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
@@ -24,13 +25,14 @@ from pydantic import ValidationError
 
 from ._config import ModelEntry, describe_validation_error, load_config_file, parse_model_entry
 from ._errors import ByomError, ConfigError, PluginError
-from ._executors import DEFAULT_MAX_CONCURRENCY, Executors
+from ._executors import DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_CONCURRENCY, Executors
 from ._facade import ManagedModel
 from ._middleware import Middleware
 from ._pipeline import Pipeline
 from ._plugins import Registry, get_registry
 from ._provider import Provider
 from ._retry import RetryPolicy
+from ._streams import AsyncStream, SyncStream
 from ._structured_step import StructuredStep
 from ._tokens import TokenizerMiddleware
 
@@ -368,23 +370,51 @@ class Client:
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    def close(self) -> None:
-        """Close every model this client built, the trust runtime and the executors."""
+    def close(self, *, timeout: float = DEFAULT_CLOSE_TIMEOUT) -> None:
+        """Close every model this client built, the trust runtime and the executors.
+
+        New calls are refused from now on; calls in flight on other threads (and async
+        calls on other threads' loops) get up to ``timeout`` seconds to finish, so their
+        answers reach their callers and their outcomes are audited. Streams left open
+        between two reads are then ended as cancelled (a later read raises). A call still
+        running after ``timeout`` fails closed once the audit is gone (``AuditError``).
+        """
         if self._closed:
             return
         self._closed = True
+        in_flight = self.executors.in_flight
+        skip: set[Hashable] = {threading.get_ident()}  # calls of this thread cannot progress now
+        try:
+            skip.add(asyncio.get_running_loop())  # ... nor async calls on its loop
+        except RuntimeError:
+            pass
+        in_flight.drain(timeout, skip=skip)
+        for stream in list(in_flight.streams):
+            if isinstance(stream, SyncStream):
+                stream._close_for_client()
         for model in reversed(self._built.values()):  # a route before the targets it uses
             model.close()
         if self._trust is not None:
             self._trust.close()
         self.executors.shutdown(wait=True)
 
-    async def aclose(self) -> None:
-        """Async twin of :meth:`close`: providers close their loop-bound clients (gRPC
-        channels) on the running loop."""
+    async def aclose(self, *, timeout: float = DEFAULT_CLOSE_TIMEOUT) -> None:
+        """Async twin of :meth:`close`: waits for calls in flight without blocking the loop
+        (its own tasks' calls included), ends the streams left open on this loop and the
+        sync ones, and providers close their loop-bound clients (gRPC channels) on it."""
         if self._closed:
             return
         self._closed = True
+        in_flight = self.executors.in_flight
+        if timeout > 0:
+            await asyncio.to_thread(in_flight.drain, timeout)
+        else:
+            in_flight.drain(0)
+        for stream in list(in_flight.streams):
+            if isinstance(stream, AsyncStream):
+                await stream._close_for_client()
+            elif isinstance(stream, SyncStream):
+                await asyncio.to_thread(stream._close_for_client)
         for model in reversed(self._built.values()):  # a route before the targets it uses
             await model.aclose()
         if self._trust is not None:

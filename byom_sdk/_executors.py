@@ -24,15 +24,65 @@ ideal rate (see bench/async_concurrency.py, which prints the ratio).
 from __future__ import annotations
 
 import threading
+import weakref
+from collections.abc import Collection, Hashable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-__all__ = ["DEFAULT_MAX_CONCURRENCY", "Executors", "shared_executors"]
+__all__ = ["DEFAULT_CLOSE_TIMEOUT", "DEFAULT_MAX_CONCURRENCY", "CallTracker", "Executors", "shared_executors"]
+
+#: seconds ``Client.close()`` waits for calls in flight before closing under them.
+DEFAULT_CLOSE_TIMEOUT = 30.0
 
 DEFAULT_MAX_CONCURRENCY = 64
 
 
+class CallTracker:
+    """The calls in flight on one Client, so that closing it lets them finish first.
+
+    Each call (and each step of a stream) is entered under its owner — the calling thread,
+    or the event loop of an async caller. Closing refuses new calls, waits for the ones in
+    flight (except those of owners that cannot progress while the closer waits: its own
+    thread and loop), then closes the streams left open between two reads: their outcome
+    is recorded as cancelled while the audit is still open.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition(threading.Lock())
+        self._owners: dict[Hashable, int] = {}
+        self.closing = False
+        #: streams started and not yet ended (their drivers register themselves).
+        self.streams: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    def enter(self, owner: Hashable, what: str) -> None:
+        """Count a call of ``owner``; refused once closing began (``what`` names the model)."""
+        with self._changed:
+            if self.closing:
+                from ._errors import ByomError
+
+                raise ByomError(f"model '{what}' is closed (its Client was closed)")
+            self._owners[owner] = self._owners.get(owner, 0) + 1
+
+    def leave(self, owner: Hashable) -> None:
+        with self._changed:
+            left = self._owners[owner] - 1
+            if left:
+                self._owners[owner] = left
+            else:
+                del self._owners[owner]
+                self._changed.notify_all()
+
+    def drain(self, timeout: float, *, skip: Collection[Hashable] = ()) -> bool:
+        """Refuse new calls, then wait up to ``timeout`` seconds for the calls in flight of
+        every owner but ``skip``; True when none is left."""
+        with self._changed:
+            self.closing = True
+            return self._changed.wait_for(lambda: all(owner in skip for owner in self._owners), timeout)
+
+
 class Executors:
-    """The ``calls`` and ``io`` thread pools of one Client (created on first use).
+    """The ``calls`` and ``io`` thread pools of one Client (created on first use), and the
+    calls in flight on it (:class:`CallTracker`).
 
     :param max_concurrency: threads for provider calls; async calls beyond it wait.
     :param name: thread-name prefix (threads are named ``{name}-call_N`` / ``{name}-io_N``).
@@ -47,6 +97,7 @@ class Executors:
         self._calls: ThreadPoolExecutor | None = None
         self._io: ThreadPoolExecutor | None = None
         self._closed = False
+        self.in_flight = CallTracker()
 
     @property
     def calls(self) -> ThreadPoolExecutor:

@@ -10,6 +10,8 @@ holds no call logic of its own.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -63,6 +65,7 @@ class ManagedModel:
         self.pipeline = pipeline
         self._tokenizer = tokenizer
         self._runner = Runner(provider, pipeline.executors, wrap_foreign=pipeline.wrap_foreign)
+        self._in_flight = pipeline.executors.in_flight
         self._closed = False
 
     @classmethod
@@ -228,13 +231,23 @@ class ManagedModel:
         :raises BadRequest: invalid input, naming the field.
         :raises SchemaError: the answer does not follow ``response_format`` or the tools.
         """
-        return self._runner.run(self._generate_of(input, params))
+        in_flight, owner = self._in_flight, threading.get_ident()
+        in_flight.enter(owner, self.alias)
+        try:
+            return self._runner.run(self._generate_of(input, params))
+        finally:
+            in_flight.leave(owner)
 
     async def agenerate(
         self, input: MessageInput | GenerateRequest, /, **params: Unpack[GenerateParams]
     ) -> GenerateResponse:
         """Async twin of :meth:`generate`; never blocks the event loop."""
-        return await self._runner.arun(self._generate_of(input, params))
+        in_flight, owner = self._in_flight, asyncio.get_running_loop()
+        in_flight.enter(owner, self.alias)
+        try:
+            return await self._runner.arun(self._generate_of(input, params))
+        finally:
+            in_flight.leave(owner)
 
     def stream(self, input: MessageInput | GenerateRequest, /, **params: Unpack[GenerateParams]) -> SyncStream:
         """Stream typed events — text deltas, tool calls, usage, then one finish event.
@@ -243,11 +256,11 @@ class ManagedModel:
         (or use ``with``) to stop early. With ``response_format``, the whole text is
         validated at the end (``SchemaError`` instead of the finish event).
         """
-        return SyncStream(self._runner, self._stream_of(input, params))
+        return SyncStream(self._runner, self._stream_of(input, params), self.alias)
 
     def astream(self, input: MessageInput | GenerateRequest, /, **params: Unpack[GenerateParams]) -> AsyncStream:
         """Async twin of :meth:`stream` (``async for``; ``await stream.aclose()`` to stop)."""
-        return AsyncStream(self._runner, self._stream_of(input, params))
+        return AsyncStream(self._runner, self._stream_of(input, params), self.alias)
 
     def embed(
         self,
@@ -260,7 +273,12 @@ class ManagedModel:
     ) -> EmbedResponse:
         """Embed one text or a list of texts; one vector per text, in order."""
         request = build_embed_request(texts, normalize=normalize, metadata=metadata, extra=extra)
-        return self._runner.run(self._embed_of(request))
+        in_flight, owner = self._in_flight, threading.get_ident()
+        in_flight.enter(owner, self.alias)
+        try:
+            return self._runner.run(self._embed_of(request))
+        finally:
+            in_flight.leave(owner)
 
     async def aembed(
         self,
@@ -273,7 +291,12 @@ class ManagedModel:
     ) -> EmbedResponse:
         """Async twin of :meth:`embed`."""
         request = build_embed_request(texts, normalize=normalize, metadata=metadata, extra=extra)
-        return await self._runner.arun(self._embed_of(request))
+        in_flight, owner = self._in_flight, asyncio.get_running_loop()
+        in_flight.enter(owner, self.alias)
+        try:
+            return await self._runner.arun(self._embed_of(request))
+        finally:
+            in_flight.leave(owner)
 
     def close(self) -> None:
         """Close the provider; later calls raise ``ByomError`` ("model is closed")."""

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
 from typing import Any
 
 from typing_extensions import Self
 
+from ._errors import ByomError
 from ._pipeline import StreamCancelled
 from ._runner import CANCELLED, ERROR, NEXT, RETURNED, VALUE, Effect, Emit, NotSent, Plan, Runner
 from ._types import StreamEvent
@@ -31,21 +33,34 @@ MakePlan = Callable[[bool], Plan[Any]]
 
 
 class _Driver:
-    """State shared by both drivers: the plan (started lazily) and how it ended."""
+    """State shared by both drivers: the plan (started lazily) and how it ended.
 
-    __slots__ = ("__weakref__", "_done", "_make_plan", "_plan", "_runner")
+    A started stream is registered with its Client's :class:`CallTracker`, and each read
+    is a call in flight: closing the Client waits for a read in progress, then ends the
+    streams left open between two reads (recorded as cancelled); a later read raises.
+    """
 
-    def __init__(self, runner: Runner, make_plan: MakePlan) -> None:
+    __slots__ = ("__weakref__", "_alias", "_closed_by_client", "_done", "_make_plan", "_plan", "_runner")
+
+    def __init__(self, runner: Runner, make_plan: MakePlan, alias: str = "stream") -> None:
         self._runner = runner
         self._make_plan = make_plan
+        self._alias = alias
         self._plan: Plan[None] | None = None
         self._done = False
+        self._closed_by_client = False
 
     def _start(self) -> Plan[None]:
         plan = self._plan
         if plan is None:
             plan = self._plan = self._make_plan(False)
+            self._runner.executors.in_flight.streams.add(self)
         return plan
+
+    def _check_done(self) -> bool:
+        if self._closed_by_client:
+            raise ByomError(f"model '{self._alias}' is closed (its Client was closed while the stream was open)")
+        return self._done
 
     def _never_started(self) -> None:
         """A stream dropped before its first read still counts as a call: its steps are
@@ -90,14 +105,31 @@ def _throw_cancel(plan: Plan[None], first: BaseException | None = None) -> Plan[
 class SyncStream(_Driver, Iterator[StreamEvent]):
     """Iterate for events; ``close()`` (or leave the ``with`` block) to stop early."""
 
-    __slots__ = ()
+    __slots__ = ("_lock",)
+
+    def __init__(self, runner: Runner, make_plan: MakePlan, alias: str = "stream") -> None:
+        super().__init__(runner, make_plan, alias)
+        # Held by each read and by close(): the Client's close may end a stream left open
+        # by another thread, never while that thread reads it.
+        self._lock = threading.Lock()
 
     def __iter__(self) -> Self:
         return self
 
     def __next__(self) -> StreamEvent:
-        if self._done:
+        if self._check_done():
             raise StopIteration
+        in_flight, owner = self._runner.executors.in_flight, threading.get_ident()
+        in_flight.enter(owner, self._alias)
+        try:
+            with self._lock:
+                if self._check_done():
+                    raise StopIteration
+                return self._next()
+        finally:
+            in_flight.leave(owner)
+
+    def _next(self) -> StreamEvent:
         plan = self._start()
         runner = self._runner
         value: Any = None
@@ -122,6 +154,21 @@ class SyncStream(_Driver, Iterator[StreamEvent]):
 
     def close(self) -> None:
         """Stop reading: the provider's stream is closed and the call recorded as cancelled."""
+        with self._lock:
+            self._close()
+
+    def _close_for_client(self) -> None:
+        """End a stream its consumer left open, as its Client closes (skipped while a read
+        that outlived the Client's wait still holds it)."""
+        if self._lock.acquire(blocking=False):
+            try:
+                if not self._done:
+                    self._close()
+                    self._closed_by_client = True
+            finally:
+                self._lock.release()
+
+    def _close(self) -> None:
         if self._done:
             return
         if self._plan is None:
@@ -145,14 +192,27 @@ class SyncStream(_Driver, Iterator[StreamEvent]):
 class AsyncStream(_Driver, AsyncIterator[StreamEvent]):
     """``async for`` events; ``await aclose()`` (or leave ``async with``) to stop early."""
 
-    __slots__ = ()
+    __slots__ = ("_loop",)
+
+    def __init__(self, runner: Runner, make_plan: MakePlan, alias: str = "stream") -> None:
+        super().__init__(runner, make_plan, alias)
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def __aiter__(self) -> Self:
         return self
 
     async def __anext__(self) -> StreamEvent:
-        if self._done:
+        if self._check_done():
             raise StopAsyncIteration
+        in_flight, owner = self._runner.executors.in_flight, asyncio.get_running_loop()
+        in_flight.enter(owner, self._alias)
+        try:
+            self._loop = owner
+            return await self._next()
+        finally:
+            in_flight.leave(owner)
+
+    async def _next(self) -> StreamEvent:
         plan = self._start()
         runner = self._runner
         value: Any = None
@@ -214,6 +274,13 @@ class AsyncStream(_Driver, AsyncIterator[StreamEvent]):
             await self._runner.arun(_throw_cancel(plan, first), cancelling=True)
         except (StreamCancelled, NotSent):
             pass
+
+    async def _close_for_client(self) -> None:
+        """End a stream its consumer left open between two reads on this loop, as its
+        Client closes (the Client waited for the reads in progress)."""
+        if not self._done and self._loop is asyncio.get_running_loop():
+            await self.aclose()
+            self._closed_by_client = True
 
     async def aclose(self) -> None:
         """Stop reading: the provider's stream is closed and the call recorded as cancelled."""

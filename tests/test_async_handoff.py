@@ -509,7 +509,7 @@ def test_steps_end_when_the_client_closes_during_a_retry_backoff(registry):
     async def close_mid_call() -> BaseException | None:
         task = asyncio.create_task(client.model("m").agenerate("hello"))
         await asyncio.sleep(0.1)
-        await client.aclose()
+        await client.aclose(timeout=0)  # close under the call, not after it
         try:
             await task
         except BaseException as exc:
