@@ -45,6 +45,15 @@ TEXT: dict[str, _T] = {
         "US_SSN": ("SSN: {v}", "My social security number is {v}."),
         "IP_ADDRESS": ("The login came from {v}.", "Server {v} is unreachable.", "Blocked IP {v} twice."),
         "UK_NINO": ("National Insurance number: {v}", "NINO {v}"),
+        "IN_AADHAAR": ("Aadhaar: {v}", "My Aadhaar number is {v}."),
+        "IN_PAN": ("PAN: {v}", "PAN card {v}"),
+        "BR_CPF": ("CPF: {v}", "Brazilian taxpayer id (CPF) {v}"),
+        "BR_CNPJ": ("CNPJ: {v}", "Company CNPJ {v}"),
+        "CA_SIN": ("SIN: {v}", "Social Insurance Number {v}"),
+        "AU_TFN": ("TFN: {v}", "Tax file number {v}"),
+        "AU_MEDICARE": ("Medicare card: {v}", "Medicare no. {v}"),
+        "PL_PESEL": ("PESEL: {v}", "PESEL number {v}"),
+        "SE_PERSONNUMMER": ("Personnummer: {v}", "personnummer {v}"),
         "greet": ("Hi", "Hello", "Dear"), "bye": ("Thanks", "Best regards", "Cheers"),
         "subject": ("Refund request", "Cannot log in", "Invoice question", "Account update", "Delivery problem"),
         "filler": ("I have been waiting for an answer since last week.", "The problem started after the update.",
@@ -129,6 +138,7 @@ TEXT: dict[str, _T] = {
         "PHONE": ("Telefoon: {v}", "Mobiel: {v}", "Bel mij op {v}.", "Tel.: {v}", "U kunt mij bereiken op {v}."),
         "EMAIL": ("E-mail: {v}", "Mail naar {v}.", "Contact: {v}"),
         "CREDIT_CARD": ("Creditcard: {v}", "De kaart {v} is geweigerd."),
+        "NL_BSN": ("BSN: {v}", "Mijn burgerservicenummer is {v}."),
         "IBAN": ("IBAN: {v}", "Graag terugstorten op rekening {v}."),
         "IP_ADDRESS": ("Inlog vanaf {v} geblokkeerd.", "Server {v} reageert niet."),
         "greet": ("Hallo", "Beste", "Geachte heer, mevrouw"), "bye": ("Groeten", "Met vriendelijke groet"),
@@ -236,7 +246,7 @@ class Maker:
             doc.tpl(self.pick("IBAN"), v.iban(rng), "IBAN")
         elif entity == "IP_ADDRESS":
             doc.tpl(self.pick("IP_ADDRESS"), v.ipv4(rng) if rng.random() < 0.6 else v.ipv6(rng), "IP_ADDRESS")
-        elif entity in ("US_SSN", "UK_NINO", "DE_TAX_ID", "FR_NIR", "ES_NIF", "ES_NIE", "IT_FISCAL_CODE"):
+        elif entity in _ID_MAKERS:
             templates = self.words.get(entity) or TEXT[_ID_LANG[entity]][entity]
             value = _ID_MAKERS[entity](rng)
             doc.tpl(rng.choice(templates), value, entity)
@@ -279,11 +289,33 @@ _ID_MAKERS: dict[str, Callable[[random.Random], str]] = {
     "ES_NIF": v.es_nif,
     "ES_NIE": v.es_nie,
     "IT_FISCAL_CODE": v.it_fiscal_code,
+    "IN_AADHAAR": v.in_aadhaar,
+    "IN_PAN": v.in_pan,
+    "BR_CPF": v.br_cpf,
+    "BR_CNPJ": v.br_cnpj,
+    "CA_SIN": v.ca_sin,
+    "AU_TFN": v.au_tfn,
+    "AU_MEDICARE": v.au_medicare,
+    "NL_BSN": v.nl_bsn,
+    "PL_PESEL": v.pl_pesel,
+    "SE_PERSONNUMMER": v.se_personnummer,
 }
+#: Identity numbers outside the corpus's six languages, written in English prose.
+_WORLD_IDS = (
+    "IN_AADHAAR",
+    "IN_PAN",
+    "BR_CPF",
+    "BR_CNPJ",
+    "CA_SIN",
+    "AU_TFN",
+    "AU_MEDICARE",
+    "PL_PESEL",
+    "SE_PERSONNUMMER",
+)
 _ID_LANG = {"US_SSN": "en", "UK_NINO": "en", "DE_TAX_ID": "de", "FR_NIR": "fr", "ES_NIF": "es", "ES_NIE": "es",
-            "IT_FISCAL_CODE": "it"}  # fmt: skip
-_LANG_IDS = {"en": ("US_SSN", "UK_NINO"), "de": ("DE_TAX_ID",), "fr": ("FR_NIR",), "es": ("ES_NIF", "ES_NIE"),
-             "it": ("IT_FISCAL_CODE",), "nl": ()}  # fmt: skip
+            "IT_FISCAL_CODE": "it", "NL_BSN": "nl", **dict.fromkeys(_WORLD_IDS, "en")}  # fmt: skip
+_LANG_IDS = {"en": ("US_SSN", "UK_NINO", *_WORLD_IDS), "de": ("DE_TAX_ID",), "fr": ("FR_NIR",),
+             "es": ("ES_NIF", "ES_NIE"), "it": ("IT_FISCAL_CODE",), "nl": ("NL_BSN",)}  # fmt: skip
 _PROSE_ENTITIES = ("PHONE", "PHONE", "PHONE", "EMAIL", "CREDIT_CARD", "IBAN", "IP_ADDRESS")
 
 from .genres import GENRE_BUILDERS  # noqa: E402  (the genres use Doc and Maker)

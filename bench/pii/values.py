@@ -462,6 +462,120 @@ def it_fiscal_code(rng: random.Random) -> str:
 # -- hard negatives ----------------------------------------------------------------------------
 
 
+# -- national ids beyond Europe (check digits computed here, not by the detector) -------
+
+
+def _complete(rng: random.Random, body: str, valid: object) -> str:
+    """``body`` and the check digit that makes ``valid`` true."""
+    for check in rng.sample(string.digits, 10):
+        if valid(body + check):  # type: ignore[operator]
+            return body + check
+    raise ValueError(body)
+
+
+def _verhoeff_ok(value: str) -> bool:
+    d = [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 2, 3, 4, 0, 6, 7, 8, 9, 5], [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
+         [3, 4, 0, 1, 2, 8, 9, 5, 6, 7], [4, 0, 1, 2, 3, 9, 5, 6, 7, 8], [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+         [6, 5, 9, 8, 7, 1, 0, 4, 3, 2], [7, 6, 5, 9, 8, 2, 1, 0, 4, 3], [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
+         [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]]  # fmt: skip
+    p = [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 5, 7, 6, 2, 8, 3, 0, 9, 4], [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
+         [8, 9, 1, 6, 0, 4, 3, 5, 2, 7], [9, 4, 5, 3, 1, 2, 7, 6, 0, 8], [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
+         [2, 7, 9, 3, 8, 0, 6, 4, 1, 5], [7, 0, 4, 6, 9, 1, 3, 2, 5, 8]]  # fmt: skip
+    c = 0
+    for i, ch in enumerate(reversed(value)):
+        c = d[c][p[i % 8][int(ch)]]
+    return c == 0
+
+
+def _luhn_ok(value: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(value)):
+        n = int(ch) * (2 if i % 2 else 1)
+        total += n - 9 if n > 9 else n
+    return total % 10 == 0
+
+
+def in_aadhaar(rng: random.Random) -> str:
+    value = _complete(rng, str(rng.randint(2, 9)) + digits(rng, 10), _verhoeff_ok)
+    return rng.choice([f"{value[:4]} {value[4:8]} {value[8:]}", f"{value[:4]}-{value[4:8]}-{value[8:]}", value])
+
+
+def in_pan(rng: random.Random) -> str:
+    letters = string.ascii_uppercase
+    kind = rng.choice("PPPPCFH")
+    return (
+        "".join(rng.choice(letters) for _ in range(3))
+        + kind
+        + rng.choice(letters)
+        + digits(rng, 4)
+        + rng.choice(letters)
+    )
+
+
+def _cpf_digit(body: str) -> str:
+    total = sum(int(ch) * (len(body) + 1 - i) for i, ch in enumerate(body))
+    return str(total * 10 % 11 % 10)
+
+
+def br_cpf(rng: random.Random) -> str:
+    body = digits(rng, 9)
+    body += _cpf_digit(body)
+    value = body + _cpf_digit(body)
+    return rng.choice([f"{value[:3]}.{value[3:6]}.{value[6:9]}-{value[9:]}", value])
+
+
+def br_cnpj(rng: random.Random) -> str:
+    value = digits(rng, 8) + "0001"
+    for weights in ((5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2), (6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2)):
+        remainder = sum(int(ch) * w for ch, w in zip(value, weights, strict=False)) % 11
+        value += str(0 if remainder < 2 else 11 - remainder)
+    return rng.choice([f"{value[:2]}.{value[2:5]}.{value[5:8]}/{value[8:12]}-{value[12:]}", value])
+
+
+def ca_sin(rng: random.Random) -> str:
+    value = _complete(rng, str(rng.choice("1234567")) + digits(rng, 7), _luhn_ok)
+    return rng.choice([f"{value[:3]} {value[3:6]} {value[6:]}", f"{value[:3]}-{value[3:6]}-{value[6:]}", value])
+
+
+def au_tfn(rng: random.Random) -> str:
+    weights = (1, 4, 3, 7, 5, 8, 6, 9, 10)
+    while True:
+        value = digits(rng, 9)
+        if sum(int(ch) * w for ch, w in zip(value, weights, strict=False)) % 11 == 0:
+            return rng.choice([f"{value[:3]} {value[3:6]} {value[6:]}", value])
+
+
+def au_medicare(rng: random.Random) -> str:
+    body = str(rng.randint(2, 6)) + digits(rng, 7)
+    check = sum(int(ch) * w for ch, w in zip(body, (1, 3, 7, 9, 1, 3, 7, 9), strict=True)) % 10
+    value = f"{body}{check}{rng.randint(1, 9)}"
+    return rng.choice([f"{value[:4]} {value[4:9]} {value[9]}", value])
+
+
+def nl_bsn(rng: random.Random) -> str:
+    while True:
+        body = str(rng.randint(1, 9)) + digits(rng, 7)
+        check = sum(int(ch) * w for ch, w in zip(body, (9, 8, 7, 6, 5, 4, 3, 2), strict=True)) % 11
+        if check < 10:
+            value = body + str(check)
+            return rng.choice([f"{value[:4]}.{value[4:6]}.{value[6:]}", value])
+
+
+def pl_pesel(rng: random.Random) -> str:
+    year = rng.randint(1940, 2015)
+    month = rng.randint(1, 12) + (20 if year >= 2000 else 0)
+    body = f"{year % 100:02d}{month:02d}{rng.randint(1, 28):02d}{digits(rng, 4)}"
+    check = (10 - sum(int(ch) * w for ch, w in zip(body, (1, 3, 7, 9, 1, 3, 7, 9, 1, 3), strict=True)) % 10) % 10
+    return body + str(check)
+
+
+def se_personnummer(rng: random.Random) -> str:
+    year = rng.randint(1940, 2015)
+    body = f"{year % 100:02d}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}{digits(rng, 3)}"
+    value = _complete(rng, body, _luhn_ok)
+    return rng.choice([f"{value[:6]}-{value[6:]}", f"{year // 100}{value[:6]}-{value[6:]}", value])
+
+
 def version_string(rng: random.Random) -> str:
     parts = [str(rng.randint(0, 12)), str(rng.randint(0, 30)), str(rng.randint(0, 99)), str(rng.randint(0, 255))]
     value = ".".join(parts[: rng.choice([3, 4, 4])])

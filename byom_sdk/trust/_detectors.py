@@ -97,6 +97,16 @@ BUILTIN_ENTITIES: tuple[str, ...] = (
     "ES_NIF",
     "ES_NIE",
     "IT_FISCAL_CODE",
+    "BR_CPF",
+    "BR_CNPJ",
+    "IN_AADHAAR",
+    "IN_PAN",
+    "CA_SIN",
+    "AU_TFN",
+    "AU_MEDICARE",
+    "NL_BSN",
+    "PL_PESEL",
+    "SE_PERSONNUMMER",
 )
 
 # Anchored on "@" (a literal the regex engine finds fast); the local part is then walked
@@ -199,7 +209,9 @@ def _compiled() -> _Compiled:
             iban=re.compile(_IBAN),
             # Not after a letter or digit ([^\W_]: what str.isalnum accepts); the lookbehind
             # after the first capital keeps the fast first-character scan.
-            capitals=re.compile(r"[A-Z](?<![^\W_][A-Z])[A-Z](?:(\d\d)|[A-Z]{4}[0-9LMNPQRSTUV]{2})"),
+            capitals=re.compile(
+                r"[A-Z](?<![^\W_][A-Z])[A-Z](?:(\d\d)|[A-Z]{4}[0-9LMNPQRSTUV]{2}|([A-Z][ABCFGHLJPT][A-Z]\d{4}[A-Z]))"
+            ),
             aws_secret=re.compile(_AWS_SECRET),
             aws_context=re.compile("aws|secret"),
             bearer=re.compile(_BEARER),
@@ -530,6 +542,16 @@ class BuiltinDetector:
         anchors = capitals.finditer(text) if data is None else capital_anchors(text, data, capitals)
         for anchor in anchors:
             start = anchor.start()
+            if anchor.group(2) is not None:
+                # India's PAN: AAA, the holder's kind (P a person, C a company...), the
+                # name's initial, four digits, a check letter (its algorithm unpublished).
+                end = anchor.end()
+                if end == len(text) or not text[end].isalnum():
+                    score = 0.6 if text[start + 3] == "P" else 0.45  # a person's, or a firm's
+                    if context("IN_PAN", start) >= 0:
+                        score = min(1.0, score + self._boost)
+                    found.append((start, end, "IN_PAN", score))
+                continue
             if anchor.group(1) is None:
                 match = rules.fiscal_code.match(text, start)
                 if match is not None:

@@ -77,6 +77,17 @@ DEFAULT_CONTEXT: Mapping[str, tuple[str, ...]] = {
     "ES_NIF": ("dni", "nif", "documento", "identidad"),
     "ES_NIE": ("nie", "extranjero", "dni", "nif"),
     "US_ITIN": (),
+    "BR_CPF": ("cpf", "cadastro de pessoa", "contribuinte"),
+    "BR_CNPJ": ("cnpj", "empresa"),
+    # Short labels end with a space or a colon: "sin" alone would take "since" and "single".
+    "IN_AADHAAR": ("aadhaar", "aadhar", "adhaar", "uidai", "uid ", "uid:", "uid no"),
+    "IN_PAN": ("pan ", "pan:", "pan no", "pan card", "permanent account", "income tax"),
+    "CA_SIN": ("sin ", "sin:", "sin#", "sin no", "social insurance", "nas ", "nas:", "assurance sociale"),
+    "AU_TFN": ("tfn", "tax file"),
+    "AU_MEDICARE": ("medicare",),
+    "NL_BSN": ("bsn", "burgerservicenummer", "sofinummer", "citizen service"),
+    "PL_PESEL": ("pesel",),
+    "SE_PERSONNUMMER": ("personnummer", "personnr", "pnr", "samordningsnummer", "person number"),
 }  # fmt: skip
 
 

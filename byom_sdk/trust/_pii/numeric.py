@@ -38,6 +38,7 @@ from .checksums import (
     uk_nino_valid,
 )
 from .context import fold
+from .national import br_cnpj_valid, national_options
 from .phones import international_score, national_score
 
 __all__ = ["LONG_RUN", "LONG_RUN_NARROW", "scan_run"]
@@ -561,7 +562,12 @@ def _candidates(
     ):
         brand = card_brand(digits)
         if brand is not None and luhn_valid(digits):
-            return [("CREDIT_CARD", (0.4 if brand == "maestro" else 0.9), start, end)]
+            card: Option = ("CREDIT_CARD", (0.4 if brand == "maestro" else 0.9), start, end)
+            if total == 14 and i == j and br_cnpj_valid(digits):
+                # Also a valid CNPJ (1 in 10 of them pass Luhn in a Diners range): the label
+                # before it decides; without one it stays a card.
+                return [("BR_CNPJ", 0.45, start, end), ("CREDIT_CARD", min(card[1], 0.8), start, end)]
+            return [card]
         if i != j or total == 16:
             return [("", 0.0, start, end)]
     if j == i + 3 and sep == "." and seps[i + 1] == "." and seps[i + 2] == ".":
@@ -598,4 +604,6 @@ def _candidates(
         phone = _phone(text, offsets, seps, values, i, j, lengths, digits)
         if phone is not None and phone[0] > 0:
             options.append(("PHONE", *phone))
+    if 9 <= total <= 14:
+        options += national_options(lengths, seps[i:j], digits, start, end)  # after phones: they win a tie
     return options

@@ -1,0 +1,194 @@
+"""National identity and tax numbers outside Europe's big five, read from a digit run: each
+by its written shapes and its check digits (and, where it holds one, a valid birth date).
+
+A shape written the way the number is printed (``123.456.789-09``, ``2345 6789 0124``)
+scores well on its own; the same digits without separators are any number, so they count
+only beside a label (the context words add the rest).
+"""
+
+from __future__ import annotations
+
+import calendar
+
+from .checksums import luhn_valid
+
+__all__ = [
+    "au_medicare_valid",
+    "au_tfn_valid",
+    "br_cnpj_valid",
+    "br_cpf_valid",
+    "ca_sin_valid",
+    "in_aadhaar_valid",
+    "national_options",
+    "nl_bsn_valid",
+    "pl_pesel_valid",
+    "se_personnummer_valid",
+]
+
+# entity, score, start, end
+Option = tuple[str, float, int, int]
+
+_VERHOEFF_D = (
+    (0, 1, 2, 3, 4, 5, 6, 7, 8, 9),
+    (1, 2, 3, 4, 0, 6, 7, 8, 9, 5),
+    (2, 3, 4, 0, 1, 7, 8, 9, 5, 6),
+    (3, 4, 0, 1, 2, 8, 9, 5, 6, 7),
+    (4, 0, 1, 2, 3, 9, 5, 6, 7, 8),
+    (5, 9, 8, 7, 6, 0, 4, 3, 2, 1),
+    (6, 5, 9, 8, 7, 1, 0, 4, 3, 2),
+    (7, 6, 5, 9, 8, 2, 1, 0, 4, 3),
+    (8, 7, 6, 5, 9, 3, 2, 1, 0, 4),
+    (9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+)
+_VERHOEFF_P = (
+    (0, 1, 2, 3, 4, 5, 6, 7, 8, 9),
+    (1, 5, 7, 6, 2, 8, 3, 0, 9, 4),
+    (5, 8, 0, 3, 7, 9, 6, 1, 4, 2),
+    (8, 9, 1, 6, 0, 4, 3, 5, 2, 7),
+    (9, 4, 5, 3, 1, 2, 7, 6, 0, 8),
+    (4, 2, 8, 6, 5, 7, 3, 9, 0, 1),
+    (2, 7, 9, 3, 8, 0, 6, 4, 1, 5),
+    (7, 0, 4, 6, 9, 1, 3, 2, 5, 8),
+)
+
+
+def _weighted(digits: str, weights: tuple[int, ...]) -> int:
+    return sum(int(d) * w for d, w in zip(digits, weights, strict=False))
+
+
+def _repeated(digits: str) -> bool:
+    return digits == digits[0] * len(digits)
+
+
+def in_aadhaar_valid(digits: str) -> bool:
+    """India's Aadhaar: 12 digits, not starting 0 or 1, Verhoeff check digit."""
+    if len(digits) != 12 or digits[0] in "01":
+        return False
+    check = 0
+    for i, d in enumerate(reversed(digits)):
+        check = _VERHOEFF_D[check][_VERHOEFF_P[i % 8][int(d)]]
+    return check == 0
+
+
+def br_cpf_valid(digits: str) -> bool:
+    """Brazil's CPF: 11 digits, two mod-11 check digits; not one digit repeated."""
+    if len(digits) != 11 or _repeated(digits):
+        return False
+    for n in (9, 10):
+        total = sum(int(digits[i]) * (n + 1 - i) for i in range(n))
+        if total * 10 % 11 % 10 != int(digits[n]):
+            return False
+    return True
+
+
+_CNPJ_WEIGHTS = (6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2)
+
+
+def br_cnpj_valid(digits: str) -> bool:
+    """Brazil's CNPJ (a company, often a sole trader's): 14 digits, two mod-11 checks."""
+    if len(digits) != 14 or _repeated(digits):
+        return False
+    for n in (12, 13):
+        remainder = _weighted(digits[:n], _CNPJ_WEIGHTS[13 - n :]) % 11
+        if (0 if remainder < 2 else 11 - remainder) != int(digits[n]):
+            return False
+    return True
+
+
+def ca_sin_valid(digits: str) -> bool:
+    """Canada's Social Insurance Number: 9 digits, Luhn; never starting 8 (a business
+    number). 0 is not issued, but is the documented sample (046 454 286)."""
+    return len(digits) == 9 and digits[0] != "8" and luhn_valid(digits)
+
+
+def au_tfn_valid(digits: str) -> bool:
+    """Australia's Tax File Number: 9 digits, weighted mod 11."""
+    return len(digits) == 9 and not _repeated(digits) and _weighted(digits, (1, 4, 3, 7, 5, 8, 6, 9, 10)) % 11 == 0
+
+
+def au_medicare_valid(digits: str) -> bool:
+    """Australia's Medicare card number: 10 digits, starting 2-6, the 9th a weighted check,
+    the 10th the card's issue number (1-9)."""
+    return (
+        len(digits) == 10
+        and digits[0] in "23456"
+        and digits[9] != "0"
+        and _weighted(digits[:8], (1, 3, 7, 9, 1, 3, 7, 9)) % 10 == int(digits[8])
+    )
+
+
+def nl_bsn_valid(digits: str) -> bool:
+    """The Netherlands' burgerservicenummer: 9 digits, the "elfproef" (11-test)."""
+    if len(digits) != 9 or _repeated(digits):
+        return False
+    return (_weighted(digits[:8], (9, 8, 7, 6, 5, 4, 3, 2)) - int(digits[8])) % 11 == 0
+
+
+def _date(year: int, month: int, day: int) -> bool:
+    return 1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]
+
+
+_PESEL_CENTURY = {0: 1900, 20: 2000, 40: 2100, 60: 2200, 80: 1800}
+
+
+def pl_pesel_valid(digits: str) -> bool:
+    """Poland's PESEL: a birth date (the century in the month), a serial and a weighted
+    check digit."""
+    if len(digits) != 11 or _repeated(digits):
+        return False
+    month = int(digits[2:4])
+    offset = next((o for o in (80, 60, 40, 20, 0) if month > o), 0)
+    if not _date(_PESEL_CENTURY[offset] + int(digits[:2]), month - offset, int(digits[4:6])):
+        return False
+    return (10 - _weighted(digits[:10], (1, 3, 7, 9, 1, 3, 7, 9, 1, 3)) % 10) % 10 == int(digits[10])
+
+
+def se_personnummer_valid(digits: str) -> bool:
+    """Sweden's personnummer (or samordningsnummer, day + 60): a birth date, a serial
+    and a Luhn check over the 10-digit form."""
+    if len(digits) == 12:
+        year, digits = int(digits[:4]), digits[2:]
+    elif len(digits) == 10:
+        year = 2000 + int(digits[:2])  # any leap-year-consistent century will do
+    else:
+        return False
+    day = int(digits[4:6])
+    if day > 60:
+        day -= 60
+    return _date(year, int(digits[2:4]), day) and luhn_valid(digits)
+
+
+def national_options(lengths: tuple[int, ...], seps: list[str], digits: str, start: int, end: int) -> list[Option]:
+    """The national numbers groups of ``lengths`` digits, with the separators ``seps``
+    between them, may be."""
+    total = len(digits)
+    compact = len(lengths) == 1
+    uniform = "" if compact else seps[0] if seps.count(seps[0]) == len(seps) else None
+    options: list[Option] = []
+    if total == 11:
+        if (compact or (lengths == (3, 3, 3, 2) and seps == [".", ".", "-"])) and br_cpf_valid(digits):
+            options.append(("BR_CPF", 0.45 if compact else 0.9, start, end))
+        if compact and pl_pesel_valid(digits):
+            options.append(("PL_PESEL", 0.45, start, end))
+    elif total == 14:
+        if (compact or (lengths == (2, 3, 3, 4, 2) and seps == [".", ".", "/", "-"])) and br_cnpj_valid(digits):
+            options.append(("BR_CNPJ", 0.45 if compact else 0.9, start, end))
+    elif total == 12:
+        if (compact or (lengths == (4, 4, 4) and uniform in (" ", "-"))) and in_aadhaar_valid(digits):
+            options.append(("IN_AADHAAR", 0.4 if compact else 0.6, start, end))
+        if (compact or (lengths == (8, 4) and seps[0] == "-")) and se_personnummer_valid(digits):
+            options.append(("SE_PERSONNUMMER", 0.35 if compact else 0.8, start, end))
+    elif total == 9:
+        spaced = lengths == (3, 3, 3) and uniform in (" ", "-")
+        if (compact or spaced) and ca_sin_valid(digits):
+            options.append(("CA_SIN", 0.3 if compact else 0.45, start, end))
+        if (compact or (spaced and uniform == " ")) and au_tfn_valid(digits):
+            options.append(("AU_TFN", 0.3 if compact else 0.45, start, end))
+        if (compact or (lengths == (4, 2, 3) and uniform == ".")) and nl_bsn_valid(digits):
+            options.append(("NL_BSN", 0.35 if compact else 0.6, start, end))
+    elif total == 10:
+        if (compact or (lengths == (6, 4) and seps[0] == "-")) and se_personnummer_valid(digits):
+            options.append(("SE_PERSONNUMMER", 0.35 if compact else 0.8, start, end))
+        if (compact or (lengths == (4, 5, 1) and uniform == " ")) and au_medicare_valid(digits):
+            options.append(("AU_MEDICARE", 0.3 if compact else 0.6, start, end))
+    return options
