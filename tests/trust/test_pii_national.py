@@ -116,3 +116,25 @@ def test_national_numbers_leave_the_process_masked_and_come_back_restored():
     for value in ("123.456.789-09", "4914 1777 6314", "1112.22.333"):
         assert value not in sent
         assert value in answer
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Mobile: 98765 43210", "98765 43210"),  # India, with a label
+        ("my number is 98765-43210", "98765-43210"),
+        ("Celular: (11) 91234-5678", "(11) 91234-5678"),  # Brazil, mobile
+        ("ligue (21) 2345-6789", "(21) 2345-6789"),  # Brazil, landline: parentheses suffice
+        ("fone 11 91234-5678", "11 91234-5678"),
+        ("Tel: 55 1234 5678", "55 1234 5678"),  # Mexico City
+        ("call 138 0013 8000", "138 0013 8000"),  # China, mobile
+        ("手机 138-0013-8000", "138-0013-8000"),
+    ],
+)
+def test_phones_dialled_without_a_trunk_prefix_in_their_usual_groupings(text, value):
+    assert masked(text) == [(value, "PHONE")]
+
+
+@pytest.mark.parametrize("text", ["postcodes 90210 94105 and more", "ids 12 3456 7890", "ref 11 2345 6789 done"])
+def test_their_lookalikes_without_a_label_are_left_alone(text):
+    assert masked(text) == []

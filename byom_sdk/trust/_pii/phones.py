@@ -16,7 +16,8 @@ GB 9-10 digits by leading range; DE mobile ``15x/16x/17x`` 10-11, services
 ``180/700/800/900``, geographic ``[2-9]`` 6-11; FR ``[1-9]`` + 8; ES ``[5-9]`` + 8; IT
 ``0`` + 5-10 (fixed), ``3`` + 8-9 (mobile), ``80x``; NL ``[1-9]`` + 8 and short
 ``800/90x``; CH ``[2-9]`` + 8; AT 4-13; BE ``[1-9]`` + 7 and mobile ``4[5-9]`` + 7; IE
-7-9; PL ``[1-9]`` + 8; SE 7-10.
+7-9; PL ``[1-9]`` + 8; SE 7-10. Written nationally without a trunk prefix, only in their
+usual groupings: India's mobiles, Brazil, Mexico's metro areas, China's mobiles.
 
 The score says how sure the shape is without context: ``+CC`` with a plan 0.9, ``00CC``
 0.75, an unplanned but assigned ``+CC`` 0.7; a national number in phone groupings
@@ -218,15 +219,43 @@ _BARE_SHAPES = frozenset(
 )
 
 
+_BR_LOCAL = re.compile(r"[1-9][1-9](?:9\d{8}|[2-5]\d{7})")
+_MX_METRO = frozenset({"55", "56", "33", "81"})
+
+
+def _written_without_trunk(digits: str, shape: tuple[int, ...], seps: Sequence[str], paren_area: bool) -> float:
+    """Countries dialled without a trunk prefix, in the groupings they are written in
+    (a run without groups is any number): India's mobiles ``98765 43210`` (with a label), Brazil's
+    ``(11) 91234-5678`` / ``(21) 2345-6789``, Mexico City, Guadalajara and Monterrey's
+    ``55 1234 5678``, China's mobiles ``138 0013 8000``."""
+    n = len(digits)
+    first = digits[0]
+    if n == 10 and first in "6789" and shape in ((5, 5), (4, 3, 3)) and len(set(seps)) == 1:
+        return 0.45  # India, mobile: two five-digit groups are also two postcodes, so a label decides
+    if (
+        10 <= n <= 11
+        and shape in ((2, 5, 4), (2, 4, 4))
+        and (paren_area or seps[-1] == "-")
+        and _BR_LOCAL.fullmatch(digits) is not None
+    ):
+        return 0.65 if paren_area else 0.55  # Brazil: (area) then the number, "-" in it
+    if n == 10 and shape == (2, 4, 4) and digits[:2] in _MX_METRO and len(set(seps)) == 1:
+        return 0.55  # Mexico, the three metro areas with two-digit codes
+    if n == 11 and first == "1" and digits[1] in "3456789" and shape == (3, 4, 4) and len(set(seps)) == 1:
+        return 0.6  # China, mobile
+    return 0.0
+
+
 def national_score(digits: str, lengths: Sequence[int], seps: Sequence[str], paren_area: bool) -> float:
     """Score of a national number: ``lengths`` of its digit groups, ``seps`` between them,
     ``paren_area``: the first group is in parentheses. 0 if it fits no plan."""
     if not 7 <= len(digits) <= 13:
         return 0.0
-    nanp, trunk, bare = _national_plans(digits)
-    if not (nanp or trunk or bare):
-        return 0.0
     shape = tuple(lengths)
+    nanp, trunk, bare = _national_plans(digits)
+    world = _written_without_trunk(digits, shape, seps, paren_area) if len(shape) > 1 else 0.0
+    if not (nanp or trunk or bare):
+        return world
     if len(shape) == 1:
         return 0.4 if trunk else 0.3
     best = 0.0
@@ -248,4 +277,4 @@ def national_score(digits: str, lengths: Sequence[int], seps: Sequence[str], par
             best = max(best, 0.45)
     if bare and shape in _BARE_SHAPES:
         best = max(best, 0.55)
-    return best
+    return max(best, world)
