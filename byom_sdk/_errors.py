@@ -13,6 +13,7 @@ an instance may override it (a container's 503 wrapped in a ModelError is retrya
     ├── PolicyViolation             the trust policy refused the call (names rule and model)
     ├── CapabilityNotSupported      the model did not declare the capability called
     ├── AuditError                  the audit record could not be written or the log is unusable
+    ├── InvalidValue                a contract type built with an invalid field (also a ValueError)
     └── ProviderError               the model or its endpoint failed
         ├── Throttled               429 / throttling / quota             (retryable)
         ├── Unavailable             503 / 500 / connection / not ready   (retryable)
@@ -39,6 +40,7 @@ __all__ = [
     "ByomError",
     "CapabilityNotSupported",
     "ConfigError",
+    "InvalidValue",
     "ModelError",
     "PluginError",
     "PolicyViolation",
@@ -151,6 +153,23 @@ class AuditError(ByomError):
     def __init__(self, message: str, *, path: str | None = None) -> None:
         super().__init__(message)
         self.path = path
+
+
+class InvalidValue(ByomError, ValueError):
+    """A contract type (``GenerateRequest``, ``Message``, ``Usage``…) was built with an
+    invalid field, or a field of one was assigned (they are immutable).
+
+    A ``ValueError`` too, as the validation error it replaces was. Raised inside a provider
+    call, it is the plugin's bug: the call fails with a ``ProviderError`` naming the plugin.
+
+    :param field: the first failing field, dotted under the type (``GenerateRequest.max_tokens``).
+    :param errors: every failure, ``"field: message"``.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, errors: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.field = field
+        self.errors = errors
 
 
 class ProviderError(ByomError):

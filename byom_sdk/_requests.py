@@ -166,7 +166,7 @@ def build_generate_request(
             fields["metadata"] = metadata
         if extra:
             fields["extra"] = _field("extra", lambda: _json_extra(extra))
-        request = GenerateRequest(**fields)
+        request = GenerateRequest.model_validate(fields)  # pydantic's error, read into a BadRequest below
         if request.tools or request.response_format:
             # A schema the validator cannot use is the caller's error, found before the call.
             from ._structured import check_request_schemas
@@ -202,7 +202,7 @@ def build_embed_request(
             fields["metadata"] = metadata
         if extra:
             fields["extra"] = copy.deepcopy(dict(extra))
-        return EmbedRequest(**fields)
+        return EmbedRequest.model_validate(fields)
     except ValidationError as exc:
         raise bad_request(exc) from None
     except TypeError as exc:

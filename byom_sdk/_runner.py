@@ -25,7 +25,7 @@ from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from ._bridge import iter_sync, run_sync
-from ._errors import ByomError, ProviderError
+from ._errors import ByomError, InvalidValue, ProviderError
 
 if TYPE_CHECKING:
     from ._executors import Executors
@@ -202,7 +202,8 @@ class Runner:
     def _foreign(self, error: Exception) -> BaseException:
         """``error`` itself, or (for a Client) a ``ProviderError`` wrapping a foreign one.
         Callers re-raise the error itself with a bare ``raise``, keeping its own cause."""
-        if isinstance(error, ByomError) or not self.wrap_foreign:
+        # InvalidValue: the plugin built a contract type wrongly (its bug, named as such).
+        if (isinstance(error, ByomError) and not isinstance(error, InvalidValue)) or not self.wrap_foreign:
             return error
         wrapped = _wrap_foreign(error, self.provider.info.provider)
         return wrapped

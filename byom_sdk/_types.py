@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ._errors import InvalidValue
 
 __all__ = [
     "Attestation",
@@ -49,6 +51,35 @@ RegionSource = Literal["destination", "trusted_endpoint", "declared", "process"]
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+    if not TYPE_CHECKING:  # type checkers keep the fields' signature pydantic derives
+
+        def __init__(self, /, **data: Any) -> None:
+            try:
+                super().__init__(**data)
+            except ValidationError as exc:
+                raise _invalid(type(self).__name__, exc) from None
+
+        # Marked as pydantic's own: validation (model_validate, nested models) then builds
+        # instances without calling it, and reports pydantic's errors as before.
+        __init__.__pydantic_base_init__ = True
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            try:
+                super().__setattr__(name, value)
+            except ValidationError as exc:
+                raise _invalid(type(self).__name__, exc) from None
+
+
+def _invalid(kind: str, error: ValidationError) -> InvalidValue:
+    """The SDK's error for a contract type built (or assigned) with an invalid field."""
+    from ._validation import describe_validation_error
+
+    field, message = describe_validation_error(error, prefix=kind)
+    if any(item["type"] == "frozen_instance" for item in error.errors()):
+        message += f" ({kind} is immutable: build a changed copy with model_copy(update={{...}}))"
+    errors = tuple(part for part in message.split("; "))
+    return InvalidValue(f"invalid {kind}: {message}", field=field or kind, errors=errors)
 
 
 def _valid_text(value: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 
 from byom_sdk import (
     Attestation,
@@ -13,6 +13,7 @@ from byom_sdk import (
     FinishEvent,
     GenerateRequest,
     GenerateResponse,
+    InvalidValue,
     Message,
     ModelInfo,
     StreamEvent,
@@ -22,8 +23,10 @@ from byom_sdk import (
 )
 
 
-def _field_of(error: ValidationError) -> str:
-    return ".".join(str(p) for p in error.errors()[0]["loc"])
+def _field_of(error: InvalidValue) -> str:
+    """The failing field under its type's name (``GenerateRequest.max_tokens`` -> ``max_tokens``)."""
+    assert error.field is not None
+    return error.field.split(".", 1)[1]
 
 
 @pytest.mark.parametrize(
@@ -41,25 +44,25 @@ def _field_of(error: ValidationError) -> str:
 )
 def test_bad_request_fields_are_named(fields, field):
     """Each invalid request field is reported by its dotted name."""
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(InvalidValue) as info:
         GenerateRequest(**fields)
     assert _field_of(info.value) == field
 
 
 def test_prompt_and_messages_are_exclusive():
     """A request has exactly one of prompt or messages, and messages are non-empty."""
-    with pytest.raises(ValidationError, match="exactly one"):
+    with pytest.raises(InvalidValue, match="exactly one"):
         GenerateRequest(prompt="a", messages=[{"role": "user", "content": "b"}])
-    with pytest.raises(ValidationError, match="exactly one"):
+    with pytest.raises(InvalidValue, match="exactly one"):
         GenerateRequest()
-    with pytest.raises(ValidationError, match="must not be empty"):
+    with pytest.raises(InvalidValue, match="must not be empty"):
         GenerateRequest(messages=[])
 
 
 def test_request_is_immutable_and_prompt_becomes_a_user_message():
     """Requests are frozen; a prompt reads as one user message."""
     request = GenerateRequest(prompt="hello", temperature=0)
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidValue):
         request.prompt = "changed"  # type: ignore[misc]
     assert request.as_messages() == (Message(role="user", content="hello"),)
     assert request.is_greedy
@@ -71,7 +74,7 @@ def test_usage_totals_and_estimate():
     assert usage.total_tokens == 7
     guess = Usage.estimate("12345678", "1234")
     assert (guess.input_tokens, guess.output_tokens, guess.source) == (2, 1, "estimate")
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidValue):
         Usage(input_tokens=1, output_tokens=1, source="tiktoken")
 
 
@@ -109,14 +112,14 @@ def test_boundary_attestation_lookup_and_model_info():
     assert boundary.attestation("kms") is None
     info = ModelInfo(id="m", provider="sagemaker", capabilities=Capabilities(generate=True), boundary=boundary)
     assert info.capabilities.generate and not info.capabilities.embed
-    with pytest.raises(ValidationError) as err:
+    with pytest.raises(InvalidValue) as err:
         Boundary(provider="x", location_kind="moon")
     assert _field_of(err.value) == "location_kind"
 
 
 def test_embed_request_needs_texts():
     """An embedding request needs at least one text."""
-    with pytest.raises(ValidationError) as err:
+    with pytest.raises(InvalidValue) as err:
         EmbedRequest(texts=())
     assert _field_of(err.value) == "texts"
 
@@ -149,3 +152,42 @@ def test_an_embed_batch_with_bad_items_names_the_items_not_a_length():
     with Client(models={"m": ScriptedModel(["x"])}, trust="off") as client, pytest.raises(BadRequest) as caught:
         client.model("m").embed(["ok", "\udced"])
     assert "texts.1" in str(caught.value) and "at least 1 item" not in str(caught.value)
+
+
+def test_an_invalid_contract_value_is_the_sdks_error_naming_the_field():
+    """No raw pydantic error reaches the application: building or assigning a contract type
+    wrongly raises InvalidValue (a ByomError and a ValueError) naming type and field."""
+    from byom_sdk import ByomError
+
+    with pytest.raises(InvalidValue) as info:
+        Message(role="robot", content="hi")  # type: ignore[arg-type]
+    assert isinstance(info.value, ByomError) and isinstance(info.value, ValueError)
+    assert info.value.field == "Message.role" and "Message.role" in str(info.value)
+    with pytest.raises(InvalidValue) as info:
+        GenerateRequest(messages=[{"role": "user", "content": "a\x00b"}])  # type: ignore[list-item]
+    assert info.value.field == "GenerateRequest.messages.0.content"
+    request = GenerateRequest(prompt="hi")
+    with pytest.raises(InvalidValue, match="immutable: build a changed copy with model_copy"):
+        request.max_tokens = 5  # type: ignore[misc]
+    # pydantic's own API keeps pydantic's error (the SDK reads it into BadRequest itself).
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        GenerateRequest.model_validate({"prompt": "hi", "max_tokens": 0})
+
+
+def test_a_plugin_building_an_invalid_response_fails_the_call_naming_the_plugin(registry):
+    import byom_sdk
+    from byom_sdk.testing import ScriptedModel
+
+    class Broken(ScriptedModel):
+        def _generate(self, request: GenerateRequest) -> GenerateResponse:
+            return GenerateResponse(text="x", finish_reason="done")  # type: ignore[arg-type]
+
+    client = byom_sdk.Client(models={"m": Broken()}, policy={"audit": {"sink": "memory"}}, registry=registry)
+    with client:
+        with pytest.raises(byom_sdk.ProviderError, match="provider 'scripted' raised InvalidValue"):
+            client.model("m").generate("hi")
+        with pytest.raises(byom_sdk.BadRequest) as info:
+            client.model("m").generate("hi", max_tokens=0)  # the caller's error, as before
+    assert info.value.details["field"] == "max_tokens"

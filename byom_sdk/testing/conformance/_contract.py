@@ -131,9 +131,9 @@ class RequestChecks(ModelSubject):
         """Invalid input is refused with ``BadRequest`` naming the field, before anything is
         sent, on every operation: lone surrogates, NUL, out-of-range or mistyped parameters.
 
-        The core validates the caller's arguments (``BadRequest.details["field"]``); a raw
-        ``ValidationError``, ``UnicodeEncodeError`` or ``TypeError`` means the plugin
-        bypassed it. Fix: do not override the public ``generate`` / ``stream`` / ``embed``
+        The core validates the caller's arguments (``BadRequest.details["field"]``); an
+        ``InvalidValue`` (a request type built by the plugin), a raw ``ValidationError``,
+        ``UnicodeEncodeError`` or ``TypeError`` means the plugin bypassed it. Fix: do not override the public ``generate`` / ``stream`` / ``embed``
         methods; implement the ``handle_*`` hooks, which receive validated requests.
         """
         require_capability(byom_model, "generate", any_of=("generate", "chat", "embed"))

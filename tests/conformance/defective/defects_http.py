@@ -268,7 +268,7 @@ class StopSentUnderWrongKey(EchoHTTPProvider):
 
 class OverridesPublicGenerate(EchoHTTPProvider):
     """Adds a "convenient" public ``generate`` that builds the request itself, bypassing the
-    core's validation (a raw pydantic ``ValidationError`` escapes)."""
+    core's validation (``InvalidValue`` escapes, not the ``BadRequest`` naming the field)."""
 
     def generate(self, input: Any, /, **params: Any) -> GenerateResponse:  # type: ignore[override]
         if isinstance(input, str):
