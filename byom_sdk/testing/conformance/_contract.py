@@ -133,8 +133,9 @@ class RequestChecks(ModelSubject):
 
         The core validates the caller's arguments (``BadRequest.details["field"]``); an
         ``InvalidValue`` (a request type built by the plugin), a raw ``ValidationError``,
-        ``UnicodeEncodeError`` or ``TypeError`` means the plugin bypassed it. Fix: do not override the public ``generate`` / ``stream`` / ``embed``
-        methods; implement the ``handle_*`` hooks, which receive validated requests.
+        ``UnicodeEncodeError`` or ``TypeError`` means the plugin bypassed it. Fix: do not
+        override the public ``generate`` / ``stream`` / ``embed`` methods; implement the
+        ``handle_*`` hooks, which receive validated requests.
         """
         require_capability(byom_model, "generate", any_of=("generate", "chat", "embed"))
         problems = []
