@@ -547,7 +547,7 @@ class BuiltinDetector:
                 # name's initial, four digits, a check letter (its algorithm unpublished).
                 end = anchor.end()
                 if end == len(text) or not text[end].isalnum():
-                    score = 0.6 if text[start + 3] == "P" else 0.45  # a person's, or a firm's
+                    score = 0.45  # the same shape as many SKUs, booking and part codes: a label decides
                     if context("IN_PAN", start) >= 0:
                         score = min(1.0, score + self._boost)
                     found.append((start, end, "IN_PAN", score))

@@ -85,8 +85,10 @@ def test_first_character_sets_cover_every_code_point_the_patterns_accept() -> No
     # interno, anexo, toestel, tst) and of what may follow an amount (",50", " %", "€",
     # "eur", "usd", "gbp", "chf"); the last letters of a currency before one.
     assert _first_characters("[xe#pdiat]") == numeric.EXT_START
-    assert _first_characters("[,. %€eugc]") == numeric.AMOUNT_AFTER_START
-    assert _first_characters("[€$£¥rdpf]") == numeric.AMOUNT_BEFORE_LAST
+    firsts = "".join(sorted({code[0] for code in numeric.CURRENCY_CODES}))
+    lasts = "".join(sorted({code[-1] for code in numeric.CURRENCY_CODES}))
+    assert _first_characters(f"[,. %{numeric.CURRENCY_SIGNS}{firsts}]") == numeric.AMOUNT_AFTER_START
+    assert _first_characters(f"[{re.escape(numeric.CURRENCY_SIGNS)}{lasts}]") == numeric.AMOUNT_BEFORE_LAST
 
 
 def test_detector_and_masker_never_fail_and_restore_every_text() -> None:

@@ -55,7 +55,9 @@ DEFAULT_CONTEXT: Mapping[str, tuple[str, ...]] = {
         "durchwahl", "llam", "chiam", "raggiung", "bel ", "bellen", "bereik", "erreich", "my number", "our number",
         "mi numero", "mon numero", "meine nummer", "il mio numero", "mijn nummer",
         "numero de tel", "zentrale", "t:", "m:", "p:", "f:", "ph:", "mob:", "apparat",
-        "centralino", "centralita", "switchboard", "dial", "voicemail",
+        "centralino", "centralita", "switchboard", "dial", "voicemail", "contato", "ligue", "fone",
+        "电话", "手机", "联系", "電話", "手機", "携帯", "連絡", "전화", "휴대폰", "핸드폰", "연락처", "फ़ोन", "फोन",
+        "मोबाइल",
     ),
     "CREDIT_CARD": (
         "card", "credit", "debit", "visa", "mastercard", "amex", "payment", "cc", "karte", "kreditkarte", "carte",
@@ -80,8 +82,8 @@ DEFAULT_CONTEXT: Mapping[str, tuple[str, ...]] = {
     "BR_CPF": ("cpf", "cadastro de pessoa", "contribuinte"),
     "BR_CNPJ": ("cnpj", "empresa"),
     # Short labels end with a space or a colon: "sin" alone would take "since" and "single".
-    "IN_AADHAAR": ("aadhaar", "aadhar", "adhaar", "uidai", "uid ", "uid:", "uid no"),
-    "IN_PAN": ("pan ", "pan:", "pan no", "pan card", "permanent account", "income tax"),
+    "IN_AADHAAR": ("aadhaar", "aadhar", "adhaar", "uidai", "uid ", "uid:", "uid no", "आधार"),
+    "IN_PAN": ("pan ", "pan:", "pan,", "pan no", "pan card", "permanent account", "income tax", "पैन"),
     "CA_SIN": ("sin ", "sin:", "sin#", "sin no", "social insurance", "nas ", "nas:", "assurance sociale"),
     "AU_TFN": ("tfn", "tax file"),
     "AU_MEDICARE": ("medicare",),
@@ -119,7 +121,8 @@ def _matcher(words: frozenset[str]) -> re.Pattern[str] | None:
     so the match is the last word start (a letter or digit not preceded by one) where a
     word fits, and its longest word."""
     if words not in _MATCHERS:
-        usable = sorted(w for w in words if w[:1] in _WORD_START)
+        # Words of other scripts start anywhere (Chinese and Japanese run words together).
+        usable = sorted(w for w in words if w[:1] in _WORD_START or not w[:1].isascii())
         _MATCHERS[words] = re.compile(r"(?s:.*)(?<![a-z0-9])" + _trie(usable, 0)) if usable else None
     return _MATCHERS[words]
 

@@ -9,6 +9,7 @@ only beside a label (the context words add the rest).
 from __future__ import annotations
 
 import calendar
+import re
 
 from .checksums import luhn_valid
 
@@ -45,7 +46,7 @@ _VERHOEFF_P = (
     (1, 5, 7, 6, 2, 8, 3, 0, 9, 4),
     (5, 8, 0, 3, 7, 9, 6, 1, 4, 2),
     (8, 9, 1, 6, 0, 4, 3, 5, 2, 7),
-    (9, 4, 5, 3, 1, 2, 7, 6, 0, 8),
+    (9, 4, 5, 3, 1, 2, 6, 8, 7, 0),
     (4, 2, 8, 6, 5, 7, 3, 9, 0, 1),
     (2, 7, 9, 3, 8, 0, 6, 4, 1, 5),
     (7, 0, 4, 6, 9, 1, 3, 2, 5, 8),
@@ -158,16 +159,31 @@ def se_personnummer_valid(digits: str) -> bool:
     return _date(year, int(digits[2:4]), day) and luhn_valid(digits)
 
 
-def national_options(lengths: tuple[int, ...], seps: list[str], digits: str, start: int, end: int) -> list[Option]:
+# Before a 4-4-4 number: a shipment's or an order's, not an Aadhaar (FedEx prints its
+# tracking numbers 4-4-4).
+_NOT_AN_AADHAAR = re.compile(
+    r"(?i)(?:track|fedex|ups\b|dhl|awb|waybill|shipment|parcel|package|consignment|sendung|colis|envio|spedizion"
+    r"|order|invoice|ticket|booking|ref\b|reference|serial|imei)"
+)
+
+
+def national_options(
+    lengths: tuple[int, ...], seps: list[str], digits: str, start: int, end: int, *, text: str = ""
+) -> list[Option]:
     """The national numbers groups of ``lengths`` digits, with the separators ``seps``
-    between them, may be."""
+    between them, may be (``text``: what they stand in, for the words before them)."""
     total = len(digits)
     compact = len(lengths) == 1
     uniform = "" if compact else seps[0] if seps.count(seps[0]) == len(seps) else None
     options: list[Option] = []
+    if total == 11 and lengths == (4, 5, 1, 1) and seps[-1] == "/" and au_medicare_valid(digits[:10]):
+        return [("AU_MEDICARE", 0.6, start, end)]  # "3016 37886 2/1": the card's number, then the holder's
     if total == 11:
-        if (compact or (lengths == (3, 3, 3, 2) and seps == [".", ".", "-"])) and br_cpf_valid(digits):
-            options.append(("BR_CPF", 0.45 if compact else 0.9, start, end))
+        printed = lengths == (3, 3, 3, 2) and seps == [".", ".", "-"]
+        # Also "332 721 589 87" and "332721589-87": as printed, less the usual punctuation.
+        loose = (lengths == (3, 3, 3, 2) and uniform == " ") or (lengths == (9, 2) and seps[0] == "-")
+        if (compact or printed or loose) and br_cpf_valid(digits):
+            options.append(("BR_CPF", 0.45 if compact else 0.9 if printed else 0.6, start, end))
         if compact and pl_pesel_valid(digits):
             options.append(("PL_PESEL", 0.45, start, end))
     elif total == 14:
@@ -175,7 +191,8 @@ def national_options(lengths: tuple[int, ...], seps: list[str], digits: str, sta
             options.append(("BR_CNPJ", 0.45 if compact else 0.9, start, end))
     elif total == 12:
         if (compact or (lengths == (4, 4, 4) and uniform in (" ", "-"))) and in_aadhaar_valid(digits):
-            options.append(("IN_AADHAAR", 0.4 if compact else 0.6, start, end))
+            shipped = _NOT_AN_AADHAAR.search(text, max(0, start - 32), start) is not None
+            options.append(("IN_AADHAAR", 0.4 if compact else 0.3 if shipped else 0.6, start, end))
         if (compact or (lengths == (8, 4) and seps[0] == "-")) and se_personnummer_valid(digits):
             options.append(("SE_PERSONNUMMER", 0.35 if compact else 0.8, start, end))
     elif total == 9:
@@ -186,9 +203,11 @@ def national_options(lengths: tuple[int, ...], seps: list[str], digits: str, sta
             options.append(("AU_TFN", 0.3 if compact else 0.45, start, end))
         if (compact or (lengths == (4, 2, 3) and uniform == ".")) and nl_bsn_valid(digits):
             options.append(("NL_BSN", 0.35 if compact else 0.6, start, end))
+        elif lengths == (3, 3, 3) and uniform in (" ", ".") and nl_bsn_valid(digits):
+            options.append(("NL_BSN", 0.35, start, end))  # "639 662 249": with its label
     elif total == 10:
         if (compact or (lengths == (6, 4) and seps[0] == "-")) and se_personnummer_valid(digits):
             options.append(("SE_PERSONNUMMER", 0.35 if compact else 0.8, start, end))
-        if (compact or (lengths == (4, 5, 1) and uniform == " ")) and au_medicare_valid(digits):
+        if (compact or (lengths == (4, 5, 1) and uniform in (" ", "-"))) and au_medicare_valid(digits):
             options.append(("AU_MEDICARE", 0.3 if compact else 0.6, start, end))
     return options

@@ -60,9 +60,18 @@ _EXT = re.compile(
     r"[ .:]{0,2}\d{1,6}(?!\d)",
     re.IGNORECASE,
 )
+#: currencies written beside an amount (ISO codes, and local ones: "kr", "Kč", "zł"); not
+#: "try", "rub" or "ron", which are words and names as well.
+CURRENCY_CODES = (
+    "eur", "usd", "gbp", "chf", "pln", "zar", "nok", "sek", "dkk", "czk", "huf", "inr", "brl", "mxn", "jpy", "cny",
+    "rmb", "aud", "cad", "nzd", "sgd", "hkd", "krw", "kr", "kč", "zł",
+)  # fmt: skip
+CURRENCY_SIGNS = "€$£¥₹₽₩₺₪"
 # A currency after the number ("1 234 €"), not one that starts the next amount ("EUR 6 133").
-_AMOUNT_AFTER = re.compile(r"[,.]\d{1,2}(?!\d)| ?(?:€|eur\b|usd\b|gbp\b|chf\b|%)(?![ \t]?\d)", re.IGNORECASE)
-_AMOUNT_BEFORE = frozenset("€$£¥")
+_AMOUNT_AFTER = re.compile(
+    rf"[,.]\d{{1,2}}(?!\d)| ?(?:[{CURRENCY_SIGNS}%]|(?:{'|'.join(CURRENCY_CODES)})\b)(?![ \t]?\d)", re.IGNORECASE
+)
+_AMOUNT_BEFORE = frozenset(CURRENCY_SIGNS)
 #: a phone scored this high had a context word ("Tel", "call") or an international prefix.
 _LABELLED_PHONE = 0.85
 # A unit of measure after a run of digits ("299 792 458 m/s", "1 048 576 KB"): a quantity,
@@ -74,15 +83,24 @@ _UNIT_AFTER = re.compile(
     r"|bar|kJ|kcal|°[CF]|[mµ][lL]|[KMGT]i?B|[kmgt]b|bytes?|bits?|[kMG]bps|px|dpi|rpm|‰)(?![\w/²³])(?!\.\w)"
     r"|[mgs](?=[ \t]*(?:\n|[,;)]|$)))"
 )
-_AMOUNT_BEFORE_WORD = re.compile(r"(?:[€$£¥]|\b(?i:eur|usd|gbp|chf))[ \t]?$")
+_AMOUNT_BEFORE_WORD = re.compile(rf"(?:[{CURRENCY_SIGNS}]|\b(?i:{'|'.join(CURRENCY_CODES)}))[ \t]?$")
 # Most numbers are followed and preceded by none of these patterns; a regex call costs
 # more than looking at one character, so each is tried only where its first (or last)
 # character is there. The sets are every character the case-insensitive patterns accept
 # there (U+0130 and U+0131, dotted capital and dotless small I, match "i"), checked
 # against all of Unicode in tests/trust/test_pii_speed.py.
 EXT_START = frozenset("xXeE#pPdDiIaAtT\u0130\u0131")
-AMOUNT_AFTER_START = frozenset(",. %€eEuUgGcC")
-AMOUNT_BEFORE_LAST = frozenset("€$£¥rRdDpPfF")
+
+
+def _any_case(letters: str) -> frozenset[str]:
+    """``letters`` as a case-insensitive regex accepts them (U+0130 and U+0131 match i,
+    the Kelvin sign U+212A k, the long s U+017F s)."""
+    folds = {"i": "\u0130\u0131", "k": "\u212a", "s": "\u017f"}
+    return frozenset(c for letter in letters for c in (letter, letter.upper(), letter.lower(), *folds.get(letter, "")))
+
+
+AMOUNT_AFTER_START = frozenset(",. %" + CURRENCY_SIGNS) | _any_case("".join({code[0] for code in CURRENCY_CODES}))
+AMOUNT_BEFORE_LAST = frozenset(CURRENCY_SIGNS) | _any_case("".join({code[-1] for code in CURRENCY_CODES}))
 _VERSION_WORDS = re.compile(
     r"(?<![a-z])(?:version|versions|ver|release|rel|build|firmware|fw|rev|revision|patch|versie|versione|oid"
     # numbered sections of documents and standards: "Abschnitt 3.1.2.4", "RFC 3261 section 20.10.1.2"
@@ -95,7 +113,12 @@ _VERSION_WORDS = re.compile(
 _LAST_VERSION_WORD = re.compile(r"(?s:.*)" + _VERSION_WORDS.pattern)
 _LABEL_GAP = re.compile(r"""[\s:="'()\[\]#-]*(?:(?:no|nr|number|to|auf|vers|naar|a)\.?[\s:="'#-]*)?""")
 _GLUE = frozenset("_-./#@\\")
-_LABEL_BEFORE_HASH = re.compile(r"(?i:\b(?:ssn|sin|tel|phone|fax|mobile|cell|card|iban|nino)) ?#$")
+_LABEL_BEFORE_HASH = re.compile(
+    r"(?i:\b(?:ssn|sin|tel|phone|fax|mobile|cell|card|iban|nino|aadhaar|aadhar|uid|cpf|cnpj|bsn|pesel|tfn|medicare"
+    r"|pnr|personnummer|dni|nif|nie|steuer-?id|nir)) ?#$"
+)
+# "no." / "nr." / "nº" right before a number: an abbreviation of "number", not a word it is glued to.
+_NUMBER_WORD_BEFORE = re.compile(r"(?i)(?<![^\W\d_])(?:no|nr|num|n)[.º°]$")
 _CARD_SHAPES = frozenset(
     {(4, 4, 4, 4), (4, 4, 4, 4, 3), (4, 6, 5), (4, 6, 4), (4, 4, 4, 4, 2), (4, 4, 4, 3), (4, 4, 4, 1)}
 )
@@ -347,6 +370,13 @@ def scan_run(text: str, run_start: int, run_end: int, context: Context, boost: f
         out[found:] = [f for f in out[found:] if f[2] != "PHONE" or f[3] >= _LABELLED_PHONE]
 
 
+def _unspaced_script(char: str) -> bool:
+    """A letter of a script written without spaces between words (Thai, Japanese, Chinese,
+    Korean's Hanja and Hangul blocks): a number beside it is not part of a word."""
+    code = ord(char)
+    return code >= 0x2E80 or 0x0E00 <= code <= 0x0E7F
+
+
 def _quantity_after(text: str, end: int) -> bool:
     unit = text[end : end + 1]
     if unit == " " or unit == "\xa0":
@@ -376,8 +406,10 @@ def _scan_run(text: str, run_start: int, run_end: int, context: Context, boost: 
     pos = run_start - 1 if lead == "+" or lead == "(" else run_start
     if pos:
         char = text[pos - 1]
-        if char.isalnum():
-            glued = True
+        if (char == "." or char in "º°") and _NUMBER_WORD_BEFORE.search(text, max(0, pos - 5), pos):
+            glued = False  # "no.741640508663", "nº12345678909": a label, not a word
+        elif char.isalnum():
+            glued = not _unspaced_script(char)  # "手机号13912345678": Chinese has no spaces to glue across
         elif char == "-":
             glued = pos >= 2 and not text[pos - 2].isspace()
         elif char == "#":
@@ -392,7 +424,9 @@ def _scan_run(text: str, run_start: int, run_end: int, context: Context, boost: 
         glued = False
     first = text[run_end : run_end + 1]
     glued_after = (
-        first.isalpha() or first == "_" or (first in "-." and text[run_end + 1 : run_end + 2].isalnum())
+        (first.isalpha() and not _unspaced_script(first))
+        or first == "_"
+        or (first in "-." and text[run_end + 1 : run_end + 2].isalnum())
     ) and _ext_at(text, run_end) is None
     if (glued or glued_after) and run_end - run_start > 10:
         return  # part of a word: ORD-2024-004512, 1234-SNAPSHOT, 12345abc, 2024-01-15T
@@ -434,8 +468,10 @@ def _scan_run(text: str, run_start: int, run_end: int, context: Context, boost: 
         if score:
             _pick([("IP_ADDRESS", score, run_start, run_end)], context, boost, out)
             return
-        if not (octets[0] == "1" and tuple(map(len, octets[1:])) == (3, 3, 4)) and not (
-            len(octets[0]) >= 2 and octets[0][0] == "0" and len(run) == 13  # "079.123.45.67": a trunk "0"
+        if (
+            not (octets[0] == "1" and tuple(map(len, octets[1:])) == (3, 3, 4))
+            and not (len(octets[0]) >= 2 and octets[0][0] == "0" and len(run) == 13)  # "079.123.45.67": a trunk "0"
+            and tuple(map(len, octets)) != (4, 4, 4, 4)  # "4457.5499.8198.1513": a card with dots
         ):
             return
     # Digits and separators alternate: "0221 / 6479-20" -> ["0221", " / ", "6479", "-", "20"].
@@ -556,7 +592,7 @@ def _candidates(
     # j - i < 2 or seps[i:j].count(sep) == j - i.
     if (
         12 <= total <= 19
-        and (i == j or ((sep == " " or sep == "-") and lengths in _CARD_SHAPES))
+        and (i == j or ((sep == " " or sep == "-" or (sep == "." and lengths[0] == 4)) and lengths in _CARD_SHAPES))
         and text[start - 1 : start] != "+"
         and (j - i < 2 or seps[i:j].count(sep) == j - i)
     ):
@@ -605,5 +641,6 @@ def _candidates(
         if phone is not None and phone[0] > 0:
             options.append(("PHONE", *phone))
     if 9 <= total <= 14:
-        options += national_options(lengths, seps[i:j], digits, start, end)  # after phones: they win a tie
+        # after phones: they win a tie
+        options += national_options(lengths, seps[i:j], digits, start, end, text=text)
     return options

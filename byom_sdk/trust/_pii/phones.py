@@ -64,6 +64,12 @@ PLANS: Mapping[str, tuple[str, re.Pattern[str]]] = {
         ("353", "IE", r"1\d{7}|[2-9]\d{6,8}"),
         ("48", "PL", r"[1-9]\d{8}"),
         ("46", "SE", r"[1-9]\d{6,9}"),
+        # Plans read only after +CC / 00CC (nationally, see _written_without_trunk).
+        ("91", "IN", r"[6-9]\d{9}|[1-8]\d{9}"),
+        ("55", "BR", r"[1-9][1-9](?:9\d{8}|[2-5]\d{7})"),
+        ("52", "MX", r"1?[1-9]\d{9}"),  # "+52 1 55 …": the mobile prefix some still dial
+        ("86", "CN", r"1[3-9]\d{9}|10\d{8}|[2-9]\d{8,10}"),  # 10: Beijing
+        ("61", "AU", r"[2-478]\d{8}|1[38]00\d{6}"),
     )
 }
 _TRUNK_ZERO = ("44", "49", "33", "31", "41", "43", "32", "353", "46")
@@ -230,6 +236,12 @@ def _written_without_trunk(digits: str, shape: tuple[int, ...], seps: Sequence[s
     ``55 1234 5678``, China's mobiles ``138 0013 8000``."""
     n = len(digits)
     first = digits[0]
+    if len(shape) == 1:  # run together: a phone only beside its label, as everywhere
+        india_or_mexico = n == 10 and first != "0"
+        china = n == 11 and first == "1" and digits[1] in "3456789"
+        return 0.3 if india_or_mexico or china or _BR_LOCAL.fullmatch(digits) is not None else 0.0
+    if shape == (2, 4, 4) and paren_area and n == 10 and first != "0":
+        return 0.65  # Mexico: "(33) 1234 5678"
     if n == 10 and first in "6789" and shape in ((5, 5), (4, 3, 3)) and len(set(seps)) == 1:
         return 0.45  # India, mobile: two five-digit groups are also two postcodes, so a label decides
     if (
@@ -253,7 +265,7 @@ def national_score(digits: str, lengths: Sequence[int], seps: Sequence[str], par
         return 0.0
     shape = tuple(lengths)
     nanp, trunk, bare = _national_plans(digits)
-    world = _written_without_trunk(digits, shape, seps, paren_area) if len(shape) > 1 else 0.0
+    world = _written_without_trunk(digits, shape, seps, paren_area)
     if not (nanp or trunk or bare):
         return world
     if len(shape) == 1:
@@ -270,11 +282,16 @@ def national_score(digits: str, lengths: Sequence[int], seps: Sequence[str], par
     if trunk:
         if shape == (2, 2, 2, 2, 2):  # 01 23 45 67 89: France, Belgium and others
             best = max(best, 0.65)
+        elif shape == (5, 3) and seps[0] == "-":
+            best = max(best, 0.3)  # "01310-100": how Brazil writes a postcode (CEP); a phone with its label
+        elif shape == (5, 5) and seps[0] == " ":
+            best = max(best, 0.45)  # "08001 41001": two postcodes as often as a number; with its label
         elif 2 <= shape[0] <= 6 and min(shape[1:-1] or (2,)) >= 2 and (shape[-1] >= 2 or seps[-1] == "-"):
             # groups of two or more; a last group of one only as a Durchwahl ("-0")
             best = max(best, 0.6)
         else:
             best = max(best, 0.45)
     if bare and shape in _BARE_SHAPES:
-        best = max(best, 0.55)
+        # "123.456.789": a count with thousands dots more often than a phone.
+        best = max(best, 0.45 if shape == (3, 3, 3) and seps[0] == "." else 0.55)
     return max(best, world)
