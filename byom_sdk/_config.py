@@ -52,6 +52,7 @@ __all__ = [
     "describe_validation_error",
     "interpolate",
     "load_config_file",
+    "read_toml_file",
 ]
 
 CORE_MODEL_KEYS = frozenset({"provider", "tokenizer", "retry", "trust", "description"})
@@ -152,28 +153,37 @@ def parse_model_entry(alias: str, raw: Mapping[str, Any], *, source: str) -> Mod
     )
 
 
-def load_config_file(path: str | Path) -> dict[str, Any]:
-    """Read a byom.toml; a missing file or TOML syntax error names the file."""
+def read_toml_file(path: str | Path, *, kind: str = "config file") -> dict[str, Any]:
+    """A TOML file's tables; whatever is wrong with it is a ``ConfigError`` naming the file
+    (``kind``: what the file is, for the message)."""
     path = Path(path)
     try:
         if path.exists() and not path.is_file():
             # A FIFO would block and /dev/zero never end: only regular files are read.
-            raise ConfigError("the config path is not a regular file", source=str(path))
+            raise ConfigError(f"the {kind} path is not a regular file", source=str(path))
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError("config file not found", source=str(path)) from None
+        raise ConfigError(f"{kind} not found", source=str(path)) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(
-            f"the config file is not UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
-            "TOML files are UTF-8",
+            f"the {kind} is not UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); TOML files are UTF-8",
             source=str(path),
         ) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file: {exc.strerror or exc}", source=str(path)) from None
+    except (OSError, ValueError) as exc:  # ValueError: a path holding a NUL
+        raise ConfigError(f"cannot read {kind}: {getattr(exc, 'strerror', None) or exc}", source=str(path)) from None
     try:
-        data = tomllib.loads(text)
+        tables: dict[str, Any] = tomllib.loads(text.removeprefix("\ufeff"))  # a BOM some editors write
+        return tables
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML: {exc}", source=str(path)) from None
+    except RecursionError:
+        raise ConfigError("invalid TOML: arrays or tables nested too deeply", source=str(path)) from None
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a byom.toml; a missing file or TOML syntax error names the file."""
+    path = Path(path)
+    data = read_toml_file(path)
     unknown = set(data) - {"models", "routes", "retry", "trust", "plugins", "client", "serve"}
     if unknown:
         raise ConfigError(

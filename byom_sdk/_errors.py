@@ -63,6 +63,10 @@ class ByomError(Exception):
 
     def __init__(self, message: str, *, retryable: bool | None = None) -> None:
         message = redact(message)  # no ${ENV} value or URL credential in any SDK error
+        if not message.isascii():
+            # A lone surrogate quoted from bad input would make printing or logging the
+            # error fail: it is shown escaped (\udc80).
+            message = message.encode("utf-8", "backslashreplace").decode("utf-8")
         super().__init__(message)
         self.message = message
         self.retryable: bool = self.default_retryable if retryable is None else retryable

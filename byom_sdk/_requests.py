@@ -201,7 +201,7 @@ def build_embed_request(
         if metadata is not None:
             fields["metadata"] = metadata
         if extra:
-            fields["extra"] = copy.deepcopy(dict(extra))
+            fields["extra"] = _field("extra", lambda: _json_extra(extra))  # it goes on the wire too
         return EmbedRequest.model_validate(fields)
     except ValidationError as exc:
         raise bad_request(exc) from None

@@ -24,20 +24,15 @@ byom-sagemaker, ``vertex-batch`` from byom-vertex), each with a table of its own
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .._config import read_toml_file
 from .._errors import ConfigError
 from .._validation import describe_validation_error
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 if TYPE_CHECKING:
     from .._plugins import Registry
@@ -124,7 +119,12 @@ class BatchJob(_Strict):
 
         registry = (registry or get_registry()).load()
         data = dict(values)
-        tables = dict(data.pop("tables", None) or {})
+        given = data.pop("tables", None) or {}
+        if not isinstance(given, dict):
+            raise ConfigError(
+                f"tables must be a table of runner tables, not {type(given).__name__}", source=source, field="tables"
+            )
+        tables = dict(given)
         for name in {*registry.batch_runners, *_SHIPPED}:
             for key in {name, name.replace("-", "_")}:
                 if key in data:
@@ -152,12 +152,7 @@ def load_job_file(path: str | Path, **overrides: Any) -> BatchJob:
     """Read a job file (TOML); relative paths resolve against its folder. ``overrides``
     (command-line options) win over the file."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError("job file not found", source=str(path)) from None
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read the job file: {exc}", source=str(path)) from None
+    data = read_toml_file(path, kind="job file")
     base = path.resolve().parent
     for key in ("input", "output", "config", "audit_dir"):
         value = data.get(key)

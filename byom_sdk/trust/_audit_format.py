@@ -159,7 +159,13 @@ class AuditEntry:
 
     @property
     def record(self) -> dict[str, Any]:
-        parsed: dict[str, Any] = json.loads(self.body)
+        """The body as a record; ``ValueError`` when it is not a JSON object (an edited log)."""
+        try:
+            parsed = json.loads(self.body)
+        except RecursionError:
+            raise ValueError(f"record {self.seq}: the body nests too deeply") from None
+        if not isinstance(parsed, dict):
+            raise ValueError(f"record {self.seq}: the body is not a JSON object")
         return parsed
 
     def as_dict(self) -> dict[str, Any]:

@@ -153,14 +153,18 @@ def show(path: Path, limit: int, as_json: bool) -> None:
         _fail(exc, as_json)
     if as_json:
         for entry in entries:
-            click.echo(json.dumps(entry.as_dict(), ensure_ascii=False))
+            try:
+                shown = entry.as_dict()
+            except ValueError as exc:  # an edited body: say so in its row, go on
+                shown = {"seq": entry.seq, "hash": entry.hash, "error": str(exc)}
+            click.echo(json.dumps(shown, ensure_ascii=False))
         return
     click.echo(f"{'seq':>6}  {'time':<29} {'model':<16} {'provider':<10} {'outcome':<8} {'ms':>8}  detail")
     for entry in entries:
         try:
             record = entry.record
         except ValueError:
-            record = {"outcome": "(not JSON)"}
+            record = {"outcome": "invalid"}  # an edited body: `byom audit verify` says more
         outcome = record.get("outcome") or record.get("kind") or ""
         latency = record.get("latency_ms")
         ms = f"{latency:>8.1f}" if isinstance(latency, (int, float)) else f"{'-':>8}"

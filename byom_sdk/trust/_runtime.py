@@ -158,6 +158,38 @@ class TrustRuntime:
                         field=field,
                     )
 
+    def _check_entities(
+        self,
+        entities: Sequence[str] | None,
+        thresholds: Mapping[str, float],
+        detectors: Sequence[Detector],
+        *,
+        alias: str | None,
+    ) -> None:
+        """Entity names no configured detector reports are a typo that would turn masking
+        off for that type ("EMAL", Presidio's "EMAIL_ADDRESS" for the built-in "EMAIL"):
+        refused, naming the field. Skipped when a detector does not say what it reports."""
+        known: set[str] = set()
+        for found in detectors:
+            reported = getattr(found, "entities", None)
+            if not isinstance(reported, (tuple, list, frozenset, set)):
+                return
+            known.update(str(name) for name in reported)
+        for field, names in (("trust.masking.entities", entities or ()), ("trust.masking.thresholds", thresholds)):
+            for name in names:
+                if name not in known:
+                    import difflib
+
+                    close = difflib.get_close_matches(name, known, n=1)
+                    hint = f"did you mean '{close[0]}'? " if close else ""
+                    raise ConfigError(
+                        f"no configured detector reports entity '{name}': {hint}"
+                        f"(known: {', '.join(sorted(known))}); a misspelt entity would leave its type unmasked",
+                        source=self.source,
+                        alias=alias,
+                        field=field,
+                    )
+
     def detector(self, name: str, context_words: Mapping[str, Sequence[str]] | None = None) -> Detector:
         """The PII detector ``name`` (built once per Client and context-word set)."""
         words = tuple(sorted((k, tuple(v)) for k, v in (context_words or {}).items()))
@@ -314,8 +346,10 @@ class TrustRuntime:
         masking = policy.masking
         if self.enabled and masking.enabled and masking.mode == "pseudonym":
             self.pseudonymizer(masking)  # a missing key fails when the model is built
+        detectors = [self.detector(name, masking.context_words) for name in masking.detectors]
+        self._check_entities(masking.entities, masking.thresholds, detectors, alias=alias)
         masker = Masker(
-            [self.detector(name, masking.context_words) for name in masking.detectors],
+            detectors,
             entities=masking.entities,
             thresholds=masking.thresholds,
             default_threshold=masking.default_threshold,
