@@ -138,6 +138,14 @@ class VertexTransport:
     def mapped(self, exc: BaseException, rpc: str) -> BaseException:
         if isinstance(exc, ByomError):
             return exc
+        if isinstance(exc, (UnicodeDecodeError, json.JSONDecodeError)):
+            # The client library could not read a success answer (a proxy's page, a broken
+            # container): the container failed, as SageMaker and the HTTP plugins report it.
+            return ModelError(
+                f"vertex endpoint {self.endpoint}: {_RPC_NAMES[rpc]} answered with a body that is not JSON ({exc})",
+                provider="vertex",
+                code="DecodeError",
+            )
         return map_exception(exc, endpoint=self.endpoint, operation=_RPC_NAMES[rpc])
 
     def checked(self, body: Any, rpc: str) -> Any:
