@@ -390,6 +390,11 @@ class BuiltinDetector:
         self._context = ContextWords(context_words, window=context_window)
         self._boost = context_boost
 
+    @property
+    def reported_entities(self) -> tuple[str, ...]:
+        """The entity names its spans carry (a trust policy naming another is refused)."""
+        return BUILTIN_ENTITIES if self._wanted is None else tuple(e for e in BUILTIN_ENTITIES if e in self._wanted)
+
     def find(self, text: str) -> list[Span]:
         """Every validated candidate in ``text`` (overlaps are resolved by the masker,
         after its thresholds, across all detectors)."""

@@ -168,10 +168,11 @@ class TrustRuntime:
     ) -> None:
         """Entity names no configured detector reports are a typo that would turn masking
         off for that type ("EMAL", Presidio's "EMAIL_ADDRESS" for the built-in "EMAIL"):
-        refused, naming the field. Skipped when a detector does not say what it reports."""
+        refused, naming the field. Skipped when a detector does not say what it reports
+        (its optional ``reported_entities``: the names its spans carry)."""
         known: set[str] = set()
         for found in detectors:
-            reported = getattr(found, "entities", None)
+            reported = getattr(found, "reported_entities", None)
             if not isinstance(reported, (tuple, list, frozenset, set)):
                 return
             known.update(str(name) for name in reported)

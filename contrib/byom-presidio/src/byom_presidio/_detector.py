@@ -146,6 +146,13 @@ class PresidioDetector:
         )
         return results
 
+    @property
+    def reported_entities(self) -> tuple[str, ...] | None:
+        """The byom names its spans carry (``None``: every entity Presidio knows)."""
+        if self.entities is None:
+            return None
+        return tuple(ENTITY_MAP.get(name, name) for name in self.entities)
+
     def find(self, text: str) -> Iterable[Span]:
         """Presidio's results as byom spans (entity names mapped)."""
         return [
