@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import asyncio
-import datetime
 import http.client
 import json
 import socket
 import ssl
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +17,10 @@ from pathlib import Path
 import pytest
 
 from byom_sdk.testing.conformance._capture import WireCapture, parse_requests
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))  # the shared loopback harness of wire_shapes
 
 
 class _Echo(BaseHTTPRequestHandler):
@@ -115,41 +119,25 @@ def test_asyncio_streams_are_captured(server):
     assert (request.target, request.body) == ("/async", b"{}")
 
 
-def _certificate(folder: Path) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
-
-
-def test_a_tls_request_is_read_before_encryption(server, tmp_path):
+@pytest.fixture
+def tls_client(server: ThreadingHTTPServer, tmp_path: Path) -> ssl.SSLContext:
+    """``server`` made to speak TLS with a fresh self-signed certificate; the client context
+    that trusts it."""
     pytest.importorskip("cryptography", reason="cryptography builds the test certificate")
-    cert, key = _certificate(tmp_path)
+    from wire_shapes._harness import self_signed_certificate
+
+    cert_pem, key_pem = self_signed_certificate()
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_bytes(cert_pem)
+    key.write_bytes(key_pem)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    client = ssl.create_default_context(cafile=str(cert))
-    client.check_hostname = False
+    return ssl.create_default_context(cadata=cert_pem.decode())
+
+
+def test_a_tls_request_is_read_before_encryption(server, tls_client):
+    client = tls_client
     with WireCapture() as capture:
         connection = http.client.HTTPSConnection("127.0.0.1", server.server_address[1], timeout=5, context=client)
         connection.request("POST", "/secure", body=b'{"secret": 1}')
@@ -160,15 +148,9 @@ def test_a_tls_request_is_read_before_encryption(server, tmp_path):
     assert "send" not in vars(ssl.SSLSocket) or vars(ssl.SSLSocket)["send"].__module__ == "ssl"
 
 
-def test_an_asyncio_tls_request_is_read_before_encryption(server, tmp_path):
+def test_an_asyncio_tls_request_is_read_before_encryption(server, tls_client):
     """asyncio (and httpx's async client) encrypt through an SSLObject over memory buffers."""
-    pytest.importorskip("cryptography", reason="cryptography builds the test certificate")
-    cert, key = _certificate(tmp_path)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    client = ssl.create_default_context(cafile=str(cert))
-    client.check_hostname = False
+    client = tls_client
 
     async def post() -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.server_address[1], ssl=client)

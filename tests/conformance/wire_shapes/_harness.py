@@ -105,7 +105,7 @@ class _HTTPD(ThreadingHTTPServer):
         pass
 
 
-def _certificate() -> tuple[bytes, bytes]:
+def self_signed_certificate() -> tuple[bytes, bytes]:
     """A self-signed certificate for 127.0.0.1 and its key, both PEM."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -141,7 +141,7 @@ class Server:
         #: what a client verifies the server with: the default, or a context trusting the certificate.
         self.verify: ssl.SSLContext | bool = True
         if tls:
-            cert, key = _certificate()
+            cert, key = self_signed_certificate()
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             with tempfile.TemporaryDirectory() as folder:
                 cert_path, key_path = Path(folder) / "cert.pem", Path(folder) / "key.pem"
