@@ -12,7 +12,16 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
-__all__ = ["describe_validation_error"]
+__all__ = ["describe_validation_error", "error_location"]
+
+# pydantic puts the union member that failed into an error's location (``literal['a','b']``,
+# ``tuple[str, ...]``, ``function-after[...]``, ``str``): that names a type, not a field.
+_SCALAR_TAGS = frozenset({"str", "int", "float", "bool", "bytes", "none", "dict", "list", "tuple", "set", "frozenset"})
+
+
+def error_location(loc: tuple[int | str, ...] | list[int | str]) -> str:
+    """An error's location as the dotted field path a user wrote, without union tags."""
+    return ".".join(str(part) for part in loc if not (isinstance(part, str) and ("[" in part or part in _SCALAR_TAGS)))
 
 
 def describe_validation_error(error: ValidationError, *, prefix: str = "") -> tuple[str, str]:
@@ -25,9 +34,11 @@ def describe_validation_error(error: ValidationError, *, prefix: str = "") -> tu
     failed_inside = {tuple(item["loc"][:-1]) for item in items if item["loc"]}
     items = [i for i in items if not (i["type"] == "too_short" and tuple(i["loc"]) in failed_inside)]
     for item in items:
-        location = ".".join(str(p) for p in item["loc"])
+        location = error_location(item["loc"])
         dotted = f"{prefix}.{location}" if prefix and location else prefix or location
         first_field = first_field or dotted
         message = str(item["msg"]).removeprefix("Value error, ")
-        parts.append(f"{dotted or '<root>'}: {message}")
+        part = f"{dotted or '<root>'}: {message}"
+        if part not in parts:  # union members can fail the same way
+            parts.append(part)
     return first_field, "; ".join(parts)

@@ -80,3 +80,31 @@ def test_an_error_quoting_a_lone_surrogate_can_be_printed():
         client.model("\ud800")
     assert "\\ud800" in str(info.value)
     str(info.value).encode("utf-8")  # would raise UnicodeEncodeError with the raw surrogate
+
+
+def test_an_output_that_cannot_be_written_names_the_option_before_any_work(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "byom.toml").write_text('[models.bot]\nprovider = "scripted"\n')
+    (tmp_path / "in.jsonl").write_text('{"id": "1", "prompt": "hi"}\n')
+    (tmp_path / "a-file").write_text("not a folder")
+    blocked = str(tmp_path / "a-file" / "out.jsonl")  # a file where a folder must be: fails even as root
+    args = ("--input", "in.jsonl", "--output", blocked, "--model", "bot", "--no-progress")
+    code, out = run(capsys, "batch", "run", *args)
+    assert code == 3 and "field 'output': cannot write the output file" in out and blocked in out
+    assert "Traceback" not in out and "error (" not in out  # no raw OSError class
+    code, out = run(capsys, "conformance", "bot", "--report", str(tmp_path / "a-file" / "report.json"))
+    assert code == 2 and "Invalid value for '--report': cannot write" in out
+    assert "passed" not in out  # refused before the suite ran
+
+
+def test_a_negative_audit_show_limit_is_a_usage_error(tmp_path, capsys):
+    code, out = run(capsys, "audit", "show", "--limit", "-5", str(tmp_path / "audit.sqlite"))
+    assert code == 2 and "'--limit'" in out and "-5 is not in the range x>=0" in out
+
+
+def test_a_union_field_error_names_the_field_not_pydantics_union_member(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "byom.toml").write_text('[models.bot]\nprovider = "scripted"\n\n[serve]\nprofile = "bogus"\n')
+    code, out = run(capsys, "serve")
+    assert code == 3 and "field 'serve.profile'" in out and "'openai', 'open-connector'" in out
+    assert "literal[" not in out and "tuple[" not in out

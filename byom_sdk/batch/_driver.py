@@ -148,7 +148,14 @@ async def arun_job(client: Client, job: BatchJob, *, summary: BatchSummary | Non
     writer = OutputWriter(job.output)
     done = writer.open()
     summary.resumed = len(done)
-    shard_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        shard_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        writer.close()
+        raise ConfigError(
+            f"cannot create the batch's shard folder {shard_dir}: {exc.strerror or exc} (set audit_dir in the job)",
+            field="audit_dir",
+        ) from None
     output = str(Path(job.output).resolve())
     (shard_dir / "job.json").write_text(json.dumps({"job_id": job_id, "output": output, "model": job.model}))
     rejects = RejectLog(spec.policy, shard_dir / f"{new_shard_id('driver')}.sqlite", job_id)

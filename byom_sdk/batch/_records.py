@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .._errors import ConfigError
+
 __all__ = [
     "EMBED_PARAMS",
     "GENERATE_PARAMS",
@@ -263,7 +265,18 @@ class OutputWriter:
         self._fd: int | None = None
 
     def open(self) -> set[str]:
-        """Open for appending; the keys already answered."""
+        """Open for appending; the keys already answered.
+
+        :raises ConfigError: the output cannot be created, read or appended to (naming it).
+        """
+        try:
+            return self._open()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write the output file {self.path}: {exc.strerror or exc}", field="output"
+            ) from None
+
+    def _open(self) -> set[str]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.exists():
             self._repair()

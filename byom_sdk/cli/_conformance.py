@@ -29,6 +29,19 @@ def _require_pytest() -> None:
         )
 
 
+def _check_writable(path: Path) -> None:
+    """Refuse a --report that cannot be written before the suite runs for minutes."""
+    existed = path.exists()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)  # as the report writer does
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write {path}: {exc.strerror or exc}", param_hint="'--report'") from None
+    if not existed:
+        path.unlink(missing_ok=True)
+
+
 @click.command("conformance")
 @click.argument("alias")
 @click.option(
@@ -56,6 +69,8 @@ def conformance_command(
     strict expected failures. Exits 1 when a check fails.
     """
     _require_pytest()
+    if report is not None:
+        _check_writable(report)
     from ..testing.conformance import conformance_profile, run_conformance
     from ._models import provider_config
 

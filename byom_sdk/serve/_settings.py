@@ -35,6 +35,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from byom_sdk import ConfigError
+from byom_sdk._validation import describe_validation_error
 
 __all__ = [
     "PROFILES",
@@ -159,9 +160,7 @@ def load_settings(path: str | Path | None) -> ServeSettings:
     try:
         return ServeSettings.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = "serve." + ".".join(str(p) for p in first["loc"])
-        message = str(first["msg"]).removeprefix("Value error, ")
+        field, message = describe_validation_error(exc, prefix="serve")
         raise ConfigError(message, source=str(path), field=field) from None
 
 
@@ -226,9 +225,7 @@ def resolve_port(profiles: Sequence[str], flag: int | None, settings: ServeSetti
 
 def describe_settings_error(error: ValidationError) -> str:
     """One line for a ``ServeSettings`` validation failure (``create_app`` with a mapping)."""
-    first = error.errors()[0]
-    location = ".".join(str(p) for p in first["loc"])
-    return f"serve.{location}: {str(first['msg']).removeprefix('Value error, ')}"
+    return describe_validation_error(error, prefix="serve")[1]
 
 
 def settings_from(value: ServeSettings | Mapping[str, Any] | None) -> ServeSettings:

@@ -141,7 +141,9 @@ def _detail(record: dict[str, Any]) -> str:
 
 @audit.command()
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path), default=_DEFAULT)
-@click.option("--limit", type=int, default=20, show_default=True, help="Newest N records (0 for all).")
+@click.option(
+    "--limit", type=click.IntRange(min=0), default=20, show_default=True, help="Newest N records (0 for all)."
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON record per line.")
 def show(path: Path, limit: int, as_json: bool) -> None:
     """List the newest records of PATH (it is not verified: use `byom audit verify`)."""
