@@ -221,6 +221,27 @@ def test_models_check_reports_a_provider_that_fails_to_build(tmp_path, monkeypat
     assert row["status"] == "build failed" and "weights are corrupt" in row["error"]
 
 
+def test_models_check_builds_what_the_first_call_builds(tmp_path, monkeypatch, capsys):
+    """A tokenizer folder without tokenizer.json and a per-model trust override naming an
+    entity no detector reports pass the file check but fail the first call: --check says so."""
+    (tmp_path / "tokenizers" / "empty").mkdir(parents=True)
+    (tmp_path / "byom.toml").write_text(
+        '[models.bot]\nprovider = "scripted"\n\n'
+        '[models.tok]\nprovider = "scripted"\ntokenizer = "tokenizers/empty"\n\n'
+        '[models.masked]\nprovider = "scripted"\ntrust = { masking = { entities = ["EMIAL"] } }\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BYOM_LOAD_PLUGINS", "")
+    code, out, _ = run(capsys, "models", "--check", "--json")
+    rows = {r["alias"]: r for r in json.loads(out)["models"]}
+    assert code == 1 and json.loads(out)["broken"] == ["masked", "tok"]
+    assert rows["bot"]["status"] == "ok"
+    assert rows["tok"]["status"] == "invalid config"
+    assert "field 'tokenizer.path': tokenizer file not found" in rows["tok"]["error"]
+    assert rows["masked"]["status"] == "invalid config"
+    assert "field 'trust.masking.entities': no configured detector reports entity 'EMIAL'" in rows["masked"]["error"]
+
+
 # -- generate, embed, chat --------------------------------------------------------------------
 
 

@@ -2,7 +2,8 @@
 
 Without ``--check`` each alias's config is validated (provider installed, keys valid).
 ``--check`` also checks that every file the config names exists and parses, that the
-provider builds the model, and that a loopback endpoint answers (a remote one is never
+model builds as a call builds it (provider, tokenizer, the per-model trust policy), and
+that a loopback endpoint answers (a remote one is never
 contacted: the check must not send anything past the trust boundary). Exit 1 when any
 alias is not usable.
 """
@@ -134,6 +135,8 @@ def _check_endpoint(boundary: Boundary) -> tuple[bool, str]:
 
 
 def _deep_check(state: State, client: Client, alias: str, row: dict[str, Any]) -> None:
+    from .._errors import ConfigError
+
     checks: dict[str, Any] = {"config": "ok"}
     row["checks"] = checks
     entry = client.entry(alias)
@@ -149,17 +152,21 @@ def _deep_check(state: State, client: Client, alias: str, row: dict[str, Any]) -
         row["status"], row["error"] = problem[0], problem[1]
         return
     try:
-        provider = client.provider_model(alias)
+        # What the first call builds: the provider, its tokenizer, its trust steps (the
+        # per-model override merged, entity names checked against the detectors), middleware.
+        # The client closes it.
+        model = client.model(alias)
+    except ConfigError as exc:
+        row["status"], row["error"] = "invalid config", str(exc)
+        checks["build"] = row["error"]
+        return
     except Exception as exc:  # noqa: BLE001 - any failure to build is this alias's finding.
         row["status"], row["error"] = "build failed", f"{type(exc).__name__}: {exc}"
         checks["build"] = row["error"]
         return
-    try:
-        checks["build"] = "ok"
-        row["version"] = provider.info.version
-        answered, detail = _check_endpoint(provider.info.boundary)
-    finally:
-        provider.close()
+    checks["build"] = "ok"
+    row["version"] = model.info.version
+    answered, detail = _check_endpoint(model.info.boundary)
     checks["endpoint"] = detail
     if not answered:
         row["status"], row["error"] = "endpoint unreachable", detail
