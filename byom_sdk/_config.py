@@ -26,10 +26,11 @@ the provider's own and are validated by the provider's pydantic schema.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -173,11 +174,39 @@ def read_toml_file(path: str | Path, *, kind: str = "config file") -> dict[str, 
         raise ConfigError(f"cannot read {kind}: {getattr(exc, 'strerror', None) or exc}", source=str(path)) from None
     try:
         tables: dict[str, Any] = tomllib.loads(text.removeprefix("\ufeff"))  # a BOM some editors write
-        return tables
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML: {exc}", source=str(path)) from None
     except RecursionError:
         raise ConfigError("invalid TOML: arrays or tables nested too deeply", source=str(path)) from None
+    try:
+        not_finite = _first_non_finite(tables)
+    except RecursionError:
+        raise ConfigError("invalid TOML: arrays or tables nested too deeply", source=str(path)) from None
+    if not_finite is not None:
+        # TOML allows inf and nan; no setting takes them, and a timeout of inf reaches the
+        # socket as an OverflowError at the first call.
+        field, value = not_finite
+        raise ConfigError(f"{value} is not a usable number here; give a finite value", source=str(path), field=field)
+    return tables
+
+
+def _first_non_finite(value: Any, path: str = "") -> tuple[str, float] | None:
+    """The dotted path and value of the first inf or nan in parsed TOML."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (path, value)
+    if isinstance(value, dict):
+        items: Iterable[tuple[str, Any]] = (
+            (f"{path}.{key}" if path else str(key), item) for key, item in value.items()
+        )
+    elif isinstance(value, list):
+        items = ((f"{path}[{index}]", item) for index, item in enumerate(value))
+    else:
+        return None
+    for where, item in items:
+        found = _first_non_finite(item, where)
+        if found is not None:
+            return found
+    return None
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:

@@ -108,3 +108,29 @@ def test_a_union_field_error_names_the_field_not_pydantics_union_member(tmp_path
     code, out = run(capsys, "serve")
     assert code == 3 and "field 'serve.profile'" in out and "'openai', 'open-connector'" in out
     assert "literal[" not in out and "tuple[" not in out
+
+
+@pytest.mark.parametrize(
+    ("toml", "field", "shown"),
+    [
+        ('[models.m]\nprovider = "scripted"\n\n[retry]\ndeadline = inf\n', "retry.deadline", "inf"),
+        ('[models.m]\nprovider = "scripted"\nextra = { timeout = -inf }\n', "models.m.extra.timeout", "-inf"),
+        (
+            '[models.m]\nprovider = "scripted"\n\n[routes.r]\ntargets = ["m"]\nweights = [1, nan]\n',
+            "routes.r.weights[1]",
+            "nan",
+        ),
+    ],
+)
+def test_inf_and_nan_in_a_config_file_are_refused_naming_the_field(tmp_path, toml, field, shown):
+    """TOML allows inf and nan; no setting takes them (a timeout of inf would reach the
+    socket as an OverflowError at the first call)."""
+    (tmp_path / "byom.toml").write_text(toml)
+    with pytest.raises(ConfigError) as info:
+        byom_sdk.Client.from_config(tmp_path / "byom.toml")
+    assert info.value.field == field
+    assert f"{shown} is not a usable number here; give a finite value" in str(info.value)
+    job = tmp_path / "job.toml"
+    job.write_text("model = 'm'\ninput = 'in.jsonl'\noutput = 'out.jsonl'\nrate_limit = inf\n")
+    with pytest.raises(ConfigError, match=r"field 'rate_limit': inf is not a usable number"):
+        load_job_file(job)
