@@ -94,6 +94,9 @@ class VertexVLLM(VertexCodec):
     generates = True
     chat = True
     streams = True
+    # Its container always ends a stream (a finish reason and [DONE], or TGI's details event):
+    # one without that end was cut, or was never a stream (an empty 200, [], null).
+    require_end = True
     seed = True
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
@@ -155,6 +158,7 @@ class VertexTGI(VertexCodec):
     generates = True
     chat = True
     streams = True
+    require_end = True  # as VertexVLLM's
     seed = True
     tools_mode = "constrained"
     structured_output = "native"
@@ -202,6 +206,7 @@ class VertexOpenAI(VertexCodec):
     generates = True
     chat = True
     streams = True
+    require_end = True  # as VertexVLLM's
     tools = True
     tools_mode = "native"
     structured_output = "native"

@@ -12,6 +12,12 @@ policy. The call's ``timeout`` bounds the whole call: gRPC deadlines do so nativ
 REST streams (``rest_raw = "http"``) are closed by a watchdog when the time is up, since
 the HTTP library's timeout bounds each read, not the stream. A stream is read to its end
 (past ``[DONE]``), so its connection goes back to the pool instead of being dropped.
+
+A success answer the client cannot read (a body that is not JSON, a REST stream that is not
+a JSON array of messages, a gRPC message that does not deserialize) is a ``ModelError``
+(``DecodeError``) naming the endpoint; a stream without the container's end is caught by
+the codec's end check (``require_end`` on the built-in streaming codecs of
+:mod:`byom_sdk.wire.vertex`).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from byom_sdk import ByomError, EmbedRequest, GenerateRequest, ModelError, ProviderError
+from byom_sdk import ByomError, EmbedRequest, GenerateRequest, ModelError, ProviderError, Unavailable
 from byom_sdk.wire import error_from_body, find_error_body
 from byom_sdk.wire.vertex import VertexCodec
 
@@ -135,9 +141,22 @@ class VertexTransport:
             return gapic.stream_raw_request(self.endpoint, body, content_type)
         return gapic.streaming_request(self.endpoint, body)
 
+    def unreadable(self, rpc: str) -> ModelError:
+        """A gRPC answer message the client could not deserialize (the sync client reports
+        it as an INTERNAL status, ``grpc.aio`` hands over ``None``): the 200 answer of a
+        broken container or proxy, a ModelError as for a body that is not JSON over REST."""
+        return ModelError(
+            f"vertex endpoint {self.endpoint}: {_RPC_NAMES[rpc]} answered with a message the gRPC client "
+            "cannot deserialize",
+            provider="vertex",
+            code="DecodeError",
+        )
+
     def mapped(self, exc: BaseException, rpc: str) -> BaseException:
         if isinstance(exc, ByomError):
             return exc
+        if _grpc_undecodable(exc):
+            return self.unreadable(rpc)
         if isinstance(exc, (UnicodeDecodeError, json.JSONDecodeError)):
             # The client library could not read a success answer (a proxy's page, a broken
             # container): the container failed, as SageMaker and the HTTP plugins report it.
@@ -147,6 +166,38 @@ class VertexTransport:
                 code="DecodeError",
             )
         return map_exception(exc, endpoint=self.endpoint, operation=_RPC_NAMES[rpc])
+
+    def stream_mapped(self, exc: BaseException, rpc: str, *, reading: bool) -> BaseException:
+        """``mapped`` for a stream; ``reading``: the RPC had answered and its messages were
+        being read. The GAPIC REST client reads a stream as a JSON array of messages and
+        fails with a plain ValueError on any other body (an empty body or ``[]`` is no
+        message at all: the codec's end check catches that) and with a protobuf ParseError
+        on a message that does not fit: a 200 answer the client cannot read, a ModelError
+        as for unary calls. An array that stops before its ``]`` is a stream cut short."""
+        if not reading or isinstance(exc, ByomError):
+            return self.mapped(exc, rpc)
+        kind, module = type(exc).__name__, type(exc).__module__
+        # requests' and google.auth's ValueError subclasses (InvalidURL, MalformedError) are
+        # not about the answer: the raw HTTP path posts (and refreshes) on the first read.
+        library = module.startswith(("requests", "urllib3", "google.auth"))
+        unreadable = (isinstance(exc, ValueError) and not library) or (
+            kind == "ParseError" and module.startswith("google.protobuf")
+        )
+        if not unreadable:
+            return self.mapped(exc, rpc)
+        where = f"vertex endpoint {self.endpoint}: {_RPC_NAMES[rpc]}"
+        if str(exc).startswith("Unfinished stream"):  # google.api_core.rest_streaming
+            return Unavailable(
+                f"{where}: the stream ended before the container sent its end (the message array was cut)",
+                provider="vertex",
+                code="StreamEnded",
+                request_sent=True,
+            )
+        return ModelError(
+            f"{where} answered with a stream the client cannot read ({kind}: {str(exc)[:200]})",
+            provider="vertex",
+            code="DecodeError",
+        )
 
     def checked(self, body: Any, rpc: str) -> Any:
         """``body``, unless it (or one of its predictions) is an error object."""
@@ -221,7 +272,7 @@ class VertexTransport:
         except (GeneratorExit, ProviderError):
             raise
         except Exception as exc:
-            raise self.mapped(exc, rpc) from exc
+            raise self.stream_mapped(exc, rpc, reading=responses is not None) from exc
         finally:
             _cancel(responses)
 
@@ -275,6 +326,8 @@ class VertexGrpcTransport(VertexTransport):
         rpc = self.rpc_for(operation)
         try:
             response = await self._async_call(rpc, body, self.timeout(request))
+            if response is None:
+                raise self.unreadable(rpc)
             return self.unary_answer(rpc, response)
         except ProviderError:
             raise
@@ -287,11 +340,13 @@ class VertexGrpcTransport(VertexTransport):
         try:
             responses = await self._async_call(rpc, body, self.timeout(request))
             async for response in responses:
+                if response is None:
+                    raise self.unreadable(rpc)
                 yield self.stream_item(response)
         except (GeneratorExit, ProviderError):
             raise
         except Exception as exc:
-            raise self.mapped(exc, rpc) from exc
+            raise self.stream_mapped(exc, rpc, reading=responses is not None) from exc
         finally:
             _cancel(responses)
 
@@ -327,6 +382,18 @@ def _bodies(source: Iterator[bytes]) -> Iterator[_Body]:
         close = getattr(source, "close", None)
         if close is not None:
             close()
+
+
+def _grpc_undecodable(exc: BaseException) -> bool:
+    """Whether ``exc`` is the sync gRPC client failing to deserialize an answer message (it
+    reports that as its own INTERNAL status, which google-api-core wraps)."""
+    status = getattr(exc, "grpc_status_code", None)
+    message = getattr(exc, "message", None)
+    return (
+        getattr(status, "name", None) == "INTERNAL"
+        and isinstance(message, str)
+        and message.startswith("Exception deserializing response")
+    )
 
 
 def _cancel(responses: Any) -> None:
