@@ -46,7 +46,7 @@ from ._audit_format import (
     rotation_target,
 )
 from ._audit_keys import AuditKeyring, content_key, key_from_env, load_key_file, load_keyring
-from ._audit_read import GENESIS, chain_hash, read_audit, verify_audit
+from ._audit_read import GENESIS, chain_hash, foreign_objects, read_audit, refuse_triggers, verify_audit
 from ._audit_verify import VerifyResult, verify_entries
 
 try:
@@ -165,6 +165,13 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+_FileId = tuple[int, int]
+
+
+def _file_id(stat: os.stat_result) -> _FileId:
+    return (stat.st_dev, stat.st_ino)
+
+
 class SqliteAuditSink:
     """The default sink: a hash-chained SQLite file, safe for concurrent writers.
 
@@ -188,6 +195,7 @@ class SqliteAuditSink:
         self._written_size = -1
         self._pid = os.getpid()
         self._inherited: list[tuple[sqlite3.Connection, int | None]] = []
+        self._identity: tuple[_FileId, _FileId] | None = None  # (database, head) as opened
 
     @classmethod
     def from_config(cls, config: SqliteSinkConfig) -> SqliteAuditSink:
@@ -240,6 +248,7 @@ class SqliteAuditSink:
                 _fsync_dir(self.head_file.parent)
             conn = self._connect()
             meta, tail, fd = self._prepare(conn, keys)
+            identity = (_file_id(os.stat(self.path)), _file_id(os.fstat(fd)))
         except BaseException as exc:
             if conn is not None:
                 conn.close()
@@ -248,10 +257,12 @@ class SqliteAuditSink:
                 raise AuditError(f"audit log {label} cannot be opened for writing: {reason}", path=label) from None
             raise
         self._conn, self._head_fd, self._meta, self._tail, self._keys = conn, fd, meta, tail, keys
+        self._identity = identity
 
     def _connect(self) -> sqlite3.Connection:
         timeout = self._config.busy_timeout_ms / 1000
         conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        conn.set_authorizer(refuse_triggers)
         conn.execute(f"PRAGMA busy_timeout={int(self._config.busy_timeout_ms)}")
         deadline = time.monotonic() + timeout
         while True:  # switching to WAL needs a moment without other writers
@@ -276,6 +287,14 @@ class SqliteAuditSink:
                 fd = os.open(self.head_file, os.O_RDWR)
             except FileNotFoundError:
                 fd = None
+            foreign = foreign_objects(conn)
+            if foreign:
+                raise AuditError(
+                    f"audit log {label} holds {foreign}, which no byom writer creates: they can drop or "
+                    f"rewrite records as they are written. Keep the files as evidence, run "
+                    f"`byom audit verify {label}`, then {_ASIDE}",
+                    path=label,
+                )
             tables = {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             if "records" in tables and "kid" not in [str(r[1]) for r in conn.execute("PRAGMA table_info(records)")]:
                 raise AuditError(
@@ -402,15 +421,22 @@ class SqliteAuditSink:
             self._open_locked()
             conn, meta = self._conn, self._meta
             assert conn is not None and meta is not None
+            self._check_identity()
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     tail = self._read_tail(conn, meta, self._tail)
                     entries = build_entries(tail, self._keys, body, label)
-                    conn.executemany(
+                    inserted = conn.executemany(
                         "INSERT INTO records (seq, prev_hash, hash, kid, mac, body) VALUES (?, ?, ?, ?, ?, ?)",
                         [(e.seq, e.prev_hash, e.hash, e.kid, e.mac, e.body) for e in entries],
-                    )
+                    ).rowcount
+                    if inserted != len(entries):
+                        raise AuditError(
+                            f"audit log {label}: {inserted} of {len(entries)} records were stored (something in "
+                            "the database dropped the rest)",
+                            path=label,
+                        )
                     conn.execute("COMMIT")
                 except BaseException:
                     if conn.in_transaction:
@@ -422,6 +448,34 @@ class SqliteAuditSink:
             self._tail = Tail(last.seq, last.hash, last.kid)
             self._advance_head(last)
         return last
+
+    def _check_identity(self) -> None:
+        """Refuse to append when the log's files are no longer the ones this sink opened.
+
+        A head file renamed over (or a database replaced) while the log is open would
+        otherwise take this writer's checkpoints in a detached file, while the path — what
+        ``verify`` and a witness read — stays frozen at an older checkpoint, and the records
+        after it could be erased unseen. Two ``stat`` calls per record.
+        """
+        label = str(self.path)
+        assert self._identity is not None
+        for path, opened, what in (
+            (self.path, self._identity[0], "database"),
+            (self.head_file, self._identity[1], "head file"),
+        ):
+            try:
+                now = _file_id(os.stat(path))
+            except OSError as exc:
+                now = None
+                reason = exc.strerror or str(exc)
+            if now != opened:
+                found = "a different file is at that path" if now is not None else f"it is gone ({reason})"
+                raise AuditError(
+                    f"audit log {label}: its {what} {path} was replaced or removed while the log was open "
+                    f"({found}): nothing more is written. Keep the files as evidence and run "
+                    f"`byom audit verify {label}`",
+                    path=label,
+                )
 
     def _advance_head(self, last: AuditEntry) -> None:
         # After COMMIT, never before: a writer killed in between leaves the head behind the

@@ -30,10 +30,12 @@ except ImportError:  # pragma: no cover - Windows: no advisory locks, reads may 
 __all__ = [
     "GENESIS",
     "chain_hash",
+    "foreign_objects",
     "load_checkpoint",
     "parse_head",
     "read_audit",
     "read_head_bytes",
+    "refuse_triggers",
     "shard_state",
     "verify_audit",
     "verify_merge",
@@ -72,6 +74,23 @@ def _open_ro(path: Path) -> sqlite3.Connection:
             raise AuditError(f"cannot recover audit log {path} after a crash: {again}", path=str(path)) from None
         conn = sqlite3.connect(f"{uri}?mode=ro", uri=True)
     return conn
+
+
+def refuse_triggers(action: int, arg1: str | None, arg2: str | None, database: str | None, inner: str | None) -> int:
+    """SQLite authorizer: deny any access made by a trigger or through a view.
+
+    A byom log has neither; one added by someone with write access to the file (``BEFORE
+    INSERT ... RAISE(IGNORE)``, an ``AFTER INSERT`` that deletes) would make committed appends
+    silently vanish. The authorizer runs when a statement is compiled — with the triggers
+    it fires coded in — so such a statement fails instead of running.
+    """
+    return sqlite3.SQLITE_DENY if inner else sqlite3.SQLITE_OK
+
+
+def foreign_objects(conn: sqlite3.Connection) -> str:
+    """The triggers and views in the log's schema, named (empty when there are none)."""
+    rows = conn.execute("SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view') ORDER BY name")
+    return ", ".join(f"{kind} {name!r}" for kind, name in rows)
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
@@ -237,6 +256,15 @@ def _verify_conn(
     merges: list[AuditEntry] | None = None,
 ) -> VerifyResult:
     conn.execute("BEGIN")  # one snapshot for the header and the records
+    foreign = foreign_objects(conn)
+    if foreign:
+        return VerifyResult(
+            False,
+            0,
+            0,
+            f"the log holds {foreign}, which no byom writer creates: records may have been dropped "
+            "or rewritten as they were written",
+        )
     has_meta, v2 = _schema(conn)
     if not has_meta and not v2:
         if witness is not None:

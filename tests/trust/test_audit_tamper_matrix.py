@@ -292,6 +292,12 @@ def record_kid_to_none(log: Log) -> None:
         conn.execute("UPDATE records SET kid = ?, mac = '' WHERE seq = 3", (NO_KEY,))
 
 
+def add_trigger(log: Log) -> None:
+    """A trigger that makes later appends vanish (the records so far are intact)."""
+    with log.db() as conn:
+        conn.execute("CREATE TRIGGER drop_new BEFORE INSERT ON records BEGIN SELECT RAISE(IGNORE); END")
+
+
 # -- the matrix ------------------------------------------------------------------------------
 
 Verdict = object
@@ -322,6 +328,7 @@ MATRIX: list[tuple[Callable[[Log], None], Verdict, Verdict]] = [
     (strip_macs, Tamper(0), UNCHECKED),
     (edit_header_log_id, Tamper(1), Tamper(1)),
     (record_kid_to_none, Tamper(3), Tamper(3)),
+    (add_trigger, Tamper(0), Tamper(0)),
     # An older head alone loses nothing: the records after it are reported as unanchored.
     (rollback_head, OK, UNCHECKED),
     # Out of scope, asserted so the docs stay honest: restoring an old database *with* its
