@@ -188,3 +188,30 @@ def test_cloud_hosts_are_tried_in_turn():
 )
 def test_urls_are_redacted(url, redacted):
     assert redact_url(url) == redacted
+
+
+@pytest.mark.parametrize(
+    ("spelling", "address", "kind"),
+    [
+        ("2130706433", "127.0.0.1", "loopback"),
+        ("0x7f000001", "127.0.0.1", "loopback"),
+        ("127.1", "127.0.0.1", "loopback"),
+        ("0177.0.0.1", "127.0.0.1", "loopback"),
+        ("017700000001", "127.0.0.1", "loopback"),
+        ("0", "0.0.0.0", "loopback"),
+        ("0x08080808", "8.8.8.8", "ip"),
+        ("134744072", "8.8.8.8", "ip"),
+    ],
+)
+def test_a_legacy_numeric_ipv4_spelling_is_refused_naming_the_address(spelling, address, kind):
+    """The C resolver reads these as IPv4 without any DNS lookup (an independent probe sent a
+    prompt to 127.0.0.1 through ``https://2130706433`` with loopback disallowed): the gate
+    must not take them for DNS names."""
+    assert classify_host(spelling) == kind
+    with pytest.raises(ValueError, match=rf"spells IPv4 address {address} in a legacy numeric form; write {address}"):
+        split_host(f"https://{spelling}:8443/v1")
+
+
+@pytest.mark.parametrize("name", ["cafe.be", "0xcafe.com", "deadbeef", "a1b2.example", "10.0.0.1.nip.io"])
+def test_names_made_of_hex_letters_stay_dns_names(name):
+    assert split_host(name).hostname == name and classify_host(name) == "dns"

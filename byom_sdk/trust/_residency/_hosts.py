@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
@@ -69,10 +70,25 @@ class HostPort:
         return _DEFAULT_PORTS.get(self.scheme or "")
 
 
+_NUMERIC_HOST = re.compile(r"^[0-9a-fx.]+$")
+
+
 def _ip(hostname: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         return ipaddress.ip_address(hostname)
     except ValueError:
+        return None
+
+
+def _legacy_ipv4(hostname: str) -> ipaddress.IPv4Address | None:
+    """The address a numeric host other than a dotted quad stands for (``2130706433``,
+    ``0x7f000001``, ``127.1``, ``0177.0.0.1``, ``0``): the C resolver (``inet_aton``) reads
+    these as IPv4 without any DNS lookup, so HTTP clients connect there."""
+    if not _NUMERIC_HOST.match(hostname) or not any(c.isdigit() for c in hostname):
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(hostname))
+    except (OSError, ValueError):
         return None
 
 
@@ -85,7 +101,7 @@ def classify_host(hostname: str) -> HostKind:
     name = hostname.lower().strip("[]").rstrip(".")
     if name == "localhost" or name.endswith(".localhost"):
         return "loopback"
-    ip = _ip(name)
+    ip = _ip(name) or _legacy_ipv4(name)
     if ip is None:
         return "dns"
     mapped = getattr(ip, "ipv4_mapped", None)
@@ -121,8 +137,14 @@ def split_host(value: str) -> HostPort:
     hostname = hostname.lower()
     if hostname.endswith(".") and not hostname.endswith(".."):
         hostname = hostname[:-1]
-    if _ip(hostname) is None and not _DNS_NAME.match(hostname):
-        raise ValueError(f"{_safe_repr(text)} does not name a valid host")
+    if _ip(hostname) is None:
+        legacy = _legacy_ipv4(hostname)
+        if legacy is not None:
+            # The gate and the client must read one address: refuse the spelling, name it.
+            shown = _safe_repr(text)
+            raise ValueError(f"{shown} spells IPv4 address {legacy} in a legacy numeric form; write {legacy}")
+        if not _DNS_NAME.match(hostname):
+            raise ValueError(f"{_safe_repr(text)} does not name a valid host")
     return HostPort(hostname=hostname, port=port, scheme=parts.scheme.lower() if has_scheme else None)
 
 

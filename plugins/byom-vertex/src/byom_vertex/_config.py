@@ -32,6 +32,10 @@ CODECS = ("vllm", "tgi", "openai", "tei", "google-embeddings", "custom")
 _LOCATION = re.compile(r"^(global|us|eu|[a-z]+-[a-z]+[0-9]+)$")
 
 
+# gRPC target schemes (grpc/doc/naming.md and the resolvers grpcio registers).
+_GRPC_RESOLVERS = frozenset({"dns", "unix", "unix-abstract", "ipv4", "ipv6", "vsock", "xds", "google-c2p"})
+
+
 def plain_endpoint(value: str | None, *, urls: bool) -> str | None:
     """``value`` as ``host[:port]`` or, where ``urls``, ``http(s)://host[:port]`` with the
     scheme lowercased. Anything else — another scheme (``grpcs://``, gRPC's ``dns://``
@@ -48,6 +52,10 @@ def plain_endpoint(value: str | None, *, urls: bool) -> str | None:
             raise ValueError(f"{shown}: scheme '{scheme}' is not accepted; give {allowed}")
         text = f"{scheme.lower()}://{rest}"
     authority = rest.rstrip("/") if has_scheme else text
+    resolver = authority.partition(":")[0].lower()
+    if not has_scheme and resolver in _GRPC_RESOLVERS:
+        # gRPC reads "unix:443" as a unix socket path, not host "unix" port 443.
+        raise ValueError(f"{shown}: gRPC reads '{resolver}:' as a name resolver, not a host; give host[:port]")
     if any(char in authority for char in "@/?#"):
         raise ValueError(f"{shown} must be host[:port] only: no user info, path, query or fragment")
     split_host(authority)  # its ValueError names the problem

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, cast
 
-from byom_sdk import AuthError, ConfigError
+from byom_sdk import AuthError, ConfigError, ProviderError
 
 from ._config import VertexConfig
 
@@ -88,9 +88,19 @@ def sync_client(config: VertexConfig, credentials: Credentials | None, channel: 
     from google.cloud.aiplatform_v1.services.prediction_service import PredictionServiceClient
 
     if config.transport == "rest":
-        return PredictionServiceClient(
+        from ._http import refuse_redirects
+
+        client = PredictionServiceClient(
             credentials=credentials, transport="rest", client_options={"api_endpoint": _rest_host(config)}
         )
+        session = getattr(client._transport, "_session", None)
+        if session is None:  # pragma: no cover - depends on the library's layout
+            raise ProviderError(
+                "google-cloud-aiplatform's REST transport has no session to pin redirects on: use transport = 'grpc'",
+                provider="vertex",
+            )
+        refuse_redirects(session, f"vertex endpoint {config.resource}")
+        return client
     from google.cloud.aiplatform_v1.services.prediction_service.transports.grpc import PredictionServiceGrpcTransport
 
     if channel is None and config.insecure:

@@ -24,7 +24,32 @@ from byom_sdk import Timeout
 
 from ._config import VertexConfig
 
-__all__ = ["RawHttp"]
+__all__ = ["RawHttp", "refuse_redirects"]
+
+
+def refuse_redirects(session: Any, where: str) -> None:
+    """Make ``session`` (a ``requests`` session: google-auth's ``AuthorizedSession``, which
+    follows redirects by default, re-POSTing the body on 307/308) refuse any redirect.
+
+    The residency gate judged the configured host; a redirect would send the prompt to a
+    host nobody judged (another region, or plain HTTP). ``where`` names the endpoint.
+    """
+    from byom_sdk import PolicyViolation
+    from byom_sdk.trust.residency import redact_url
+
+    def refuse(response: Any, *args: Any, **kwargs: Any) -> Any:
+        if not response.is_redirect:
+            return response
+        target = redact_url(str(response.headers.get("location", "")))
+        status = response.status_code
+        response.close()
+        raise PolicyViolation(
+            f"{where} answered {status} with a redirect to {target!r}: byom does not follow redirects "
+            "(the residency gate judged only the configured host)",
+            rule="redirect",
+        )
+
+    session.hooks["response"].append(refuse)
 
 
 class RawHttp:
@@ -39,6 +64,7 @@ class RawHttp:
         self._url = f"{host}/v1/{config.resource}"
         self._session = AuthorizedSession(credentials)
         self._session.headers["x-goog-request-params"] = f"endpoint={config.resource}"
+        refuse_redirects(self._session, f"vertex endpoint {config.resource}")
 
     def _post(self, verb: str, body: bytes, content_type: str, timeout: float, *, stream: bool) -> Any:
         response = self._session.post(
