@@ -256,7 +256,7 @@ class Maker:
     def negative_sentence(self, doc: Doc) -> None:
         rng = self.rng
         kind = rng.choice(("version", "order", "order", "broken", "oid", "timestamp", "isbn", "uuid", "hash", "card",
-                           "iban", "amount", "version"))  # fmt: skip
+                           "iban", "amount", "version", "lookalike", "lookalike", "lookalike"))  # fmt: skip
         if kind == "version":
             doc.tpl(self.pick("version"), v.version_string(rng), kind="version")
         elif kind == "order":
@@ -277,6 +277,17 @@ class Maker:
             doc.tpl("test {v} (fails Luhn)", v.card(rng, valid=False), kind="card-invalid")
         elif kind == "iban":
             doc.tpl("IBAN? {v}", v.iban(rng, valid=False), kind="iban-invalid")
+        elif kind == "lookalike":
+            sub = rng.choice(("pan-shaped", "lower-code", "lower-code", "letter-word", "plus-sum"))
+            if sub == "pan-shaped":
+                doc.tpl(rng.choice(("SKU {v}", "Part {v} is back in stock.", "Booking ref {v}")), v.pan_shaped(rng),
+                        kind=sub)  # fmt: skip
+            elif sub == "lower-code":
+                doc.tpl(rng.choice(("code {v}", "item {v} shipped", "ref: {v}")), v.lower_code(rng), kind=sub)
+            elif sub == "letter-word":
+                doc.tpl("seen {v} day", v.letter_word(rng), kind=sub)
+            else:
+                doc.tpl("total {v} ok", v.plus_sum(rng), kind=sub)
         else:
             doc.tpl("{v}", v.amount(rng), kind="amount")
 

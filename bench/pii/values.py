@@ -271,7 +271,18 @@ def iban(rng: random.Random, *, valid: bool = True) -> str:
     if not valid:
         check = (check + rng.randint(1, 90)) % 97 + 2
     value = f"{country}{check:02d}{bban}"
-    return _group(value, [4] * 8, " ") if rng.random() < 0.55 else value
+    form = rng.random()
+    if form < 0.47:
+        value = _group(value, [4] * 8, " ")
+    elif form < 0.55:
+        value = _group(value, [4] * 8, "-")  # dashed groups, as some forms print it
+    # typed in lower case ("de89 3704 …"), or with a capital country code only
+    case = rng.random()
+    if case < 0.1:
+        value = value.lower()
+    elif case < 0.13:
+        value = value[:2] + value[2:].lower()
+    return value
 
 
 def ipv4(rng: random.Random) -> str:
@@ -394,8 +405,10 @@ def uk_nino(rng: random.Random) -> str:
     body = digits(rng, 6)
     suffix = rng.choice("ABCD")
     if rng.random() < 0.5:
-        return f"{first}{second} {body[:2]} {body[2:4]} {body[4:]} {suffix}"
-    return f"{first}{second}{body}{suffix}"
+        value = f"{first}{second} {body[:2]} {body[2:4]} {body[4:]} {suffix}"
+    else:
+        value = f"{first}{second}{body}{suffix}"
+    return value.lower() if rng.random() < 0.3 else value
 
 
 def de_tax_id(rng: random.Random) -> str:
@@ -432,6 +445,8 @@ def es_nif(rng: random.Random) -> str:
     number = rng.randint(10**6, 10**8 - 1)
     value = f"{number:08d}"
     letter = _DNI[number % 23]
+    if rng.random() < 0.25:
+        letter = letter.lower()  # "12345678z"
     return rng.choice([f"{value}{letter}", f"{value}-{letter}", f"{value[:2]}.{value[2:5]}.{value[5:]}-{letter}"])
 
 
@@ -439,7 +454,8 @@ def es_nie(rng: random.Random) -> str:
     lead = rng.choice("XYZ")
     number = digits(rng, 7)
     letter = _DNI[int(str("XYZ".index(lead)) + number) % 23]
-    return rng.choice([f"{lead}{number}{letter}", f"{lead}-{number}-{letter}"])
+    value = rng.choice([f"{lead}{number}{letter}", f"{lead}-{number}-{letter}"])
+    return value.lower() if rng.random() < 0.25 else value
 
 
 _CF_ODD = dict(zip("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", (1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 1, 0, 5, 7, 9, 13, 15,
@@ -570,9 +586,12 @@ def pl_pesel(rng: random.Random) -> str:
 
 
 def se_personnummer(rng: random.Random) -> str:
-    year = rng.randint(1940, 2015)
+    centenarian = rng.random() < 0.25  # "+" for a holder aged 100 or more
+    year = rng.randint(1905, 1925) if centenarian else rng.randint(1940, 2015)
     body = f"{year % 100:02d}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}{digits(rng, 3)}"
     value = _complete(rng, body, _luhn_ok)
+    if centenarian:
+        return f"{value[:6]}+{value[6:]}"
     return rng.choice([f"{value[:6]}-{value[6:]}", f"{year // 100}{value[:6]}-{value[6:]}", value])
 
 
@@ -639,3 +658,63 @@ def amount(rng: random.Random) -> str:
     value = rng.randint(1000, 9_999_999)
     return rng.choice([f"{value:,}".replace(",", ".") + f",{rng.randint(0, 99):02d} €",
                        f"EUR {value:,}".replace(",", " "), f"${value:,}.{rng.randint(0, 99):02d}"])  # fmt: skip
+
+
+_PAN_KINDS = "PCHFATBLJG"
+
+
+def pan_shaped(rng: random.Random) -> str:
+    """A product, part or booking code in the shape of India's PAN (three letters, a
+    holder-kind letter, a letter, four digits, a letter), written without a PAN label."""
+    code = (
+        "".join(rng.choice(string.ascii_uppercase) for _ in range(3))
+        + rng.choice(_PAN_KINDS)
+        + rng.choice(string.ascii_uppercase)
+        + digits(rng, 4)
+        + rng.choice(string.ascii_uppercase)
+    )
+    return code.lower() if rng.random() < 0.3 else code
+
+
+def _wrong_letter(rng: random.Random, right: str) -> str:
+    return rng.choice([c for c in _DNI if c != right])
+
+
+def lower_code(rng: random.Random) -> str:
+    """Lower-case codes and hyphenated part numbers shaped like the ids written in lower
+    case or dashed groups: an IBAN's country code and check digits on too few groups, a
+    NINO's letters around the wrong number of digits, a DNI or NIE with a wrong letter."""
+    cc = rng.choice(["de", "gb", "nl", "fr", "es", "it", "at", "be"])
+    number = rng.randint(10**7, 10**8 - 1)
+    nie = digits(rng, 7)
+    return rng.choice([
+        f"{cc}{digits(rng, 2)}-{digits(rng, 4)}-{digits(rng, 4)}",  # too short for an IBAN
+        f"{cc}{digits(rng, 2)} {rng.choice(['abcd', 'kx7a', 'ref'])} {digits(rng, 6)}",
+        f"{cc.upper()}{digits(rng, 2)}-{digits(rng, 4)}-{digits(rng, 4)}-{digits(rng, 2)}",
+        f"pn-{digits(rng, 4)}-{digits(rng, 4)}-{digits(rng, 2)}",  # a part number
+        f"{rng.choice(['ab', 'ce', 'jk'])}{digits(rng, 7)}{rng.choice('abcd')}",  # a NINO has six digits
+        f"{rng.choice(['ab', 'ce', 'jk'])}{digits(rng, 6)}",  # and a suffix letter
+        f"{number}{_wrong_letter(rng, _DNI[number % 23]).lower()}",  # a DNI's number, a wrong letter
+        f"x{nie}{_wrong_letter(rng, _DNI[int(nie) % 23]).lower()}",
+        f"sku-{rng.choice(string.ascii_lowercase)}{digits(rng, 7)}-{rng.choice(string.ascii_lowercase)}",
+    ])  # fmt: skip
+
+
+def letter_word(rng: random.Random) -> str:
+    """A number followed by a one-letter word that would be its check letter if it were
+    an id: Spanish "y" (and) after a DNI-sized number whose letter is Y, English "a"
+    after six digits and a word of two letters (a NINO's shape, spaced off)."""
+    while True:
+        number = rng.randint(10**7, 10**8 - 1)
+        if _DNI[number % 23] == "Y":
+            break
+    return rng.choice([f"{number} y {rng.randint(10**7, 10**8 - 1)}", f"at {digits(rng, 6)} a"])
+
+
+def plus_sum(rng: random.Random) -> str:
+    """A date-like six digits, "+", four digits whose Luhn check fails: a sum or a time
+    zone offset, not a personnummer of a holder aged 100."""
+    body = f"{rng.randint(10, 99)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}{digits(rng, 3)}"
+    good = _complete(rng, body, _luhn_ok)
+    wrong = str((int(good[-1]) + rng.randint(1, 9)) % 10)
+    return f"{body[:6]}+{body[6:]}{wrong}"

@@ -14,7 +14,10 @@ IPv4) is a candidate, longest first:
 4. a phone number by numbering plan (:mod:`.phones`), with an extension.
 
 A run glued to a word (``ORD-2024-004512``, ``INC0012345``, ``a456-4266``) holds none of
-these: it is an identifier, unless the letters make it a UK NINO or a Spanish DNI/NIE.
+these: it is an identifier, unless the letters make it a UK NINO or a Spanish DNI/NIE
+(in either case), or an IBAN that the capitals scan leaves to the runs: in lower case
+(``de89 3704 …``, ``gb82west1234…``) or in dashed groups (``GB82-WEST-1234-…``). Six digits,
+``+`` and four more are a Swedish personnummer of a holder aged 100 (``121212+1212``).
 Dates (``15.01.2024``, ``2024-01-15``) and amounts with decimals or a currency are
 skipped. When several types fit (a 9-digit SSN that is also a Belgian number), the one
 whose context word is nearest wins.
@@ -40,6 +43,7 @@ from .checksums import (
 from .context import fold
 from .national import br_cnpj_valid, national_options
 from .phones import international_score, national_score
+from .written import personnummer_plus, written_iban
 
 __all__ = ["LONG_RUN", "LONG_RUN_NARROW", "scan_run"]
 
@@ -323,40 +327,60 @@ def _phone(
 
 # An extension starts with one of these, or with its keyword.
 _EXT_FIRST = EXT_START | _COMMA_SPACE
-_NINO_PREFIX = re.compile(r"[A-Z]{2} ?$")
-_LETTER_AFTER = re.compile(r"[- ]?([A-Z])(?![A-Za-z0-9])")
-_NINO_SUFFIX = re.compile(r" ?([A-D])(?![A-Za-z0-9])")
+_NINO_PREFIX = re.compile(r"[A-Za-z]{2} ?$")
+_LETTER_AFTER = re.compile(r"[- ]?([A-Za-z])(?![A-Za-z0-9])")
+_NINO_SUFFIX = re.compile(r" ?([A-Da-d])(?![A-Za-z0-9])")
+
+
+def _spaced_lower(letter: str, sep: str) -> bool:
+    """A lower-case letter set apart from the digits by a space: as likely a word
+    ("12345678 y 87654321", "at 123456 a day") as an id's letter."""
+    return sep == " " and letter.islower()
+
+
+#: The score of an id whose lower-case letter stands apart: masked beside its label only.
+_WORD_LETTER_SCORE = 0.3
 
 
 def _lettered(text: str, run_start: int, run_end: int, lengths: tuple[int, ...], seps: list[str]) -> Found | None:
-    """Ids that mix letters and digits around one run: UK NINO, Spanish DNI and NIE."""
+    """Ids that mix letters and digits around one run: UK NINO, Spanish DNI and NIE, their
+    letters in either case (``ab 12 34 56 c``, ``12345678z``, ``x-1234567-l``). A
+    lower-case letter set apart by a space (``12345678 y``, ``ab 123456 c``: the NINO's
+    printed ``ab 12 34 56 c`` aside) counts only beside the id's label."""
     if lengths in ((6,), (2, 2, 2)) and (len(lengths) == 1 or seps[:2] == [" ", " "]):
         head = _NINO_PREFIX.search(text, max(0, run_start - 3), run_start)
         tail = _NINO_SUFFIX.match(text, run_end)
         if head is not None and tail is not None and (head.start() == 0 or not text[head.start() - 1].isalnum()):
-            compact = head.group(0).replace(" ", "") + text[run_start:run_end].replace(" ", "") + tail.group(1)
-            if uk_nino_valid(compact):
-                return head.start(), tail.end(), "UK_NINO", 0.6
+            prefix, suffix = head.group(0), tail.group(0)
+            if uk_nino_valid((prefix[:2] + text[run_start:run_end].replace(" ", "") + tail.group(1)).upper()):
+                apart = len(lengths) == 1 and (
+                    _spaced_lower(prefix[1], prefix[2:]) or _spaced_lower(suffix[-1], suffix[0])
+                )
+                return head.start(), tail.end(), "UK_NINO", _WORD_LETTER_SCORE if apart else 0.6
     if lengths == (7,) and run_start >= 1:
-        lead = run_start - 1 if text[run_start - 1] in "XYZ" else run_start - 2
+        lead = run_start - 1 if text[run_start - 1] in "XYZxyz" else run_start - 2
         tail = _LETTER_AFTER.match(text, run_end)
         if (
             lead >= 0
-            and text[lead] in "XYZ"
+            and text[lead] in "XYZxyz"
             and text[lead + 1 : run_start] in ("", "-", " ")
             and (lead == 0 or not text[lead - 1].isalnum())
             and tail is not None
-            and es_nie_valid(text[lead] + text[run_start:run_end] + tail.group(1))
+            and es_nie_valid((text[lead] + text[run_start:run_end] + tail.group(1)).upper())
         ):
-            return lead, tail.end(), "ES_NIE", 0.9
+            apart = _spaced_lower(text[lead], text[lead + 1 : run_start]) or _spaced_lower(
+                tail.group(1), tail.group(0)[0]
+            )
+            return lead, tail.end(), "ES_NIE", _WORD_LETTER_SCORE if apart else 0.9
     if lengths == (8,) or (lengths == (2, 3, 3) and seps[:2] == [".", "."]):
         tail = _LETTER_AFTER.match(text, run_end)
         if (
             tail is not None
             and (run_start == 0 or not text[run_start - 1].isalnum())
-            and es_nif_valid(text[run_start:run_end].replace(".", "") + tail.group(1))
+            and es_nif_valid(text[run_start:run_end].replace(".", "") + tail.group(1).upper())
         ):
-            return run_start, tail.end(), "ES_NIF", 0.85
+            apart = _spaced_lower(tail.group(1), tail.group(0)[0])
+            return run_start, tail.end(), "ES_NIF", _WORD_LETTER_SCORE if apart else 0.85
     return None
 
 
@@ -385,6 +409,17 @@ def _quantity_after(text: str, end: int) -> bool:
 
 
 def _scan_run(text: str, run_start: int, run_end: int, context: Context, boost: float, out: list[Found]) -> None:
+    if run_start >= 2:
+        char = text[run_start - 1]
+        if char.isalpha() or (char in " -" and text[run_start - 2].isalpha()):
+            # A letter before the run may end an IBAN's country code or bank code: one in
+            # lower case or dashed groups is read here. Like one in capitals, it holds the
+            # run whole; one that fails mod-97 hides nothing.
+            iban = written_iban(text, run_start)
+            if iban is not None:
+                if iban[2]:
+                    out.append((iban[0], iban[1], "IBAN", 1.0))
+                return
     # The separators of both date shapes are looked at before the regex is (a run has at
     # least six characters, so these are inside it).
     if (text[run_start + 2] == "." and text[run_start + 5] == ".") or (
@@ -430,6 +465,11 @@ def _scan_run(text: str, run_start: int, run_end: int, context: Context, boost: 
     ) and _ext_at(text, run_end) is None
     if (glued or glued_after) and run_end - run_start > 10:
         return  # part of a word: ORD-2024-004512, 1234-SNAPSHOT, 12345abc, 2024-01-15T
+    if run_end - run_start == 6 and text[run_end : run_end + 1] == "+" and not glued:
+        plus = personnummer_plus(text, run_start, run_end)  # "121212+1212"
+        if plus is not None:
+            _pick([plus], context, boost, out)
+            return
     run = text[run_start:run_end]
     single = run.isdigit()
     if len(run) < 7 if single else "." not in run and len(run) - run.count(" ") - run.count("-") - run.count("/") < 7:
@@ -487,10 +527,13 @@ def _scan_run(text: str, run_start: int, run_end: int, context: Context, boost: 
         found = _lettered(text, run_start, run_end, lengths, seps)
         if found is not None:
             start, end, entity, score = found
-            if score < 0.85 and context(entity, start) >= 0:
+            labelled = score < 0.85 and context(entity, start) >= 0
+            if labelled:
                 score = min(1.0, score + boost)
-            out.append((start, end, entity, score))
-            return
+            if labelled or score != _WORD_LETTER_SCORE:
+                out.append((start, end, entity, score))
+                return
+            # "… 12345678 y …" without a label: a word after a number, read as any other
     if glued or glued_after:
         return
     ends = list(itertools.accumulate(lengths))  # digits up to and including each group
