@@ -123,7 +123,8 @@ def _missing_key(keys: AuditKeyring, kid: str, where: str, path: str | None) -> 
     have = ", ".join(keys.label(k) for k in keys) or "none"
     return AuditError(
         f"{keys.source} has no key with id {kid}, which {where} is under (it holds {have}); "
-        "pass the log's key, or a keyring holding every key the log was written with",
+        "pass the log's key, or a keyring holding every key the log was written with. If no key "
+        f"of yours has id {kid}, treat the log as rewritten under someone else's key",
         path=keys.path or path,
     )
 

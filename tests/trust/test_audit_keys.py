@@ -353,3 +353,18 @@ def test_short_key_in_the_environment_names_the_variable(tmp_path, monkeypatch):
     monkeypatch.setenv(ENV, "short")
     with pytest.raises(AuditError, match=f"environment variable {ENV} is 5 bytes"):
         sink_for(tmp_path / "a.sqlite").open()
+
+
+def test_a_log_rewritten_under_another_key_is_not_passed_off_as_a_wrong_key(tmp_path):
+    """An attacker with write access but not the key can rebuild the whole log under a key
+    of their own (independent probe): verifying with the real key cannot tell that from a
+    wrong key, so the error says both and never verifies."""
+    path = tmp_path / "audit.sqlite"
+    with SqliteAuditSink(
+        SqliteSinkConfig(path=str(path)), keys=AuditKeyring.from_key(b"attacker-key-0123456789abcdef")
+    ) as s:
+        s.append({"kind": "note", "time": "t"})
+    with pytest.raises(
+        AuditError, match=r"no key with id [0-9a-f]{16}.*treat the log as rewritten under someone else's key"
+    ):
+        verify_audit(path, key=b"the-real-audit-key-0123456789abc")
