@@ -48,6 +48,16 @@ if TYPE_CHECKING:
 __all__ = ["ManagedModel"]
 
 
+def _must_call(request: GenerateRequest) -> bool | str:
+    """What ``tool_choice`` requires of the answer: a call (``True``), a call of the named
+    tool (its name), or nothing."""
+    choice = request.tool_choice
+    if isinstance(choice, Mapping):
+        function = choice.get("function", choice)
+        return str(function.get("name")) if isinstance(function, Mapping) else True
+    return choice == "required"
+
+
 class ManagedModel:
     """A model as the application sees it.
 
@@ -145,6 +155,7 @@ class ManagedModel:
                 tools=request.tools if wants_tools else (),
                 tools_in_text=tools_mode in ("emulated", "constrained"),
                 emulated=tools_mode == "emulated" or schema_mode == "emulated",
+                must_call=_must_call(request) if wants_tools else False,
             )
             if tools_mode in ("emulated", "constrained") or schema_mode is not None:
                 request = emulate(

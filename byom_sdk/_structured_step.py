@@ -35,6 +35,8 @@ class StructuredPlan:
         constrained by a grammar on the server), not as the protocol's own tool calls.
     :param emulated: the SDK emulates the schema or the tools (a failed answer gets one
         repair round).
+    :param must_call: the answer must be a tool call (``tool_choice="required"``), or a call
+        of this tool (a named ``tool_choice``); text alone is a ``SchemaError``.
     """
 
     schema: Mapping[str, Any] | None = None
@@ -42,6 +44,8 @@ class StructuredPlan:
     tools: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
     tools_in_text: bool = False
     emulated: bool = False
+    #: ``tool_choice`` asked for a call: ``True`` (``"required"``) or the tool's name.
+    must_call: bool | str = False
 
 
 class StructuredStep:
@@ -81,6 +85,23 @@ def _check_arguments(calls: Sequence[ToolCall], tools: Sequence[Mapping[str, Any
             )
 
 
+def _check_choice(calls: Sequence[ToolCall], must_call: bool | str, text: str) -> None:
+    """The answer honours ``tool_choice``: a call when one was required, of the named tool."""
+    if not calls:
+        wanted = f"a call of tool '{must_call}'" if isinstance(must_call, str) else "a tool call"
+        raise SchemaError(
+            f"tool_choice asked for {wanted}, and the model answered with text",
+            details={"raw_text": text, "errors": [f"expected {wanted}"]},
+        )
+    if isinstance(must_call, str):
+        other = next((call.name for call in calls if call.name != must_call), None)
+        if other is not None:
+            raise SchemaError(
+                f"tool_choice asked for tool '{must_call}', and the model called '{other}'",
+                details={"raw_text": text, "errors": [f"expected a call of {must_call!r}, got {other!r}"]},
+            )
+
+
 class _StructuredCall(Interceptor):
     any_thread = True
 
@@ -97,6 +118,8 @@ class _StructuredCall(Interceptor):
             found = parse_tool_calls(text, plan.tools)
             if found is not None:
                 calls, text = found, ""
+        if plan.must_call:
+            _check_choice(calls, plan.must_call, text)
         if calls:
             _check_arguments(calls, plan.tools, text)
             return text, tuple(calls), None

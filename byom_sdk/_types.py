@@ -11,7 +11,16 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ._errors import InvalidValue
 
@@ -137,6 +146,14 @@ class RequestMetadata(_Frozen):
     tags: dict[str, str] = Field(default_factory=dict)
 
 
+def _tool_name(tool: Mapping[str, Any]) -> str | None:
+    """The function name of an OpenAI tool definition or named ``tool_choice`` (also the
+    flat ``{"name": ...}`` form), or None."""
+    function = tool.get("function", tool)
+    name = function.get("name") if isinstance(function, Mapping) else None
+    return name if isinstance(name, str) and name else None
+
+
 class GenerateRequest(_Frozen):
     """A text-generation request: either ``prompt`` or ``messages``, never both.
 
@@ -171,11 +188,31 @@ class GenerateRequest(_Frozen):
             raise ValueError("stop strings must be non-empty")
         return value
 
+    @field_validator("tools")
+    @classmethod
+    def _named_tools(cls, value: tuple[dict[str, Any], ...]) -> tuple[dict[str, Any], ...]:
+        for index, tool in enumerate(value):
+            if not _tool_name(tool):
+                raise ValueError(
+                    f"tools[{index}] has no function name (give {{'type': 'function', 'function': {{'name': ...}}}})"
+                )
+        return value
+
     @field_validator("tool_choice")
     @classmethod
-    def _known_tool_choice(cls, value: str | dict[str, Any] | None) -> str | dict[str, Any] | None:
+    def _known_tool_choice(
+        cls, value: str | dict[str, Any] | None, info: ValidationInfo
+    ) -> str | dict[str, Any] | None:
         if isinstance(value, str) and value not in ("auto", "none", "required"):
             raise ValueError(f"must be 'auto', 'none', 'required' or a tool object, got {value!r}")
+        names = [_tool_name(tool) for tool in info.data.get("tools", ())]
+        if value == "required" and not names:
+            raise ValueError("'required' needs tools to call")
+        if isinstance(value, Mapping):
+            wanted = _tool_name(value)
+            if wanted not in names:
+                offered = ", ".join(repr(n) for n in names) or "none"
+                raise ValueError(f"names tool {wanted!r}, which tools does not offer (offered: {offered})")
         return value
 
     @model_validator(mode="after")

@@ -314,6 +314,13 @@ def _schema_format(schema):
         ({"tools": "x"}, "tools", "list of tool definitions"),
         ({"stop": 5}, "stop", "not iterable"),
         ({"tool_choice": "bogus"}, "tool_choice", "'auto', 'none', 'required'"),
+        (
+            {"tools": [WEATHER], "tool_choice": {"type": "function", "function": {"name": "nope"}}},
+            "tool_choice",
+            "names tool 'nope', which tools does not offer (offered: 'get_weather')",
+        ),
+        ({"tool_choice": "required"}, "tool_choice", "'required' needs tools to call"),
+        ({"tools": [{"type": "function", "function": {}}]}, "tools", "tools[0] has no function name"),
         ({"extra": {"f": object()}}, "extra", "not JSON serializable"),
         ({"extra": {"f": float("nan")}}, "extra", "not JSON compliant"),
         ({"temperature": float("nan")}, "temperature", "finite number"),
@@ -334,3 +341,25 @@ def test_an_answer_nested_too_deeply_is_a_schema_error_not_a_recursion_error():
         pytest.raises(SchemaError, match="nested too deeply"),
     ):
         client.model("m").generate("hi", response_format=_schema_format({"type": "array"}))
+
+
+@pytest.mark.parametrize(
+    ("choice", "answers", "message"),
+    [
+        ("required", ["It is sunny.", "Still sunny."], "tool_choice asked for a tool call, and the model answered"),
+        (
+            {"type": "function", "function": {"name": "get_time"}},
+            [CALL, CALL],
+            "tool_choice asked for tool 'get_time', and the model called 'get_weather'",
+        ),
+    ],
+    ids=["required-answered-with-text", "named-answered-with-another-tool"],
+)
+def test_an_answer_that_ignores_tool_choice_is_a_schema_error(registry, choice, answers, message):
+    """tool_choice "required" or a named tool means a call of it (docs/tools-and-structured-output.md);
+    an emulated model gets its repair round first, then the app gets a SchemaError, never text."""
+    time_tool = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object"}}}
+    model = ScriptedModel(answers)
+    with client_for(model, registry) as client, pytest.raises(SchemaError, match=message):
+        client.model("m").generate("Weather in Oslo?", tools=[WEATHER, time_tool], tool_choice=choice)
+    assert len(model.requests) == 2  # the answer, then the repair round
