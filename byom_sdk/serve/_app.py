@@ -110,12 +110,19 @@ class ServeState:
         found = self.models.get(alias)
         if found is not None:
             return found
+        # Why it could not be built names the serving side's endpoints: the log has it.
+        unloaded = ServeError(
+            503,
+            f"the model '{alias}' could not be loaded; the details are in the server log",
+            kind="service_unavailable",
+            code="model_unavailable",
+        )
         if self.error is not None:
-            raise ServeError(503, f"the model could not be loaded: {self.error}", kind="service_unavailable")
+            raise unloaded
         try:
             await asyncio.shield(self.start_loading())
-        except Exception as exc:  # noqa: BLE001 - reported to the caller as unavailable.
-            raise ServeError(503, f"the model could not be loaded: {exc}", kind="service_unavailable") from None
+        except Exception:  # noqa: BLE001 - reported to the caller as unavailable, logged by _loaded.
+            raise unloaded from None
         return self.models[alias]
 
     def health(self) -> Response:
@@ -171,7 +178,7 @@ class ServeState:
 class Call:
     """One request as a route sees it: parsed body, caller, deadline, metadata."""
 
-    __slots__ = ("deadline", "identity", "request", "request_id", "state", "surface")
+    __slots__ = ("alias", "deadline", "identity", "request", "request_id", "state", "surface")
 
     def __init__(self, state: ServeState, request: Request, identity: Identity, surface: str, request_id: str) -> None:
         self.state = state
@@ -180,6 +187,8 @@ class Call:
         self.surface = surface
         self.request_id = request_id
         self.deadline = asyncio.get_running_loop().time() + state.settings.request_timeout
+        #: the served model the request is for, once known (named in 5xx answers).
+        self.alias: str | None = None
 
     @property
     def timeout(self) -> float:
@@ -189,6 +198,7 @@ class Call:
         return await read_json(self.request, self.state.settings.max_body_bytes)
 
     async def model(self, alias: str, *, param: str = "model") -> ManagedModel:
+        """The served model ``alias`` if this caller may use it, else a 404."""
         if alias not in self.state.aliases or not self.identity.may_use(alias):
             served = [a for a in self.state.aliases if self.identity.may_use(a)]
             raise ServeError(
@@ -198,6 +208,12 @@ class Call:
                 param=param,
                 code="model_not_found",
             )
+        self.alias = alias
+        return await self.state.model(alias)
+
+    async def served_model(self, alias: str) -> ManagedModel:
+        """The container routes' model (they carry no key: no access check)."""
+        self.alias = alias
         return await self.state.model(alias)
 
     def metadata(self, **tags: str) -> RequestMetadata:
@@ -222,13 +238,15 @@ def endpoint(state: ServeState, surface: str, dialect: Dialect, handler: Handler
         given = request.headers.get("x-request-id", "")
         # The caller's id is echoed in headers, bodies and the audit: only a plain token.
         request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        call: Call | None = None
         try:
             identity = state.authenticate(request) if auth else state.container_identity()
-            response = await handler(Call(state, request, identity, surface, request_id))
+            call = Call(state, request, identity, surface, request_id)
+            response = await handler(call)
         except ClientGone:
             return Response(status_code=499)  # never sent: nobody is listening
         except Exception as exc:  # noqa: BLE001 - every failure becomes a protocol error.
-            response = dialect(classify(exc))
+            response = dialect(classify(exc, model=call.alias if call else None, request_id=request_id))
         response.headers["x-request-id"] = request_id
         return response
 
@@ -267,7 +285,7 @@ def create_app(
     :raises ConfigError: unknown profile or alias, or the OpenAI / Open Connector routes
         without any API key (set ``allow_unauthenticated`` for local development).
     """
-    from ._containers import sagemaker_route, vertex_route
+    from ._containers import sagemaker_error, sagemaker_route, vertex_error, vertex_route
     from ._openai import connector_routes, openai_routes
 
     resolved = settings_from(settings)
@@ -294,6 +312,9 @@ def create_app(
     state = ServeState(client, aliases, resolved, keyring)
 
     routes: list[BaseRoute] = [Route("/health", _health(state), methods=["GET"])]
+    # 404 / 405 / crashes answer in the shape of the protocol that owns the path; other
+    # paths in the first profile's (OpenAI's when it is served).
+    dialects: dict[str, Dialect] = {}
     if "openai" in profiles:
         routes.extend(openai_routes(state))
     if "open-connector" in profiles:
@@ -301,11 +322,21 @@ def create_app(
     if "sagemaker" in profiles:
         routes.append(Route("/ping", _health(state), methods=["GET"]))
         routes.append(sagemaker_route(state))
+        dialects.update({"/ping": sagemaker_error, "/invocations": sagemaker_error})
     if "vertex" in profiles:
         health_route = env.get("AIP_HEALTH_ROUTE") or "/health"
         if health_route != "/health":
             routes.append(Route(health_route, _health(state), methods=["GET"]))
-        routes.append(vertex_route(state, env.get("AIP_PREDICT_ROUTE") or "/predict"))
+            dialects.setdefault(health_route, vertex_error)
+        predict_route = env.get("AIP_PREDICT_ROUTE") or "/predict"
+        routes.append(vertex_route(state, predict_route))
+        dialects.setdefault(predict_route, vertex_error)
+    fallback: Dialect = openai_error
+    if not keyed:
+        fallback = sagemaker_error if "sagemaker" in profiles else vertex_error
+
+    def dialect_for(path: str) -> Dialect:
+        return dialects.get(path, fallback)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -314,13 +345,20 @@ def create_app(
 
     async def not_found(request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 404)
-        message = f"no route for {request.method} {request.url.path}"
-        if status == 405:
-            message = f"{request.method} is not allowed on {request.url.path}"
-        return openai_error(ServeError(status, message, code="not_found" if status == 404 else "method_not_allowed"))
+        path = request.url.path
+        if status != 405:
+            return dialect_for(path)(ServeError(404, f"no route for {request.method} {path}", code="not_found"))
+        # RFC 9110 §15.5.6: a 405 lists the methods the resource has.
+        given = (getattr(exc, "headers", None) or {}).get("Allow", "")
+        allow = ", ".join(sorted({m.strip() for m in given.split(",") if m.strip()}))
+        message = f"{request.method} is not allowed on {path} (allowed: {allow})"
+        error = ServeError(405, message, code="method_not_allowed")
+        response = dialect_for(path)(error)
+        response.headers["allow"] = allow
+        return response
 
     async def crashed(request: Request, exc: Exception) -> Response:
-        return openai_error(classify(exc))
+        return dialect_for(request.url.path)(classify(exc))
 
     app = Starlette(
         routes=routes,

@@ -10,6 +10,7 @@ which does the same for the whole streamed body.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import math
@@ -36,6 +37,8 @@ from byom_sdk import (
     Unavailable,
 )
 
+from ._server import ABORT_EXTENSION
+
 __all__ = [
     "ClientGone",
     "EventStream",
@@ -45,6 +48,7 @@ __all__ = [
     "frames_of",
     "guarded",
     "read_json",
+    "redact",
 ]
 
 log = logging.getLogger("byom_sdk.serve")
@@ -101,21 +105,123 @@ def invalid(param: str, message: str) -> ServeError:
     return ServeError(400, message, param=param, code="invalid_value")
 
 
-_UPSTREAM = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>)]+|\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b")
+# -- what an upstream failure may tell the caller ------------------------------------------
+#
+# A provider's message describes the serving side: its endpoints, addresses, account, roles
+# and sometimes credentials. A 5xx says none of it (a generic line naming the model, the
+# code and the request id; the server log has the full text); a 4xx keeps its message, with
+# everything below replaced.
+
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>)]+")
+_ARN = re.compile(r"\barn:aws[a-zA-Z-]*:[^\s'\"<>,;)]*")
+_IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b")
+_IPV6 = re.compile(
+    r"\[[0-9A-Fa-f:.]+(?:%[\w.-]+)?\](?::\d{1,5})?"  # [2001:db8::1]:443
+    r"|(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?:%[\w.-]+)?(?![\w:])"
+)
+#: host:port: a dotted name, a name with a letter and a digit or hyphen (``gpu-7:8000``),
+#: or localhost (not ``temperature:2`` or a time of day).
+_HOST_PORT = re.compile(
+    r"(?<![\w.@/-])(?:localhost|(?=[\w-]*[A-Za-z])[A-Za-z0-9-]*[0-9-][A-Za-z0-9-]*|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)"
+    r":\d{2,5}\b"
+)
+_ECR_HOST = re.compile(r"\b\d{12}\.dkr\.ecr\.[\w.-]+")
+_ACCOUNT = re.compile(r"(?i)\b(account(?:[\s_-]?(?:id|number|no\.?))?)(\s*[:#=]?\s*['\"]?)\d{12}\b")
+_AUTH_SCHEME = re.compile(r"\b([Bb]earer|BEARER|Basic)(\s+)([A-Za-z0-9._~+/-]{8,}=*)")
+_SECRET_FIELD = re.compile(
+    r"(?i)\b((?:x-)?api[_-]?key|access[_-]?key(?:[_-]?id)?|secret(?:[_-]?access)?(?:[_-]?key)?|client[_-]?secret"
+    r"|session[_-]?token|access[_-]?token|token|password|passwd|authorization)"
+    r"([\"']?\s*[:=]\s*[\"']?)[^\s\"',;&}]{4,}"
+)
+_KNOWN_TOKEN = re.compile(
+    r"\b(?:sk-[A-Za-z0-9_-]{16,}|(?:AKIA|ASIA)[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}|gh[pousr]_[A-Za-z0-9]{36,}"
+    r"|xox[abpr]-[A-Za-z0-9-]{10,}|ya29\.[A-Za-z0-9_-]{20,}|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})"
+)
+_OPAQUE = re.compile(r"(?<![\w+/])[A-Za-z0-9+/]{32,}={0,2}(?![\w+/])")
 
 
-def _public(message: str) -> str:
-    """An upstream failure's message without the upstream's URLs and addresses: they are
-    the serving side's topology, not the API caller's business (the server log keeps them)."""
-    return _UPSTREAM.sub("<upstream>", message)
+def _ipv6(match: re.Match[str]) -> str:
+    text = match.group(0)
+    core = text[1:].split("]", 1)[0] if text.startswith("[") else text
+    try:
+        ipaddress.IPv6Address(core.split("%", 1)[0])
+    except ValueError:
+        return text  # 10:20:30, a MAC-like word: not an address
+    return "<upstream>"
 
 
-def classify(error: BaseException) -> ServeError:
-    """The status and wording of any failure; never a traceback on the wire."""
+def _credential(match: re.Match[str]) -> str:
+    scheme, space, token = match.groups()
+    # "Basic validation failed" is prose; a credential has digits or mixed case.
+    mixed_case = token not in (token.lower(), token.upper())
+    if scheme == "Basic" and not (mixed_case or any(c.isdigit() for c in token)):
+        return match.group(0)
+    return f"{scheme}{space}<redacted>"
+
+
+def _opaque(match: re.Match[str]) -> str:
+    text = match.group(0)
+    mixed = any(c.isupper() for c in text) and any(c.islower() for c in text) and any(c.isdigit() for c in text)
+    return "<redacted>" if mixed else text
+
+
+def redact(message: str) -> str:
+    """``message`` without the serving side's topology and secrets: URLs, ARNs, IPv4 and
+    IPv6 addresses, host:port, AWS account ids, bearer tokens, ``key=value`` secrets and
+    token-looking strings (the server log keeps the original)."""
+    message = _URL.sub("<upstream>", message)
+    message = _ARN.sub("<arn>", message)
+    message = _ECR_HOST.sub("<upstream>", message)
+    message = _IPV6.sub(_ipv6, message)
+    message = _IPV4.sub("<upstream>", message)
+    message = _HOST_PORT.sub("<upstream>", message)
+    message = _ACCOUNT.sub(r"\1\2<account>", message)
+    message = _AUTH_SCHEME.sub(_credential, message)
+    message = _SECRET_FIELD.sub(r"\1\2<redacted>", message)
+    message = _KNOWN_TOKEN.sub("<redacted>", message)
+    return _OPAQUE.sub(_opaque, message)
+
+
+#: what a 5xx says instead of the upstream's message, by its code. A ``SchemaError`` (502)
+#: is the SDK's own account of the model's answer, not the provider's: it keeps its
+#: message, redacted, as a 4xx does.
+_HEADLINES = {
+    "model_error": "the model failed",
+    "provider_error": "the model's provider failed",
+    "upstream_auth_error": "the model's provider refused the serving side's credentials",
+    "unavailable": "the model is unavailable",
+    "timeout": "the model did not answer in time",
+    "audit_unavailable": "the audit log is unavailable",
+}
+
+
+def classify(error: BaseException, *, model: str | None = None, request_id: str | None = None) -> ServeError:
+    """The status and wording of any failure; never a traceback on the wire, and never
+    the serving side's topology: a 5xx from below the app says only what failed (the model
+    alias, the code, the request id), its full text goes to the log at WARNING; a 4xx
+    keeps its message, passed through :func:`redact`."""
     served = _classify(error)
-    if served.status >= 500 and served is not error:
-        log.warning("request failed: %s", served.message)
-        served.message = _public(served.message)
+    if served is error:
+        return served  # the app's own wording
+    if served.status >= 500 and served.code != "schema_error":
+        detail = getattr(error, "message", None) or str(error) or type(error).__name__
+        log.warning(
+            "request %s%s failed (%d %s): %s",
+            request_id or "-",
+            f" to model '{model}'" if model else "",
+            served.status,
+            served.code or served.kind,
+            detail,
+        )
+        what = _HEADLINES.get(served.code or "", "the request failed")
+        about = [f"model '{model}'"] if model else []
+        about.append(f"code {served.code or served.kind}")
+        if request_id:
+            about.append(f"request id {request_id}")
+        served.message = f"{what} ({', '.join(about)}); the details are in the server log"
+    else:
+        served.message = redact(served.message)
+    served.args = (served.message,)  # str() and repr() say only what the wire says
     return served
 
 
@@ -155,15 +261,11 @@ def _classify(error: BaseException) -> ServeError:
         return ServeError(502, error.message, kind="server_error", code=error.code or "provider_error", retry=False)
     if isinstance(error, AuditError):
         # The message names the audit file on the serving host: the log has it.
-        log.error("audit unavailable: %s", error.message)
-        return ServeError(
-            503, "the audit log is unavailable (see the server log)", kind="service_unavailable",
-            code="audit_unavailable", retry=False,
-        )  # fmt: skip
+        return ServeError(503, error.message, kind="service_unavailable", code="audit_unavailable", retry=False)
     if isinstance(error, ByomError):
         return ServeError(500, error.message, kind="server_error", code="server_error", retry=False)
     log.error("unexpected error while serving a request", exc_info=error)
-    return ServeError(500, "internal server error (see the server log)", kind="server_error", retry=False)
+    return ServeError(500, "internal server error", kind="server_error", code="server_error", retry=False)
 
 
 def dumps(value: Any) -> bytes:
@@ -187,8 +289,19 @@ async def frames_of(
 
 
 async def read_json(request: Request, limit: int) -> Any:
-    """The body parsed as JSON, refusing bodies over ``limit`` bytes before reading them."""
-    declared = request.headers.get("content-length")
+    """The body parsed as JSON, refusing bodies over ``limit`` bytes before reading them,
+    and compressed bodies (415: a gzip body would be parsed as garbage, or inflate past
+    ``limit`` from a small upload)."""
+    headers = request.headers
+    encoding = headers.get("content-encoding")
+    if encoding is not None and encoding.strip().lower() not in ("", "identity"):
+        raise ServeError(
+            415,
+            f"Content-Encoding {encoding[:40]!r} is not supported: send the body uncompressed",
+            param="content-encoding",
+            code="unsupported_content_encoding",
+        )
+    declared = headers.get("content-length")
     if declared is not None:
         try:
             size = int(declared)
@@ -349,20 +462,39 @@ class EventStream(Response):
             watch.cancel()
             error = pump.exception()
             if error is None:
-                await _send_last(send, b"")
+                await _send_last(scope, send, b"", max(0.0, self.deadline - loop.time()) + LAST_SEND_GRACE)
             elif not isinstance(error, OSError):  # OSError: the client is gone, nothing to say
                 log.error("a streamed response failed", exc_info=error)
             return
         await _settle(pump, watch)
         if watch not in done:  # the deadline passed: say so in the stream's own format
-            await _send_last(send, self.on_timeout())
+            await _send_last(scope, send, self.on_timeout(), LAST_SEND_GRACE)
 
 
-async def _send_last(send: Send, body: bytes) -> None:
-    try:
+#: how long the last frame of a stream may wait, past the deadline, for a client that
+#: stopped reading (its socket buffers are full): then the connection is dropped.
+LAST_SEND_GRACE = 2.0
+
+
+async def _send_last(scope: Scope, send: Send, body: bytes, grace: float) -> None:
+    async def last() -> None:
         if body:
             await send({"type": "http.response.body", "body": body, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    try:
+        await asyncio.wait_for(last(), grace)
+    except asyncio.TimeoutError:  # before OSError: TimeoutError is one since Python 3.11
+        # A send waiting for the client to read would hold this task, the connection and
+        # its buffers for as long as the client stays connected: drop the connection.
+        log.warning("a stream's client stopped reading: its connection is dropped")
+        extension = (scope.get("extensions") or {}).get(ABORT_EXTENSION)
+        abort = extension.get("abort") if isinstance(extension, dict) else None
+        if abort is not None:
+            abort()
+            await asyncio.sleep(0)  # the server sees the connection lost before the task ends
+        # Without the extension (another server) the task ends with the response
+        # incomplete, and the server closes the connection itself.
     except OSError:
         pass  # the client left just now
 

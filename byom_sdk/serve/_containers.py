@@ -54,16 +54,8 @@ from ._calls import (
     opt_int,
     opt_stop,
 )
-from ._openai import (
-    chat_completion,
-    json_response,
-    open_stream,
-    parse_messages,
-    respond_openai,
-    response_format,
-    sampling,
-    structured,
-)
+from ._openai import chat_completion, json_response, open_stream, respond_openai
+from ._openai_body import parse_messages, response_format, sampling, structured
 
 __all__ = ["sagemaker_route", "vertex_route"]
 
@@ -73,7 +65,9 @@ _GOOGLE_STATUS = {
     401: "UNAUTHENTICATED",
     403: "PERMISSION_DENIED",
     404: "NOT_FOUND",
+    405: "UNIMPLEMENTED",
     413: "INVALID_ARGUMENT",
+    415: "INVALID_ARGUMENT",
     422: "INVALID_ARGUMENT",
     429: "RESOURCE_EXHAUSTED",
     503: "UNAVAILABLE",
@@ -162,7 +156,15 @@ def _frame(payload: bytes, sse: bool) -> bytes:
     return b"data:" + payload + b"\n\n" if sse else payload + b"\n"
 
 
-async def tgi_events(stream: Any, first: StreamEvent | None, *, sse: bool, seed: Any) -> AsyncIterator[bytes]:
+async def tgi_events(
+    stream: Any,
+    first: StreamEvent | None,
+    *,
+    sse: bool,
+    seed: Any,
+    model: str | None = None,
+    request_id: str | None = None,
+) -> AsyncIterator[bytes]:
     """TGI's token events; the last one carries ``generated_text`` and ``details``."""
     pieces: list[str] = []
     usage: Usage | None = None
@@ -193,7 +195,7 @@ async def tgi_events(stream: Any, first: StreamEvent | None, *, sse: bool, seed:
         }
         yield _frame(dumps(final), sse)
     except ByomError as exc:
-        error = classify(exc)
+        error = classify(exc, model=model, request_id=request_id)
         yield _frame(dumps({"error": error.message, "error_type": _tgi_kind(error.status)}), sse)
     finally:
         await stream.aclose()
@@ -219,6 +221,26 @@ async def _run(call: Call, calls: list[Awaitable[Any]]) -> list[Any]:
     return await gather_all(call.request.receive, calls, call.deadline, call.timeout)
 
 
+def _check_batch(call: Call, count: int, param: str, *, status: int = 422) -> None:
+    """Each item of a batch is its own model call (and audit record): at most
+    ``[serve] max_batch`` of them per request. TGI answers its own client batch limit
+    with 422 (SageMaker); Vertex's is a 400 ``INVALID_ARGUMENT``."""
+    most = call.state.settings.max_batch
+    if count > most:
+        raise ServeError(
+            status,
+            f"'{param}' holds {count} items; this server answers at most {most} per request "
+            "([serve] max_batch): split the batch",
+            param=param,
+            code="batch_too_large",
+        )
+
+
+def _tgi_stream(call: Call, stream: Any, first: StreamEvent | None, sse: bool, seed: Any) -> Response:
+    events = tgi_events(stream, first, sse=sse, seed=seed, model=call.alias, request_id=call.request_id)
+    return _stream_response(call, events, sse)
+
+
 async def _generate_tgi(call: Call, model: Any, body: Mapping[str, Any], *, sse: bool) -> Response:
     params = opt_dict(body, "parameters")
     kwargs = tgi_sampling(params)
@@ -230,8 +252,9 @@ async def _generate_tgi(call: Call, model: Any, body: Mapping[str, Any], *, sse:
             raise invalid("inputs", "a streamed generation takes one string in 'inputs'")
         stream = model.astream(inputs, metadata=metadata, **kwargs)
         first = await open_stream(call, stream)
-        return _stream_response(call, tgi_events(stream, first, sse=sse, seed=kwargs.get("seed")), sse)
+        return _tgi_stream(call, stream, first, sse, kwargs.get("seed"))
     prompts = [inputs] if isinstance(inputs, str) else list(inputs)
+    _check_batch(call, len(prompts), "inputs")
     results = await _run(call, [model.agenerate(p, metadata=metadata, **kwargs) for p in prompts])
     items = [_tgi_item(r, p if prefix_full else "", kwargs.get("seed")) for r, p in zip(results, prompts, strict=True)]
     return json_response(items)
@@ -240,12 +263,16 @@ async def _generate_tgi(call: Call, model: Any, body: Mapping[str, Any], *, sse:
 async def _llama_chat(call: Call, model: Any, body: Mapping[str, Any], *, sse: bool) -> Response:
     dialogs = body["inputs"]
     kwargs = tgi_sampling(opt_dict(body, "parameters"))
-    conversations = [parse_messages(d, connector=True) for d in dialogs]
+    streamed = opt_bool(body, "stream")
+    if streamed and len(dialogs) != 1:
+        raise invalid("inputs", f"a streamed generation takes one dialog in 'inputs', got {len(dialogs)}")
+    _check_batch(call, len(dialogs), "inputs")
+    conversations = [parse_messages(d, connector=True, where=f"inputs.{i}") for i, d in enumerate(dialogs)]
     metadata = call.metadata()
-    if opt_bool(body, "stream"):
+    if streamed:
         stream = model.astream(conversations[0], metadata=metadata, **kwargs)
         first = await open_stream(call, stream)
-        return _stream_response(call, tgi_events(stream, first, sse=sse, seed=kwargs.get("seed")), sse)
+        return _tgi_stream(call, stream, first, sse, kwargs.get("seed"))
     results = await _run(call, [model.agenerate(c, metadata=metadata, **kwargs) for c in conversations])
     return json_response([{"generation": {"role": "assistant", "content": r.text}} for r in results])
 
@@ -295,6 +322,7 @@ async def _jumpstart(call: Call, model: Any, body: Mapping[str, Any]) -> Respons
     prompts = _strings(value)
     if prompts is None:
         raise invalid("text_inputs", "'text_inputs' must be a string or a list of strings")
+    _check_batch(call, len(prompts), "text_inputs")
     kwargs = tgi_sampling(body)
     metadata = call.metadata()
     results = await _run(call, [model.agenerate(p, metadata=metadata, **kwargs) for p in prompts])
@@ -328,7 +356,7 @@ async def answer_body(call: Call, model: Any, alias: str, body: Any, *, sse: boo
 async def _invocations(call: Call) -> Response:
     body = await call.json()
     alias = call.state.default_alias(body)
-    model = await call.state.model(alias)
+    model = await call.served_model(alias)
     accept = call.request.headers.get("accept", "")
     # InvokeEndpointWithResponseStream's X-Amzn-SageMaker-Accept arrives as Accept.
     sse = "jsonlines" not in accept and "jsonl" not in accept
@@ -364,7 +392,7 @@ def _plan_instance(
     generates = caps.generate or caps.chat
     metadata = call.metadata()
     if "messages" in instance:
-        messages = parse_messages(instance["messages"])
+        messages = parse_messages(instance["messages"], where=f"{where}.messages")
         kwargs = _vertex_sampling(instance)
         if instance.get("@requestFormat") == "chatCompletions":  # Model Garden vLLM
 
@@ -427,12 +455,13 @@ def _plan_instance(
 async def _predict(call: Call) -> Response:
     body = await call.json()
     alias = call.state.default_alias(body)
-    model = await call.state.model(alias)
+    model = await call.served_model(alias)
     if not (isinstance(body, dict) and "instances" in body):
         return await answer_body(call, model, alias, body, sse=True)  # rawPredict / streamRawPredict
     instances = body["instances"]
     if not isinstance(instances, list) or not instances:
         raise invalid("instances", "'instances' must be a non-empty list")
+    _check_batch(call, len(instances), "instances", status=400)
     shared = opt_dict(body, "parameters")
     plans = [_plan_instance(call, model, alias, i, item, shared) for i, item in enumerate(instances)]
     predictions = await _run(call, [plan() for plan in plans])

@@ -9,7 +9,11 @@ and Vertex container routes answer to OpenAI-shaped requests.
 ``tools``, ``tool_choice`` and ``response_format`` (``json_object`` / ``json_schema``) pass
 through to the contract's own fields, so the model answers natively or the SDK emulates
 them. What byom's contract cannot honour is refused with a 400 naming the field, never
-silently dropped: ``logprobs``, legacy ``functions``, non-text content parts.
+silently dropped: OpenAI parameters it has no use for are accepted only at their no-op
+value (``logprobs: false``, ``frequency_penalty: 0``, ``logit_bias: {}``, …: see
+``_openai_body._NO_OP``), non-text content parts and malformed tool-call histories are refused, and on
+the ``/v1`` routes so is any parameter the route does not read (``unknown_parameter``), as
+OpenAI refuses an unrecognized argument.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ from array import array
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-from pydantic import ValidationError
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
@@ -29,17 +32,14 @@ from byom_sdk import (
     ByomError,
     FinishEvent,
     GenerateResponse,
-    Message,
     StreamEvent,
     TextDelta,
     ToolCall,
     ToolCallEvent,
     Usage,
     UsageEvent,
-    messages_from_openai,
 )
 
-from .._validation import describe_validation_error
 from ._app import Call, ServeState, endpoint, openai_error
 from ._calls import (
     EventStream,
@@ -52,9 +52,21 @@ from ._calls import (
     invalid,
     opt_bool,
     opt_dict,
-    opt_float,
     opt_int,
-    opt_stop,
+)
+from ._openai_body import (
+    _CHAT_PARAMETERS,
+    _COMPLETION_PARAMETERS,
+    _EMBEDDING_PARAMETERS,
+    _model_name,
+    _object,
+    _refuse_unsupported,
+    check_max_tokens,
+    end_user,
+    parse_messages,
+    refuse_unknown,
+    sampling,
+    structured,
 )
 
 __all__ = [
@@ -141,138 +153,6 @@ def text_completion(
 
 def json_response(body: Any, status: int = 200) -> Response:
     return Response(dumps(body), status_code=status, media_type="application/json")
-
-
-# -- parsing --------------------------------------------------------------------------------
-
-_UNSUPPORTED = {
-    "logprobs": "token log-probabilities are not part of byom's contract",
-    "top_logprobs": "token log-probabilities are not part of byom's contract",
-    "functions": "legacy function calling is not supported; send 'tools'",
-    "function_call": "legacy function calling is not supported; send 'tools'",
-    "audio": "audio output is not supported",
-    "prediction": "predicted outputs are not supported",
-}
-
-
-def _refuse_unsupported(body: Mapping[str, Any]) -> None:
-    for key, why in _UNSUPPORTED.items():
-        value = body.get(key)
-        if value not in (None, False, [], 0):
-            raise ServeError(400, f"'{key}' is not supported: {why}", param=key, code="unsupported_parameter")
-    modalities = body.get("modalities")
-    if modalities not in (None, ["text"]):
-        raise ServeError(400, "only the 'text' modality is supported", param="modalities", code="unsupported_parameter")
-
-
-def parse_messages(value: Any, *, connector: bool = False) -> tuple[Message, ...]:
-    """OpenAI chat messages → the contract's, refusing what would be silently lost."""
-    if not isinstance(value, list) or not value:
-        raise invalid("messages", "'messages' must be a non-empty list of messages")
-    roles = ("system", "user", "assistant") if connector else ("system", "user", "assistant", "tool")
-    items: list[Mapping[str, Any]] = []
-    for index, item in enumerate(value):
-        where = f"messages.{index}"
-        if not isinstance(item, dict):
-            raise invalid(where, f"'{where}' must be an object with 'role' and 'content'")
-        role = item.get("role")
-        if role == "developer" and not connector:  # OpenAI's newer name for system
-            item = {**item, "role": "system"}
-            role = "system"
-        if role not in roles:
-            raise invalid(f"{where}.role", f"'{where}.role' must be one of {', '.join(roles)}, got {role!r}")
-        content = item.get("content")
-        if connector and not isinstance(content, str):
-            raise invalid(f"{where}.content", f"'{where}.content' must be a string")
-        if isinstance(content, list):
-            for part_index, part in enumerate(content):
-                if not (isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)):
-                    raise invalid(
-                        f"{where}.content.{part_index}", "only text content parts are supported (no images or audio)"
-                    )
-        elif content is not None and not isinstance(content, str):
-            raise invalid(f"{where}.content", f"'{where}.content' must be a string or a list of text parts")
-        items.append(item)
-    try:
-        return messages_from_openai(items)
-    except ValidationError as exc:
-        _, message = describe_validation_error(exc)
-        raise invalid("messages", f"invalid messages: {message}") from None
-    except (ValueError, TypeError) as exc:
-        raise invalid("messages", f"invalid messages: {exc}") from None
-
-
-def sampling(body: Mapping[str, Any]) -> dict[str, Any]:
-    """``max_tokens``, ``temperature``, ``top_p``, ``top_k``, ``stop``, ``seed`` of an
-    OpenAI body as ``generate`` keywords."""
-    params: dict[str, Any] = {}
-    max_tokens = opt_int(body, "max_completion_tokens", low=1)
-    if max_tokens is None:
-        max_tokens = opt_int(body, "max_tokens", low=1)
-    values = {
-        "max_tokens": max_tokens,
-        "temperature": opt_float(body, "temperature", low=0.0, high=2.0),
-        "top_p": opt_float(body, "top_p", low=0.0, high=1.0, low_open=True),
-        "top_k": opt_int(body, "top_k", low=0),
-        "stop": opt_stop(body, "stop"),
-        "seed": opt_int(body, "seed"),
-    }
-    for key, value in values.items():
-        if value is not None:
-            params[key] = value
-    if params.get("top_k") == 0:  # 0 means "no top-k" (vLLM, TGI); the contract says it by omission
-        del params["top_k"]
-    return params
-
-
-_TOOL_CHOICES = ("auto", "none", "required")
-
-
-def response_format(value: Any, *, param: str = "response_format") -> dict[str, Any] | None:
-    """OpenAI's ``response_format`` (or TGI's ``{"type": "json", "value": schema}``) in the
-    contract's shape; ``{"type": "text"}`` asks for nothing."""
-    if value is None or value == {"type": "text"}:
-        return None
-    kind = value.get("type") if isinstance(value, dict) else None
-    if kind in ("json_object", "json_schema"):
-        return dict(value)
-    if kind == "json" and isinstance(value.get("value"), dict):
-        return {"type": "json_schema", "json_schema": {"name": "response", "schema": value["value"]}}
-    raise invalid(param, f'\'{param}\' must be {{"type": "text" | "json_object" | "json_schema"}}')
-
-
-def structured(body: Mapping[str, Any]) -> dict[str, Any]:
-    """``tools``, ``tool_choice`` and ``response_format`` of an OpenAI body as ``generate``
-    keywords."""
-    out: dict[str, Any] = {}
-    tools = body.get("tools")
-    if tools is not None:
-        if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
-            raise invalid("tools", "'tools' must be a list of tool objects")
-        if tools:
-            out["tools"] = tools
-    choice = body.get("tool_choice")
-    if choice is not None:
-        if not (choice in _TOOL_CHOICES or (isinstance(choice, dict) and choice.get("type") == "function")):
-            raise invalid("tool_choice", "'tool_choice' must be auto, none, required or a {type: function} object")
-        out["tool_choice"] = choice
-    answer_format = response_format(body.get("response_format"))
-    if answer_format is not None:
-        out["response_format"] = answer_format
-    return out
-
-
-def _model_name(body: Mapping[str, Any]) -> str:
-    name = body.get("model")
-    if not isinstance(name, str) or not name:
-        raise invalid("model", "'model' is required: the alias of a served model (see GET /v1/models)")
-    return name
-
-
-def _object(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise invalid("body", "the request body must be a JSON object")
-    return body
 
 
 # -- streaming --------------------------------------------------------------------------------
@@ -370,7 +250,7 @@ async def openai_events(
         if sse:
             yield b"data: [DONE]\n\n"
     except ByomError as exc:
-        yield error_frame(classify(exc), sse)
+        yield error_frame(classify(exc, model=model, request_id=request_id), sse)
     finally:
         await stream.aclose()
 
@@ -387,10 +267,9 @@ async def respond_openai(
     says ``stream: true`` (SSE, or JSON Lines with ``sse=False``)."""
     _refuse_unsupported(body)
     params = {**sampling(body), **structured(body)}
+    check_max_tokens(body, params, model)
     source: Any = parse_messages(body.get("messages")) if chat else _prompt(body)
-    end_user = body.get("user")
-    tags = {"end_user": end_user[:128]} if isinstance(end_user, str) and end_user else {}
-    metadata = call.metadata(**tags)
+    metadata = call.metadata(**end_user(body))
     n = opt_int(body, "n", low=1, high=call.state.settings.max_n) or 1
     created = int(time.time())
     if opt_bool(body, "stream"):
@@ -422,11 +301,6 @@ async def respond_openai(
 
 
 def _prompt(body: Mapping[str, Any]) -> str:
-    for key in ("echo", "suffix"):
-        if body.get(key):
-            raise ServeError(400, f"'{key}' is not supported", param=key, code="unsupported_parameter")
-    if (opt_int(body, "best_of", low=1) or 1) > 1:
-        raise ServeError(400, "'best_of' is not supported", param="best_of", code="unsupported_parameter")
     prompt = body.get("prompt")
     if isinstance(prompt, list) and len(prompt) == 1:
         prompt = prompt[0]
@@ -440,6 +314,7 @@ def _prompt(body: Mapping[str, Any]) -> str:
 
 async def _chat(call: Call) -> Response:
     body = _object(await call.json())
+    refuse_unknown(body, _CHAT_PARAMETERS)
     alias = _model_name(body)
     model = await call.model(alias)
     return await respond_openai(call, model, alias, body, chat=True)
@@ -447,6 +322,7 @@ async def _chat(call: Call) -> Response:
 
 async def _completions(call: Call) -> Response:
     body = _object(await call.json())
+    refuse_unknown(body, _COMPLETION_PARAMETERS)
     alias = _model_name(body)
     model = await call.model(alias)
     return await respond_openai(call, model, alias, body, chat=False)
@@ -454,6 +330,7 @@ async def _completions(call: Call) -> Response:
 
 async def _embeddings(call: Call) -> Response:
     body = _object(await call.json())
+    refuse_unknown(body, _EMBEDDING_PARAMETERS)
     alias = _model_name(body)
     model = await call.model(alias)
     value = body.get("input")
@@ -473,8 +350,7 @@ async def _embeddings(call: Call) -> Response:
             param="dimensions",
             code="unsupported_parameter",
         )
-    end_user = body.get("user")
-    tags = {"end_user": end_user[:128]} if isinstance(end_user, str) and end_user else {}
+    tags = end_user(body)
     result = await guarded(
         call.request.receive, model.aembed(texts, metadata=call.metadata(**tags)), call.deadline, call.timeout
     )

@@ -7,6 +7,8 @@
     models = ["support-bot"]          # aliases to serve (default: every model)
     request_timeout = 60              # seconds per request; a stream's whole duration
     max_body_bytes = 6291456          # 413 above this (SageMaker's own limit)
+    max_header_bytes = 65536          # 431 (414 for the target) above this; the connection closes
+    max_batch = 32                    # most model calls one container request may fan out to
     drain_timeout = 25                # seconds SIGTERM waits for in-flight streams
 
     [[serve.api_keys]]
@@ -16,7 +18,9 @@
     user = "einstein-studio"
     models = ["support-bot"]          # optional: the models this key may call
 
-Keys are kept only as SHA-256 digests, and a presented key is compared with every digest
+Keys are visible ASCII (``!`` to ``~``) with no surrounding whitespace: anything else could
+never be presented in a header, so it is refused when the key is loaded. They are kept only
+as SHA-256 digests, and a presented key is compared with every digest
 (``hmac.compare_digest``, no early exit), so neither a key's content nor which entry matched
 shows in the response time.
 """
@@ -54,6 +58,9 @@ PROFILES: tuple[str, ...] = ("openai", "open-connector", "sagemaker", "vertex")
 #: shortest plain key accepted: anything shorter is guessable.
 MIN_KEY_LENGTH = 12
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+#: what a key may hold: a header value carries it verbatim only if it is visible ASCII
+#: (RFC 9110 field-vchar minus obs-text; RFC 6750 tokens are narrower still).
+_VISIBLE_ASCII = re.compile(r"[!-~]+")
 
 
 class ApiKey(BaseModel):
@@ -80,24 +87,43 @@ class ApiKey(BaseModel):
             raise ValueError("'key_sha256' must be 64 hexadecimal characters")
         return self
 
-    def digest(self, environ: Mapping[str, str]) -> bytes:
+    def digest(self, environ: Mapping[str, str], *, entry: str | None = None) -> bytes:
         """The SHA-256 of the key (reads ``key_env`` now).
 
-        :raises ConfigError: the environment variable is missing or too short.
+        :param entry: how errors name this key entry (its ``name``, else its position).
+        :raises ConfigError: the environment variable is missing, or the key is too short,
+            has surrounding whitespace or a character no HTTP client can send (the message
+            names the entry and ``key_env``, never the key).
         """
         if self.key_sha256 is not None:
             return bytes.fromhex(self.key_sha256)
+        label = f"API key '{entry or self.name or '?'}'"
         secret = self.key
+        field = "serve.api_keys.key"
+        source = "its 'key'"
         if self.key_env is not None:
+            field = "serve.api_keys.key_env"
+            source = f"environment variable '{self.key_env}'"
             secret = environ.get(self.key_env)
             if not secret:
-                raise ConfigError(f"environment variable '{self.key_env}' is not set", field="serve.api_keys.key_env")
+                raise ConfigError(f"{label}: {source} is not set", field=field)
             if len(secret) < MIN_KEY_LENGTH:
                 raise ConfigError(
-                    f"the key in '{self.key_env}' is shorter than {MIN_KEY_LENGTH} characters",
-                    field="serve.api_keys.key_env",
+                    f"{label}: the key in {source} is shorter than {MIN_KEY_LENGTH} characters", field=field
                 )
         assert secret is not None  # the validator guarantees one source
+        if secret != secret.strip():
+            raise ConfigError(
+                f"{label}: the key in {source} has leading or trailing whitespace (a newline from "
+                "`echo $KEY > file`?); no client can present it: strip it",
+                field=field,
+            )
+        if not _VISIBLE_ASCII.fullmatch(secret):
+            raise ConfigError(
+                f"{label}: the key in {source} holds a space, a control character or a non-ASCII character; "
+                "HTTP headers carry only visible ASCII (! to ~), so no client could present it",
+                field=field,
+            )
         return hashlib.sha256(secret.encode()).digest()
 
 
@@ -116,6 +142,12 @@ class ServeSettings(BaseModel):
     #: headers a key may arrive in: ``Authorization: Bearer`` and Salesforce's ``api-key``.
     key_headers: tuple[str, ...] = ("authorization", "api-key")
     max_body_bytes: int = Field(default=6 * 1024 * 1024, ge=1024)
+    #: request line plus header fields: 414 / 431 above it, then the connection closes
+    #: (httptools itself has no limit; nginx allows 32 KiB, Node 16 KiB).
+    max_header_bytes: int = Field(default=64 * 1024, ge=1024)
+    #: most model calls one container request may fan out to (TGI and JumpStart ``inputs``
+    #: lists, llama-chat dialogs, Vertex ``instances``): 422 (SageMaker) / 400 (Vertex) above.
+    max_batch: int = Field(default=32, ge=1, le=1024)
     request_timeout: float = Field(default=60.0, gt=0)
     drain_timeout: float = Field(default=25.0, ge=0)
     #: most completions one request may ask for (``n``); each is its own audited call.
@@ -190,7 +222,7 @@ class KeyRing:
                 name=key.name or f"key-{index + 1}",
                 models=frozenset(key.models) if key.models is not None else None,
             )
-            self._entries.append((key.digest(env), identity))
+            self._entries.append((key.digest(env, entry=identity.name), identity))
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -224,8 +224,9 @@ def test_a_model_that_cannot_load_keeps_health_failing(make_client, start_server
             threading.Event().wait(0.01)
         assert health.status_code == 503 and health.json() == {"status": "failed"}
         answer = http.post("/invocations", json={"inputs": "x", "parameters": {}})
-        assert answer.status_code == 503 and "weights missing" in answer.json()["error"]
-        assert answer.json()["error_type"] == "unavailable"
+        # Why it failed is the serving side's business (it may name endpoints): the log has it.
+        assert answer.status_code == 503 and "'bot' could not be loaded" in answer.json()["error"]
+        assert "weights missing" not in answer.text and answer.json()["error_type"] == "unavailable"
 
 
 def test_tgi_grammar_is_a_response_format(make_client, start_server):

@@ -277,7 +277,7 @@ def test_a_stream_failing_midway_raises_api_error_in_the_client(make_client, sta
     client = make_client({"paced": PacedModel(fail_after=2)})
     server = start_server(create_app(client, profile="openai", api_keys=KEYS))
     got = []
-    with pytest.raises(openai.APIError, match="broke mid-stream"):
+    with pytest.raises(openai.APIError, match=r"the model failed \(model 'paced', code model_error"):
         for chunk in oa(server).chat.completions.create(
             model="paced", messages=[{"role": "user", "content": "x"}], stream=True
         ):
@@ -298,14 +298,22 @@ def test_request_id_round_trips(served):
     assert json.loads(response.content)["choices"][0]["logprobs"] is None
 
 
-def test_upstream_failures_do_not_show_the_serving_side_topology():
-    from byom_sdk import AuditError, BadRequest, ProviderError, Unavailable
+def test_upstream_failures_do_not_show_the_serving_side_topology(caplog):
+    from byom_sdk import AuditError, BadRequest, ProviderError, SchemaError, Throttled, Unavailable
     from byom_sdk.serve._calls import classify
 
-    error = classify(ProviderError("OpenAI-compatible server http://10.0.0.5:8000/v1: answered 500"))
-    assert error.status == 502 and "10.0.0.5" not in error.message and "<upstream>" in error.message
-    error = classify(Unavailable("SageMaker endpoint 'ep': cannot connect to 10.1.2.3:443"))
-    assert "10.1.2.3" not in error.message
+    # A 5xx says what failed, for which model and request; the log keeps the provider's text.
+    error = classify(ProviderError("OpenAI-compatible server http://10.0.0.5:8000/v1: answered 500"), model="bot")
+    assert error.status == 502 and "10.0.0.5" not in error.message + str(error) + repr(error)
+    assert error.message.startswith("the model's provider failed (model 'bot', code provider_error")
+    assert "http://10.0.0.5:8000/v1" in caplog.text
+    error = classify(Unavailable("SageMaker endpoint 'ep': cannot connect to 10.1.2.3:443"), request_id="r-1")
+    assert "10.1.2.3" not in error.message and "'ep'" not in error.message and "request id r-1" in error.message
     error = classify(AuditError("audit log /srv/secret/byom-audit.sqlite cannot be written", path="/srv/secret"))
     assert error.status == 503 and "/srv/secret" not in error.message
+    # A 4xx keeps its message, redacted; so does a schema error (the SDK's account of the answer).
+    schema = classify(SchemaError("the answer is not JSON: no value at 10.0.0.5:80"), model="bot")
+    assert schema.status == 502 and schema.message == "the answer is not JSON: no value at <upstream>"
     assert classify(BadRequest("invalid request: temperature")).message.endswith("temperature")
+    slow = classify(Throttled("rate exceeded for arn:aws:sagemaker:eu-west-1:123456789012:endpoint/x", provider="sm"))
+    assert slow.status == 429 and slow.message == "rate exceeded for <arn>"
