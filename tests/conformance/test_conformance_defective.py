@@ -89,6 +89,14 @@ V2_CHECKS = (
     "wire.parameters",
     "wire.extra",
     "wire.metadata",
+    # suite 2.4
+    "concurrency.async_parallel",
+    "input.empty",
+    "stream.stop_unmatched",
+    "wire.request_id",
+    "embed.repeated_text",
+    "embed.long_text",
+    "generate.latency",
 )
 
 
@@ -141,6 +149,12 @@ def test_defect_is_caught_by_its_check(report, defect):
     check = _checks(report, defect.subject)[defect.check]
     assert check["status"] == "failed", check
     assert check["reason"]
+
+
+@pytest.mark.parametrize("variant", catalog.PASSING, ids=lambda d: d.plugin.__name__)
+def test_a_correct_variant_passes_the_check_that_once_failed_it(report, variant):
+    check = _checks(report, variant.subject)[variant.check]
+    assert check["status"] == "passed", check
 
 
 @pytest.mark.parametrize("defect", [d for d in catalog.DEFECTS if d.check_timeout], ids=lambda d: d.plugin.__name__)

@@ -35,7 +35,7 @@ def test_suite_passes_on_scripted_model(pytester):
         "tokenizer.reference",
         "capabilities.undeclared",
         "tools.choice_none",
-        *(f"wire.{name}" for name in ("one_request", "messages", "parameters", "extra", "metadata")),
+        *(f"wire.{name}" for name in ("one_request", "messages", "parameters", "extra", "metadata", "request_id")),
     }
     assert "capability 'tools' not declared" in checks["tools.choice_none"]["reason"]
     assert "offers no request bodies" in checks["wire.messages"]["reason"]  # in-process: nothing on a wire
@@ -47,7 +47,7 @@ def test_suite_passes_on_scripted_model(pytester):
     subject = report["subjects"][0]
     assert subject["conformant"] is True and subject["capabilities"]["stream"] is True
     assert subject["plugin"]["distribution"] == "byom-sdk"
-    assert report["suite_version"] == SUITE_VERSION == "2.3" and report["core_version"]
+    assert report["suite_version"] == SUITE_VERSION == "2.4" and report["core_version"]
 
 
 def test_failure_reason_names_the_leaked_exception(pytester):

@@ -183,11 +183,14 @@ class AsyncChecks(ModelSubject):
         answers afterwards.
 
         The consumer is cancelled after the first event, while it waits for the next (on
-        the slow scenario when offered, which stalls there). For a sync-only provider this
-        exercises the core's thread bridge and the provider's generator cleanup. Fix:
+        the slow scenario when offered, which stalls there: a stream that ends before the
+        consumer can be cancelled fails there, and skips on a model without one). For a
+        sync-only provider this exercises the core's thread bridge and the provider's
+        generator cleanup. Fix:
         never catch ``asyncio.CancelledError`` in ``ahandle_stream`` (or catch it only to
         clean up and re-raise); release the response in ``finally``; a background producer
-        task feeding the stream is cancelled in that ``finally`` too.
+        task feeding the stream is cancelled in that ``finally`` too; hand each event on
+        as it arrives, never after reading the whole stream.
         """
         require_capability(byom_model, "stream")
         # The slow scenario stalls after its first event, so the cancellation lands inside
@@ -198,8 +201,13 @@ class AsyncChecks(ModelSubject):
         finally:
             if slow is not None:
                 slow.close()
-        if outcome is None:
+        if outcome is None and slow is None:
             pytest.skip(f"{plugin_label(byom_model)}: the stream ended before the consumer could be cancelled")
+        assert outcome is not None, (
+            f"{plugin_label(byom_model)}: on the slow scenario, which stalls {self.slow_seconds:g} s after the first "
+            "event, the astream ended before its consumer could be cancelled after that event: astream reads the "
+            "whole stream before handing on its first event"
+        )
         assert not outcome, f"{plugin_label(byom_model)}: an astream consumer task {outcome}"
         assert collect(byom_model.stream(self.reference(byom_model))).text, (
             "the model gave no text after a cancelled astream"
@@ -231,18 +239,22 @@ class AsyncChecks(ModelSubject):
             return "still running 5 s after it was cancelled"
         if not task.cancelled():
             return _not_cancelled(task)
-        return await _tasks_left(before | {waiter})
+        return await _tasks_left(before | {waiter}, "cancel them when the stream ends")
 
     @check("async.generate_cancel")
     def test_async_generate_cancel(self, byom_model: Provider) -> None:
         """Cancelling a task awaiting ``agenerate`` cancels it: the task ends cancelled,
-        promptly — not with ``Timeout`` or another error — and the model still answers.
+        promptly — not with ``Timeout`` or another error — leaves no asyncio task of the
+        provider's running, and the model still answers.
 
         The task is cancelled while the request is in flight (on the slow scenario when
         offered, a third into its stall; otherwise as soon as it awaits). TaskGroups and
-        ``asyncio.timeout`` scopes rely on a cancelled task raising ``CancelledError``.
-        Fix: never turn ``asyncio.CancelledError`` into another exception in
-        ``ahandle_generate`` (catch it only to clean up and re-raise).
+        ``asyncio.timeout`` scopes rely on a cancelled task raising ``CancelledError``; a
+        request wrapped in ``asyncio.shield`` (or handed to a task of its own) goes on after
+        the caller gave up, holding a connection and running up cost. Fix: never turn
+        ``asyncio.CancelledError`` into another exception in ``ahandle_generate`` (catch it
+        only to clean up and re-raise); do not shield the request or leave it to a task
+        nobody cancels.
         """
         require_capability(byom_model, "generate", any_of=("generate", "chat"))
         slow = self.make_slow_model()
@@ -262,6 +274,7 @@ class AsyncChecks(ModelSubject):
     async def _cancel_generate(self, model: Provider, wait: float) -> str | None:
         """What went wrong when a task awaiting ``model.agenerate`` was cancelled after
         ``wait`` seconds ("" for nothing; ``None`` when it had answered already)."""
+        before = asyncio.all_tasks()
         task = asyncio.create_task(model.agenerate(self.reference(model)))
         await asyncio.sleep(wait)
         if task.done():
@@ -271,7 +284,9 @@ class AsyncChecks(ModelSubject):
         done, _ = await asyncio.wait({task}, timeout=5)
         if not done:
             return "was still running 5 s after it was cancelled"
-        return "" if task.cancelled() else _not_cancelled(task)
+        if not task.cancelled():
+            return _not_cancelled(task)
+        return await _tasks_left(before | {task}, "cancel the request with its caller (no asyncio.shield)")
 
 
 def _not_cancelled(task: asyncio.Task[Any]) -> str:
@@ -282,9 +297,10 @@ def _not_cancelled(task: asyncio.Task[Any]) -> str:
     return "finished normally after it was cancelled: the cancellation was swallowed"
 
 
-async def _tasks_left(before: set[asyncio.Task[Any]]) -> str:
+async def _tasks_left(before: set[asyncio.Task[Any]], fix: str) -> str:
     """ "" when no task started since ``before`` is still pending after a few loop turns;
-    otherwise what is left (a producer task reading a stream nobody consumes any more)."""
+    otherwise what is left (a producer task reading a stream nobody consumes any more, a
+    shielded request going on without its caller) and ``fix``."""
     for _ in range(5):
         await asyncio.sleep(0)
     await asyncio.sleep(_TICK * 4)
@@ -293,4 +309,4 @@ async def _tasks_left(before: set[asyncio.Task[Any]]) -> str:
     if not left:
         return ""
     names = ", ".join(sorted({getattr(t.get_coro(), "__qualname__", t.get_name()) for t in left}))
-    return f"was cancelled but left {len(left)} asyncio task(s) running ({names}): cancel them when the stream ends"
+    return f"was cancelled but left {len(left)} asyncio task(s) running ({names}): {fix}"

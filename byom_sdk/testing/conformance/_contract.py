@@ -13,7 +13,7 @@ import pytest
 
 from ..._errors import BadRequest, ByomError, SchemaError
 from ..._provider import Provider
-from ..._types import EmbedRequest, GenerateRequest, ToolCall
+from ..._types import EmbedRequest, GenerateRequest, RequestMetadata, ToolCall
 from ._core import check, plugin_label, require_capability
 from ._subject import ModelSubject, collect, collect_async
 
@@ -41,23 +41,26 @@ class RequestChecks(ModelSubject):
 
     @check("request.unchanged")
     def test_request_unchanged(self, byom_model: Provider) -> None:
-        """The caller's request — nested ``extra``, tool definitions and (declared structured
-        output) the ``response_format`` schema included — is exactly as it was after every
-        operation, sync and async, unary and streaming.
+        """The caller's request — nested ``extra``, ``metadata`` (its ``tags`` included), tool
+        definitions and (declared structured output) the ``response_format`` schema — is
+        exactly as it was after every operation, sync and async, unary and streaming.
 
-        Requests are frozen, but ``extra`` and ``tools`` hold plain dicts the caller still
-        owns (the same request is often sent twice). Sent with ``request_extra``; a provider
-        that refuses unknown ``extra`` keys with ``BadRequest`` is re-checked with an empty
-        one. Fix: copy before adding defaults (``body = {**defaults, **request.extra}``,
-        ``copy.deepcopy`` for nested values); never ``setdefault`` / ``update`` / ``pop`` on
-        ``request.extra``, ``request.response_format`` or their values.
+        Requests are frozen, but ``extra``, ``metadata.tags`` and ``tools`` hold plain dicts
+        the caller still owns (the same request is often sent twice). Sent with
+        ``request_extra`` and a full ``metadata`` (tenant, user, conversation and request
+        ids, routing-style tags); a provider that refuses unknown ``extra`` keys with
+        ``BadRequest`` is re-checked with an empty one. Fix: copy before adding defaults
+        (``body = {**defaults, **request.extra}``, ``copy.deepcopy`` for nested values); read
+        tags with ``get`` and never ``setdefault`` / ``update`` / ``pop`` on
+        ``request.extra``, ``request.metadata.tags``, ``request.response_format`` or their
+        values.
         """
         require_capability(byom_model, "generate", any_of=("generate", "chat", "embed"))
         problems = []
         for name in self.operations(byom_model):
             for extra in (self.request_extra, {}):
-                generate = self.reference(byom_model, extra=copy.deepcopy(dict(extra)))
-                embed = self.embed_request(extra=copy.deepcopy(dict(extra)))
+                generate = self.reference(byom_model, extra=copy.deepcopy(dict(extra)), metadata=_metadata())
+                embed = self.embed_request(extra=copy.deepcopy(dict(extra)), metadata=_metadata())
                 used: GenerateRequest | EmbedRequest = embed if name.endswith("embed") else generate
                 before = _snapshot(used)
                 operation = self.operations(
@@ -72,7 +75,8 @@ class RequestChecks(ModelSubject):
                 after = _snapshot(used)
                 if after != before:
                     changed = sorted(k for k in before if before[k] != after.get(k))
-                    problems.append(f"{name}: the caller's request changed ({', '.join(changed)}): {after!r}")
+                    shown = "; ".join(f"{k} {before[k]!r} became {after.get(k)!r}" for k in changed)
+                    problems.append(f"{name}: the caller's request changed: {shown}")
                 break
         if byom_model.info.capabilities.structured_output:
             problems += self._response_format_unchanged(byom_model)
@@ -150,6 +154,38 @@ class RequestChecks(ModelSubject):
                 problems.append(f"{what}: raised {type(exc).__module__}.{type(exc).__name__}: {exc}")
             else:
                 problems.append(f"{what}: accepted")
+        assert not problems, f"{plugin_label(byom_model)}: " + "; ".join(problems[:4])
+
+    @check("input.empty")
+    def test_input_empty(self, byom_model: Provider) -> None:
+        """An empty prompt and an empty user message get an answer or a ``ByomError`` (a
+        ``BadRequest``, say) on every generating operation — never a raw exception.
+
+        ``prompt[-1]``, ``content[-1]`` or ``prompt.split()[0]`` on an empty string raise
+        ``IndexError`` from inside the plugin. Fix: handle the empty text (``endswith``,
+        ``prompt[-1:]``), or refuse it with ``BadRequest`` naming the field.
+        """
+        require_capability(byom_model, "generate", any_of=("generate", "chat"))
+        caps = byom_model.info.capabilities
+        calls: dict[str, Callable[[Any], object]] = {
+            "generate": lambda given: byom_model.generate(given, max_tokens=4),
+            "agenerate": lambda given: asyncio.run(byom_model.agenerate(given, max_tokens=4)),
+        }
+        if caps.stream:
+            calls["stream"] = lambda given: collect(byom_model.stream(given, max_tokens=4))
+            calls["astream"] = lambda given: asyncio.run(_drain(byom_model, given, max_tokens=4))
+        inputs: dict[str, Any] = {"an empty prompt": "", "an empty user message": [{"role": "user", "content": ""}]}
+        problems = []
+        for name, call in calls.items():
+            for what, given in inputs.items():
+                try:
+                    call(given)
+                except ByomError:
+                    continue
+                except Exception as exc:  # noqa: BLE001 - a raw exception escaping is the finding.
+                    problems.append(
+                        f"{name} with {what}: raised raw {type(exc).__module__}.{type(exc).__name__}: {exc}"
+                    )
         assert not problems, f"{plugin_label(byom_model)}: " + "; ".join(problems[:4])
 
     @check("tools.call")
@@ -295,6 +331,17 @@ _ANSWER_SCHEMA: dict[str, Any] = {
 
 def _same(value: Any, *_: Any) -> Any:
     return value
+
+
+def _metadata() -> RequestMetadata:
+    """Everything a caller puts in ``metadata``, with tags a router would read."""
+    return RequestMetadata(
+        tenant="byom-conformance-tenant",
+        user="byom-conformance-user",
+        conversation_id="byom-conformance-conversation",
+        request_id="byom-conformance-request",
+        tags={"route": "blue", "deployment": "canary", "team": "conformance", "priority": "low"},
+    )
 
 
 def _structured_outcome(name: str, run: Callable[[], Any]) -> str | None:

@@ -45,7 +45,14 @@ __all__ = [
 #: straight to the default set as in 2.1 (skipped without ``tools`` / a slow scenario).
 #: 2.3: the ``wire.*`` checks read what reached the endpoint (the HTTP/1.1 requests sent
 #: off the process's sockets, or ``received_requests``), skipped when neither shows any.
-SUITE_VERSION = "2.3"
+#: 2.4: checks for defects 2.3 missed, straight to the default set as in 2.1, each skipped
+#: without the capability or scenario it needs (``concurrency.async_parallel``,
+#: ``input.empty``, ``stream.stop_unmatched``, ``wire.request_id``, ``embed.repeated_text``,
+#: ``embed.long_text``, ``generate.latency``); existing checks try more: the whole usage
+#: under concurrency, several stop strings, ``astream`` pacing, tasks left by a cancelled
+#: ``agenerate``, ``aclose()``, the caller's ``metadata``, the cause of a mapped error.
+#: ``stream.usage`` accepts running counts whose last one is the final usage.
+SUITE_VERSION = "2.4"
 
 #: The faults ``make_faulty_model`` may be asked for, and the error each must raise.
 FAULTS = ("throttled", "unavailable", "bad_request", "timeout", "model_error", "auth")

@@ -138,6 +138,66 @@ class EmbedChecks(ModelSubject):
                 problems.append(f"{text!r} gave non-finite values {list(vector[:3])}...")
         assert not problems, f"{plugin_label(byom_model)}: " + "; ".join(problems)
 
+    @check("embed.repeated_text")
+    def test_embed_repeated_text(self, byom_model: Provider) -> None:
+        """A batch that repeats a text (``[a, b, a]``) gets one vector per text — three —
+        and the repeated text the same vector both times.
+
+        A provider that drops duplicates to save tokens must expand the answer back to the
+        caller's texts; otherwise the batch gets fewer vectors (or the later ones shifted).
+        Fix: embed every text as given, or map the unique texts' vectors back to every
+        position.
+        """
+        require_capability(byom_model, "embed")
+        texts = list(self.embed_texts[:2])
+        if len(texts) < 2 or texts[0] == texts[1]:
+            texts = [self.embed_texts[0], f"{self.embed_texts[0]} (again, differently)"]
+        batch = [texts[0], texts[1], texts[0]]
+        label = plugin_label(byom_model)
+        try:
+            response = byom_model.embed(batch)
+        except Exception as exc:  # any failure of a valid batch is the finding
+            raise AssertionError(
+                f"{label}: a batch repeating a text ({batch!r}) raised {type(exc).__name__}: {exc}"
+            ) from exc
+        vectors = response.vectors
+        assert len(vectors) == len(batch), f"{label}: {len(batch)} texts, one repeated, gave {len(vectors)} vectors"
+        assert vectors_close(vectors[0:1], vectors[2:3], 1e-4), (
+            f"{label}: the text repeated at positions 0 and 2 of {batch!r} got different vectors"
+        )
+
+    @check("embed.long_text")
+    def test_embed_long_text(self, byom_model: Provider) -> None:
+        """One long text (about 4,000 characters) gets one finite vector of the declared
+        dimension — or a ``BadRequest`` when it exceeds the model's limit.
+
+        A provider that splits long texts into chunks must pool the chunks' vectors into
+        one (a mean), never join them (``sum(vectors, ())`` concatenates) nor return one
+        vector per chunk. Fix: truncate to the model's window, pool chunk vectors
+        element-wise, or refuse the text with ``BadRequest``.
+        """
+        require_capability(byom_model, "embed")
+        declared = byom_model.info.embedding_dimension
+        words = " ".join(self.embed_texts).split()
+        text = ""
+        index = 0
+        while len(text) < 4000:
+            text += words[index % len(words)] + " "
+            index += 1
+        text = text.strip()
+        label = plugin_label(byom_model)
+        try:
+            response = byom_model.embed([text])
+        except BadRequest:
+            return
+        vectors = response.vectors
+        assert len(vectors) == 1, f"{label}: one text of {len(text)} characters gave {len(vectors)} vectors"
+        assert len(vectors[0]) == declared, (
+            f"{label}: a text of {len(text)} characters gave a vector of dimension {len(vectors[0])}, "
+            f"declared {declared}: chunk vectors joined instead of pooled?"
+        )
+        assert all(math.isfinite(v) for v in vectors[0]), f"{label}: the long text's vector has non-finite values"
+
     @check("embed.usage")
     def test_embed_usage(self, byom_model: Provider) -> None:
         """Embedding usage counts the texts' tokens: with an exact source (``server`` /

@@ -25,7 +25,7 @@ from ..._types import EmbedRequest, GenerateRequest
 from ._core import check, plugin_label
 from ._subject import ModelSubject
 
-__all__ = ["EXPECTED_ERRORS", "ErrorChecks", "TimeoutChecks"]
+__all__ = ["EXPECTED_ERRORS", "ErrorChecks", "TimeoutChecks", "dropped_cause"]
 
 #: fault → (error class, expected ``retryable``)
 EXPECTED_ERRORS: dict[str, tuple[type[ProviderError], bool]] = {
@@ -45,9 +45,24 @@ def _raw(name: str, exc: BaseException, expected: str) -> str:
     )
 
 
+def dropped_cause(name: str, exc: BaseException) -> str | None:
+    """What is wrong when ``exc`` was raised ``from None`` while another exception was being
+    handled: the original exception — which the contract keeps as ``__cause__`` — is gone
+    from the traceback (None when nothing was dropped)."""
+    original = exc.__context__
+    if exc.__cause__ is not None or original is None or not exc.__suppress_context__:
+        return None
+    return (
+        f"{name}: {type(exc).__name__} was raised 'from None' while handling "
+        f"{type(original).__module__}.{type(original).__name__} ({original}): the original is dropped; "
+        "keep it as __cause__ (raise ... from exc)"
+    )
+
+
 class ErrorChecks(ModelSubject):
     """Faults provoked through ``make_faulty_model`` raise core errors, never raw ones, on
-    every operation: generate, agenerate, stream, astream, embed, aembed.
+    every operation: generate, agenerate, stream, astream, embed, aembed — keeping the
+    original exception, when there was one, as ``__cause__`` (never ``raise ... from None``).
 
     Calls go to the plugin's provider directly (a bare pipeline that does not wrap foreign
     exceptions), so a raw client-library exception is caught here instead of hidden.
@@ -95,6 +110,9 @@ class ErrorChecks(ModelSubject):
                     found = inspect(name, exc)
                     if found:
                         problems.append(found)
+                dropped = dropped_cause(name, exc)
+                if dropped:
+                    problems.append(dropped)
             except Exception as exc:  # noqa: BLE001 - a raw exception escaping is the finding.
                 problems.append(_raw(name, exc, expected.__name__))
             else:
@@ -183,7 +201,7 @@ class ErrorChecks(ModelSubject):
 
         Fix: map the client's timeout exception (``httpx.ReadTimeout``, botocore's
         ``ReadTimeoutError``, ``DEADLINE_EXCEEDED``) to ``byom_sdk.Timeout``, never to a
-        retryable ``Unavailable``.
+        retryable ``Unavailable``, and keep it as the cause (``raise Timeout(...) from exc``).
         """
         self._provoke("timeout")
 
@@ -243,7 +261,10 @@ class ErrorChecks(ModelSubject):
             assert model is not None, "make_broken_stream_model() returned None after offering a scenario"
             try:
                 count = run(model)
-            except ByomError:
+            except ByomError as exc:
+                dropped = dropped_cause(name, exc)
+                if dropped:
+                    problems.append(dropped)
                 continue
             except Exception as exc:  # noqa: BLE001 - a raw exception escaping is the finding.
                 problems.append(_raw(name, exc, "Unavailable (or ModelError)"))

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from ..._errors import BadRequest
 from ..._facade import ManagedModel
 from ..._provider import Provider
 from ..._types import Boundary, GenerateResponse, Message, ModelInfo, Usage
@@ -13,11 +17,22 @@ from ._core import check, plugin_label, require_capability
 from ._network import recording_connects
 from ._subject import ModelSubject, collect
 
-__all__ = ["GenerateChecks", "InfoChecks", "first_word_stop", "pick_stop", "stopped_usage_problem"]
+__all__ = [
+    "DECOY_STOP",
+    "GenerateChecks",
+    "InfoChecks",
+    "first_word_stop",
+    "pick_stop",
+    "stop_cases",
+    "stopped_usage_problem",
+]
 
 _FINISH = ("stop", "length", "content_filter", "tool_calls")
 _EXACT = ("server", "tokenizer")
 _PUNCTUATION = ".,;:!?\"'()"
+#: a stop string no answer contains, sent before the real one: a provider that sends only
+#: the first stop string (an API whose ``stop`` "takes a string") never stops.
+DECOY_STOP = "zqx~byom~nomatch"
 
 
 def pick_stop(text: str) -> tuple[str, str] | None:
@@ -45,6 +60,16 @@ def first_word_stop(text: str) -> tuple[str, str] | None:
     if text[:cut].strip(_PUNCTUATION + " \t\r\n"):
         return None
     return word, text[:cut]
+
+
+def stop_cases(cases: list[tuple[str, str]]) -> list[tuple[tuple[str, ...], str, str]]:
+    """(the stop strings sent, the one that matches, the text expected before it) for each
+    (stop, before) case, plus the first case again behind :data:`DECOY_STOP`."""
+    found: list[tuple[tuple[str, ...], str, str]] = [((stop,), stop, before) for stop, before in cases]
+    if cases:
+        stop, before = cases[0]
+        found.append(((DECOY_STOP, stop), stop, before))
+    return found
 
 
 def stop_problems(
@@ -248,6 +273,53 @@ class GenerateChecks(ModelSubject):
         assert response.model.strip(), "response.model is empty"
         assert response.latency_ms >= 0.0
 
+    @check("generate.latency")
+    def test_generate_latency(self) -> None:
+        """``latency_ms`` is the call's duration in milliseconds: on the slow scenario, which
+        stalls ``slow_seconds``, at least half of that stall and no more than the time the
+        caller waited — for ``generate`` and ``agenerate``, and for ``embed`` / ``aembed``
+        when they report one (0 there means "not measured").
+
+        Seconds passed off as milliseconds (``perf_counter() - started`` without
+        ``* 1000``) read as a thousand times faster than the endpoint is. Fix: set
+        ``latency_ms=(time.perf_counter() - started) * 1000.0``, started before the request
+        is sent.
+        """
+        slow = self.make_slow_model()
+        if slow is None:
+            pytest.skip(f"{type(self).__name__}.make_slow_model offers no slow scenario")
+        label = plugin_label(slow)
+        caps = slow.info.capabilities
+        calls: dict[str, Callable[[], Any]] = {}
+        if caps.generate or caps.chat:
+            calls["generate"] = lambda: slow.generate(self.reference(slow))
+            calls["agenerate"] = lambda: asyncio.run(slow.agenerate(self.reference(slow)))
+        if caps.embed:
+            calls["embed"] = lambda: slow.embed(self.embed_request())
+            calls["aembed"] = lambda: asyncio.run(slow.aembed(self.embed_request()))
+        stall_ms = self.slow_seconds * 1000.0
+        problems = []
+        try:
+            for name, call in calls.items():
+                started = time.perf_counter()
+                reply = call()
+                waited_ms = (time.perf_counter() - started) * 1000.0
+                latency = float(reply.latency_ms)
+                if name.endswith("embed") and latency == 0.0:
+                    continue
+                if latency > waited_ms + 1.0:
+                    problems.append(f"{name}: latency_ms={latency:.3f}, but the call took {waited_ms:.0f} ms")
+                elif waited_ms >= 0.8 * stall_ms and latency == 0.0:
+                    problems.append(f"{name}: latency_ms is 0 for a call that took {waited_ms:.0f} ms: not measured")
+                elif waited_ms >= 0.8 * stall_ms and latency < 0.5 * stall_ms:
+                    problems.append(
+                        f"{name}: latency_ms={latency:.3f} for a call that took {waited_ms:.0f} ms "
+                        f"(the scenario stalls {stall_ms:.0f} ms): not in milliseconds?"
+                    )
+        finally:
+            slow.close()
+        assert not problems, f"{label}, slow scenario: " + "; ".join(problems)
+
     @check("generate.input_forms")
     def test_generate_input_forms(self, byom_model: Provider) -> None:
         """Every declared input form works: a plain prompt (``generate``) and multi-turn
@@ -355,13 +427,16 @@ class GenerateChecks(ModelSubject):
         also when it is the answer's very first word — and usage counts only what was
         generated up to it.
 
-        Tried with a word from the middle of the reference answer and with its first word (a
-        match at index 0 leaves nothing, or only punctuation, before it). With exact usage,
+        Tried with a word from the middle of the reference answer, with its first word (a
+        match at index 0 leaves nothing, or only punctuation, before it) and with two stop
+        strings, the one that matches second (a provider may refuse a list with
+        ``BadRequest``, never send only its first string). With exact usage,
         the stopped answer counts fewer output tokens than the one that went on past the
         stop string and, with a tokenizer, about those of the text kept plus the stop string.
         Fix: pass ``stop`` to the provider and strip the stop string if the server echoes
         it; when applying stop strings client side, match from index 0 (``find(stop) !=
-        -1``) and recount usage for the text kept; finish_reason is "stop". Models that
+        -1``) and recount usage for the text kept; send every stop string (or apply the
+        rest client side); finish_reason is "stop". Models that
         cannot stop on strings declare ``stop_sequences=False`` (then
         ``capabilities.undeclared`` checks they refuse).
         """
@@ -375,10 +450,16 @@ class GenerateChecks(ModelSubject):
         if first is not None and first[0] != picked[0]:
             cases.append(first)
         problems = []
-        for stop, before in cases:
-            reply = self._generate(byom_model, stop=(stop,))
+        for stops, stop, before in stop_cases(cases):
+            try:
+                reply = self._generate(byom_model, stop=stops)
+            except BadRequest:
+                if len(stops) > 1:
+                    continue  # refuses several stop strings: said, not silently half-done
+                raise
             stopped = (reply.text, reply.finish_reason, reply.usage)
-            problems += stop_problems(self, byom_model, (full.text, full.usage), stop, before, stopped)
+            found = stop_problems(self, byom_model, (full.text, full.usage), stop, before, stopped)
+            problems += [f"stop={list(stops)}: {p}" if len(stops) > 1 else p for p in found]
         assert not problems, f"{plugin_label(byom_model)}: " + "; ".join(problems)
 
     @check("generate.finish_reason")

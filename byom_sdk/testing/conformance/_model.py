@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from ._async import AsyncChecks
+from ._concurrency import ConcurrencyChecks
 from ._contract import RequestChecks
 from ._embed import CapabilityChecks, EmbedChecks
 from ._faults import ErrorChecks, TimeoutChecks
 from ._generate import GenerateChecks, InfoChecks
-from ._lifecycle import ConcurrencyChecks, LifecycleChecks
+from ._lifecycle import LifecycleChecks
 from ._stream import StreamChecks
 from ._tokenizer import TokenizerChecks, UsageChecks
 from ._wire import WireChecks

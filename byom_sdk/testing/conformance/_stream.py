@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -10,10 +11,11 @@ from typing import Any
 
 import pytest
 
+from ..._errors import BadRequest
 from ..._provider import Provider
 from ..._types import FinishEvent, GenerateRequest, TextDelta, UsageEvent
 from ._core import check, plugin_label, require_capability
-from ._generate import pick_stop, stop_problems
+from ._generate import DECOY_STOP, pick_stop, stop_cases, stop_problems
 from ._subject import ModelSubject, StreamResult, collect, collect_async
 
 __all__ = ["StreamChecks", "spanning_stop"]
@@ -88,29 +90,44 @@ class StreamChecks(ModelSubject):
 
     @check("stream.usage")
     def test_stream_usage(self, byom_model: Provider) -> None:
-        """The stream reports usage (``UsageEvent`` or ``FinishEvent.usage``) equal to generate's,
-        and every usage it reports is the same count.
+        """The stream reports usage (``UsageEvent`` or ``FinishEvent.usage``); its final usage
+        equals generate's, and the usages it reports agree with it.
 
-        Fix: request usage from the provider's stream (e.g. OpenAI
-        ``stream_options.include_usage``) or count with the tokenizer, and attach it to
-        the final event.
+        The final usage is the last one reported. Running counts before it (vLLM's
+        ``continuous_usage_stats``, a prompt-only count when the stream opens) are fine as
+        long as they never decrease and the last ``UsageEvent`` equals ``FinishEvent.usage``
+        when both are sent. Fix: request usage from the provider's stream (e.g. OpenAI
+        ``stream_options.include_usage``) or count with the tokenizer, attach it to the
+        final event, and build the ``UsageEvent`` and ``FinishEvent.usage`` from the same
+        counts.
         """
         require_capability(byom_model, "generate", any_of=("generate", "chat"))
         result = self._stream(byom_model)
         assert result.usage is not None, "stream reported no usage (UsageEvent or FinishEvent.usage)"
-        # Every usage the stream reports (UsageEvent, FinishEvent.usage) is the same count.
-        reported = {
-            (usage.input_tokens, usage.output_tokens)
+        label = plugin_label(byom_model)
+        reported = [
+            (isinstance(event, FinishEvent), (usage.input_tokens, usage.output_tokens))
             for event in result.events
             if isinstance(event, (UsageEvent, FinishEvent)) and (usage := event.usage) is not None
-        }
-        assert len(reported) == 1, f"the stream reports different usages: {sorted(reported)}"
+        ]
+        counts = [count for _, count in reported]
+        fell = [(a, b) for a, b in itertools.pairwise(counts) if b[0] < a[0] or b[1] < a[1]]
+        assert not fell, (
+            f"{label}: the stream's usage counts go down ({fell[0][0]} then {fell[0][1]}; all: {counts}): running "
+            "counts only grow, and the last one is the final usage"
+        )
+        events = [count for final, count in reported if not final]
+        finals = [count for final, count in reported if final]
+        if events and finals:
+            assert events[-1] == finals[-1], (
+                f"{label}: the last UsageEvent counts {events[-1]}, FinishEvent.usage {finals[-1]}: they must agree"
+            )
         reply = byom_model.generate(self.reference(byom_model))
         if result.usage.source in _EXACT and reply.usage.source in _EXACT:
             assert (result.usage.input_tokens, result.usage.output_tokens) == (
                 reply.usage.input_tokens,
                 reply.usage.output_tokens,
-            ), f"stream usage {result.usage!r} != generate usage {reply.usage!r}"
+            ), f"{label}: stream usage {result.usage!r} != generate usage {reply.usage!r}"
 
     @check("stream.max_tokens")
     def test_stream_max_tokens(self, byom_model: Provider) -> None:
@@ -132,12 +149,13 @@ class StreamChecks(ModelSubject):
     def test_stream_stop(self, byom_model: Provider) -> None:
         """Stop strings are honoured in streams, even when split across deltas.
 
-        Tried with a word from the middle of the reference stream and with a stop string
-        made of the end of one delta and the start of the next. The streamed text ends
+        Tried with a word from the middle of the reference stream, with a stop string made
+        of the end of one delta and the start of the next, and with two stop strings, the
+        one that matches second (``BadRequest`` for a list is accepted). The streamed text ends
         before the stop string, finish_reason is "stop", and exact usage counts only what
         was generated up to it. Fix: hold back a possible stop-string prefix before
         yielding a delta and search the text held back plus the new delta (never each
-        delta on its own); never yield the stop string itself.
+        delta on its own); never yield the stop string itself; send every stop string.
         """
         require_capability(byom_model, "stop_sequences")
         full = self._stream(byom_model)
@@ -150,11 +168,49 @@ class StreamChecks(ModelSubject):
         if spanning is not None and spanning[0] != picked[0]:
             cases.append(spanning)
         problems = []
-        for stop, before in cases:
-            result = self._stream(byom_model, stop=(stop,))
+        for stops, stop, before in stop_cases(cases):
+            try:
+                result = self._stream(byom_model, stop=stops)
+            except BadRequest:
+                if len(stops) > 1:
+                    continue  # refuses several stop strings: said, not silently half-done
+                raise
             stopped = (result.text, result.finish_reason, result.usage)
-            problems += stop_problems(self, byom_model, (full.text, full.usage), stop, before, stopped)
+            found = stop_problems(self, byom_model, (full.text, full.usage), stop, before, stopped)
+            problems += [f"stop={list(stops)}: {p}" if len(stops) > 1 else p for p in found]
         assert not problems, f"{plugin_label(byom_model)}: " + "; ".join(problems)
+
+    @check("stream.stop_unmatched")
+    def test_stream_stop_unmatched(self, byom_model: Provider) -> None:
+        """A stop string that begins with the end of the answer but never completes cuts
+        nothing: the text streamed (``stream`` and ``astream``) equals the stream without
+        it, with the same finish reason.
+
+        The stop string is the answer's last word (and what follows it) plus text the
+        answer never contains. A provider that holds back a possible stop-string prefix
+        before yielding a delta must flush what it held when the stream ends; one that
+        forgets loses the answer's end exactly when it looks like the start of a stop
+        string. Fix: when the stream ends without a match, yield the held-back text before
+        the ``FinishEvent``.
+        """
+        require_capability(byom_model, "stop_sequences")
+        full = self._stream(byom_model)
+        tail = _TAIL.search(full.text)
+        if tail is None:
+            pytest.skip(f"{plugin_label(byom_model)}: reference stream {full.text!r} has no word to end on")
+        stop = tail.group() + DECOY_STOP
+        request = self.reference(byom_model, stop=(stop,))
+        runs = {
+            "stream": collect(byom_model.stream(request)),
+            "astream": asyncio.run(collect_async(byom_model.astream(request))),
+        }
+        problems = [
+            f"{name} gave {result.text!r}/{result.finish_reason}, without the stop string "
+            f"{full.text!r}/{full.finish_reason}"
+            for name, result in runs.items()
+            if (result.text, result.finish_reason) != (full.text, full.finish_reason)
+        ]
+        assert not problems, f"{plugin_label(byom_model)}: stop={stop!r} never matches, yet " + "; ".join(problems)
 
     @check("stream.early_close")
     def test_stream_early_close(self, byom_model: Provider) -> None:
@@ -260,34 +316,65 @@ class StreamChecks(ModelSubject):
         total = time.perf_counter() - started
         return (total if first is None else first), total, count
 
+    @staticmethod
+    async def _afirst_and_total(model: Provider, request: GenerateRequest) -> tuple[float, float, int]:
+        started = time.perf_counter()
+        first: float | None = None
+        count = 0
+        async for _event in model.astream(request):
+            count += 1
+            if first is None:
+                first = time.perf_counter() - started
+        total = time.perf_counter() - started
+        return (total if first is None else first), total, count
+
+    def _paced(self, model: Provider) -> dict[str, tuple[float, float, int]]:
+        """(first event, whole stream, events) in seconds for ``stream`` and ``astream``."""
+        request = self.reference(model)
+        return {
+            "stream": self._first_and_total(model, request),
+            "astream": asyncio.run(self._afirst_and_total(model, request)),
+        }
+
     @check("stream.incremental")
     def test_stream_incremental(self, byom_model: Provider) -> None:
-        """A stream hands each event on as it arrives: the first event comes before the end.
+        """A stream hands each event on as it arrives: the first event comes before the end,
+        on ``stream`` and on ``astream``.
 
         Timed on the slow scenario (``make_slow_model``, which stalls after its first
-        event), or on the model itself when its stream lasts long enough to tell (0.1 s).
+        event), or on the model itself when its ``stream`` lasts long enough to tell (0.1 s;
+        ``astream`` is then judged when it lasts that long too).
         The first event must arrive before 70 % of the stream's duration. Fix: iterate over
-        the response as it arrives (``iter_lines``, the event stream, the token loop) and
-        yield each delta at once; never read the whole body first and split it afterwards.
+        the response as it arrives (``iter_lines`` / ``aiter_lines``, the event stream, the
+        token loop) and yield each delta at once; never read the whole body first and split
+        it afterwards — nor drain the sync stream in a worker thread and replay it on
+        ``astream``.
         """
         require_capability(byom_model, "stream")
         slow = self.make_slow_model()
         source = "the slow scenario"
         if slow is not None:
             try:
-                first, total, count = self._first_and_total(slow, self.reference(slow))
+                timings = self._paced(slow)
             finally:
                 slow.close()
         else:
             source = "the model"
-            first, total, count = self._first_and_total(byom_model, self.reference(byom_model))
-            if total < 0.1:
+            timings = self._paced(byom_model)
+            if timings["stream"][1] < 0.1:
                 pytest.skip(
-                    f"{plugin_label(byom_model)}: its stream lasts {total * 1000:.0f} ms, too fast to tell "
+                    f"{plugin_label(byom_model)}: its stream lasts under 100 ms, too fast to tell "
                     f"streaming from buffering; offer {type(self).__name__}.make_slow_model()"
                 )
-        assert count > 1, f"{source} streamed {count} event(s); a stream has text, then a FinishEvent"
-        assert first <= 0.7 * total, (
-            f"{plugin_label(byom_model)}: on {source} the first of {count} events arrived after "
-            f"{first:.2f} s of a {total:.2f} s stream: the stream is buffered, not passed on as it arrives"
-        )
+            if timings["astream"][1] < 0.1:
+                del timings["astream"]  # too fast to tell on its own; the stream was judged
+        problems = []
+        for name, (first, total, count) in timings.items():
+            if count <= 1:
+                problems.append(f"{name} on {source} gave {count} event(s); a stream has text, then a FinishEvent")
+            elif first > 0.7 * total:
+                problems.append(
+                    f"{name} on {source}: the first of {count} events arrived after {first:.2f} s of a "
+                    f"{total:.2f} s stream: the stream is buffered, not passed on as it arrives"
+                )
+        assert not problems, f"{plugin_label(byom_model)}: " + "; ".join(problems)

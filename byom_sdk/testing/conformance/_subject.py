@@ -91,7 +91,8 @@ class ModelSubject(Conformance):
 
     Required: :meth:`make_model`. Optional scenarios, each enabling checks that are
     otherwise skipped with a reason: :meth:`make_faulty_model` (``errors.*``),
-    :meth:`make_slow_model` (``timeout.request``, and ``stream.incremental`` for fast
+    :meth:`make_slow_model` (``timeout.request``, ``concurrency.parallel``,
+    ``concurrency.async_parallel``, ``generate.latency``, and ``stream.incremental`` for fast
     models), :meth:`tool_request` (``tools.call``, required when ``tools`` is declared),
     :meth:`make_unreachable_model` (``errors.unavailable`` on a refused connection),
     :meth:`make_broken_stream_model` (``errors.mid_stream``), :meth:`fault_requests`
@@ -169,7 +170,8 @@ class ModelSubject(Conformance):
     def make_slow_model(self) -> Provider | None:
         """A fresh provider whose endpoint stalls ``slow_seconds`` before the first byte of
         every answer and, when streaming, stalls ``slow_seconds`` again after the first
-        event — or ``None`` (``timeout.request`` is then skipped).
+        event — or ``None`` (``timeout.request``, ``concurrency.parallel``,
+        ``concurrency.async_parallel`` and ``generate.latency`` are then skipped).
 
         ``timeout.request`` sends requests with ``timeout`` well under ``slow_seconds``
         and expects ``Timeout`` from every operation in about that time. The configured

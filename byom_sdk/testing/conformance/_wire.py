@@ -11,11 +11,13 @@ in a body, and for a role next to each message where the body keeps roles.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import functools
 import json
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -350,6 +352,97 @@ class WireChecks(ModelSubject):
                 if leaked:
                     problems.append(f"{exchange.operation}: {', '.join(leaked)} in a request")
         assert not problems, f"{plugin_label(byom_model)} sent the caller's identity: " + "; ".join(problems[:4])
+
+    # -- correlation ids ---------------------------------------------------------------------
+
+    def _rid_request(self, model: Provider, tag: str, request_id: str | None) -> GenerateRequest:
+        metadata = RequestMetadata(request_id=request_id)
+        return self.reference(model, prompt=f"{self.prompts[0]} ({tag})", metadata=metadata)
+
+    def _rid_embed(self, tag: str, request_id: str | None) -> EmbedRequest:
+        return EmbedRequest(texts=(f"byom-wire request id {tag}",), metadata=RequestMetadata(request_id=request_id))
+
+    def _rid_operation(self, model: Provider, name: str, tag: str, request_id: str | None) -> Callable[[], object]:
+        request = self._rid_request(model, tag, request_id)
+        embed = self._rid_embed(tag, request_id)
+        operation = self.operations(
+            model, request=functools.partial(_same, request), embed=functools.partial(_same, embed)
+        )[name]
+        return functools.partial(operation, model)
+
+    def _seen(self, name: str, received: list[Request]) -> list[str]:
+        """Each request as text: target, headers (when read off the socket) and body."""
+        return Exchange(name, "", received).seen
+
+    @check("wire.request_id")
+    def test_wire_request_id(self, byom_model: Provider) -> None:
+        """Each request carries only its own call's ``metadata.request_id``: a call without
+        one sends none of an earlier call's, and concurrent calls (threads, asyncio tasks)
+        with distinct ids never carry each other's.
+
+        For every operation a call with an id is followed by one without; then four
+        ``generate`` calls (``embed`` without generation) run in threads, and four
+        ``agenerate`` as gathered tasks, each with its own id. A provider need not send the
+        id at all. Setting it as a default header of a shared client (``client.headers[...]
+        = request_id``) stamps it on every later call, and on concurrent calls of other
+        callers. Fix: pass the id per request (``client.post(..., headers={...})``).
+        """
+        require_capability(byom_model, "generate", any_of=("generate", "chat", "embed"))
+        label = plugin_label(byom_model)
+        run = uuid.uuid4().hex[:10]
+        problems: list[str] = []
+        captured = 0
+        for name in self.operations(byom_model):
+            first = f"byom-wire-rid-{run}-{name}"
+            received = self._sent_during(self._rid_operation(byom_model, name, f"{run}-{name}-a", first))
+            captured += len(received)
+            received = self._sent_during(self._rid_operation(byom_model, name, f"{run}-{name}-b", None))
+            captured += len(received)
+            if any(first in text for text in self._seen(name, received)):
+                problems.append(f"{name}: a call without a request_id sent the previous call's {first!r}")
+        caps = byom_model.info.capabilities
+        sync, asynchronous = ("generate", "agenerate") if caps.generate or caps.chat else ("embed", "aembed")
+        ids = {f"{run}-t{i}": f"byom-wire-rid-{run}-t{i}" for i in range(4)}
+        calls = [self._rid_operation(byom_model, sync, tag, rid) for tag, rid in ids.items()]
+
+        def threads() -> None:
+            with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+                list(pool.map(lambda call: call(), calls))
+
+        received = self._sent_during(threads)
+        captured += len(received)
+        problems += _crossed(sync, ids, self._seen(sync, received), "threads")
+        aids = {f"{run}-a{i}": f"byom-wire-rid-{run}-a{i}" for i in range(4)}
+
+        async def gathered() -> None:
+            requests = [(self._rid_request(byom_model, t, r), self._rid_embed(t, r)) for t, r in aids.items()]
+            if asynchronous == "agenerate":
+                await asyncio.gather(*(byom_model.agenerate(request) for request, _ in requests))
+            else:
+                await asyncio.gather(*(byom_model.aembed(embed) for _, embed in requests))
+
+        received = self._sent_during(lambda: asyncio.run(gathered()))
+        captured += len(received)
+        problems += _crossed(asynchronous, aids, self._seen(asynchronous, received), "asyncio tasks")
+        if not captured:
+            pytest.skip(
+                f"{label} sent no HTTP/1.1 request on a socket of this process (in-process, gRPC or HTTP/2) and "
+                f"{type(self).__name__}.received_requests offers no request bodies: what it sends is not examined"
+            )
+        assert not problems, f"{label} sent another call's request_id: " + "; ".join(problems[:4])
+
+
+def _crossed(name: str, ids: dict[str, str], seen: list[str], how: str) -> list[str]:
+    """Requests of one call (found by its tag) that carry another call's id."""
+    problems = []
+    for text in seen:
+        own = [tag for tag in ids if f"({tag})" in text or f"request id {tag}" in text]
+        if len(own) != 1:
+            continue
+        foreign = [rid for tag, rid in ids.items() if tag != own[0] and rid in text]
+        if foreign:
+            problems.append(f"{name} from {how}: the call {own[0]!r} sent {foreign[0]!r}")
+    return problems
 
 
 def _in_order(exchange: Exchange, texts: Sequence[str], what: str) -> list[str]:

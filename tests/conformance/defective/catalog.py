@@ -23,6 +23,7 @@ from . import defects_http as http
 from . import defects_more as more
 from . import defects_other as other
 from . import defects_probe as probe
+from . import defects_v24 as v24
 from . import defects_wire as wire
 from ._boto import EchoBotoProvider
 from ._http import EchoHTTPProvider
@@ -298,15 +299,35 @@ DEFECTS: tuple[Defect, ...] = (
     Defect(blocking.StreamWaitsForever, HTTPSuite, "stream.events", check_timeout=2.0),
     Defect(blocking.CloseWaitsForever, HTTPSuite, "close.idempotent", check_timeout=2.0),
     Defect(blocking.OneCallAtATime, HTTPSuite, "concurrency.parallel"),
+    # suite 2.4: a third independent probe
+    Defect(v24.UsageInputOnSelf, HTTPSuite, "concurrency.asyncio"),
+    Defect(v24.AsyncOneAtATime, HTTPSuite, "concurrency.async_parallel"),
+    Defect(v24.OnlyFirstStopSent, HTTPSuite, "generate.stop"),
+    Defect(v24.EmptyPromptCrashes, HTTPSuite, "input.empty"),
+    Defect(v24.ShieldedAgenerate, HTTPSuite, "async.generate_cancel"),
+    Defect(v24.ErrorsWithoutContext, HTTPSuite, "errors.timeout"),
+    Defect(v24.StreamDropsHeldBackTail, HTTPSuite, "stream.stop_unmatched"),
+    Defect(v24.AstreamBuffersAll, HTTPSuite, "stream.incremental"),
+    Defect(v24.AstreamBuffersAllUncancellable, HTTPSuite, "async.stream_cancel"),
+    Defect(v24.PopsRoutingTag, HTTPSuite, "request.unchanged"),
+    Defect(v24.RequestIdOnSharedClient, HTTPSuite, "wire.request_id"),
+    Defect(v24.AcloseMarksClosedOnly, HTTPSuite, "close.releases_sockets"),
+    Defect(v24.EmbedDedupsTexts, HTTPSuite, "embed.repeated_text"),
+    Defect(v24.EmbedChunksLongTexts, HTTPSuite, "embed.long_text"),
+    Defect(v24.LatencyInSeconds, HTTPSuite, "generate.latency"),
 )
+
+#: correct variants a check once failed (false alarms): each must pass the check named.
+PASSING: tuple[Defect, ...] = (Defect(v24.ProgressiveUsage, HTTPSuite, "stream.usage"),)
 
 
 def subjects(*, template: bool) -> dict[str, type]:
-    """The test classes of the run: the correct suites, then one per defect."""
+    """The test classes of the run: the correct suites, then one per defect and one per
+    false alarm fixed."""
     found: dict[str, type] = {
         name: type(name, (suite,), {}) for name, suite in CORRECT.items() if template or suite is not TemplateSuite
     }
-    for defect in DEFECTS:
+    for defect in (*DEFECTS, *PASSING):
         attributes: dict[str, Any] = {"plugin": defect.plugin, "focus": (defect.check,)}
         if defect.check_timeout is not None:
             attributes["check_timeout"] = defect.check_timeout
