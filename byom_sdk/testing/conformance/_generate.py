@@ -23,7 +23,7 @@ __all__ = [
     "InfoChecks",
     "first_word_stop",
     "pick_stop",
-    "stop_cases",
+    "stop_case_problems",
     "stopped_usage_problem",
 ]
 
@@ -62,14 +62,32 @@ def first_word_stop(text: str) -> tuple[str, str] | None:
     return word, text[:cut]
 
 
-def stop_cases(cases: list[tuple[str, str]]) -> list[tuple[tuple[str, ...], str, str]]:
-    """(the stop strings sent, the one that matches, the text expected before it) for each
-    (stop, before) case, plus the first case again behind :data:`DECOY_STOP`."""
-    found: list[tuple[tuple[str, ...], str, str]] = [((stop,), stop, before) for stop, before in cases]
+def stop_case_problems(
+    subject: ModelSubject,
+    model: Provider,
+    full: tuple[str, Usage | None],
+    cases: list[tuple[str, str]],
+    answer: Callable[[tuple[str, ...]], tuple[str, str | None, Usage | None]],
+) -> list[str]:
+    """What is wrong across the (stop, text expected before it) ``cases``, each sent alone,
+    and the first again behind :data:`DECOY_STOP` (a plugin sending only ``stop[0]``
+    fails it). ``answer(stops)`` is the (text, finish reason, usage) of the request with
+    those stop strings; a ``BadRequest`` for several of them is a refusal, not a defect."""
+    sent: list[tuple[tuple[str, ...], str, str]] = [((stop,), stop, before) for stop, before in cases]
     if cases:
         stop, before = cases[0]
-        found.append(((DECOY_STOP, stop), stop, before))
-    return found
+        sent.append(((DECOY_STOP, stop), stop, before))
+    problems = []
+    for stops, stop, before in sent:
+        try:
+            stopped = answer(stops)
+        except BadRequest:
+            if len(stops) > 1:
+                continue  # refuses several stop strings: said, not silently half-done
+            raise
+        found = stop_problems(subject, model, full, stop, before, stopped)
+        problems += [f"stop={list(stops)}: {p}" if len(stops) > 1 else p for p in found]
+    return problems
 
 
 def stop_problems(
@@ -449,17 +467,12 @@ class GenerateChecks(ModelSubject):
         first = first_word_stop(full.text)
         if first is not None and first[0] != picked[0]:
             cases.append(first)
-        problems = []
-        for stops, stop, before in stop_cases(cases):
-            try:
-                reply = self._generate(byom_model, stop=stops)
-            except BadRequest:
-                if len(stops) > 1:
-                    continue  # refuses several stop strings: said, not silently half-done
-                raise
-            stopped = (reply.text, reply.finish_reason, reply.usage)
-            found = stop_problems(self, byom_model, (full.text, full.usage), stop, before, stopped)
-            problems += [f"stop={list(stops)}: {p}" if len(stops) > 1 else p for p in found]
+
+        def answer(stops: tuple[str, ...]) -> tuple[str, str | None, Usage | None]:
+            reply = self._generate(byom_model, stop=stops)
+            return reply.text, reply.finish_reason, reply.usage
+
+        problems = stop_case_problems(self, byom_model, (full.text, full.usage), cases, answer)
         assert not problems, f"{plugin_label(byom_model)}: " + "; ".join(problems)
 
     @check("generate.finish_reason")

@@ -11,11 +11,10 @@ from typing import Any
 
 import pytest
 
-from ..._errors import BadRequest
 from ..._provider import Provider
-from ..._types import FinishEvent, GenerateRequest, TextDelta, UsageEvent
+from ..._types import FinishEvent, GenerateRequest, TextDelta, Usage, UsageEvent
 from ._core import check, plugin_label, require_capability
-from ._generate import DECOY_STOP, pick_stop, stop_cases, stop_problems
+from ._generate import DECOY_STOP, pick_stop, stop_case_problems
 from ._subject import ModelSubject, StreamResult, collect, collect_async
 
 __all__ = ["StreamChecks", "spanning_stop"]
@@ -167,17 +166,12 @@ class StreamChecks(ModelSubject):
         spanning = spanning_stop(deltas)
         if spanning is not None and spanning[0] != picked[0]:
             cases.append(spanning)
-        problems = []
-        for stops, stop, before in stop_cases(cases):
-            try:
-                result = self._stream(byom_model, stop=stops)
-            except BadRequest:
-                if len(stops) > 1:
-                    continue  # refuses several stop strings: said, not silently half-done
-                raise
-            stopped = (result.text, result.finish_reason, result.usage)
-            found = stop_problems(self, byom_model, (full.text, full.usage), stop, before, stopped)
-            problems += [f"stop={list(stops)}: {p}" if len(stops) > 1 else p for p in found]
+
+        def answer(stops: tuple[str, ...]) -> tuple[str, str | None, Usage | None]:
+            result = self._stream(byom_model, stop=stops)
+            return result.text, result.finish_reason, result.usage
+
+        problems = stop_case_problems(self, byom_model, (full.text, full.usage), cases, answer)
         assert not problems, f"{plugin_label(byom_model)}: " + "; ".join(problems)
 
     @check("stream.stop_unmatched")
