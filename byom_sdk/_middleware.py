@@ -10,8 +10,8 @@ happens per call or per token. A plugin's ``byom_middleware`` hook adds its own 
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
@@ -40,7 +40,9 @@ class CallContext:
     alias: str
     info: ModelInfo
     operation: Operation
-    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    #: 128 random bits as 32 hex digits, like ``uuid4().hex`` at a quarter of its cost (no
+    #: UUID object per call).
+    request_id: str = field(default_factory=lambda: os.urandom(16).hex())
     started: float = field(default_factory=time.perf_counter)
     attempts: int = 0
     sent: bool = False

@@ -195,13 +195,29 @@ def test_headers_reach_the_server(server, make_model):
         assert request.header("x-amzn-sagemaker-session-id") == "sess-1"
         assert request.header("content-type") == "application/json"
         assert request.signature == "valid"
-        # botocore's own retries are off: the core RetryPolicy is the only one.
-        assert "max=1" in (request.header("amz-sdk-request") or "")
+        # botocore's own retry loop is taken off the client (the core RetryPolicy is the
+        # only one), with the attempt-numbering headers that describe it.
+        assert request.header("amz-sdk-request") is None
+        assert request.header("amz-sdk-invocation-id") is None
+        assert "byom-sagemaker/" in (request.header("user-agent") or "")
     assert invoke.header("x-amzn-sagemaker-inference-id") == "req-42"
     assert invoke.header("accept") == "application/json"
     assert stream.header("x-amzn-sagemaker-accept") == "text/event-stream"
     assert invoke.path == "/endpoints/ic-ep/invocations"
     assert stream.path == "/endpoints/ic-ep/invocations-response-stream"
+
+
+def test_the_runtime_client_runs_no_per_call_step_that_has_nothing_to_do(server, make_model):
+    server.add_endpoint("lean", "tgi")
+    model = make_model("lean")
+    client = model.client
+    # botocore wraps its serializer in a validating decorator unless validation is off.
+    assert type(client._serializer).__name__ != "ParamValidationDecorator"
+    events = client.meta.events
+    # No botocore retry check is left to run (test_sagemaker_faults counts one request per
+    # core attempt; test_headers_reach_the_server finds no attempt headers).
+    assert events.emit("needs-retry.sagemaker-runtime.InvokeEndpoint", attempts=1, response=None) == []
+    assert model.generate("hi").text
 
 
 def test_target_model_is_sent_and_turns_streaming_off(server, make_model):

@@ -26,7 +26,7 @@ from ._boundary import client_boundary, install_send_guard, verify
 from ._codecs import load_codec
 from ._config import SageMakerConfig
 from ._errors import map_error
-from ._session import build_session, client_config
+from ._session import build_session, client_config, trim_per_call_handlers
 from ._transport import SageMakerTransport, install_call_timeouts
 
 if TYPE_CHECKING:
@@ -88,6 +88,7 @@ class SageMakerModel(WireProvider):
                 f"{where}: {source} is not a valid endpoint URL ({redact_url(str(exc).split(': ', 1)[-1])!r})",
                 field="endpoint_url" if config.endpoint_url else None,
             ) from None
+        trim_per_call_handlers(client)
         self.per_call_timeouts = install_call_timeouts(client, config.connect_timeout, config.read_timeout)
         self._declared = client_boundary(config, client)
         # Every request must leave for the host the gate saw, signed for the region it saw.

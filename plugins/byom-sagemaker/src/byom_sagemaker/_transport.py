@@ -59,10 +59,14 @@ def install_call_timeouts(client: Any, connect: float, read: float) -> bool:
     return True
 
 
+#: json.dumps with non-default options builds a new encoder per call; one serves every call.
+_BODY_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def _dumps(body: Any) -> bytes:
     if isinstance(body, bytes):
         return body
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _BODY_JSON.encode(body).encode("utf-8")
 
 
 class SageMakerTransport:
