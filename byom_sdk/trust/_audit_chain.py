@@ -100,7 +100,7 @@ def record_body(record: Mapping[str, Any], label: str) -> str:
     if record.get("kind") == ROTATION:
         raise AuditError("record kind 'rotation' is reserved for the sink's key rotation records", path=label)
     try:
-        return canonical_json(dict(record))
+        return canonical_json(record if type(record) is dict else dict(record))
     except (TypeError, ValueError) as exc:
         raise AuditError(f"audit record for {label} is not JSON-serialisable: {exc}", path=label) from None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import re
 import uuid
 from collections.abc import Mapping
@@ -62,9 +63,64 @@ _KID = re.compile(r"[0-9a-f]{16}")
 # (2 of its 6.5 µs for an outcome record, and a call encodes four documents).
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
+_orjson_dumps: Any = None  # orjson.dumps once looked up; False when orjson is not installed
+_orjson_sorted = 0  # orjson.OPT_SORT_KEYS
+_isfinite = math.isfinite
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` holds only what orjson writes exactly as the stdlib encoder does:
+    str, int, bool, None, dicts, lists and tuples, and finite floats that repr() writes
+    without an exponent (orjson writes 3.3e-7 where json writes 3.3e-07)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return True
+    if kind is float:
+        return _isfinite(value) and (value == 0.0 or 1e-4 <= abs(value) < 1e16)
+    if kind is dict:
+        for item in value.values():  # noqa: SIM110 - all() over a generator costs 2x per record
+            if not _plain(item):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        for item in value:  # noqa: SIM110 - as above
+            if not _plain(item):
+                return False
+        return True
+    return False
+
+
+def _load_orjson() -> Any:
+    global _orjson_dumps, _orjson_sorted
+    try:
+        import orjson
+    except ImportError:  # an optional speed-up: the stdlib encoder does the same job
+        _orjson_dumps = False
+    else:
+        _orjson_sorted = orjson.OPT_SORT_KEYS
+        _orjson_dumps = orjson.dumps
+    return _orjson_dumps
+
 
 def canonical_json(value: Any) -> str:
-    """The one serialization that is hashed: sorted keys, compact, UTF-8, no NaN."""
+    """The one serialization that is hashed: sorted keys, compact, UTF-8, no NaN.
+
+    The stdlib encoder defines the form. orjson writes the same text for plain values
+    (see :func:`_plain`) in a tenth of the time — an outcome record is 1 µs instead of
+    10 µs, and a call writes two — so those go through it; anything else (a NaN, which is
+    refused, a float written with an exponent, an int beyond 64 bits, a non-string key, a
+    subclass) goes to the stdlib encoder, whose output and errors are the contract.
+    """
+    dumps = _orjson_dumps
+    if dumps is None:
+        dumps = _load_orjson()
+    if dumps and _plain(value):
+        try:
+            text: str = dumps(value, option=_orjson_sorted).decode()
+        except TypeError:  # a non-string key or an int beyond 64 bits: the stdlib decides
+            pass
+        else:
+            return text
     return _CANONICAL.encode(value)
 
 
