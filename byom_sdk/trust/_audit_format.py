@@ -114,7 +114,11 @@ def canonical_json(value: Any) -> str:
     dumps = _orjson_dumps
     if dumps is None:
         dumps = _load_orjson()
-    if dumps and _plain(value):
+    try:
+        plain = bool(dumps) and _plain(value)
+    except RecursionError:  # a value that contains itself: the stdlib names the cycle
+        plain = False
+    if plain:
         try:
             text: str = dumps(value, option=_orjson_sorted).decode()
         except TypeError:  # a non-string key or an int beyond 64 bits: the stdlib decides

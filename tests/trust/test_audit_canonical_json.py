@@ -96,3 +96,10 @@ def test_without_orjson_the_stdlib_writes_everything(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(_audit_format, "_orjson_dumps", False)
     value = {"b": [1, 2.5, None], "a": "é"}
     assert canonical_json(value) == reference(value) == '{"a":"é","b":[1,2.5,null]}'
+
+
+def test_a_value_that_contains_itself_is_refused_as_before() -> None:
+    looped: dict[str, Any] = {"kind": "x"}
+    looped["self"] = looped
+    with pytest.raises(ValueError, match="Circular reference"):
+        canonical_json(looped)

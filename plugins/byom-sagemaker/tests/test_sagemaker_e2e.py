@@ -220,6 +220,24 @@ def test_the_runtime_client_runs_no_per_call_step_that_has_nothing_to_do(server,
     assert model.generate("hi").text
 
 
+def test_a_codec_header_that_is_not_a_string_is_refused_at_build(server):
+    # botocore's own parameter validation is off: the model checks what the codec gives.
+    from byom_sagemaker import SageMakerConfig, SageMakerModel
+
+    from byom_sdk import ConfigError
+    from byom_sdk.wire.hf import TGI
+
+    class NoAccept(TGI):
+        accept = None  # type: ignore[assignment]
+
+    server.add_endpoint("codec-ep", "tgi")
+    config = server.model_config("codec-ep")
+    config.pop("provider")
+    with pytest.raises(ConfigError, match="NoAccept gives Accept = None") as info:
+        SageMakerModel(SageMakerConfig(**config), codec=NoAccept())
+    assert info.value.field == "codec"
+
+
 def test_target_model_is_sent_and_turns_streaming_off(server, make_model):
     server.add_endpoint("mme", "tgi")
     model = make_model("mme", target_model="model-a.tar.gz")

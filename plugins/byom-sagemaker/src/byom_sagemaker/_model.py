@@ -54,6 +54,15 @@ def _header_params(config: SageMakerConfig, codec: Codec) -> tuple[dict[str, Any
     stream = dict(common)
     if codec.stream_accept:
         stream["Accept"] = codec.stream_accept
+    # botocore's parameter validation is off (the transport builds these), so a codec's
+    # header values are checked here: a non-string would be dropped or sent as is.
+    for params in (invoke, stream):
+        for name, value in params.items():
+            if not isinstance(value, str) or not value:
+                raise ConfigError(
+                    f"codec {type(codec).__name__} gives {name} = {value!r}: a non-empty string is required",
+                    field="codec",
+                )
     return invoke, stream
 
 

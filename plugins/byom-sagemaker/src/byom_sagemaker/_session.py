@@ -125,6 +125,7 @@ def trim_per_call_handlers(client: Any) -> None:
     events.unregister(f"needs-retry.{service}", unique_id=f"retry-config-{service}")
     events.unregister(f"request-created.{service}", unique_id=f"seed-max-attempts-{service}")
     events.unregister("request-created", botocore.handlers.add_retry_headers)
-    user_agent = getattr(client, "_user_agent_creator", None)  # botocore >= 1.33
-    if user_agent is not None:
-        events.unregister(f"request-created.{service}", user_agent.rebuild_and_replace_user_agent_handler)
+    # botocore >= 1.37.4 rebuilds the User-Agent per request; older ones have neither.
+    rebuild = getattr(getattr(client, "_user_agent_creator", None), "rebuild_and_replace_user_agent_handler", None)
+    if rebuild is not None:
+        events.unregister(f"request-created.{service}", rebuild)
