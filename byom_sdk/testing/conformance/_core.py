@@ -52,7 +52,9 @@ __all__ = [
 #: under concurrency, several stop strings, ``astream`` pacing, tasks left by a cancelled
 #: ``agenerate``, ``aclose()``, the caller's ``metadata``, the cause of a mapped error.
 #: ``stream.usage`` accepts running counts whose last one is the final usage.
-SUITE_VERSION = "2.4"
+#: 2.5: ``secrets.repr``, ``secrets.errors``, ``secrets.logs`` (credentials the suite finds on
+#: the provider never in its repr, its errors or its logs), skipped when it finds none.
+SUITE_VERSION = "2.5"
 
 #: The faults ``make_faulty_model`` may be asked for, and the error each must raise.
 FAULTS = ("throttled", "unavailable", "bad_request", "timeout", "model_error", "auth")

@@ -9,6 +9,7 @@ from ._embed import CapabilityChecks, EmbedChecks
 from ._faults import ErrorChecks, TimeoutChecks
 from ._generate import GenerateChecks, InfoChecks
 from ._lifecycle import LifecycleChecks
+from ._secrets import SecretChecks
 from ._stream import StreamChecks
 from ._tokenizer import TokenizerChecks, UsageChecks
 from ._wire import WireChecks
@@ -31,6 +32,7 @@ class ModelConformance(
     TimeoutChecks,
     ConcurrencyChecks,
     LifecycleChecks,
+    SecretChecks,
 ):
     """The conformance suite for a model provider plugin.
 

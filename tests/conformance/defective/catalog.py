@@ -24,6 +24,7 @@ from . import defects_more as more
 from . import defects_other as other
 from . import defects_probe as probe
 from . import defects_v24 as v24
+from . import defects_v25 as v25
 from . import defects_wire as wire
 from ._boto import EchoBotoProvider
 from ._http import EchoHTTPProvider
@@ -315,10 +316,20 @@ DEFECTS: tuple[Defect, ...] = (
     Defect(v24.EmbedDedupsTexts, HTTPSuite, "embed.repeated_text"),
     Defect(v24.EmbedChunksLongTexts, HTTPSuite, "embed.long_text"),
     Defect(v24.LatencyInSeconds, HTTPSuite, "generate.latency"),
+    # suite 2.5: credentials that leave the plugin
+    Defect(v25.KeyInRepr, HTTPSuite, "secrets.repr"),
+    Defect(v25.KeyInErrorDetails, HTTPSuite, "secrets.errors"),
+    Defect(v25.KeyInQueryString, HTTPSuite, "secrets.logs"),
+    Defect(v25.KeyLoggedAtDebug, HTTPSuite, "secrets.logs"),
 )
 
 #: correct variants a check once failed (false alarms): each must pass the check named.
-PASSING: tuple[Defect, ...] = (Defect(v24.ProgressiveUsage, HTTPSuite, "stream.usage"),)
+PASSING: tuple[Defect, ...] = (
+    Defect(v24.ProgressiveUsage, HTTPSuite, "stream.usage"),
+    Defect(v25.KeyedEcho, HTTPSuite, "secrets.logs"),
+    Defect(v25.KeyedEchoErrors, HTTPSuite, "secrets.errors"),
+    Defect(v25.KeyedEchoRepr, HTTPSuite, "secrets.repr"),
+)
 
 
 def subjects(*, template: bool) -> dict[str, type]:
