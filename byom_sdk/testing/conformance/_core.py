@@ -54,6 +54,8 @@ __all__ = [
 #: ``stream.usage`` accepts running counts whose last one is the final usage.
 #: 2.5: ``secrets.repr``, ``secrets.errors``, ``secrets.logs`` (credentials the suite finds on
 #: the provider never in its repr, its errors or its logs), skipped when it finds none.
+#: ``isolation.global_random`` and ``isolation.process_state``: calls leave the global random
+#: generators, the environment, cwd, ``sys.path``, the root logger and the socket timeout alone.
 SUITE_VERSION = "2.5"
 
 #: The faults ``make_faulty_model`` may be asked for, and the error each must raise.

@@ -8,6 +8,7 @@ from ._contract import RequestChecks
 from ._embed import CapabilityChecks, EmbedChecks
 from ._faults import ErrorChecks, TimeoutChecks
 from ._generate import GenerateChecks, InfoChecks
+from ._isolation import IsolationChecks
 from ._lifecycle import LifecycleChecks
 from ._secrets import SecretChecks
 from ._stream import StreamChecks
@@ -33,6 +34,7 @@ class ModelConformance(
     ConcurrencyChecks,
     LifecycleChecks,
     SecretChecks,
+    IsolationChecks,
 ):
     """The conformance suite for a model provider plugin.
 

@@ -321,6 +321,9 @@ DEFECTS: tuple[Defect, ...] = (
     Defect(v25.KeyInErrorDetails, HTTPSuite, "secrets.errors"),
     Defect(v25.KeyInQueryString, HTTPSuite, "secrets.logs"),
     Defect(v25.KeyLoggedAtDebug, HTTPSuite, "secrets.logs"),
+    Defect(v25.SeedsGlobalRandom, HTTPSuite, "isolation.global_random"),
+    Defect(v25.JitterFromGlobalRandom, HTTPSuite, "isolation.global_random"),
+    Defect(v25.SetsEnvironmentPerCall, HTTPSuite, "isolation.process_state"),
 )
 
 #: correct variants a check once failed (false alarms): each must pass the check named.

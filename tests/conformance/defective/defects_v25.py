@@ -1,5 +1,7 @@
 """Credentials that leave the plugin (suite 2.5): an API key in the provider's repr, in the
 ``details`` of its errors, in a query string every HTTP log line prints, in a DEBUG line.
+And calls that change the application's process: the global ``random`` seeded from the
+prompt or drawn from for jitter, an environment variable set per call.
 
 :class:`KeyedEcho` is the correct control: the same echo provider holding its key in a
 ``SecretStr`` and sending it only as an ``Authorization`` header."""
@@ -7,6 +9,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import random
+import time
 from typing import Any
 
 import httpx
@@ -17,6 +22,7 @@ from byom_sdk import ProviderError
 from ._http import EchoHTTPProvider
 
 __all__ = [
+    "JitterFromGlobalRandom",
     "KeyInErrorDetails",
     "KeyInQueryString",
     "KeyInRepr",
@@ -24,6 +30,8 @@ __all__ = [
     "KeyedEcho",
     "KeyedEchoErrors",
     "KeyedEchoRepr",
+    "SeedsGlobalRandom",
+    "SetsEnvironmentPerCall",
 ]
 
 #: what a deployment's key looks like (the echo server accepts any).
@@ -82,4 +90,32 @@ class KeyLoggedAtDebug(KeyedEcho):
 
     def post(self, path: str, body: dict[str, Any], timeout: httpx.Timeout) -> dict[str, Any]:
         log.debug("POST %s headers=%s", path, dict(self._client.headers))
+        return super().post(path, body, timeout)
+
+
+class SeedsGlobalRandom(EchoHTTPProvider):
+    """A "reproducible" request nonce: ``random.seed`` from the prompt, then ``random.random()``
+    — every call resets the application's random sequence."""
+
+    def payload(self, request: Any, *, stream: bool) -> dict[str, Any]:
+        random.seed(len(request.prompt or "") + len(request.messages or ()))
+        return {**super().payload(request, stream=stream), "nonce": random.random()}
+
+
+class JitterFromGlobalRandom(EchoHTTPProvider):
+    """A little jitter before each request, drawn from the module-level ``random``."""
+
+    def post(self, path: str, body: dict[str, Any], timeout: httpx.Timeout) -> dict[str, Any]:
+        time.sleep(random.random() / 1000)
+        return super().post(path, body, timeout)
+
+
+class SetsEnvironmentPerCall(EchoHTTPProvider):
+    """Hands the request count to a helper through an environment variable, set on every call."""
+
+    calls = 0
+
+    def post(self, path: str, body: dict[str, Any], timeout: httpx.Timeout) -> dict[str, Any]:
+        type(self).calls += 1
+        os.environ["ECHO_HTTP_CALLS"] = str(self.calls)
         return super().post(path, body, timeout)
