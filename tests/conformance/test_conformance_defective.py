@@ -100,6 +100,7 @@ V2_CHECKS = (
     # suite 2.5 (secrets.* skip here: the correct echo providers hold no key)
     "isolation.global_random",
     "isolation.process_state",
+    "isolation.output",
 )
 
 

@@ -55,7 +55,8 @@ __all__ = [
 #: 2.5: ``secrets.repr``, ``secrets.errors``, ``secrets.logs`` (credentials the suite finds on
 #: the provider never in its repr, its errors or its logs), skipped when it finds none.
 #: ``isolation.global_random`` and ``isolation.process_state``: calls leave the global random
-#: generators, the environment, cwd, ``sys.path``, the root logger and the socket timeout alone.
+#: generators, the environment, cwd, ``sys.path``, the root logger and the socket timeout alone;
+#: ``isolation.output``: no call writes to the standard streams.
 SUITE_VERSION = "2.5"
 
 #: The faults ``make_faulty_model`` may be asked for, and the error each must raise.

@@ -1,6 +1,6 @@
 """Checks that a call leaves the application's process as it found it: the global random
-generators, the environment, the working directory, ``sys.path``, the root logger and the
-socket default timeout belong to the application, not to a plugin.
+generators, the environment, the working directory, ``sys.path``, the root logger, the
+socket default timeout and the standard streams belong to the application, not to a plugin.
 
 A plugin that seeds ``random`` to honour ``request.seed`` makes every random sequence of the
 application repeat after each call; one that sets an environment variable per call changes
@@ -9,6 +9,8 @@ what every other client library in the process reads.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import random
@@ -129,3 +131,34 @@ class IsolationChecks(ModelSubject):
             for _, model in scenarios[1:]:
                 model.close()
         assert not problems, f"{plugin_label(byom_model)} changes the application's process: " + "; ".join(problems[:4])
+
+    @check("isolation.output")
+    def test_isolation_output(self, byom_model: Provider) -> None:
+        """No operation writes to ``sys.stdout`` or ``sys.stderr`` (the fault scenarios too).
+
+        Standard output is the application's: ``byom serve`` logs JSON there, a CLI pipes
+        its answer from it, and a leftover ``print(response)`` puts customer text in
+        whatever collects the process's output. Fix: log through the plugin's own logger.
+        """
+        scenarios: list[tuple[str, Provider]] = [("", byom_model)]
+        model = self.faulty("bad_request")
+        if model is not None:
+            scenarios.append((" (fault 'bad_request')", model))
+        problems = []
+        try:
+            for label, subject in scenarios:
+                for name, operation in self.operations(subject).items():
+                    out, err = io.StringIO(), io.StringIO()
+                    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                        try:
+                            operation(subject)
+                        except Exception:  # the fault scenario fails: what it wrote is judged
+                            if subject is byom_model:
+                                raise
+                    for stream, text in (("stdout", out.getvalue()), ("stderr", err.getvalue())):
+                        if text:
+                            problems.append(f"{name}{label} wrote {len(text)} characters to {stream}: {text[:60]!r}")
+        finally:
+            for _, subject in scenarios[1:]:
+                subject.close()
+        assert not problems, f"{plugin_label(byom_model)} writes to the standard streams: " + "; ".join(problems[:4])

@@ -324,6 +324,7 @@ DEFECTS: tuple[Defect, ...] = (
     Defect(v25.SeedsGlobalRandom, HTTPSuite, "isolation.global_random"),
     Defect(v25.JitterFromGlobalRandom, HTTPSuite, "isolation.global_random"),
     Defect(v25.SetsEnvironmentPerCall, HTTPSuite, "isolation.process_state"),
+    Defect(v25.PrintsEachRequest, HTTPSuite, "isolation.output"),
 )
 
 #: correct variants a check once failed (false alarms): each must pass the check named.

@@ -30,6 +30,7 @@ __all__ = [
     "KeyedEcho",
     "KeyedEchoErrors",
     "KeyedEchoRepr",
+    "PrintsEachRequest",
     "SeedsGlobalRandom",
     "SetsEnvironmentPerCall",
 ]
@@ -118,4 +119,12 @@ class SetsEnvironmentPerCall(EchoHTTPProvider):
     def post(self, path: str, body: dict[str, Any], timeout: httpx.Timeout) -> dict[str, Any]:
         type(self).calls += 1
         os.environ["ECHO_HTTP_CALLS"] = str(self.calls)
+        return super().post(path, body, timeout)
+
+
+class PrintsEachRequest(EchoHTTPProvider):
+    """A debugging ``print`` left in: each request's path and body on standard output."""
+
+    def post(self, path: str, body: dict[str, Any], timeout: httpx.Timeout) -> dict[str, Any]:
+        print(f"echo-http POST {path} {body}")  # the defect
         return super().post(path, body, timeout)
