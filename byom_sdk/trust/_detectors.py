@@ -39,6 +39,7 @@ from ._pii.context import DEFAULT_CONTEXT, ContextWords
 from ._pii.numeric import LONG_RUN, LONG_RUN_NARROW, Context, scan_run
 from ._pii.scan import capital_anchors, long_words, run_start
 from ._pii.secrets import PRIVATE_KEY, TOKEN_RULES, UNANCHORED, assigned_secret, header_secrets, punctuated_secrets
+from ._pii.written import lower_case_ids
 
 __all__ = [
     "BUILTIN_ENTITIES",
@@ -502,14 +503,18 @@ class BuiltinDetector:
                     score += self._boost
                 add((start, end, "IP_ADDRESS", min(1.0, score)))
         self._numeric(text, data if narrow else None, found, context)
-        first = _first_of(text, "2A", "2B")
-        if first >= 0:
-            # A NIR is at most 21 characters with "2A"/"2B" 5-8 characters in: scanning
-            # only from the first to the last of them finds the same matches.
-            last = max(text.rfind("2A"), text.rfind("2B"))
-            for match in rules.nir_corsica.finditer(text, max(0, first - 8), last + 16):
-                if fr_nir_valid(match.group(0).replace(" ", "")):
-                    add((match.start(), match.end(), "FR_NIR", 0.85))
+        if narrow:
+            # Corsican NIRs in any case; codici fiscali and PANs typed in lower case.
+            lower_case_ids(text, data, lowered, context, self._boost, found)
+        else:
+            first = _first_of(text, "2A", "2B")
+            if first >= 0:
+                # A NIR is at most 21 characters with "2A"/"2B" 5-8 characters in: scanning
+                # only from the first to the last of them finds the same matches.
+                last = max(text.rfind("2A"), text.rfind("2B"))
+                for match in rules.nir_corsica.finditer(text, max(0, first - 8), last + 16):
+                    if fr_nir_valid(match.group(0).replace(" ", "")):
+                        add((match.start(), match.end(), "FR_NIR", 0.85))
         wanted = self._wanted
         name = self.name
         # tuple.__new__ skips the named tuple's Python-level __new__ (twice the cost).

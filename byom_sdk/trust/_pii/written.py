@@ -1,17 +1,20 @@
 """Ids as people also write them, beside the forms the capitals and digit-run scans read:
 an IBAN in lower or mixed case or in dashed groups (``de89 3704 …``, ``gb82west1234…``,
 ``GB82-WEST-1234-…``), and a Swedish personnummer with the ``+`` of a holder aged 100 or more
-(``121212+1212``). Called from :mod:`.numeric` for a digit run that such a form contains.
+(``121212+1212``), called from :mod:`.numeric` for a digit run that such a form contains;
+and a codice fiscale, an Indian PAN or a Corsican NIR typed in lower or mixed case
+(``rssmra85t10a562s``, ``abcpe1234f``, ``2 84 05 2a …``), called by the detector once per text.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
-from .checksums import IBAN_LENGTHS, iban_valid
+from .checksums import IBAN_LENGTHS, fr_nir_valid, iban_valid, it_fiscal_code_valid
 from .national import se_personnummer_valid
 
-__all__ = ["personnummer_plus", "written_iban"]
+__all__ = ["lower_case_ids", "personnummer_plus", "written_iban"]
 
 Option = tuple[str, float, int, int]  # entity, score, start, end
 
@@ -117,3 +120,65 @@ def personnummer_plus(text: str, run_start: int, run_end: int) -> Option | None:
     if not se_personnummer_valid("19" + head + tail):
         return None
     return "SE_PERSONNUMMER", 0.8, run_start, run_end + 5
+
+
+# Letters of either case "a", digits "0", everything else " ": the shapes below are found
+# with bytes.find on this, as the capitals scan finds its own.
+_LETTERS_DIGITS = bytes(
+    0x61 if (0x41 <= b <= 0x5A or 0x61 <= b <= 0x7A) else (0x30 if 0x30 <= b <= 0x39 else 0x20) for b in range(256)
+)
+_FISCAL_SHAPE = b"aaaaaa00a00a000a"  # RSSMRA 85 T 10 A 562 S (the omocodia letters aside)
+_PAN_SHAPE = b"aaaaa0000a"  # ABCPE 1234 F
+_FISCAL_CODE = re.compile(r"[A-Z]{6}\d\d[ABCDEHLMPRST]\d\d[A-Z]\d{3}[A-Z]")
+_PAN_HOLDERS = frozenset("ABCFGHLJPT")  # the fourth letter: the holder's kind
+_NIR_CORSICA_ANY_CASE = re.compile(r"[12378] ?\d\d ?\d\d ?2[ABab] ?\d{3} ?\d{3} ?\d\d")
+
+Found = tuple[int, int, str, float]  # start, end, entity, score
+
+
+def _shapes(marks: bytes, shape: bytes) -> list[int]:
+    """Where ``shape`` stands alone in ``marks`` (no letter or digit right before or after)."""
+    hits = []
+    size = len(shape)
+    at = marks.find(shape)
+    while at >= 0:
+        end = at + size
+        if (at == 0 or marks[at - 1] == 0x20) and (end == len(marks) or marks[end] == 0x20):
+            hits.append(at)
+        at = marks.find(shape, at + 1)
+    return hits
+
+
+def lower_case_ids(
+    text: str, data: bytes, lowered: str, context: Callable[[str, int], int], boost: float, out: list[Found]
+) -> None:
+    """Corsican NIRs (``2A``/``2B`` in any case), and codici fiscali and PANs with a
+    lower-case letter in them (those in capitals are the capitals scan's), appended to
+    ``out``. ``data`` is ``text`` in Latin-1 and ``lowered`` its lower case, position for
+    position. A codice fiscale and a NIR must pass their check character; a PAN (no public
+    check) needs a label nearby, as in capitals."""
+    first = lowered.find("2a")
+    other = lowered.find("2b")
+    if first < 0 or 0 <= other < first:
+        first = other
+    if first >= 0:
+        # A NIR is at most 21 characters with "2A"/"2B" 5-8 characters in: scanning only
+        # from 8 before the first to 16 after the last of them finds the same matches.
+        last = max(lowered.rfind("2a"), lowered.rfind("2b"))
+        for match in _NIR_CORSICA_ANY_CASE.finditer(text, max(0, first - 8), last + 16):
+            if fr_nir_valid(match.group(0).replace(" ", "").upper()):
+                out.append((match.start(), match.end(), "FR_NIR", 0.85))
+    marks = data.translate(_LETTERS_DIGITS)
+    for at in _shapes(marks, _FISCAL_SHAPE):
+        value = text[at : at + 16]
+        upper = value.upper()
+        if value != upper and _FISCAL_CODE.fullmatch(upper) and it_fiscal_code_valid(upper):
+            out.append((at, at + 16, "IT_FISCAL_CODE", 0.95))
+    for at in _shapes(marks, _PAN_SHAPE):
+        value = text[at : at + 10]
+        upper = value.upper()
+        if value != upper and upper[3] in _PAN_HOLDERS and value.isascii():
+            score = 0.45  # the shape of many SKUs and booking codes: a label decides
+            if context("IN_PAN", at) >= 0:
+                score = min(1.0, score + boost)
+            out.append((at, at + 10, "IN_PAN", score))
