@@ -27,21 +27,19 @@ from ._subject import ModelSubject
 
 __all__ = ["SecretChecks", "credentials_of"]
 
-#: a name that holds a credential: a snake_case part, or a header name.
+#: a name that holds a credential (lower case, "-" read as "_"): it ends with one of these.
 _CREDENTIAL_NAME = re.compile(
-    r"(?:^|[_-])(?:api_?key|apikey|secret|secret_access_key|token|password|passwd|private_key|credentials?|"
-    r"authorization|auth)(?:$|[_-])",
-    re.IGNORECASE,
+    r"(?:^|_)(?:api_?key|x_api_key|subscription_key|access_key|secret_key|secret_access_key|private_key|"
+    r"client_secret|secret|(?:access_|refresh_|id_|session_|bearer_|auth_|api_)?token|password|passwd|"
+    r"authorization)$"
 )
-#: parts of a name that say the value is about a credential, not the credential itself.
-_NOT_THE_VALUE = re.compile(r"(?:_|^)(?:id|url|uri|path|file|env|name|type|kind|header|source|expiry|expires)$", re.I)
 #: shorter values would show up by chance (and are no credential worth the name).
 _MIN_LENGTH = 8
 _MAX_DEPTH = 6
 
 
 def _is_credential_name(name: str) -> bool:
-    return bool(_CREDENTIAL_NAME.search(name)) and not _NOT_THE_VALUE.search(name)
+    return _CREDENTIAL_NAME.search(name.lower().replace("-", "_")) is not None
 
 
 def credentials_of(provider: Provider, *, extra: tuple[str, ...] = ()) -> list[str]:
