@@ -10,12 +10,14 @@ what every other client library in the process reads.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
 import os
 import random
 import socket
 import sys
+from collections.abc import Callable, Generator
 from typing import Any
 
 from ..._provider import Provider
@@ -59,8 +61,35 @@ def _changes(before: dict[str, object], after: dict[str, object]) -> list[str]:
     return changed
 
 
+def _run(operation: Callable[[Provider], object], model: Provider, must_succeed: bool) -> None:
+    try:
+        operation(model)
+    except Exception:
+        if must_succeed:
+            raise
+
+
 class IsolationChecks(ModelSubject):
     """Calls leave the application's global state alone."""
+
+    def _isolation_calls(
+        self, byom_model: Provider, faults: tuple[str, ...]
+    ) -> Generator[tuple[str, Callable[[], None]], None, None]:
+        """Every operation on ``byom_model``, then on each of ``faults``' scenarios offered:
+        ``(what, call)``. A fault scenario's call fails, and is meant to (what the call did to
+        the process is judged); the model's must not."""
+        scenarios: list[tuple[str, Provider]] = [("", byom_model)]
+        for fault in faults:
+            model = self.faulty(fault)
+            if model is not None:
+                scenarios.append((f" (fault {fault!r})", model))
+        try:
+            for label, model in scenarios:
+                for name, operation in self.operations(model).items():
+                    yield f"{name}{label}", functools.partial(_run, operation, model, model is byom_model)
+        finally:
+            for _, model in scenarios[1:]:
+                model.close()
 
     @check("isolation.global_random")
     def test_isolation_global_random(self, byom_model: Provider) -> None:
@@ -110,26 +139,13 @@ class IsolationChecks(ModelSubject):
         root one (``logging.basicConfig`` is the application's call).
         """
         problems = []
-        scenarios: list[tuple[str, Provider]] = [("", byom_model)]
-        for fault in ("unavailable", "timeout"):
-            model = self.faulty(fault)
-            if model is not None:
-                scenarios.append((f" (fault {fault!r})", model))
-        try:
-            for label, model in scenarios:
-                for name, operation in self.operations(model).items():
-                    before = _process_state()
-                    try:
-                        operation(model)
-                    except Exception:  # the fault scenarios fail: the state is what is judged
-                        if model is byom_model:
-                            raise
-                    changed = _changes(before, _process_state())
-                    if changed:
-                        problems.append(f"{name}{label} changed {'; '.join(changed)}")
-        finally:
-            for _, model in scenarios[1:]:
-                model.close()
+        with contextlib.closing(self._isolation_calls(byom_model, ("unavailable", "timeout"))) as calls:
+            for what, call in calls:
+                before = _process_state()
+                call()
+                changed = _changes(before, _process_state())
+                if changed:
+                    problems.append(f"{what} changed {'; '.join(changed)}")
         assert not problems, f"{plugin_label(byom_model)} changes the application's process: " + "; ".join(problems[:4])
 
     @check("isolation.output")
@@ -140,25 +156,13 @@ class IsolationChecks(ModelSubject):
         its answer from it, and a leftover ``print(response)`` puts customer text in
         whatever collects the process's output. Fix: log through the plugin's own logger.
         """
-        scenarios: list[tuple[str, Provider]] = [("", byom_model)]
-        model = self.faulty("bad_request")
-        if model is not None:
-            scenarios.append((" (fault 'bad_request')", model))
         problems = []
-        try:
-            for label, subject in scenarios:
-                for name, operation in self.operations(subject).items():
-                    out, err = io.StringIO(), io.StringIO()
-                    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                        try:
-                            operation(subject)
-                        except Exception:  # the fault scenario fails: what it wrote is judged
-                            if subject is byom_model:
-                                raise
-                    for stream, text in (("stdout", out.getvalue()), ("stderr", err.getvalue())):
-                        if text:
-                            problems.append(f"{name}{label} wrote {len(text)} characters to {stream}: {text[:60]!r}")
-        finally:
-            for _, subject in scenarios[1:]:
-                subject.close()
+        with contextlib.closing(self._isolation_calls(byom_model, ("bad_request",))) as calls:
+            for what, call in calls:
+                out, err = io.StringIO(), io.StringIO()
+                with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                    call()
+                for stream, text in (("stdout", out.getvalue()), ("stderr", err.getvalue())):
+                    if text:
+                        problems.append(f"{what} wrote {len(text)} characters to {stream}: {text[:60]!r}")
         assert not problems, f"{plugin_label(byom_model)} writes to the standard streams: " + "; ".join(problems[:4])
