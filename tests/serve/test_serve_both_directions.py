@@ -50,6 +50,7 @@ CAPABILITY_BOUND = (
     "info.in_process",  # runs only for a model in this process: a remote one makes connections
     "embed.usage",  # compares with the model's tokenizer, which does not travel over the wire
     "wire.",  # reads the requests a remote model sends: a model in this process sends none
+    "secrets.",  # runs only on a model holding a credential: a remote one does, one in process not
 )
 #: compares the process's threads around a model's life: the local cloud servers' worker
 #: pools start threads on demand while a check runs, which it would count against the model.
