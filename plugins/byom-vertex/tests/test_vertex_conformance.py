@@ -48,7 +48,10 @@ class _VertexSuite(ModelConformance):
         return server.vertex_model(transport=self.transport)
 
     def received_requests(self):
-        return [r.body for server in self._main for r in server.requests if "predict" in r.method.lower()]
+        # Oldest first across every make_model() server: lifecycle checks build models of
+        # their own, and a list per server would put newer requests before older ones.
+        logged = [r for server in self._main for r in server.requests if "predict" in r.method.lower()]
+        return [r.body for r in sorted(logged, key=lambda r: r.at)]
 
     def make_faulty_model(self, fault):
         kind, options = _FAULTS[fault]
