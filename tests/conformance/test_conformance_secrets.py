@@ -19,6 +19,8 @@ class _Transport:
     def __init__(self) -> None:
         self.headers = {"Authorization": "Bearer tok-1234567890abcdef", "X-Request-Source": "byom-sdk-plugin"}
         self.max_tokens_default = "unlimited-tokens"
+        self.eos_token = "<|im_end|>"  # a tokenizer's special token, not a credential
+        self.bos_token = "<|im_start|>"
 
 
 class _KeyedModel(ScriptedModel):

@@ -30,8 +30,9 @@ __all__ = ["SecretChecks", "credentials_of"]
 #: a name that holds a credential (lower case, "-" read as "_"): it ends with one of these.
 _CREDENTIAL_NAME = re.compile(
     r"(?:^|_)(?:api_?key|x_api_key|subscription_key|access_key|secret_key|secret_access_key|private_key|"
-    r"client_secret|secret|(?:access_|refresh_|id_|session_|bearer_|auth_|api_)?token|password|passwd|"
-    r"authorization)$"
+    r"client_secret|secret|password|passwd|authorization)$"
+    # a token by itself or of a credential kind: not a tokenizer's bos_token / eos_token
+    r"|(?:^|_)(?:access|refresh|id|session|bearer|auth|api|security)_token$|^token$"
 )
 #: shorter values would show up by chance (and are no credential worth the name).
 _MIN_LENGTH = 8
