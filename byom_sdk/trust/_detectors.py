@@ -29,7 +29,6 @@ from typing import NamedTuple, Protocol, runtime_checkable
 from ._pii.checksums import (
     IBAN_LENGTHS,
     card_brand,
-    fr_nir_valid,
     iban_valid,
     it_fiscal_code_valid,
     luhn_valid,
@@ -39,7 +38,7 @@ from ._pii.context import DEFAULT_CONTEXT, ContextWords
 from ._pii.numeric import LONG_RUN, LONG_RUN_NARROW, Context, scan_run
 from ._pii.scan import capital_anchors, long_words, run_start
 from ._pii.secrets import PRIVATE_KEY, TOKEN_RULES, UNANCHORED, assigned_secret, header_secrets, punctuated_secrets
-from ._pii.written import lower_case_ids
+from ._pii.written import corsican_nirs, lower_case_ids
 
 __all__ = [
     "BUILTIN_ENTITIES",
@@ -128,7 +127,6 @@ _AWS_SECRET = r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"
 # engine scans for quickly ("b" has no other case-insensitive forms than "B").
 _BEARER = r"[Bb](?<!\w[Bb])(?i:earer)[ \t]+(?P<token>[A-Za-z0-9._~+/-]{16,}=*)(?![\w.~+/-])"
 _FISCAL_CODE = r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]"
-_NIR_CORSICA = r"[12378] ?\d\d ?\d\d ?2[AB] ?\d{3} ?\d{3} ?\d\d"
 _FILE_SUFFIXES = frozenset(
     ("png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "css", "js", "mjs", "ts", "json", "yaml", "yml", "txt", "lock")
 )
@@ -161,12 +159,6 @@ def _fold_to_ascii(text: str) -> str:
     return _OTHER_DIGIT.sub(_other_digit, text.translate(_FULL_WIDTH))
 
 
-def _first_of(text: str, a: str, b: str) -> int:
-    """Where ``a`` or ``b`` first occurs in ``text`` (-1: neither)."""
-    i, j = text.find(a), text.find(b)
-    return j if i < 0 else (i if j < 0 else min(i, j))
-
-
 _TokenRule = tuple[str, str, re.Pattern[str], float]  # entity, needle, pattern, score
 
 
@@ -181,7 +173,6 @@ class _Compiled(NamedTuple):
     bearer: re.Pattern[str]
     private_key: re.Pattern[str]
     fiscal_code: re.Pattern[str]
-    nir_corsica: re.Pattern[str]
 
 
 _COMPILED: _Compiled | None = None
@@ -218,7 +209,6 @@ def _compiled() -> _Compiled:
             bearer=re.compile(_BEARER),
             private_key=re.compile(PRIVATE_KEY),
             fiscal_code=re.compile(_FISCAL_CODE),
-            nir_corsica=re.compile(_NIR_CORSICA),
         )
     return _COMPILED
 
@@ -503,18 +493,9 @@ class BuiltinDetector:
                     score += self._boost
                 add((start, end, "IP_ADDRESS", min(1.0, score)))
         self._numeric(text, data if narrow else None, found, context)
+        corsican_nirs(text, lowered if narrow else None, found)
         if narrow:
-            # Corsican NIRs in any case; codici fiscali and PANs typed in lower case.
-            lower_case_ids(text, data, lowered, context, self._boost, found)
-        else:
-            first = _first_of(text, "2A", "2B")
-            if first >= 0:
-                # A NIR is at most 21 characters with "2A"/"2B" 5-8 characters in: scanning
-                # only from the first to the last of them finds the same matches.
-                last = max(text.rfind("2A"), text.rfind("2B"))
-                for match in rules.nir_corsica.finditer(text, max(0, first - 8), last + 16):
-                    if fr_nir_valid(match.group(0).replace(" ", "")):
-                        add((match.start(), match.end(), "FR_NIR", 0.85))
+            lower_case_ids(text, data, context, self._boost, found)  # "rssmra85t10a562s", "abcpe1234f"
         wanted = self._wanted
         name = self.name
         # tuple.__new__ skips the named tuple's Python-level __new__ (twice the cost).

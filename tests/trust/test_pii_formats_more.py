@@ -163,6 +163,12 @@ def test_ids_typed_in_lower_or_mixed_case(text, value, entity):
     assert masked(text) == [(value, entity)]
 
 
+@pytest.mark.parametrize("nir", ["2 84 05 2a 004 012 69", "2 84 05 2A 004 012 69"])
+def test_a_corsican_nir_beside_text_beyond_latin_1_is_found_in_either_case(nir):
+    # An emoji keeps the text out of the byte scans: the NIR is read on the text itself.
+    assert masked(f"🎉 NIR {nir}") == [(nir, "FR_NIR")]
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -2,8 +2,9 @@
 an IBAN in lower or mixed case or in dashed groups (``de89 3704 …``, ``gb82west1234…``,
 ``GB82-WEST-1234-…``), and a Swedish personnummer with the ``+`` of a holder aged 100 or more
 (``121212+1212``), called from :mod:`.numeric` for a digit run that such a form contains;
-and a codice fiscale, an Indian PAN or a Corsican NIR typed in lower or mixed case
-(``rssmra85t10a562s``, ``abcpe1234f``, ``2 84 05 2a …``), called by the detector once per text.
+a codice fiscale or an Indian PAN typed in lower or mixed case (``rssmra85t10a562s``,
+``abcpe1234f``), and a Corsican NIR in either case (``2 84 05 2a …``), called by the detector
+once per text.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from .checksums import IBAN_LENGTHS, fr_nir_valid, iban_valid, it_fiscal_code_valid
 from .national import se_personnummer_valid
 
-__all__ = ["lower_case_ids", "personnummer_plus", "written_iban"]
+__all__ = ["corsican_nirs", "lower_case_ids", "personnummer_plus", "written_iban"]
 
 Option = tuple[str, float, int, int]  # entity, score, start, end
 
@@ -129,9 +130,8 @@ _LETTERS_DIGITS = bytes(
 )
 _FISCAL_SHAPE = b"aaaaaa00a00a000a"  # RSSMRA 85 T 10 A 562 S (the omocodia letters aside)
 _PAN_SHAPE = b"aaaaa0000a"  # ABCPE 1234 F
-_FISCAL_CODE = re.compile(r"[A-Z]{6}\d\d[ABCDEHLMPRST]\d\d[A-Z]\d{3}[A-Z]")
 _PAN_HOLDERS = frozenset("ABCFGHLJPT")  # the fourth letter: the holder's kind
-_NIR_CORSICA_ANY_CASE = re.compile(r"[12378] ?\d\d ?\d\d ?2[ABab] ?\d{3} ?\d{3} ?\d\d")
+_NIR_CORSICA = re.compile(r"[12378] ?\d\d ?\d\d ?2[ABab] ?\d{3} ?\d{3} ?\d\d")
 
 Found = tuple[int, int, str, float]  # start, end, entity, score
 
@@ -149,30 +149,37 @@ def _shapes(marks: bytes, shape: bytes) -> list[int]:
     return hits
 
 
-def lower_case_ids(
-    text: str, data: bytes, lowered: str, context: Callable[[str, int], int], boost: float, out: list[Found]
-) -> None:
-    """Corsican NIRs (``2A``/``2B`` in any case), and codici fiscali and PANs with a
-    lower-case letter in them (those in capitals are the capitals scan's), appended to
-    ``out``. ``data`` is ``text`` in Latin-1 and ``lowered`` its lower case, position for
-    position. A codice fiscale and a NIR must pass their check character; a PAN (no public
-    check) needs a label nearby, as in capitals."""
-    first = lowered.find("2a")
-    other = lowered.find("2b")
-    if first < 0 or 0 <= other < first:
-        first = other
-    if first >= 0:
-        # A NIR is at most 21 characters with "2A"/"2B" 5-8 characters in: scanning only
-        # from 8 before the first to 16 after the last of them finds the same matches.
-        last = max(lowered.rfind("2a"), lowered.rfind("2b"))
-        for match in _NIR_CORSICA_ANY_CASE.finditer(text, max(0, first - 8), last + 16):
-            if fr_nir_valid(match.group(0).replace(" ", "").upper()):
-                out.append((match.start(), match.end(), "FR_NIR", 0.85))
+def corsican_nirs(text: str, lowered: str | None, out: list[Found]) -> None:
+    """French NIRs of people born in Corsica (``2A``/``2B`` for the department, in either
+    case) that pass their key, appended to ``out``. ``lowered``: ``text`` in lower case
+    position for position, or None where lowering moves positions (then both cases are
+    searched for)."""
+    if lowered is not None:
+        hits = [lowered.find("2a"), lowered.find("2b")]
+        ends = [lowered.rfind("2a"), lowered.rfind("2b")]
+    else:
+        pairs = ("2A", "2B", "2a", "2b")
+        hits, ends = [text.find(p) for p in pairs], [text.rfind(p) for p in pairs]
+    found = [h for h in hits if h >= 0]
+    if not found:
+        return
+    # A NIR is at most 21 characters with "2A"/"2B" 5-8 characters in: scanning only from
+    # 8 before the first to 16 after the last of them finds the same matches.
+    for match in _NIR_CORSICA.finditer(text, max(0, min(found) - 8), max(ends) + 16):
+        if fr_nir_valid(match.group(0).replace(" ", "").upper()):
+            out.append((match.start(), match.end(), "FR_NIR", 0.85))
+
+
+def lower_case_ids(text: str, data: bytes, context: Callable[[str, int], int], boost: float, out: list[Found]) -> None:
+    """Codici fiscali and PANs with a lower-case letter in them (those in capitals are the
+    capitals scan's), appended to ``out``; ``data`` is ``text`` in Latin-1. A codice
+    fiscale must pass its check character; a PAN (no public check) needs a label nearby,
+    as in capitals."""
     marks = data.translate(_LETTERS_DIGITS)
     for at in _shapes(marks, _FISCAL_SHAPE):
         value = text[at : at + 16]
         upper = value.upper()
-        if value != upper and _FISCAL_CODE.fullmatch(upper) and it_fiscal_code_valid(upper):
+        if value != upper and it_fiscal_code_valid(upper):
             out.append((at, at + 16, "IT_FISCAL_CODE", 0.95))
     for at in _shapes(marks, _PAN_SHAPE):
         value = text[at : at + 10]

@@ -125,7 +125,7 @@ def trim_per_call_handlers(client: Any) -> None:
     events.unregister(f"needs-retry.{service}", unique_id=f"retry-config-{service}")
     events.unregister(f"request-created.{service}", unique_id=f"seed-max-attempts-{service}")
     events.unregister("request-created", botocore.handlers.add_retry_headers)
-    # botocore >= 1.37.4 rebuilds the User-Agent per request; older ones have neither.
+    # botocore >= 1.37.4 rebuilds the User-Agent per request; older ones do not.
     rebuild = getattr(getattr(client, "_user_agent_creator", None), "rebuild_and_replace_user_agent_handler", None)
     if rebuild is not None:
         events.unregister(f"request-created.{service}", rebuild)
