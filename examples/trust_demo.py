@@ -26,7 +26,7 @@ from byom_sdk.trust.testing import echo_all
 PROMPT = (
     "Customer Jane (jane.doe@example.com, +44 20 7946 0958) disputes a charge on card "
     "2223 0000 4840 0011. Refund to IBAN DE89 3704 0044 0532 0130 00. "
-    "Reply to her by e-mail at jane.doe@example.com."
+    "Her AHV number is 756.9217.0769.85. Reply to her by e-mail at jane.doe@example.com."
 )
 
 POLICY = {

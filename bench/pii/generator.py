@@ -28,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import values as v
+from .values_world import WORLD_ID_LOOKALIKES, WORLD_ID_MAKERS, WORLD_ID_TEMPLATES
 
 LANGS = ("en", "de", "fr", "es", "it", "nl")
 GENRES = ("ticket", "email", "chat", "log", "json", "csv", "config", "code")
@@ -247,7 +248,7 @@ class Maker:
         elif entity == "IP_ADDRESS":
             doc.tpl(self.pick("IP_ADDRESS"), v.ipv4(rng) if rng.random() < 0.6 else v.ipv6(rng), "IP_ADDRESS")
         elif entity in _ID_MAKERS:
-            templates = self.words.get(entity) or TEXT[_ID_LANG[entity]][entity]
+            templates = self.words.get(entity) or TEXT[_ID_LANG[entity]].get(entity) or WORLD_ID_TEMPLATES[entity]
             value = _ID_MAKERS[entity](rng)
             doc.tpl(rng.choice(templates), value, entity)
         else:
@@ -278,12 +279,20 @@ class Maker:
         elif kind == "iban":
             doc.tpl("IBAN? {v}", v.iban(rng, valid=False), kind="iban-invalid")
         elif kind == "lookalike":
-            sub = rng.choice(("pan-shaped", "lower-code", "lower-code", "letter-word", "plus-sum"))
+            sub = rng.choice(("pan-shaped", "lower-code", "lower-code", "letter-word", "plus-sum", "world-id"))
             if sub == "pan-shaped":
                 doc.tpl(rng.choice(("SKU {v}", "Part {v} is back in stock.", "Booking ref {v}")), v.pan_shaped(rng),
                         kind=sub)  # fmt: skip
             elif sub == "lower-code":
                 doc.tpl(rng.choice(("code {v}", "item {v} shipped", "ref: {v}")), v.lower_code(rng), kind=sub)
+            elif sub == "world-id":
+                # An id of its shape and label whose check character is wrong (shapes a phone
+                # or a card shares are left out: those are masked as phones or cards).
+                entity = rng.choice(_LOOKALIKE_IDS)
+                value = WORLD_ID_LOOKALIKES[entity](rng)
+                while value.replace("-", "").isdigit():  # a Finnish one of digits and a dash: a phone's shape
+                    value = WORLD_ID_LOOKALIKES[entity](rng)
+                doc.tpl(rng.choice(WORLD_ID_TEMPLATES[entity]), value, kind=sub)
             elif sub == "letter-word":
                 doc.tpl("seen {v} day", v.letter_word(rng), kind=sub)
             else:
@@ -310,7 +319,10 @@ _ID_MAKERS: dict[str, Callable[[random.Random], str]] = {
     "NL_BSN": v.nl_bsn,
     "PL_PESEL": v.pl_pesel,
     "SE_PERSONNUMMER": v.se_personnummer,
+    **WORLD_ID_MAKERS,
 }
+#: Lookalikes of the ids with letters or a prefix no phone or card has.
+_LOOKALIKE_IDS = ("CH_AHV", "SG_NRIC", "IE_PPS", "MX_CURP", "FI_HETU")
 #: Identity numbers outside the corpus's six languages, written in English prose.
 _WORLD_IDS = (
     "IN_AADHAAR",
@@ -322,6 +334,7 @@ _WORLD_IDS = (
     "AU_MEDICARE",
     "PL_PESEL",
     "SE_PERSONNUMMER",
+    *WORLD_ID_MAKERS,
 )
 _ID_LANG = {"US_SSN": "en", "UK_NINO": "en", "DE_TAX_ID": "de", "FR_NIR": "fr", "ES_NIF": "es", "ES_NIE": "es",
             "IT_FISCAL_CODE": "it", "NL_BSN": "nl", **dict.fromkeys(_WORLD_IDS, "en")}  # fmt: skip

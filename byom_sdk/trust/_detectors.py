@@ -38,6 +38,7 @@ from ._pii.context import DEFAULT_CONTEXT, ContextWords
 from ._pii.numeric import LONG_RUN, LONG_RUN_NARROW, Context, scan_run
 from ._pii.scan import capital_anchors, long_words, run_start
 from ._pii.secrets import PRIVATE_KEY, TOKEN_RULES, UNANCHORED, assigned_secret, header_secrets, punctuated_secrets
+from ._pii.world import mx_curp_valid
 from ._pii.written import corsican_nirs, lower_case_ids
 
 __all__ = [
@@ -107,6 +108,19 @@ BUILTIN_ENTITIES: tuple[str, ...] = (
     "NL_BSN",
     "PL_PESEL",
     "SE_PERSONNUMMER",
+    "CN_RESIDENT_ID",
+    "KR_RRN",
+    "JP_MY_NUMBER",
+    "UK_NHS",
+    "CH_AHV",
+    "BE_NATIONAL_NUMBER",
+    "NO_FNR",
+    "DK_CPR",
+    "ZA_ID",
+    "FI_HETU",
+    "SG_NRIC",
+    "IE_PPS",
+    "MX_CURP",
 )
 
 # Anchored on "@" (a literal the regex engine finds fast); the local part is then walked
@@ -173,6 +187,7 @@ class _Compiled(NamedTuple):
     bearer: re.Pattern[str]
     private_key: re.Pattern[str]
     fiscal_code: re.Pattern[str]
+    curp: re.Pattern[str]
 
 
 _COMPILED: _Compiled | None = None
@@ -202,13 +217,15 @@ def _compiled() -> _Compiled:
             # Not after a letter or digit ([^\W_]: what str.isalnum accepts); the lookbehind
             # after the first capital keeps the fast first-character scan.
             capitals=re.compile(
-                r"[A-Z](?<![^\W_][A-Z])[A-Z](?:(\d\d)|[A-Z]{4}[0-9LMNPQRSTUV]{2}|([A-Z][ABCFGHLJPT][A-Z]\d{4}[A-Z]))"
+                r"[A-Z](?<![^\W_][A-Z])[A-Z](?:(\d\d)|[A-Z]{4}[0-9LMNPQRSTUV]{2}|([A-Z][ABCFGHLJPT][A-Z]\d{4}[A-Z])"
+                r"|([A-Z]{2}\d{6}[HMX]))"
             ),
             aws_secret=re.compile(_AWS_SECRET),
             aws_context=re.compile("aws|secret"),
             bearer=re.compile(_BEARER),
             private_key=re.compile(PRIVATE_KEY),
             fiscal_code=re.compile(_FISCAL_CODE),
+            curp=re.compile(r"[A-Z]{4}\d{6}[HMX][A-Z]{5}[0-9A-Z]\d"),
         )
     return _COMPILED
 
@@ -542,6 +559,14 @@ class BuiltinDetector:
                     if context("IN_PAN", start) >= 0:
                         score = min(1.0, score + self._boost)
                     found.append((start, end, "IN_PAN", score))
+                continue
+            if anchor.group(3) is not None:
+                # Mexico's CURP: name letters, birth date, sex, state, consonants, check digit.
+                match = rules.curp.match(text, start)
+                if match is not None:
+                    end = match.end()
+                    if (end == len(text) or not text[end].isalnum()) and mx_curp_valid(match.group(0)):
+                        found.append((start, end, "MX_CURP", 0.95))
                 continue
             if anchor.group(1) is None:
                 match = rules.fiscal_code.match(text, start)

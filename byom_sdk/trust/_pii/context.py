@@ -90,6 +90,29 @@ DEFAULT_CONTEXT: Mapping[str, tuple[str, ...]] = {
     "NL_BSN": ("bsn", "burgerservicenummer", "sofinummer", "citizen service"),
     "PL_PESEL": ("pesel",),
     "SE_PERSONNUMMER": ("personnummer", "personnr", "pnr", "samordningsnummer", "person number"),
+    "CN_RESIDENT_ID": (
+        "身份证", "身份證", "公民身份", "身份号码", "证件号", "證件號", "resident id", "identity card", "id card",
+        "id number", "id no", "national id", "citizen id", "shenfenzheng",
+    ),
+    "KR_RRN": ("주민등록", "주민번호", "rrn", "resident registration", "registration number"),
+    "JP_MY_NUMBER": ("マイナンバー", "個人番号", "mynumber", "my number", "individual number", "kojin bango"),
+    "UK_NHS": ("nhs", "health service", "chi number", "chi no", "patient number"),
+    "CH_AHV": (
+        "ahv", "avs", "sozialversicherung", "versichertennummer", "assicurazione vecchiaia", "oasi", "social security",
+    ),
+    "BE_NATIONAL_NUMBER": (
+        "rijksregister", "registre national", "national number", "national no", "nationaal nummer", "numero national",
+        "niss", "inss", "insz", "identificatienummer",
+    ),
+    "NO_FNR": (
+        "fodselsnummer", "fodselsnr", "fnr", "d-nummer", "personnummer", "national identity number", "personal number",
+    ),
+    "DK_CPR": ("cpr", "personnummer", "sundhedskort", "civil registration", "personal number"),
+    "ZA_ID": ("id number", "id no", "identity number", "rsa id", "sa id", "south african id", "identiteitsnommer"),
+    "FI_HETU": ("henkilotunnus", "hetu", "personal identity code", "personbeteckning", "sotu"),
+    "SG_NRIC": ("nric", "fin ", "fin:", "fin no", "ic no", "ic number", "identity card"),
+    "IE_PPS": ("pps", "ppsn", "psp", "personal public service"),
+    "MX_CURP": ("curp", "clave unica", "registro de poblacion"),
 }  # fmt: skip
 
 

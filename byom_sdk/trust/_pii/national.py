@@ -12,6 +12,20 @@ import calendar
 import re
 
 from .checksums import luhn_valid
+from .world import (
+    be_national_number_valid,
+    ch_ahv_valid,
+    cn_resident_id_valid,
+    dk_cpr_date_valid,
+    dk_cpr_mod11_valid,
+    fi_hetu_valid,
+    jp_my_number_valid,
+    kr_rrn_check_valid,
+    kr_rrn_date_valid,
+    no_fnr_valid,
+    uk_nhs_valid,
+    za_id_valid,
+)
 
 __all__ = [
     "au_medicare_valid",
@@ -171,7 +185,12 @@ def national_options(
     lengths: tuple[int, ...], seps: list[str], digits: str, start: int, end: int, *, text: str = ""
 ) -> list[Option]:
     """The national numbers groups of ``lengths`` digits, with the separators ``seps``
-    between them, may be (``text``: what they stand in, for the words before them)."""
+    between them, may be (``text``: what they stand in, for the words before them).
+
+    A printed shape with a strong check (a Swiss ``756.9217.0769.85``, a Korean
+    ``800101-1234568``, a Chinese id's 18 digits) scores on its own; shapes shared with
+    other numbers (``943 476 5919``: an NHS number or a US phone) or checks that catch
+    only one error in eleven need their label."""
     total = len(digits)
     compact = len(lengths) == 1
     uniform = "" if compact else seps[0] if seps.count(seps[0]) == len(seps) else None
@@ -186,15 +205,27 @@ def national_options(
             options.append(("BR_CPF", 0.45 if compact else 0.9 if printed else 0.6, start, end))
         if compact and pl_pesel_valid(digits):
             options.append(("PL_PESEL", 0.45, start, end))
+        if (compact or (lengths == (6, 5) and uniform == " ")) and no_fnr_valid(digits):
+            options.append(("NO_FNR", 0.45 if compact else 0.7, start, end))
+        if be_national_number_valid(digits):
+            if compact:
+                options.append(("BE_NATIONAL_NUMBER", 0.45, start, end))
+            elif lengths == (2, 2, 2, 3, 2) and seps == [".", ".", "-", "."]:
+                options.append(("BE_NATIONAL_NUMBER", 0.9, start, end))  # "85.07.30-033.28", as printed
+            elif lengths == (6, 3, 2) and uniform in ("-", " "):
+                options.append(("BE_NATIONAL_NUMBER", 0.6, start, end))
     elif total == 14:
         if (compact or (lengths == (2, 3, 3, 4, 2) and seps == [".", ".", "/", "-"])) and br_cnpj_valid(digits):
             options.append(("BR_CNPJ", 0.45 if compact else 0.9, start, end))
     elif total == 12:
-        if (compact or (lengths == (4, 4, 4) and uniform in (" ", "-"))) and in_aadhaar_valid(digits):
+        grouped = lengths == (4, 4, 4) and uniform in (" ", "-")
+        if (compact or grouped) and in_aadhaar_valid(digits):
             shipped = _NOT_AN_AADHAAR.search(text, max(0, start - 32), start) is not None
             options.append(("IN_AADHAAR", 0.4 if compact else 0.3 if shipped else 0.6, start, end))
         if (compact or (lengths == (8, 4) and seps[0] == "-")) and se_personnummer_valid(digits):
             options.append(("SE_PERSONNUMMER", 0.35 if compact else 0.8, start, end))
+        if (compact or grouped) and jp_my_number_valid(digits):
+            options.append(("JP_MY_NUMBER", 0.3 if compact else 0.45, start, end))
     elif total == 9:
         spaced = lengths == (3, 3, 3) and uniform in (" ", "-")
         if (compact or spaced) and ca_sin_valid(digits):
@@ -206,8 +237,36 @@ def national_options(
         elif lengths == (3, 3, 3) and uniform in (" ", ".") and nl_bsn_valid(digits):
             options.append(("NL_BSN", 0.35, start, end))  # "639 662 249": with its label
     elif total == 10:
-        if (compact or (lengths == (6, 4) and seps[0] == "-")) and se_personnummer_valid(digits):
+        dashed = lengths == (6, 4) and seps[0] == "-"
+        # A Danish or Finnish number first: one with its label then wins the tie with an
+        # unlabelled personnummer's 0.8 (the same shape, its own check passing by chance);
+        # beside "personnummer", which labels both, the Swedish reading scores higher.
+        if (compact or dashed) and dk_cpr_date_valid(digits):
+            # Numbers issued since 2007 need not pass the old modulus 11: without it, a label decides.
+            checked = dk_cpr_mod11_valid(digits)
+            options.append(
+                ("DK_CPR", (0.3 if checked else 0.25) if compact else (0.6 if checked else 0.45), start, end)
+            )
+        if dashed and fi_hetu_valid(f"{digits[:6]}-{digits[6:]}"):
+            options.append(("FI_HETU", 0.45, start, end))  # "131052-3081": its check character a digit
+        if (compact or dashed) and se_personnummer_valid(digits):
             options.append(("SE_PERSONNUMMER", 0.35 if compact else 0.8, start, end))
         if (compact or (lengths == (4, 5, 1) and uniform in (" ", "-"))) and au_medicare_valid(digits):
             options.append(("AU_MEDICARE", 0.3 if compact else 0.6, start, end))
+        if (compact or (lengths == (3, 3, 4) and uniform in (" ", "-"))) and uk_nhs_valid(digits):
+            options.append(("UK_NHS", 0.3 if compact else 0.45, start, end))
+    elif total == 13:
+        dashed = lengths == (6, 7) and seps[0] == "-"
+        # Numbers issued since October 2020 carry no check digit: without it, a label decides.
+        if (compact or dashed) and kr_rrn_date_valid(digits) and (dashed or kr_rrn_check_valid(digits)):
+            options.append(("KR_RRN", 0.85 if dashed and kr_rrn_check_valid(digits) else 0.4, start, end))
+        if digits.startswith("756") and ch_ahv_valid(digits):
+            if compact:
+                options.append(("CH_AHV", 0.6, start, end))
+            elif lengths == (3, 4, 4, 2) and uniform in (".", " "):
+                options.append(("CH_AHV", 0.95 if uniform == "." else 0.8, start, end))  # "756.9217.0769.85"
+        if (compact or (lengths == (6, 4, 3) and uniform == " ")) and za_id_valid(digits):
+            options.append(("ZA_ID", 0.45 if compact else 0.6, start, end))
+    elif total == 18 and (compact or (lengths == (6, 8, 4) and uniform == " ")) and cn_resident_id_valid(digits):
+        options.append(("CN_RESIDENT_ID", 0.85, start, end))
     return options

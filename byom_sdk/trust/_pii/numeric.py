@@ -32,15 +32,13 @@ from collections.abc import Callable, Sequence
 from .checksums import (
     card_brand,
     de_tax_id_valid,
-    es_nie_valid,
-    es_nif_valid,
     fr_nir_valid,
     luhn_valid,
     ssn_published,
     ssn_shaped,
-    uk_nino_valid,
 )
 from .context import fold
+from .lettered import HETU_SIGNS, WORD_LETTER_SCORE, chinese_id_with_x, finnish_id, irish_pps, lettered_id
 from .national import br_cnpj_valid, national_options
 from .phones import international_score, national_score
 from .written import personnummer_plus, written_iban
@@ -327,61 +325,6 @@ def _phone(
 
 # An extension starts with one of these, or with its keyword.
 _EXT_FIRST = EXT_START | _COMMA_SPACE
-_NINO_PREFIX = re.compile(r"[A-Za-z]{2} ?$")
-_LETTER_AFTER = re.compile(r"[- ]?([A-Za-z])(?![A-Za-z0-9])")
-_NINO_SUFFIX = re.compile(r" ?([A-Da-d])(?![A-Za-z0-9])")
-
-
-def _spaced_lower(letter: str, sep: str) -> bool:
-    """A lower-case letter set apart from the digits by a space: as likely a word
-    ("12345678 y 87654321", "at 123456 a day") as an id's letter."""
-    return sep == " " and letter.islower()
-
-
-#: The score of an id whose lower-case letter stands apart: masked beside its label only.
-_WORD_LETTER_SCORE = 0.3
-
-
-def _lettered(text: str, run_start: int, run_end: int, lengths: tuple[int, ...], seps: list[str]) -> Found | None:
-    """Ids that mix letters and digits around one run: UK NINO, Spanish DNI and NIE, their
-    letters in either case (``ab 12 34 56 c``, ``12345678z``, ``x-1234567-l``). A
-    lower-case letter set apart by a space (``12345678 y``, ``ab 123456 c``: the NINO's
-    printed ``ab 12 34 56 c`` aside) counts only beside the id's label."""
-    if lengths in ((6,), (2, 2, 2)) and (len(lengths) == 1 or seps[:2] == [" ", " "]):
-        head = _NINO_PREFIX.search(text, max(0, run_start - 3), run_start)
-        tail = _NINO_SUFFIX.match(text, run_end)
-        if head is not None and tail is not None and (head.start() == 0 or not text[head.start() - 1].isalnum()):
-            prefix, suffix = head.group(0), tail.group(0)
-            if uk_nino_valid((prefix[:2] + text[run_start:run_end].replace(" ", "") + tail.group(1)).upper()):
-                apart = len(lengths) == 1 and (
-                    _spaced_lower(prefix[1], prefix[2:]) or _spaced_lower(suffix[-1], suffix[0])
-                )
-                return head.start(), tail.end(), "UK_NINO", _WORD_LETTER_SCORE if apart else 0.6
-    if lengths == (7,) and run_start >= 1:
-        lead = run_start - 1 if text[run_start - 1] in "XYZxyz" else run_start - 2
-        tail = _LETTER_AFTER.match(text, run_end)
-        if (
-            lead >= 0
-            and text[lead] in "XYZxyz"
-            and text[lead + 1 : run_start] in ("", "-", " ")
-            and (lead == 0 or not text[lead - 1].isalnum())
-            and tail is not None
-            and es_nie_valid((text[lead] + text[run_start:run_end] + tail.group(1)).upper())
-        ):
-            apart = _spaced_lower(text[lead], text[lead + 1 : run_start]) or _spaced_lower(
-                tail.group(1), tail.group(0)[0]
-            )
-            return lead, tail.end(), "ES_NIE", _WORD_LETTER_SCORE if apart else 0.9
-    if lengths == (8,) or (lengths == (2, 3, 3) and seps[:2] == [".", "."]):
-        tail = _LETTER_AFTER.match(text, run_end)
-        if (
-            tail is not None
-            and (run_start == 0 or not text[run_start - 1].isalnum())
-            and es_nif_valid(text[run_start:run_end].replace(".", "") + tail.group(1).upper())
-        ):
-            apart = _spaced_lower(tail.group(1), tail.group(0)[0])
-            return run_start, tail.end(), "ES_NIF", _WORD_LETTER_SCORE if apart else 0.85
-    return None
 
 
 def scan_run(text: str, run_start: int, run_end: int, context: Context, boost: float, out: list[Found]) -> None:
@@ -409,6 +352,11 @@ def _quantity_after(text: str, end: int) -> bool:
 
 
 def _scan_run(text: str, run_start: int, run_end: int, context: Context, boost: float, out: list[Found]) -> None:
+    if text[run_start + 6 : run_start + 7] in HETU_SIGNS:
+        hetu = finnish_id(text, run_start)  # "131052-308T", "010101A123N": a date, a century sign
+        if hetu is not None:
+            out.append(hetu)
+            return
     if run_start >= 2:
         char = text[run_start - 1]
         if char.isalpha() or (char in " -" and text[run_start - 2].isalpha()):
@@ -463,6 +411,11 @@ def _scan_run(text: str, run_start: int, run_end: int, context: Context, boost: 
         or first == "_"
         or (first in "-." and text[run_end + 1 : run_end + 2].isalnum())
     ) and _ext_at(text, run_end) is None
+    if glued_after and not glued and (first == "X" or first == "x") and run_end - run_start in (17, 19):
+        chinese = chinese_id_with_x(text, run_start, run_end)  # "11010519491231002X"
+        if chinese is not None:
+            out.append(chinese)
+            return
     if (glued or glued_after) and run_end - run_start > 10:
         return  # part of a word: ORD-2024-004512, 1234-SNAPSHOT, 12345abc, 2024-01-15T
     if run_end - run_start == 6 and text[run_end : run_end + 1] == "+" and not glued:
@@ -493,6 +446,10 @@ def _scan_run(text: str, run_start: int, run_end: int, context: Context, boost: 
         lettered = text[k : k + 1].isalpha() and not text[k + 1 : k + 2].isalnum()
     if not lettered:
         if glued or glued_after:
+            if single and len(run) == 7 and not glued:
+                pps = irish_pps(text, run_start, run_end)  # "1234567TA": two letters after
+                if pps is not None:
+                    _pick([(pps[2], pps[3], pps[0], pps[1])], context, boost, out)
             return
         if single:
             # One group of digits (the commonest run): no groups to combine.
@@ -512,6 +469,7 @@ def _scan_run(text: str, run_start: int, run_end: int, context: Context, boost: 
             not (octets[0] == "1" and tuple(map(len, octets[1:])) == (3, 3, 4))
             and not (len(octets[0]) >= 2 and octets[0][0] == "0" and len(run) == 13)  # "079.123.45.67": a trunk "0"
             and tuple(map(len, octets)) != (4, 4, 4, 4)  # "4457.5499.8198.1513": a card with dots
+            and not (octets[0] == "756" and tuple(map(len, octets)) == (3, 4, 4, 2))  # a Swiss AHV number
         ):
             return
     # Digits and separators alternate: "0221 / 6479-20" -> ["0221", " / ", "6479", "-", "20"].
@@ -524,13 +482,13 @@ def _scan_run(text: str, run_start: int, run_end: int, context: Context, boost: 
     # Where each piece starts: group k is text[offsets[2k]:offsets[2k + 1]].
     offsets = list(itertools.accumulate(map(len, pieces), initial=run_start))
     if lettered and n <= 3:
-        found = _lettered(text, run_start, run_end, lengths, seps)
+        found = lettered_id(text, run_start, run_end, lengths, seps)
         if found is not None:
             start, end, entity, score = found
             labelled = score < 0.85 and context(entity, start) >= 0
             if labelled:
                 score = min(1.0, score + boost)
-            if labelled or score != _WORD_LETTER_SCORE:
+            if labelled or score != WORD_LETTER_SCORE:
                 out.append((start, end, entity, score))
                 return
             # "… 12345678 y …" without a label: a word after a number, read as any other
@@ -646,6 +604,13 @@ def _candidates(
                 # Also a valid CNPJ (1 in 10 of them pass Luhn in a Diners range): the label
                 # before it decides; without one it stays a card.
                 return [("BR_CNPJ", 0.45, start, end), ("CREDIT_CARD", min(card[1], 0.8), start, end)]
+            if i == j and total in (12, 13, 18):
+                # A national id run together in a card's range that passes Luhn (a South
+                # African id always does; a Chinese one from province 50-69 is in Maestro's):
+                # as for a CNPJ, the label decides; without one, the higher score.
+                ids = national_options(lengths, [], digits, start, end, text=text)
+                if ids:
+                    return [*ids, ("CREDIT_CARD", min(card[1], 0.8), start, end)]
             return [card]
         if i != j or total == 16:
             return [("", 0.0, start, end)]
@@ -659,6 +624,7 @@ def _candidates(
             text[start - 1 : start] != "+"
             and not (values[i] == "1" and lengths[1:] == (3, 3, 4))
             and not (len(values[i]) >= 2 and values[i][0] == "0" and total == 10)  # CH, BE national numbers
+            and not (values[i] == "756" and lengths == (3, 4, 4, 2))  # "756.9217.0769.85": a Swiss AHV number
         ):
             return [("", 0.0, start, end)]
     options: list[Option] = []
@@ -683,7 +649,7 @@ def _candidates(
         phone = _phone(text, offsets, seps, values, i, j, lengths, digits)
         if phone is not None and phone[0] > 0:
             options.append(("PHONE", *phone))
-    if 9 <= total <= 14:
+    if 9 <= total <= 14 or total == 18:
         # after phones: they win a tie
         options += national_options(lengths, seps[i:j], digits, start, end, text=text)
     return options

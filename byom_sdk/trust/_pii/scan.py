@@ -42,14 +42,16 @@ def long_words(data: bytes) -> list[tuple[int, int]]:
 # Capitals "A", digits "0", else " ".
 _CAPS_BYTES = bytes(0x41 if 0x41 <= b <= 0x5A else (0x30 if 0x30 <= b <= 0x39 else 0x20) for b in range(256))
 # Where the capitals pattern can match: two capitals not after an ASCII letter or digit,
-# then two digits, four capitals, or three capitals, four digits and a capital (written to
-# start with a literal, which the engine searches for quickly).
-_CAPS_CANDIDATE = re.compile(rb"AA(?<![A0]AA)(?:00|AAAA|AAA0000A)")
+# then two digits, four capitals, three capitals, four digits and a capital, or two
+# capitals, six digits and a capital (written to start with a literal, which the engine
+# searches for quickly).
+_CAPS_CANDIDATE = re.compile(rb"AA(?<![A0]AA)(?:00|AAAA|AAA0000A|AA000000A)")
 
 
 def capital_anchors(text: str, data: bytes, capitals: re.Pattern[str]) -> list[re.Match[str]]:
-    """The matches of ``capitals`` (two capitals then two digits, four capitals or an
-    Indian PAN's rest, not after a letter or digit) in ``text``, Latin-1, as ``finditer`` gives them.
+    """The matches of ``capitals`` (two capitals then two digits, four capitals, an
+    Indian PAN's rest or a Mexican CURP's, not after a letter or digit) in ``text``,
+    Latin-1, as ``finditer`` gives them.
 
     Its matches never overlap (each starts after a non-alphanumeric character and holds
     only alphanumerics), so they are the positions where it matches; each of those is
