@@ -186,7 +186,10 @@ def _trunk_forms(
                 f"+{cc}{nsn}", f"00{cc} {_group(nsn, [1, 2, 2, 2, 2], ' ')}"]  # fmt: skip
     else:
         tail = _group(rest, groups[1:], " ") if len(groups) > 1 else rest
-        layouts += [(f"0{nsn[:area]} {tail}", False), (f"(0{nsn[:area]}) {tail}", False),
+        # "06151 14432": two groups of five are two postcodes as often as a phone number
+        # (the detector asks for a label), so that layout is an ambiguous one.
+        five_five = area == 4 and len(tail) == 5 and tail.isdigit()
+        layouts += [(f"0{nsn[:area]} {tail}", five_five), (f"(0{nsn[:area]}) {tail}", False),
                     (f"0{nsn[:area]}-{rest}", False), (f"0{nsn}", True)]  # fmt: skip
         if slash:
             layouts.append((f"0{nsn[:area]}/{rest}", False))

@@ -40,7 +40,7 @@ def lettered_id(text: str, run_start: int, run_end: int, lengths: tuple[int, ...
     if lengths in ((6,), (2, 2, 2)) and (len(lengths) == 1 or seps[:2] == [" ", " "]):
         head = _NINO_PREFIX.search(text, max(0, run_start - 3), run_start)
         tail = _NINO_SUFFIX.match(text, run_end)
-        if head is not None and tail is not None and (head.start() == 0 or not text[head.start() - 1].isalnum()):
+        if head is not None and tail is not None and _starts_word(text, head.start()):
             prefix, suffix = head.group(0), tail.group(0)
             if uk_nino_valid((prefix[:2] + text[run_start:run_end].replace(" ", "") + tail.group(1)).upper()):
                 apart = len(lengths) == 1 and (
@@ -56,7 +56,7 @@ def lettered_id(text: str, run_start: int, run_end: int, lengths: tuple[int, ...
             lead >= 0
             and text[lead] in "XYZxyz"
             and text[lead + 1 : run_start] in ("", "-", " ")
-            and (lead == 0 or not text[lead - 1].isalnum())
+            and _starts_word(text, lead)
             and tail is not None
             and es_nie_valid((text[lead] + text[run_start:run_end] + tail.group(1)).upper())
         ):
@@ -67,7 +67,7 @@ def lettered_id(text: str, run_start: int, run_end: int, lengths: tuple[int, ...
         lead = run_start - 1
         if (
             text[lead] in "STFGMstfgm"
-            and (lead == 0 or not text[lead - 1].isalnum())
+            and _starts_word(text, lead)
             and tail is not None
             and tail.group(0) == tail.group(1)  # written as one token: "S1234567D"
             and not _more_word(text, tail.end())
@@ -79,12 +79,23 @@ def lettered_id(text: str, run_start: int, run_end: int, lengths: tuple[int, ...
         tail = _LETTER_AFTER.match(text, run_end)
         if (
             tail is not None
-            and (run_start == 0 or not text[run_start - 1].isalnum())
+            and _starts_word(text, run_start)
             and es_nif_valid(text[run_start:run_end].replace(".", "") + tail.group(1).upper())
         ):
             apart = _spaced_lower(tail.group(1), tail.group(0)[0])
             return run_start, tail.end(), "ES_NIF", WORD_LETTER_SCORE if apart else 0.85
     return None
+
+
+def _starts_word(text: str, start: int) -> bool:
+    """Nothing of a word before ``start``: no letter or digit, nor one joined by ``-``,
+    ``_``, ``.`` or ``/`` ("sku-y9824359-s" is a part number, not a NIE)."""
+    if start == 0:
+        return True
+    char = text[start - 1]
+    if char.isalnum():
+        return False
+    return not (char in "-_./" and start >= 2 and text[start - 2].isalnum())
 
 
 def _more_word(text: str, end: int) -> bool:
@@ -101,7 +112,7 @@ def irish_pps(text: str, run_start: int, run_end: int) -> Found | None:
     """Ireland's PPS number: seven digits (``run_start:run_end``, not glued to a word
     before) and its check letter, with or without a second letter (``1234567T``,
     ``1234567TA``). In lower case it is as likely a piece of hexadecimal: its label decides."""
-    if run_start and text[run_start - 1].isalnum():
+    if not _starts_word(text, run_start):
         return None
     tail = _PPS_LETTERS.match(text, run_end)
     if tail is None or not ie_pps_valid((text[run_start:run_end] + tail.group(0)).upper()):
@@ -120,7 +131,7 @@ def finnish_id(text: str, run_start: int) -> Found | None:
     date, century sign, individual number and a check character modulo 31, one of them a
     letter (one of digits and a dash, ``131052-3081``, is a date-coded reference's shape
     too: the digit-run scan offers it beside the others, for its label to decide)."""
-    if run_start and text[run_start - 1].isalnum():
+    if not _starts_word(text, run_start):
         return None
     match = _HETU.match(text, run_start)
     if match is None:

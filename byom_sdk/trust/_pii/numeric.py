@@ -416,6 +416,15 @@ def _scan_run(text: str, run_start: int, run_end: int, context: Context, boost: 
         if chinese is not None:
             out.append(chinese)
             return
+    if glued_after and not glued and run_end - run_start > 10:
+        # "Steuer-ID: 85 379 341 064 (2022-09-15T17:46Z)": the token glued to a word is the
+        # run's last; what stands before it, past a space, is a run of its own.
+        cut = text.rfind(" ", run_start, run_end)
+        while cut > run_start and not text[cut - 1].isdigit():
+            cut -= 1
+        if cut - run_start >= 6:
+            scan_run(text, run_start, cut, context, boost, out)
+        return
     if (glued or glued_after) and run_end - run_start > 10:
         return  # part of a word: ORD-2024-004512, 1234-SNAPSHOT, 12345abc, 2024-01-15T
     if run_end - run_start == 6 and text[run_end : run_end + 1] == "+" and not glued:
@@ -533,7 +542,8 @@ def _scan_run(text: str, run_start: int, run_end: int, context: Context, boost: 
                 and not _can_end(seps[j])
                 and ("x" not in seps[j] or not _ext_at(text, offsets[2 * j + 1]))
                 and not (seps[j] == "/" and j - i == 3 and seps[i] == "." and lengths[j + 1] <= 2)  # 10.0.0.0/24
-                and not (seps[j] == "/" and _expiry(values, seps, j + 1))  # a card's "…1111/12/27"
+                # a card's "…1111/12/27" (not a phone's "… (13/12/2020)": a date's day is no last group)
+                and not (seps[j] == "/" and lengths[j] >= 3 and _expiry(values, seps, j + 1))
             ):
                 continue
             digits = values[i] if i == j else "".join(values[i : j + 1])
