@@ -60,6 +60,14 @@ def test_entities_and_scores(detector):
     assert all(s.detector == "presidio" for s in spans.values())
 
 
+def test_ids_both_detectors_know_carry_the_builtin_names(detector, monkeypatch):
+    from byom_sdk.trust import BUILTIN_ENTITIES
+
+    monkeypatch.setattr(detector, "entities", ["SG_NRIC_FIN", "FI_PERSONAL_IDENTITY_CODE", "UK_NHS", "IN_AADHAAR"])
+    assert detector.reported_entities == ("SG_NRIC", "FI_HETU", "UK_NHS", "IN_AADHAAR")
+    assert set(detector.reported_entities) <= set(BUILTIN_ENTITIES)
+
+
 def test_invalid_checksums_rejected(detector):
     assert found(detector, "card 4111111111111112, IBAN DE89370400440532013001") == []
 

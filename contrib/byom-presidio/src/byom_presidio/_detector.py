@@ -22,6 +22,9 @@ ENTITY_MAP: Mapping[str, str] = {
     "EMAIL_ADDRESS": "EMAIL",
     "PHONE_NUMBER": "PHONE",
     "IBAN_CODE": "IBAN",
+    # Ids both know, under the built-in detector's names (placeholders and thresholds agree).
+    "SG_NRIC_FIN": "SG_NRIC",
+    "FI_PERSONAL_IDENTITY_CODE": "FI_HETU",
 }
 
 #: Structured entities the detector reports by default (no NER-only types).
