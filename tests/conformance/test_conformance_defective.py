@@ -101,6 +101,8 @@ V2_CHECKS = (
     "isolation.global_random",
     "isolation.process_state",
     "isolation.output",
+    # suite 2.6
+    "isolation.import",
 )
 
 

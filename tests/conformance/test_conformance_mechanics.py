@@ -37,8 +37,10 @@ def test_suite_passes_on_scripted_model(pytester):
         "tools.choice_none",
         *(f"wire.{name}" for name in ("one_request", "messages", "parameters", "extra", "metadata", "request_id")),
         *(f"secrets.{name}" for name in ("repr", "errors", "logs")),  # an in-process double holds no key
+        "isolation.import",  # ScriptedModel lives in byom_sdk itself: no plugin module to import
     }
     assert "holds no credential the suite can find" in checks["secrets.logs"]["reason"]
+    assert "no plugin module to import" in checks["isolation.import"]["reason"]
     assert "capability 'tools' not declared" in checks["tools.choice_none"]["reason"]
     assert "offers no request bodies" in checks["wire.messages"]["reason"]  # in-process: nothing on a wire
     # ScriptedModel streams from a sync generator: cancelling goes through the core's bridge.
@@ -49,7 +51,7 @@ def test_suite_passes_on_scripted_model(pytester):
     subject = report["subjects"][0]
     assert subject["conformant"] is True and subject["capabilities"]["stream"] is True
     assert subject["plugin"]["distribution"] == "byom-sdk"
-    assert report["suite_version"] == SUITE_VERSION == "2.5" and report["core_version"]
+    assert report["suite_version"] == SUITE_VERSION == "2.6" and report["core_version"]
 
 
 def test_failure_reason_names_the_leaked_exception(pytester):

@@ -57,7 +57,9 @@ __all__ = [
 #: ``isolation.global_random`` and ``isolation.process_state``: calls leave the global random
 #: generators, the environment, cwd, ``sys.path``, the root logger and the socket timeout alone;
 #: ``isolation.output``: no call writes to the standard streams.
-SUITE_VERSION = "2.5"
+#: 2.6: ``isolation.import``: importing the plugin's entry-point module loads no framework or
+#: cloud SDK, starts no thread, reaches no network, prints nothing and takes under 2 s.
+SUITE_VERSION = "2.6"
 
 #: The faults ``make_faulty_model`` may be asked for, and the error each must raise.
 FAULTS = ("throttled", "unavailable", "bad_request", "timeout", "model_error", "auth")

@@ -8,6 +8,7 @@ from ._contract import RequestChecks
 from ._embed import CapabilityChecks, EmbedChecks
 from ._faults import ErrorChecks, TimeoutChecks
 from ._generate import GenerateChecks, InfoChecks
+from ._import import ImportChecks
 from ._isolation import IsolationChecks
 from ._lifecycle import LifecycleChecks
 from ._secrets import SecretChecks
@@ -21,6 +22,7 @@ __all__ = ["ModelConformance"]
 class ModelConformance(
     # Checks added after suite 2.4 come first here, so that they run last: the earlier
     # checks keep the order (and the first build of ``byom_model``) harnesses were written against.
+    ImportChecks,
     IsolationChecks,
     SecretChecks,
     InfoChecks,

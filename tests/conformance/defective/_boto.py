@@ -11,17 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from typing import Any
-
-import botocore.session
-from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-)
+from typing import TYPE_CHECKING, Any
 
 from byom_sdk import (
     AuthError,
@@ -43,17 +33,26 @@ from byom_sdk import (
 )
 from byom_sdk.testing import WhitespaceTokenizer
 
+if TYPE_CHECKING:
+    from botocore.exceptions import BotoCoreError, ClientError
+
 NAME = "echo-sagemaker"
-_SESSION = botocore.session.get_session()
+# botocore is imported on first use, as a plugin's module must (conformance isolation.import).
+_SESSIONS: list[Any] = []
 # botocore sessions are not thread-safe; clients are (one per read timeout, made lazily).
 _SESSION_LOCK = threading.Lock()
 _AUTH_CODES = {"UnrecognizedClientException", "AccessDeniedException", "InvalidSignatureException", "ExpiredToken"}
 
 
 def make_client(endpoint_url: str, read_timeout: float) -> Any:
+    import botocore.session
+    from botocore.config import Config
+
     config = Config(read_timeout=read_timeout, connect_timeout=2, retries={"total_max_attempts": 1})
     with _SESSION_LOCK:
-        return _SESSION.create_client(
+        if not _SESSIONS:
+            _SESSIONS.append(botocore.session.get_session())
+        return _SESSIONS[0].create_client(
             "sagemaker-runtime",
             region_name="eu-west-1",
             endpoint_url=endpoint_url,
@@ -85,6 +84,8 @@ def map_client_error(exc: ClientError) -> ProviderError:
 
 
 def map_botocore(exc: BotoCoreError) -> ProviderError:
+    from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
+
     if isinstance(exc, ReadTimeoutError):
         return Timeout(f"{NAME}: {exc}", provider=NAME, request_sent=True)
     if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError)):
@@ -135,6 +136,8 @@ class EchoBotoProvider(Provider):
         return client
 
     def invoke(self, body: dict[str, Any], timeout: float | None) -> dict[str, Any]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         try:
             answer = self.client(timeout).invoke_endpoint(
                 EndpointName=self.endpoint,

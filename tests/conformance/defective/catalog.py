@@ -29,6 +29,7 @@ from . import defects_wire as wire
 from ._boto import EchoBotoProvider
 from ._http import EchoHTTPProvider
 from ._server import RETRY_AFTER, EchoServer
+from .at_import import heavy, network, prints, slow, thread
 
 #: seconds the slow scenario stalls (kept short: the meta-test must stay fast).
 SLOW = 0.3
@@ -325,6 +326,12 @@ DEFECTS: tuple[Defect, ...] = (
     Defect(v25.JitterFromGlobalRandom, HTTPSuite, "isolation.global_random"),
     Defect(v25.SetsEnvironmentPerCall, HTTPSuite, "isolation.process_state"),
     Defect(v25.PrintsEachRequest, HTTPSuite, "isolation.output"),
+    # suite 2.6: work done when byom imports the plugin to discover it
+    Defect(heavy.HeavyAtImport, HTTPSuite, "isolation.import"),
+    Defect(thread.ThreadAtImport, HTTPSuite, "isolation.import"),
+    Defect(network.NetworkAtImport, HTTPSuite, "isolation.import"),
+    Defect(prints.PrintsAtImport, HTTPSuite, "isolation.import"),
+    Defect(slow.SlowAtImport, HTTPSuite, "isolation.import"),
 )
 
 #: correct variants a check once failed (false alarms): each must pass the check named.

@@ -1,0 +1,13 @@
+"""A plugin module that imports its cloud SDK at the top "so the first call is fast"."""
+
+from __future__ import annotations
+
+import botocore.session  # noqa: F401  (the defect: every application that has the plugin loads botocore)
+
+from .._http import EchoHTTPProvider
+
+__all__ = ["HeavyAtImport"]
+
+
+class HeavyAtImport(EchoHTTPProvider):
+    """Imports botocore at module level: every application with the plugin installed loads it at start."""
