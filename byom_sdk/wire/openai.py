@@ -124,9 +124,14 @@ class _OpenAIBase(Codec):
         self.stream_format = stream_format
         self.stream_accept = STREAM_ACCEPT[stream_format]
         self.include_usage = include_usage
+        self.top_k = top_k
         self._names = _NAMES if top_k else {k: v for k, v in _NAMES.items() if k != "top_k"}
 
     def _common(self, request: GenerateRequest, stream: bool) -> dict[str, Any]:
+        if request.top_k is not None and not self.top_k:
+            # Refused, not dropped: sent without it, the answer would sample from the whole
+            # vocabulary while the caller asked for top_k candidates.
+            raise ValueError(f"top_k={request.top_k}: this API refuses top_k (leave it unset for this model)")
         body: dict[str, Any] = {} if self.model is None else {"model": self.model}
         body.update(sampling(request, self._names, zero_temperature=True))
         body.update(_stream_fields(stream, self.include_usage))
@@ -161,7 +166,8 @@ class OpenAIChat(_OpenAIBase):
     :param model: the ``model`` field (vLLM checks it; TGI ignores it); omitted if None.
     :param stream_format: SSE or JSON Lines (LMI's chat route) for ``Accept`` on streams.
     :param include_usage: ask for a final usage chunk (``stream_options``).
-    :param top_k: send ``top_k`` (OpenAI itself and TGI's Messages API reject it).
+    :param top_k: send ``top_k``; ``False`` for APIs that reject it (OpenAI itself, TGI's
+        Messages API): a request that sets it is then refused before it is sent.
     """
 
     name = "openai"

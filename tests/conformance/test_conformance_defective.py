@@ -103,6 +103,7 @@ V2_CHECKS = (
     "isolation.output",
     # suite 2.6
     "isolation.import",
+    "wire.top_k",
 )
 
 

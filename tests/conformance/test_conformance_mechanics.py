@@ -35,7 +35,10 @@ def test_suite_passes_on_scripted_model(pytester):
         "tokenizer.reference",
         "capabilities.undeclared",
         "tools.choice_none",
-        *(f"wire.{name}" for name in ("one_request", "messages", "parameters", "extra", "metadata", "request_id")),
+        *(
+            f"wire.{name}"
+            for name in ("one_request", "messages", "parameters", "top_k", "extra", "metadata", "request_id")
+        ),
         *(f"secrets.{name}" for name in ("repr", "errors", "logs")),  # an in-process double holds no key
         "isolation.import",  # ScriptedModel lives in byom_sdk itself: no plugin module to import
     }

@@ -357,3 +357,13 @@ def test_a_tgi_stream_cut_before_its_final_event_is_an_error_not_a_finished_answ
     assert complete[-1].finish_reason == "length"
     # A final event sent without details (details=false) still ends the stream.
     assert decode_stream(TGI(), [token("Hi", generated_text="Hi")])[-1].finish_reason == "stop"
+
+
+def test_a_codec_that_cannot_carry_top_k_refuses_it_instead_of_dropping_it():
+    # TGI's Messages API and OpenAI itself reject top_k: sent without it, the answer would
+    # sample from the whole vocabulary while the caller asked for a few candidates.
+    for codec in (VertexOpenAI({"model": "m"}), OpenAIChat(top_k=False)):
+        with pytest.raises(ValueError, match="top_k"):
+            codec.encode_generate(GenerateRequest(prompt="hello", top_k=5), stream=False)
+        assert "top_k" not in codec.encode_generate(GenerateRequest(prompt="hello"), stream=False)
+    assert OpenAIChat().encode_generate(GenerateRequest(prompt="hello", top_k=5), stream=False)["top_k"] == 5

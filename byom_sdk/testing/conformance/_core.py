@@ -59,6 +59,7 @@ __all__ = [
 #: ``isolation.output``: no call writes to the standard streams.
 #: 2.6: ``isolation.import``: importing the plugin's entry-point module loads no framework or
 #: cloud SDK, starts no thread, reaches no network, prints nothing and takes under 2 s.
+#: ``wire.top_k``: a caller's ``top_k`` is sent, or the call refused before it is sent.
 SUITE_VERSION = "2.6"
 
 #: The faults ``make_faulty_model`` may be asked for, and the error each must raise.

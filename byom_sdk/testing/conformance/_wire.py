@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from ..._errors import BadRequest
+from ..._errors import BadRequest, CapabilityNotSupported
 from ..._provider import Provider
 from ..._types import EmbedRequest, GenerateRequest, Message, RequestMetadata
 from ._capture import WireCapture
@@ -37,6 +37,7 @@ __all__ = ["WireChecks"]
 PROBE_TEMPERATURE = 0.35
 PROBE_TOP_P = 0.85
 PROBE_SEED = 7919
+PROBE_TOP_K = 37
 
 
 class WireChecks(ModelSubject):
@@ -285,6 +286,47 @@ class WireChecks(ModelSubject):
             if exchange.bodies and not any(has_number(body, 0.0) or greedy_switch(body) for body in sent):
                 problems.append(f"{exchange.operation}: temperature=0 (greedy) not in the request")
         assert not problems, f"{plugin_label(byom_model)} dropped sampling parameters: " + "; ".join(problems[:4])
+
+    @check("wire.top_k")
+    def test_wire_top_k(self, byom_model: Provider) -> None:
+        """A caller's ``top_k`` reaches the endpoint on every generating operation, or the
+        call is refused before it is sent (``BadRequest`` or ``CapabilityNotSupported``
+        naming ``top_k``) — never sent without it.
+
+        Many APIs take ``top_k`` (TGI, vLLM, Vertex, Anthropic); some refuse it (OpenAI,
+        TGI's Messages API). A plugin for the latter that drops it samples from the whole
+        vocabulary while the caller asked for 37 candidates, and nobody learns of it.
+        Fix: send it under the API's name, or refuse a request that sets it.
+        """
+        require_capability(byom_model, "generate", any_of=("generate", "chat"))
+        problems = []
+        tag = uuid.uuid4().hex[:10]
+        request = self._probe_request(byom_model, tag, extra=False).model_copy(update={"top_k": PROBE_TOP_K})
+        exchanges = []
+        for name, operation in self.operations(byom_model, request=functools.partial(_same, request)).items():
+            if name.endswith("embed"):
+                continue
+            try:
+                received = self._sent_during(functools.partial(operation, byom_model))
+            except (BadRequest, CapabilityNotSupported) as exc:
+                if "top_k" not in str(exc):
+                    problems.append(f"{name}: refused with {type(exc).__name__} that does not name top_k: {exc}")
+                continue
+            exchanges.append(Exchange(name, tag, received))
+        if exchanges and self.received_requests() is None and not any(e.received for e in exchanges):
+            pytest.skip(
+                f"{plugin_label(byom_model)} sent no HTTP/1.1 request on a socket of this process and "
+                f"{type(self).__name__}.received_requests offers no request bodies: what it sends is not examined"
+            )
+        for exchange in exchanges:
+            name = exchange.operation
+            absent = exchange.missing()
+            if absent:
+                problems.append(absent)
+                continue
+            if not any(has_number(body, PROBE_TOP_K) for body in [*exchange.bodies, *exchange.queries]):
+                problems.append(f"{name}: top_k={PROBE_TOP_K} not in the request, and the call was not refused")
+        assert not problems, f"{plugin_label(byom_model)} dropped top_k: " + "; ".join(problems[:4])
 
     @check("wire.extra")
     def test_wire_extra(self, byom_model: Provider) -> None:

@@ -158,6 +158,7 @@ class EchoBotoProvider(Provider):
             "stop": list(request.stop),
             "temperature": request.temperature,
             "top_p": request.top_p,
+            "top_k": request.top_k,
         }
         if request.messages is not None:
             body["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]

@@ -143,6 +143,7 @@ class EchoHTTPProvider(Provider):
             "stop": list(request.stop),
             "temperature": request.temperature,
             "top_p": request.top_p,
+            "top_k": request.top_k,
             "stream": stream,
         }
         if request.messages is not None:

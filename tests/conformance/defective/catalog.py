@@ -25,6 +25,7 @@ from . import defects_other as other
 from . import defects_probe as probe
 from . import defects_v24 as v24
 from . import defects_v25 as v25
+from . import defects_v26 as v26
 from . import defects_wire as wire
 from ._boto import EchoBotoProvider
 from ._http import EchoHTTPProvider
@@ -332,6 +333,7 @@ DEFECTS: tuple[Defect, ...] = (
     Defect(network.NetworkAtImport, HTTPSuite, "isolation.import"),
     Defect(prints.PrintsAtImport, HTTPSuite, "isolation.import"),
     Defect(slow.SlowAtImport, HTTPSuite, "isolation.import"),
+    Defect(v26.DropsTopK, HTTPSuite, "wire.top_k"),
 )
 
 #: correct variants a check once failed (false alarms): each must pass the check named.
@@ -340,6 +342,7 @@ PASSING: tuple[Defect, ...] = (
     Defect(v25.KeyedEcho, HTTPSuite, "secrets.logs"),
     Defect(v25.KeyedEchoErrors, HTTPSuite, "secrets.errors"),
     Defect(v25.KeyedEchoRepr, HTTPSuite, "secrets.repr"),
+    Defect(v26.RefusesTopK, HTTPSuite, "wire.top_k"),
 )
 
 

@@ -14,7 +14,14 @@ from byom_sdk.wire import Codec, Decoded, prompt_text, sampling
 
 __all__ = ["ScoringCodec"]
 
-_NAMES = {"max_tokens": "max_new_tokens", "temperature": "temperature", "top_p": "top_p", "do_sample": "do_sample"}
+# The curated scripts pass these to the Hugging Face pipeline, which takes top_k too.
+_NAMES = {
+    "max_tokens": "max_new_tokens",
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "top_k": "top_k",
+    "do_sample": "do_sample",
+}
 
 
 class ScoringCodec(Codec):
