@@ -81,3 +81,23 @@ def test_short_random_tokens_that_repeat_characters_by_chance_are_masked() -> No
 @pytest.mark.parametrize("value", ["aaaaaaaa11111111", "abab1212abab1212", "0000000000000001x"])
 def test_repetitive_values_under_a_secret_name_stay(value: str) -> None:
     assert masked(f"api_key = {value}") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "entity"),
+    [
+        ("DNI-12345678Z", "12345678Z", "ES_NIF"),
+        ("N.I.F.12345678Z", "12345678Z", "ES_NIF"),
+        ("NIF/12345678Z", "12345678Z", "ES_NIF"),
+        ("NIE-X1234567L", "X1234567L", "ES_NIE"),
+        ("NI No.AB123456C", "AB123456C", "UK_NINO"),
+        ("Nº.12345678Z", "12345678Z", "ES_NIF"),
+    ],
+)
+def test_a_label_joined_to_its_id_by_punctuation_is_a_label_not_a_word(text: str, value: str, entity: str) -> None:
+    assert masked(text) == [(value, entity)]
+
+
+@pytest.mark.parametrize("text", ["Open 0800 1200 1300 1700hrs daily", "Lot 2024 0315 1234 567B"])
+def test_only_an_iso_timestamp_is_cut_off_a_run_glued_to_a_word(text: str) -> None:
+    assert masked(text) == []

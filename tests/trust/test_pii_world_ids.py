@@ -36,36 +36,46 @@ def masked(text: str) -> list[tuple[str, str]]:
         # China: 18 characters, the check "X" in either case, run together or 6 8 4
         ("我的身份证号码是11010519491231002X，请核实。", "11010519491231002X", "CN_RESIDENT_ID"),  # noqa: RUF001
         ("id 11010519491231002x ok", "11010519491231002x", "CN_RESIDENT_ID"),
+        ("身份证号11010519491231002X的用户", "11010519491231002X", "CN_RESIDENT_ID"),
+        ("张三 11010519491231002X 35岁", "11010519491231002X", "CN_RESIDENT_ID"),
         ("ID 110105 19491231 002X done", "110105 19491231 002X", "CN_RESIDENT_ID"),
         ("resident 360426199101010071 here", "360426199101010071", "CN_RESIDENT_ID"),
         # Korea: dashed with its check digit on its own; run together beside its label
         ("주민등록번호 971013-1019901 입니다", "971013-1019901", "KR_RRN"),
         ("code 971013-1019901 x", "971013-1019901", "KR_RRN"),
         ("RRN: 9710131019901", "9710131019901", "KR_RRN"),
+        ("RRN 971013 1019901", "971013 1019901", "KR_RRN"),
         # Japan: beside its label
         ("マイナンバー 6214 9832 0257", "6214 9832 0257", "JP_MY_NUMBER"),
+        ('{"my_number": "6214 9832 0257"}', "6214 9832 0257", "JP_MY_NUMBER"),
         ("個人番号：621498320257", "621498320257", "JP_MY_NUMBER"),  # noqa: RUF001
         # NHS number: beside its label (its printed shape is a US phone's too)
         ("NHS number 943 476 5919", "943 476 5919", "UK_NHS"),
         ("NHS 9434765919", "9434765919", "UK_NHS"),
+        ('{"nhs_number": "943 476 5919"}', "943 476 5919", "UK_NHS"),
+        ("NHS #943 476 5919", "943 476 5919", "UK_NHS"),
         # Swiss AHV: dotted on its own, run together too (756 is no GS1 prefix)
         ("AHV-Nr. 756.9217.0769.85", "756.9217.0769.85", "CH_AHV"),
         ("plain 756.9217.0769.85 x", "756.9217.0769.85", "CH_AHV"),
         ("numéro 756 9217 0769 85", "756 9217 0769 85", "CH_AHV"),
+        ("AHV 756-9217-0769-85", "756-9217-0769-85", "CH_AHV"),
         ("7569217076985", "7569217076985", "CH_AHV"),
         # Belgium: as printed on its own; run together beside its label
         ("rijksregisternummer 85.07.30-033.28", "85.07.30-033.28", "BE_NATIONAL_NUMBER"),
         ("plain 85.07.30-033.28", "85.07.30-033.28", "BE_NATIONAL_NUMBER"),
         ("numéro national 85073003328", "85073003328", "BE_NATIONAL_NUMBER"),
+        ('{"national_number": "85073003328"}', "85073003328", "BE_NATIONAL_NUMBER"),
         # Norway: spaced on its own; run together beside its label
         ("fødselsnummer 13049958441", "13049958441", "NO_FNR"),
         ("plain 130499 58441", "130499 58441", "NO_FNR"),
-        # Denmark: dashed with the old modulus 11 on its own; without it beside its label
+        # Denmark: beside its label (DDMMYY-NNNN is the commonest date-coded reference too)
         ("CPR-nr. 211062-5629", "211062-5629", "DK_CPR"),
-        ("plain 211062-5629", "211062-5629", "DK_CPR"),
         ("CPR 211062-0629", "211062-0629", "DK_CPR"),
+        ('{"cpr_nummer": "211062-5629"}', "211062-5629", "DK_CPR"),
         # South Africa: beside its label (13 digits run together are any number)
         ("ID number 8001015009087", "8001015009087", "ZA_ID"),
+        ('{"id_number": "8001015009087"}', "8001015009087", "ZA_ID"),
+        ("ID number 800101 5009 08 7", "800101 5009 08 7", "ZA_ID"),
         # Finland: a letter in it (the century sign or the check character) on its own
         ("henkilötunnus 131052-308T", "131052-308T", "FI_HETU"),
         ("plain 131052-308T.", "131052-308T", "FI_HETU"),
@@ -73,12 +83,14 @@ def masked(text: str) -> list[tuple[str, str]]:
         # Singapore: either case
         ("NRIC S1234567D", "S1234567D", "SG_NRIC"),
         ("fin g5872776n", "g5872776n", "SG_NRIC"),
+        ("身份证号S1234567D", "S1234567D", "SG_NRIC"),
         ("M1234567K.", "M1234567K", "SG_NRIC"),
-        # Ireland: one or two letters
+        # Ireland: one or two letters, beside its label (an Irish VAT number shares both)
         ("PPS number 6433435F", "6433435F", "IE_PPS"),
-        ("plain 6433435FT", "6433435FT", "IE_PPS"),
         ("pps 1234567FA", "1234567FA", "IE_PPS"),
         ("ppsn 1234567fa", "1234567fa", "IE_PPS"),
+        ("PPS No.1234567T", "1234567T", "IE_PPS"),
+        ("PPS号码1234567T", "1234567T", "IE_PPS"),
         # Mexico
         ("CURP: HEGG560427MVZRRL04", "HEGG560427MVZRRL04", "MX_CURP"),
         ("plain BOXW310820HNERXN09 ok", "BOXW310820HNERXN09", "MX_CURP"),
@@ -103,6 +115,16 @@ def test_each_id_is_masked_as_written(text: str, value: str, entity: str) -> Non
         "NRIC S1234567E",
         "PPS 6433435G",
         "code 1234567fa",  # lower-case: as likely hexadecimal, so only beside its label
+        "plain 6433435FT",  # a PPS number's shape and check are an Irish VAT number's too
+        "IE 6388047V",
+        "VAT Reg. No. 6388047V",
+        "Item 5513340E in stock",
+        "plain 211062-5629",  # DDMMYY-NNNN: a Danish CPR, or a date-coded reference
+        "Order No. 080124-6915 shipped",
+        "registration number 110111-0012345",  # a Korean corporate number (7th digit 0)
+        "Ticket 191202-0437795 opened",  # a zero-padded serial after a date
+        "id 251220d724a",  # a HETU's shape in lower case: as likely hexadecimal
+        "key s6699048f ok",  # an NRIC's shape in lower case
         'trace_id": "7217908b-7069-030d-e20d-79a382ec79d5"',  # a UUID's first group
         "total 151126+5599 ok",  # "+" (born in the 1800s) is left out: a sum
         "x 131052-3081 y",  # digits and a dash only: a date-coded reference's shape too

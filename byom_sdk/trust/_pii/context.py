@@ -94,7 +94,7 @@ DEFAULT_CONTEXT: Mapping[str, tuple[str, ...]] = {
         "身份证", "身份證", "公民身份", "身份号码", "证件号", "證件號", "resident id", "identity card", "id card",
         "id number", "id no", "national id", "citizen id", "shenfenzheng",
     ),
-    "KR_RRN": ("주민등록", "주민번호", "rrn", "resident registration", "registration number"),
+    "KR_RRN": ("주민등록", "주민번호", "rrn", "resident registration"),
     "JP_MY_NUMBER": ("マイナンバー", "個人番号", "mynumber", "my number", "individual number", "kojin bango"),
     "UK_NHS": ("nhs", "health service", "chi number", "chi no", "patient number"),
     "CH_AHV": (
@@ -129,7 +129,10 @@ def _trie(words: list[str], depth: int) -> str:
     for word in words:
         if len(word) > depth:
             children.setdefault(word[depth], []).append(word)
-    branches = [re.escape(c) + _trie(group, depth + 1) for c, group in sorted(children.items())]
+    # A space in a label also matches "_" and "-": JSON keys and CSV headers ("id_number").
+    branches = [
+        ("[ _\\-]" if c == " " else re.escape(c)) + _trie(group, depth + 1) for c, group in sorted(children.items())
+    ]
     if ends:
         # A one-character word only matches as the window's last character: the word
         # table this replaces was keyed by two characters.

@@ -73,7 +73,8 @@ def lettered_id(text: str, run_start: int, run_end: int, lengths: tuple[int, ...
             and not _more_word(text, tail.end())
             and sg_nric_valid((text[lead] + text[run_start:run_end] + tail.group(1)).upper())
         ):
-            return lead, tail.end(), "SG_NRIC", 0.85
+            upper = text[lead].isupper() and tail.group(1).isupper()
+            return lead, tail.end(), "SG_NRIC", 0.85 if upper else WORD_LETTER_SCORE
         return irish_pps(text, run_start, run_end)
     if lengths == (8,) or (lengths == (2, 3, 3) and seps[:2] == [".", "."]):
         tail = _LETTER_AFTER.match(text, run_end)
@@ -87,15 +88,37 @@ def lettered_id(text: str, run_start: int, run_end: int, lengths: tuple[int, ...
     return None
 
 
+def _letter_of_a_word(char: str) -> bool:
+    """A letter or digit that joins a word: not one of a script written without spaces
+    (Chinese, Japanese, Thai: "身份证号S1234567D" has nothing of a word before the id)."""
+    return char.isalnum() and not (ord(char) >= 0x2E80 or 0x0E00 <= ord(char) <= 0x0E7F)
+
+
+# A label or "number" abbreviation joined to the id by punctuation: "DNI-12345678Z",
+# "N.I.F.12345678Z", "NI No.AB123456C", "Nº.12345678Z", "PPS No.1234567T".
+_LABEL_WORDS = frozenset(
+    {"dni", "nif", "nie", "nino", "ni", "no", "nº", "n", "nr", "num", "nro", "pps", "ppsn", "nric", "fin", "ic", "id",
+     "hetu", "curp", "rrn", "cpr", "ahv", "avs", "nhs", "pnr", "tin", "ssn", "cf"}
+)  # fmt: skip
+
+
 def _starts_word(text: str, start: int) -> bool:
     """Nothing of a word before ``start``: no letter or digit, nor one joined by ``-``,
-    ``_``, ``.`` or ``/`` ("sku-y9824359-s" is a part number, not a NIE)."""
+    ``_``, ``.`` or ``/`` ("sku-y9824359-s" is a part number, not a NIE) unless that word
+    is a label ("DNI-12345678Z")."""
     if start == 0:
         return True
     char = text[start - 1]
-    if char.isalnum():
+    if _letter_of_a_word(char):
         return False
-    return not (char in "-_./" and start >= 2 and text[start - 2].isalnum())
+    if not (char in "-_./" and start >= 2 and _letter_of_a_word(text[start - 2])):
+        return True
+    k = start - 1
+    while k > 0 and k > start - 14 and (text[k - 1].isalpha() or text[k - 1] == "."):
+        k -= 1
+    if k > 0 and _letter_of_a_word(text[k - 1]):
+        return False  # a digit or more of the word before: "sku1-…"
+    return text[k : start - 1].replace(".", "").lower() in _LABEL_WORDS
 
 
 def _more_word(text: str, end: int) -> bool:
@@ -111,13 +134,14 @@ _PPS_LETTERS = re.compile(r"([A-Wa-w])([A-Za-z]?)(?![A-Za-z0-9]|[-.][A-Za-z0-9])
 def irish_pps(text: str, run_start: int, run_end: int) -> Found | None:
     """Ireland's PPS number: seven digits (``run_start:run_end``, not glued to a word
     before) and its check letter, with or without a second letter (``1234567T``,
-    ``1234567TA``). In lower case it is as likely a piece of hexadecimal: its label decides."""
+    ``1234567TA``), beside its label (Irish VAT numbers share shape and check)."""
     if not _starts_word(text, run_start):
         return None
     tail = _PPS_LETTERS.match(text, run_end)
     if tail is None or not ie_pps_valid((text[run_start:run_end] + tail.group(0)).upper()):
         return None
-    return run_start, tail.end(), "IE_PPS", 0.6 if tail.group(0).isupper() else WORD_LETTER_SCORE
+    # Irish VAT numbers ("IE 6388047V") and many SKUs share the shape and the check: its label decides.
+    return run_start, tail.end(), "IE_PPS", 0.45 if tail.group(0).isupper() else WORD_LETTER_SCORE
 
 
 #: What may follow the six digits of a henkilötunnus: its century sign ("+", the 1800s, is
@@ -139,17 +163,26 @@ def finnish_id(text: str, run_start: int) -> Found | None:
     value = match.group(0)
     if (value[6] == "-" and value[10].isdigit()) or not fi_hetu_valid(value.upper()):
         return None
-    return run_start, match.end(), "FI_HETU", 0.9
+    # In lower case ("251220d724a") it is as likely a piece of hexadecimal: its label decides.
+    return run_start, match.end(), "FI_HETU", 0.9 if value == value.upper() else WORD_LETTER_SCORE
 
 
-def chinese_id_with_x(text: str, run_start: int, run_end: int) -> Found | None:
-    """A Chinese resident id whose check character is ``X`` (one in eleven): seventeen digits
-    run together or as ``6 8 3``, the ``X`` right after them (``11010519491231002X``)."""
-    if text[run_end + 1 : run_end + 2].isalnum():
+def chinese_id_with_x(text: str, run_start: int) -> Found | None:
+    """A Chinese resident id whose check character is ``X`` (one in eleven) starting at
+    ``run_start``: seventeen digits run together or as ``6 8 3``, then ``X`` or ``x``, with
+    no letter or digit of a word right after it (Chinese text may follow:
+    ``身份证号11010519491231002X的用户``)."""
+    if not _starts_word(text, run_start):
         return None
-    run = text[run_start:run_end]
-    if len(run) == 19 and run[6] == " " and run[15] == " ":
-        run = run.replace(" ", "")
-    if len(run) != 17 or not run.isdigit() or not cn_resident_id_valid(run + "X"):
-        return None
-    return run_start, run_end + 1, "CN_RESIDENT_ID", 0.85
+    for size in (17, 19):
+        end = run_start + size
+        if text[end : end + 1] not in ("X", "x") or _letter_of_a_word(text[end + 1 : end + 2] or " "):
+            continue
+        digits = text[run_start:end]
+        if size == 19:
+            if digits[6] != " " or digits[15] != " ":
+                continue
+            digits = digits.replace(" ", "")
+        if digits.isdigit() and cn_resident_id_valid(digits + "X"):
+            return run_start, end + 1, "CN_RESIDENT_ID", 0.85
+    return None

@@ -242,11 +242,8 @@ def national_options(
         # unlabelled personnummer's 0.8 (the same shape, its own check passing by chance);
         # beside "personnummer", which labels both, the Swedish reading scores higher.
         if (compact or dashed) and dk_cpr_date_valid(digits):
-            # Numbers issued since 2007 need not pass the old modulus 11: without it, a label decides.
-            checked = dk_cpr_mod11_valid(digits)
-            options.append(
-                ("DK_CPR", (0.3 if checked else 0.25) if compact else (0.6 if checked else 0.45), start, end)
-            )
+            # DDMMYY-NNNN is also the commonest date-coded reference: its label decides.
+            options.append(("DK_CPR", (0.3 if dk_cpr_mod11_valid(digits) else 0.25) if compact else 0.45, start, end))
         if dashed and fi_hetu_valid(f"{digits[:6]}-{digits[6:]}"):
             options.append(("FI_HETU", 0.45, start, end))  # "131052-3081": its check character a digit
         if (compact or dashed) and se_personnummer_valid(digits):
@@ -256,16 +253,26 @@ def national_options(
         if (compact or (lengths == (3, 3, 4) and uniform in (" ", "-"))) and uk_nhs_valid(digits):
             options.append(("UK_NHS", 0.3 if compact else 0.45, start, end))
     elif total == 13:
-        dashed = lengths == (6, 7) and seps[0] == "-"
+        split = lengths == (6, 7) and seps[0] in ("-", " ")
         # Numbers issued since October 2020 carry no check digit: without it, a label decides.
-        if (compact or dashed) and kr_rrn_date_valid(digits) and (dashed or kr_rrn_check_valid(digits)):
-            options.append(("KR_RRN", 0.85 if dashed and kr_rrn_check_valid(digits) else 0.4, start, end))
+        # A 7th digit 0 or 9 (born in the 1800s) is nobody's now, but a zero-padded serial's.
+        if (
+            (compact or split)
+            and digits[6] not in "09"
+            and kr_rrn_date_valid(digits)
+            and (split or kr_rrn_check_valid(digits))
+        ):
+            checked = split and kr_rrn_check_valid(digits)
+            options.append(("KR_RRN", (0.85 if seps[0] == "-" else 0.6) if checked else 0.4, start, end))
         if digits.startswith("756") and ch_ahv_valid(digits):
             if compact:
                 options.append(("CH_AHV", 0.6, start, end))
-            elif lengths == (3, 4, 4, 2) and uniform in (".", " "):
+            elif lengths == (3, 4, 4, 2) and uniform in (".", " ", "-"):
                 options.append(("CH_AHV", 0.95 if uniform == "." else 0.8, start, end))  # "756.9217.0769.85"
-        if (compact or (lengths == (6, 4, 3) and uniform == " ")) and za_id_valid(digits):
+        grouped = (lengths in ((6, 4, 3), (6, 4, 2, 1), (6, 7)) and uniform == " ") or (
+            lengths == (6, 4, 3) and uniform == "-"
+        )
+        if (compact or grouped) and za_id_valid(digits):
             options.append(("ZA_ID", 0.45 if compact else 0.6, start, end))
     elif total == 18 and (compact or (lengths == (6, 8, 4) and uniform == " ")) and cn_resident_id_valid(digits):
         options.append(("CN_RESIDENT_ID", 0.85, start, end))

@@ -52,6 +52,8 @@ LONG_RUN = re.compile(r"\d[\d ().\-/x]{4,}\d")
 #: in U+0080-U+00FF): a class is tested faster than a Unicode category.
 LONG_RUN_NARROW = re.compile(r"[0-9][0-9 ().\-/x]{4,}[0-9]")
 _SPLIT = re.compile(r"(\D+)")
+_ISO_STAMP = re.compile(r" \(?(?:19|20)\d\d-[01]\d-[0-3]\dT")
+_X = ("X", "x")
 _DOTTED_QUAD = re.compile(r"\d+\.\d+\.\d+\.\d+")
 _PHONE_SEP = re.compile(r" ?[-./]? ?|\)[ .-]?|[ .-]?\(|\) ?\(")
 _DATE_HEAD = re.compile(r"(?:19|20)\d\d-[01]\d-[0-3]\d(?![\d-])|[0-3]\d\.[01]\d\.(?:19|20)\d\d(?![\d.])")
@@ -117,7 +119,8 @@ _LABEL_GAP = re.compile(r"""[\s:="'()\[\]#-]*(?:(?:no|nr|number|to|auf|vers|naar
 _GLUE = frozenset("_-./#@\\")
 _LABEL_BEFORE_HASH = re.compile(
     r"(?i:\b(?:ssn|sin|tel|phone|fax|mobile|cell|card|iban|nino|aadhaar|aadhar|uid|cpf|cnpj|bsn|pesel|tfn|medicare"
-    r"|pnr|personnummer|dni|nif|nie|steuer-?id|nir)) ?#$"
+    r"|pnr|personnummer|dni|nif|nie|steuer-?id|nir|nhs|cpr|ahv|avs|rrn|hetu|nric|fin|pps|ppsn|curp|fnr|insz|niss))"
+    r" ?#$"
 )
 # "no." / "nr." / "nº" right before a number: an abbreviation of "number", not a word it is glued to.
 _NUMBER_WORD_BEFORE = re.compile(r"(?i)(?<![^\W\d_])(?:no|nr|num|n)[.º°]$")
@@ -355,7 +358,18 @@ def _scan_run(text: str, run_start: int, run_end: int, context: Context, boost: 
     if text[run_start + 6 : run_start + 7] in HETU_SIGNS:
         hetu = finnish_id(text, run_start)  # "131052-308T", "010101A123N": a date, a century sign
         if hetu is not None:
-            out.append(hetu)
+            _pick([(hetu[2], hetu[3], hetu[0], hetu[1])], context, boost, out)
+            return
+    if text[run_start + 17 : run_start + 18] in _X or text[run_start + 19 : run_start + 20] in _X:
+        chinese = chinese_id_with_x(text, run_start)  # "11010519491231002X", "…002x 2024"
+        if chinese is not None:
+            out.append(chinese)
+            # A lower-case "x" is a run's character: what follows the id is a run of its own.
+            rest = chinese[1]
+            while rest < run_end and not text[rest].isdigit():
+                rest += 1
+            if run_end - rest >= 6:
+                scan_run(text, rest, run_end, context, boost, out)
             return
     if run_start >= 2:
         char = text[run_start - 1]
@@ -411,19 +425,16 @@ def _scan_run(text: str, run_start: int, run_end: int, context: Context, boost: 
         or first == "_"
         or (first in "-." and text[run_end + 1 : run_end + 2].isalnum())
     ) and _ext_at(text, run_end) is None
-    if glued_after and not glued and (first == "X" or first == "x") and run_end - run_start in (17, 19):
-        chinese = chinese_id_with_x(text, run_start, run_end)  # "11010519491231002X"
-        if chinese is not None:
-            out.append(chinese)
-            return
     if glued_after and not glued and run_end - run_start > 10:
-        # "Steuer-ID: 85 379 341 064 (2022-09-15T17:46Z)": the token glued to a word is the
-        # run's last; what stands before it, past a space, is a run of its own.
+        # "Steuer-ID: 85 379 341 064 (2022-09-15T17:46Z)": an ISO timestamp glued to its "T"
+        # ends the run; what stands before it is a run of its own. (Other glued tails keep
+        # the whole run a word's: "0800 1200 1300 1700hrs".)
         cut = text.rfind(" ", run_start, run_end)
-        while cut > run_start and not text[cut - 1].isdigit():
-            cut -= 1
-        if cut - run_start >= 6:
-            scan_run(text, run_start, cut, context, boost, out)
+        if cut > run_start and _ISO_STAMP.match(text, cut):
+            while cut > run_start and not text[cut - 1].isdigit():
+                cut -= 1
+            if cut - run_start >= 6:
+                scan_run(text, run_start, cut, context, boost, out)
         return
     if (glued or glued_after) and run_end - run_start > 10:
         return  # part of a word: ORD-2024-004512, 1234-SNAPSHOT, 12345abc, 2024-01-15T
