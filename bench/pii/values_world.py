@@ -48,6 +48,32 @@ def _weighted(body: str, weights: tuple[int, ...]) -> int:
     return sum(int(ch) * w for ch, w in zip(body, weights, strict=True))
 
 
+def _checked(
+    rng: random.Random,
+    body_of: Callable[[random.Random], str],
+    check_of: Callable[[str], str],
+    layout: Callable[[random.Random, str], str],
+    *,
+    valid: bool,
+) -> str:
+    """A body and its check digit (or, not ``valid``, another digit), laid out."""
+    body = body_of(rng)
+    check = check_of(body)
+    return layout(rng, body + (check if valid else _other(rng, string.digits, check)))
+
+
+def _as_written(rng: random.Random, value: str) -> str:
+    return value
+
+
+def _jp_body(rng: random.Random) -> str:
+    return digits(rng, 11)
+
+
+def _ahv_body(rng: random.Random) -> str:
+    return "756" + digits(rng, 9)
+
+
 # -- China: resident identity card number ------------------------------------------------------
 
 _CN_PROVINCES = ("11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
@@ -103,13 +129,11 @@ def _kr_layout(rng: random.Random, value: str) -> str:
 
 
 def kr_rrn(rng: random.Random) -> str:
-    body = _kr_body(rng)
-    return _kr_layout(rng, body + _kr_check(body))
+    return _checked(rng, _kr_body, _kr_check, _kr_layout, valid=True)
 
 
 def kr_rrn_invalid(rng: random.Random) -> str:
-    body = _kr_body(rng)
-    return _kr_layout(rng, body + _other(rng, string.digits, _kr_check(body)))
+    return _checked(rng, _kr_body, _kr_check, _kr_layout, valid=False)
 
 
 # -- Japan: Individual Number (My Number) ------------------------------------------------------
@@ -132,13 +156,11 @@ def _jp_layout(rng: random.Random, value: str) -> str:
 
 
 def jp_my_number(rng: random.Random) -> str:
-    body = digits(rng, 11)
-    return _jp_layout(rng, body + _jp_check(body))
+    return _checked(rng, _jp_body, _jp_check, _jp_layout, valid=True)
 
 
 def jp_my_number_invalid(rng: random.Random) -> str:
-    body = digits(rng, 11)
-    return _jp_layout(rng, body + _other(rng, string.digits, _jp_check(body)))
+    return _checked(rng, _jp_body, _jp_check, _jp_layout, valid=False)
 
 
 # -- United Kingdom: NHS number ----------------------------------------------------------------
@@ -178,13 +200,11 @@ def _ahv_layout(rng: random.Random, value: str) -> str:
 
 
 def ch_ahv(rng: random.Random) -> str:
-    body = "756" + digits(rng, 9)
-    return _ahv_layout(rng, body + _ean13_check(body))
+    return _checked(rng, _ahv_body, _ean13_check, _ahv_layout, valid=True)
 
 
 def ch_ahv_invalid(rng: random.Random) -> str:
-    body = "756" + digits(rng, 9)
-    return _ahv_layout(rng, body + _other(rng, string.digits, _ean13_check(body)))
+    return _checked(rng, _ahv_body, _ean13_check, _ahv_layout, valid=False)
 
 
 # -- Belgium: national register number ---------------------------------------------------------
@@ -305,13 +325,11 @@ def _za_layout(rng: random.Random, value: str) -> str:
 
 
 def za_id(rng: random.Random) -> str:
-    body = _za_body(rng)
-    return _za_layout(rng, body + _luhn_digit(body))
+    return _checked(rng, _za_body, _luhn_digit, _za_layout, valid=True)
 
 
 def za_id_invalid(rng: random.Random) -> str:
-    body = _za_body(rng)
-    return _za_layout(rng, body + _other(rng, string.digits, _luhn_digit(body)))
+    return _checked(rng, _za_body, _luhn_digit, _za_layout, valid=False)
 
 
 # -- Finland: henkilötunnus --------------------------------------------------------------------
@@ -426,13 +444,11 @@ def _curp_body(rng: random.Random) -> str:
 
 
 def mx_curp(rng: random.Random) -> str:
-    body = _curp_body(rng)
-    return body + _curp_check(body)
+    return _checked(rng, _curp_body, _curp_check, _as_written, valid=True)
 
 
 def mx_curp_invalid(rng: random.Random) -> str:
-    body = _curp_body(rng)
-    return body + _other(rng, string.digits, _curp_check(body))
+    return _checked(rng, _curp_body, _curp_check, _as_written, valid=False)
 
 
 # -- registries --------------------------------------------------------------------------------

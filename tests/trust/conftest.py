@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from byom_sdk import Client
-from byom_sdk.testing import isolated_registry
+from byom_sdk import Client, GenerateRequest
+from byom_sdk.testing import ScriptedModel, isolated_registry
 
 
 @pytest.fixture
@@ -36,3 +36,19 @@ def make_client(registry, audit_path):
     yield build
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def round_trip():
+    """``run(prompt) -> (what the endpoint received, what the application got back)``
+    through a Client with trust on and an echoing model."""
+
+    def run(prompt: str) -> tuple[str, str]:
+        backend = ScriptedModel()  # echoes the prompt it received
+        with Client(models={"m": backend}, trust="on", policy={"audit": {"sink": "memory"}}) as client:
+            answer = client.model("m").generate(prompt).text
+        request = backend.requests[-1]
+        assert isinstance(request, GenerateRequest)
+        return request.as_messages()[-1].content, answer
+
+    return run

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import pytest
 
-import byom_sdk
-from byom_sdk.testing import ScriptedModel
 from byom_sdk.trust._detectors import BuiltinDetector
 from byom_sdk.trust._masking import Masker
 
@@ -135,15 +133,10 @@ def test_a_phone_after_a_lower_case_word_letter_is_still_a_phone():
     assert masked("seen at 123456 a day; call 020 7946 0958") == [("020 7946 0958", "PHONE")]
 
 
-def test_written_forms_leave_the_process_masked_and_come_back_restored():
-    backend = ScriptedModel()  # echoes the prompt it received
+def test_written_forms_leave_the_process_masked_and_come_back_restored(round_trip):
     values = ("gb82 west 1234 5698 7654 32", "DE89-3704-0044-0532-0130-00", "ab 12 34 56 c", "x1234567l", "121212+1212")
     prompt = "Update iban {}, IBAN {}, NINO {}, NIE {} and personnummer {} please.".format(*values)
-    with byom_sdk.Client(models={"m": backend}, trust="on", policy={"audit": {"sink": "memory"}}) as client:
-        answer = client.model("m").generate(prompt).text
-    request = backend.requests[-1]
-    assert isinstance(request, byom_sdk.GenerateRequest)
-    sent = request.as_messages()[-1].content
+    sent, answer = round_trip(prompt)
     for value in values:
         assert value not in sent
         assert value in answer

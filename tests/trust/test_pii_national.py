@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import pytest
 
-import byom_sdk
-from byom_sdk.testing import ScriptedModel
 from byom_sdk.trust._detectors import BuiltinDetector
 from byom_sdk.trust._masking import Masker
 from byom_sdk.trust._pii.national import (
@@ -133,14 +131,9 @@ def test_a_cnpj_that_is_also_a_valid_card_number_goes_by_its_label():
     assert masked(f"card {number}") == [(number, "CREDIT_CARD")]
 
 
-def test_national_numbers_leave_the_process_masked_and_come_back_restored():
-    backend = ScriptedModel()  # echoes the prompt it received
+def test_national_numbers_leave_the_process_masked_and_come_back_restored(round_trip):
     prompt = "Update CPF 123.456.789-09, Aadhaar 4991 1866 5246 and BSN 1112.22.333 please."
-    with byom_sdk.Client(models={"m": backend}, trust="on", policy={"audit": {"sink": "memory"}}) as client:
-        answer = client.model("m").generate(prompt).text
-    request = backend.requests[-1]
-    assert isinstance(request, byom_sdk.GenerateRequest)
-    sent = request.as_messages()[-1].content
+    sent, answer = round_trip(prompt)
     for value in ("123.456.789-09", "4991 1866 5246", "1112.22.333"):
         assert value not in sent
         assert value in answer

@@ -14,9 +14,7 @@ import random
 
 import pytest
 
-import byom_sdk
 from bench.pii.values_world import WORLD_ID_LOOKALIKES, WORLD_ID_MAKERS, WORLD_ID_TEMPLATES
-from byom_sdk.testing import ScriptedModel
 from byom_sdk.trust import BUILTIN_ENTITIES
 from byom_sdk.trust._detectors import BuiltinDetector
 from byom_sdk.trust._masking import Masker
@@ -196,15 +194,10 @@ def test_every_new_id_is_a_builtin_entity_with_context_words() -> None:
         assert DEFAULT_CONTEXT[entity]
 
 
-def test_ids_leave_the_process_masked_and_come_back_restored() -> None:
-    backend = ScriptedModel()  # echoes the prompt it received
+def test_ids_leave_the_process_masked_and_come_back_restored(round_trip) -> None:
     values = ("11010519491231002X", "756.9217.0769.85", "131052-308T", "S1234567D", "HEGG560427MVZRRL04")
     prompt = "Update ID {}, AHV {}, hetu {}, NRIC {} and CURP {} please.".format(*values)
-    with byom_sdk.Client(models={"m": backend}, trust="on", policy={"audit": {"sink": "memory"}}) as client:
-        answer = client.model("m").generate(prompt).text
-    request = backend.requests[-1]
-    assert isinstance(request, byom_sdk.GenerateRequest)
-    sent = request.as_messages()[-1].content
+    sent, answer = round_trip(prompt)
     for value in values:
         assert value not in sent
         assert value in answer
