@@ -128,7 +128,7 @@ class _OpenAIBase(Codec):
         self._names = _NAMES if top_k else {k: v for k, v in _NAMES.items() if k != "top_k"}
 
     def _common(self, request: GenerateRequest, stream: bool) -> dict[str, Any]:
-        if request.top_k is not None and not self.top_k:
+        if request.top_k and not self.top_k:  # 0 asks for no top-k: nothing to refuse
             # Refused, not dropped: sent without it, the answer would sample from the whole
             # vocabulary while the caller asked for top_k candidates.
             raise ValueError(f"top_k={request.top_k}: this API refuses top_k (leave it unset for this model)")

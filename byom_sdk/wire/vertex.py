@@ -214,7 +214,8 @@ class VertexOpenAI(VertexCodec):
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(options)
-        self._chat = OpenAIChat(model=str(self.options.get("model", "")), top_k=False)
+        # vLLM takes top_k; TGI's OpenAI route refuses it with its own 422 (a BadRequest).
+        self._chat = OpenAIChat(model=str(self.options.get("model", "")))
 
     def encode_generate(self, request: GenerateRequest, *, stream: bool) -> dict[str, Any]:
         return self._chat.encode_generate(request, stream=stream)

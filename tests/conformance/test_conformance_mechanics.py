@@ -43,7 +43,7 @@ def test_suite_passes_on_scripted_model(pytester):
         "isolation.import",  # ScriptedModel lives in byom_sdk itself: no plugin module to import
     }
     assert "holds no credential the suite can find" in checks["secrets.logs"]["reason"]
-    assert "no plugin module to import" in checks["isolation.import"]["reason"]
+    assert "set plugin_module" in checks["isolation.import"]["reason"]
     assert "capability 'tools' not declared" in checks["tools.choice_none"]["reason"]
     assert "offers no request bodies" in checks["wire.messages"]["reason"]  # in-process: nothing on a wire
     # ScriptedModel streams from a sync generator: cancelling goes through the core's bridge.

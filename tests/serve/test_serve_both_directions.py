@@ -51,6 +51,7 @@ CAPABILITY_BOUND = (
     "embed.usage",  # compares with the model's tokenizer, which does not travel over the wire
     "wire.",  # reads the requests a remote model sends: a model in this process sends none
     "secrets.",  # runs only on a model holding a credential: a remote one does, one in process not
+    "isolation.import",  # loads a plugin's entry point: ScriptedModel lives in byom_sdk and has none
 )
 #: compares the process's threads around a model's life: the local cloud servers' worker
 #: pools start threads on demand while a check runs, which it would count against the model.

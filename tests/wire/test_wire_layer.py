@@ -362,8 +362,14 @@ def test_a_tgi_stream_cut_before_its_final_event_is_an_error_not_a_finished_answ
 def test_a_codec_that_cannot_carry_top_k_refuses_it_instead_of_dropping_it():
     # TGI's Messages API and OpenAI itself reject top_k: sent without it, the answer would
     # sample from the whole vocabulary while the caller asked for a few candidates.
-    for codec in (VertexOpenAI({"model": "m"}), OpenAIChat(top_k=False)):
+    chat = GenerateRequest(messages=(Message(role="user", content="hello"),), top_k=5)
+    for codec in (VertexTGI({}), OpenAIChat(top_k=False)):
         with pytest.raises(ValueError, match="top_k"):
-            codec.encode_generate(GenerateRequest(prompt="hello", top_k=5), stream=False)
-        assert "top_k" not in codec.encode_generate(GenerateRequest(prompt="hello"), stream=False)
-    assert OpenAIChat().encode_generate(GenerateRequest(prompt="hello", top_k=5), stream=False)["top_k"] == 5
+            codec.encode_generate(chat, stream=False)
+        assert "top_k" not in codec.encode_generate(chat.model_copy(update={"top_k": None}), stream=False)
+        codec.encode_generate(chat.model_copy(update={"top_k": 0}), stream=False)  # 0: no top-k asked
+    # vLLM's OpenAI server takes it (TGI's OpenAI route refuses it itself, with a 422).
+    assert VertexOpenAI({"model": "m"}).encode_generate(chat, stream=False)["top_k"] == 5
+    assert OpenAIChat().encode_generate(chat, stream=False)["top_k"] == 5
+    # A TGI prompt (its native route) carries it.
+    assert VertexTGI({}).encode_generate(GenerateRequest(prompt="hi", top_k=5), stream=False) is not None

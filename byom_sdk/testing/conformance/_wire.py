@@ -15,8 +15,9 @@ import asyncio
 import copy
 import functools
 import json
+import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -289,9 +290,9 @@ class WireChecks(ModelSubject):
 
     @check("wire.top_k")
     def test_wire_top_k(self, byom_model: Provider) -> None:
-        """A caller's ``top_k`` reaches the endpoint on every generating operation, or the
-        call is refused before it is sent (``BadRequest`` or ``CapabilityNotSupported``
-        naming ``top_k``) — never sent without it.
+        """A caller's ``top_k`` reaches the endpoint on every generating operation (under a
+        ``top_k``-like key: ``top_k``, ``topK``, ``k``…), or the call is refused with
+        ``BadRequest`` or ``CapabilityNotSupported`` naming it — never sent without it.
 
         Many APIs take ``top_k`` (TGI, vLLM, Vertex, Anthropic); some refuse it (OpenAI,
         TGI's Messages API). A plugin for the latter that drops it samples from the whole
@@ -309,7 +310,7 @@ class WireChecks(ModelSubject):
             try:
                 received = self._sent_during(functools.partial(operation, byom_model))
             except (BadRequest, CapabilityNotSupported) as exc:
-                if "top_k" not in str(exc):
+                if _TOP_K_NAMED.search(str(exc)) is None:
                     problems.append(f"{name}: refused with {type(exc).__name__} that does not name top_k: {exc}")
                 continue
             exchanges.append(Exchange(name, tag, received))
@@ -324,7 +325,7 @@ class WireChecks(ModelSubject):
             if absent:
                 problems.append(absent)
                 continue
-            if not any(has_number(body, PROBE_TOP_K) for body in [*exchange.bodies, *exchange.queries]):
+            if not any(_has_top_k(body) for body in [*exchange.bodies, *exchange.queries]):
                 problems.append(f"{name}: top_k={PROBE_TOP_K} not in the request, and the call was not refused")
         assert not problems, f"{plugin_label(byom_model)} dropped top_k: " + "; ".join(problems[:4])
 
@@ -512,6 +513,34 @@ def _common_prefix(a: str, b: str) -> str:
             break
         size += 1
     return a[:size]
+
+
+#: the names APIs give top_k (Cohere's ``k``); the probe's value is looked for under them
+#: only, so that another number of the body (``max_tokens``, the tag) cannot stand for it.
+_TOP_K_KEYS = frozenset({"top_k", "topK", "top-k", "topk", "TopK", "k"})
+_TOP_K_NAMED = re.compile(r"top[_\- ]?k", re.IGNORECASE)
+
+
+def _has_top_k(node: object) -> bool:
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            if key in _TOP_K_KEYS and _is_probe_top_k(value):
+                return True
+            if _has_top_k(value):
+                return True
+    elif isinstance(node, list | tuple):
+        return any(_has_top_k(item) for item in node)
+    return False
+
+
+def _is_probe_top_k(value: object) -> bool:
+    if isinstance(value, list | tuple) and len(value) == 1:  # a query string's one value
+        value = value[0]
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return value == PROBE_TOP_K
+    return isinstance(value, str) and value.strip() == str(PROBE_TOP_K)
 
 
 def _same(value: Any, *_: Any) -> Any:

@@ -30,7 +30,6 @@ from . import defects_wire as wire
 from ._boto import EchoBotoProvider
 from ._http import EchoHTTPProvider
 from ._server import RETRY_AFTER, EchoServer
-from .at_import import heavy, network, prints, slow, thread
 
 #: seconds the slow scenario stalls (kept short: the meta-test must stay fast).
 SLOW = 0.3
@@ -328,11 +327,13 @@ DEFECTS: tuple[Defect, ...] = (
     Defect(v25.SetsEnvironmentPerCall, HTTPSuite, "isolation.process_state"),
     Defect(v25.PrintsEachRequest, HTTPSuite, "isolation.output"),
     # suite 2.6: work done when byom imports the plugin to discover it
-    Defect(heavy.HeavyAtImport, HTTPSuite, "isolation.import"),
-    Defect(thread.ThreadAtImport, HTTPSuite, "isolation.import"),
-    Defect(network.NetworkAtImport, HTTPSuite, "isolation.import"),
-    Defect(prints.PrintsAtImport, HTTPSuite, "isolation.import"),
-    Defect(slow.SlowAtImport, HTTPSuite, "isolation.import"),
+    Defect(v26.HeavyAtImport, HTTPSuite, "isolation.import"),
+    Defect(v26.ThreadAtImport, HTTPSuite, "isolation.import"),
+    Defect(v26.NetworkAtImport, HTTPSuite, "isolation.import"),
+    Defect(v26.PrintsAtImport, HTTPSuite, "isolation.import"),
+    Defect(v26.SlowAtImport, HTTPSuite, "isolation.import"),
+    Defect(v26.HeavyInDiscoveryHook, HTTPSuite, "isolation.import"),
+    Defect(v26.PrintsToFileDescriptor, HTTPSuite, "isolation.import"),
     Defect(v26.DropsTopK, HTTPSuite, "wire.top_k"),
 )
 
@@ -354,6 +355,9 @@ def subjects(*, template: bool) -> dict[str, type]:
     }
     for defect in (*DEFECTS, *PASSING):
         attributes: dict[str, Any] = {"plugin": defect.plugin, "focus": (defect.check,)}
+        at_import = getattr(defect.plugin, "at_import", None)
+        if at_import is not None:  # the module the import check loads in its own interpreter
+            attributes["plugin_module"] = at_import
         if defect.check_timeout is not None:
             attributes["check_timeout"] = defect.check_timeout
         found[defect.subject] = type(defect.subject, (defect.suite,), attributes)

@@ -3,11 +3,3 @@
 from __future__ import annotations
 
 import botocore.session  # noqa: F401  (the defect: every application that has the plugin loads botocore)
-
-from .._http import EchoHTTPProvider
-
-__all__ = ["HeavyAtImport"]
-
-
-class HeavyAtImport(EchoHTTPProvider):
-    """Imports botocore at module level: every application with the plugin installed loads it at start."""
