@@ -63,12 +63,17 @@ def masked(text: str) -> list[tuple[str, str]]:
         ("plain 85.07.30-033.28", "85.07.30-033.28", "BE_NATIONAL_NUMBER"),
         ("numéro national 85073003328", "85073003328", "BE_NATIONAL_NUMBER"),
         ('{"national_number": "85073003328"}', "85073003328", "BE_NATIONAL_NUMBER"),
+        ("rijksregisternummer 85.07.30-033-28", "85.07.30-033-28", "BE_NATIONAL_NUMBER"),
+        ("rijksregisternummer 850730-033.28", "850730-033.28", "BE_NATIONAL_NUMBER"),
+        ("national number 85 07 30 033 28", "85 07 30 033 28", "BE_NATIONAL_NUMBER"),  # whole, not a phone's piece
         # Norway: spaced on its own; run together beside its label
         ("fødselsnummer 13049958441", "13049958441", "NO_FNR"),
         ("plain 130499 58441", "130499 58441", "NO_FNR"),
+        ("fnr 130499-58441", "130499-58441", "NO_FNR"),
         # Denmark: beside its label (DDMMYY-NNNN is the commonest date-coded reference too)
         ("CPR-nr. 211062-5629", "211062-5629", "DK_CPR"),
         ("CPR 211062-0629", "211062-0629", "DK_CPR"),
+        ("CPR 211062 5629", "211062 5629", "DK_CPR"),
         ('{"cpr_nummer": "211062-5629"}', "211062-5629", "DK_CPR"),
         # South Africa: beside its label (13 digits run together are any number)
         ("ID number 8001015009087", "8001015009087", "ZA_ID"),

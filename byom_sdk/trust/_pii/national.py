@@ -205,14 +205,15 @@ def national_options(
             options.append(("BR_CPF", 0.45 if compact else 0.9 if printed else 0.6, start, end))
         if compact and pl_pesel_valid(digits):
             options.append(("PL_PESEL", 0.45, start, end))
-        if (compact or (lengths == (6, 5) and uniform == " ")) and no_fnr_valid(digits):
+        if (compact or (lengths == (6, 5) and uniform in (" ", "-"))) and no_fnr_valid(digits):
             options.append(("NO_FNR", 0.45 if compact else 0.7, start, end))
         if be_national_number_valid(digits):
             if compact:
                 options.append(("BE_NATIONAL_NUMBER", 0.45, start, end))
             elif lengths == (2, 2, 2, 3, 2) and seps == [".", ".", "-", "."]:
                 options.append(("BE_NATIONAL_NUMBER", 0.9, start, end))  # "85.07.30-033.28", as printed
-            elif lengths == (6, 3, 2) and uniform in ("-", " "):
+            elif (lengths == (2, 2, 2, 3, 2) or lengths == (6, 3, 2)) and all(sep in (".", "-", " ") for sep in seps):
+                # "85.07.30-033-28", "850730-033.28", "85 07 30 033 28": as typed from the card
                 options.append(("BE_NATIONAL_NUMBER", 0.6, start, end))
     elif total == 14:
         if (compact or (lengths == (2, 3, 3, 4, 2) and seps == [".", ".", "/", "-"])) and br_cnpj_valid(digits):
@@ -241,7 +242,7 @@ def national_options(
         # A Danish or Finnish number first: one with its label then wins the tie with an
         # unlabelled personnummer's 0.8 (the same shape, its own check passing by chance);
         # beside "personnummer", which labels both, the Swedish reading scores higher.
-        if (compact or dashed) and dk_cpr_date_valid(digits):
+        if (compact or (lengths == (6, 4) and seps[0] in ("-", " "))) and dk_cpr_date_valid(digits):
             # DDMMYY-NNNN is also the commonest date-coded reference: its label decides.
             options.append(("DK_CPR", (0.3 if dk_cpr_mod11_valid(digits) else 0.25) if compact else 0.45, start, end))
         if dashed and fi_hetu_valid(f"{digits[:6]}-{digits[6:]}"):
