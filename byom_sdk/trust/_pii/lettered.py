@@ -11,7 +11,15 @@ import re
 from .checksums import es_nie_valid, es_nif_valid, uk_nino_valid
 from .world import cn_resident_id_valid, fi_hetu_valid, ie_pps_valid, sg_nric_valid
 
-__all__ = ["HETU_SIGNS", "WORD_LETTER_SCORE", "chinese_id_with_x", "finnish_id", "irish_pps", "lettered_id"]
+__all__ = [
+    "HETU_SIGNS",
+    "WORD_LETTER_SCORE",
+    "chinese_id_with_x",
+    "finnish_id",
+    "irish_pps",
+    "lettered_id",
+    "unspaced_script",
+]
 
 # A span the caller records: (start, end, entity, score).
 Found = tuple[int, int, str, float]
@@ -88,10 +96,17 @@ def lettered_id(text: str, run_start: int, run_end: int, lengths: tuple[int, ...
     return None
 
 
+def unspaced_script(char: str) -> bool:
+    """A letter of a script written without spaces between words (Thai, Japanese, Chinese,
+    Korean's Hanja and Hangul blocks): a number beside it is not part of a word."""
+    code = ord(char)
+    return code >= 0x2E80 or 0x0E00 <= code <= 0x0E7F
+
+
 def _letter_of_a_word(char: str) -> bool:
     """A letter or digit that joins a word: not one of a script written without spaces
-    (Chinese, Japanese, Thai: "身份证号S1234567D" has nothing of a word before the id)."""
-    return char.isalnum() and not (ord(char) >= 0x2E80 or 0x0E00 <= ord(char) <= 0x0E7F)
+    ("身份证号S1234567D" has nothing of a word before the id)."""
+    return char.isalnum() and not unspaced_script(char)
 
 
 # A label or "number" abbreviation joined to the id by punctuation: "DNI-12345678Z",

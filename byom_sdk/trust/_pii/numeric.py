@@ -38,8 +38,16 @@ from .checksums import (
     ssn_shaped,
 )
 from .context import fold
-from .lettered import HETU_SIGNS, WORD_LETTER_SCORE, chinese_id_with_x, finnish_id, irish_pps, lettered_id
-from .national import br_cnpj_valid, national_options
+from .lettered import (
+    HETU_SIGNS,
+    WORD_LETTER_SCORE,
+    chinese_id_with_x,
+    finnish_id,
+    irish_pps,
+    lettered_id,
+    unspaced_script,
+)
+from .national import national_options
 from .phones import international_score, national_score
 from .written import personnummer_plus, written_iban
 
@@ -340,13 +348,6 @@ def scan_run(text: str, run_start: int, run_end: int, context: Context, boost: f
         out[found:] = [f for f in out[found:] if f[2] != "PHONE" or f[3] >= _LABELLED_PHONE]
 
 
-def _unspaced_script(char: str) -> bool:
-    """A letter of a script written without spaces between words (Thai, Japanese, Chinese,
-    Korean's Hanja and Hangul blocks): a number beside it is not part of a word."""
-    code = ord(char)
-    return code >= 0x2E80 or 0x0E00 <= code <= 0x0E7F
-
-
 def _quantity_after(text: str, end: int) -> bool:
     unit = text[end : end + 1]
     if unit == " " or unit == "\xa0":
@@ -406,7 +407,7 @@ def _scan_run(text: str, run_start: int, run_end: int, context: Context, boost: 
         if (char == "." or char in "º°") and _NUMBER_WORD_BEFORE.search(text, max(0, pos - 5), pos):
             glued = False  # "no.741640508663", "nº12345678909": a label, not a word
         elif char.isalnum():
-            glued = not _unspaced_script(char)  # "手机号13912345678": Chinese has no spaces to glue across
+            glued = not unspaced_script(char)  # "手机号13912345678": Chinese has no spaces to glue across
         elif char == "-":
             glued = pos >= 2 and not text[pos - 2].isspace()
         elif char == "#":
@@ -421,7 +422,7 @@ def _scan_run(text: str, run_start: int, run_end: int, context: Context, boost: 
         glued = False
     first = text[run_end : run_end + 1]
     glued_after = (
-        (first.isalpha() and not _unspaced_script(first))
+        (first.isalpha() and not unspaced_script(first))
         or first == "_"
         or (first in "-." and text[run_end + 1 : run_end + 2].isalnum())
     ) and _ext_at(text, run_end) is None
@@ -621,14 +622,10 @@ def _candidates(
         brand = card_brand(digits)
         if brand is not None and luhn_valid(digits):
             card: Option = ("CREDIT_CARD", (0.4 if brand == "maestro" else 0.9), start, end)
-            if total == 14 and i == j and br_cnpj_valid(digits):
-                # Also a valid CNPJ (1 in 10 of them pass Luhn in a Diners range): the label
-                # before it decides; without one it stays a card.
-                return [("BR_CNPJ", 0.45, start, end), ("CREDIT_CARD", min(card[1], 0.8), start, end)]
-            if i == j and total in (12, 13, 18):
-                # A national id run together in a card's range that passes Luhn (a South
-                # African id always does; a Chinese one from province 50-69 is in Maestro's):
-                # as for a CNPJ, the label decides; without one, the higher score.
+            if i == j:
+                # A national id run together that also passes Luhn in a card's range (a CNPJ
+                # in Diners', 1 in 10; a South African id always; a Chinese one from province
+                # 50-69 in Maestro's): its label decides; without one, the higher score.
                 ids = national_options(lengths, [], digits, start, end, text=text)
                 if ids:
                     return [*ids, ("CREDIT_CARD", min(card[1], 0.8), start, end)]
