@@ -290,7 +290,7 @@ class Maker:
                 # or a card shares are left out: those are masked as phones or cards).
                 entity = rng.choice(_LOOKALIKE_IDS)
                 value = WORLD_ID_LOOKALIKES[entity](rng)
-                while value.replace("-", "").isdigit():  # a Finnish one of digits and a dash: a phone's shape
+                while value.replace("-", "").isdigit():  # digits (and a dash) only: a phone's or an id's shape
                     value = WORLD_ID_LOOKALIKES[entity](rng)
                 doc.tpl(rng.choice(WORLD_ID_TEMPLATES[entity]), value, kind=sub)
             elif sub == "letter-word":
