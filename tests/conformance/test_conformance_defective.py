@@ -104,6 +104,8 @@ V2_CHECKS = (
     # suite 2.6
     "isolation.import",
     "wire.top_k",
+    # suite 2.7
+    "wire.tool_choice",
 )
 
 

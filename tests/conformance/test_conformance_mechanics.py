@@ -37,7 +37,16 @@ def test_suite_passes_on_scripted_model(pytester):
         "tools.choice_none",
         *(
             f"wire.{name}"
-            for name in ("one_request", "messages", "parameters", "top_k", "extra", "metadata", "request_id")
+            for name in (
+                "one_request",
+                "messages",
+                "parameters",
+                "top_k",
+                "tool_choice",
+                "extra",
+                "metadata",
+                "request_id",
+            )
         ),
         *(f"secrets.{name}" for name in ("repr", "errors", "logs")),  # an in-process double holds no key
         "isolation.import",  # ScriptedModel lives in byom_sdk itself: no plugin module to import
@@ -54,7 +63,7 @@ def test_suite_passes_on_scripted_model(pytester):
     subject = report["subjects"][0]
     assert subject["conformant"] is True and subject["capabilities"]["stream"] is True
     assert subject["plugin"]["distribution"] == "byom-sdk"
-    assert report["suite_version"] == SUITE_VERSION == "2.6" and report["core_version"]
+    assert report["suite_version"] == SUITE_VERSION == "2.7" and report["core_version"]
 
 
 def test_failure_reason_names_the_leaked_exception(pytester):

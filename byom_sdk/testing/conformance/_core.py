@@ -60,7 +60,9 @@ __all__ = [
 #: 2.6: ``isolation.import``: importing the plugin's entry-point module loads no framework or
 #: cloud SDK, starts no thread, reaches no network, prints nothing and takes under 2 s.
 #: ``wire.top_k``: a caller's ``top_k`` is sent, or the call refused before it is sent.
-SUITE_VERSION = "2.6"
+#: 2.7: ``wire.tool_choice``: a named ``tool_choice`` reaches the endpoint, or the call is
+#: refused naming it.
+SUITE_VERSION = "2.7"
 
 #: The faults ``make_faulty_model`` may be asked for, and the error each must raise.
 FAULTS = ("throttled", "unavailable", "bad_request", "timeout", "model_error", "auth")

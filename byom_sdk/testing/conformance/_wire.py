@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from ..._errors import BadRequest, CapabilityNotSupported
+from ..._errors import BadRequest, ByomError, CapabilityNotSupported
 from ..._provider import Provider
 from ..._types import EmbedRequest, GenerateRequest, Message, RequestMetadata
 from ._capture import WireCapture
@@ -329,6 +329,74 @@ class WireChecks(ModelSubject):
                 problems.append(f"{name}: top_k={PROBE_TOP_K} not in the request, and the call was not refused")
         assert not problems, f"{plugin_label(byom_model)} dropped top_k: " + "; ".join(problems[:4])
 
+    @check("wire.tool_choice")
+    def test_wire_tool_choice(self, byom_model: Provider) -> None:
+        """A caller's named ``tool_choice`` (``{"type": "function", "function": {"name":
+        N}}``: call N, no other tool and no text) reaches the endpoint on every generating
+        operation, or the call is refused with ``BadRequest`` or ``CapabilityNotSupported``
+        naming it. Reaching it means N stands under a tool-choice key (OpenAI's and
+        Anthropic's ``tool_choice``, Bedrock's ``toolChoice``, Gemini's ``toolConfig``…), or
+        only N is offered (the other tools left out, as a grammar built for N does).
+
+        A plugin that sends a named choice as ``"required"``, or only string choices, lets
+        the model call another tool the caller ruled out. The probe offers the subject's
+        ``tool_request()`` tools plus one of its own, and names that one.
+        Fix: send the name in the API's shape, or refuse a named choice.
+        """
+        require_capability(byom_model, "tools")
+        request = self.tool_request(byom_model)
+        if request is None or not request.tools:
+            pytest.skip(f"{type(self).__name__}.tool_request() supplies no request with tools")
+        tag = uuid.uuid4().hex[:10]
+        forced = f"byom_wire_forced_{tag}"
+        offered = sorted(_tool_names(request.tools))
+        probe_tool = {
+            "type": "function",
+            "function": {
+                "name": forced,
+                "description": "Records that the conformance probe's named tool_choice arrived.",
+                "parameters": {"type": "object", "properties": {"note": {"type": "string"}}},
+            },
+        }
+        named = request.model_copy(
+            update={
+                "tools": (*request.tools, probe_tool),
+                "tool_choice": {"type": "function", "function": {"name": forced}},
+            }
+        )
+        problems = []
+        exchanges = []
+        for name, operation in self.operations(byom_model, request=functools.partial(_same, named)).items():
+            if name.endswith("embed"):
+                continue
+            failure: list[ByomError] = []
+            received = self._sent_during(functools.partial(_failing_into, failure, operation, byom_model))
+            if failure and isinstance(failure[0], BadRequest | CapabilityNotSupported):
+                if _TOOL_CHOICE_NAMED.search(str(failure[0])) is None:
+                    problems.append(f"{name}: refused with {type(failure[0]).__name__} that does not name tool_choice")
+                continue
+            exchanges.append(Exchange(name, tag, received))
+        if exchanges and self.received_requests() is None and not any(e.received for e in exchanges):
+            pytest.skip(
+                f"{plugin_label(byom_model)} sent no HTTP/1.1 request on a socket of this process and "
+                f"{type(self).__name__}.received_requests offers no request bodies: what it sends is not examined"
+            )
+        for exchange in exchanges:
+            absent = exchange.missing()
+            if absent:
+                problems.append(absent)
+                continue
+            sent = [*exchange.bodies, *exchange.queries]
+            if any(_names_under_choice(body, forced) for body in sent):
+                continue
+            if not any(_holds_string(body, set(offered)) for body in sent):
+                continue  # only the named tool was offered: the choice is in what was sent
+            problems.append(
+                f"{exchange.operation}: tool_choice naming {forced!r} not in the request (no tool-choice key "
+                f"names it, and the other tools {offered[:3]} were offered too), and the call was not refused"
+            )
+        assert not problems, f"{plugin_label(byom_model)} dropped a named tool_choice: " + "; ".join(problems[:4])
+
     @check("wire.extra")
     def test_wire_extra(self, byom_model: Provider) -> None:
         """The caller's ``extra`` reaches the endpoint, nested values intact, in the same
@@ -541,6 +609,52 @@ def _is_probe_top_k(value: object) -> bool:
     if isinstance(value, int | float):
         return value == PROBE_TOP_K
     return isinstance(value, str) and value.strip() == str(PROBE_TOP_K)
+
+
+#: where APIs put the tool choice: OpenAI, Anthropic, Mistral, Cohere (``tool_choice``),
+#: Bedrock Converse (``toolChoice``), Gemini (``toolConfig.functionCallingConfig``), the
+#: legacy OpenAI ``function_call``.
+_TOOL_CHOICE_KEYS = frozenset(
+    {"tool_choice", "toolChoice", "tool-choice", "tool_config", "toolConfig", "function_call",
+     "functionCallingConfig", "function_calling_config"}
+)  # fmt: skip
+_TOOL_CHOICE_NAMED = re.compile(r"tool[_\- ]?choice|named tool|function_call", re.IGNORECASE)
+
+
+def _failing_into(failure: list[ByomError], operation: Callable[[Provider], object], model: Provider) -> None:
+    """Run ``operation``; a core error is kept in ``failure`` (what was sent still counts)."""
+    try:
+        operation(model)
+    except ByomError as exc:
+        failure.append(exc)
+
+
+def _tool_names(tools: Sequence[Mapping[str, Any]]) -> set[str]:
+    names = set()
+    for tool in tools:
+        function = tool.get("function", tool)
+        name = function.get("name") if isinstance(function, Mapping) else None
+        if isinstance(name, str) and name:
+            names.add(name)
+    return names
+
+
+def _names_under_choice(node: object, name: str, under: bool = False) -> bool:
+    """``name`` is a string (or the whole of one) somewhere under a tool-choice key."""
+    if isinstance(node, Mapping):
+        return any(_names_under_choice(v, name, under or k in _TOOL_CHOICE_KEYS) for k, v in node.items())
+    if isinstance(node, list | tuple):
+        return any(_names_under_choice(item, name, under) for item in node)
+    return under and isinstance(node, str) and node.strip() == name
+
+
+def _holds_string(node: object, wanted: set[str]) -> bool:
+    """One of ``wanted`` is a whole string value of ``node`` (a tool's name, a ``const``)."""
+    if isinstance(node, Mapping):
+        return any(_holds_string(value, wanted) for value in node.values())
+    if isinstance(node, list | tuple):
+        return any(_holds_string(item, wanted) for item in node)
+    return isinstance(node, str) and node.strip() in wanted
 
 
 def _same(value: Any, *_: Any) -> Any:

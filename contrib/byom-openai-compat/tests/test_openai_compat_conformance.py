@@ -10,9 +10,15 @@ _SERVER = {}
 
 @pytest.fixture(scope="module", autouse=True)
 def _server(openai_server):
-    # make_model() takes no fixtures; hand it the session's server through the module.
+    # make_model() takes no fixtures; hand it the session's servers through the module.
+    from byom_openai_compat.testing import OpenAICompatServer
+
+    from byom_sdk.testing import ScriptedModel
+
     _SERVER["url"] = openai_server
-    yield
+    with OpenAICompatServer(ScriptedModel(structured=True, tools=True)) as tools:
+        _SERVER["tools"] = tools
+        yield
 
 
 def _config(base_url, **overrides):
@@ -72,3 +78,31 @@ class TestBoundary(BoundaryConformance):
             "tls": True,
             "retention": "none",
         }
+
+
+_WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city.",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+
+
+class TestToolsConformance(ModelConformance):
+    """A server with OpenAI tool calls (as vLLM and llama.cpp's are), the model configured
+    with ``tools = true``: tools.call, tools.choice_none and wire.tool_choice run too."""
+
+    def make_model(self):
+        return OpenAICompatModel(_config(_SERVER["tools"].base_url, tools=True))
+
+    def received_requests(self):
+        return _SERVER["tools"].received()
+
+    def tool_request(self, model):
+        from byom_sdk import GenerateRequest, Message
+
+        return GenerateRequest(
+            messages=(Message(role="user", content="What is the weather in Paris?"),), tools=(_WEATHER,), max_tokens=16
+        )

@@ -26,6 +26,7 @@ from . import defects_probe as probe
 from . import defects_v24 as v24
 from . import defects_v25 as v25
 from . import defects_v26 as v26
+from . import defects_v27 as v27
 from . import defects_wire as wire
 from ._boto import EchoBotoProvider
 from ._http import EchoHTTPProvider
@@ -335,6 +336,10 @@ DEFECTS: tuple[Defect, ...] = (
     Defect(v26.HeavyInDiscoveryHook, HTTPSuite, "isolation.import"),
     Defect(v26.PrintsToFileDescriptor, HTTPSuite, "isolation.import"),
     Defect(v26.DropsTopK, HTTPSuite, "wire.top_k"),
+    # suite 2.7: a named tool_choice lost on the way out
+    Defect(v27.NamedToolChoiceDropped, HTTPSuite, "wire.tool_choice"),
+    Defect(v27.NamedToolChoiceAsRequired, HTTPSuite, "wire.tool_choice"),
+    Defect(v27.StreamDropsToolChoice, HTTPSuite, "wire.tool_choice"),
 )
 
 #: correct variants a check once failed (false alarms): each must pass the check named.
@@ -344,6 +349,9 @@ PASSING: tuple[Defect, ...] = (
     Defect(v25.KeyedEchoErrors, HTTPSuite, "secrets.errors"),
     Defect(v25.KeyedEchoRepr, HTTPSuite, "secrets.repr"),
     Defect(v26.RefusesTopK, HTTPSuite, "wire.top_k"),
+    Defect(v27.RefusesNamedToolChoice, HTTPSuite, "wire.tool_choice"),
+    Defect(v27.ForcesByOfferingOnlyTheNamedTool, HTTPSuite, "wire.tool_choice"),
+    Defect(v27.NamedToolChoiceInAnthropicShape, HTTPSuite, "wire.tool_choice"),
 )
 
 
