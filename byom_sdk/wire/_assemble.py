@@ -15,7 +15,7 @@ from typing import Any
 
 from .._types import FinishEvent, FinishReason, StreamEvent, TextDelta, ToolCall, ToolCallEvent, Usage, UsageEvent
 from ._codec import Chunk, Codec, ContainerError
-from ._lines import DONE, LineDecoder
+from ._lines import DONE, LineDecoder, StreamDecodeError
 from ._stop import StopTrimmer
 
 __all__ = ["StreamAssembler", "StreamEnded", "decode_stream"]
@@ -97,7 +97,15 @@ class StreamAssembler:
     def finish(self) -> list[StreamEvent]:
         """The closing events: held-back text, tool calls, usage, then one finish event."""
         events: list[StreamEvent] = []
-        for record in self._lines.close():
+        try:
+            last = self._lines.close()
+        except StreamDecodeError as exc:
+            if exc.line.lstrip()[:1] not in (b"{", b"["):
+                raise  # not a record at all: the container answered something else
+            # A JSON value begun and not finished: the body ended inside it (a connection
+            # closed mid-write, no framing to tell), a cut stream, not an undecodable one.
+            raise StreamEnded(f"the stream ended in the middle of a record ({exc})") from None
+        for record in last:
             self._record(record, events)
         if self._require_end and self._finish is None and not self.done:
             raise StreamEnded("the stream ended before the container sent its end (finish reason or [DONE])")

@@ -11,8 +11,11 @@ One error mapping for every HTTP provider:
   the connection dropped while the answer came back → ``Unavailable`` with
   ``request_sent=True``, which the retry policy does not resend unless configured to.
 
-The call's ``timeout`` bounds the whole call, streams included: a stream whose pieces keep
-arriving just inside the read timeout still ends when the call's time is up.
+The call's ``timeout`` bounds the whole call, unary answers and streams alike: a body whose
+pieces keep arriving just inside the read timeout still ends when the call's time is up.
+Bodies are read decoded (a server or proxy may compress them, streams included: httpx asks
+for gzip and deflate). A redirect is not followed, and not taken for an answer: the residency
+gate judged the configured host only (``PolicyViolation``, rule ``redirect``).
 """
 
 from __future__ import annotations
@@ -26,7 +29,17 @@ import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._errors import AuthError, BadRequest, ModelError, ProviderError, Throttled, Timeout, Unavailable
+from .._errors import (
+    AuthError,
+    BadRequest,
+    ByomError,
+    ModelError,
+    PolicyViolation,
+    ProviderError,
+    Throttled,
+    Timeout,
+    Unavailable,
+)
 from .._types import EmbedRequest, GenerateRequest
 
 if TYPE_CHECKING:
@@ -107,6 +120,12 @@ def _transport_error(exc: Exception, *, provider: str, where: str, received: boo
     if late:
         return Timeout(
             f"{where}: the call's time ran out while the answer was coming", provider=provider, code="Deadline"
+        )
+    if isinstance(exc, httpx.DecodingError):
+        # The body's Content-Encoding (gzip, deflate, br) does not decode: the answer arrived
+        # and cannot be read; resending would not make it readable.
+        return ModelError(
+            f"{where}: the answer's content encoding does not decode ({exc})", provider=provider, code=name
         )
     if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
         return Unavailable(f"cannot connect to {where}: {exc}", provider=provider, code=name)
@@ -202,6 +221,8 @@ class HttpTransport:
         return found[0]
 
     def _raise_for(self, response: httpx.Response, content: bytes, url: str) -> None:
+        if response.status_code < 400:  # 3xx: no answer, whatever its body says
+            raise _not_an_answer(response, url, self.provider)
         raise error_for_status(
             response.status_code,
             content,
@@ -214,7 +235,7 @@ class HttpTransport:
     def _json(content: bytes, url: str, provider: str) -> Any:
         try:
             return json.loads(content)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than json can read
             raise ModelError(
                 f"{url} answered with a body that is not JSON: {content[:200]!r}", provider=provider, code="DecodeError"
             ) from None
@@ -226,13 +247,25 @@ class HttpTransport:
 
         timeout = request.timeout
         url = self.url(operation)
+        deadline = time.monotonic() + timeout if timeout is not None else None
         try:
-            response = self._sync().post(url, json=body, timeout=self._limits(timeout))
+            with self._sync().stream("POST", url, json=body, timeout=self._limits(timeout)) as response:
+                parts = []
+                for part in response.iter_bytes():
+                    parts.append(part)
+                    if deadline is not None and time.monotonic() >= deadline:
+                        raise self._late(url)
+                content = b"".join(parts)
         except httpx.HTTPError as exc:
             raise _transport_error(exc, provider=self.provider, where=url, received=False, late=False) from exc
-        if response.status_code >= 400:
-            self._raise_for(response, response.content, url)
-        return self._json(response.content, url, self.provider)
+        if response.status_code >= 300:
+            self._raise_for(response, content, url)
+        return self._json(content, url, self.provider)
+
+    def _late(self, url: str) -> Timeout:
+        return Timeout(
+            f"{url}: the call's time ran out while the answer was coming", provider=self.provider, code="Deadline"
+        )
 
     def stream(self, body: Any, request: Request) -> Iterator[bytes]:
         """The answer's bytes as they arrive; closing the iterator closes the response."""
@@ -244,18 +277,14 @@ class HttpTransport:
         received = False
         try:
             with self._sync().stream("POST", url, json=body, timeout=self._limits(timeout)) as response:
-                if response.status_code >= 400:
+                if response.status_code >= 300:
                     self._raise_for(response, response.read(), url)
                 watchdog = _Watchdog(response, deadline)
                 try:
-                    for chunk in response.iter_raw():
+                    for chunk in response.iter_bytes():
                         received = True
                         if watchdog.expired():
-                            raise Timeout(
-                                f"{url}: the call's time ran out while the answer was coming",
-                                provider=self.provider,
-                                code="Deadline",
-                            )
+                            raise self._late(url)
                         yield chunk
                 finally:
                     watchdog.cancel()
@@ -270,14 +299,21 @@ class HttpTransport:
 
         timeout = request.timeout
         url = self.url(operation)
+        deadline = time.monotonic() + timeout if timeout is not None else None
         try:
             client = await self._aclient()
-            response = await client.post(url, json=body, timeout=self._limits(timeout))
+            async with client.stream("POST", url, json=body, timeout=self._limits(timeout)) as response:
+                parts = []
+                async for part in response.aiter_bytes():
+                    parts.append(part)
+                    if deadline is not None and time.monotonic() >= deadline:
+                        raise self._late(url)
+                content = b"".join(parts)
         except httpx.HTTPError as exc:
             raise _transport_error(exc, provider=self.provider, where=url, received=False, late=False) from exc
-        if response.status_code >= 400:
-            self._raise_for(response, response.content, url)
-        return self._json(response.content, url, self.provider)
+        if response.status_code >= 300:
+            self._raise_for(response, content, url)
+        return self._json(content, url, self.provider)
 
     async def astream(self, body: Any, request: Request) -> AsyncIterator[bytes]:
         import httpx
@@ -289,9 +325,9 @@ class HttpTransport:
         try:
             client = await self._aclient()
             async with client.stream("POST", url, json=body, timeout=self._limits(timeout)) as response:
-                if response.status_code >= 400:
+                if response.status_code >= 300:
                     self._raise_for(response, await response.aread(), url)
-                chunks = response.aiter_raw()
+                chunks = response.aiter_bytes()
                 while True:
                     try:
                         if deadline is None:
@@ -322,6 +358,20 @@ class HttpTransport:
                 await found[0].aclose()
         finally:
             self.close()
+
+
+def _not_an_answer(response: httpx.Response, url: str, provider: str) -> ByomError:
+    status = response.status_code
+    location = response.headers.get("location")
+    if location is not None:
+        from ..trust.residency import redact_url
+
+        return PolicyViolation(
+            f"{url} answered {status} with a redirect to {redact_url(location)!r}: byom does not follow redirects "
+            "(the residency gate judged only the configured host)",
+            rule="redirect",
+        )
+    return ModelError(f"{url} answered HTTP {status}, which is no answer", provider=provider, status_code=status)
 
 
 async def _close_with_loop(client: httpx.AsyncClient) -> AsyncGenerator[None, None]:

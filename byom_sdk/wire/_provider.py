@@ -10,8 +10,9 @@ codec choice (contrib/byom-azureml is the worked example).
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from .._errors import BadRequest, ByomError, ModelError, ProviderError, Unavailable
@@ -157,6 +158,7 @@ class WireProvider(Provider):
                 provider=self._info.provider,
                 code="DecodeError",
             )
+        self._check_vectors(found.vectors)
         vectors, normalized = embedded(found.vectors, request)
         return EmbedResponse(
             vectors=vectors,
@@ -166,6 +168,21 @@ class WireProvider(Provider):
             latency_ms=(time.perf_counter() - started) * 1000.0,
             raw=answer,
         )
+
+    def _check_vectors(self, vectors: Sequence[Sequence[float]]) -> None:
+        """Vectors of the declared dimension (of one size when none is declared), every
+        component a finite number: a vector store takes whatever it is given."""
+        declared = self._info.embedding_dimension
+        sizes = {len(v) for v in vectors}
+        problem = None
+        if declared is not None and sizes - {declared}:
+            problem = f"vectors of {sorted(sizes)} dimensions, the model declares {declared} (embedding_dimension)"
+        elif len(sizes) > 1:
+            problem = f"vectors of different sizes {sorted(sizes)} in one answer"
+        elif not all(math.isfinite(x) for v in vectors for x in v):
+            problem = "a vector with a component that is not a finite number (NaN or infinity)"
+        if problem is not None:
+            raise ModelError(f"{self.where}: {problem}", provider=self._info.provider, code="DecodeError")
 
     def _assembler(self, request: GenerateRequest) -> StreamAssembler:
         return StreamAssembler(
