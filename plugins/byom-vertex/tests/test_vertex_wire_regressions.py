@@ -1,6 +1,7 @@
-"""Wire regressions the shared layer fixed for Vertex over REST: the call's timeout bounds a
-whole stream (requests' timeout bounds each read only), and a stream is read to its end so
-its connection is reused instead of dropped."""
+"""Wire regressions fixed for Vertex over REST: the call's timeout bounds a whole stream
+(requests' timeout bounds each read only), a stream is read to its end so its connection is
+reused instead of dropped, a container's own error object keeps its class on every REST
+path, and a request the endpoint received is not sent again."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from typing import Any
 import pytest
 from byom_vertex import VertexConfig, VertexModel
 
-from byom_sdk import TextDelta, Timeout
+import byom_sdk
+from byom_sdk import BadRequest, TextDelta, Throttled, Timeout, Unavailable
 
 
 class _Trickle(BaseHTTPRequestHandler):
@@ -68,11 +70,10 @@ def _model(server: Any, **extra: Any) -> VertexModel:
             location="europe-west4",
             endpoint_id="1",
             transport="rest",
-            codec="openai",
             api_endpoint=f"http://127.0.0.1:{server.server_address[1]}",
             insecure=True,
             credentials={"kind": "anonymous"},
-            **extra,
+            **{"codec": "openai", **extra},
         )
     )
 
@@ -99,3 +100,119 @@ def test_rest_streams_reuse_their_connection(trickle):
             events = list(model.stream([{"role": "user", "content": "hi"}]))
             assert events[-1].finish_reason == "stop"
     assert len(trickle.peers) == 1, trickle.peers
+
+
+class _Scripted(BaseHTTPRequestHandler):
+    """Answers every POST as ``server.mode`` says: a body trickling in, a container's own
+    error object, or a connection dropped after the request was read."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        server: Any = self.server
+        server.requests += 1
+        mode = server.mode
+        if mode == "drop":
+            self.close_connection = True
+            self.connection.close()
+            return
+        answer = {
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello"}, "finish_reason": "stop"}]
+        }
+        if ":predict" in self.path:
+            answer = {"predictions": ["Hello"]}
+        body = json.dumps(answer).encode()
+        if mode == "cut":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[:10])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.close()
+            return
+        if mode == "trickle":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body) + 30))
+            self.end_headers()
+            for _ in range(30):  # JSON whitespace, each byte well inside the read timeout
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(0.1)
+            self.wfile.write(body)
+            return
+        status, error = mode
+        data = json.dumps(error).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def scripted() -> Iterator[Any]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Scripted)
+    server.daemon_threads = True
+    server.requests = 0  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+_TGI_ERRORS = [
+    ((429, {"error": "Model is overloaded", "error_type": "overloaded"}), Throttled, True),
+    ((503, {"error": "Model is loading", "error_type": "unavailable"}), Unavailable, True),
+    ((422, {"error": "Input validation error: too many tokens", "error_type": "validation"}), BadRequest, False),
+]
+
+
+@pytest.mark.parametrize(("mode", "kind", "retryable"), _TGI_ERRORS, ids=["429", "503", "422"])
+@pytest.mark.parametrize(("codec", "rest_raw"), [("vllm", "gapic"), ("openai", "gapic"), ("openai", "http")])
+def test_a_containers_own_error_object_keeps_its_class_on_every_rest_path(
+    scripted, mode, kind, retryable, codec, rest_raw
+):
+    """google-api-core's from_http_response cannot read a string ``error`` (it failed with an
+    AttributeError, a generic ProviderError): a 429 was neither throttled nor retried."""
+    scripted.mode = mode
+    with _model(scripted, codec=codec, rest_raw=rest_raw) as model:
+        for run in (lambda: model.generate("hi"), lambda: list(model.stream("hi"))):
+            with pytest.raises(kind) as caught:
+                run()
+            assert caught.value.retryable is retryable
+            assert mode[1]["error"] in str(caught.value)
+
+
+@pytest.mark.parametrize("mode", ["drop", "cut"])
+@pytest.mark.parametrize(("codec", "rest_raw"), [("vllm", "http"), ("openai", "http"), ("openai", "gapic")])
+def test_a_request_the_endpoint_received_is_not_sent_again(scripted, mode, codec, rest_raw):
+    """A connection dropped once the request was written (before the answer, or inside
+    it): the endpoint may have generated the answer; the retry policy resends only what
+    never left (architecture.md)."""
+    scripted.mode = mode
+    config = {
+        "provider": "vertex",
+        "project": "p",
+        "location": "europe-west4",
+        "endpoint_id": "1",
+        "transport": "rest",
+        "codec": codec,
+        "rest_raw": rest_raw,
+        "api_endpoint": f"http://127.0.0.1:{scripted.server_address[1]}",
+        "insecure": True,
+        "credentials": {"kind": "anonymous"},
+    }
+    policy = {"allow_loopback": True, "audit": {"sink": "memory"}}
+    client = byom_sdk.Client(models={"m": config}, policy=policy, retry={"max_attempts": 3})
+    with client, pytest.raises(Unavailable) as caught:
+        client.model("m").generate("hi")
+    assert caught.value.request_sent is True
+    assert scripted.requests == 1

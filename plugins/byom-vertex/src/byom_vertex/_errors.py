@@ -119,8 +119,14 @@ def _map_transport_error(exc: BaseException, where: str) -> ProviderError:
             return Unavailable(text, provider=_PROVIDER, code=name)  # nothing was sent
         if isinstance(exc, requests.exceptions.Timeout):
             return Timeout(text, provider=_PROVIDER, code=name)
-        if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+        if isinstance(exc, requests.exceptions.ConnectionError) and _before_sending(exc):
             return Unavailable(text, provider=_PROVIDER, code=name)
+        if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+            # The request went out; the connection broke before or while the answer came:
+            # the endpoint may have generated it, the retry policy does not resend it.
+            return Unavailable(text, provider=_PROVIDER, code=name, request_sent=True)
+        if isinstance(exc, requests.exceptions.ContentDecodingError):
+            return ModelError(text, provider=_PROVIDER, code=name)
         return ProviderError(text, provider=_PROVIDER, code=name, retryable=False)
     code_fn = getattr(exc, "code", None)
     if callable(code_fn) and module.startswith("grpc"):
@@ -130,3 +136,20 @@ def _map_transport_error(exc: BaseException, where: str) -> ProviderError:
     if isinstance(exc, (ConnectionError, OSError)):
         return Unavailable(text, provider=_PROVIDER, code=name)
     return ProviderError(text, provider=_PROVIDER, code=name, retryable=False)
+
+
+def _before_sending(exc: BaseException) -> bool:
+    """``requests``' ConnectionError raised while connecting (no connection, a refused
+    or unresolvable host, a TLS handshake or a proxy that failed): nothing was sent. Its
+    first argument is urllib3's MaxRetryError, whose ``reason`` says which; a protocol
+    error (the connection reset or closed once the request was written) was sent."""
+    import requests
+    from urllib3 import exceptions as uexc
+
+    if isinstance(exc, (requests.exceptions.SSLError, requests.exceptions.ProxyError)):
+        return True
+    cause = exc.args[0] if exc.args else None
+    if isinstance(cause, uexc.MaxRetryError):
+        cause = cause.reason
+    # NameResolutionError (urllib3 2) is a NewConnectionError.
+    return isinstance(cause, (uexc.NewConnectionError, uexc.ConnectTimeoutError))

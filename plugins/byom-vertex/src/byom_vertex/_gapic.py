@@ -88,7 +88,7 @@ def sync_client(config: VertexConfig, credentials: Credentials | None, channel: 
     from google.cloud.aiplatform_v1.services.prediction_service import PredictionServiceClient
 
     if config.transport == "rest":
-        from ._http import refuse_redirects
+        from ._http import read_container_errors, refuse_redirects
 
         client = PredictionServiceClient(
             credentials=credentials, transport="rest", client_options={"api_endpoint": _rest_host(config)}
@@ -100,6 +100,7 @@ def sync_client(config: VertexConfig, credentials: Credentials | None, channel: 
                 provider="vertex",
             )
         refuse_redirects(session, f"vertex endpoint {config.resource}")
+        read_container_errors(session)
         return client
     from google.cloud.aiplatform_v1.services.prediction_service.transports.grpc import PredictionServiceGrpcTransport
 

@@ -24,7 +24,7 @@ from byom_sdk import Timeout
 
 from ._config import VertexConfig
 
-__all__ = ["RawHttp", "refuse_redirects"]
+__all__ = ["RawHttp", "read_container_errors", "refuse_redirects"]
 
 
 def refuse_redirects(session: Any, where: str) -> None:
@@ -50,6 +50,23 @@ def refuse_redirects(session: Any, where: str) -> None:
         )
 
     session.hooks["response"].append(refuse)
+
+
+def read_container_errors(session: Any) -> None:
+    """Make ``session`` raise an error answer as a google-api-core exception read by
+    :func:`_http_error`, before the GAPIC REST client reads it with ``from_http_response``
+    (which fails with an AttributeError on a container's string ``error``, and a 429 or
+    503 from the container would lose its class: neither throttled nor retried)."""
+
+    def read(response: Any, *args: Any, **kwargs: Any) -> Any:
+        if response.status_code < 400:
+            return response
+        try:
+            raise _http_error(response)
+        finally:
+            response.close()
+
+    session.hooks["response"].append(read)
 
 
 class RawHttp:
