@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ._errors import ByomError
 from ._middleware import CallContext, Interceptor, Middleware, Operation
 from ._runner import END, Blocking, CloseStream, Emit, Invoke, NextEvent, NotSent, Offload, OpenStream, Plan, Sleep
-from ._types import EmbedRequest, GenerateRequest, ModelInfo, StreamEvent
+from ._types import EmbedRequest, GenerateRequest, GenerateResponse, ModelInfo, StreamEvent, TextDelta, well_formed
 
 if TYPE_CHECKING:
     from ._executors import Executors
@@ -184,6 +184,8 @@ class Pipeline:
             request = yield from self._request_phase(call, opened, request)
             yield from self._send_phase(opened, call.any_thread)
             response = yield from self._attempts(call, request)
+            if isinstance(response, GenerateResponse) and not response.text.isascii():
+                response = response.model_copy(update={"text": well_formed(response.text)})
             if isinstance(request, EmbedRequest):
                 for interceptor in reversed(opened):
                     response = interceptor.on_embed_response(response)
@@ -302,6 +304,8 @@ class Pipeline:
                 if event is END:
                     break
                 call.received += 1
+                if type(event) is TextDelta and not event.text.isascii():
+                    event = TextDelta(text=well_formed(event.text))
                 events: Sequence[StreamEvent] = (event,)
                 for interceptor in inner_first:
                     if len(events) == 1:

@@ -8,6 +8,7 @@ these and an application receives them.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
@@ -110,12 +111,23 @@ def _valid_text(value: str) -> str:
 #: ``str`` that every wire format can carry (valid Unicode, no NUL).
 Text = Annotated[str, AfterValidator(_valid_text)]
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def well_formed(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD. A model's answer is not the
+    caller's input to refuse: a server may send ``"\\ud800"`` in valid JSON, and the text
+    must still be hashed, audited, masked and served (all need UTF-8)."""
+    if text.isascii():
+        return text
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
 
 class ToolCall(_Frozen):
     """A tool call the model asked for; ``arguments`` is the JSON text the model produced."""
 
-    id: str
-    name: str
+    id: Text
+    name: Text
     arguments: Text = "{}"
 
 
@@ -124,9 +136,9 @@ class Message(_Frozen):
 
     role: Role
     content: Text = ""
-    name: str | None = None
+    name: Text | None = None
     tool_calls: tuple[ToolCall, ...] = ()
-    tool_call_id: str | None = None
+    tool_call_id: Text | None = None
 
 
 MessageInput = Union[str, Sequence[Union[Message, Mapping[str, Any]]]]
@@ -139,11 +151,11 @@ class RequestMetadata(_Frozen):
     across every message of one conversation.
     """
 
-    tenant: str | None = None
-    user: str | None = None
-    conversation_id: str | None = None
-    request_id: str | None = None
-    tags: dict[str, str] = Field(default_factory=dict)
+    tenant: Text | None = None
+    user: Text | None = None
+    conversation_id: Text | None = None
+    request_id: Text | None = None
+    tags: dict[Text, Text] = Field(default_factory=dict)
 
 
 def _tool_name(tool: Mapping[str, Any]) -> str | None:

@@ -1,10 +1,11 @@
 """Masking on the way out, de-masking on the way back (full responses and streams).
 
 What is masked: prompt text, every message's content (all roles, tool results
-included), and tool-call arguments (the JSON is parsed and every string value is masked,
-so a value is masked whether it is the whole string or inside it). What is not: tool
-*definitions* (``tools``: schemas written by the application), ``stop`` strings and the
-provider passthrough ``extra``; keep PII out of those.
+included) and ``name``, tool-call arguments (the JSON is parsed and every string value is
+masked, so a value is masked whether it is the whole string or inside it), and ``stop``
+strings (with the same placeholders, so a stop string still matches the masked text the
+model writes). What is not: tool *definitions* (``tools``: schemas written by the
+application) and the provider passthrough ``extra``; keep PII out of those.
 """
 
 from __future__ import annotations
@@ -138,17 +139,28 @@ class Masker:
         return json.dumps(masked, ensure_ascii=False)
 
     def mask_request(self, request: GenerateRequest, vault: Vault | None, counts: Counter[str]) -> GenerateRequest:
-        """The request with its prompt, message contents and tool-call arguments masked."""
+        """The request with its prompt, message contents and names, tool-call arguments and
+        stop strings masked."""
+        changed: dict[str, Any] = {}
+        if request.stop:
+            stop = tuple(self.mask_text(text, vault, counts) for text in request.stop)
+            if stop != request.stop:
+                changed["stop"] = stop
         if request.prompt is not None:
             masked = self.mask_text(request.prompt, vault, counts)
-            return request if masked == request.prompt else request.model_copy(update={"prompt": masked})
+            if masked != request.prompt:
+                changed["prompt"] = masked
+            return request.model_copy(update=changed) if changed else request
         messages: list[Message] = []
-        changed = False
         for message in request.messages or ():
             update: dict[str, Any] = {}
             content = self.mask_text(message.content, vault, counts)
             if content != message.content:
                 update["content"] = content
+            if message.name:
+                name = self.mask_text(message.name, vault, counts)
+                if name != message.name:
+                    update["name"] = name
             if message.tool_calls:
                 calls = tuple(
                     call.model_copy(update={"arguments": self.mask_arguments(call.arguments, vault, counts)})
@@ -157,10 +169,12 @@ class Masker:
                 if calls != message.tool_calls:
                     update["tool_calls"] = calls
             if update:
-                changed = True
+                changed["messages"] = True
                 message = message.model_copy(update=update)
             messages.append(message)
-        return request.model_copy(update={"messages": tuple(messages)}) if changed else request
+        if "messages" in changed:
+            changed["messages"] = tuple(messages)
+        return request.model_copy(update=changed) if changed else request
 
 
 class _Refused(Exception):

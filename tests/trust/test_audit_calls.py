@@ -93,3 +93,26 @@ def test_pairing_is_checked_in_the_sqlite_log(tmp_path):
     sink.close()
     second = verify_audit(path, key=KEY)
     assert not second.ok and second.first_bad_seq == 4 and "second outcome" in (second.reason or "")
+
+
+def test_a_trust_off_outcome_needs_no_intent_and_a_trust_on_one_does():
+    """trust='off' writes one record per call, after it; its "trust" field, under the MAC
+    like every field, is what exempts it (a log of a trust='off' Client verified as broken)."""
+    off = {**outcome("a"), "trust": "off"}
+    assert verify([off, {**outcome("b"), "trust": "off"}]).ok
+    result = verify([{**outcome("c"), "trust": "on"}])
+    assert not result.ok and "no earlier intent" in result.reason
+
+
+def test_a_trust_off_clients_sqlite_log_verifies(tmp_path):
+    import byom_sdk
+    from byom_sdk.testing import ScriptedModel
+
+    path = tmp_path / "audit.sqlite"
+    policy = {"audit": {"path": str(path)}}
+    with byom_sdk.Client(models={"m": ScriptedModel(["fine"])}, trust="off", policy=policy) as client:
+        model = client.model("m")
+        model.generate("hi")
+        list(model.stream("hi"))
+    result = verify_audit(path)
+    assert result.ok and result.records == 2, result.reason
