@@ -151,7 +151,9 @@ class ServeState:
             value = request.headers.get(header)
             if not value:
                 continue
-            if header == "authorization":
+            # Header names are case-insensitive (RFC 9110 §5.1): `key_headers` may say
+            # "Authorization", as the docs do; the lookup above already ignores case.
+            if header.lower() == "authorization":
                 scheme, _, token = value.partition(" ")
                 if scheme.lower() != "bearer" or not token.strip():
                     continue
@@ -195,7 +197,10 @@ class Call:
         return self.state.settings.request_timeout
 
     async def json(self) -> Any:
-        return await read_json(self.request, self.state.settings.max_body_bytes)
+        # The body's upload counts against the request's deadline like the model call does.
+        return await read_json(
+            self.request, self.state.settings.max_body_bytes, deadline=self.deadline, timeout=self.timeout
+        )
 
     async def model(self, alias: str, *, param: str = "model") -> ManagedModel:
         """The served model ``alias`` if this caller may use it, else a 404."""

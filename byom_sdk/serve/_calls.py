@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import re
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -69,6 +70,8 @@ class ServeError(Exception):
     :param code: a short machine-readable code.
     :param retry_after: seconds, sent as ``Retry-After``.
     :param retry: whether a client should retry (``x-should-retry``); ``None``: its default.
+    :param close: end the connection after the answer (``Connection: close``): the request's
+        body was not read to its end, so the connection cannot carry another request.
     """
 
     def __init__(
@@ -81,6 +84,7 @@ class ServeError(Exception):
         code: str | None = None,
         retry_after: float | None = None,
         retry: bool | None = None,
+        close: bool = False,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -90,6 +94,7 @@ class ServeError(Exception):
         self.code = code
         self.retry_after = retry_after
         self.retry = retry
+        self.close = close
 
     def headers(self) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -97,6 +102,8 @@ class ServeError(Exception):
             out["retry-after"] = str(max(0, math.ceil(self.retry_after)))
         if self.retry is not None:
             out["x-should-retry"] = "true" if self.retry else "false"
+        if self.close:
+            out["connection"] = "close"
         return out
 
 
@@ -268,8 +275,20 @@ def _classify(error: BaseException) -> ServeError:
     return ServeError(500, "internal server error", kind="server_error", code="server_error", retry=False)
 
 
+#: a UTF-16 surrogate code point: in a Python string it is always unpaired (a pair decodes
+#: to one code point), and it is the only thing ``str.encode("utf-8")`` refuses.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def dumps(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    """``value`` as compact UTF-8 JSON. A lone surrogate (from a model's answer, or echoed
+    in a message) becomes U+FFFD rather than failing the answer: rendering an error must
+    not itself become a 500."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text).encode()
 
 
 async def frames_of(
@@ -288,10 +307,13 @@ async def frames_of(
             yield out
 
 
-async def read_json(request: Request, limit: int) -> Any:
+async def read_json(request: Request, limit: int, *, deadline: float, timeout: float) -> Any:
     """The body parsed as JSON, refusing bodies over ``limit`` bytes before reading them,
-    and compressed bodies (415: a gzip body would be parsed as garbage, or inflate past
-    ``limit`` from a small upload)."""
+    compressed bodies (415: a gzip body would be parsed as garbage, or inflate past
+    ``limit`` from a small upload), bodies that have not arrived by ``deadline`` (loop
+    time; 408 and the connection closes: a client trickling its upload would otherwise hold
+    a task and a socket for as long as it likes, since the server has no body timeout), and
+    strings that cannot be encoded as UTF-8 (400 naming the field)."""
     headers = request.headers
     encoding = headers.get("content-encoding")
     if encoding is not None and encoding.strip().lower() not in ("", "identity"):
@@ -309,6 +331,32 @@ async def read_json(request: Request, limit: int) -> Any:
             raise ServeError(400, "Content-Length is not a number", code="invalid_request") from None
         if size > limit:
             raise ServeError(413, f"the body of {size} bytes exceeds the limit of {limit}", code="request_too_large")
+    remaining = max(0.0, deadline - asyncio.get_running_loop().time())
+    try:
+        body = await asyncio.wait_for(_read_body(request, limit), remaining)
+    except asyncio.TimeoutError:
+        raise ServeError(
+            408,
+            f"the request body did not arrive within {timeout:g} s (request_timeout)",
+            code="request_timeout",
+            retry=False,
+            close=True,
+        ) from None
+    if not body:
+        raise ServeError(400, "the request has no body; send a JSON object", code="invalid_json")
+    try:
+        value = json.loads(body)
+    except RecursionError:
+        value = _TOO_DEEP
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ServeError(400, f"the request body is not valid JSON: {exc}", code="invalid_json") from None
+    if value is _TOO_DEEP or _check_strings_and_depth(value):
+        # Handlers, validation and copies recurse over the body: refuse it here, not with a 500.
+        raise ServeError(400, f"the request body is nested deeper than {_MAX_DEPTH} levels", code="invalid_json")
+    return value
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
     parts: list[bytes] = []
     total = 0
     try:
@@ -319,35 +367,69 @@ async def read_json(request: Request, limit: int) -> Any:
             parts.append(part)
     except ClientDisconnect:
         raise ClientGone from None
-    body = b"".join(parts)
-    if not body:
-        raise ServeError(400, "the request has no body; send a JSON object", code="invalid_json")
-    try:
-        value = json.loads(body)
-    except RecursionError:
-        value = _TOO_DEEP
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ServeError(400, f"the request body is not valid JSON: {exc}", code="invalid_json") from None
-    if value is _TOO_DEEP or _deeper_than(value, _MAX_DEPTH):
-        # Handlers, validation and copies recurse over the body: refuse it here, not with a 500.
-        raise ServeError(400, f"the request body is nested deeper than {_MAX_DEPTH} levels", code="invalid_json")
-    return value
+    return b"".join(parts)
 
 
 _MAX_DEPTH = 64
 _TOO_DEEP = object()
 
 
-def _deeper_than(value: Any, limit: int) -> bool:
+def _check_strings_and_depth(value: Any) -> bool:
+    """Whether ``value`` nests deeper than ``_MAX_DEPTH``; a string (key or value) holding a
+    lone surrogate — valid JSON (``"\\ud800"``) but not encodable as UTF-8, so the audit
+    log, the masking step and every answer echoing it would fail — is a 400 naming its
+    field. One pass over the body: its strings are mostly ASCII, which ``isascii`` answers
+    without reading them."""
+    bad = False
     pending = [(value, 1)]
     while pending:
         item, depth = pending.pop()
-        if isinstance(item, (dict, list)):
-            if depth > limit:
+        if isinstance(item, dict):
+            if depth > _MAX_DEPTH:
                 return True
-            children = item.values() if isinstance(item, dict) else item
-            pending.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+            for key, child in item.items():
+                if not key.isascii() and _SURROGATE.search(key):
+                    bad = True
+                if isinstance(child, (dict, list)):
+                    pending.append((child, depth + 1))
+                elif isinstance(child, str) and not child.isascii() and _SURROGATE.search(child):
+                    bad = True
+        elif isinstance(item, list):
+            if depth > _MAX_DEPTH:
+                return True
+            for child in item:
+                if isinstance(child, (dict, list)):
+                    pending.append((child, depth + 1))
+                elif isinstance(child, str) and not child.isascii() and _SURROGATE.search(child):
+                    bad = True
+        elif isinstance(item, str) and not item.isascii() and _SURROGATE.search(item):
+            bad = True
+    if bad:  # rare: only now are paths built, to name the field
+        path = _unencodable_path(value)
+        raise invalid(
+            path,
+            f"'{path}' holds a lone UTF-16 surrogate (such as \\ud800): it is not text that can be encoded as UTF-8",
+        )
     return False
+
+
+def _unencodable_path(value: Any) -> str:
+    """The dotted path of the first string (or key) holding a surrogate; a key is written
+    with the surrogate escaped, so the path itself can be sent."""
+    pending: deque[tuple[Any, tuple[str, ...]]] = deque([(value, ())])
+    while pending:
+        item, path = pending.popleft()
+        if isinstance(item, dict):
+            for key, child in item.items():
+                shown = key.encode("utf-8", "backslashreplace").decode()
+                if _SURROGATE.search(key):
+                    return ".".join((*path, shown))
+                pending.append((child, (*path, shown)))
+        elif isinstance(item, list):
+            pending.extend((child, (*path, str(index))) for index, child in enumerate(item))
+        elif isinstance(item, str) and _SURROGATE.search(item):
+            return ".".join(path) or "body"
+    return "body"
 
 
 async def _disconnected(receive: Receive) -> None:
@@ -501,58 +583,84 @@ async def _send_last(scope: Scope, send: Send, body: bytes, grace: float) -> Non
 
 # -- request fields ----------------------------------------------------------------------------
 
+#: where a mapping sits in the request: the dotted path of its parent (``""`` for the body),
+#: or a function giving each key's full path (a Vertex instance merged over the request's
+#: ``parameters`` names each field where it came from).
+Where = str | Callable[[str], str]
 
-def opt_int(body: Mapping[str, Any], key: str, *, low: int | None = None, high: int | None = None) -> int | None:
+
+def at(where: Where, key: str) -> str:
+    """The dotted path of ``key`` in the mapping at ``where``: what a 400 names."""
+    if callable(where):
+        return where(key)
+    return f"{where}.{key}" if where else key
+
+
+def opt_int(
+    body: Mapping[str, Any], key: str, *, low: int | None = None, high: int | None = None, where: Where = ""
+) -> int | None:
     value = body.get(key)
     if value is None:
         return None
     # Vertex carries predict instances as protobuf Values: integers arrive as doubles.
     if isinstance(value, float) and value.is_integer():
         value = int(value)
+    # The field's path is built only for an error: these run for every field of every request.
     if not isinstance(value, int) or isinstance(value, bool):
-        raise invalid(key, f"'{key}' must be an integer, got {type(value).__name__}")
+        field = at(where, key)
+        raise invalid(field, f"'{field}' must be an integer, got {type(value).__name__}")
     if low is not None and value < low:
-        raise invalid(key, f"'{key}' must be at least {low}, got {value}")
+        field = at(where, key)
+        raise invalid(field, f"'{field}' must be at least {low}, got {value}")
     if high is not None and value > high:
-        raise invalid(key, f"'{key}' must be at most {high}, got {value}")
+        field = at(where, key)
+        raise invalid(field, f"'{field}' must be at most {high}, got {value}")
     return value
 
 
-def opt_float(body: Mapping[str, Any], key: str, *, low: float, high: float, low_open: bool = False) -> float | None:
+def opt_float(
+    body: Mapping[str, Any], key: str, *, low: float, high: float, low_open: bool = False, where: Where = ""
+) -> float | None:
     value = body.get(key)
     if value is None:
         return None
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-        raise invalid(key, f"'{key}' must be a number, got {value!r}")
+        field = at(where, key)
+        raise invalid(field, f"'{field}' must be a number, got {value!r}")
     if value < low or (low_open and value == low) or value > high:
+        field = at(where, key)
         interval = f"{'(' if low_open else '['}{low:g}, {high:g}]"
-        raise invalid(key, f"'{key}' must be in {interval}, got {value:g}")
+        raise invalid(field, f"'{field}' must be in {interval}, got {value:g}")
     return float(value)
 
 
-def opt_bool(body: Mapping[str, Any], key: str) -> bool | None:
+def opt_bool(body: Mapping[str, Any], key: str, *, where: Where = "") -> bool | None:
     value = body.get(key)
     if value is None or isinstance(value, bool):
         return value
-    raise invalid(key, f"'{key}' must be true or false, got {value!r}")
+    field = at(where, key)
+    raise invalid(field, f"'{field}' must be true or false, got {value!r}")
 
 
-def opt_stop(body: Mapping[str, Any], key: str, *, most: int = 16) -> list[str] | None:
+def opt_stop(body: Mapping[str, Any], key: str, *, most: int = 16, where: Where = "") -> list[str] | None:
     value = body.get(key)
     if value is None:
         return None
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(s, str) and s for s in items):
-        raise invalid(key, f"'{key}' must be a non-empty string or a list of them")
+        field = at(where, key)
+        raise invalid(field, f"'{field}' must be a non-empty string or a list of them")
     if len(items) > most:
-        raise invalid(key, f"'{key}' has {len(items)} sequences; at most {most} are accepted")
+        field = at(where, key)
+        raise invalid(field, f"'{field}' has {len(items)} sequences; at most {most} are accepted")
     return items or None
 
 
-def opt_dict(body: Mapping[str, Any], key: str) -> dict[str, Any]:
+def opt_dict(body: Mapping[str, Any], key: str, *, where: Where = "") -> dict[str, Any]:
     value = body.get(key)
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise invalid(key, f"'{key}' must be an object")
+        field = at(where, key)
+        raise invalid(field, f"'{field}' must be an object")
     return value

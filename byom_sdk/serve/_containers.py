@@ -30,7 +30,9 @@ other body came through rawPredict / streamRawPredict and is dispatched as above
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.responses import Response
@@ -42,6 +44,8 @@ from ._app import Call, ServeState, endpoint
 from ._calls import (
     EventStream,
     ServeError,
+    Where,
+    at,
     classify,
     dumps,
     frames_of,
@@ -55,7 +59,7 @@ from ._calls import (
     opt_stop,
 )
 from ._openai import chat_completion, json_response, open_stream, respond_openai
-from ._openai_body import parse_messages, response_format, sampling, structured
+from ._openai_body import check_max_tokens, parse_messages, read_openai, response_format
 
 __all__ = ["sagemaker_route", "vertex_route"]
 
@@ -66,6 +70,7 @@ _GOOGLE_STATUS = {
     403: "PERMISSION_DENIED",
     404: "NOT_FOUND",
     405: "UNIMPLEMENTED",
+    408: "DEADLINE_EXCEEDED",
     413: "INVALID_ARGUMENT",
     415: "INVALID_ARGUMENT",
     422: "INVALID_ARGUMENT",
@@ -95,35 +100,40 @@ def vertex_error(error: ServeError) -> Response:
 # -- parameters ---------------------------------------------------------------------------------
 
 
-def tgi_sampling(params: Mapping[str, Any]) -> dict[str, Any]:
-    """TGI / LMI ``parameters`` as ``generate`` keywords. ``do_sample = false`` is greedy
-    (temperature 0); parameters no byom model understands (penalties, ``details``) are
-    ignored, as TGI ignores what its model lacks."""
-    greedy = opt_bool(params, "do_sample") is False
+def tgi_sampling(params: Mapping[str, Any], model: Any, *, where: Where) -> dict[str, Any]:
+    """TGI / LMI ``parameters`` (at ``where`` in the body) as ``generate`` keywords, the
+    token limit within ``model``'s. ``do_sample = false`` is greedy (temperature 0);
+    parameters no byom model understands (penalties, ``details``) are ignored, as TGI
+    ignores what its model lacks."""
+    greedy = opt_bool(params, "do_sample", where=where) is False
     out: dict[str, Any] = {}
-    max_tokens = opt_int(params, "max_new_tokens", low=1)
+    key = "max_new_tokens"
+    max_tokens = opt_int(params, key, low=1, where=where)
     if max_tokens is None:
-        max_tokens = opt_int(params, "max_length", low=1)  # JumpStart text2text
+        key = "max_length"  # JumpStart text2text
+        max_tokens = opt_int(params, key, low=1, where=where)
+    check_max_tokens(max_tokens, model, at(where, key))
     if max_tokens is not None:
         out["max_tokens"] = max_tokens
     if greedy:
         out["temperature"] = 0.0
     else:
         values = {
-            "temperature": opt_float(params, "temperature", low=0.0, high=5.0),
-            "top_p": opt_float(params, "top_p", low=0.0, high=1.0, low_open=True),
-            "top_k": opt_int(params, "top_k", low=-1),
+            "temperature": opt_float(params, "temperature", low=0.0, high=5.0, where=where),
+            "top_p": opt_float(params, "top_p", low=0.0, high=1.0, low_open=True, where=where),
+            "top_k": opt_int(params, "top_k", low=-1, where=where),
         }
         out.update({k: v for k, v in values.items() if v is not None and not (k == "top_k" and v <= 0)})
     grammar = params.get("grammar")
     if grammar is not None:  # TGI's constrained decoding: a JSON schema is a response_format
+        field = at(where, "grammar")
         if not (isinstance(grammar, dict) and grammar.get("type") == "json" and isinstance(grammar.get("value"), dict)):
-            raise invalid("parameters.grammar", "only a JSON-schema grammar ({type: json, value}) is supported")
-        out["response_format"] = response_format(grammar, param="parameters.grammar")
-    stop = opt_stop(params, "stop") or opt_stop(params, "stop_sequences")
+            raise invalid(field, f"'{field}': only a JSON-schema grammar ({{type: json, value}}) is supported")
+        out["response_format"] = response_format(grammar, param=field)
+    stop = opt_stop(params, "stop", where=where) or opt_stop(params, "stop_sequences", where=where)
     if stop:
         out["stop"] = stop
-    seed = opt_int(params, "seed")
+    seed = opt_int(params, "seed", where=where)
     if seed is not None:
         out["seed"] = seed
     return out
@@ -221,16 +231,17 @@ async def _run(call: Call, calls: list[Awaitable[Any]]) -> list[Any]:
     return await gather_all(call.request.receive, calls, call.deadline, call.timeout)
 
 
-def _check_batch(call: Call, count: int, param: str, *, status: int = 422) -> None:
+def _check_batch(call: Call, count: int, param: str, *, status: int = 422, calls: bool = False) -> None:
     """Each item of a batch is its own model call (and audit record): at most
-    ``[serve] max_batch`` of them per request. TGI answers its own client batch limit
-    with 422 (SageMaker); Vertex's is a 400 ``INVALID_ARGUMENT``."""
+    ``[serve] max_batch`` of them per request (``calls``: ``count`` is the calls the items
+    ask for, ``n`` included). TGI answers its own client batch limit with 422
+    (SageMaker); Vertex's is a 400 ``INVALID_ARGUMENT``."""
     most = call.state.settings.max_batch
     if count > most:
+        what = f"asks for {count} model calls (n included)" if calls else f"holds {count} items"
         raise ServeError(
             status,
-            f"'{param}' holds {count} items; this server answers at most {most} per request "
-            "([serve] max_batch): split the batch",
+            f"'{param}' {what}; this server answers at most {most} per request ([serve] max_batch): split the batch",
             param=param,
             code="batch_too_large",
         )
@@ -243,8 +254,8 @@ def _tgi_stream(call: Call, stream: Any, first: StreamEvent | None, sse: bool, s
 
 async def _generate_tgi(call: Call, model: Any, body: Mapping[str, Any], *, sse: bool) -> Response:
     params = opt_dict(body, "parameters")
-    kwargs = tgi_sampling(params)
-    prefix_full = opt_bool(params, "return_full_text") or False
+    kwargs = tgi_sampling(params, model, where="parameters")
+    prefix_full = opt_bool(params, "return_full_text", where="parameters") or False
     inputs = body["inputs"]
     metadata = call.metadata()
     if opt_bool(body, "stream"):
@@ -262,7 +273,7 @@ async def _generate_tgi(call: Call, model: Any, body: Mapping[str, Any], *, sse:
 
 async def _llama_chat(call: Call, model: Any, body: Mapping[str, Any], *, sse: bool) -> Response:
     dialogs = body["inputs"]
-    kwargs = tgi_sampling(opt_dict(body, "parameters"))
+    kwargs = tgi_sampling(opt_dict(body, "parameters"), model, where="parameters")
     streamed = opt_bool(body, "stream")
     if streamed and len(dialogs) != 1:
         raise invalid("inputs", f"a streamed generation takes one dialog in 'inputs', got {len(dialogs)}")
@@ -303,7 +314,9 @@ async def _inputs(call: Call, model: Any, body: Mapping[str, Any], *, sse: bool)
     texts = _strings(inputs)
     if texts is None:
         raise invalid("inputs", "'inputs' must be a string, a list of strings, or a list of dialogs")
-    asks_generation = "parameters" in body or "stream" in body
+    # One string is a prompt for a model that generates (TGI, LMI and HF clients send no
+    # `parameters` by default); a list without parameters is TEI's batch of texts to embed.
+    asks_generation = isinstance(inputs, str) or "parameters" in body or "stream" in body
     if generates and (asks_generation or not caps.embed):
         return await _generate_tgi(call, model, body, sse=sse)
     if not caps.embed:
@@ -323,7 +336,7 @@ async def _jumpstart(call: Call, model: Any, body: Mapping[str, Any]) -> Respons
     if prompts is None:
         raise invalid("text_inputs", "'text_inputs' must be a string or a list of strings")
     _check_batch(call, len(prompts), "text_inputs")
-    kwargs = tgi_sampling(body)
+    kwargs = tgi_sampling(body, model, where="")
     metadata = call.metadata()
     results = await _run(call, [model.agenerate(p, metadata=metadata, **kwargs) for p in prompts])
     return json_response({"generated_texts": [r.text for r in results]})
@@ -371,53 +384,80 @@ def sagemaker_route(state: ServeState) -> Route:
 # -- Vertex ---------------------------------------------------------------------------------------
 
 
-def _vertex_sampling(instance: Mapping[str, Any]) -> dict[str, Any]:
-    fields = dict(instance)
-    if fields.get("top_k") in (-1, -1.0):  # vLLM's "no top-k"
-        del fields["top_k"]
-    return {**sampling(fields), **structured(fields)}
+@dataclass(frozen=True)
+class _Plan:
+    """One instance, checked: the model calls its prediction needs (made only once every
+    instance passed), and how their results become the prediction."""
+
+    calls: tuple[Callable[[], Awaitable[Any]], ...]
+    render: Callable[[Sequence[Any]], Any]
+
+
+def _paths(own: Mapping[str, Any], where: str, shared: str = "parameters") -> Where:
+    """Each field's path in a mapping merged over the request's ``parameters``: under
+    ``where`` when ``own`` set it, else in ``parameters`` where it came from."""
+
+    def path(key: str) -> str:
+        return f"{where}.{key}" if key in own else f"{shared}.{key}"
+
+    return path
+
+
+def _plan_openai(call: Call, model: Any, alias: str, instance: dict[str, Any], where: Where, created: int) -> _Plan:
+    """A vLLM ``prompt`` or ``messages`` instance, read as the ``/v1`` and rawPredict routes
+    read the same body (``n`` honoured; ``logprobs``, tools on a text answer refused)."""
+    chat = "messages" in instance
+    completion = chat and instance.get("@requestFormat") == "chatCompletions"  # Model Garden vLLM
+    if instance.get("top_k") in (-1, -1.0):  # vLLM's "no top-k"
+        del instance["top_k"]
+    max_n = call.state.settings.max_n
+    wanted = read_openai(instance, model, chat=chat, max_n=max_n, tool_calls=completion, where=where)
+    raw = opt_bool(instance, "raw_response", where=where) or False
+    if wanted.stream:
+        field = at(where, "stream")
+        raise ServeError(
+            400,
+            f"'{field}': predict answers once; stream through streamRawPredict",
+            param=field,
+            code="unsupported_parameter",
+        )
+    metadata = call.metadata(**wanted.tags)
+
+    async def one() -> Any:
+        return await model.agenerate(wanted.source, metadata=metadata, **wanted.params)
+
+    def render(results: Sequence[Any]) -> Any:
+        if completion:
+            return chat_completion(results, request_id=call.request_id, model=alias, created=created)
+        if chat or raw:  # TGI on Vertex answers a chat instance with the text
+            texts = [r.text for r in results]
+        else:
+            texts = [f"Prompt:\n{wanted.source}\nOutput:\n{r.text}" for r in results]
+        return texts[0] if len(texts) == 1 else texts  # n > 1: a list of n texts
+
+    return _Plan((one,) * wanted.n, render)
 
 
 def _plan_instance(
-    call: Call, model: Any, alias: str, index: int, item: Any, shared: Mapping[str, Any]
-) -> Callable[[], Awaitable[Any]]:
+    call: Call, model: Any, alias: str, index: int, item: Any, shared: Mapping[str, Any], created: int
+) -> _Plan:
     """Check one instance now (so a bad one fails the request before any model call) and
-    return what computes its prediction. ``shared`` is the request's ``parameters``, under
-    the instance's own fields."""
+    plan its prediction. ``shared`` is the request's ``parameters``, under the instance's
+    own fields."""
     where = f"instances.{index}"
     if not isinstance(item, dict):
         raise invalid(where, f"'{where}' must be an object")
     instance = {**shared, **item}
+    fields = _paths(item, where)
     caps = model.info.capabilities
     generates = caps.generate or caps.chat
     metadata = call.metadata()
-    if "messages" in instance:
-        messages = parse_messages(instance["messages"], where=f"{where}.messages")
-        kwargs = _vertex_sampling(instance)
-        if instance.get("@requestFormat") == "chatCompletions":  # Model Garden vLLM
 
-            async def chat() -> Any:
-                result = await model.agenerate(messages, metadata=metadata, **kwargs)
-                return chat_completion([result], request_id=call.request_id, model=alias, created=call.state.created)
+    def first(results: Sequence[Any]) -> Any:
+        return results[0]
 
-            return chat
-
-        async def tgi_chat() -> Any:  # TGI on Vertex answers chat instances with the text
-            return (await model.agenerate(messages, metadata=metadata, **kwargs)).text
-
-        return tgi_chat
-    if "prompt" in instance:
-        prompt = instance["prompt"]
-        if not isinstance(prompt, str):
-            raise invalid(f"{where}.prompt", f"'{where}.prompt' must be a string")
-        kwargs = _vertex_sampling(instance)
-        raw = opt_bool(instance, "raw_response") or False
-
-        async def vllm() -> Any:
-            text = (await model.agenerate(prompt, metadata=metadata, **kwargs)).text
-            return text if raw else f"Prompt:\n{prompt}\nOutput:\n{text}"
-
-        return vllm
+    if "messages" in instance or "prompt" in instance:
+        return _plan_openai(call, model, alias, instance, fields, created)
     if "content" in instance:
         content = instance["content"]
         if not isinstance(content, str) or not content:
@@ -429,31 +469,34 @@ def _plan_instance(
             values = list(result.vectors[0])
             return {"embeddings": {"values": values, "statistics": {"token_count": tokens, "truncated": False}}}
 
-        return google
+        return _Plan((google,), first)
     if "inputs" in instance:
         texts = _strings(instance["inputs"])
         if texts is None:
             raise invalid(f"{where}.inputs", f"'{where}.inputs' must be a string or a list of strings")
-        if generates and isinstance(instance["inputs"], str) and ("parameters" in instance or not caps.embed):
-            kwargs = tgi_sampling({**shared, **opt_dict(instance, "parameters")})
+        # One string is a prompt for a model that generates; a list is TEI's texts to embed.
+        if generates and isinstance(instance["inputs"], str):
+            own = opt_dict(instance, "parameters", where=fields)
+            kwargs = tgi_sampling({**shared, **own}, model, where=_paths(own, f"{where}.parameters"))
             text_input = texts[0]
 
             async def tgi() -> Any:
                 return (await model.agenerate(text_input, metadata=metadata, **kwargs)).text
 
-            return tgi
-        normalize = opt_bool(instance, "normalize")
+            return _Plan((tgi,), first)
+        normalize = opt_bool(instance, "normalize", where=fields)
 
         async def tei() -> Any:
             result = await model.aembed(texts, normalize=normalize, metadata=metadata)
             return [list(v) for v in result.vectors]
 
-        return tei
+        return _Plan((tei,), first)
     raise invalid(where, f"'{where}' needs 'prompt', 'messages', 'inputs' or 'content'")
 
 
 async def _predict(call: Call) -> Response:
     body = await call.json()
+    created = int(time.time())  # the request's time, as rawPredict's chat.completion has
     alias = call.state.default_alias(body)
     model = await call.served_model(alias)
     if not (isinstance(body, dict) and "instances" in body):
@@ -463,8 +506,14 @@ async def _predict(call: Call) -> Response:
         raise invalid("instances", "'instances' must be a non-empty list")
     _check_batch(call, len(instances), "instances", status=400)
     shared = opt_dict(body, "parameters")
-    plans = [_plan_instance(call, model, alias, i, item, shared) for i, item in enumerate(instances)]
-    predictions = await _run(call, [plan() for plan in plans])
+    plans = [_plan_instance(call, model, alias, i, item, shared, created) for i, item in enumerate(instances)]
+    # `n` multiplies an instance's calls: the fan-out limit counts calls, not instances.
+    _check_batch(call, sum(len(p.calls) for p in plans), "instances", status=400, calls=True)
+    results = await _run(call, [make() for plan in plans for make in plan.calls])
+    predictions, start = [], 0
+    for plan in plans:
+        predictions.append(plan.render(results[start : start + len(plan.calls)]))
+        start += len(plan.calls)
     return json_response({"predictions": predictions})
 
 

@@ -60,13 +60,11 @@ from ._openai_body import (
     _EMBEDDING_PARAMETERS,
     _model_name,
     _object,
-    _refuse_unsupported,
-    check_max_tokens,
     end_user,
     parse_messages,
+    read_openai,
     refuse_unknown,
     sampling,
-    structured,
 )
 
 __all__ = [
@@ -265,17 +263,12 @@ async def respond_openai(
 ) -> Response:
     """Answer an OpenAI chat (``chat``) or completions body: JSON, or a stream when the body
     says ``stream: true`` (SSE, or JSON Lines with ``sse=False``)."""
-    _refuse_unsupported(body)
-    params = {**sampling(body), **structured(body)}
-    check_max_tokens(body, params, model)
-    source: Any = parse_messages(body.get("messages")) if chat else _prompt(body)
-    metadata = call.metadata(**end_user(body))
-    n = opt_int(body, "n", low=1, high=call.state.settings.max_n) or 1
+    # A text completion has no place for tool calls: `tools` is refused there (chat only).
+    wanted = read_openai(body, model, chat=chat, max_n=call.state.settings.max_n, tool_calls=chat)
+    source, params = wanted.source, wanted.params
+    metadata = call.metadata(**wanted.tags)
     created = int(time.time())
-    if opt_bool(body, "stream"):
-        if n > 1:
-            raise invalid("n", "'n' must be 1 when streaming")
-        include_usage = opt_bool(opt_dict(body, "stream_options"), "include_usage") or False
+    if wanted.stream:
         stream = model.astream(source, metadata=metadata, **params)
         first = await open_stream(call, stream)
         events = openai_events(
@@ -285,7 +278,7 @@ async def respond_openai(
             request_id=call.request_id,
             model=alias,
             created=created,
-            include_usage=include_usage,
+            include_usage=wanted.include_usage,
             sse=sse,
         )
         return EventStream(
@@ -294,19 +287,10 @@ async def respond_openai(
             deadline=call.deadline,
             on_timeout=lambda: timeout_frame(call, sse),
         )
-    calls = [model.agenerate(source, metadata=metadata, **params) for _ in range(n)]
+    calls = [model.agenerate(source, metadata=metadata, **params) for _ in range(wanted.n)]
     results = await gather_all(call.request.receive, calls, call.deadline, call.timeout)
     render = chat_completion if chat else text_completion
     return json_response(render(results, request_id=call.request_id, model=alias, created=created))
-
-
-def _prompt(body: Mapping[str, Any]) -> str:
-    prompt = body.get("prompt")
-    if isinstance(prompt, list) and len(prompt) == 1:
-        prompt = prompt[0]
-    if not isinstance(prompt, str):
-        raise invalid("prompt", "'prompt' must be a string (token arrays and batches are not supported)")
-    return prompt
 
 
 # -- routes -----------------------------------------------------------------------------------
@@ -417,9 +401,9 @@ async def _connector(call: Call) -> Response:
     # Provider extras ride in `parameters`; only the ones the contract knows are used,
     # since anything passed through untouched would bypass masking.
     extras = opt_dict(body, "parameters")
-    params = sampling({k: extras[k] for k in _CONNECTOR_PARAMETERS if k in extras})
-    for key, value in sampling({"max_tokens": body.get("max_tokens"), "temperature": body.get("temperature")}).items():
-        params[key] = value
+    params = sampling({k: extras[k] for k in _CONNECTOR_PARAMETERS if k in extras}, model, where="parameters")
+    top = {"max_tokens": body.get("max_tokens"), "temperature": body.get("temperature")}
+    params.update(sampling(top, model))
     n = opt_int(body, "n", low=1, high=128) or 1
     if n > call.state.settings.max_n:
         raise invalid("n", f"'n' must be at most {call.state.settings.max_n} on this server")

@@ -7,7 +7,9 @@ OpenAI and Open Connector routes and the container routes' OpenAI-shaped bodies.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -20,16 +22,22 @@ from byom_sdk import (
 from .._validation import describe_validation_error
 from ._calls import (
     ServeError,
+    Where,
+    at,
     invalid,
+    opt_bool,
+    opt_dict,
     opt_float,
     opt_int,
     opt_stop,
 )
 
 __all__ = [
+    "OpenAIRequest",
     "check_max_tokens",
     "end_user",
     "parse_messages",
+    "read_openai",
     "refuse_unknown",
     "response_format",
     "sampling",
@@ -95,7 +103,7 @@ def refuse_unknown(body: Mapping[str, Any], known: frozenset[str]) -> None:
             )
 
 
-def _refuse_unsupported(body: Mapping[str, Any]) -> None:
+def _refuse_unsupported(body: Mapping[str, Any], *, where: Where = "") -> None:
     for key, value in body.items():  # a body has a handful of keys; _NO_OP has twenty
         entry = _NO_OP.get(key)
         if entry is None:
@@ -106,15 +114,16 @@ def _refuse_unsupported(body: Mapping[str, Any]) -> None:
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0 and 0 in defaults:
             continue  # 0.0 for 0
         allowed = " or ".join(json.dumps(d) for d in (None, *defaults))
+        field = at(where, key)
         raise ServeError(
             400,
-            f"'{key}' is not supported: {why} (accepted: {allowed})",
-            param=key,
+            f"'{field}' is not supported: {why} (accepted: {allowed})",
+            param=field,
             code="unsupported_parameter",
         )
 
 
-def end_user(body: Mapping[str, Any]) -> dict[str, str]:
+def end_user(body: Mapping[str, Any], *, where: Where = "") -> dict[str, str]:
     """OpenAI's ``user`` (or ``safety_identifier``) as the audit's ``end_user`` tag."""
     tags: dict[str, str] = {}
     for key in ("user", "safety_identifier"):
@@ -122,26 +131,28 @@ def end_user(body: Mapping[str, Any]) -> dict[str, str]:
         if value is None:
             continue
         if not isinstance(value, str):
-            raise invalid(key, f"'{key}' must be a string, got {type(value).__name__}")
+            field = at(where, key)
+            raise invalid(field, f"'{field}' must be a string, got {type(value).__name__}")
         if value and "end_user" not in tags:
             tags["end_user"] = value[:128]
     key = "prompt_cache_key"
     if body.get(key) is not None and not isinstance(body.get(key), str):
-        raise invalid(key, f"'{key}' must be a string")
+        field = at(where, key)
+        raise invalid(field, f"'{field}' must be a string")
     return tags
 
 
-def check_max_tokens(body: Mapping[str, Any], params: Mapping[str, Any], model: Any) -> None:
-    """``max_tokens`` within the model's declared output limit (else a sane integer)."""
-    wanted = params.get("max_tokens")
+def check_max_tokens(wanted: int | None, model: Any, param: str) -> None:
+    """``wanted`` output tokens (read from the field ``param``) within the model's declared
+    output limit, else within int32 (what inference servers parse it into). Every route's
+    sampling reader calls it, so no route passes an unbounded value to a model."""
     if wanted is None:
         return
-    key = "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens"
     declared = getattr(getattr(getattr(model, "info", None), "capabilities", None), "max_output_tokens", None)
     limit = declared if isinstance(declared, int) else _MAX_TOKENS_CEILING
     if wanted > limit:
         whose = "the model's output limit" if isinstance(declared, int) else "the largest accepted value"
-        raise invalid(key, f"'{key}' must be at most {limit} ({whose}), got {wanted}")
+        raise invalid(param, f"'{param}' must be at most {limit} ({whose}), got {wanted}")
 
 
 def _tool_calls_in(value: Any, where: str) -> None:
@@ -149,22 +160,22 @@ def _tool_calls_in(value: Any, where: str) -> None:
     if not isinstance(value, list):
         raise invalid(where, f"'{where}' must be a list of tool calls")
     for index, call in enumerate(value):
-        at = f"{where}.{index}"
+        here = f"{where}.{index}"
         if not isinstance(call, dict):
-            raise invalid(at, f"'{at}' must be an object: {{id, type: 'function', function: {{name, arguments}}}}")
+            raise invalid(here, f"'{here}' must be an object: {{id, type: 'function', function: {{name, arguments}}}}")
         if call.get("type", "function") != "function":
-            raise invalid(f"{at}.type", f"'{at}.type' must be 'function'")
+            raise invalid(f"{here}.type", f"'{here}.type' must be 'function'")
         call_id = call.get("id")
         if not isinstance(call_id, str) or not call_id:
-            raise invalid(f"{at}.id", f"'{at}.id' must be a non-empty string")
+            raise invalid(f"{here}.id", f"'{here}.id' must be a non-empty string")
         function = call.get("function")
         if not isinstance(function, dict):
-            raise invalid(f"{at}.function", f"'{at}.function' must be an object with 'name' and 'arguments'")
+            raise invalid(f"{here}.function", f"'{here}.function' must be an object with 'name' and 'arguments'")
         name = function.get("name")
         if not isinstance(name, str) or not name:
-            raise invalid(f"{at}.function.name", f"'{at}.function.name' must be a non-empty string")
+            raise invalid(f"{here}.function.name", f"'{here}.function.name' must be a non-empty string")
         arguments = function.get("arguments")
-        field = f"{at}.function.arguments"
+        field = f"{here}.function.arguments"
         if arguments is None:
             continue
         if not isinstance(arguments, str):
@@ -179,6 +190,10 @@ def _tool_calls_in(value: Any, where: str) -> None:
             raise invalid(field, f"'{field}' must hold a JSON object, got {type(parsed).__name__}")
 
 
+#: OpenAI's pattern for a message's ``name`` (used with ``fullmatch``).
+_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+
+
 def parse_messages(value: Any, *, connector: bool = False, where: str = "messages") -> tuple[Message, ...]:
     """OpenAI chat messages → the contract's, refusing what would be silently lost or
     break later: every field a 400 names is ``where.<index>.<field>``."""
@@ -187,41 +202,44 @@ def parse_messages(value: Any, *, connector: bool = False, where: str = "message
     roles = ("system", "user", "assistant") if connector else ("system", "user", "assistant", "tool")
     items: list[Mapping[str, Any]] = []
     for index, item in enumerate(value):
-        at = f"{where}.{index}"
+        here = f"{where}.{index}"
         if not isinstance(item, dict):
-            raise invalid(at, f"'{at}' must be an object with 'role' and 'content'")
+            raise invalid(here, f"'{here}' must be an object with 'role' and 'content'")
         role = item.get("role")
         if role == "developer" and not connector:  # OpenAI's newer name for system
             item = {**item, "role": "system"}
             role = "system"
         if role not in roles:
-            raise invalid(f"{at}.role", f"'{at}.role' must be one of {', '.join(roles)}, got {role!r}")
+            raise invalid(f"{here}.role", f"'{here}.role' must be one of {', '.join(roles)}, got {role!r}")
         content = item.get("content")
         if connector and not isinstance(content, str):
-            raise invalid(f"{at}.content", f"'{at}.content' must be a string")
+            raise invalid(f"{here}.content", f"'{here}.content' must be a string")
         if isinstance(content, list):
             for part_index, part in enumerate(content):
                 if not (isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)):
                     raise invalid(
-                        f"{at}.content.{part_index}", "only text content parts are supported (no images or audio)"
+                        f"{here}.content.{part_index}", "only text content parts are supported (no images or audio)"
                     )
         elif content is not None and not isinstance(content, str):
-            raise invalid(f"{at}.content", f"'{at}.content' must be a string or a list of text parts")
+            raise invalid(f"{here}.content", f"'{here}.content' must be a string or a list of text parts")
         name = item.get("name")
-        if name is not None and not isinstance(name, str):
-            raise invalid(f"{at}.name", f"'{at}.name' must be a string")
+        if name is not None and not (isinstance(name, str) and _NAME.fullmatch(name)):
+            # OpenAI's own rule for a participant's name. Free text here would reach the
+            # model (and OpenAI-wire providers) beside the masked content.
+            field = f"{here}.name"
+            raise invalid(field, f"'{field}' must be 1 to 64 letters, digits, '_' or '-' (^[a-zA-Z0-9_-]{{1,64}}$)")
         if role == "tool":
             call_id = item.get("tool_call_id")
             if not isinstance(call_id, str) or not call_id:
                 raise invalid(
-                    f"{at}.tool_call_id",
-                    f"'{at}.tool_call_id' is required: the id of the assistant's tool call this result answers",
+                    f"{here}.tool_call_id",
+                    f"'{here}.tool_call_id' is required: the id of the assistant's tool call this result answers",
                 )
         tool_calls = item.get("tool_calls")
         if tool_calls is not None:
             if role != "assistant":
-                raise invalid(f"{at}.tool_calls", f"'{at}.tool_calls' is only allowed on assistant messages")
-            _tool_calls_in(tool_calls, f"{at}.tool_calls")
+                raise invalid(f"{here}.tool_calls", f"'{here}.tool_calls' is only allowed on assistant messages")
+            _tool_calls_in(tool_calls, f"{here}.tool_calls")
         items.append(item)
     try:
         return messages_from_openai(items)
@@ -232,20 +250,23 @@ def parse_messages(value: Any, *, connector: bool = False, where: str = "message
         raise invalid(where, f"invalid messages: {exc}") from None
 
 
-def sampling(body: Mapping[str, Any]) -> dict[str, Any]:
+def sampling(body: Mapping[str, Any], model: Any, *, where: Where = "") -> dict[str, Any]:
     """``max_tokens``, ``temperature``, ``top_p``, ``top_k``, ``stop``, ``seed`` of an
-    OpenAI body as ``generate`` keywords."""
+    OpenAI body as ``generate`` keywords, ``max_tokens`` within ``model``'s limit."""
     params: dict[str, Any] = {}
-    max_tokens = opt_int(body, "max_completion_tokens", low=1)
-    if max_tokens is None:
-        max_tokens = opt_int(body, "max_tokens", low=1)
+    # Both are read, so a malformed one is refused even when the other is set.
+    completion_tokens = opt_int(body, "max_completion_tokens", low=1, where=where)
+    legacy_tokens = opt_int(body, "max_tokens", low=1, where=where)
+    max_tokens = legacy_tokens if completion_tokens is None else completion_tokens
+    key = "max_tokens" if completion_tokens is None else "max_completion_tokens"
+    check_max_tokens(max_tokens, model, at(where, key))
     values = {
         "max_tokens": max_tokens,
-        "temperature": opt_float(body, "temperature", low=0.0, high=2.0),
-        "top_p": opt_float(body, "top_p", low=0.0, high=1.0, low_open=True),
-        "top_k": opt_int(body, "top_k", low=0),
-        "stop": opt_stop(body, "stop"),
-        "seed": opt_int(body, "seed"),
+        "temperature": opt_float(body, "temperature", low=0.0, high=2.0, where=where),
+        "top_p": opt_float(body, "top_p", low=0.0, high=1.0, low_open=True, where=where),
+        "top_k": opt_int(body, "top_k", low=0, where=where),
+        "stop": opt_stop(body, "stop", where=where),
+        "seed": opt_int(body, "seed", where=where),
     }
     for key, value in values.items():
         if value is not None:
@@ -271,22 +292,24 @@ def response_format(value: Any, *, param: str = "response_format") -> dict[str, 
     raise invalid(param, f'\'{param}\' must be {{"type": "text" | "json_object" | "json_schema"}}')
 
 
-def structured(body: Mapping[str, Any]) -> dict[str, Any]:
+def structured(body: Mapping[str, Any], *, where: Where = "") -> dict[str, Any]:
     """``tools``, ``tool_choice`` and ``response_format`` of an OpenAI body as ``generate``
     keywords."""
     out: dict[str, Any] = {}
     tools = body.get("tools")
     if tools is not None:
         if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
-            raise invalid("tools", "'tools' must be a list of tool objects")
+            field = at(where, "tools")
+            raise invalid(field, f"'{field}' must be a list of tool objects")
         if tools:
             out["tools"] = tools
     choice = body.get("tool_choice")
     if choice is not None:
         if not (choice in _TOOL_CHOICES or (isinstance(choice, dict) and choice.get("type") == "function")):
-            raise invalid("tool_choice", "'tool_choice' must be auto, none, required or a {type: function} object")
+            field = at(where, "tool_choice")
+            raise invalid(field, f"'{field}' must be auto, none, required or a {{type: function}} object")
         out["tool_choice"] = choice
-    answer_format = response_format(body.get("response_format"))
+    answer_format = response_format(body.get("response_format"), param=at(where, "response_format"))
     if answer_format is not None:
         out["response_format"] = answer_format
     return out
@@ -303,3 +326,65 @@ def _object(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise invalid("body", "the request body must be a JSON object")
     return body
+
+
+def _prompt(body: Mapping[str, Any], where: Where) -> str:
+    prompt = body.get("prompt")
+    if isinstance(prompt, list) and len(prompt) == 1:
+        prompt = prompt[0]
+    if not isinstance(prompt, str):
+        field = at(where, "prompt")
+        raise invalid(field, f"'{field}' must be a string (token arrays and batches are not supported)")
+    return prompt
+
+
+@dataclass(frozen=True)
+class OpenAIRequest:
+    """What an OpenAI chat or completions body asks for, checked."""
+
+    #: the messages (chat) or the prompt (completions).
+    source: tuple[Message, ...] | str
+    #: ``generate`` keywords: sampling, tools, response format.
+    params: dict[str, Any]
+    #: how many choices; each is its own audited call.
+    n: int
+    stream: bool
+    include_usage: bool
+    #: the audit tags the body sets (``end_user``).
+    tags: dict[str, str]
+
+
+def read_openai(
+    body: Mapping[str, Any], model: Any, *, chat: bool, max_n: int, tool_calls: bool, where: Where = ""
+) -> OpenAIRequest:
+    """An OpenAI chat (``chat``) or completions body, wherever it arrives (``/v1``, a
+    container body, a Vertex instance at ``where``): one reading, so every route honours
+    or refuses the same fields. ``tool_calls`` says whether the answer's shape can carry
+    tool calls; where it cannot (a text completion, a text prediction) ``tools`` is a 400
+    rather than an answer that silently drops them."""
+    _refuse_unsupported(body, where=where)
+    params = {**sampling(body, model, where=where), **structured(body, where=where)}
+    if not tool_calls:
+        for key in ("tools", "tool_choice"):
+            if key in params:
+                field = at(where, key)
+                raise ServeError(
+                    400,
+                    f"'{field}' is not supported here: this answer is text and cannot carry tool calls "
+                    "(ask for a chat completion: 'messages' in the body, or on Vertex an instance with "
+                    "'@requestFormat': 'chatCompletions')",
+                    param=field,
+                    code="unsupported_parameter",
+                )
+    source: tuple[Message, ...] | str = (
+        parse_messages(body.get("messages"), where=at(where, "messages")) if chat else _prompt(body, where)
+    )
+    tags = end_user(body, where=where)
+    n = opt_int(body, "n", low=1, high=max_n, where=where) or 1
+    stream = opt_bool(body, "stream", where=where) or False
+    if stream and n > 1:
+        field = at(where, "n")
+        raise invalid(field, f"'{field}' must be 1 when streaming")
+    options = opt_dict(body, "stream_options", where=where)
+    include_usage = opt_bool(options, "include_usage", where=at(where, "stream_options")) or False
+    return OpenAIRequest(source=source, params=params, n=n, stream=stream, include_usage=include_usage, tags=tags)

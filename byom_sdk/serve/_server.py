@@ -19,7 +19,7 @@ ABORT_EXTENSION = "byom.abort"
 DEFAULT_MAX_HEADER_BYTES = 64 * 1024
 
 
-def http_protocol(max_header_bytes: int) -> Any:
+def http_protocol(max_header_bytes: int, head_timeout: float | None = None) -> Any:
     """uvicorn's httptools protocol with a limit on the request head (request line plus
     header fields), which httptools itself does not have: over ``max_header_bytes`` the
     request is answered 414 (the target alone) or 431 and the connection closes. The
@@ -29,7 +29,10 @@ def http_protocol(max_header_bytes: int) -> Any:
     no longer than the limit fits, which is nearly every request, so its fields are summed
     only when the chunk was longer or the head spanned chunks; a chunk that arrives wholly
     inside a head counts in full, so a header field that never ends (httptools buffers it
-    until it does) is dropped once the limit is passed. Also offers
+    until it does) is dropped once the limit is passed. A head still incomplete
+    ``head_timeout`` seconds after its first byte is answered 408 and the connection closes
+    (uvicorn has no such timeout: a head trickled in a byte at a time would hold the socket
+    indefinitely; the app bounds the body the same way). Also offers
     :data:`ABORT_EXTENSION` in every request's scope."""
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -44,6 +47,7 @@ def http_protocol(max_header_bytes: int) -> Any:
         _chunk = 0  # length of the chunk being parsed
         _raw = 0  # bytes of chunks that arrived wholly inside the current head
         _refused = 0  # 414 / 431 once the head is over the limit
+        _head_timer: Any = None  # the 408 for the current head, until it completes
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
@@ -66,8 +70,32 @@ def http_protocol(max_header_bytes: int) -> Any:
             self._spanned = False
             self._raw = 0
             self.scope["extensions"] = self._extensions
+            if head_timeout is not None:
+                self._head_timer = self.loop.call_later(head_timeout, self._head_late)
+
+        def _stop_head_timer(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_late(self) -> None:
+            self._head_timer = None
+            if not self._in_head or self._refused or self.transport.is_closing():
+                return
+            body = f"the request head did not arrive within {head_timeout:g} s".encode()
+            self.logger.warning("refused a request: its head did not arrive within %g s (408)", head_timeout)
+            self.transport.write(
+                b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
+                b"connection: close\r\n\r\n%s" % (len(body), body)
+            )
+            self.transport.close()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._stop_head_timer()
+            HttpToolsProtocol.connection_lost(self, exc)
 
         def on_headers_complete(self) -> None:
+            self._stop_head_timer()
             self._in_head = False
             if self._spanned or self._chunk > limit:
                 target = len(self.url)
@@ -122,18 +150,22 @@ def uvicorn_config(
     log_level: str = "warning",
     access_log: bool = False,
     max_header_bytes: int | None = None,
+    head_timeout: float | None = None,
 ) -> Any:
     """uvicorn's configuration for ``app``. ``max_header_bytes``: the limit on a request's
-    head (default: the app's ``[serve] max_header_bytes``, else 64 KiB)."""
+    head (default: the app's ``[serve] max_header_bytes``, else 64 KiB); ``head_timeout``:
+    seconds a head may take to arrive (default: the app's ``[serve] request_timeout``)."""
     import uvicorn
 
+    state = getattr(getattr(app, "state", None), "byom", None)
+    settings = getattr(state, "settings", None)
     if max_header_bytes is None:
-        state = getattr(getattr(app, "state", None), "byom", None)
-        settings = getattr(state, "settings", None)
         max_header_bytes = getattr(settings, "max_header_bytes", DEFAULT_MAX_HEADER_BYTES)
+    if head_timeout is None:
+        head_timeout = getattr(settings, "request_timeout", None)
     limits: dict[str, Any]
     try:
-        limits = {"http": http_protocol(max_header_bytes)}
+        limits = {"http": http_protocol(max_header_bytes, head_timeout)}
     except ImportError:  # no httptools: h11 has a limit of its own
         limits = {"http": "h11", "h11_max_incomplete_event_size": max_header_bytes}
     return uvicorn.Config(

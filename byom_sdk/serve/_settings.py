@@ -5,7 +5,7 @@
     [serve]
     profile = "openai"                # openai | open-connector | sagemaker | vertex | all
     models = ["support-bot"]          # aliases to serve (default: every model)
-    request_timeout = 60              # seconds per request; a stream's whole duration
+    request_timeout = 60              # seconds per request, its body upload included (408 past it)
     max_body_bytes = 6291456          # 413 above this (SageMaker's own limit)
     max_header_bytes = 65536          # 431 (414 for the target) above this; the connection closes
     max_batch = 32                    # most model calls one container request may fan out to
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from byom_sdk import ConfigError
 from byom_sdk._validation import describe_validation_error
@@ -155,6 +155,13 @@ class ServeSettings(BaseModel):
     #: tenant recorded for the container routes (SageMaker, Vertex), which carry no key:
     #: the platform's IAM authenticated the caller before the request reached us.
     container_tenant: str | None = None
+
+    @field_validator("key_headers", mode="after")
+    @classmethod
+    def _lower_key_headers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # Header names are case-insensitive (RFC 9110 §5.1): "Authorization" is the same
+        # header as "authorization" and must get its Bearer scheme stripped the same way.
+        return tuple(dict.fromkeys(name.strip().lower() for name in value if name.strip()))
 
     @property
     def profiles(self) -> tuple[str, ...]:
