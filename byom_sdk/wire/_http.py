@@ -15,7 +15,7 @@ The call's ``timeout`` bounds the whole call, unary answers and streams alike: a
 pieces keep arriving just inside the read timeout still ends when the call's time is up.
 Bodies are read decoded (a server or proxy may compress them, streams included: httpx asks
 for gzip and deflate). A redirect is not followed, and not taken for an answer: the residency
-gate judged the configured host only (``PolicyViolation``, rule ``redirect``).
+gate judged the configured host only (``BadRequest``, code ``redirect``, ``request_sent``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from .._errors import (
     BadRequest,
     ByomError,
     ModelError,
-    PolicyViolation,
     ProviderError,
     Throttled,
     Timeout,
@@ -253,7 +252,7 @@ class HttpTransport:
                 parts = []
                 for part in response.iter_bytes():
                     parts.append(part)
-                    if deadline is not None and time.monotonic() >= deadline:
+                    if deadline is not None and time.monotonic() >= deadline and _more_to_come(response):
                         raise self._late(url)
                 content = b"".join(parts)
         except httpx.HTTPError as exc:
@@ -306,7 +305,7 @@ class HttpTransport:
                 parts = []
                 async for part in response.aiter_bytes():
                     parts.append(part)
-                    if deadline is not None and time.monotonic() >= deadline:
+                    if deadline is not None and time.monotonic() >= deadline and _more_to_come(response):
                         raise self._late(url)
                 content = b"".join(parts)
         except httpx.HTTPError as exc:
@@ -360,18 +359,36 @@ class HttpTransport:
             self.close()
 
 
+def _more_to_come(response: httpx.Response) -> bool:
+    """Whether a unary body still has bytes to come: a whole answer that arrived just past
+    the deadline is kept (and an error answer is read whole: its status says more than a
+    timeout would). A body without a length counts as unfinished."""
+    if response.status_code >= 300:
+        return False
+    length = response.headers.get("content-length")
+    return not (length is not None and length.isdigit() and response.num_bytes_downloaded >= int(length))
+
+
 def _not_an_answer(response: httpx.Response, url: str, provider: str) -> ByomError:
+    """A 3xx: no answer. A redirect is not followed (the residency gate judged only the
+    configured host), and the request did reach that host: a ``BadRequest`` (the URL is
+    not the endpoint's) with ``request_sent``, never a refusal before sending."""
     status = response.status_code
     location = response.headers.get("location")
     if location is not None:
         from ..trust.residency import redact_url
 
-        return PolicyViolation(
+        return BadRequest(
             f"{url} answered {status} with a redirect to {redact_url(location)!r}: byom does not follow redirects "
-            "(the residency gate judged only the configured host)",
-            rule="redirect",
+            "(the residency gate judged only the configured host); configure the endpoint's own URL",
+            provider=provider,
+            status_code=status,
+            code="redirect",
+            request_sent=True,
         )
-    return ModelError(f"{url} answered HTTP {status}, which is no answer", provider=provider, status_code=status)
+    return ModelError(
+        f"{url} answered HTTP {status}, which is no answer", provider=provider, status_code=status, request_sent=True
+    )
 
 
 async def _close_with_loop(client: httpx.AsyncClient) -> AsyncGenerator[None, None]:

@@ -18,18 +18,19 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from byom_sdk import (
+    BadRequest,
     Boundary,
     Capabilities,
     EmbedRequest,
     GenerateRequest,
     ModelError,
     ModelInfo,
-    PolicyViolation,
     TextDelta,
     Timeout,
     Unavailable,
 )
-from byom_sdk.wire import HttpTransport, StreamDecodeError, WireProvider, decode_stream
+from byom_sdk.wire import HttpTransport, LineDecoder, StreamDecodeError, WireProvider, decode_stream
+from byom_sdk.wire._lines import MAX_EVENT_BYTES
 from byom_sdk.wire.openai import OpenAIChat, OpenAIEmbeddings
 
 Handler = Callable[[socket.socket, bytes], None]
@@ -215,9 +216,9 @@ def test_a_redirect_is_refused_never_followed_nor_taken_for_an_answer(serve, sta
 
     provider = serve(handler)
     for run in (lambda: provider.handle_generate(HI), lambda: streamed(provider), lambda: astreamed(provider)):
-        with pytest.raises(PolicyViolation, match="redirect") as caught:
+        with pytest.raises(BadRequest, match="redirect") as caught:
             run()
-        assert caught.value.rule == "redirect"
+        assert caught.value.code == "redirect" and caught.value.request_sent  # it reached the configured host
         assert "pw@" not in str(caught.value)  # the Location's userinfo is redacted
 
 
@@ -308,3 +309,43 @@ def test_a_broken_data_line_is_still_an_error_at_the_end_of_its_event():
         decode_stream(OpenAIChat(), [b"data: {not json\n\n", *[sse_body(*RECORDS)]])
     with pytest.raises(StreamDecodeError):
         decode_stream(OpenAIChat(), [b"<html>bad gateway</html>"])  # no record begun: not a cut
+
+
+def test_one_bad_line_never_swallows_the_records_after_it():
+    """A server writing one record per data: line without blank lines: a broken line is an
+    error at the next record, not the head of an event that gathers the rest of the stream."""
+    decoder = LineDecoder()
+    with pytest.raises(StreamDecodeError, match="choi"):
+        decoder.feed(b'data: {"object":"chat.completion.chunk","choi\ndata: {"choices": []}\n')
+    with pytest.raises(StreamDecodeError):
+        LineDecoder().feed(b'data: {"a":\ndata: [DONE]\n')  # [DONE] while a value is open
+    with pytest.raises(StreamDecodeError):
+        LineDecoder().feed(b"data: hello\ndata: {}\n")  # opens no value: an error at once
+    big = LineDecoder()
+    with pytest.raises(StreamDecodeError):
+        big.feed(b'data: {"a": [\n' + b"data: 1,\n" * (MAX_EVENT_BYTES // 2))
+
+
+def test_the_containers_error_line_inside_an_open_event_is_kept():
+    records = LineDecoder().feed(b'data: {"a":\nerror: {"message": "out of memory"}\n\n')
+    assert records == [{"error": {"message": "out of memory"}}]
+
+
+@pytest.mark.parametrize("call", ["generate", "agenerate"])
+def test_a_whole_answer_arriving_just_past_the_deadline_is_kept(serve, call):
+    """The deadline ends a body still coming, not one that has arrived: a complete answer
+    (its Content-Length read) is returned, as an error answer's status is."""
+
+    def late(conn: socket.socket, _: bytes) -> None:
+        body = json.dumps(completion("Hello")).encode()
+        time.sleep(0.5)
+        conn.sendall(head("200 OK", {"Content-Type": "application/json", "Content-Length": str(len(body))}))
+        time.sleep(0.5)  # each read within the 0.8 s read timeout, the whole past the deadline
+        conn.sendall(body)
+
+    provider = serve(late)
+    request = HI.model_copy(update={"timeout": 0.8})
+    if call == "generate":
+        assert provider.handle_generate(request).text == "Hello"
+    else:
+        assert asyncio.run(provider.ahandle_generate(request)).text == "Hello"

@@ -11,7 +11,7 @@ import pytest
 from byom_vertex.testing import LocalVertexServer
 
 import byom_sdk
-from byom_sdk import ConfigError, PolicyViolation
+from byom_sdk import BadRequest, ConfigError
 
 
 @pytest.fixture
@@ -60,12 +60,13 @@ def test_a_redirect_is_refused_and_the_prompt_goes_nowhere_else(redirecting, res
     policy = {"allowed_jurisdictions": ["EU"], "allow_loopback": True, "audit": {"sink": "memory"}}
     with byom_sdk.Client(models={"m": config}, policy=policy) as client:
         model = client.model("m")
-        with pytest.raises(PolicyViolation, match=r"answered 307 with a redirect to .*byom does not follow") as info:
+        with pytest.raises(BadRequest, match=r"answered 307 with a redirect to .*byom does not follow") as info:
             if stream:
                 list(model.stream("hello"))
             else:
                 model.generate("hello")
-        assert info.value.rule == "redirect"
+        assert info.value.code == "redirect"
+        assert info.value.request_sent  # the configured host received it: no refusal before sending
     assert other.count() == 0  # the redirect target never saw a request
 
 

@@ -216,3 +216,73 @@ def test_a_request_the_endpoint_received_is_not_sent_again(scripted, mode, codec
         client.model("m").generate("hi")
     assert caught.value.request_sent is True
     assert scripted.requests == 1
+
+
+class _ExpiringToken(BaseHTTPRequestHandler):
+    """Answers 401 (Google's shape) until the request carries the refreshed token."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        server: Any = self.server
+        server.seen.append(self.headers.get("Authorization"))
+        if self.headers.get("Authorization") == "Bearer fresh":
+            status, body = 200, {"predictions": ["Hello"]}
+        else:
+            status, body = 401, {"error": {"code": 401, "message": "expired", "status": "UNAUTHENTICATED"}}
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def test_an_expired_token_is_refreshed_and_the_call_resent_on_the_gapic_rest_path():
+    """google-auth refreshes on a 401 and resends: the hook that reads containers' own
+    error objects must leave a 401 to it."""
+    import google.auth.credentials
+    from byom_vertex._gapic import sync_client
+
+    class Expiring(google.auth.credentials.Credentials):
+        def __init__(self) -> None:
+            super().__init__()
+            self.token = "stale"
+
+        @property
+        def expired(self) -> bool:
+            return False
+
+        @property
+        def valid(self) -> bool:
+            return True
+
+        def refresh(self, request: Any) -> None:
+            self.token = "fresh"
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ExpiringToken)
+    server.daemon_threads = True
+    server.seen = []  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        config = VertexConfig(
+            project="p",
+            location="europe-west4",
+            endpoint_id="1",
+            transport="rest",
+            codec="vllm",
+            api_endpoint=f"http://127.0.0.1:{server.server_address[1]}",
+            insecure=True,
+            credentials={"kind": "anonymous"},
+        )
+        client = sync_client(config, Expiring())
+        answer = client.predict(endpoint=config.resource, instances=[{"prompt": "hi"}], timeout=5)
+        assert list(answer.predictions) == ["Hello"]
+        assert server.seen == ["Bearer stale", "Bearer fresh"]  # type: ignore[attr-defined]
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -32,9 +32,11 @@ def refuse_redirects(session: Any, where: str) -> None:
     follows redirects by default, re-POSTing the body on 307/308) refuse any redirect.
 
     The residency gate judged the configured host; a redirect would send the prompt to a
-    host nobody judged (another region, or plain HTTP). ``where`` names the endpoint.
+    host nobody judged (another region, or plain HTTP). The request did reach the
+    configured host: a ``BadRequest`` (code ``redirect``) with ``request_sent``, never a
+    refusal before sending. ``where`` names the endpoint.
     """
-    from byom_sdk import PolicyViolation
+    from byom_sdk import BadRequest
     from byom_sdk.trust.residency import redact_url
 
     def refuse(response: Any, *args: Any, **kwargs: Any) -> Any:
@@ -43,23 +45,35 @@ def refuse_redirects(session: Any, where: str) -> None:
         target = redact_url(str(response.headers.get("location", "")))
         status = response.status_code
         response.close()
-        raise PolicyViolation(
+        raise BadRequest(
             f"{where} answered {status} with a redirect to {target!r}: byom does not follow redirects "
-            "(the residency gate judged only the configured host)",
-            rule="redirect",
+            "(the residency gate judged only the configured host); configure the endpoint's own URL",
+            provider="vertex",
+            status_code=status,
+            code="redirect",
+            request_sent=True,
         )
 
     session.hooks["response"].append(refuse)
 
 
 def read_container_errors(session: Any) -> None:
-    """Make ``session`` raise an error answer as a google-api-core exception read by
+    """Make ``session`` raise a container's own error object (TGI's string ``error``,
+    vLLM's ``{"object": "error"}``) as a google-api-core exception read by
     :func:`_http_error`, before the GAPIC REST client reads it with ``from_http_response``
-    (which fails with an AttributeError on a container's string ``error``, and a 429 or
-    503 from the container would lose its class: neither throttled nor retried)."""
+    (which fails on them with an AttributeError: a 429 or 503 from the container lost its
+    class, neither throttled nor retried). Other error answers pass untouched: a 401 is
+    google-auth's to refresh the token on and resend, and Google's own error shape is the
+    client's to read."""
 
     def read(response: Any, *args: Any, **kwargs: Any) -> Any:
-        if response.status_code < 400:
+        if response.status_code < 400 or response.status_code == 401:
+            return response
+        try:
+            body = response.json()
+        except ValueError:
+            return response
+        if not isinstance(body, dict) or not (isinstance(body.get("error"), str) or body.get("object") == "error"):
             return response
         try:
             raise _http_error(response)
