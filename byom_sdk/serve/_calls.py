@@ -388,11 +388,11 @@ def _check_strings_and_depth(value: Any) -> bool:
             if depth > _MAX_DEPTH:
                 return True
             for key, child in item.items():
-                if not key.isascii() and _SURROGATE.search(key):
+                if _unsendable(key):
                     bad = True
                 if isinstance(child, (dict, list)):
                     pending.append((child, depth + 1))
-                elif isinstance(child, str) and not child.isascii() and _SURROGATE.search(child):
+                elif isinstance(child, str) and _unsendable(child):
                     bad = True
         elif isinstance(item, list):
             if depth > _MAX_DEPTH:
@@ -400,17 +400,24 @@ def _check_strings_and_depth(value: Any) -> bool:
             for child in item:
                 if isinstance(child, (dict, list)):
                     pending.append((child, depth + 1))
-                elif isinstance(child, str) and not child.isascii() and _SURROGATE.search(child):
+                elif isinstance(child, str) and _unsendable(child):
                     bad = True
-        elif isinstance(item, str) and not item.isascii() and _SURROGATE.search(item):
+        elif isinstance(item, str) and _unsendable(item):
             bad = True
     if bad:  # rare: only now are paths built, to name the field
         path = _unencodable_path(value)
         raise invalid(
             path,
-            f"'{path}' holds a lone UTF-16 surrogate (such as \\ud800): it is not text that can be encoded as UTF-8",
+            f"'{path}' holds a NUL character or a lone UTF-16 surrogate (such as \\ud800): text must be valid "
+            "Unicode without NUL",
         )
     return False
+
+
+def _unsendable(text: str) -> bool:
+    """A lone surrogate (no UTF-8 for it) or a NUL (it truncates C-string servers; the
+    contract's text refuses it, and metadata such as ``user`` would fail as a 500 later)."""
+    return "\x00" in text or (not text.isascii() and _SURROGATE.search(text) is not None)
 
 
 def _unencodable_path(value: Any) -> str:
@@ -422,12 +429,12 @@ def _unencodable_path(value: Any) -> str:
         if isinstance(item, dict):
             for key, child in item.items():
                 shown = key.encode("utf-8", "backslashreplace").decode()
-                if _SURROGATE.search(key):
+                if _unsendable(key):
                     return ".".join((*path, shown))
                 pending.append((child, (*path, shown)))
         elif isinstance(item, list):
             pending.extend((child, (*path, str(index))) for index, child in enumerate(item))
-        elif isinstance(item, str) and _SURROGATE.search(item):
+        elif isinstance(item, str) and _unsendable(item):
             return ".".join(path) or "body"
     return "body"
 

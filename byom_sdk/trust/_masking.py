@@ -39,6 +39,10 @@ _LEFTOVER = re.compile(
 )
 
 
+#: what placeholders ("<EMAIL_…>") and redactions ("[EMAIL]") add that names cannot hold.
+_NAME_BRACKETS = re.compile(r"[<>\[\]]")
+
+
 class Masker:
     """Finds entities with the configured detectors and replaces them.
 
@@ -160,7 +164,9 @@ class Masker:
             if message.name:
                 name = self.mask_text(message.name, vault, counts)
                 if name != message.name:
-                    update["name"] = name
+                    # A name is an identifier (OpenAI's ^[a-zA-Z0-9_-]{1,64}$): "EMAIL_7f3a9c",
+                    # not "<EMAIL_7f3a9c>", which such an endpoint refuses.
+                    update["name"] = _NAME_BRACKETS.sub("", name)
             if message.tool_calls:
                 calls = tuple(
                     call.model_copy(update={"arguments": self.mask_arguments(call.arguments, vault, counts)})

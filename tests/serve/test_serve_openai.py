@@ -168,7 +168,7 @@ BAD_INPUT = [
     ({"model": "bot", "messages": [{"role": "user", "content": "x"}], "logprobs": True}, 400, "logprobs", None),
     ({"model": "bot", "messages": [{"role": "user", "content": "x"}], "n": 2, "stream": True}, 400, "n", None),
     ({"model": "bot", "messages": [{"role": "user", "content": "x"}], "n": 99}, 400, "n", None),
-    ({"model": "bot", "messages": [{"role": "user", "content": "x\x00y"}]}, 400, "messages", None),
+    ({"model": "bot", "messages": [{"role": "user", "content": "x\x00y"}]}, 400, "messages.0.content", None),
 ]
 
 

@@ -139,6 +139,10 @@ SURROGATES = [
     ("/invocations", {}, {"messages": [USER], "user": LONE}, "user"),
     ("/predict", {}, {"instances": [{"prompt": "x"}, {"prompt": LONE}]}, "instances.1.prompt"),
     ("/predict", {}, {"instances": [{"prompt": "x"}], "parameters": {"stop": LONE}}, "parameters.stop"),
+    # A NUL is refused the same way (it failed later, as a 500, in metadata such as `user`).
+    ("/v1/chat/completions", AUTH, {**CHAT, "user": "u\x00"}, "user"),
+    ("/v1/chat/completions", AUTH, {**CHAT, "safety_identifier": "\x00"}, "safety_identifier"),
+    ("/predict", {}, {"instances": [{"prompt": "x", "user": "\x00"}]}, "instances.0.user"),
 ]
 
 

@@ -5,6 +5,8 @@ caller's input that is not is refused naming the field."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from byom_sdk import BadRequest, TextDelta
@@ -22,8 +24,9 @@ def test_a_message_name_and_the_stop_strings_leave_masked(make_client, audit_pat
     client.model("m").generate(messages, stop=[BOB, "END"])
     seen = bot.requests[-1]
     assert ANN not in repr(seen) and BOB not in repr(seen)
-    assert seen.messages[0].name.startswith("<EMAIL_")
-    assert seen.messages[0].name in seen.messages[0].content  # one value, one placeholder
+    name = seen.messages[0].name
+    assert re.fullmatch(r"EMAIL_[0-9a-f]{6,}", name)  # an identifier, as OpenAI requires of a name
+    assert f"<{name}>" in seen.messages[0].content  # one value, one placeholder
     assert seen.stop[0].startswith("<EMAIL_") and seen.stop[1] == "END"
     assert verify_audit(audit_path).ok
 
