@@ -83,9 +83,35 @@ def _policy_of(client: Client, alias: str) -> TrustPolicy:
     return merge_policy(client.trust.policy, entry.trust if entry else None, source=client.source, alias=alias)
 
 
+#: what a route's ``trust`` table may set: where its targets may be. Masking, scoring and
+#: the rest are each target model's (its own steps run them), so a route table setting
+#: them would be ignored while it reads as applied: refused instead.
+_ROUTE_TRUST_KEYS = frozenset(
+    {
+        "allowed_regions",
+        "allowed_jurisdictions",
+        "trusted_endpoints",
+        "allow_loopback",
+        "allowed_location_kinds",
+        "required_retention",
+        "required_attestations",
+        "require_tls",
+    }
+)
+
+
 def _route_policy(client: Client, config: RouteConfig) -> TrustPolicy:
     from ..trust._policy import merge_policy
 
+    for key in config.trust or ():
+        if key not in _ROUTE_TRUST_KEYS:
+            raise ConfigError(
+                f"route '{config.name}': a route's trust table sets where its targets may be "
+                f"({', '.join(sorted(_ROUTE_TRUST_KEYS))}); '{key}' is each target's: set it in [trust] or in "
+                "the target model's own trust table",
+                source=client.source,
+                field=f"routes.{config.name}.trust.{key}",
+            )
     try:
         return merge_policy(client.trust.policy, config.trust, source=client.source, alias=config.name)
     except ConfigError as exc:

@@ -31,7 +31,7 @@ import itertools
 import math
 import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -84,10 +84,22 @@ def _aware(value: Any) -> Any:
     if isinstance(value, datetime) and value.tzinfo is None:
         # A ramp must start at the same instant in every process, whatever its time zone.
         raise ValueError("give the time zone (e.g. 2026-05-04T09:00:00Z)")
+    if isinstance(value, date) and not isinstance(value, datetime):
+        # A TOML date (2026-01-01) is midnight in whose time zone? Each process would say its own.
+        raise ValueError(f"{value} is a date: give a date-time with its time zone (e.g. {value}T00:00:00Z)")
     return value
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+#: shares are normalised by their sum: beyond this, sums overflow to infinity.
+_MAX_WEIGHT = 1e12
+
+
+def _weight(value: Any) -> Any:
+    if isinstance(value, bool):  # true would count as 1 and false drain a target, silently
+        raise ValueError("a weight is a number, not true or false")
+    return value
 
 
 class _Strict(BaseModel):
@@ -151,7 +163,7 @@ class RouteConfig(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
     targets: tuple[str, ...] = Field(min_length=1)
-    weights: tuple[float, ...] | None = None
+    weights: tuple[Annotated[float, BeforeValidator(_weight)], ...] | None = None
     sticky: StickyKey | None = None
     salt: str | None = None
     canary: CanaryConfig | None = None
@@ -159,7 +171,7 @@ class RouteConfig(_Strict):
     fallback: tuple[str, ...] = ()
     fallback_on: tuple[FallbackError, ...] = ("Throttled", "Unavailable")
     circuit: CircuitConfig = Field(default_factory=CircuitConfig)
-    deadline: Duration | None = None
+    deadline: Annotated[Duration, Field(gt=0)] | None = None
     retry: RetryPolicy | None = None
     trust: dict[str, Any] | None = None
 
@@ -170,8 +182,8 @@ class RouteConfig(_Strict):
         if self.weights is not None:
             if len(self.weights) != len(self.targets):
                 raise ValueError(f"weights: {len(self.weights)} weight(s) for {len(self.targets)} target(s)")
-            if not all(math.isfinite(w) for w in self.weights):
-                raise ValueError("weights: every weight must be a finite number")
+            if not all(math.isfinite(w) and w <= _MAX_WEIGHT for w in self.weights):
+                raise ValueError(f"weights: every weight must be a finite number up to {_MAX_WEIGHT:g}")
             if any(w < 0 for w in self.weights):
                 raise ValueError("weights: a weight cannot be negative (0 drains a target)")
             if not sum(self.weights) > 0:

@@ -31,19 +31,23 @@ _SPAN = 1 << 32
 
 
 def _salt_key(salt: str) -> bytes:
-    return hashlib.blake2b(salt.encode("utf-8"), digest_size=32, person=b"byom-route-salt").digest()
+    return hashlib.blake2b(salt.encode("utf-8", "surrogatepass"), digest_size=32, person=b"byom-route-salt").digest()
 
 
 _blake2b = hashlib.blake2b
 _from_bytes = int.from_bytes
-_getrandbits = random.getrandbits
+# Its own generator: draws never consume (or depend on) the application's global random
+# state, which it may seed for its own reproducibility.
+_getrandbits = random.Random().getrandbits
 _bisect_right = bisect.bisect_right
 _tuple_new = tuple.__new__
 
 
 def sticky_hash(key: str, salt_key: bytes) -> int:
     """The 64-bit keyed hash of a sticky key."""
-    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8, key=salt_key).digest(), "big")
+    return int.from_bytes(
+        hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8, key=salt_key).digest(), "big"
+    )
 
 
 class Choice(NamedTuple):
@@ -116,7 +120,9 @@ class Router:
             why = "weight"
         else:
             hasher = self._keyed.copy()  # cheaper than keying a new hasher per call
-            hasher.update(key.encode())
+            # A key that is not valid Unicode still hashes: the call's own validation then
+            # names the field (metadata.user) instead of a raw UnicodeEncodeError here.
+            hasher.update(key.encode("utf-8", "surrogatepass"))
             digest = _from_bytes(hasher.digest(), "big")
             why = "sticky"
         low = digest & 0xFFFFFFFF

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from .._errors import ByomError, PolicyViolation, ProviderError, Unavailable
+from .._errors import ByomError, PolicyViolation, ProviderError, SchemaError, Timeout, Unavailable
 from .._facade import ManagedModel
 from .._pipeline import Pipeline
 from .._requests import build_generate_request
@@ -182,10 +182,14 @@ class RoutedModel(ManagedModel):
     def _falls_back(self, error: ByomError, hop: Hop) -> bool:
         if not isinstance(error, self.fallback_types):
             return False
+        if isinstance(error, SchemaError):
+            return False  # the answer broke the request's schema: another target is asked the same
         call = hop.last_call
         if call is not None and call.received:
             return False  # part of an answer reached the caller: never replayed elsewhere
-        if isinstance(error, ProviderError) and error.request_sent:
+        # A Timeout is a request that was sent and not answered in time (a failure to
+        # connect is Unavailable): the endpoint may still be generating it.
+        if isinstance(error, ProviderError) and (error.request_sent or isinstance(error, Timeout)):
             retry = self._retries.get(hop.alias)
             return retry is not None and retry.retry_sent_requests
         return True

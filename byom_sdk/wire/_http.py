@@ -118,7 +118,10 @@ def _transport_error(exc: Exception, *, provider: str, where: str, received: boo
     name = type(exc).__name__
     if late:
         return Timeout(
-            f"{where}: the call's time ran out while the answer was coming", provider=provider, code="Deadline"
+            f"{where}: the call's time ran out while the answer was coming",
+            provider=provider,
+            code="Deadline",
+            request_sent=True,
         )
     if isinstance(exc, httpx.DecodingError):
         # The body's Content-Encoding (gzip, deflate, br) does not decode: the answer arrived
@@ -133,6 +136,7 @@ def _transport_error(exc: Exception, *, provider: str, where: str, received: boo
             f"{where}: no answer within the read timeout; not retried, the server may still be generating ({name})",
             provider=provider,
             code=name,
+            request_sent=True,
         )
     # The request went out; the connection broke while the answer was coming back.
     return Unavailable(
@@ -263,7 +267,10 @@ class HttpTransport:
 
     def _late(self, url: str) -> Timeout:
         return Timeout(
-            f"{url}: the call's time ran out while the answer was coming", provider=self.provider, code="Deadline"
+            f"{url}: the call's time ran out while the answer was coming",
+            provider=self.provider,
+            code="Deadline",
+            request_sent=True,
         )
 
     def stream(self, body: Any, request: Request) -> Iterator[bytes]:

@@ -88,7 +88,10 @@ def test_errors_not_listed_in_fallback_on_are_raised(endpoints, make_client):
 def test_fallback_on_is_configurable(endpoints, make_client):
     primary, secondary = _pair(endpoints)
     primary.failures.append(Timeout("read timeout", provider="fake"))
-    routes = {"support": {**ROUTE, "fallback_on": ["Timeout"]}}
+    # A Timeout was received by its endpoint (it may still be generating): failing over on
+    # it sends the request twice, which the route must allow (retry_sent_requests).
+    retry = {"max_attempts": 1, "retry_sent_requests": True}
+    routes = {"support": {**ROUTE, "fallback_on": ["Timeout"], "retry": retry}}
     client = make_client({"primary": primary, "secondary": secondary}, routes)
     assert client.model("support").generate("hi").text.startswith("secondary")
     primary.failures.append(Unavailable("503", provider="fake"))
