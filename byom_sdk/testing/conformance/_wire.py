@@ -137,6 +137,30 @@ class WireChecks(ModelSubject):
             )
         return exchanges
 
+    def _sent_or_refused(
+        self, model: Provider, request: GenerateRequest, tag: str, named: re.Pattern[str], what: str
+    ) -> tuple[list[Exchange], list[str]]:
+        """``request`` on every generating operation: what reached the endpoint, or a
+        refusal (``BadRequest`` / ``CapabilityNotSupported``) that must name ``what``."""
+        exchanges, problems = [], []
+        for name, operation in self.operations(model, request=functools.partial(_same, request)).items():
+            if name.endswith("embed"):
+                continue
+            failure: list[ByomError] = []
+            received = self._sent_during(functools.partial(_failing_into, failure, operation, model))
+            if failure and isinstance(failure[0], BadRequest | CapabilityNotSupported):
+                if named.search(str(failure[0])) is None:
+                    kind = type(failure[0]).__name__
+                    problems.append(f"{name}: refused with {kind} that does not name {what}: {failure[0]}")
+                continue
+            exchanges.append(Exchange(name, tag, received))
+        if exchanges and self.received_requests() is None and not any(e.received for e in exchanges):
+            pytest.skip(
+                f"{plugin_label(model)} sent no HTTP/1.1 request on a socket of this process and "
+                f"{type(self).__name__}.received_requests offers no request bodies: what it sends is not examined"
+            )
+        return exchanges, problems
+
     # -- the checks --------------------------------------------------------------------------
 
     @check("wire.one_request")
@@ -300,25 +324,9 @@ class WireChecks(ModelSubject):
         Fix: send it under the API's name, or refuse a request that sets it.
         """
         require_capability(byom_model, "generate", any_of=("generate", "chat"))
-        problems = []
         tag = uuid.uuid4().hex[:10]
         request = self._probe_request(byom_model, tag, extra=False).model_copy(update={"top_k": PROBE_TOP_K})
-        exchanges = []
-        for name, operation in self.operations(byom_model, request=functools.partial(_same, request)).items():
-            if name.endswith("embed"):
-                continue
-            try:
-                received = self._sent_during(functools.partial(operation, byom_model))
-            except (BadRequest, CapabilityNotSupported) as exc:
-                if _TOP_K_NAMED.search(str(exc)) is None:
-                    problems.append(f"{name}: refused with {type(exc).__name__} that does not name top_k: {exc}")
-                continue
-            exchanges.append(Exchange(name, tag, received))
-        if exchanges and self.received_requests() is None and not any(e.received for e in exchanges):
-            pytest.skip(
-                f"{plugin_label(byom_model)} sent no HTTP/1.1 request on a socket of this process and "
-                f"{type(self).__name__}.received_requests offers no request bodies: what it sends is not examined"
-            )
+        exchanges, problems = self._sent_or_refused(byom_model, request, tag, _TOP_K_NAMED, "top_k")
         for exchange in exchanges:
             name = exchange.operation
             absent = exchange.missing()
@@ -364,23 +372,7 @@ class WireChecks(ModelSubject):
                 "tool_choice": {"type": "function", "function": {"name": forced}},
             }
         )
-        problems = []
-        exchanges = []
-        for name, operation in self.operations(byom_model, request=functools.partial(_same, named)).items():
-            if name.endswith("embed"):
-                continue
-            failure: list[ByomError] = []
-            received = self._sent_during(functools.partial(_failing_into, failure, operation, byom_model))
-            if failure and isinstance(failure[0], BadRequest | CapabilityNotSupported):
-                if _TOOL_CHOICE_NAMED.search(str(failure[0])) is None:
-                    problems.append(f"{name}: refused with {type(failure[0]).__name__} that does not name tool_choice")
-                continue
-            exchanges.append(Exchange(name, tag, received))
-        if exchanges and self.received_requests() is None and not any(e.received for e in exchanges):
-            pytest.skip(
-                f"{plugin_label(byom_model)} sent no HTTP/1.1 request on a socket of this process and "
-                f"{type(self).__name__}.received_requests offers no request bodies: what it sends is not examined"
-            )
+        exchanges, problems = self._sent_or_refused(byom_model, named, tag, _TOOL_CHOICE_NAMED, "tool_choice")
         for exchange in exchanges:
             absent = exchange.missing()
             if absent:
