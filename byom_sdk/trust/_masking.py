@@ -156,6 +156,7 @@ class Masker:
                 changed["prompt"] = masked
             return request.model_copy(update=changed) if changed else request
         messages: list[Message] = []
+        messages_changed = False
         for message in request.messages or ():
             update: dict[str, Any] = {}
             content = self.mask_text(message.content, vault, counts)
@@ -175,10 +176,10 @@ class Masker:
                 if calls != message.tool_calls:
                     update["tool_calls"] = calls
             if update:
-                changed["messages"] = True
+                messages_changed = True
                 message = message.model_copy(update=update)
             messages.append(message)
-        if "messages" in changed:
+        if messages_changed:
             changed["messages"] = tuple(messages)
         return request.model_copy(update=changed) if changed else request
 

@@ -112,17 +112,22 @@ def error_for_status(
     return Unavailable(text, retry_after=hint, **kwargs)
 
 
+def _deadline_passed(where: str, provider: str) -> Timeout:
+    """The call's time ran out with the answer on its way (sent: not resent elsewhere)."""
+    return Timeout(
+        f"{where}: the call's time ran out while the answer was coming",
+        provider=provider,
+        code="Deadline",
+        request_sent=True,
+    )
+
+
 def _transport_error(exc: Exception, *, provider: str, where: str, received: bool, late: bool) -> ProviderError:
     import httpx
 
     name = type(exc).__name__
     if late:
-        return Timeout(
-            f"{where}: the call's time ran out while the answer was coming",
-            provider=provider,
-            code="Deadline",
-            request_sent=True,
-        )
+        return _deadline_passed(where, provider)
     if isinstance(exc, httpx.DecodingError):
         # The body's Content-Encoding (gzip, deflate, br) does not decode: the answer arrived
         # and cannot be read; resending would not make it readable.
@@ -257,21 +262,13 @@ class HttpTransport:
                 for part in response.iter_bytes():
                     parts.append(part)
                     if deadline is not None and time.monotonic() >= deadline and _more_to_come(response):
-                        raise self._late(url)
+                        raise _deadline_passed(url, self.provider)
                 content = b"".join(parts)
         except httpx.HTTPError as exc:
             raise _transport_error(exc, provider=self.provider, where=url, received=False, late=False) from exc
         if response.status_code >= 300:
             self._raise_for(response, content, url)
         return self._json(content, url, self.provider)
-
-    def _late(self, url: str) -> Timeout:
-        return Timeout(
-            f"{url}: the call's time ran out while the answer was coming",
-            provider=self.provider,
-            code="Deadline",
-            request_sent=True,
-        )
 
     def stream(self, body: Any, request: Request) -> Iterator[bytes]:
         """The answer's bytes as they arrive; closing the iterator closes the response."""
@@ -290,7 +287,7 @@ class HttpTransport:
                     for chunk in response.iter_bytes():
                         received = True
                         if watchdog.expired():
-                            raise self._late(url)
+                            raise _deadline_passed(url, self.provider)
                         yield chunk
                 finally:
                     watchdog.cancel()
@@ -313,7 +310,7 @@ class HttpTransport:
                 async for part in response.aiter_bytes():
                     parts.append(part)
                     if deadline is not None and time.monotonic() >= deadline and _more_to_come(response):
-                        raise self._late(url)
+                        raise _deadline_passed(url, self.provider)
                 content = b"".join(parts)
         except httpx.HTTPError as exc:
             raise _transport_error(exc, provider=self.provider, where=url, received=False, late=False) from exc

@@ -102,14 +102,26 @@ def test_rest_streams_reuse_their_connection(trickle):
     assert len(trickle.peers) == 1, trickle.peers
 
 
-class _Scripted(BaseHTTPRequestHandler):
-    """Answers every POST as ``server.mode`` says: a body trickling in, a container's own
-    error object, or a connection dropped after the request was read."""
+class _JsonHandler(BaseHTTPRequestHandler):
+    """A keep-alive handler, silent, that answers JSON."""
 
     protocol_version = "HTTP/1.1"
 
     def log_message(self, *args: Any) -> None:
         return None
+
+    def _json(self, status: int, payload: Any, *, cut_after: int | None = None) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data if cut_after is None else data[:cut_after])
+
+
+class _Scripted(_JsonHandler):
+    """Answers every POST as ``server.mode`` says: a container's own error object, or a
+    connection dropped after the request was read (before the answer, or inside it)."""
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -120,40 +132,16 @@ class _Scripted(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.close()
             return
-        answer = {
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello"}, "finish_reason": "stop"}]
-        }
-        if ":predict" in self.path:
-            answer = {"predictions": ["Hello"]}
-        body = json.dumps(answer).encode()
         if mode == "cut":
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body[:10])
+            message = {"role": "assistant", "content": "Hello"}
+            answer = {"choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}
+            self._json(200, {"predictions": ["Hello"]} if ":predict" in self.path else answer, cut_after=10)
             self.wfile.flush()
             self.close_connection = True
             self.connection.close()
             return
-        if mode == "trickle":
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body) + 30))
-            self.end_headers()
-            for _ in range(30):  # JSON whitespace, each byte well inside the read timeout
-                self.wfile.write(b" ")
-                self.wfile.flush()
-                time.sleep(0.1)
-            self.wfile.write(body)
-            return
         status, error = mode
-        data = json.dumps(error).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self._json(status, error)
 
 
 @pytest.fixture
@@ -218,28 +206,17 @@ def test_a_request_the_endpoint_received_is_not_sent_again(scripted, mode, codec
     assert scripted.requests == 1
 
 
-class _ExpiringToken(BaseHTTPRequestHandler):
+class _ExpiringToken(_JsonHandler):
     """Answers 401 (Google's shape) until the request carries the refreshed token."""
-
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args: Any) -> None:
-        return None
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         server: Any = self.server
         server.seen.append(self.headers.get("Authorization"))
         if self.headers.get("Authorization") == "Bearer fresh":
-            status, body = 200, {"predictions": ["Hello"]}
+            self._json(200, {"predictions": ["Hello"]})
         else:
-            status, body = 401, {"error": {"code": 401, "message": "expired", "status": "UNAUTHENTICATED"}}
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+            self._json(401, {"error": {"code": 401, "message": "expired", "status": "UNAUTHENTICATED"}})
 
 
 def test_an_expired_token_is_refreshed_and_the_call_resent_on_the_gapic_rest_path():
