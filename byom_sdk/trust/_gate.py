@@ -59,11 +59,19 @@ class _Where:
     host_problem: str | None = None  # a cloud host naming a region the data does not know
 
 
+def _address(hostname: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    # "::ffff:10.20.0.5" connects to 10.20.0.5: an IPv4 range in trusted_endpoints covers it.
+    address = ipaddress.ip_address(hostname)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
 def _trusted(destination: Destination, entries: tuple[TrustedEndpoint, ...]) -> tuple[int, TrustedEndpoint] | None:
     for index, entry in enumerate(entries):
         pattern = entry.host
         if "/" in pattern:
-            if destination.kind == "ip" and ipaddress.ip_address(destination.hostname) in ipaddress.ip_network(
+            if destination.kind == "ip" and _address(destination.hostname) in ipaddress.ip_network(
                 pattern, strict=False
             ):
                 return index, entry

@@ -20,6 +20,7 @@ from ._residency import (
     Destination,
     HostKind,
     HostPort,
+    ProxyClient,
     classify_host,
     data_versions,
     derive_destination,
@@ -35,6 +36,7 @@ from ._residency import (
     parse_sagemaker_host,
     parse_vertex_host,
     pattern_problem,
+    plaintext_proxy,
     redact_url,
     region_cloud,
     region_problem,
@@ -53,6 +55,7 @@ __all__ = [
     "Destination",
     "HostKind",
     "HostPort",
+    "ProxyClient",
     "classify_host",
     "data_versions",
     "derive_destination",
@@ -68,6 +71,7 @@ __all__ = [
     "parse_sagemaker_host",
     "parse_vertex_host",
     "pattern_problem",
+    "plaintext_proxy",
     "redact_url",
     "region_cloud",
     "region_problem",
@@ -92,7 +96,10 @@ def url_boundary(
     region the host names; any other host is ``third-party`` unless the policy's
     ``trusted_endpoints`` vouches for it; a loopback host is ``loopback_kind`` (a local
     server standing in for the cloud, in tests). TLS is what the scheme says; ``endpoint``
-    keeps no credentials (the Boundary redacts them).
+    keeps no credentials (the Boundary redacts them). A plain-HTTP ``url`` that httpx
+    sends through a proxy from the environment (``HTTP_PROXY`` / ``ALL_PROXY`` less
+    ``NO_PROXY``) is read in full by that proxy: the proxy is the host the gate judges,
+    and the network path is ``http-proxy``.
 
     :param region: the region the config declares; the gate refuses it when the host
         contradicts it.
@@ -107,11 +114,13 @@ def url_boundary(
     parsed = destination.cloud_host if destination is not None else None
     known = parsed is not None and parsed.problem is None
     kind: LocationKind = loopback_kind if loopback else "customer-cloud" if known else "third-party"
+    proxy = plaintext_proxy(url, client="httpx")
     return Boundary(
         provider=provider,
         location_kind=kind,
         region=region,
-        network_path=network_path or ("loopback" if loopback else "network"),
+        network_path=network_path or ("http-proxy" if proxy else "loopback" if loopback else "network"),
+        host=proxy,
         endpoint=url,
         tls=url.lower().startswith("https://"),
         retention=retention,

@@ -155,6 +155,13 @@ def test_trusted_endpoints_match_globs_networks_and_ports():
         assert first_violation(boundary(endpoint), p) is not None, endpoint
 
 
+def test_an_ipv4_mapped_ipv6_address_is_in_the_ipv4_range_it_connects_to():
+    p = policy(trusted_endpoints=[{"host": "10.20.0.0/16", "region": "eu-west-1", "cloud": "aws"}], **EU)
+    assert first_violation(boundary("https://[::ffff:10.20.0.5]"), p) is None
+    assert first_violation(boundary("https://[::ffff:10.21.0.5]"), p) is not None
+    assert first_violation(boundary("https://[2001:db8::a14:5]"), p) is not None
+
+
 def test_a_glob_star_is_one_whole_label_never_a_run_of_labels():
     p = policy(trusted_endpoints=[{"host": "10.20.0.*", "region": "eu-west-1", "cloud": "aws"}], **EU)
     assert first_violation(boundary("https://10.20.0.5"), p) is None

@@ -6,6 +6,7 @@ or reads the data files at import time.
 
 - Hosts: :func:`split_host`, :func:`classify_host` (loopback / IP / DNS),
   :func:`redact_url`, :func:`derive_destination`.
+- Proxies: :func:`plaintext_proxy` (where a plain-HTTP request's bytes really go).
 - Cloud endpoint hosts: :func:`parse_sagemaker_host`, :func:`parse_vertex_host`,
   :func:`parse_azureml_host`, :func:`parse_cloud_host`.
 - Region names: :func:`known_regions`, :func:`region_problem` (did-you-mean),
@@ -40,6 +41,7 @@ from ._parse import (
     parse_sagemaker_host,
     parse_vertex_host,
 )
+from ._proxy import ProxyClient, plaintext_proxy
 
 __all__ = [
     "CLOUDS",
@@ -48,6 +50,7 @@ __all__ = [
     "Destination",
     "HostKind",
     "HostPort",
+    "ProxyClient",
     "classify_host",
     "data_versions",
     "derive_destination",
@@ -63,6 +66,7 @@ __all__ = [
     "parse_sagemaker_host",
     "parse_vertex_host",
     "pattern_problem",
+    "plaintext_proxy",
     "redact_url",
     "region_cloud",
     "region_problem",

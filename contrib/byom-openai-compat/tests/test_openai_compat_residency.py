@@ -211,3 +211,45 @@ def test_base_url_with_a_query_or_fragment_is_refused_without_echoing_secrets(ba
     message = str(caught.value)
     assert "no query or fragment" in message and "base_url" in message
     assert "hunter2" not in message and "sk-SECRET" not in message
+
+
+PROXY_VARS = (
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+)
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "ALL_PROXY"])
+def test_a_loopback_url_behind_a_remote_http_proxy_is_refused_before_a_socket_opens(
+    openai_server, sockets, monkeypatch, variable
+):
+    """httpx sends a plain-HTTP base_url through the environment's proxy, which reads the
+    whole prompt: the proxy is the destination, and allow_loopback does not cover it."""
+    for name in PROXY_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(variable, "http://10.9.9.9:3128")
+    policy = {**EU, "allow_loopback": True}
+    with byom_sdk.Client(models={"m": entry(openai_server.base_url)}, policy=policy) as client:
+        with pytest.raises(byom_sdk.PolicyViolation) as info:
+            client.model("m").generate("hello ann@example.com")
+        assert sockets == []
+        assert info.value.rule == "allowed_jurisdictions" and "10.9.9.9:3128" in str(info.value)
+        [record] = [r for r in client.trust.sink.records if r.get("outcome") == "blocked"]
+        assert record["boundary"]["host"] == "10.9.9.9:3128"
+        assert record["boundary"]["network_path"] == "http-proxy"
+
+
+def test_no_proxy_keeps_a_loopback_url_on_this_machine(openai_server, sockets, monkeypatch):
+    for name in PROXY_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://10.9.9.9:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    policy = {**EU, "allow_loopback": True, "audit": {"sink": "memory"}}
+    with byom_sdk.Client(models={"m": entry(openai_server.base_url, region="eu-west-1")}, policy=policy) as client:
+        assert client.model("m").generate("hi").text

@@ -325,3 +325,54 @@ def test_the_send_guard_lets_the_gated_host_through(server, sockets):
         body = model.client.invoke_endpoint(EndpointName="ep", Body=b'{"inputs": "hi"}', ContentType="application/json")
         assert body["Body"].read()
     assert any(kind == "connect" for kind, _ in sockets)
+
+
+PROXY_VARS = (
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+)
+
+
+def test_a_loopback_url_behind_a_remote_http_proxy_is_refused_before_a_socket_opens(
+    server, make_client, sockets, monkeypatch
+):
+    """botocore sends a plain-HTTP URL through HTTP_PROXY: the proxy reads the prompt, so
+    it, not the loopback URL, is the destination (allow_loopback does not cover it)."""
+    for name in PROXY_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://10.9.9.9:3128")
+    server.add_endpoint("ep", "tgi")
+    client = make_client({"m": server.model_config("ep")}, policy={**EU, "allow_loopback": True})
+    with pytest.raises(PolicyViolation) as info:
+        client.model("m").generate("hello ann@example.com")
+    assert sockets == []
+    assert_refused_and_audited(client, info, rule="allowed_jurisdictions", host="10.9.9.9:3128")
+    assert client.model("m").info.boundary.network_path == "http-proxy"
+    assert server.requests == []
+
+
+def test_no_proxy_keeps_a_loopback_url_on_this_machine(server, make_client, sockets, monkeypatch):
+    for name in PROXY_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://10.9.9.9:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+    server.add_endpoint("ep", "tgi")
+    client = make_client({"m": server.model_config("ep")}, policy={**EU, "allow_loopback": True})
+    assert client.model("m").generate("hello").text
+    assert len(server.requests) == 1
+    assert client.model("m").info.boundary.host == server.url.split("://", 1)[1]
+
+
+def test_a_tls_url_behind_a_proxy_keeps_its_destination(monkeypatch, sockets):
+    """HTTPS through a proxy is a CONNECT tunnel: ciphertext to the judged host."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://10.9.9.9:3128")
+    monkeypatch.setenv("HTTP_PROXY", "http://10.9.9.9:3128")
+    with _model() as model:
+        assert model.info.boundary.host == "runtime.sagemaker.eu-west-1.amazonaws.com"
+    assert sockets == []

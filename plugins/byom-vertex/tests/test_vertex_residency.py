@@ -197,3 +197,42 @@ def test_loopback_needs_allow_loopback(egress, transport):
             [record] = [r for r in calls_of(client.trust.sink.records) if r.get("outcome") == "ok"]
             assert {d["rule"]: d["result"] for d in record["decisions"]}["allow_loopback"] == "pass"
         assert server.count("predict") + server.count("rawPredict") >= 1
+
+
+PROXY_VARS = (
+    "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy",
+    "grpc_proxy", "GRPC_PROXY", "NO_PROXY", "no_proxy", "no_grpc_proxy", "NO_GRPC_PROXY",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "transport,variable",
+    [("rest", "HTTP_PROXY"), ("rest", "ALL_PROXY"), ("grpc", "grpc_proxy"), ("grpc", "https_proxy")],
+)
+def test_a_loopback_server_behind_a_remote_proxy_is_refused_before_a_socket_opens(
+    egress, monkeypatch, transport, variable
+):
+    """requests and gRPC send a plaintext loopback endpoint through the environment's
+    proxy (gRPC's CONNECT tunnel carries a plaintext channel readable): the proxy is where
+    the prompt goes, and allow_loopback does not cover it."""
+    for name in PROXY_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(variable, "http://10.9.9.9:3128")
+    with LocalVertexServer(location="europe-west4") as server:
+        settings = server.model_config(transport=transport)
+        with byom_sdk.Client(models={"m": settings}, policy={**EU, "allow_loopback": True}) as client:
+            with pytest.raises(byom_sdk.PolicyViolation) as info:
+                client.model("m").generate("hello ann@example.com")
+            assert egress == []
+            assert info.value.rule == "allowed_jurisdictions" and "10.9.9.9:3128" in str(info.value)
+            [record] = [r for r in client.trust.sink.records if r.get("outcome") == "blocked"]
+            assert record["boundary"]["host"] == "10.9.9.9:3128"
+        assert server.count() == 0
+
+
+def test_a_tls_endpoint_behind_a_proxy_keeps_its_destination(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://10.9.9.9:3128")
+    monkeypatch.setenv("grpc_proxy", "http://10.9.9.9:3128")
+    for transport in ("grpc", "rest"):
+        with model(transport=transport) as vertex:
+            assert vertex.info.boundary.host == "europe-west4-aiplatform.googleapis.com"

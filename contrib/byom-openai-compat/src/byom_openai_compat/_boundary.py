@@ -6,6 +6,8 @@ endpoint host (an Azure ML online endpoint, a Vertex AI host) is ``customer-clou
 region the host names; any other host is ``third-party`` unless the trust policy's
 ``trusted_endpoints`` vouches for it. TLS is what the scheme says. ``location_kind`` in
 the config is deprecated for non-loopback hosts: it is ignored there, and setting it warns.
+A plain-HTTP ``base_url`` that httpx sends through a proxy (``HTTP_PROXY`` / ``ALL_PROXY``,
+less ``NO_PROXY``) is read in full by the proxy: the proxy is then the host the gate judges.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import warnings
 
 from byom_sdk import Boundary, LocationKind
-from byom_sdk.trust.residency import derive_destination, redact_url
+from byom_sdk.trust.residency import derive_destination, plaintext_proxy, redact_url
 
 from ._config import PROVIDER, OpenAICompatConfig
 
@@ -42,14 +44,16 @@ def destination_boundary(config: OpenAICompatConfig) -> Boundary:
             )
         kind = "customer-cloud" if parsed is not None and parsed.problem is None else "third-party"
     derived = parsed is not None and parsed.problem is None and parsed.region == config.region
+    proxy = plaintext_proxy(config.base_url, client="httpx")
     return Boundary(
         provider=PROVIDER,
         location_kind=kind,
         region=config.region,
-        network_path=config.network_path or ("loopback" if loopback else "network"),
+        network_path=config.network_path or ("http-proxy" if proxy else "loopback" if loopback else "network"),
         endpoint=config.base_url,
         tls=config.tls,
         retention=config.retention,
         cloud=parsed.cloud if parsed is not None else None,
         region_source="destination" if derived else "declared",
+        host=proxy,
     )

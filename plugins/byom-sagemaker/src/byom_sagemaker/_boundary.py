@@ -5,7 +5,10 @@ it resolved (``client.meta.endpoint_url`` reflects ``endpoint_url=``,
 ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``, ``AWS_ENDPOINT_URL``, the config file's
 ``services`` section, FIPS and dual-stack) and the region requests are signed for
 (``client.meta.region_name``). The trust gate parses the host and refuses a region the
-host contradicts. :func:`install_send_guard` then pins every request to that host, so
+host contradicts. A plain-HTTP runtime URL that botocore sends through a proxy (it reads
+``HTTP_PROXY`` / ``NO_PROXY`` when the client is built) goes to that proxy in the clear:
+the proxy is then the boundary's host, so a loopback URL behind a remote proxy is judged
+as the remote host it really is. :func:`install_send_guard` then pins every request to that host, so
 nothing can redirect a call after the gate passed it.
 
 ``verify_boundary`` adds facts read back from the SageMaker control plane —
@@ -21,7 +24,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from byom_sdk import Attestation, Boundary, PolicyViolation
-from byom_sdk.trust.residency import parse_sagemaker_host, same_destination, split_host
+from byom_sdk.trust.residency import parse_sagemaker_host, plaintext_proxy, same_destination, split_host
 
 if TYPE_CHECKING:
     from ._config import SageMakerConfig
@@ -66,11 +69,15 @@ def network_path_of(url: str) -> str:
     return "custom-endpoint"
 
 
-def declared_boundary(config: SageMakerConfig, runtime_url: str, signing_region: str | None = None) -> Boundary:
+def declared_boundary(
+    config: SageMakerConfig, runtime_url: str, signing_region: str | None = None, *, proxy: str | None = None
+) -> Boundary:
     """The boundary of requests to ``runtime_url`` signed for ``signing_region``.
 
     :param runtime_url: the runtime URL botocore resolved (``client.meta.endpoint_url``).
     :param signing_region: the SigV4 scope region (``client.meta.region_name``).
+    :param proxy: the proxy a plain-HTTP ``runtime_url`` is sent through: the host the
+        gate judges instead of the URL's (the proxy reads every byte).
     """
     parsed = None
     try:
@@ -84,20 +91,41 @@ def declared_boundary(config: SageMakerConfig, runtime_url: str, signing_region:
         provider=PROVIDER,
         location_kind="customer-cloud",
         region=config.region,
-        network_path=config.network_path or network_path_of(runtime_url),
+        network_path=config.network_path or ("http-proxy" if proxy else network_path_of(runtime_url)),
         endpoint=f"{runtime_url.rstrip('/')}/endpoints/{config.endpoint_name}",
         tls=runtime_url.lower().startswith("https://"),
         retention=None,
         cloud="aws" if parsed is not None else None,
         region_source="destination" if derived else "declared",
         signing_region=signing_region,
+        host=proxy,
     )
+
+
+def _client_proxy(client: Any, runtime_url: str) -> str | None:
+    """The proxy ``client`` sends a plain-HTTP ``runtime_url`` through: botocore's own
+    choice (environment or ``Config(proxies=...)``, fixed when the client was built), else
+    the environment by botocore's rules. TLS URLs are tunnelled, so none."""
+    try:
+        scheme = split_host(runtime_url).scheme
+    except ValueError:
+        return None  # the gate refuses the host itself
+    if scheme != "http":
+        return None
+    proxy_config = getattr(getattr(getattr(client, "_endpoint", None), "http_session", None), "_proxy_config", None)
+    if proxy_config is None:
+        return plaintext_proxy(runtime_url, client="botocore")
+    found = proxy_config.proxy_url_for(runtime_url)
+    return str(found) if found else None
 
 
 def client_boundary(config: SageMakerConfig, client: Any) -> Boundary:
     """The boundary of a built ``sagemaker-runtime`` client: where it will connect and the
     region it signs for, exactly as botocore resolved them."""
-    return declared_boundary(config, str(client.meta.endpoint_url), str(client.meta.region_name))
+    runtime_url = str(client.meta.endpoint_url)
+    return declared_boundary(
+        config, runtime_url, str(client.meta.region_name), proxy=_client_proxy(client, runtime_url)
+    )
 
 
 class DestinationChanged(Exception):

@@ -8,6 +8,9 @@ both transports are given exactly that host, so it is where calls go. The trust 
 parses it and refuses a call whose host names another location than the resource path
 ``projects/P/locations/{location}/endpoints/E``. A Private Service Connect address or a
 private DNS name derives no location: the policy must name it in ``trusted_endpoints``.
+A plaintext endpoint (a loopback server) that requests or gRPC reach through a proxy
+(``HTTP_PROXY``, ``grpc_proxy``…, less ``NO_PROXY``) is read in full by the proxy: the proxy
+is then the host the gate judges.
 
 Retention stays unknown (``None``) without verification: a Vertex endpoint may log
 requests and responses to BigQuery. With ``verify_boundary = true`` the plugin records
@@ -20,7 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from byom_sdk import Attestation, Boundary
-from byom_sdk.trust.residency import derive_destination, is_loopback
+from byom_sdk.trust.residency import derive_destination, is_loopback, plaintext_proxy
 
 from ._config import VertexConfig
 
@@ -60,15 +63,19 @@ def base_boundary(config: VertexConfig) -> Boundary:
         destination = None  # the gate refuses the host by name
     parsed = destination.cloud_host if destination is not None else None
     derived = parsed is not None and parsed.problem is None and parsed.region == config.location
+    url = endpoint_url(config)
+    # google-auth's AuthorizedSession is a requests session; the gRPC channel has its own rules.
+    proxy = plaintext_proxy(url, client="requests" if config.transport == "rest" else "grpc")
+    host = destination.host if destination is not None else config.host
     return Boundary(
         provider="vertex",
         location_kind="customer-cloud",
         region=config.location,
-        network_path=_network_path(config),
-        endpoint=endpoint_url(config),
+        network_path="http-proxy" if proxy and config.network_path is None else _network_path(config),
+        endpoint=url,
         tls=not config.plaintext,
         retention=None,
-        host=destination.host if destination is not None else config.host,
+        host=proxy or host,
         cloud="gcp" if parsed is not None else None,
         region_source="destination" if derived else "declared",
     )
@@ -141,6 +148,8 @@ def verified_boundary(config: VertexConfig, endpoint: Any) -> Boundary:
     if config.network_path is None and network_path != "loopback":
         network_path = "private-service-connect" if psc else "dedicated-endpoint" if dedicated else network_path
     base = base_boundary(config)
+    if base.network_path == "http-proxy":
+        network_path = base.network_path
     return base.model_copy(
         update={
             "network_path": network_path,
