@@ -35,6 +35,7 @@ from .._errors import AuditError
 from ._audit_chain import MemoryAuditSink, Tail, build_entries, plan_keys, record_body
 from ._audit_format import (
     HEAD_SIZE,
+    SCHEMA,
     AuditEntry,
     Checkpoint,
     LogMeta,
@@ -46,7 +47,7 @@ from ._audit_format import (
     rotation_target,
 )
 from ._audit_keys import AuditKeyring, content_key, key_from_env, load_key_file, load_keyring
-from ._audit_read import GENESIS, chain_hash, foreign_objects, read_audit, refuse_triggers, verify_audit
+from ._audit_read import GENESIS, chain_hash, foreign_objects, read_audit, schema_drift, verify_audit
 from ._audit_verify import VerifyResult, verify_entries
 
 try:
@@ -123,11 +124,6 @@ class SqliteSinkConfig(BaseModel):
     busy_timeout_ms: int = 30_000
 
 
-_SCHEMA = (
-    "CREATE TABLE records (seq INTEGER PRIMARY KEY, prev_hash TEXT NOT NULL, hash TEXT NOT NULL,"
-    " kid TEXT NOT NULL, mac TEXT NOT NULL, body TEXT NOT NULL)",
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-)
 _ASIDE = "move it and its .head file aside to start a new log"
 
 
@@ -196,6 +192,10 @@ class SqliteAuditSink:
         self._pid = os.getpid()
         self._inherited: list[tuple[sqlite3.Connection, int | None]] = []
         self._identity: tuple[_FileId, _FileId] | None = None  # (database, head) as opened
+        # Statements compiled (counted by the authorizer) and the count when the schema was
+        # last found intact: SQLite recompiles a cached statement after any schema change.
+        self._compiles = 0
+        self._schema_seen = -1
 
     @classmethod
     def from_config(cls, config: SqliteSinkConfig) -> SqliteAuditSink:
@@ -252,7 +252,8 @@ class SqliteAuditSink:
         except BaseException as exc:
             if conn is not None:
                 conn.close()
-            if isinstance(exc, (sqlite3.Error, OSError)):
+            # ValueError/OverflowError: a tail row edited into something no writer stores.
+            if isinstance(exc, (sqlite3.Error, OSError, ValueError, OverflowError)):
                 reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
                 raise AuditError(f"audit log {label} cannot be opened for writing: {reason}", path=label) from None
             raise
@@ -262,7 +263,7 @@ class SqliteAuditSink:
     def _connect(self) -> sqlite3.Connection:
         timeout = self._config.busy_timeout_ms / 1000
         conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
-        conn.set_authorizer(refuse_triggers)
+        conn.set_authorizer(self._authorize)
         conn.execute(f"PRAGMA busy_timeout={int(self._config.busy_timeout_ms)}")
         deadline = time.monotonic() + timeout
         while True:  # switching to WAL needs a moment without other writers
@@ -275,6 +276,28 @@ class SqliteAuditSink:
                 time.sleep(0.01)
         conn.execute(f"PRAGMA synchronous={'FULL' if self._config.durable else 'NORMAL'}")
         return conn
+
+    def _authorize(self, action: int, arg1: str | None, arg2: str | None, db: str | None, inner: str | None) -> int:
+        """Deny what a trigger or view does (see :func:`refuse_triggers`); count compiles.
+
+        Runs only when SQLite compiles a statement — once per cached statement, and again
+        after any schema change — so counting here costs appends nothing.
+        """
+        if inner:
+            return sqlite3.SQLITE_DENY
+        self._compiles += 1
+        return sqlite3.SQLITE_OK
+
+    def _schema_problem(self, conn: sqlite3.Connection) -> str:
+        label = str(self.path)
+        drift = foreign_objects(conn) or schema_drift(conn)
+        if not drift:
+            return ""
+        return (
+            f"audit log {label} holds {drift}, which no byom writer creates: it can drop or rewrite "
+            f"records as they are written. Keep the files as evidence, run `byom audit verify {label}`, "
+            f"then {_ASIDE}"
+        )
 
     def _prepare(self, conn: sqlite3.Connection, keys: AuditKeyring) -> tuple[LogMeta, Tail, int]:
         label = str(self.path)
@@ -312,6 +335,9 @@ class SqliteAuditSink:
                 meta = LogMeta.parse({str(k): str(v) for k, v in conn.execute("SELECT key, value FROM meta")})
             except ValueError as exc:
                 raise AuditError(f"audit log {label}: {exc}", path=label) from None
+            problem = self._schema_problem(conn)
+            if problem:
+                raise AuditError(problem, path=label)
             if fd is None:
                 raise AuditError(
                     f"audit log {label} has lost its head file {self.head_file} (it is created with the log, "
@@ -359,7 +385,7 @@ class SqliteAuditSink:
     def _initialise(self, conn: sqlite3.Connection, fd: int, keys: AuditKeyring) -> tuple[LogMeta, int]:
         meta = LogMeta.new(keys.active_or_none)
         active = keys.active
-        for statement in _SCHEMA:
+        for statement in SCHEMA:
             conn.execute(statement)
         conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", meta.as_dict().items())
         # The empty log's checkpoint is durable before the header commits: a log whose head
@@ -437,12 +463,24 @@ class SqliteAuditSink:
                             "the database dropped the rest)",
                             path=label,
                         )
+                    if self._compiles != self._schema_seen:
+                        # Something was compiled, so the schema may have changed under this
+                        # writer (a table rebuilt to delete rows on insert): check it before
+                        # committing, so what the insert did is rolled back.
+                        problem = self._schema_problem(conn)
+                        if problem:
+                            raise AuditError(problem, path=label)
+                        self._schema_seen = self._compiles
                     conn.execute("COMMIT")
                 except BaseException:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     raise
             except sqlite3.Error as exc:
+                raise AuditError(f"audit log {label}: the record could not be written: {exc}", path=label) from None
+            except (ValueError, OverflowError) as exc:
+                # The tail row was edited into something no writer stores (a hash that is no
+                # hex, a seq past 2**63), or the body is no UTF-8 (a lone surrogate).
                 raise AuditError(f"audit log {label}: the record could not be written: {exc}", path=label) from None
             last = entries[-1]
             self._tail = Tail(last.seq, last.hash, last.kid)

@@ -24,8 +24,10 @@ __all__ = [
     "CHECKPOINT_FORMAT",
     "FORMAT",
     "HEAD_SIZE",
+    "MAX_DEPTH",
     "NO_KEY",
     "ROTATION",
+    "SCHEMA",
     "AuditEntry",
     "Checkpoint",
     "LogMeta",
@@ -52,6 +54,20 @@ _RECORD_MAC = b"byom-audit/v2/record-mac\x00"
 _CHECKPOINT = b"byom-audit/v2/checkpoint\x00"
 _GENESIS = b"byom-audit/v2/genesis\x00"
 _KEY_ID = b"byom-audit/v2/key-id"
+
+#: The database's schema, exactly as the writer creates it: a log whose tables were rebuilt
+#: otherwise (an ``ON CONFLICT REPLACE`` constraint deletes an earlier row on each insert, a
+#: typeless ``seq`` reorders) is refused by writers and reported by ``verify``.
+SCHEMA = (
+    "CREATE TABLE records (seq INTEGER PRIMARY KEY, prev_hash TEXT NOT NULL, hash TEXT NOT NULL,"
+    " kid TEXT NOT NULL, mac TEXT NOT NULL, body TEXT NOT NULL)",
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+)
+
+#: Deepest nesting canonical JSON accepts: orjson's own limit, so both encoders agree, and
+#: far below what ``json.loads`` in a verifier can read back (a record the writer accepted
+#: at depth ~990 made every later ``verify`` of the log die with RecursionError).
+MAX_DEPTH = 254
 
 #: The head file is one fixed-size block overwritten in place (see ``SqliteAuditSink``).
 HEAD_SIZE = 512
@@ -125,7 +141,31 @@ def canonical_json(value: Any) -> str:
             pass
         else:
             return text
-    return _CANONICAL.encode(value)
+    try:
+        text = _CANONICAL.encode(value)
+    except RecursionError:
+        raise ValueError(f"it nests deeper than {MAX_DEPTH} levels") from None
+    # orjson refuses what nests too deep, so only this path can meet such a value; after a
+    # successful encode it has no cycle, so the walk ends.
+    if _deeper_than(value, MAX_DEPTH):
+        raise ValueError(f"it nests deeper than {MAX_DEPTH} levels")
+    return text
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, (list, tuple)):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def utc_now() -> str:
@@ -241,12 +281,26 @@ def rotation_target(body: str) -> str | None:
         return None
     try:
         parsed = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(parsed, dict) or parsed.get("kind") != ROTATION:
         return None
     target = parsed.get("to_kid")
     return target if isinstance(target, str) else ""
+
+
+class _DuplicateField(Exception):
+    pass
+
+
+def _unique_fields(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads keeps the last of two equal keys, other parsers the first: a head holding
+    # `"size"` twice would tell a witness or monitor another size than the one verified.
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        names = [name for name, _ in pairs]
+        raise _DuplicateField(next(name for name in names if names.count(name) > 1))
+    return found
 
 
 def _block(data: bytes) -> bytes:
@@ -316,7 +370,9 @@ class Checkpoint:
         if not text:
             return None
         try:
-            raw = json.loads(text.decode("utf-8"))
+            raw = json.loads(text.decode("utf-8"), object_pairs_hook=_unique_fields)
+        except _DuplicateField as dup:
+            raise ValueError(f"it holds {dup} twice") from None
         except (UnicodeDecodeError, ValueError):
             raise ValueError("it is not JSON") from None
         if not isinstance(raw, dict) or raw.get("format") != CHECKPOINT_FORMAT:

@@ -184,8 +184,11 @@ class AuditKeyring:
 
 
 def _read_text(path: Path, what: str) -> str:
+    # utf-8-sig: an editor's byte order mark is no part of the key. Read as text it would
+    # be (str.strip keeps it), giving the file another key id than the same key in the
+    # environment, and a keyring with one would be taken for TOML.
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise AuditError(f"{what} {path} is not UTF-8 text", path=str(path)) from None
     except OSError as exc:
@@ -207,10 +210,26 @@ def load_key_file(path: str | Path) -> AuditKeyring:
     return AuditKeyring({kid: key}, active=kid, source=f"key file {path}", path=str(path))
 
 
+class _DuplicateLabel(Exception):
+    pass
+
+
+def _unique_labels(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        names = [name for name, _ in pairs]
+        raise _DuplicateLabel(repr(next(name for name in names if names.count(name) > 1)))
+    return found
+
+
 def _parse_keyring(text: str, path: Path) -> Any:
     as_json = path.suffix.lower() == ".json" or (path.suffix.lower() != ".toml" and text.lstrip().startswith("{"))
     try:
-        return json.loads(text) if as_json else tomllib.loads(text)
+        return json.loads(text, object_pairs_hook=_unique_labels) if as_json else tomllib.loads(text)
+    except _DuplicateLabel as dup:
+        # json.loads keeps the last of two equal names, other tools the first: which
+        # secret is "active" (or behind a label) must not depend on the reader.
+        raise AuditError(f"audit keyring {path} names {dup} twice", path=str(path)) from None
     except (ValueError, tomllib.TOMLDecodeError) as exc:
         kind = "JSON" if as_json else "TOML"
         raise AuditError(f"audit keyring {path} is not valid {kind}: {exc}", path=str(path)) from None

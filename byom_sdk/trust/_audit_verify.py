@@ -227,6 +227,8 @@ def _check_body(
         body = json.loads(entry.body)
     except ValueError:
         raise Failed(seq, "record body is not JSON") from None
+    except RecursionError:  # writers refuse such bodies (MAX_DEPTH): this one was forged
+        raise Failed(seq, "record body nests deeper than any writer writes") from None
     kind = body.get("kind") if isinstance(body, dict) else None
     if kind == ROTATION:
         target = body.get("to_kid")
