@@ -12,6 +12,7 @@ repair round before :class:`~byom_sdk.SchemaError`. Validation uses ``jsonschema
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._errors import BadRequest, SchemaError
-from ._types import GenerateRequest, Message, ToolCall
+from ._types import GenerateRequest, Message, ToolCall, well_formed
 
 __all__ = [
     "EMULATED_TOOL_KEY",
@@ -85,45 +86,122 @@ def schema_of(response_format: Mapping[str, Any] | None) -> dict[str, Any] | Non
     return dict(schema) if isinstance(schema, Mapping) else None
 
 
-def parse_json(text: str) -> Any:
+def parse_json(text: str, *, search: bool = True) -> Any:
     """The JSON value in a model's answer: the whole text, a fenced block, or the first
-    object or array in it (models wrap JSON in prose and fences when only asked to).
+    object or array in it (models wrap JSON in prose and fences when only asked to);
+    with ``search=False``, the whole text only.
+
+    Only JSON is read: ``NaN``/``Infinity``, numbers too large for a float, integers beyond
+    Python's digit limit and objects with a duplicate key are refused, not read as Python
+    values another JSON reader would disagree with. Lone surrogates (``"\\ud800"``) become
+    U+FFFD, as in the answer's text: the value must still be encodable as UTF-8.
 
     :raises ValueError: when no JSON value can be read.
     """
     try:
-        return _parse_json(text.strip())
+        value = _parse_json(text.strip()) if search else _loads(text)
+        return _well_formed(value) if _SURROGATE_ESCAPE.search(text) else value
+    except _Refused as exc:
+        raise ValueError(str(exc)) from None
     except RecursionError:
-        raise ValueError("the answer's JSON is nested too deeply") from None
+        raise ValueError("the JSON is nested too deeply") from None
+
+
+class _Refused(Exception):
+    """Valid for Python's ``json`` but not JSON: stops the search for a JSON value, since a
+    later candidate in the answer is not what the model meant."""
+
+
+def _constant(name: str) -> Any:
+    raise _Refused(f"{name} is not a JSON number")
+
+
+def _float(literal: str) -> float:
+    value = float(literal)
+    if value in (float("inf"), float("-inf")):
+        raise _Refused(f"the number {literal[:20]}{'…' if len(literal) > 20 else ''} is too large for a float")
+    return value
+
+
+def _int(literal: str) -> int:
+    try:
+        return int(literal)
+    except ValueError:  # Python's limit on integer digits (4300 by default)
+        raise _Refused(f"an integer of {len(literal)} digits is too long") from None
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        # Readers disagree on which duplicate wins: the app's could see another object
+        # than the one validated here.
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Refused(f"the key {_short(key)} appears twice in one object")
+            seen.add(key)
+    return value
+
+
+_DECODER = json.JSONDecoder(parse_float=_float, parse_int=_int, parse_constant=_constant, object_pairs_hook=_object)
+_OPENER = re.compile(r"[\[{]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _loads(text: str) -> Any:
+    value, end = _DECODER.raw_decode(text, len(text) - len(text.lstrip()))
+    if text[end:].strip():
+        raise json.JSONDecodeError("Extra data", text, end)
+    return value
 
 
 def _parse_json(candidate: str) -> Any:
     try:
-        return json.loads(candidate)
+        return _loads(candidate)
     except ValueError:
         pass
     fenced = _FENCE.search(candidate)
     if fenced:
         try:
-            return json.loads(fenced.group(1))
+            return _loads(fenced.group(1))
         except ValueError:
             pass
-    decoder = json.JSONDecoder()
-    for index, char in enumerate(candidate):
-        if char in "{[":
-            try:
-                value, _ = decoder.raw_decode(candidate, index)
-                return value
-            except ValueError:
-                continue
+    # The first object or array in prose. An opener inside a span that already parsed as
+    # JSON before failing is not tried again: retrying each one made an answer of nested,
+    # unclosed arrays quadratic (seconds for a megabyte).
+    start = 0
+    for match in _OPENER.finditer(candidate):
+        index = match.start()
+        if index < start:
+            continue
+        try:
+            return _DECODER.raw_decode(candidate, index)[0]
+        except json.JSONDecodeError as exc:
+            start = max(index + 1, exc.pos)
     raise ValueError("the answer holds no JSON value")
+
+
+def _well_formed(value: Any) -> Any:
+    if isinstance(value, str):
+        return well_formed(value)
+    if isinstance(value, list):
+        return [_well_formed(item) for item in value]
+    if isinstance(value, dict):
+        return {well_formed(key): _well_formed(item) for key, item in value.items()}
+    return value
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= limit else f"{shown[: limit - 1]}…"
 
 
 def check_schema(schema: Any, field: str) -> None:
     """Refuse a JSON schema the validator cannot use (an unknown type, a bad keyword value,
-    a pattern that is no regex) before any request is sent. Each distinct schema is checked
-    once per process: checking one against the metaschema costs most of a millisecond, and
-    applications send the same few schemas on every call.
+    a pattern that is no regex, a ``$ref`` to nowhere, a value that is not JSON) before any
+    request is sent. Each distinct schema is checked once per process: checking one against
+    the metaschema costs most of a millisecond, and applications send the same few schemas
+    on every call.
 
     :raises BadRequest: naming ``field``.
     """
@@ -131,9 +209,13 @@ def check_schema(schema: Any, field: str) -> None:
         problem: str | None = f"a schema is an object, not {type(schema).__name__}"
     else:
         try:
-            problem = _schema_problem(json.dumps(schema, sort_keys=True, default=str))
+            # No default=str and no NaN: the schema goes to servers as JSON, and a NaN bound
+            # makes every comparison false, so any number would pass.
+            problem = _schema_problem(json.dumps(schema, sort_keys=True, allow_nan=False))
         except RecursionError:
             problem = "it is nested too deeply"
+        except (TypeError, ValueError) as exc:
+            problem = f"it is not JSON: {exc}"
     if problem is not None:
         raise BadRequest(
             f"invalid request: {field} is not a usable JSON schema: {problem}",
@@ -161,24 +243,59 @@ def _schema_problem(canonical: str) -> str | None:
             re.compile(pattern)
         except re.error as exc:
             return f"pattern {pattern!r} is not a regular expression: {exc}"
-    return None
+    # Embedded resources ("$id") move the base URI: their refs are left to the validator.
+    return None if '"$id"' in canonical else _ref_problem(schema)
 
 
-def _patterns(schema: Any, depth: int = 0) -> Iterator[str]:
+#: keywords whose values are data, not schemas: a "$ref" inside them is no reference.
+_DATA_KEYWORDS = frozenset({"const", "enum", "default", "examples"})
+#: keywords whose values map names to schemas: a property may be called "const".
+_NAME_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
+
+
+def _subschemas(schema: Any, depth: int = 0, names: bool = False) -> Iterator[Mapping[str, Any]]:
+    """Every object in ``schema`` but those inside data keywords (bounded in depth).
+    ``names``: the keys are property or definition names, every value a schema."""
     if depth > 64:
         return
     if isinstance(schema, Mapping):
-        pattern = schema.get("pattern")
-        if isinstance(pattern, str):
-            yield pattern
-        properties = schema.get("patternProperties")
-        if isinstance(properties, Mapping):
-            yield from (key for key in properties if isinstance(key, str))
-        for value in schema.values():
-            yield from _patterns(value, depth + 1)
+        if not names:
+            yield schema
+        for key, value in schema.items():
+            if names or key not in _DATA_KEYWORDS:
+                yield from _subschemas(value, depth + 1, not names and key in _NAME_MAPS)
     elif isinstance(schema, list):
         for value in schema:
-            yield from _patterns(value, depth + 1)
+            yield from _subschemas(value, depth + 1)
+
+
+def _ref_problem(schema: Any) -> str | None:
+    """A local ``$ref`` that resolves to nothing: found at validation time otherwise, after
+    the model was paid for an answer that cannot be checked."""
+    if not isinstance(schema, Mapping):
+        return None
+    refs = [sub["$ref"] for sub in _subschemas(schema) if str(sub.get("$ref", "")).startswith("#")]
+    if not refs:
+        return None
+    from referencing import Registry
+    from referencing.exceptions import Unresolvable
+    from referencing.jsonschema import DRAFT202012
+
+    resolver = Registry().with_resource("", DRAFT202012.create_resource(dict(schema))).resolver()
+    for ref in refs:
+        try:
+            resolver.lookup(ref)
+        except Unresolvable:
+            return f"$ref {ref!r} points to nothing in the schema"
+    return None
+
+
+def _patterns(schema: Any) -> Iterator[str]:
+    for sub in _subschemas(schema):
+        if isinstance(sub.get("pattern"), str):
+            yield sub["pattern"]
+        if isinstance(sub.get("patternProperties"), Mapping):
+            yield from (key for key in sub["patternProperties"] if isinstance(key, str))
 
 
 def check_request_schemas(request: GenerateRequest) -> None:
@@ -193,36 +310,89 @@ def check_request_schemas(request: GenerateRequest) -> None:
             check_schema(parameters, f"tools.{index}.parameters")
 
 
-def validate(value: Any, schema: Mapping[str, Any]) -> list[str]:
-    """What is wrong with ``value`` against ``schema`` (empty when it is valid).
+_MAX_PROBLEMS = 50
 
-    :raises BadRequest: the schema itself cannot be used (an unresolvable ``$ref``…).
+
+def _path_key(error: Any) -> list[str]:
+    return [str(p) for p in error.absolute_path]
+
+
+#: answers nested deeper than this are refused when validating them overflows the stack
+#: (jsonschema recurses several frames per level of a recursive schema).
+_DEEP = 32
+
+
+def validate(
+    value: Any, schema: Mapping[str, Any], *, field: str = "response_format", formats: bool = True
+) -> list[str]:
+    """What is wrong with ``value`` against ``schema`` (empty when it is valid). Each
+    problem names the path in the value and never quotes the value itself: answers hold
+    personal data, and these messages end up in logs and in the repair round.
+
+    :param field: the request field the schema came from, named when it is unusable.
+    :param formats: assert ``format`` (``email``, ``date``, ``uuid``…), as constrained
+        decoders and OpenAI's strict mode do; off when a pydantic class judges its own.
+    :raises BadRequest: the schema itself cannot be used (an unresolvable ``$ref``, a
+        ``$ref`` cycle…).
     """
     import jsonschema
 
     try:
         validator_cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-        validator = validator_cls(schema)
-        errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
-    except (jsonschema.SchemaError, re.error, TypeError, LookupError, RecursionError) as exc:
-        raise BadRequest(
-            f"invalid request: the schema cannot be used to validate the answer: {type(exc).__name__}: {exc}",
-            code="InvalidRequest",
-            details={"field": "response_format"},
-        ) from None
+        checker = validator_cls.FORMAT_CHECKER if formats else None
+        validator = validator_cls(schema, format_checker=checker)
+        # The first problems say enough; all of a huge answer's would cost seconds and memory.
+        errors = sorted(itertools.islice(validator.iter_errors(value), _MAX_PROBLEMS), key=_path_key)
+    except RecursionError:
+        depth = _depth(value)
+        if depth > _DEEP:  # the answer's fault, not the schema's
+            return [f"(root): the answer is nested too deeply to validate ({depth} levels)"]
+        raise _unusable(field, "RecursionError: a $ref cycle that consumes no input") from None
+    except (jsonschema.SchemaError, re.error, TypeError, LookupError) as exc:
+        raise _unusable(field, f"{type(exc).__name__}: {exc}") from None
     except Exception as exc:  # jsonschema's referencing errors have no public base class
         if type(exc).__module__.split(".")[0] not in ("jsonschema", "referencing"):
             raise
-        raise BadRequest(
-            f"invalid request: the schema cannot be used to validate the answer: {exc}",
-            code="InvalidRequest",
-            details={"field": "response_format"},
-        ) from None
+        raise _unusable(field, f"{type(exc).__name__}: {exc}") from None
     problems = []
     for error in errors:
         where = "/".join(str(p) for p in error.absolute_path) or "(root)"
-        problems.append(f"{where}: {error.message}")
+        problems.append(f"{where}: {_without_value(error.message, error.instance)}")
     return problems
+
+
+def _unusable(field: str, why: str) -> BadRequest:
+    return BadRequest(
+        f"invalid request: the schema in {field} cannot be used to validate the answer: {why[:300]}",
+        code="InvalidRequest",
+        details={"field": field},
+    )
+
+
+def _depth(value: Any) -> int:
+    deepest, level = 0, [(value, 1)]
+    while level:
+        item, depth = level.pop()
+        if isinstance(item, (list, dict)):
+            deepest = max(deepest, depth)
+            level.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+_KINDS = {str: "a string", bool: "a boolean", int: "a number", float: "a number", list: "an array", dict: "an object"}
+
+
+def _without_value(message: str, instance: Any) -> str:
+    """jsonschema's message with the offending value replaced by its kind."""
+    shown = repr(instance)
+    if shown not in message:
+        return message
+    kind = "null" if instance is None else _KINDS.get(type(instance), "the value")
+    if isinstance(instance, (str, list)):
+        kind = f"{kind} of length {len(instance)}"
+    elif isinstance(instance, dict):
+        kind = f"an object with {len(instance)} keys"
+    return message.replace(shown, kind, 1)
 
 
 def parsed_value(text: str, schema: Mapping[str, Any], model_cls: Any = None) -> Any:
@@ -234,20 +404,26 @@ def parsed_value(text: str, schema: Mapping[str, Any], model_cls: Any = None) ->
         value = parse_json(text)
     except ValueError as exc:
         raise SchemaError(f"the answer is not JSON: {exc}", details={"raw_text": text, "errors": [str(exc)]}) from None
-    problems = validate(value, schema)
+    problems = validate(value, schema, formats=model_cls is None)
     if problems:
         raise SchemaError(
             f"the answer does not follow the schema: {problems[0]}"
-            + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""),
+            + (
+                f" (and {len(problems) - 1}{'+' if len(problems) >= _MAX_PROBLEMS else ''} more)"
+                if len(problems) > 1
+                else ""
+            ),
             details={"raw_text": text, "errors": problems},
         )
     if model_cls is not None:
         from pydantic import ValidationError
 
         try:
-            return model_cls.model_validate(value)
+            # JSON mode, as the answer is JSON: a strict model takes "2024-01-02" for a
+            # date, a UUID or an enum there, and refuses it from Python objects.
+            return model_cls.model_validate_json(json.dumps(value, ensure_ascii=False))
         except ValidationError as exc:
-            problems = [f"{'/'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+            problems = [f"{'/'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors()]
             raise SchemaError(
                 f"the answer does not fit {model_cls.__name__}: {problems[0]}",
                 details={"raw_text": text, "errors": problems},
@@ -269,18 +445,20 @@ def tool_schema(
     """The JSON schema of a reply that calls the request's tools (for grammars and
     emulation): ``{"tool_calls": [{"name": ..., "arguments": {...}}, ...]}``, at most
     ``max_calls`` calls when given."""
-    options = []
+    options: list[dict[str, Any]] = []
     for tool in tools:
         function = _function(tool)
         name = function.get("name")
         if isinstance(choice, Mapping) and _function(choice).get("name") not in (None, name):
             continue
+        at = f"/properties/{EMULATED_TOOL_KEY}/items" + ("" if len(tools) == 1 else f"/anyOf/{len(options)}")
+        parameters = function.get("parameters") or {"type": "object"}
         options.append(
             {
                 "type": "object",
                 "properties": {
                     "name": {"const": name},
-                    "arguments": dict(function.get("parameters") or {"type": "object"}),
+                    "arguments": _rebased(parameters, f"{at}/properties/arguments"),
                 },
                 "required": ["name", "arguments"],
             }
@@ -292,10 +470,36 @@ def tool_schema(
     return {"type": "object", "properties": {EMULATED_TOOL_KEY: calls}, "required": [EMULATED_TOOL_KEY]}
 
 
-def parse_tool_calls(text: str, tools: Sequence[Mapping[str, Any]]) -> tuple[ToolCall, ...] | None:
-    """The tool calls in an emulated answer, or ``None`` when it answers in plain text.
+def _rebased(schema: Any, pointer: str, depth: int = 0, names: bool = False) -> Any:
+    """``schema`` moved to ``pointer`` in a larger schema: its local ``$ref``s (``#/$defs/X``,
+    as pydantic writes nested models) would resolve against the new root and find nothing,
+    so they are prefixed with where it now lives. A (sub)schema with its own ``$id`` is a
+    resource of its own, where ``#`` still means itself: it stays as it is."""
+    if depth > 64 or (isinstance(schema, Mapping) and "$id" in schema and not names):
+        return schema
+    if isinstance(schema, Mapping):
+        out = {}
+        for key, value in schema.items():
+            if names:
+                out[key] = _rebased(value, pointer, depth + 1)
+            elif key == "$ref" and isinstance(value, str) and (value == "#" or value.startswith("#/")):
+                out[key] = f"#{pointer}{value[1:]}"
+            elif key in _DATA_KEYWORDS:
+                out[key] = value
+            else:
+                out[key] = _rebased(value, pointer, depth + 1, key in _NAME_MAPS)
+        return out
+    if isinstance(schema, list):
+        return [_rebased(value, pointer, depth + 1) for value in schema]
+    return schema
 
-    :raises SchemaError: a call to an unknown tool, or arguments that break its schema.
+
+def parse_tool_calls(text: str, tools: Sequence[Mapping[str, Any]] = ()) -> tuple[ToolCall, ...] | None:
+    """The tool calls in an emulated answer, or ``None`` when it answers in plain text.
+    Whether each call fits its tool is for ``check_tool_calls`` (the structured step), as
+    for the calls of a native server.
+
+    :raises SchemaError: a reply in the call format that does not follow it.
     """
     try:
         value = parse_json(text)
@@ -303,18 +507,28 @@ def parse_tool_calls(text: str, tools: Sequence[Mapping[str, Any]]) -> tuple[Too
         return None
     if not isinstance(value, Mapping) or EMULATED_TOOL_KEY not in value:
         return None
-    problems = validate(value, tool_schema(tools))
+    # The envelope first, then each call against its own tool: one anyOf over every tool
+    # would only say "not valid under any of the given schemas".
+    envelope = {
+        "type": "array",
+        "minItems": 1,
+        "items": {
+            "type": "object",
+            "properties": {"name": {"type": "string"}, "arguments": {"type": "object"}},
+            "required": ["name", "arguments"],
+        },
+    }
+    problems = [f"{EMULATED_TOOL_KEY}/{p}" for p in validate(value[EMULATED_TOOL_KEY], envelope, field="tools")]
     if problems:
         raise SchemaError(
-            f"the tool call does not follow the tools' schemas: {problems[0]}",
+            f"the tool call does not follow the reply format: {problems[0]}",
             details={"raw_text": text, "errors": problems},
         )
-    return tuple(
-        ToolCall(
-            id=f"call_{index}", name=str(call["name"]), arguments=json.dumps(call["arguments"], ensure_ascii=False)
-        )
+    calls = tuple(
+        ToolCall(id=f"call_{index}", name=call["name"], arguments=json.dumps(call["arguments"], ensure_ascii=False))
         for index, call in enumerate(value[EMULATED_TOOL_KEY])
     )
+    return calls
 
 
 # -- grammars ----------------------------------------------------------------------------------
@@ -401,11 +615,20 @@ def plain_messages(messages: Sequence[Message]) -> list[Message]:
             out.append(Message(role="user", content=f"{name} returned: {message.content}"))
         elif message.tool_calls:
             names.update({c.id: c.name for c in message.tool_calls})
-            calls = [{"name": c.name, "arguments": json.loads(c.arguments or "{}")} for c in message.tool_calls]
+            calls = [{"name": c.name, "arguments": _arguments(c.arguments)} for c in message.tool_calls]
             out.append(Message(role="assistant", content=json.dumps({EMULATED_TOOL_KEY: calls}, ensure_ascii=False)))
         else:
             out.append(message)
     return out
+
+
+def _arguments(text: str) -> Any:
+    """A history call's arguments for the transcript: the app may replay a call whose
+    arguments were never JSON (a model's slip it recorded); the text goes as it is."""
+    try:
+        return json.loads(text or "{}")
+    except ValueError:
+        return text
 
 
 def emulate(

@@ -9,14 +9,13 @@ that asked for a schema or tools only, so other calls pay nothing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._errors import SchemaError
 from ._middleware import CallContext, Interceptor
-from ._structured import parse_tool_calls, parsed_value, validate
+from ._structured import parse_json, parse_tool_calls, parsed_value, validate
 from ._types import FinishEvent, GenerateResponse, StreamEvent, TextDelta, ToolCall, ToolCallEvent
 
 __all__ = ["STATE_KEY", "StructuredPlan", "StructuredStep"]
@@ -59,25 +58,29 @@ class StructuredStep:
 
 
 def _check_arguments(calls: Sequence[ToolCall], tools: Sequence[Mapping[str, Any]], text: str) -> None:
-    schemas = {}
-    for tool in tools:
+    """Each call names an offered tool, and its arguments are one strict JSON object (no
+    NaN, no duplicate key, nothing after it) that follows the tool's parameters."""
+    offered: dict[Any, tuple[int, Any]] = {}
+    for index, tool in enumerate(tools):
         function = tool.get("function", tool)
         if isinstance(function, Mapping):
-            schemas[function.get("name")] = function.get("parameters") or {"type": "object"}
+            offered.setdefault(function.get("name"), (index, function.get("parameters") or {"type": "object"}))
     for call in calls:
-        if call.name not in schemas:
+        if call.name not in offered:
             raise SchemaError(
-                f"the model called tool '{call.name}', which the request does not offer",
+                f"the model called tool '{call.name[:60]}', which the request does not offer",
                 details={"raw_text": text or call.arguments, "errors": [f"unknown tool {call.name!r}"]},
             )
+        index, parameters = offered[call.name]
         try:
-            arguments = json.loads(call.arguments or "{}")
+            arguments = parse_json(call.arguments or "{}", search=False)
         except ValueError as exc:
             raise SchemaError(
                 f"the arguments of tool call '{call.name}' are not JSON: {exc}",
                 details={"raw_text": call.arguments, "errors": [str(exc)]},
             ) from None
-        problems = validate(arguments, schemas[call.name])
+        # Named by the tool's index: an unusable schema is the request's tools.N.parameters.
+        problems = validate(arguments, parameters, field=f"tools.{index}.parameters")
         if problems:
             raise SchemaError(
                 f"the arguments of tool call '{call.name}' do not follow its schema: {problems[0]}",
@@ -142,6 +145,11 @@ class _StructuredCall(Interceptor):
                 return ()
             return (event,)
         if isinstance(event, ToolCallEvent):
+            # Checked before the app sees it, as a unary reply's calls are: a stream must not
+            # hand over a call to run and only then say its arguments were invalid.
+            _check_arguments([event.tool_call], self.plan.tools, "")
+            if isinstance(self.plan.must_call, str):
+                _check_choice([event.tool_call], self.plan.must_call, "")
             self.calls.append(event.tool_call)
             return (event,)
         if not isinstance(event, FinishEvent):
