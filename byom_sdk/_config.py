@@ -26,6 +26,7 @@ the provider's own and are validated by the provider's pydantic schema.
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import re
@@ -57,7 +58,14 @@ __all__ = [
 ]
 
 CORE_MODEL_KEYS = frozenset({"provider", "tokenizer", "retry", "trust", "description"})
-_ENV = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+#: ``$$``, a well-formed reference, or any other ``${`` (group 3), which is refused: left as
+#: it was, a typo such as ``${AWS-REGION}`` would reach the provider as a literal value.
+_ENV = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|(\$\{[^}]*\}?)")
+#: the top-level tables of a byom.toml, each of which must be a table.
+TOP_LEVEL_TABLES = ("models", "routes", "retry", "trust", "client", "serve")
+#: a byom.toml or job file is a few KiB; a bigger file is a mistake (``-c model.gguf``), and
+#: reading it whole would take as much memory as the file is large.
+MAX_CONFIG_BYTES = 8 * 1024 * 1024
 
 
 def _resolve_path(value: Path, info: ValidationInfo) -> Path:
@@ -93,13 +101,30 @@ def interpolate(value: Any, *, source: str, alias: str | None, path: str) -> Any
         def replace(match: re.Match[str]) -> str:
             if match.group(0) == "$$":
                 return "$"
+            if match.group(3) is not None:
+                raise ConfigError(
+                    f"'{match.group(3)}' is not a ${{VAR}} or ${{VAR:-default}} reference (names are letters, "
+                    "digits and _; defaults hold no '${'); write $$ for a literal $",
+                    source=source,
+                    alias=alias,
+                    field=path,
+                )
             name, default = match.group(1), match.group(2)
+            if default is not None and "${" in default:
+                raise ConfigError(
+                    f"the default of ${{{name}:-...}} cannot hold another reference; write $$ for a literal $",
+                    source=source,
+                    alias=alias,
+                    field=path,
+                )
             found = os.environ.get(name)
-            if found is not None:
+            if found:
                 remember_secret(found, name)  # errors and reprs show ${NAME}, never the value
                 return found
             if default is not None:
-                return default
+                return default  # as in the shell, ${VAR:-x} is x when VAR is unset or empty
+            if found is not None:
+                return found
             raise ConfigError(
                 f"environment variable '{name}' is not set (use ${{{name}:-default}} for a default)",
                 source=source,
@@ -134,6 +159,11 @@ def parse_model_entry(alias: str, raw: Mapping[str, Any], *, source: str) -> Mod
         tokenizer = {"kind": "hf", "path": tokenizer}
     elif tokenizer is not None and not isinstance(tokenizer, Mapping):
         raise ConfigError("must be a path or a table", source=source, alias=alias, field="tokenizer")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise ConfigError(
+            f"must be a string, not {_toml_type(description)}", source=source, alias=alias, field="description"
+        )
     retry = data.get("retry")
     try:
         retry_policy = RetryPolicy.model_validate(retry) if retry is not None else None
@@ -146,7 +176,7 @@ def parse_model_entry(alias: str, raw: Mapping[str, Any], *, source: str) -> Mod
     return ModelEntry(
         alias=alias,
         provider=provider,
-        description=str(data.get("description", "")),
+        description=description,
         tokenizer=dict(tokenizer) if tokenizer is not None else None,
         retry=retry_policy,
         trust=dict(trust) if trust is not None else None,
@@ -157,12 +187,20 @@ def parse_model_entry(alias: str, raw: Mapping[str, Any], *, source: str) -> Mod
 def read_toml_file(path: str | Path, *, kind: str = "config file") -> dict[str, Any]:
     """A TOML file's tables; whatever is wrong with it is a ``ConfigError`` naming the file
     (``kind``: what the file is, for the message)."""
-    path = Path(path)
+    path = _given_path(path, kind)
     try:
         if path.exists() and not path.is_file():
             # A FIFO would block and /dev/zero never end: only regular files are read.
             raise ConfigError(f"the {kind} path is not a regular file", source=str(path))
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                f"the {kind} is over {MAX_CONFIG_BYTES // (1024 * 1024)} MiB; is this the right file "
+                "(a model file rather than its TOML)?",
+                source=str(path),
+            )
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{kind} not found", source=str(path)) from None
     except UnicodeDecodeError as exc:
@@ -190,6 +228,13 @@ def read_toml_file(path: str | Path, *, kind: str = "config file") -> dict[str, 
     return tables
 
 
+def _given_path(path: str | Path, kind: str) -> Path:
+    if not str(path):
+        # Path("") is ".", which would be reported as a folder nobody named.
+        raise ConfigError(f"the {kind} path is empty", source="''")
+    return Path(path)
+
+
 def _first_non_finite(value: Any, path: str = "") -> tuple[str, float] | None:
     """The dotted path and value of the first inf or nan in parsed TOML."""
     if isinstance(value, float):
@@ -211,19 +256,56 @@ def _first_non_finite(value: Any, path: str = "") -> tuple[str, float] | None:
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
     """Read a byom.toml; a missing file or TOML syntax error names the file."""
-    path = Path(path)
+    path = _given_path(path, "config file")
     data = read_toml_file(path)
-    unknown = set(data) - {"models", "routes", "retry", "trust", "plugins", "client", "serve"}
+    unknown = sorted(set(data) - set(TOP_LEVEL_TABLES))
     if unknown:
+        near = difflib.get_close_matches(unknown[0], TOP_LEVEL_TABLES, n=1, cutoff=0.6)
+        hint = f"did you mean [{near[0]}]? " if near else ""
+        if unknown[0] == "plugins":
+            # Read by nothing: a [plugins] table would look like it selects plugins.
+            hint = "plugins are chosen with BYOM_LOAD_PLUGINS / BYOM_DISABLED_PLUGINS, not in byom.toml; "
         raise ConfigError(
-            f"unknown top-level table(s) {sorted(unknown)}; expected models, routes, retry, trust, client, "
-            "serve, plugins",
+            f"{hint}unknown top-level table(s) {unknown}; expected {', '.join(TOP_LEVEL_TABLES)}",
             source=str(path),
-            field=sorted(unknown)[0],
+            field=unknown[0],
         )
-    models = data.get("models", {})
-    if not isinstance(models, Mapping):
-        raise ConfigError("[models] must be a table of aliases", source=str(path), field="models")
-    if not isinstance(data.get("routes", {}), Mapping):
-        raise ConfigError("[routes] must be a table of route names", source=str(path), field="routes")
+    for table in TOP_LEVEL_TABLES:
+        value = data.get(table, {})
+        if not isinstance(value, Mapping):
+            what = {"models": "a table of aliases", "routes": "a table of route names"}.get(table, "a table")
+            raise ConfigError(f"[{table}] must be {what}, not {_toml_type(value)}", source=str(path), field=table)
+    for table in ("retry", "client"):
+        # Only model, route and serve tables are interpolated; here "${X}" would reach the
+        # setting as a string and fail as a wrong type, which hides the actual cause.
+        where = _first_reference(data.get(table, {}), table)
+        if where is not None:
+            raise ConfigError(
+                f"${{VAR}} is not expanded in [{table}]; write the value itself", source=str(path), field=where
+            )
     return dict(data)
+
+
+def _first_reference(value: Any, path: str) -> str | None:
+    """The dotted path of the first string in ``value`` that holds a ``${`` reference."""
+    if isinstance(value, str):
+        return path if "${" in value.replace("$$", "") else None
+    if isinstance(value, Mapping):
+        pairs: Iterable[tuple[str, Any]] = ((f"{path}.{key}", item) for key, item in value.items())
+    elif isinstance(value, list):
+        pairs = ((f"{path}[{index}]", item) for index, item in enumerate(value))
+    else:
+        return None
+    for where, item in pairs:
+        found = _first_reference(item, where)
+        if found is not None:
+            return found
+    return None
+
+
+def _toml_type(value: Any) -> str:
+    """What a parsed TOML value is, in TOML's words, for messages."""
+    names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string", list: "an array"}
+    if isinstance(value, Mapping):
+        return "a table"
+    return next((name for kind, name in names.items() if isinstance(value, kind)), type(value).__name__)

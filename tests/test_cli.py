@@ -34,11 +34,14 @@ replys = ["misspelled key"]
 
 
 @pytest.fixture
-def config(tmp_path, monkeypatch):
+def config(tmp_path, monkeypatch, registry):
     path = tmp_path / "byom.toml"
     path.write_text(CONFIG)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("BYOM_LOAD_PLUGINS", "")  # builtins only: deterministic output
+    # Builtins only: deterministic output. The registry of the test's own keeps in-process
+    # runs from loading the process-wide one without plugins (later tests would find no
+    # `batch` or `serve` command); the variable does the same for subprocesses.
+    monkeypatch.setenv("BYOM_LOAD_PLUGINS", "")
     return path
 
 
@@ -96,7 +99,7 @@ def test_models_json_reports_each_alias_and_exits_1_on_broken_ones(config, capsy
     assert data["broken"] == ["ghost", "typo"] and data["checked"] is False
 
 
-def test_models_all_usable_exits_0(tmp_path, monkeypatch, capsys):
+def test_models_all_usable_exits_0(tmp_path, monkeypatch, capsys, registry):
     (tmp_path / "byom.toml").write_text('[models.bot]\nprovider = "scripted"\n')
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("BYOM_LOAD_PLUGINS", "")
@@ -142,7 +145,7 @@ def _closed_port():
         return sock.getsockname()[1]
 
 
-def test_models_check_really_checks_each_alias(tmp_path, monkeypatch, capsys, listening):
+def test_models_check_really_checks_each_alias(tmp_path, monkeypatch, capsys, listening, registry):
     """--check finds missing and unparsable files, unreachable loopback endpoints and bad
     tokenizer paths; it never contacts a remote endpoint; it exits 1."""
     (tmp_path / "good.json").write_text('{"ok": true}')
@@ -202,7 +205,7 @@ tokenizer = "tokenizers/none.json"
     assert plain_code == 0  # without --check only the config is validated
 
 
-def test_models_check_reports_a_provider_that_fails_to_build(tmp_path, monkeypatch, capsys):
+def test_models_check_reports_a_provider_that_fails_to_build(tmp_path, monkeypatch, capsys, registry):
     class Broken:
         @byom_sdk.hookimpl
         def byom_model_providers(self):
@@ -221,7 +224,7 @@ def test_models_check_reports_a_provider_that_fails_to_build(tmp_path, monkeypat
     assert row["status"] == "build failed" and "weights are corrupt" in row["error"]
 
 
-def test_models_check_builds_what_the_first_call_builds(tmp_path, monkeypatch, capsys):
+def test_models_check_builds_what_the_first_call_builds(tmp_path, monkeypatch, capsys, registry):
     """A tokenizer folder without tokenizer.json and a per-model trust override naming an
     entity no detector reports pass the file check but fail the first call: --check says so."""
     (tmp_path / "tokenizers" / "empty").mkdir(parents=True)
@@ -342,7 +345,7 @@ def test_errors_are_json_objects_with_json(config, capsys, args, code, fields):
         assert error[key] == value, (key, error)
 
 
-def test_policy_refusal_exits_4(tmp_path, monkeypatch, capsys):
+def test_policy_refusal_exits_4(tmp_path, monkeypatch, capsys, registry):
     (tmp_path / "byom.toml").write_text(
         '[trust]\nallowed_regions = ["eu-*"]\n\n[models.us]\nprovider = "scripted"\nregion = "us-east-1"\n'
         'location_kind = "customer-cloud"\n'

@@ -43,7 +43,7 @@ class State:
 @click.option(
     "--config",
     "-c",
-    default=lambda: os.environ.get("BYOM_CONFIG", "byom.toml"),
+    default=lambda: os.environ.get("BYOM_CONFIG") or "byom.toml",  # set but empty: as if unset
     show_default="byom.toml or $BYOM_CONFIG",
     help="The byom.toml to read models and the trust policy from.",
 )
@@ -55,6 +55,9 @@ def cli(ctx: click.Context, config: str, debug: bool) -> None:
     Every command takes --json. Exit codes: 0 ok, 1 failed, 2 bad input, 3 configuration,
     4 refused by the trust policy, 5 missing optional dependency, 130 interrupted.
     """
+    if not config:
+        # Path("") would be read as ".", reported as a folder the user never named.
+        raise click.BadParameter("the config path is empty", param_hint="'--config'")
     ctx.obj = State(config, debug)
 
 

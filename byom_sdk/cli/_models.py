@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from .._client import Client
+    from .._errors import ConfigError
     from .._types import Boundary
 
 __all__ = ["models_command", "provider_config"]
@@ -184,6 +185,7 @@ def models_command(state: State, check: bool, as_json: bool) -> None:
     from .._client import Client
     from .._config import load_config_file
     from .._errors import ByomError, ConfigError
+    from .._redact import redact
 
     data = load_config_file(state.config)
     rows: list[dict[str, Any]] = []
@@ -193,12 +195,12 @@ def models_command(state: State, check: bool, as_json: bool) -> None:
         try:
             with Client.from_config(state.config, only=[alias]) as client:
                 entry = client.entry(alias)
-                row["description"] = entry.description if entry else ""
+                # A description may be interpolated from ${ENV}: shown by name, like errors.
+                row["description"] = redact(entry.description) if entry else ""
                 if check:
                     _deep_check(state, client, alias, row)
         except ConfigError as exc:
-            missing = exc.field == "provider" and isinstance(raw, dict) and "provider" in raw
-            row["status"] = "provider not installed" if missing else "invalid config"
+            row["status"] = "provider not installed" if _provider_missing(exc, raw) else "invalid config"
             row["error"] = str(exc)
         except ByomError as exc:
             row["status"], row["error"] = "invalid config", str(exc)
@@ -211,6 +213,22 @@ def models_command(state: State, check: bool, as_json: bool) -> None:
         _table(state, rows)
     if broken:
         raise SystemExit(EXIT_ERROR)
+
+
+def _provider_missing(error: ConfigError, raw: Any) -> bool:
+    """Whether ``error`` is about a provider name no installed plugin registers (not a
+    provider of the wrong type, nor an unset ``${VAR}`` in it)."""
+    from .._config import interpolate
+    from .._errors import ConfigError
+    from .._plugins import get_registry
+
+    if error.field != "provider" or not isinstance(raw, Mapping) or not isinstance(raw.get("provider"), str):
+        return False
+    try:
+        name = interpolate(raw["provider"], source="", alias=None, path="provider")
+    except ConfigError:
+        return False
+    return bool(name) and name not in get_registry().providers
 
 
 def _table(state: State, rows: list[dict[str, Any]]) -> None:

@@ -90,6 +90,8 @@ def one_line(error: BaseException) -> str:
         return f"invalid input: {message}"
     if isinstance(error, click.ClickException):
         return error.format_message()
+    if isinstance(error, (KeyboardInterrupt, click.exceptions.Abort)):
+        return "interrupted"  # click's Abort says only "Abort", a KeyboardInterrupt nothing
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
 
