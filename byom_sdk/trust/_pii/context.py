@@ -81,10 +81,12 @@ DEFAULT_CONTEXT: Mapping[str, tuple[str, ...]] = {
     "US_ITIN": (),
     "BR_CPF": ("cpf", "cadastro de pessoa", "contribuinte"),
     "BR_CNPJ": ("cnpj", "empresa"),
-    # Short labels end with a space or a colon: "sin" alone would take "since" and "single".
-    "IN_AADHAAR": ("aadhaar", "aadhar", "adhaar", "uidai", "uid ", "uid:", "uid no", "आधार"),
-    "IN_PAN": ("pan ", "pan:", "pan,", "pan no", "pan card", "permanent account", "income tax", "पैन"),
-    "CA_SIN": ("sin ", "sin:", "sin#", "sin no", "social insurance", "nas ", "nas:", "assurance sociale"),
+    # A word ending in a space is a whole word: "sin" alone would take "since" and "single".
+    # It labels a value after any character but a letter or digit: "SIN 2…", "SIN: 2…",
+    # "SIN=2…", "SIN\t2…", '"sin": "2…"', "SIN#2…" (see _WHOLE).
+    "IN_AADHAAR": ("aadhaar", "aadhar", "adhaar", "uidai", "uid ", "आधार"),
+    "IN_PAN": ("pan ", "permanent account", "income tax", "पैन"),
+    "CA_SIN": ("sin ", "social insurance", "nas ", "assurance sociale"),
     "AU_TFN": ("tfn", "tax file"),
     "AU_MEDICARE": ("medicare",),
     "NL_BSN": ("bsn", "burgerservicenummer", "sofinummer", "citizen service"),
@@ -110,7 +112,7 @@ DEFAULT_CONTEXT: Mapping[str, tuple[str, ...]] = {
     "DK_CPR": ("cpr", "personnummer", "sundhedskort", "civil registration", "personal number"),
     "ZA_ID": ("id number", "id no", "identity number", "rsa id", "sa id", "south african id", "identiteitsnommer"),
     "FI_HETU": ("henkilotunnus", "hetu", "personal identity code", "personbeteckning", "sotu"),
-    "SG_NRIC": ("nric", "fin ", "fin:", "fin no", "ic no", "ic number", "identity card"),
+    "SG_NRIC": ("nric", "fin ", "ic no", "ic number", "identity card"),
     "IE_PPS": ("pps", "ppsn", "psp", "personal public service"),
     "MX_CURP": ("curp", "clave unica", "registro de poblacion"),
 }  # fmt: skip
@@ -118,6 +120,9 @@ DEFAULT_CONTEXT: Mapping[str, tuple[str, ...]] = {
 
 _WORD_START = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 _MATCHERS: dict[frozenset[str], re.Pattern[str] | None] = {}
+# The end of a whole word (a word written with a trailing space): one label rule for every
+# separator people put after it, a space, ":", "=", a tab, the '": "' of a JSON key, "#".
+_WHOLE = "\x00"
 
 
 def _trie(words: list[str], depth: int) -> str:
@@ -131,8 +136,13 @@ def _trie(words: list[str], depth: int) -> str:
             children.setdefault(word[depth], []).append(word)
     # A space in a label also matches "_" and "-": JSON keys and CSV headers ("id_number").
     branches = [
-        ("[ _\\-]" if c == " " else re.escape(c)) + _trie(group, depth + 1) for c, group in sorted(children.items())
+        ("[ _\\-]" if c == " " else re.escape(c)) + _trie(group, depth + 1)
+        for c, group in sorted(children.items())
+        if c != _WHOLE
     ]
+    if _WHOLE in children:
+        # After the longer words, as "the word ends here" is: the longest word is taken.
+        branches.append("(?![a-z0-9])")
     if ends:
         # A one-character word only matches as the window's last character: the word
         # table this replaces was keyed by two characters.
@@ -148,7 +158,9 @@ def _matcher(words: frozenset[str]) -> re.Pattern[str] | None:
     word fits, and its longest word."""
     if words not in _MATCHERS:
         # Words of other scripts start anywhere (Chinese and Japanese run words together).
-        usable = sorted(w for w in words if w[:1] in _WORD_START or not w[:1].isascii())
+        usable = sorted(
+            w[:-1] + _WHOLE if w.endswith(" ") else w for w in words if w[:1] in _WORD_START or not w[:1].isascii()
+        )
         _MATCHERS[words] = re.compile(r"(?s:.*)(?<![a-z0-9])" + _trie(usable, 0)) if usable else None
     return _MATCHERS[words]
 

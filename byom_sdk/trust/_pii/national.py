@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from datetime import date
 
 from .checksums import luhn_valid
 from .world import (
@@ -159,18 +160,28 @@ def pl_pesel_valid(digits: str) -> bool:
 
 
 def se_personnummer_valid(digits: str) -> bool:
-    """Sweden's personnummer (or samordningsnummer, day + 60): a birth date, a serial
-    and a Luhn check over the 10-digit form."""
-    if len(digits) == 12:
+    """Sweden's personnummer (or samordningsnummer, day + 60): a birth date, not in the
+    future when its century is written, a serial and a Luhn check over the 10-digit form."""
+    century = len(digits) == 12
+    if century:
         year, digits = int(digits[:4]), digits[2:]
     elif len(digits) == 10:
         year = 2000 + int(digits[:2])  # any leap-year-consistent century will do
     else:
         return False
-    day = int(digits[4:6])
+    month, day = int(digits[2:4]), int(digits[4:6])
     if day > 60:
         day -= 60
-    return _date(year, int(digits[2:4]), day) and luhn_valid(digits)
+    if not (_date(year, month, day) and luhn_valid(digits)):
+        return False
+    # "20300817-0841": nobody is born in the future (a 10-digit number's century is the one
+    # that puts its date in the past, so only the 12-digit form is checked).
+    return not century or (year, month, day) <= date.today().timetuple()[:3]
+
+
+def _time_of_day(digits: str) -> bool:
+    """``digits`` (four) read as HHMM."""
+    return int(digits[:2]) < 24 and int(digits[2:]) < 60
 
 
 # Before a 4-4-4 number: a shipment's or an order's, not an Aadhaar (FedEx prints its
@@ -224,7 +235,10 @@ def national_options(
             shipped = _NOT_AN_AADHAAR.search(text, max(0, start - 32), start) is not None
             options.append(("IN_AADHAAR", 0.4 if compact else 0.3 if shipped else 0.6, start, end))
         if (compact or (lengths == (8, 4) and seps[0] == "-")) and se_personnummer_valid(digits):
-            options.append(("SE_PERSONNUMMER", 0.35 if compact else 0.8, start, end))
+            # YYYYMMDD-HHMM since 2000 is a build's or a log's time stamp ("build 20181214-0554")
+            # as often: its label decides (most holders are born before 2000).
+            stamp = not compact and digits[:2] == "20" and _time_of_day(digits[8:])
+            options.append(("SE_PERSONNUMMER", 0.35 if compact else 0.45 if stamp else 0.8, start, end))
         if (compact or grouped) and jp_my_number_valid(digits):
             options.append(("JP_MY_NUMBER", 0.3 if compact else 0.45, start, end))
     elif total == 9:
@@ -248,7 +262,10 @@ def national_options(
         if dashed and fi_hetu_valid(f"{digits[:6]}-{digits[6:]}"):
             options.append(("FI_HETU", 0.45, start, end))  # "131052-3081": its check character a digit
         if (compact or dashed) and se_personnummer_valid(digits):
-            options.append(("SE_PERSONNUMMER", 0.35 if compact else 0.8, start, end))
+            # DDMMYY-HHMM ("080305-1713") is a time stamp as well: its label decides.
+            day, month = int(digits[:2]), int(digits[2:4])
+            stamp = dashed and 1 <= day <= 31 and 1 <= month <= 12 and _time_of_day(digits[6:])
+            options.append(("SE_PERSONNUMMER", 0.35 if compact else 0.45 if stamp else 0.8, start, end))
         if (compact or (lengths == (4, 5, 1) and uniform in (" ", "-"))) and au_medicare_valid(digits):
             options.append(("AU_MEDICARE", 0.3 if compact else 0.6, start, end))
         if (compact or (lengths == (3, 3, 4) and uniform in (" ", "-"))) and uk_nhs_valid(digits):

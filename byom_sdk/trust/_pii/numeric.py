@@ -10,8 +10,11 @@ IPv4) is a candidate, longest first:
    no phone or other value is reported inside it;
 2. a US SSN (``AAA-GG-SSSS``), a German tax id, a French NIR;
 3. an IPv4 address (four dotted groups; not after ``v``/``=``/a letter, not before
-   ``-SNAPSHOT``-like suffixes, not after "version", "release", "build"...);
-4. a phone number by numbering plan (:mod:`.phones`), with an extension.
+   ``-SNAPSHOT``-like suffixes, not after "version", "upgrade to", "Python"...: see
+   :mod:`.lookalikes`); four dotted groups that are no address may be a phone;
+4. a phone number by numbering plan (:mod:`.phones`), with an extension (which makes
+   it a phone whatever id it also fits); one that starts after a group of the same run
+   that is part of no value ("FedEx 9396 0551 8177") needs its label.
 
 A run glued to a word (``ORD-2024-004512``, ``INC0012345``, ``a456-4266``) holds none of
 these: it is an identifier, unless the letters make it a UK NINO or a Spanish DNI/NIE
@@ -37,7 +40,6 @@ from .checksums import (
     ssn_published,
     ssn_shaped,
 )
-from .context import fold
 from .lettered import (
     HETU_SIGNS,
     WORD_LETTER_SCORE,
@@ -47,6 +49,7 @@ from .lettered import (
     lettered_id,
     unspaced_script,
 )
+from .lookalikes import labelled_not_a_phone, version_like
 from .national import national_options
 from .phones import international_score, national_score
 from .written import personnummer_plus, written_iban
@@ -113,17 +116,8 @@ def _any_case(letters: str) -> frozenset[str]:
 
 AMOUNT_AFTER_START = frozenset(",. %" + CURRENCY_SIGNS) | _any_case("".join({code[0] for code in CURRENCY_CODES}))
 AMOUNT_BEFORE_LAST = frozenset(CURRENCY_SIGNS) | _any_case("".join({code[-1] for code in CURRENCY_CODES}))
-_VERSION_WORDS = re.compile(
-    r"(?<![a-z])(?:version|versions|ver|release|rel|build|firmware|fw|rev|revision|patch|versie|versione|oid"
-    # numbered sections of documents and standards: "Abschnitt 3.1.2.4", "RFC 3261 section 20.10.1.2"
-    r"|section|sections|sect|sec|abschnitt|kapitel|chapter|chapitre|capitulo|capitolo|clause|paragraph"
-    r"|ziffer|article|artikel|articolo|articulo|apartado)"
-    r"(?![a-z])"
-)
-# The last version word of a window in one call: the greedy ".*" backtracks from the end
-# (version words are whole words, so they never overlap and the last one is the same).
-_LAST_VERSION_WORD = re.compile(r"(?s:.*)" + _VERSION_WORDS.pattern)
-_LABEL_GAP = re.compile(r"""[\s:="'()\[\]#-]*(?:(?:no|nr|number|to|auf|vers|naar|a)\.?[\s:="'#-]*)?""")
+
+
 _GLUE = frozenset("_-./#@\\")
 _LABEL_BEFORE_HASH = re.compile(
     r"(?i:\b(?:ssn|sin|tel|phone|fax|mobile|cell|card|iban|nino|aadhaar|aadhar|uid|cpf|cnpj|bsn|pesel|tfn|medicare"
@@ -152,24 +146,6 @@ def _expiry(values: list[str], seps: list[str], k: int) -> bool:
         and "01" <= values[k] <= "12"
         and len(values[k + 1]) in (2, 4)
     )
-
-
-# A number labelled as something else right before it: "Rechnungsnummer 0815 2024",
-# "Part no. 0451-2233-44", "USt-IdNr.: DE 123 456 789", "Lottozahlen …: 04 15 23 31 38 44".
-_NOT_A_PHONE_LABEL = re.compile(
-    r"(?<![\w@.-])(?:rechnung|invoice|facture|factura|fattura|artikel|article|articulo|part|bestell|auftrag|order"
-    r"|commande|pedido|ordine|ust|vat|tva|iva|btw|ean|gtin|upc|isbn|issn|serien|serial|sku|ticket|claim|polizze"
-    r"|contract|vertrag|(?:kunden|customer|client)[ -]?(?=nummer|nr|no\b|number|id\b)"
-    r"|lotto|lottery|loterie|loteria|lotteria|lotterie|keno|euromillions|powerball|winning)"
-    r"[a-z-]*\.?[ \t]*(?:no|nr|nummer|numbers?|numeros?|num|id|idnr)?\.?[ \t]*[:#=]?[ \t]*(?:[a-z]{2} ?)?$"
-)
-_PHONE_WORD = re.compile(r"tel|phone|fon|fax|mobil|handy|cell|portable|movil|whatsapp|hotline|ruf")
-
-
-def _labelled_not_a_phone(text: str, start: int) -> bool:
-    window = fold(text[max(0, start - 40) : start])
-    label = _NOT_A_PHONE_LABEL.search(window)
-    return label is not None and _PHONE_WORD.search(label.group(0)) is None
 
 
 def _can_start(sep: str) -> bool:
@@ -208,31 +184,27 @@ def _is_date(lengths: tuple[int, ...], seps: Sequence[str], values: Sequence[str
     return False
 
 
-def _version_like(text: str, start: int, end: int) -> bool:
-    before = text[start - 1] if start else ""
-    if (before and (before.isalnum() or before in "~^")) or text[max(0, start - 2) : start] in (
-        "==",
-        ">=",
-        "<=",
-        "~=",
-        "!=",
-    ):
-        return True  # v1.2.3.4, ^1.2.3.4, pkg==1.2.3.4 (after "@" it is a host: admin@10.0.0.1)
-    after = text[end : end + 2]
-    if len(after) == 2 and after[0] in "-+_~." and after[1].isalpha():
-        return True  # 9.15.26.242-SNAPSHOT, 1.2.3.4+build, 1.2.3.4.Final
-    window = fold(text[max(0, start - 24) : start])
-    last = _LAST_VERSION_WORD.match(window)
-    # "version: 1.2.3\nhost: 10.0.0.1": the word labels only the value right after it.
-    return last is not None and _LABEL_GAP.fullmatch(window, last.end()) is not None
-
-
-def _ipv4(text: str, start: int, end: int, octets: Sequence[str]) -> float:
+def _octets(octets: Sequence[str]) -> bool:
     # What ipaddress.IPv4Address accepts (octets 0-255, no leading zeros), without its cost.
-    for octet in octets:
-        if len(octet) > 3 or (len(octet) > 1 and octet[0] == "0") or int(octet) > 255:
-            return 0.0
-    return 0.0 if _version_like(text, start, end) else 0.6
+    return all(len(o) <= 3 and (len(o) == 1 or o[0] != "0") and int(o) <= 255 for o in octets)
+
+
+def _dotted_quad(text: str, start: int, end: int, octets: Sequence[str]) -> Option | None:
+    """Four dotted groups: an IPv4 address; a version string (consumed: it hides nothing);
+    or None, to be read as a phone or an id ("612.34.56.78", "02.123.45.67", "1.800.555.0199")."""
+    if version_like(text, start, end):
+        return ("", 0.0, start, end)
+    if _octets(octets):
+        return ("IP_ADDRESS", 0.6, start, end)
+    return None
+
+
+def _date_time(head: str, tail: str) -> bool:
+    """``head`` a date (DDMMYY or YYMMDD) and ``tail`` a time of day (HHMM)."""
+    if int(tail[:2]) > 23 or int(tail[2:]) > 59:
+        return False
+    a, b, c = int(head[:2]), int(head[2:4]), int(head[4:])
+    return (1 <= a <= 31 and 1 <= b <= 12) or (1 <= b <= 12 and 1 <= c <= 31)
 
 
 def _phone(
@@ -266,8 +238,11 @@ def _phone(
                 trunk = True
     else:
         inner = []
-    if len(inner) == 1 and inner[0] == "." and not plus:
-        return None  # two groups around one dot are a decimal (07.123456 s), never a dialled number
+    # Two groups around one dot are a decimal as often as a number (07.123456 s); never
+    # the seconds of a time ("14:22:07.123456").
+    decimal = len(inner) == 1 and inner[0] == "." and not plus
+    if decimal and text[start - 1 : start] == ":":
+        return None
     if trunk:
         # The trunk "(0)" of "+44 (0)20 ...": not dialled from abroad.
         parts: list[str] = []
@@ -283,13 +258,20 @@ def _phone(
         score = international_score(digits, plus=True)
         start -= 1
     elif digits.startswith("00"):
-        score = international_score(digits[2:], plus=False)
+        # "00971 50 123 0625": the country code as a group of its own, then the number's groups
+        score = international_score(digits[2:], plus=False, code_group=lengths[0] - 2, groups=len(lengths))
+        if score and start and labelled_not_a_phone(text, start):
+            return None  # "order 0081 2345 6789": zero-padded, as ids often are
     else:
         if len(lengths) == 3 and _is_date(tuple(lengths), inner, values[i : j + 1]):
             return None
+        if inner.count("/") >= 2:
+            return None  # "426/962/4149": a fraction, a date or a path; "0221/64792002" has one
         paren_area = paren and bool(inner) and inner[0].startswith(")")
         score = national_score(digits, lengths, inner, paren_area)
-        if score and score < 0.85 and start and _labelled_not_a_phone(text, start):
+        if score and len(lengths) == 2 and lengths[0] == 6 and lengths[1] == 4 and _date_time(values[i], values[j]):
+            score = min(score, 0.3)  # "010136-1901": DDMMYY-HHMM, a time stamp; with its label
+        if score and score < 0.85 and start and labelled_not_a_phone(text, start):
             return None
         if paren_area:
             start -= 1
@@ -316,6 +298,13 @@ def _phone(
                     return None
     if not score:
         return None
+    if decimal:
+        # A trunk "0" and an area code before the dot ("030.12345678", "07700.900123") is
+        # how a number is written; other decimals are phones only beside their label.
+        head = values[i]
+        score = min(score, 0.55 if head[0] == "0" and 2 <= len(head) <= 6 and len(values[j]) >= 4 else 0.3)
+    if inner and not plus and inner.count(".") == len(inner) and version_like(text, start, end):
+        return None  # "firmware 06.12.34.56", "version 030.1234567"
     if text[end : end + 1] in _EXT_FIRST:
         ext = _ext_at(text, end)
         if ext is not None:
@@ -477,22 +466,17 @@ def _scan_run(text: str, run_start: int, run_end: int, context: Context, boost: 
             _pick(_candidates(text, [run_start, run_end], [""], [run], (len(run),), 0, 0, run), context, boost, out)
             return
     if not (glued or glued_after) and lead != "+" and run.count(".") == 3 and _DOTTED_QUAD.fullmatch(run):
-        # Four dotted groups: the loop below would try them whole first, as an IPv4
-        # address (they are no date: the third dot cannot end one), and stop there; but
-        # "1.800.555.0199" is a North American number with its trunk "1". (An address
-        # never follows "+": "+1.212.555.0134" goes to the loop.)
+        # Four dotted groups (no date: the third dot cannot end one) are an IPv4 address
+        # or a version string, found here without the loop below; the others go to it as
+        # phones ("612.34.56.78", "02.123.45.67", "1.800.555.0199"), cards with dots, AHV
+        # numbers. (An address never follows "+": "+1.212.555.0134" goes to the loop.)
         octets = run.split(".")
-        score = _ipv4(text, run_start, run_end, octets)
-        if score:
-            _pick([("IP_ADDRESS", score, run_start, run_end)], context, boost, out)
+        quad = _dotted_quad(text, run_start, run_end, octets)
+        if quad is not None:
+            _pick([quad], context, boost, out)
             return
-        if (
-            not (octets[0] == "1" and tuple(map(len, octets[1:])) == (3, 3, 4))
-            and not (len(octets[0]) >= 2 and octets[0][0] == "0" and len(run) == 13)  # "079.123.45.67": a trunk "0"
-            and tuple(map(len, octets)) != (4, 4, 4, 4)  # "4457.5499.8198.1513": a card with dots
-            and not (octets[0] == "756" and tuple(map(len, octets)) == (3, 4, 4, 2))  # a Swiss AHV number
-        ):
-            return
+        if max(map(len, octets)) <= 3 and context("IP_ADDRESS", run_start) > context("PHONE", run_start):
+            return  # "addr 01.02.03.004": an address mistyped, not a phone
     # Digits and separators alternate: "0221 / 6479-20" -> ["0221", " / ", "6479", "-", "20"].
     pieces = _SPLIT.split(run)
     seps = pieces[1::2]
@@ -527,9 +511,13 @@ def _scan_run(text: str, run_start: int, run_end: int, context: Context, boost: 
     # After "+" the run is one international number: no national number starts inside it.
     last_start = 0 if lead == "+" else n - 1
     i = 0
+    # Group i - 1 belongs to no value: a phone starting at i, after a space, is the tail of
+    # a longer number ("FedEx 9396 0551 8177", "S/N 7781 0612 3456 78"), one with its label.
+    loose = False
     while i <= last_start:
         if i > 0 and not _can_start(seps[i - 1]):
             i += 1
+            loose = True
             continue
         if (
             i + 2 < n
@@ -540,6 +528,7 @@ def _scan_run(text: str, run_start: int, run_end: int, context: Context, boost: 
             and _is_date(lengths[i : i + 3], seps[i : i + 2], values[i : i + 3])
         ):
             i += 3  # a date (2024-05-03, 03.05.2024): the usual head of a log line
+            loose = False
             continue
         consumed = -1
         below = ends[i - 1] if i else 0
@@ -563,8 +552,14 @@ def _scan_run(text: str, run_start: int, run_end: int, context: Context, boost: 
             if not options:
                 continue
             consumed = j
+            if loose and seps[i - 1] == " ":
+                options = [
+                    (e, max(0.05, score - 0.3) if e == "PHONE" and score < _LABELLED_PHONE else score, a, b)
+                    for e, score, a, b in options
+                ]
             _pick(options, context, boost, out)
             break
+        loose = consumed < 0
         i = consumed + 1 if consumed >= 0 else i + 1
 
 
@@ -621,7 +616,10 @@ def _candidates(
     ):
         brand = card_brand(digits)
         if brand is not None and luhn_valid(digits):
-            card: Option = ("CREDIT_CARD", (0.4 if brand == "maestro" else 0.9), start, end)
+            # A 13-digit Visa (issued no more) run together is any checksummed number
+            # ("checksum 4079138682463"): its label decides.
+            score = 0.4 if brand == "maestro" else 0.45 if brand == "visa" and total == 13 and i == j else 0.9
+            card: Option = ("CREDIT_CARD", score, start, end)
             if i == j:
                 # A national id run together that also passes Luhn in a card's range (a CNPJ
                 # in Diners', 1 in 10; a South African id always; a Chinese one from province
@@ -632,19 +630,12 @@ def _candidates(
             return [card]
         if i != j or total == 16:
             return [("", 0.0, start, end)]
-    if j == i + 3 and sep == "." and seps[i + 1] == "." and seps[i + 2] == ".":
-        score = _ipv4(text, start, end, values[i : j + 1])
-        if score:
-            return [("IP_ADDRESS", score, start, end)]
-        # No address ("+1.212.555.0134", "1.800.555.0199": 555 > 255): after "+", or a
-        # North American trunk "1" and 3-3-4 groups, it may be a dotted phone number.
-        if (
-            text[start - 1 : start] != "+"
-            and not (values[i] == "1" and lengths[1:] == (3, 3, 4))
-            and not (len(values[i]) >= 2 and values[i][0] == "0" and total == 10)  # CH, BE national numbers
-            and not (values[i] == "756" and lengths == (3, 4, 4, 2))  # "756.9217.0769.85": a Swiss AHV number
-        ):
-            return [("", 0.0, start, end)]
+    if j == i + 3 and sep == "." and seps[i + 1] == "." and seps[i + 2] == "." and text[start - 1 : start] != "+":
+        # No address ("1.800.555.0199", "612.34.56.78": 555 > 255, 612 > 255): a dotted
+        # phone number or id, if one fits ("+1.212.555.0134" is never an address).
+        quad = _dotted_quad(text, start, end, values[i : j + 1])
+        if quad is not None:
+            return [quad]
     options: list[Option] = []
     if (
         total == 9
@@ -666,6 +657,8 @@ def _candidates(
     if total >= 7:
         phone = _phone(text, offsets, seps, values, i, j, lengths, digits)
         if phone is not None and phone[0] > 0:
+            if phone[2] > end:
+                return [("PHONE", *phone)]  # an extension ("074104 11533 ext. 12"): no id has one
             options.append(("PHONE", *phone))
     if 9 <= total <= 14 or total == 18:
         # after phones: they win a tie

@@ -17,10 +17,12 @@ GB 9-10 digits by leading range; DE mobile ``15x/16x/17x`` 10-11, services
 ``0`` + 5-10 (fixed), ``3`` + 8-9 (mobile), ``80x``; NL ``[1-9]`` + 8 and short
 ``800/90x``; CH ``[2-9]`` + 8; AT 4-13; BE ``[1-9]`` + 7 and mobile ``4[5-9]`` + 7; IE
 7-9; PL ``[1-9]`` + 8; SE 7-10. Written nationally without a trunk prefix, only in their
-usual groupings: India's mobiles, Brazil, Mexico's metro areas, China's mobiles.
+usual groupings: India's mobiles, Brazil, Mexico (two- and three-digit area codes),
+China's mobiles.
 
 The score says how sure the shape is without context: ``+CC`` with a plan 0.9, ``00CC``
-0.75, an unplanned but assigned ``+CC`` 0.7; a national number in phone groupings
+0.75, an unplanned but assigned ``+CC`` 0.7 (``00CC`` 0.55 with the code a group of its
+own, else 0.45); a national number in phone groupings
 (``(0221) 64792002``, ``030 1234567``, ``01 23 45 67 89``, ``(555) 555-0134``) 0.55-0.7;
 the same digits without separators 0.3-0.4, so a bare run counts only next to a
 context word.
@@ -177,10 +179,11 @@ def _nanp_valid(nsn: str) -> bool:
     return len(nsn) == 10 and nsn[1:3] != "11" and nsn[4:6] != "11" and PLANS["1"][1].fullmatch(nsn) is not None
 
 
-def international_score(digits: str, *, plus: bool) -> float:
+def international_score(digits: str, *, plus: bool, code_group: int = 0, groups: int = 1) -> float:
     """Score of ``digits`` (country code first, trunk ``(0)`` already dropped) written
-    as an international number (``plus``: after ``+``, else after ``00``); 0 if invalid."""
-    if not 8 <= len(digits) <= 15:
+    as an international number (``plus``: after ``+``, else after ``00``); 0 if invalid.
+    ``code_group``: digits of the first group after ``00``; ``groups``: how many groups."""
+    if not 8 <= len(digits) <= 15:  # E.164: at most 15 digits, the country code's included
         return 0.0
     cc = country_code(digits)
     if cc is None:
@@ -188,7 +191,13 @@ def international_score(digits: str, *, plus: bool) -> float:
     nsn = digits[len(cc) :]
     plan = PLANS.get(cc)
     if plan is None:
-        return (0.7 if plus else 0.45) if 6 <= len(nsn) <= 13 else 0.0
+        if not 6 <= len(nsn) <= 13:
+            return 0.0
+        if plus:
+            return 0.7
+        # "00" is also how zero-padded numbers start; "00971 50 123 0625", the country code
+        # a group of its own before two or more groups of the number, is how a phone is written.
+        return 0.55 if code_group == len(cc) and groups >= 3 else 0.45
     if cc in _TRUNK_ZERO and nsn.startswith("0") and not nsn.startswith("00"):
         nsn = nsn[1:]  # "+49 0221 ..." is a common slip for "+49 (0)221 ..."
     ok = _nanp_valid(nsn) if cc == "1" else plan[1].fullmatch(nsn) is not None
@@ -227,6 +236,7 @@ _BARE_SHAPES = frozenset(
 
 _BR_LOCAL = re.compile(r"[1-9][1-9](?:9\d{8}|[2-5]\d{7})")
 _MX_METRO = frozenset({"55", "56", "33", "81"})
+_MX_SEPS = frozenset({" ", "-", "."})
 
 
 def _written_without_trunk(digits: str, shape: tuple[int, ...], seps: Sequence[str], paren_area: bool) -> float:
@@ -240,19 +250,24 @@ def _written_without_trunk(digits: str, shape: tuple[int, ...], seps: Sequence[s
         india_or_mexico = n == 10 and first != "0"
         china = n == 11 and first == "1" and digits[1] in "3456789"
         return 0.3 if india_or_mexico or china or _BR_LOCAL.fullmatch(digits) is not None else 0.0
-    if shape == (2, 4, 4) and paren_area and n == 10 and first != "0":
-        return 0.65  # Mexico: "(33) 1234 5678"
+    if shape in ((2, 4, 4), (3, 3, 4)) and paren_area and n == 10 and first != "0":
+        return 0.65  # Mexico: "(33) 1234 5678", "(222) 123 4567"
     if n == 10 and first in "6789" and shape in ((5, 5), (4, 3, 3)) and len(set(seps)) == 1:
         return 0.45  # India, mobile: two five-digit groups are also two postcodes, so a label decides
     if (
         10 <= n <= 11
         and shape in ((2, 5, 4), (2, 4, 4))
-        and (paren_area or seps[-1] == "-")
+        and (paren_area or seps[-1] == "-" or (seps[0] == "." and seps[1] == "."))
         and _BR_LOCAL.fullmatch(digits) is not None
     ):
-        return 0.65 if paren_area else 0.55  # Brazil: (area) then the number, "-" in it
-    if n == 10 and shape == (2, 4, 4) and digits[:2] in _MX_METRO and len(set(seps)) == 1:
-        return 0.55  # Mexico, the three metro areas with two-digit codes
+        return 0.65 if paren_area else 0.55  # Brazil: (area) then the number, "-" in it; "11.91234.5678"
+    if n == 10 and len(set(seps)) == 1 and seps[0] in _MX_SEPS:
+        if shape == (2, 4, 4) and digits[:2] in _MX_METRO:
+            return 0.55  # Mexico, the three metro areas with two-digit codes
+        if shape == (3, 3, 4) and first in _NANP_FIRST and digits[3] != "0" and digits[4:6] != "11":
+            # Mexico, the other areas, three-digit codes: "222 123 4567" (no number there starts
+            # 0, and "555-011-0134" is a North American number outside its plan)
+            return 0.55
     if n == 11 and first == "1" and digits[1] in "3456789" and shape == (3, 4, 4) and len(set(seps)) == 1:
         return 0.6  # China, mobile
     return 0.0
