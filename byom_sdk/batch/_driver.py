@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from .._errors import ByomError, ConfigError
 from ._job import BatchJob
 from ._merge import RejectLog, merge_shards
-from ._records import Item, OutputWriter, count_lines, read_records
+from ._records import Item, OutputWriter, check_input, count_lines, read_records
 from ._summary import BatchSummary
 from ._worker import WorkerSpec, new_shard_id
 
@@ -132,6 +132,7 @@ async def arun_job(client: Client, job: BatchJob, *, summary: BatchSummary | Non
         )
     if not Path(job.input).is_file():
         raise ConfigError(f"input file not found: {job.input}", field="input")
+    check_input(job.input)
     answers = Path(job.output)
     if answers.is_dir():
         raise ConfigError(f"output {job.output} is a directory; name the answers file (JSONL)", field="output")

@@ -71,7 +71,8 @@ class RayWorker:
         lines = batch["text"]
         texts = lines.to_pylist() if hasattr(lines, "to_pylist") else list(lines)
         rows = self.loop.run_until_complete(self._run([Item.from_json(text) for text in texts]))
-        return {"row": [json.dumps(row, ensure_ascii=False, separators=(",", ":")) for row in rows]}
+        # ASCII: Arrow refuses a str with a lone surrogate, which would fail the whole batch.
+        return {"row": [json.dumps(row, ensure_ascii=True, separators=(",", ":")) for row in rows]}
 
 
 def _spool(items: Iterator[Item], folder: Path, per_part: int) -> list[str]:
