@@ -106,6 +106,9 @@ V2_CHECKS = (
     "wire.top_k",
     # suite 2.7
     "wire.tool_choice",
+    # suite 2.8
+    "isolation.instances",
+    "info.boundary_host",
 )
 
 

@@ -50,6 +50,7 @@ def test_suite_passes_on_scripted_model(pytester):
         ),
         *(f"secrets.{name}" for name in ("repr", "errors", "logs")),  # an in-process double holds no key
         "isolation.import",  # ScriptedModel lives in byom_sdk itself: no plugin module to import
+        "info.boundary_host",  # in-process: its boundary names no host
     }
     assert "holds no credential the suite can find" in checks["secrets.logs"]["reason"]
     assert "set plugin_module" in checks["isolation.import"]["reason"]
@@ -63,7 +64,7 @@ def test_suite_passes_on_scripted_model(pytester):
     subject = report["subjects"][0]
     assert subject["conformant"] is True and subject["capabilities"]["stream"] is True
     assert subject["plugin"]["distribution"] == "byom-sdk"
-    assert report["suite_version"] == SUITE_VERSION == "2.7" and report["core_version"]
+    assert report["suite_version"] == SUITE_VERSION == "2.8" and report["core_version"]
 
 
 def test_failure_reason_names_the_leaked_exception(pytester):

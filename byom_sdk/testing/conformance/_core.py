@@ -62,7 +62,12 @@ __all__ = [
 #: ``wire.top_k``: a caller's ``top_k`` is sent, or the call refused before it is sent.
 #: 2.7: ``wire.tool_choice``: a named ``tool_choice`` reaches the endpoint, or the call is
 #: refused naming it.
-SUITE_VERSION = "2.7"
+#: 2.8: ``isolation.instances`` (providers of one plugin share no client, cache or closed
+#: state) and ``info.boundary_host`` (the boundary's host is where the client connects);
+#: existing checks try more: ``embed.batch`` on ``aembed``, ``errors.mid_stream`` on unary
+#: calls, ``request_sent`` never claimed for a throttle or a refused connection, and a
+#: decomposed-accent text in the tokenizer samples.
+SUITE_VERSION = "2.8"
 
 #: The faults ``make_faulty_model`` may be asked for, and the error each must raise.
 FAULTS = ("throttled", "unavailable", "bad_request", "timeout", "model_error", "auth")

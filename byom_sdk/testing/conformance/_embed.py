@@ -92,7 +92,8 @@ class EmbedChecks(ModelSubject):
 
     @check("embed.batch")
     def test_embed_batch(self, byom_model: Provider) -> None:
-        """A large batch (``embed_batch_size`` texts, 64) gives one vector per text, in order.
+        """A large batch (``embed_batch_size`` texts, 64) gives one vector per text, in order,
+        from ``embed`` and from ``aembed``.
 
         Servers cap the texts per call (16, 32, 96...); the provider must split a larger
         batch itself and join the answers, never send the first chunk and return fewer
@@ -104,6 +105,12 @@ class EmbedChecks(ModelSubject):
         response = self._embed(byom_model, texts)
         assert len(response.vectors) == len(texts), (
             f"{plugin_label(byom_model)}: a batch of {len(texts)} texts gave {len(response.vectors)} vectors"
+        )
+        # 2.8: the async path splits its batches too (async.embed compares only a few texts).
+        aresponse = asyncio.run(byom_model.aembed(texts))
+        assert len(aresponse.vectors) == len(texts) and vectors_close(aresponse.vectors, response.vectors, 1e-3), (
+            f"{plugin_label(byom_model)}: aembed of a batch of {len(texts)} texts gave {len(aresponse.vectors)} "
+            "vectors, not embed's in the same order (does the async path send the first chunk only?)"
         )
         for index in (0, len(texts) - 1):
             alone = self._embed(byom_model, [texts[index]])

@@ -68,12 +68,14 @@ class ErrorChecks(ModelSubject):
     exceptions), so a raw client-library exception is caught here instead of hidden.
     """
 
-    def _provoke(self, fault: str, inspect: Callable[[str, ByomError], str | None] | None = None) -> None:
+    def _provoke(
+        self, fault: str, inspect: Callable[[str, ByomError], str | None] | None = None, *, unsent: bool = False
+    ) -> None:
         probe = self.faulty(fault)
         if probe is None:
             pytest.skip(f"{type(self).__name__}.make_faulty_model offers no {fault!r} fault")
         label = plugin_label(probe)
-        problems = self._scenario(fault, probe, lambda: self.faulty(fault), inspect)
+        problems = self._scenario(fault, probe, lambda: self.faulty(fault), inspect, unsent=unsent)
         assert not problems, f"{label}, fault {fault!r}: " + "; ".join(problems)
 
     def _scenario(
@@ -84,9 +86,14 @@ class ErrorChecks(ModelSubject):
         inspect: Callable[[str, ByomError], str | None] | None = None,
         *,
         counted: bool = True,
+        unsent: bool = False,
     ) -> list[str]:
         """What goes wrong on every operation of fresh models from ``factory``, which must
-        fail with ``fault``'s error (``probe``, one of them, is closed here)."""
+        fail with ``fault``'s error (``probe``, one of them, is closed here).
+
+        ``unsent``: the endpoint never ran the request (a refused connection, a throttle),
+        so the error must not claim ``request_sent`` — the retry policy never resends a
+        request marked sent, and a retryable failure would silently become final."""
         expected, retryable = EXPECTED_ERRORS[fault]
         operations = self.operations(probe)
         probe.close()
@@ -106,6 +113,12 @@ class ErrorChecks(ModelSubject):
                     problems.append(f"{name}: {type(exc).__name__} has an empty message")
                 elif isinstance(exc, ProviderError) and exc.retry_after is not None and exc.retry_after < 0:
                     problems.append(f"{name}: retry_after={exc.retry_after} is negative")
+                elif unsent and isinstance(exc, ProviderError) and exc.request_sent:
+                    problems.append(
+                        f"{name}: {type(exc).__name__} claims request_sent=True, yet the endpoint never ran the "
+                        "request: the retry policy will not retry it (set request_sent only once the request "
+                        "went out and the answer was lost)"
+                    )
                 elif inspect is not None:
                     found = inspect(name, exc)
                     if found:
@@ -132,10 +145,11 @@ class ErrorChecks(ModelSubject):
         """Rate limiting (HTTP 429, ThrottlingException, RESOURCE_EXHAUSTED) raises
         ``Throttled`` with ``retryable=True`` on every operation.
 
+        A throttle is a refusal, not a run: the error never claims ``request_sent`` (2.8).
         Fix: map the provider's throttling error to ``byom_sdk.Throttled`` (``raise ... from
         exc``) on every path, streams included; turn the client library's own retries off.
         """
-        self._provoke("throttled")
+        self._provoke("throttled", unsent=True)
 
     @check("errors.retry_after")
     def test_errors_retry_after(self) -> None:
@@ -162,7 +176,8 @@ class ErrorChecks(ModelSubject):
     @check("errors.unavailable")
     def test_errors_unavailable(self) -> None:
         """An unavailable endpoint (503/500, connection refused) raises ``Unavailable``,
-        ``retryable=True``, on the ``unavailable`` fault and on ``make_unreachable_model()``.
+        ``retryable=True``, on the ``unavailable`` fault and on ``make_unreachable_model()``,
+        where nothing listens: that error never claims ``request_sent`` (2.8).
 
         Fix: map 5xx responses and connection errors (``ConnectError``, refused or reset
         connections) to ``byom_sdk.Unavailable`` — a restarting endpoint is not a
@@ -181,7 +196,7 @@ class ErrorChecks(ModelSubject):
             found = self._scenario("unavailable", faulty, lambda: self.faulty("unavailable"))
             problems += [f"fault 'unavailable': {problem}" for problem in found]
         if unreachable is not None:
-            found = self._scenario("unavailable", unreachable, self.make_unreachable_model, counted=False)
+            found = self._scenario("unavailable", unreachable, self.make_unreachable_model, counted=False, unsent=True)
             problems += [f"unreachable endpoint: {problem}" for problem in found]
         assert not problems, f"{label}: " + "; ".join(problems)
 
@@ -230,6 +245,8 @@ class ErrorChecks(ModelSubject):
         """A stream that breaks after its first event (``make_broken_stream_model()``) ends in
         a core error (``ByomError``) on ``stream`` and ``astream``: never a raw client
         exception, never a normal end that passes a truncated answer off as complete.
+        ``generate`` and ``agenerate`` on the same scenario answer or raise a ``ByomError``,
+        never a raw exception (a body cut short must not reach the JSON parser unmapped).
 
         A container killed mid-generation or a proxy's idle timeout drops the connection
         while the provider reads the body. Fix: map client errors around the whole read
@@ -240,9 +257,13 @@ class ErrorChecks(ModelSubject):
         if probe is None:
             pytest.skip(f"{type(self).__name__}.make_broken_stream_model offers no broken stream scenario")
         label = plugin_label(probe)
-        streams = probe.info.capabilities.stream
+        caps = probe.info.capabilities
         probe.close()
-        if not streams:
+        # 2.8: unary calls on the same scenario (a body cut short) answer or raise a
+        # ByomError; a scenario that serves unary calls whole simply answers them.
+        unary = self._broken_unary() if caps.generate or caps.chat else []
+        assert not unary, f"{label}, broken scenario: " + "; ".join(unary)
+        if not caps.stream:
             pytest.skip(f"{label}: capability 'stream' not declared")
 
         async def drain(model: Provider) -> int:
@@ -273,6 +294,30 @@ class ErrorChecks(ModelSubject):
             finally:
                 model.close()
         assert not problems, f"{label}, broken stream: " + "; ".join(problems)
+
+    def _broken_unary(self) -> list[str]:
+        """What goes wrong on ``generate`` / ``agenerate`` of the broken scenario: only a raw
+        exception (a truncated body handed to ``json.loads``) or a mapped error raised
+        ``from None``; an answer is accepted."""
+        runs: dict[str, Callable[[Provider], object]] = {
+            "generate": lambda m: m.generate(self.reference(m)),
+            "agenerate": lambda m: asyncio.run(m.agenerate(self.reference(m))),
+        }
+        problems = []
+        for name, run in runs.items():
+            model = self.make_broken_stream_model()
+            assert model is not None, "make_broken_stream_model() returned None after offering a scenario"
+            try:
+                run(model)
+            except ByomError as exc:
+                dropped = dropped_cause(name, exc)
+                if dropped:
+                    problems.append(dropped)
+            except Exception as exc:  # noqa: BLE001 - a raw exception escaping is the finding.
+                problems.append(_raw(name, exc, "Unavailable (or ModelError)"))
+            finally:
+                model.close()
+        return problems
 
 
 class TimeoutChecks(ModelSubject):

@@ -9,6 +9,7 @@ from ._embed import CapabilityChecks, EmbedChecks
 from ._faults import ErrorChecks, TimeoutChecks
 from ._generate import GenerateChecks, InfoChecks
 from ._import import ImportChecks
+from ._instances import InstanceChecks
 from ._isolation import IsolationChecks
 from ._lifecycle import LifecycleChecks
 from ._secrets import SecretChecks
@@ -22,6 +23,7 @@ __all__ = ["ModelConformance"]
 class ModelConformance(
     # Checks added after suite 2.4 come first here, so that they run last: the earlier
     # checks keep the order (and the first build of ``byom_model``) harnesses were written against.
+    InstanceChecks,
     ImportChecks,
     IsolationChecks,
     SecretChecks,

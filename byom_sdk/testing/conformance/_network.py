@@ -16,16 +16,37 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-__all__ = ["ClientSocket", "client_sockets", "recording_connects"]
+__all__ = ["ClientSocket", "client_sockets", "recording_connects", "recording_destinations"]
 
 _INET = (socket.AF_INET, socket.AF_INET6)
 _lock = threading.Lock()
 _recorders: list[list[str]] = []
+#: recorders of (host, port) pairs looked up (``socket.getaddrinfo``) or connected to.
+_destinations: list[list[tuple[str, int | None]]] = []
 _hooked = False
+
+
+def _destination(event: str, args: tuple[object, ...]) -> None:
+    if event == "socket.getaddrinfo" and len(args) >= 2:
+        host, port = args[0], args[1]
+    elif event == "socket.connect" and len(args) >= 2 and isinstance(args[1], tuple) and len(args[1]) >= 2:
+        host, port = args[1][0], args[1][1]
+    else:
+        return
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    if not isinstance(host, str):
+        return
+    number = int(port) if isinstance(port, int) or (isinstance(port, str) and port.isdigit()) else None
+    with _lock:
+        for recorder in _destinations:
+            recorder.append((host.lower(), number))
 
 
 def _audit(event: str, args: tuple[object, ...]) -> None:
     # Called for every audited event of the process once installed: keep the common path cheap.
+    if _destinations and event in ("socket.getaddrinfo", "socket.connect"):
+        _destination(event, args)
     if event != "socket.connect" or not _recorders:
         return
     sock, address = args[0], args[1] if len(args) > 1 else None
@@ -44,18 +65,39 @@ def recording_connects() -> Iterator[list[str]]:
     The audit hook is installed once, on first use, and cannot be removed; outside the
     block it returns at once.
     """
-    global _hooked
+    _install()
     found: list[str] = []
     with _lock:
-        if not _hooked:
-            sys.addaudithook(_audit)
-            _hooked = True
         _recorders.append(found)
     try:
         yield found
     finally:
         with _lock:
             _recorders.remove(found)
+
+
+def _install() -> None:
+    global _hooked
+    with _lock:
+        if not _hooked:
+            sys.addaudithook(_audit)
+            _hooked = True
+
+
+@contextlib.contextmanager
+def recording_destinations() -> Iterator[list[tuple[str, int | None]]]:
+    """Record the ``(host, port)`` of every name lookup and TCP connect any thread of the
+    process makes inside the block: the host names a client resolves and the addresses it
+    connects to (Python-level sockets only, as :func:`recording_connects`)."""
+    _install()
+    found: list[tuple[str, int | None]] = []
+    with _lock:
+        _destinations.append(found)
+    try:
+        yield found
+    finally:
+        with _lock:
+            _destinations.remove(found)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from . import defects_v24 as v24
 from . import defects_v25 as v25
 from . import defects_v26 as v26
 from . import defects_v27 as v27
+from . import defects_v28 as v28
 from . import defects_wire as wire
 from ._boto import EchoBotoProvider
 from ._http import EchoHTTPProvider
@@ -340,6 +341,27 @@ DEFECTS: tuple[Defect, ...] = (
     Defect(v27.NamedToolChoiceDropped, HTTPSuite, "wire.tool_choice"),
     Defect(v27.NamedToolChoiceAsRequired, HTTPSuite, "wire.tool_choice"),
     Defect(v27.StreamDropsToolChoice, HTTPSuite, "wire.tool_choice"),
+    # suite 2.8: a fourth independent probe
+    Defect(v28.PromptCountedAsCompletion, HTTPSuite, "generate.usage"),
+    Defect(v28.CumulativeUsage, HTTPSuite, "usage.server_counts"),
+    Defect(v28.StopStringKeptInText, HTTPSuite, "generate.stop"),
+    Defect(v28.DeltaAfterFinish, HTTPSuite, "stream.events"),
+    Defect(v28.TwoFinishEvents, HTTPSuite, "stream.events"),
+    Defect(v28.ToolArgumentsAsPythonRepr, HTTPSuite, "tools.call"),
+    Defect(v28.AembedTruncatesBatch, HTTPSuite, "embed.batch"),
+    Defect(v28.EmbedNormalizedAcrossBatch, HTTPSuite, "embed.normalized"),
+    Defect(v28.TokenizerDecodesToNFC, ScriptedSuite, "tokenizer.roundtrip"),
+    Defect(v28.SharedClientClosedByAnyInstance, HTTPSuite, "isolation.instances"),
+    Defect(v28.ModuleAnswerCache, HTTPSuite, "isolation.instances"),
+    Defect(v28.RefusedConnectionMarkedSent, HTTPSuite, "errors.unavailable"),
+    Defect(v28.StatusErrorsMarkedSent, HTTPSuite, "errors.throttled"),
+    Defect(v28.BoundaryNamesAnotherHost, HTTPSuite, "info.boundary_host"),
+    Defect(v28.EmbedPopsCallerExtra, HTTPSuite, "request.unchanged"),
+    Defect(v28.AembedBlocksLoop, HTTPSuite, "async.event_loop"),
+    Defect(v28.AcloseDoesNothing, HTTPSuite, "close.releases_sockets"),
+    Defect(v28.UnaryTruncatedBodyLeaksValueError, HTTPSuite, "errors.mid_stream"),
+    Defect(v28.MaxTokensMinusOne, HTTPSuite, "generate.max_tokens"),
+    Defect(v28.LatencyFromConstruction, HTTPSuite, "generate.latency"),
 )
 
 #: correct variants a check once failed (false alarms): each must pass the check named.
