@@ -45,11 +45,36 @@ def run_sync(awaitable: Awaitable[T]) -> T:
 
     import asyncio
 
+    running: list[asyncio.Task[T]] = []
+    abandoned = threading.Event()
+
     async def _wrap() -> T:
+        task = asyncio.current_task()
+        assert task is not None
+        running.append(task)  # before the check: the caller sees the task or it sees the flag
+        if abandoned.is_set():
+            close = getattr(awaitable, "close", None)
+            if close is not None:
+                close()  # never started: no "coroutine was never awaited" warning
+            raise asyncio.CancelledError
         return await awaitable
 
-    future: Future[T] = asyncio.run_coroutine_threadsafe(_wrap(), _background_loop())
-    return future.result()
+    loop = _background_loop()
+    future: Future[T] | None = None
+    try:
+        future = asyncio.run_coroutine_threadsafe(_wrap(), loop)
+        return future.result()
+    except BaseException:
+        # The caller was interrupted (KeyboardInterrupt, SystemExit): cancel the provider's
+        # coroutine too, or it would go on generating — and billing — for nobody. The
+        # signal may land anywhere, before the future exists or while it is being made, so
+        # the task is cancelled by its own handle, or told to stop before it starts.
+        abandoned.set()
+        if future is not None:
+            future.cancel()
+        if running:
+            loop.call_soon_threadsafe(running[0].cancel)
+        raise
 
 
 def iter_sync(aiterator: AsyncIterator[T]) -> Iterator[T]:
@@ -60,23 +85,44 @@ def iter_sync(aiterator: AsyncIterator[T]) -> Iterator[T]:
     import asyncio
 
     loop = _background_loop()
+    reading: list[asyncio.Task[object]] = []  # the read in progress, if any
 
     async def _next() -> object:
+        task = asyncio.current_task()
+        assert task is not None
+        reading[:] = [task]
         try:
             return await aiterator.__anext__()
         except StopAsyncIteration:
             return _DONE
 
+    async def _close() -> None:
+        # A read still in progress belongs to a caller that was interrupted (perhaps before
+        # it could cancel the read itself: a signal lands between any two bytecodes), and
+        # it must have stopped before the iterator can be closed ("asynchronous generator
+        # is already running" otherwise).
+        if reading and not reading[0].done():
+            reading[0].cancel()
+            await asyncio.wait(reading)
+        aclose = getattr(aiterator, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
     try:
         while True:
-            item = asyncio.run_coroutine_threadsafe(_next(), loop).result()
+            future: Future[object] | None = None
+            try:
+                future = asyncio.run_coroutine_threadsafe(_next(), loop)
+                item = future.result()
+            except BaseException:
+                if future is not None:
+                    future.cancel()  # interrupted: stop the read now (see run_sync)
+                raise
             if item is _DONE:
                 return
             yield item  # type: ignore[misc]  # _DONE is filtered out above.
     finally:
-        aclose = getattr(aiterator, "aclose", None)
-        if aclose is not None:
-            asyncio.run_coroutine_threadsafe(aclose(), loop).result()
+        asyncio.run_coroutine_threadsafe(_close(), loop).result()
 
 
 async def run_in_thread(func: Callable[[], T]) -> T:

@@ -376,7 +376,8 @@ class Client:
         New calls are refused from now on; calls in flight on other threads (and async
         calls on other threads' loops) get up to ``timeout`` seconds to finish, so their
         answers reach their callers and their outcomes are audited. Streams left open
-        between two reads are then ended as cancelled (a later read raises). A call still
+        between two reads, never read, or left open on an event loop that has ended are
+        then ended as cancelled (a later read raises). A call still
         running after ``timeout`` fails closed once the audit is gone (``AuditError``).
         """
         if self._closed:
@@ -392,6 +393,8 @@ class Client:
         for stream in list(in_flight.streams):
             if isinstance(stream, SyncStream):
                 stream._close_for_client()
+            elif isinstance(stream, AsyncStream):
+                stream._close_from_sync()
         for model in reversed(self._built.values()):  # a route before the targets it uses
             model.close()
         if self._trust is not None:
@@ -412,7 +415,10 @@ class Client:
             in_flight.drain(0)
         for stream in list(in_flight.streams):
             if isinstance(stream, AsyncStream):
-                await stream._close_for_client()
+                if stream._plan is None:
+                    await asyncio.to_thread(stream._close_from_sync)
+                else:
+                    await stream._close_for_client()
             elif isinstance(stream, SyncStream):
                 await asyncio.to_thread(stream._close_for_client)
         for model in reversed(self._built.values()):  # a route before the targets it uses

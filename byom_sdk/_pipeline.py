@@ -21,7 +21,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._errors import ByomError
+from ._errors import ByomError, InvalidValue, PluginError
 from ._middleware import CallContext, Interceptor, Middleware, Operation
 from ._runner import END, Blocking, CloseStream, Emit, Invoke, NextEvent, NotSent, Offload, OpenStream, Plan, Sleep
 from ._types import EmbedRequest, GenerateRequest, GenerateResponse, ModelInfo, StreamEvent, TextDelta, well_formed
@@ -55,6 +55,14 @@ def _overrides(interceptor: Interceptor, hook: str) -> bool:
     return getattr(type(interceptor), hook) is not getattr(Interceptor, hook)
 
 
+def _step_name(step: object) -> str:
+    name = getattr(step, "name", None)
+    if isinstance(name, str) and name:
+        return name
+    kind = type(step)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
 class Pipeline:
     """How calls to one model run.
 
@@ -83,37 +91,63 @@ class Pipeline:
 
     # -- phases shared by every plan --------------------------------------------------------
 
+    def _named(self, step: object, hook: str, error: Exception, call: CallContext) -> Exception:
+        """``error`` raised by a step's ``hook``: a foreign exception (a plugin
+        middleware's ``RuntimeError``) becomes a ``PluginError`` naming the step and the
+        model, cause kept, so callers catch one hierarchy and the audit records it so. Our
+        own errors (a refusal, ``AuditError``) pass as they are; a bare model lets foreign
+        ones through, like its provider's."""
+        if (isinstance(error, ByomError) and not isinstance(error, InvalidValue)) or not self.wrap_foreign:
+            return error
+        name = _step_name(step)
+        wrapped = PluginError(
+            f"middleware '{name}' of model '{call.alias}' failed in {hook}: {type(error).__name__}: {error}",
+            plugin=name,
+        )
+        wrapped.__cause__ = error
+        return wrapped
+
     def _open(self, call: CallContext, opened: list[Interceptor]) -> None:
-        for middleware in self.middleware:
-            interceptor = middleware.open(call)
-            if interceptor is not None:
-                opened.append(interceptor)
+        middleware: Middleware | None = None
+        try:
+            for middleware in self.middleware:
+                interceptor = middleware.open(call)
+                if interceptor is not None:
+                    opened.append(interceptor)
+        except Exception as exc:  # noqa: BLE001 - named and raised; the opened steps end it.
+            raise self._named(middleware, "open", exc, call)  # noqa: B904 - _named sets the cause
         call.any_thread = all(interceptor.any_thread for interceptor in opened)
 
-    @staticmethod
-    def _before(opened: Sequence[Interceptor], request: Any) -> Any:
-        if isinstance(request, EmbedRequest):
-            for interceptor in opened:
-                request = interceptor.on_embed_request(request)
-        else:
-            for interceptor in opened:
-                request = interceptor.on_request(request)
+    def _before(self, call: CallContext, opened: Sequence[Interceptor], request: Any) -> Any:
+        interceptor: Interceptor | None = None
+        try:
+            if isinstance(request, EmbedRequest):
+                for interceptor in opened:
+                    request = interceptor.on_embed_request(request)
+            else:
+                for interceptor in opened:
+                    request = interceptor.on_request(request)
+        except Exception as exc:  # noqa: BLE001 - a try around the loop costs nothing until it fails.
+            raise self._named(interceptor, "on_request", exc, call)  # noqa: B904 - _named sets the cause
         return request
 
     def _request_phase(self, call: CallContext, opened: list[Interceptor], request: Any) -> Plan[Any]:
         self._open(call, opened)
         if _text_size(request) > OFFLOAD_CHARS:
-            return (yield Offload(lambda: self._before(opened, request), free=call.any_thread))
-        return self._before(opened, request)
+            return (yield Offload(lambda: self._before(call, opened, request), free=call.any_thread))
+        return self._before(call, opened, request)
 
-    @staticmethod
-    def _send_phase(opened: Sequence[Interceptor], free: bool) -> Plan[None]:
+    def _send_phase(self, call: CallContext, opened: Sequence[Interceptor]) -> Plan[None]:
+        free = call.any_thread
         for interceptor in opened:
             if _overrides(interceptor, "on_send"):
-                if interceptor.blocking:
-                    yield Blocking(interceptor.on_send, free=free, skippable=True)
-                else:
-                    interceptor.on_send()
+                try:
+                    if interceptor.blocking:
+                        yield Blocking(interceptor.on_send, free=free, skippable=True)
+                    else:
+                        interceptor.on_send()
+                except Exception as exc:  # noqa: BLE001 - named and raised.
+                    raise self._named(interceptor, "on_send", exc, call)  # noqa: B904 - _named sets the cause
 
     @staticmethod
     def _fail(opened: Sequence[Interceptor], error: BaseException) -> None:
@@ -123,9 +157,8 @@ class Pipeline:
             except Exception:
                 log.exception("%s.on_error failed", type(interceptor).__name__)
 
-    @staticmethod
     def _end_phase(
-        opened: Sequence[Interceptor], error: BaseException | None, free: bool
+        self, call: CallContext, opened: Sequence[Interceptor], error: BaseException | None
     ) -> Plan[BaseException | None]:
         """``on_end`` of every step, inner first. A step failing here fails a call that
         had succeeded: the steps outside it are told (``on_error``) before their own
@@ -134,6 +167,7 @@ class Pipeline:
         the outer steps end first — the audit's outcome is the outermost — and is then
         raised."""
         interrupted: BaseException | None = None
+        free = call.any_thread
         for interceptor in reversed(opened):
             try:
                 if interceptor.blocking:
@@ -144,7 +178,7 @@ class Pipeline:
                 raise
             except Exception as exc:  # noqa: BLE001 - recorded and raised once every step ended.
                 if error is None:
-                    error = exc
+                    error = exc = self._named(interceptor, "on_end", exc, call)
                     for outer in opened[: opened.index(interceptor)]:
                         try:
                             outer.on_error(exc)
@@ -182,26 +216,34 @@ class Pipeline:
         opened: list[Interceptor] = []
         try:
             request = yield from self._request_phase(call, opened, request)
-            yield from self._send_phase(opened, call.any_thread)
+            yield from self._send_phase(call, opened)
             response = yield from self._attempts(call, request)
             if isinstance(response, GenerateResponse) and not response.text.isascii():
                 response = response.model_copy(update={"text": well_formed(response.text)})
+            response = self._after(call, opened, request, response)
+        except GeneratorExit:
+            self._abandoned(opened)
+            raise
+        except BaseException as error:
+            self._fail(opened, error)
+            yield from self._end_phase(call, opened, error)
+            raise
+        failure = yield from self._end_phase(call, opened, None)
+        if failure is not None:
+            raise failure
+        return response
+
+    def _after(self, call: CallContext, opened: Sequence[Interceptor], request: Any, response: Any) -> Any:
+        interceptor: Interceptor | None = None
+        try:
             if isinstance(request, EmbedRequest):
                 for interceptor in reversed(opened):
                     response = interceptor.on_embed_response(response)
             else:
                 for interceptor in reversed(opened):
                     response = interceptor.on_response(response)
-        except GeneratorExit:
-            self._abandoned(opened)
-            raise
-        except BaseException as error:
-            self._fail(opened, error)
-            yield from self._end_phase(opened, error, call.any_thread)
-            raise
-        failure = yield from self._end_phase(opened, None, call.any_thread)
-        if failure is not None:
-            raise failure
+        except Exception as exc:  # noqa: BLE001 - named and raised.
+            raise self._named(interceptor, "on_response", exc, call)  # noqa: B904 - _named sets the cause
         return response
 
     def _attempts(self, call: CallContext, request: Any) -> Plan[Any]:
@@ -241,16 +283,16 @@ class Pipeline:
         opened: list[Interceptor] = []
         try:
             request = yield from self._request_phase(call, opened, request)
-            yield from self._send_phase(opened, call.any_thread)
+            yield from self._send_phase(call, opened)
             yield from self._stream_attempts(call, opened, request)
         except GeneratorExit:
             self._abandoned(opened)
             raise
         except BaseException as error:
             self._fail(opened, error)
-            yield from self._end_phase(opened, error, call.any_thread)
+            yield from self._end_phase(call, opened, error)
             raise
-        failure = yield from self._end_phase(opened, None, call.any_thread)
+        failure = yield from self._end_phase(call, opened, None)
         if failure is not None:
             raise failure
 
@@ -263,7 +305,7 @@ class Pipeline:
         except Exception as exc:  # noqa: BLE001 - a failing step still ends the others.
             error = StreamCancelled(f"the stream was closed before it was read ({exc})")
         self._fail(opened, error)
-        yield from self._end_phase(opened, error, call.any_thread)
+        yield from self._end_phase(call, opened, error)
         raise error
 
     def _stream_attempts(
@@ -307,14 +349,17 @@ class Pipeline:
                 if type(event) is TextDelta and not event.text.isascii():
                     event = TextDelta(text=well_formed(event.text))
                 events: Sequence[StreamEvent] = (event,)
-                for interceptor in inner_first:
-                    if len(events) == 1:
-                        events = interceptor.on_event(events[0])
-                    else:
-                        passed: list[StreamEvent] = []
-                        for item in events:
-                            passed.extend(interceptor.on_event(item))
-                        events = passed
+                try:
+                    for interceptor in inner_first:
+                        if len(events) == 1:
+                            events = interceptor.on_event(events[0])
+                        else:
+                            passed: list[StreamEvent] = []
+                            for item in events:
+                                passed.extend(interceptor.on_event(item))
+                            events = passed
+                except Exception as exc:  # noqa: BLE001 - only the hooks: provider errors arrive at the yield.
+                    raise self._named(interceptor, "on_event", exc, call)  # noqa: B904 - _named sets the cause
                 for item in events:
                     yield Emit(item)
         except GeneratorExit:

@@ -36,7 +36,10 @@ class RetryPolicy(BaseModel):
 
     :param max_attempts: total attempts, the first included (1 turns retries off).
     :param initial_backoff: seconds before the first retry.
-    :param max_backoff: cap on one backoff.
+    :param max_backoff: cap on one backoff of the schedule. A provider's ``retry_after``
+        hint is never cut short (the server would refuse the early retry): it is waited
+        out when it fits the deadline; without a deadline, a hint above ``max_backoff``
+        fails the call instead of waiting unbounded.
     :param multiplier: growth of the backoff per attempt.
     :param jitter: ``True`` draws each sleep uniformly from [0, backoff] ("full jitter").
     :param deadline: total seconds for all attempts and sleeps; ``None`` for no deadline.
@@ -55,13 +58,15 @@ class RetryPolicy(BaseModel):
     retry_sent_requests: bool = False
 
     def backoff(self, attempt: int, error: BaseException, rng: random.Random | None = None) -> float:
-        """Seconds to sleep after failed attempt number ``attempt`` (1-based)."""
+        """Seconds to sleep after failed attempt number ``attempt`` (1-based): never less
+        than the provider's ``retry_after`` hint (:meth:`give_up` refuses a hint past the
+        deadline, or past ``max_backoff`` when there is no deadline)."""
         base = min(self.max_backoff, self.initial_backoff * self.multiplier ** (attempt - 1))
         if self.jitter:
             base = (rng or random).uniform(0.0, base)
         hint = getattr(error, "retry_after", None)
-        if isinstance(hint, (int, float)) and hint > base:
-            base = min(float(hint), self.max_backoff)
+        if isinstance(hint, (int, float)) and not isinstance(hint, bool) and hint > base:
+            base = float(hint)
         return base
 
     # The clock is a method so tests can drive time without sleeping.
@@ -90,7 +95,9 @@ class RetryPolicy(BaseModel):
             return True
         if attempt >= self.max_attempts:
             return True
-        return self.deadline is not None and (self.now() - start) + delay >= self.deadline
+        if self.deadline is None:
+            return delay > self.max_backoff  # only a retry_after hint goes past the cap
+        return (self.now() - start) + delay >= self.deadline
 
     @staticmethod
     def mark(error: BaseException, attempts: int) -> None:

@@ -35,9 +35,10 @@ MakePlan = Callable[[bool], Plan[Any]]
 class _Driver:
     """State shared by both drivers: the plan (started lazily) and how it ended.
 
-    A started stream is registered with its Client's :class:`CallTracker`, and each read
-    is a call in flight: closing the Client waits for a read in progress, then ends the
-    streams left open between two reads (recorded as cancelled); a later read raises.
+    A stream is registered with its Client's :class:`CallTracker` when it is made, and
+    each read is a call in flight: closing the Client waits for a read in progress, then
+    ends the streams left open between two reads and those never read (both recorded as
+    cancelled, while the audit is still open); a later read raises.
     """
 
     __slots__ = ("__weakref__", "_alias", "_closed_by_client", "_done", "_make_plan", "_plan", "_runner")
@@ -49,12 +50,14 @@ class _Driver:
         self._plan: Plan[None] | None = None
         self._done = False
         self._closed_by_client = False
+        # Registered now, not at the first read: a stream made and never read still owes
+        # an outcome, and once its Client closed nothing could record it any more.
+        runner.executors.in_flight.streams.add(self)
 
     def _start(self) -> Plan[None]:
         plan = self._plan
         if plan is None:
             plan = self._plan = self._make_plan(False)
-            self._runner.executors.in_flight.streams.add(self)
         return plan
 
     def _check_done(self) -> bool:
@@ -274,6 +277,27 @@ class AsyncStream(_Driver, AsyncIterator[StreamEvent]):
             await self._runner.arun(_throw_cancel(plan, first), cancelling=True)
         except (StreamCancelled, NotSent):
             pass
+
+    def _close_from_sync(self) -> None:
+        """End this stream as its Client closes from sync code, when no loop can: one never
+        read (nothing loop-bound exists yet), or one left open on a loop that no longer runs
+        (``asyncio.run`` returned). Its steps end here and the audit records it cancelled;
+        a native async provider stream was already finalised with its loop. A stream open
+        on a loop still running elsewhere is left to that loop (or to its finaliser)."""
+        if self._done:
+            return
+        if self._plan is not None:
+            loop = self._loop
+            if loop is not None and loop.is_running():
+                return
+            self._done = True
+            try:
+                self._runner.run(_throw_cancel(self._plan))
+            except StreamCancelled:
+                pass
+        else:
+            self._never_started()
+        self._closed_by_client = True
 
     async def _close_for_client(self) -> None:
         """End a stream its consumer left open between two reads on this loop, as its
