@@ -35,6 +35,7 @@ from ._pii.checksums import (
     ssn_valid,
 )
 from ._pii.context import DEFAULT_CONTEXT, ContextWords
+from ._pii.evasion import HOMOGLYPHS, TAGS, obfuscated_emails, strip_invisible
 from ._pii.numeric import LONG_RUN, LONG_RUN_NARROW, Context, scan_run
 from ._pii.scan import capital_anchors, long_words, run_start
 from ._pii.secrets import PRIVATE_KEY, TOKEN_RULES, UNANCHORED, assigned_secret, header_secrets, punctuated_secrets
@@ -158,7 +159,10 @@ _START = itemgetter(0)
 _FULL_WIDTH = {
     **{cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)},
     **dict.fromkeys([0xA0, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000], ord(" ")),
-    **dict.fromkeys([*range(0x2010, 0x2014), 0x2212, 0xFE63], ord("-")),
+    # hyphens, figure/en/em dashes, horizontal bar, minus signs ("4111—1111…" reads as a card)
+    **dict.fromkeys([*range(0x2010, 0x2016), 0x2212, 0xFE58, 0xFE63], ord("-")),
+    **HOMOGLYPHS,  # Cyrillic and Greek letters drawn like Latin ones: "D\u041589…" (a Cyrillic IE)
+    **TAGS,  # invisible tag characters spelling ASCII
 }
 _OTHER_DIGIT = re.compile(r"(?![0-9])\d")
 
@@ -275,23 +279,28 @@ def _resolve(ordered: list[Span]) -> list[Span]:
 
 def _email_start(text: str, at: int, end: int) -> int | None:
     floor = max(0, at - 65)
-    # The local part, walked back from "@": rstrip does the walk in C. Letters of European
-    # scripts are part of it too ("jörg.müller@", RFC 6531); other scripts' characters end
-    # it, since Chinese or Japanese text runs into an address without a space.
-    start = floor + len(text[floor:at].rstrip(_EMAIL_LOCAL_CHARS))
-    while start > floor and (
-        ("\u00c0" <= text[start - 1] <= "\u04ff" and text[start - 1].isalpha())
-        # An apostrophe between letters is part of the name: o'connor@, jean.d'arc@ (a
-        # quote opening the address, 'a@b.c', has no letter before it).
-        or (text[start - 1] in "'\u2019" and start - 2 >= floor and text[start - 2].isalpha() and start < at)
-    ):
-        start = floor + len(text[floor : start - 1].rstrip(_EMAIL_LOCAL_CHARS))
-    if at - start > 64:
-        return None
-    while start < at and not text[start].isalnum():  # a local part starts alphanumeric
-        start += 1
-    if start == at:
-        return None
+    if text[at - 1 : at] == '"':
+        start = _quoted_start(text, floor, at)
+        if start is None:
+            return None
+    else:
+        # The local part, walked back from "@": rstrip does the walk in C. Letters of European
+        # scripts are part of it too ("jörg.müller@", RFC 6531); other scripts' characters end
+        # it, since Chinese or Japanese text runs into an address without a space.
+        start = floor + len(text[floor:at].rstrip(_EMAIL_LOCAL_CHARS))
+        while start > floor and (
+            ("\u00c0" <= text[start - 1] <= "\u04ff" and text[start - 1].isalpha())
+            # An apostrophe between letters is part of the name: o'connor@, jean.d'arc@ (a
+            # quote opening the address, 'a@b.c', has no letter before it).
+            or (text[start - 1] in "'\u2019" and start - 2 >= floor and text[start - 2].isalpha() and start < at)
+        ):
+            start = floor + len(text[floor : start - 1].rstrip(_EMAIL_LOCAL_CHARS))
+        if at - start > 64:
+            return None
+        while start < at and not text[start].isalnum():  # a local part starts alphanumeric
+            start += 1
+        if start == at:
+            return None
     # Labels are not empty, at most 63 long, and neither start nor end with "-". The
     # pattern makes the domain start alphanumeric and end in letters, so only an inner
     # ".." or ".-" or "-." can break the first three.
@@ -306,6 +315,17 @@ def _email_start(text: str, at: int, end: int) -> int | None:
     if len(after) == 2 and after[0] == ":" and (after[1].isalnum() or after[1] in "~/_.-"):
         return None  # git@github.com:acme/app.git, root@host:~#: an SSH login, not an address
     return start
+
+
+def _quoted_start(text: str, floor: int, at: int) -> int | None:
+    """The opening quote of a quoted local part (``"jane doe"@example.com``, RFC 5321): on
+    one line, not empty, at a word's start, and no JSON-escaped quote (``\\"…\\"@``)."""
+    opening = text.rfind('"', floor, at - 1)
+    if opening < 0 or at - opening < 3 or text[at - 2] == "\\" or "\n" in text[opening:at]:
+        return None
+    if opening and (text[opening - 1].isalnum() or text[opening - 1] == "\\"):
+        return None
+    return opening
 
 
 def _iban_at(text: str, pattern: re.Pattern[str], start: int) -> tuple[bool, int] | None:
@@ -406,6 +426,20 @@ class BuiltinDetector:
     def find(self, text: str) -> list[Span]:
         """Every validated candidate in ``text`` (overlaps are resolved by the masker,
         after its thresholds, across all detectors)."""
+        if not text.isascii():
+            # Invisible characters inside a value ("4111\u200b1111…", "jane\u00ad@…") hide
+            # it from the patterns, not from a model: the text is read without them, and
+            # each span is mapped back to cover them (the vault keeps them, restored as sent).
+            stripped = strip_invisible(text)
+            if stripped is not None:
+                visible, place = stripped
+                return [
+                    _new_span(Span, (place(start), place(end - 1) + 1, entity, score, name))
+                    for start, end, entity, score, name in self._find(visible)
+                ]
+        return self._find(text)
+
+    def _find(self, text: str) -> list[Span]:
         found: list[tuple[int, int, str, float]] = []
         add = found.append
         rules = self._rules
@@ -441,6 +475,10 @@ class BuiltinDetector:
                 start = _email_start(text, match.start(), match.end())
                 if start is not None:
                     add((start, match.end(), "EMAIL", 1.0))
+        # "jane[at]example.com", "jane dot doe at example dot com": only where the text holds
+        # a bracketed "at" or a spelled "dot" (a few substring searches otherwise).
+        for start, end, score in obfuscated_emails(text, lowered):
+            add((start, end, "EMAIL", score))
         if "PRIVATE KEY" in text:
             for match in rules.private_key.finditer(text):
                 add((match.start(), match.end(), "PRIVATE_KEY", 1.0))

@@ -143,7 +143,8 @@ def _more_word(text: str, end: int) -> bool:
 
 # The PPS number's check letter, then a second letter on numbers issued since 2013 ("A"),
 # or "W", "T", "X" on older ones; not glued to more of a word ("7217908b-7069-…" of a UUID).
-_PPS_LETTERS = re.compile(r"([A-Wa-w])([A-Za-z]?)(?![A-Za-z0-9]|[-.][A-Za-z0-9])")
+# A space may set the letters apart ("1234567 T", as people type it off a letter).
+_PPS_LETTERS = re.compile(r"( ?)([A-Wa-w])([A-Za-z]?)(?![A-Za-z0-9]|[-.][A-Za-z0-9])")
 
 
 def irish_pps(text: str, run_start: int, run_end: int) -> Found | None:
@@ -153,10 +154,15 @@ def irish_pps(text: str, run_start: int, run_end: int) -> Found | None:
     if not _starts_word(text, run_start):
         return None
     tail = _PPS_LETTERS.match(text, run_end)
-    if tail is None or not ie_pps_valid((text[run_start:run_end] + tail.group(0)).upper()):
+    if tail is None:
         return None
-    # Irish VAT numbers ("IE 6388047V") and many SKUs share the shape and the check: its label decides.
-    return run_start, tail.end(), "IE_PPS", 0.45 if tail.group(0).isupper() else WORD_LETTER_SCORE
+    letters = tail.group(2) + tail.group(3)
+    if not ie_pps_valid((text[run_start:run_end] + letters).upper()):
+        return None
+    # Irish VAT numbers ("IE 6388047V") and many SKUs share the shape and the check: its label
+    # decides; in lower case or set apart by a space, a letter may be a word ("… 1234567 a day").
+    upper = letters.isupper() and (not tail.group(1) or letters[0] != "A" or len(letters) == 2)
+    return run_start, tail.end(), "IE_PPS", 0.45 if upper else WORD_LETTER_SCORE
 
 
 #: What may follow the six digits of a henkilötunnus: its century sign ("+", the 1800s, is

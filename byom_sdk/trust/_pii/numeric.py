@@ -52,7 +52,7 @@ from .lettered import (
 from .lookalikes import labelled_not_a_phone, version_like
 from .national import national_options
 from .phones import international_score, national_score
-from .written import personnummer_plus, written_iban
+from .written import personnummer_plus, written_curp, written_iban
 
 __all__ = ["LONG_RUN", "LONG_RUN_NARROW", "scan_run"]
 
@@ -372,6 +372,11 @@ def _scan_run(text: str, run_start: int, run_end: int, context: Context, boost: 
                 if iban[2]:
                     out.append((iban[0], iban[1], "IBAN", 1.0))
                 return
+            if run_end - run_start == 6 and text[run_end : run_end + 1].isalpha():
+                curp = written_curp(text, run_start)  # "hegg560427mvzrrl04": its birth date
+                if curp is not None:
+                    _pick([curp], context, boost, out)
+                    return
     # The separators of both date shapes are looked at before the regex is (a run has at
     # least six characters, so these are inside it).
     if (text[run_start + 2] == "." and text[run_start + 5] == ".") or (
@@ -453,7 +458,11 @@ def _scan_run(text: str, run_start: int, run_end: int, context: Context, boost: 
         lettered = False
     if not lettered:
         k = run_end + 1 if text[run_end : run_end + 1] in (" ", "-") else run_end
-        lettered = text[k : k + 1].isalpha() and not text[k + 1 : k + 2].isalnum()
+        # (Or two: an Irish PPS number's "1234567 TA".)
+        lettered = text[k : k + 1].isalpha() and (
+            not text[k + 1 : k + 2].isalnum()
+            or (run_end - run_start == 7 and text[k + 1 : k + 2].isalpha() and not text[k + 2 : k + 3].isalnum())
+        )
     if not lettered:
         if glued or glued_after:
             if single and len(run) == 7 and not glued:

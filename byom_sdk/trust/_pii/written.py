@@ -14,8 +14,9 @@ from collections.abc import Callable
 
 from .checksums import IBAN_LENGTHS, fr_nir_valid, iban_valid, it_fiscal_code_valid
 from .national import se_personnummer_valid
+from .world import mx_curp_valid
 
-__all__ = ["corsican_nirs", "lower_case_ids", "personnummer_plus", "written_iban"]
+__all__ = ["corsican_nirs", "lower_case_ids", "personnummer_plus", "written_curp", "written_iban"]
 
 Option = tuple[str, float, int, int]  # entity, score, start, end
 
@@ -130,6 +131,7 @@ _LETTERS_DIGITS = bytes(
 )
 _FISCAL_SHAPE = b"aaaaaa00a00a000a"  # RSSMRA 85 T 10 A 562 S (the omocodia letters aside)
 _PAN_SHAPE = b"aaaaa0000a"  # ABCPE 1234 F
+_FISCAL_SPACED = b"aaa aaa 00a00 a000a"  # "RSS MRA 85T10 A562S": surname, name, birth, place
 _PAN_HOLDERS = frozenset("ABCFGHLJPT")  # the fourth letter: the holder's kind
 _NIR_CORSICA = re.compile(r"[12378] ?\d\d ?\d\d ?2[ABab] ?\d{3} ?\d{3} ?\d\d")
 
@@ -147,6 +149,47 @@ def _shapes(marks: bytes, shape: bytes) -> list[int]:
             hits.append(at)
         at = marks.find(shape, at + 1)
     return hits
+
+
+def _fiscal_codes(marks: bytes) -> tuple[list[int], list[int]]:
+    """Where a codice fiscale's shape stands alone in ``marks``: run together, and in spaced
+    groups. Both end in a letter, three digits and a letter (``A562S``), found once for both
+    (this runs on every prompt: one short needle, found fast, and each hit compared)."""
+    compact: list[int] = []
+    spaced: list[int] = []
+    size = len(marks)
+    at = marks.find(b"a000a")
+    while at >= 0:
+        end = at + 5
+        if end == size or marks[end] == 0x20:
+            for shape, found in ((_FISCAL_SHAPE, compact), (_FISCAL_SPACED, spaced)):
+                start = end - len(shape)
+                if start >= 0 and marks.startswith(shape, start) and (start == 0 or marks[start - 1] == 0x20):
+                    found.append(start)
+        at = marks.find(b"a000a", at + 1)
+    return compact, spaced
+
+
+# A CURP: four letters, the birth date, six letters, the homoclave (a digit or a letter)
+# and the check digit.
+_CURP_WRITTEN = re.compile(r"[A-Za-z]{4}[0-9]{6}[A-Za-z]{6}[A-Za-z0-9][0-9](?![^\W_])")
+
+
+def written_curp(text: str, run_start: int) -> Option | None:
+    """A CURP in lower or mixed case (``hegg560427mvzrrl04``; one in capitals is the
+    capitals scan's) whose birth date is the six-digit run at ``run_start``: called from
+    :mod:`.numeric` for a run glued to letters on both sides, so it costs nothing else."""
+    start = run_start - 4
+    if start < 0 or (start and text[start - 1].isalnum()):
+        return None
+    match = _CURP_WRITTEN.match(text, start)
+    if match is None:
+        return None
+    value = match.group(0)
+    upper = value.upper()
+    if value == upper or not mx_curp_valid(upper):
+        return None
+    return "MX_CURP", 0.95, start, match.end()
 
 
 def corsican_nirs(text: str, lowered: str | None, out: list[Found]) -> None:
@@ -172,15 +215,22 @@ def corsican_nirs(text: str, lowered: str | None, out: list[Found]) -> None:
 
 def lower_case_ids(text: str, data: bytes, context: Callable[[str, int], int], boost: float, out: list[Found]) -> None:
     """Codici fiscali and PANs with a lower-case letter in them (those in capitals are the
-    capitals scan's), appended to ``out``; ``data`` is ``text`` in Latin-1. A codice
-    fiscale must pass its check character; a PAN (no public check) needs a label nearby,
-    as in capitals."""
+    capitals scan's), and codici fiscali in spaced groups in either case (``RSS MRA 85T10
+    A562S``), appended to ``out``; ``data`` is ``text`` in Latin-1. A codice fiscale must
+    pass its check character; a PAN (no public check) needs a label nearby, as in
+    capitals."""
     marks = data.translate(_LETTERS_DIGITS)
-    for at in _shapes(marks, _FISCAL_SHAPE):
+    compact, spaced = _fiscal_codes(marks)
+    for at in compact:
         value = text[at : at + 16]
         upper = value.upper()
         if value != upper and it_fiscal_code_valid(upper):
             out.append((at, at + 16, "IT_FISCAL_CODE", 0.95))
+    for at in spaced:
+        # Grouped as it is read out, in either case; spaces only (other marks also map to " ").
+        value = text[at : at + 19]
+        if value[3] == value[7] == value[13] == " " and it_fiscal_code_valid(value.replace(" ", "").upper()):
+            out.append((at, at + 19, "IT_FISCAL_CODE", 0.95))
     for at in _shapes(marks, _PAN_SHAPE):
         value = text[at : at + 10]
         upper = value.upper()
