@@ -35,6 +35,7 @@ from ._retry import RetryPolicy
 from ._streams import AsyncStream, SyncStream
 from ._structured_step import StructuredStep
 from ._tokens import TokenizerMiddleware
+from ._validation import did_you_mean, no_model_named
 
 if TYPE_CHECKING:
     from ._tokenizer import Tokenizer
@@ -148,8 +149,8 @@ class Client:
             not stopped by another model's config); unknown names are a ``ConfigError``. A
             route named here brings the aliases it sends to.
         """
+        data = load_config_file(path)  # as given: an empty path is named as empty, not as "."
         path = Path(path)
-        data = load_config_file(path)
         models = data.get("models", {})
         settings = data.get("client") or {}
         if not isinstance(settings, Mapping):
@@ -165,10 +166,7 @@ class Client:
         if only is not None:
             missing = [alias for alias in only if alias not in models and alias not in routes]
             if missing:
-                raise ConfigError(
-                    f"no model named '{missing[0]}' (configured: {', '.join(sorted({*models, *routes})) or 'none'})",
-                    source=str(path),
-                )
+                raise ConfigError(no_model_named(missing[0], {*models, *routes}), source=str(path))
             routes = {name: routes[name] for name in only if name in routes}
             wanted = {alias for alias in only if alias in models}
             if routes:
@@ -209,6 +207,11 @@ class Client:
             self._provider_configs[entry.alias] = spec.config_schema.model_validate(entry.options, context=context)
         except ValidationError as exc:
             field, message = describe_validation_error(exc)
+            extra = next((e for e in exc.errors() if e["type"] == "extra_forbidden" and len(e["loc"]) == 1), None)
+            if extra is not None:  # a misspelled option: name the nearest real one
+                fields = spec.config_schema.model_fields
+                options = {*fields, *(f.alias for f in fields.values() if f.alias)}
+                message = f"{did_you_mean(str(extra['loc'][0]), options)}{message}"
             raise ConfigError(
                 f"{message} (provider '{entry.provider}')", source=self.source, alias=entry.alias, field=field
             ) from None
@@ -273,9 +276,7 @@ class Client:
         if entry is None:
             if alias in self._instances:
                 raise ConfigError(f"model '{alias}' was given as an instance; it has no provider config")
-            raise ConfigError(
-                f"no model named '{alias}' (configured: {', '.join(self.aliases) or 'none'})", source=self.source
-            )
+            raise ConfigError(no_model_named(alias, {*self.aliases, *self._routes}), source=self.source)
         spec = self.registry.provider(entry.provider)
         if alias not in self._provider_configs:
             self._validate_provider_config(entry)

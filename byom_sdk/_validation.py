@@ -7,12 +7,14 @@ dotted path under ``prefix`` and lists every failure on one line.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
-__all__ = ["describe_validation_error", "error_location"]
+__all__ = ["describe_validation_error", "did_you_mean", "error_location", "no_model_named"]
 
 # pydantic puts the union member that failed into an error's location (``literal['a','b']``,
 # ``tuple[str, ...]``, ``function-after[...]``, ``str``): that names a type, not a field.
@@ -42,3 +44,15 @@ def describe_validation_error(error: ValidationError, *, prefix: str = "") -> tu
         if part not in parts:  # union members can fail the same way
             parts.append(part)
     return first_field, "; ".join(parts)
+
+
+def did_you_mean(name: str, known: Collection[str]) -> str:
+    """``"did you mean 'x'? "`` for the nearest of ``known`` names, or ``""``."""
+    near = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.6)
+    return f"did you mean {', '.join(repr(n) for n in near)}? " if near else ""
+
+
+def no_model_named(alias: str, configured: Collection[str]) -> str:
+    """The one message for an alias that is neither a model nor a route, with the nearest."""
+    names = sorted(configured)
+    return f"{did_you_mean(alias, names)}no model named '{alias}' (configured: {', '.join(names) or 'none'})"

@@ -50,7 +50,7 @@ retry = { max_attempts = 5 }
         ),
         (
             '[models.bot]\nprovider = "scripted"\nreplys = ["typo"]\n',
-            "model 'bot': field 'replys': replys: Extra inputs are not permitted",
+            "model 'bot': field 'replys': did you mean 'replies'? replys: Extra inputs are not permitted",
         ),
         (
             '[models.bot]\nprovider = "scripted"\nretry = { max_attempts = 0 }\n',

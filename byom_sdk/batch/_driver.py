@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ByomError, ConfigError
+from .._validation import no_model_named
 from ._job import BatchJob
 from ._merge import RejectLog, merge_shards
 from ._records import Item, OutputWriter, check_input, count_lines, read_records
@@ -127,9 +128,7 @@ async def arun_job(client: Client, job: BatchJob, *, summary: BatchSummary | Non
     :raises ConfigError: an unknown model, or a runner that cannot serve it.
     """
     if job.model not in client.aliases and job.model not in client.routes:
-        raise ConfigError(
-            f"no model named '{job.model}' (configured: {', '.join(client.aliases) or 'none'})", source=client.source
-        )
+        raise ConfigError(no_model_named(job.model, {*client.aliases, *client.routes}), source=client.source)
     if not Path(job.input).is_file():
         raise ConfigError(f"input file not found: {job.input}", field="input")
     check_input(job.input)

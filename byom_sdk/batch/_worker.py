@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._config import load_config_file
 from .._errors import ConfigError
+from .._validation import no_model_named
 
 if TYPE_CHECKING:
     from .._client import Client
@@ -154,10 +155,7 @@ class WorkerSpec:
                     source=client.source,
                 )
             if entry is None and alias not in client.aliases:
-                raise ConfigError(
-                    f"no model named '{alias}' (configured: {', '.join(client.aliases) or 'none'})",
-                    source=client.source,
-                )
+                raise ConfigError(no_model_named(alias, client.aliases), source=client.source)
             if entry is not None:
                 table: dict[str, Any] = {"provider": entry.provider, **_escape(entry.options)}
                 if entry.description:

@@ -26,6 +26,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from byom_sdk import ConfigError, RequestMetadata
+from byom_sdk._validation import no_model_named
 
 from ._calls import ClientGone, ServeError, classify, dumps, read_json
 from ._settings import Identity, KeyRing, ServeSettings, expand_profiles, settings_from
@@ -303,9 +304,7 @@ def create_app(
         raise ConfigError("there is no model to serve: configure [models] or pass models=")
     unknown = [a for a in aliases if a not in client.aliases]
     if unknown:
-        raise ConfigError(
-            f"no model named '{unknown[0]}' (configured: {', '.join(client.aliases) or 'none'})", field="serve.models"
-        )
+        raise ConfigError(no_model_named(unknown[0], client.aliases), field="serve.models")
     keyring = KeyRing(resolved.api_keys, environ=env)
     keyed = {"openai", "open-connector"} & set(profiles)
     if keyed and not len(keyring) and not resolved.allow_unauthenticated:
