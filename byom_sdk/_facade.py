@@ -40,7 +40,7 @@ from ._types import (
 )
 
 if TYPE_CHECKING:
-    from ._middleware import Operation
+    from ._middleware import CallContext, Operation
     from ._provider import Provider
     from ._requests import GenerateParams
     from ._tokenizer import Tokenizer
@@ -221,9 +221,25 @@ class ManagedModel:
         pipeline = self.pipeline
 
         def make(cancelled: bool) -> Plan[None]:
-            return pipeline.cancelled(call) if cancelled else pipeline.stream(call, request)
+            if cancelled:
+                return pipeline.cancelled(call)
+            if plan is not None and plan.emulated and plan.tools_in_text and request.messages is not None:
+                return self._repairing_stream(call, request, plan)
+            return pipeline.stream(call, request)
 
         return make
+
+    def _repairing_stream(self, call: CallContext, request: GenerateRequest, plan: StructuredPlan) -> Plan[None]:
+        """A stream of an emulated tool call gets the unary call's repair round: its answer
+        is held until it is settled (the text is the call), so an answer refused as a call
+        has shown the application nothing yet and the repaired answer can stream instead.
+        (An emulated schema without tools streams its text as it comes: no repair round.)"""
+        try:
+            yield from self.pipeline.stream(call, request)
+            return
+        except SchemaError as error:
+            retry = repair_request(request, str(error.details.get("raw_text", "")), error)
+        yield from self.pipeline.stream(self._call("stream", plan), retry)
 
     def _embed_of(self, request: EmbedRequest) -> Plan[EmbedResponse]:
         self._prepare_embed()

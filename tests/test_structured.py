@@ -363,3 +363,27 @@ def test_an_answer_that_ignores_tool_choice_is_a_schema_error(registry, choice, 
     with client_for(model, registry) as client, pytest.raises(SchemaError, match=message):
         client.model("m").generate("Weather in Oslo?", tools=[WEATHER, time_tool], tool_choice=choice)
     assert len(model.requests) == 2  # the answer, then the repair round
+
+
+@pytest.mark.parametrize("consume", ["sync", "async"])
+def test_a_stream_of_an_emulated_tool_call_gets_the_repair_round(registry, consume):
+    """As generate does: the held answer was refused as a call, so nothing reached the app,
+    and the repaired call streams instead; both calls audited."""
+    bad = '{"tool_calls": [{"name": "get_weather", "arguments": {"town": "Oslo"}}]}'
+    good = '{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]}'
+    model = ScriptedModel([bad, good])
+    with client_for(model, registry) as client:
+        if consume == "sync":
+            events = list(client.model("m").stream("Weather in Oslo?", tools=[WEATHER]))
+        else:
+
+            async def read():
+                return [e async for e in client.model("m").astream("Weather in Oslo?", tools=[WEATHER])]
+
+            events = asyncio.run(read())
+        [first, second] = calls_of(client.trust.sink.records)
+    calls = [e.tool_call for e in events if isinstance(e, ToolCallEvent)]
+    assert [(c.name, json.loads(c.arguments)) for c in calls] == [("get_weather", {"city": "Oslo"})]
+    assert not [e for e in events if isinstance(e, TextDelta)]  # the refused answer never showed
+    assert first["error_type"] == "SchemaError" and second["outcome"] == "ok"
+    assert len(model.requests) == 2 and "not valid" in model.requests[1].as_messages()[-1].content
