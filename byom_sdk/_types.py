@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -325,7 +326,8 @@ class EmbedRequest(_Frozen):
     """Texts to embed; ``normalize`` asks for unit-length vectors where the model can."""
 
     texts: tuple[Text, ...] = Field(min_length=1)
-    normalize: bool | None = None
+    # Strict: "yes", "no", 0 or "false" from a batch file or a form would be read as a bool.
+    normalize: StrictBool | None = None
     metadata: RequestMetadata = Field(default_factory=RequestMetadata)
     extra: dict[str, Any] = Field(default_factory=dict)
     timeout: float | None = Field(default=None, gt=0.0)

@@ -191,3 +191,12 @@ def test_a_plugin_building_an_invalid_response_fails_the_call_naming_the_plugin(
         with pytest.raises(byom_sdk.BadRequest) as info:
             client.model("m").generate("hi", max_tokens=0)  # the caller's error, as before
     assert info.value.details["field"] == "max_tokens"
+
+
+@pytest.mark.parametrize("value", ["yes", "false", 1, 0])
+def test_normalize_is_a_bool_never_a_word_or_a_number_read_as_one(value):
+    # A batch line's "normalize": "no" must not become True (pydantic's lax mode reads it).
+    with pytest.raises(InvalidValue) as info:
+        EmbedRequest(texts=("a",), normalize=value)
+    assert _field_of(info.value) == "normalize"
+    assert EmbedRequest(texts=("a",), normalize=False).normalize is False
