@@ -74,6 +74,18 @@ class _Driver:
         except StreamCancelled:
             pass
 
+    def _end_here(self) -> None:
+        """End the stream from sync code in this thread: a started plan is thrown its
+        cancellation (its steps end, the audit records it cancelled), else it never started."""
+        if self._plan is None:
+            self._never_started()
+            return
+        self._done = True
+        try:
+            self._runner.run(_throw_cancel(self._plan))
+        except StreamCancelled:
+            pass
+
     def __del__(self) -> None:
         if self._done:
             return
@@ -172,16 +184,8 @@ class SyncStream(_Driver, Iterator[StreamEvent]):
                 self._lock.release()
 
     def _close(self) -> None:
-        if self._done:
-            return
-        if self._plan is None:
-            self._never_started()
-            return
-        self._done = True
-        try:
-            self._runner.run(_throw_cancel(self._plan))
-        except StreamCancelled:
-            pass
+        if not self._done:
+            self._end_here()
 
     def __enter__(self) -> Self:
         return self
@@ -286,17 +290,9 @@ class AsyncStream(_Driver, AsyncIterator[StreamEvent]):
         on a loop still running elsewhere is left to that loop (or to its finaliser)."""
         if self._done:
             return
-        if self._plan is not None:
-            loop = self._loop
-            if loop is not None and loop.is_running():
-                return
-            self._done = True
-            try:
-                self._runner.run(_throw_cancel(self._plan))
-            except StreamCancelled:
-                pass
-        else:
-            self._never_started()
+        if self._plan is not None and self._loop is not None and self._loop.is_running():
+            return
+        self._end_here()
         self._closed_by_client = True
 
     async def _close_for_client(self) -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "SCHEMA",
     "AuditEntry",
     "Checkpoint",
+    "DuplicateKey",
     "LogMeta",
     "canonical_json",
     "checkpoint_mac",
@@ -39,6 +40,7 @@ __all__ = [
     "record_hash",
     "record_mac",
     "rotation_target",
+    "unique_keys",
     "utc_now",
 ]
 
@@ -289,17 +291,18 @@ def rotation_target(body: str) -> str | None:
     return target if isinstance(target, str) else ""
 
 
-class _DuplicateField(Exception):
-    pass
+class DuplicateKey(Exception):
+    """A JSON object names a key twice (its ``args[0]``: the key, quoted)."""
 
 
-def _unique_fields(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # json.loads keeps the last of two equal keys, other parsers the first: a head holding
-    # `"size"` twice would tell a witness or monitor another size than the one verified.
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` refusing a key twice: json.loads keeps the last of two equal
+    keys, other readers the first, so a head's ``"size"`` or a keyring's ``"active"`` twice
+    would mean one thing here and another to a witness or a monitor."""
     found = dict(pairs)
     if len(found) != len(pairs):
         names = [name for name, _ in pairs]
-        raise _DuplicateField(next(name for name in names if names.count(name) > 1))
+        raise DuplicateKey(repr(next(name for name in names if names.count(name) > 1)))
     return found
 
 
@@ -370,8 +373,8 @@ class Checkpoint:
         if not text:
             return None
         try:
-            raw = json.loads(text.decode("utf-8"), object_pairs_hook=_unique_fields)
-        except _DuplicateField as dup:
+            raw = json.loads(text.decode("utf-8"), object_pairs_hook=unique_keys)
+        except DuplicateKey as dup:
             raise ValueError(f"it holds {dup} twice") from None
         except (UnicodeDecodeError, ValueError):
             raise ValueError("it is not JSON") from None

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import AuditError
-from ._audit_format import NO_KEY, key_id
+from ._audit_format import NO_KEY, DuplicateKey, key_id, unique_keys
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -210,23 +210,11 @@ def load_key_file(path: str | Path) -> AuditKeyring:
     return AuditKeyring({kid: key}, active=kid, source=f"key file {path}", path=str(path))
 
 
-class _DuplicateLabel(Exception):
-    pass
-
-
-def _unique_labels(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    found = dict(pairs)
-    if len(found) != len(pairs):
-        names = [name for name, _ in pairs]
-        raise _DuplicateLabel(repr(next(name for name in names if names.count(name) > 1)))
-    return found
-
-
 def _parse_keyring(text: str, path: Path) -> Any:
     as_json = path.suffix.lower() == ".json" or (path.suffix.lower() != ".toml" and text.lstrip().startswith("{"))
     try:
-        return json.loads(text, object_pairs_hook=_unique_labels) if as_json else tomllib.loads(text)
-    except _DuplicateLabel as dup:
+        return json.loads(text, object_pairs_hook=unique_keys) if as_json else tomllib.loads(text)
+    except DuplicateKey as dup:
         # json.loads keeps the last of two equal names, other tools the first: which
         # secret is "active" (or behind a label) must not depend on the reader.
         raise AuditError(f"audit keyring {path} names {dup} twice", path=str(path)) from None

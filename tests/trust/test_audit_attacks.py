@@ -160,7 +160,7 @@ def test_a_checkpoint_holding_a_field_twice_is_not_a_checkpoint(tmp_path):
     head = head_path(path)
     text = head.read_bytes().rstrip()
     head.write_bytes((b'{"size":999,' + text[1:]).ljust(511) + b"\n")
-    with pytest.raises(AuditError, match="holds size twice"):
+    with pytest.raises(AuditError, match="holds 'size' twice"):
         verify_audit(path, key=KEY)
     with pytest.raises(ValueError, match="twice"):
         Checkpoint.parse(b'{"size":1,"size":2}')
