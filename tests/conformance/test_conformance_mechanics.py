@@ -348,3 +348,24 @@ def test_a_check_within_its_class_time_limit_passes(pytester):
     _, report = run_suite(pytester, body, "-k", "generate_response")
     [check] = [c for c in report["subjects"][0]["checks"] if c["status"]]
     assert check["status"] == "passed", check
+
+
+def test_importing_the_kit_without_pytest_names_the_extra():
+    # A plugin author's app environment may lack pytest: the import error says what to install.
+    import subprocess
+    import sys
+
+    script = (
+        "import importlib.abc, sys\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name == 'pytest' or name.startswith('_pytest'):\n"
+        "            raise ModuleNotFoundError(name, name=name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "try:\n"
+        "    import byom_sdk.testing.conformance\n"
+        "except ImportError as error:\n"
+        "    print(type(error).__name__, error)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.stdout.startswith("ImportError ") and "pip install 'byom-sdk[conformance]'" in out.stdout, out

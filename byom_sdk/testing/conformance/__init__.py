@@ -29,6 +29,13 @@ This package imports pytest; ``import byom_sdk.testing`` does not.
 
 from __future__ import annotations
 
+try:
+    import pytest as _pytest  # noqa: F401 - only to name the extra when it is missing
+except ModuleNotFoundError as missing:
+    raise ImportError(
+        "byom_sdk.testing.conformance runs on pytest, which is not installed: pip install 'byom-sdk[conformance]'"
+    ) from missing
+
 from ._boundary import BoundaryConformance
 from ._core import FAULTS, SUITE_VERSION, CheckInfo, Conformance, all_checks, check, require_capability
 from ._faults import EXPECTED_ERRORS
