@@ -199,7 +199,7 @@ class BatchEngine:
         try:
             self.prepare(seq)
         except BaseException as exc:  # noqa: BLE001 - a bad request fails its own caller only
-            seq.fail(exc)
+            seq.fail(self._model_error(exc) if isinstance(exc, Exception) else exc)
             return
         slot = self._free_slot()
         try:
@@ -250,7 +250,13 @@ class BatchEngine:
             if isinstance(choice, ModelError):
                 seq.fail(choice)
                 finished.append(seq)
-            elif seq.accept(choice, self.eos_ids):
+                continue
+            try:
+                done = seq.accept(choice, self.eos_ids)
+            except Exception as exc:  # noqa: BLE001 - e.g. the grammar rejecting a token: this row only
+                seq.fail(self._model_error(exc))
+                done = True
+            if done:
                 finished.append(seq)
         if finished:
             with self._cond:
@@ -261,7 +267,8 @@ class BatchEngine:
     def _model_error(self, exc: Exception) -> ByomError:
         if isinstance(exc, ByomError):
             return exc
-        error = ModelError(f"model '{self.label}': onnxruntime failed: {str(exc).splitlines()[0]}", provider="onnx")
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        error = ModelError(f"model '{self.label}': onnxruntime failed: {first}", provider="onnx")
         error.__cause__ = exc
         return error
 

@@ -89,8 +89,9 @@ def inspect_decoder(
     kv_heads = kv_heads or _int_dim(config.get("num_key_value_heads")) or _int_dim(config.get("num_attention_heads"))
     if head_dim is None:
         head_dim = _int_dim(config.get("head_dim") or config.get("head_size"))
-        if head_dim is None and config.get("hidden_size") and config.get("num_attention_heads"):
-            head_dim = int(config["hidden_size"]) // int(config["num_attention_heads"])
+        hidden, heads = _int_dim(config.get("hidden_size")), _int_dim(config.get("num_attention_heads"))
+        if head_dim is None and hidden and heads:
+            head_dim = hidden // heads
     if kv_heads is None or head_dim is None:
         raise ConfigError(f"{label}: cannot tell KV heads / head size from the graph or its config.json", field="path")
     if "use_cache_branch" in inputs:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from byom_sdk import ConfigError
+
 from ._layout import Layout
 
 if TYPE_CHECKING:
@@ -46,7 +48,12 @@ class Pooling:
         if modules_file.is_file():
             import json
 
-            modules = json.loads(modules_file.read_text(encoding="utf-8"))
+            try:
+                modules = json.loads(modules_file.read_text(encoding="utf-8"))
+            except ValueError as exc:
+                raise ConfigError(f"{modules_file}: invalid JSON: {exc}", field="path") from None
+            if not isinstance(modules, list):
+                raise ConfigError(f"{modules_file}: must be a list of modules", field="path")
             normalize = any(str(m.get("type", "")).endswith("models.Normalize") for m in modules if isinstance(m, dict))
         return cls(mode=mode, normalize=normalize)
 
@@ -77,7 +84,11 @@ class Encoder:
         self.dimension = int(
             session.get_outputs()[outputs.index(self._sentence_output or self._token_output)].shape[-1]
         )
-        self.tokenizer = tokenizer
+        # A truncating copy: the model's own tokenizer (``OnnxModel.tokenizer``) must keep
+        # counting every token, so an app can tell that a text is over max_length.
+        import tokenizers
+
+        self.tokenizer = tokenizers.Tokenizer.from_str(tokenizer.to_str())
         self.tokenizer.enable_truncation(max_length)
         self.tokenizer.no_padding()
 

@@ -170,20 +170,27 @@ def choose_tokens(sequences: list[Sequence], logits: np.ndarray, label: str) -> 
     import numpy as np
 
     out: list[int | ModelError] = [0] * len(sequences)
+    failed: set[int] = set()
     constrained = [i for i, s in enumerate(sequences) if s.constraint is not None]
     if constrained:
         # Tokens the grammar forbids can never be sampled (their logits become -inf).
         logits = logits.copy()
         for i in constrained:
-            logits[i] = sequences[i].constraint.mask(logits[i])
+            try:
+                logits[i] = sequences[i].constraint.mask(logits[i])
+            except Exception as exc:  # noqa: BLE001 - one row's failure must stay that row's
+                out[i] = _row_error(exc, label)
+                failed.add(i)
     greedy = [i for i, s in enumerate(sequences) if s.params.greedy and s.params.repetition_penalty == 1.0]
+    if failed:
+        greedy = [i for i in greedy if i not in failed]
     if greedy:
         rows = logits[greedy] if len(greedy) < len(sequences) else logits
         picks = np.argmax(rows, axis=-1)
         values = rows[np.arange(len(greedy)), picks]
         for i, pick, value in zip(greedy, picks.tolist(), values.tolist(), strict=True):
             out[i] = int(pick) if math.isfinite(value) else _non_finite(label)
-    done = set(greedy)
+    done = failed.union(greedy)
     for i, seq in enumerate(sequences):
         if i in done:
             continue
@@ -191,8 +198,21 @@ def choose_tokens(sequences: list[Sequence], logits: np.ndarray, label: str) -> 
         if not math.isfinite(float(row.max())):
             out[i] = _non_finite(label)
             continue
-        out[i] = sample_token(row, seq.params, seq.history, seq.rng)
+        try:
+            out[i] = sample_token(row, seq.params, seq.history, seq.rng)
+        except Exception as exc:  # noqa: BLE001 - e.g. numpy's "probabilities contain NaN"
+            out[i] = _row_error(exc, label)
     return out
+
+
+def _row_error(exc: Exception, label: str) -> ModelError:
+    """One sequence's sampling failure as its own typed error; the batch engine would
+    otherwise see it escape the step and fail every sequence decoded alongside."""
+    if isinstance(exc, ModelError):
+        return exc
+    error = ModelError(f"model '{label}': sampling failed: {type(exc).__name__}: {exc}", provider="onnx")
+    error.__cause__ = exc
+    return error
 
 
 class ThreadEngine:

@@ -56,6 +56,39 @@ class Layout:
             raise ConfigError(f"{file}: invalid JSON: {exc}", field="path") from exc
         return data if isinstance(data, dict) else {}
 
+    def read_table(self, name: str, *keys: str) -> dict[str, Any]:
+        """``name``'s nested object at ``keys`` (``{}`` when absent); anything but an object
+        there is a :class:`ConfigError` naming the file and key, not an AttributeError later."""
+        data: Any = self.read_json(name)
+        for depth, key in enumerate(keys):
+            data = data.get(key, {})
+            if not isinstance(data, dict):
+                where = ".".join(keys[: depth + 1])
+                raise ConfigError(f"{self.folder / name}: '{where}' must be an object", field="path")
+        result: dict[str, Any] = data
+        return result
+
+    def int_value(self, name: str, key: str, value: Any) -> int | None:
+        """``value`` (read from ``name``'s ``key``) as a positive int, or None when unset;
+        a string, a float with a fraction, a bool or a number below 1 names the file and key."""
+        if value is None:
+            return None
+        integral = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        if isinstance(value, bool) or not integral or value < 1:
+            raise ConfigError(f"{self.folder / name}: '{key}' must be a positive integer, not {value!r}", field="path")
+        return int(value)
+
+    def token_ids(self, name: str, key: str, value: Any) -> list[int]:
+        """An ``eos_token_id``-style entry (an id or a list of ids) as ids, naming the file on error."""
+        if value is None:
+            return []
+        items = value if isinstance(value, list) else [value]
+        if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in items):
+            raise ConfigError(
+                f"{self.folder / name}: '{key}' must be a token id or a list of ids, not {value!r}", field="path"
+            )
+        return [int(v) for v in items]
+
     @property
     def is_sentence_transformers(self) -> bool:
         return (self.folder / "modules.json").is_file() or (self.folder / "1_Pooling" / "config.json").is_file()
@@ -111,8 +144,8 @@ def detect_layout(
         kind = "C" if chosen.name == "decoder_model_merged.onnx" else "onnx"
         return Layout(kind, folder, chosen, chosen)
     if (folder / "genai_config.json").is_file():
-        config = Layout("A", folder, folder, folder).read_json("genai_config.json")
-        name = str(config.get("model", {}).get("decoder", {}).get("filename", "model.onnx"))
+        decoder = Layout("A", folder, folder, folder).read_table("genai_config.json", "model", "decoder")
+        name = str(decoder.get("filename", "model.onnx"))
         model_file = folder / name
         if not model_file.is_file():
             raise ConfigError(f"{folder}: genai_config.json names {name}, which is missing", field="path")

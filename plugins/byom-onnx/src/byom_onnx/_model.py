@@ -16,6 +16,7 @@ from byom_sdk import (
     Boundary,
     ByomError,
     Capabilities,
+    ChatTemplate,
     ConfigError,
     EmbedRequest,
     EmbedResponse,
@@ -52,12 +53,18 @@ log = logging.getLogger("byom_onnx")
 _PROTOBUF_LIMIT = 2_000_000_000
 
 
-def _as_list(value: Any) -> list[int]:
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple)):
-        return [int(v) for v in value]
-    return [int(value)]
+def _validated(options: dict[str, Any]) -> OnnxConfig:
+    """``OnnxConfig`` from keyword options; a bad value is a :class:`ConfigError` naming the
+    option (as through byom.toml), not pydantic's ValidationError."""
+    from pydantic import ValidationError
+
+    try:
+        return OnnxConfig(**options)
+    except ValidationError as exc:
+        problems = exc.errors()
+        field = ".".join(str(part) for part in problems[0]["loc"]) if problems else "options"
+        message = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in problems)
+        raise ConfigError(message or str(exc), field=field) from None
 
 
 def _friendly_name(path: Path) -> str:
@@ -118,6 +125,17 @@ class _Reader:
         self.done = True
 
 
+def _penalty(value: Any) -> float:
+    """``extra.repetition_penalty`` checked as ``OnnxConfig.repetition_penalty`` is: 0 divides
+    logits by zero and a string fails in float(); both used to surface as a failed decode
+    step (and, batched, failed every sequence sharing the step)."""
+    import math
+
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value <= 10 and math.isfinite(value)):
+        raise BadRequest(f"extra.repetition_penalty must be a number in (0, 10], not {value!r}", provider="onnx")
+    return float(value)
+
+
 def _collect(events: Iterable[StreamEvent], model_id: str, started: float) -> GenerateResponse:
     parts: list[str] = []
     finish: Any = "stop"
@@ -153,9 +171,11 @@ class OnnxModel(Provider):
         if config is None:
             if path is None:
                 raise ConfigError("give a model path", field="path")
-            config = OnnxConfig(path=Path(path), **options)
+            config = _validated({"path": Path(path), **options})
         elif path is not None or options:
-            config = config.model_copy(update={"path": Path(path) if path is not None else config.path, **options})
+            # model_copy(update=...) skips validation: re-validate so a wrong type is refused.
+            update = {"path": Path(path) if path is not None else config.path, **options}
+            config = _validated({**config.model_dump(exclude_unset=True), **update})
         self.config = config
         self._lock = threading.Lock()
         from ._session import cuda_status
@@ -249,15 +269,28 @@ class OnnxModel(Provider):
         folder = self.layout.folder
         if not (folder / "tokenizer.json").is_file():
             raise ConfigError(f"{folder}: tokenizer.json is missing (needed to encode text)", field="path")
-        return HFTokenizer.from_file(folder)
+        tokenizer = HFTokenizer.from_file(folder)
+        # Compile the chat template now: a syntax error is the folder's fault and belongs at
+        # load time, not in every chat call as a raw jinja2 exception.
+        import jinja2
+
+        try:
+            ChatTemplate(tokenizer.chat_template)
+        except jinja2.TemplateError as exc:
+            raise ConfigError(
+                f"{folder / 'tokenizer_config.json'}: chat_template does not compile: {exc}", field="chat_template"
+            ) from None
+        return tokenizer
 
     def _init_decoder(self) -> None:
         from ._decoder import DecoderRunner, inspect_decoder
 
         layout = self.layout
-        genai = layout.read_json("genai_config.json").get("model", {})
+        # Hand-edited or foreign config files: a wrong type names the file and key here rather
+        # than surfacing as a bare ValueError/AttributeError from deep inside the loader.
+        genai = layout.read_table("genai_config.json", "model")
         hf_config = layout.read_json("config.json")
-        shape_config = {**hf_config, **genai.get("decoder", {})}
+        shape_config = {**hf_config, **layout.read_table("genai_config.json", "model", "decoder")}
         graph = inspect_decoder(
             self.handle.session, label=str(layout.model_file), op_types=self.op_types, config=shape_config
         )
@@ -265,7 +298,11 @@ class OnnxModel(Provider):
             raise ConfigError(
                 f"{layout.model_file}: genai layout without GroupQueryAttention past/present inputs", field="path"
             )
-        limit = int(genai.get("context_length") or hf_config.get("max_position_embeddings") or self.config.max_context)
+        limit = (
+            layout.int_value("genai_config.json", "model.context_length", genai.get("context_length"))
+            or layout.int_value("config.json", "max_position_embeddings", hf_config.get("max_position_embeddings"))
+            or self.config.max_context
+        )
         self.max_context = min(self.config.max_context, limit)
         self.decoder = DecoderRunner(
             self.handle.session,
@@ -274,9 +311,10 @@ class OnnxModel(Provider):
             device="cuda" if self.handle.on_cuda else "cpu",
         )
         eos = set(self._tokenizer.eos_token_ids)
-        eos.update(_as_list(genai.get("eos_token_id")))
-        eos.update(_as_list(layout.read_json("generation_config.json").get("eos_token_id")))
-        eos.update(_as_list(hf_config.get("eos_token_id")))
+        eos.update(layout.token_ids("genai_config.json", "model.eos_token_id", genai.get("eos_token_id")))
+        generation = layout.read_json("generation_config.json")
+        eos.update(layout.token_ids("generation_config.json", "eos_token_id", generation.get("eos_token_id")))
+        eos.update(layout.token_ids("config.json", "eos_token_id", hf_config.get("eos_token_id")))
         self.eos_ids = frozenset(eos)
         self._grammar = GrammarCompiler(self._tokenizer.backend, self.eos_ids, str(layout.model_file))
         self._layout_kind = (
@@ -297,8 +335,12 @@ class OnnxModel(Provider):
                 field="path",
             )
         st = layout.read_json("sentence_bert_config.json")
-        max_length = int(
-            st.get("max_seq_length") or layout.read_json("config.json").get("max_position_embeddings") or 512
+        max_length = (
+            layout.int_value("sentence_bert_config.json", "max_seq_length", st.get("max_seq_length"))
+            or layout.int_value(
+                "config.json", "max_position_embeddings", layout.read_json("config.json").get("max_position_embeddings")
+            )
+            or 512
         )
         self.max_context = max_length
         self.encoder = Encoder(
@@ -397,7 +439,18 @@ class OnnxModel(Provider):
 
     def _prompt_ids(self, request: GenerateRequest) -> list[int]:
         if request.messages is not None:
-            prompt = self._tokenizer.apply_chat_template(request.messages, add_generation_prompt=True)
+            try:
+                prompt = self._tokenizer.apply_chat_template(request.messages, add_generation_prompt=True)
+            except ByomError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - template code may raise anything
+                # Templates refuse message shapes they do not support (raise_exception(...) on a
+                # system role, say): that is the request's problem, named as such.
+                raise BadRequest(
+                    f"model '{self._info.id}': its chat template ({self.layout.folder / 'tokenizer_config.json'}) "
+                    f"refused these messages: {type(exc).__name__}: {exc}",
+                    provider="onnx",
+                ) from None
         else:
             prompt = request.prompt or ""
         ids = self._tokenizer.encode(prompt, add_special_tokens=True)
@@ -407,7 +460,7 @@ class OnnxModel(Provider):
             raise BadRequest(
                 f"prompt has {len(ids)} tokens; model '{self._info.id}' has a context of {self.max_context}",
                 provider="onnx",
-                code="context_length_exceeded",
+                code="ContextWindowExceeded",  # the code byom_sdk's own context check uses
             )
         return ids
 
@@ -422,12 +475,18 @@ class OnnxModel(Provider):
             temperature=cfg.temperature if request.temperature is None else request.temperature,
             top_k=cfg.top_k if request.top_k is None else request.top_k,
             top_p=cfg.top_p if request.top_p is None else request.top_p,
-            repetition_penalty=float(request.extra.get("repetition_penalty", cfg.repetition_penalty)),
+            repetition_penalty=_penalty(request.extra.get("repetition_penalty", cfg.repetition_penalty)),
         )
-        seq.ignore_eos = bool(request.extra.get("ignore_eos", False))
+        ignore_eos = request.extra.get("ignore_eos", False)
+        if not isinstance(ignore_eos, bool):  # bool("false") is True: refuse rather than guess
+            raise BadRequest(f"extra.ignore_eos must be true or false, not {ignore_eos!r}", provider="onnx")
+        seq.ignore_eos = ignore_eos
         # Tools / response_format: decoding follows their grammar (compiled here, off the loop).
         seq.constraint = self._grammar.constraint_for(request) if self._grammar is not None else None
-        seq.rng = np.random.default_rng(request.seed)
+        # numpy refuses negative seeds; any integer is a valid seed in the contract (OpenAI's
+        # is an int64), so a negative one maps to 2**64 + seed (others keep their streams).
+        seed = request.seed
+        seq.rng = np.random.default_rng(seed if seed is None or seed >= 0 else seed % 2**64)
         seq.history = list(seq.prompt_ids)
 
     def _start(self, request: GenerateRequest, unary: bool) -> _Reader:
