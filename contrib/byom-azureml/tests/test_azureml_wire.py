@@ -108,3 +108,55 @@ def test_the_scoring_answers_scripts_give(body):
     from byom_azureml._codecs import ScoringCodec
 
     assert ScoringCodec().decode_generate(body).text == "Paris is the capital."
+
+
+@pytest.mark.parametrize(
+    ("api", "suffix", "route"),
+    [
+        ("scoring", "/score", "/score"),  # the studio's "REST endpoint"
+        ("openai", "/score", "/v1/chat/completions"),
+        ("openai", "/v1", "/v1/chat/completions"),
+        ("openai", "/v1/chat/completions/", "/v1/chat/completions"),
+    ],
+)
+def test_a_pasted_route_in_endpoint_url_is_not_sent_twice(aml_server, api, suffix, route):
+    """endpoint_url copied with its route (``.../score``) still calls ``/score``, not ``/score/score``."""
+    with model(aml_server.url + suffix, api=api) as m:
+        assert m.generate("hello there").text == "echo: hello there"
+        assert m.info.boundary.endpoint == aml_server.url
+    assert aml_server.requests[-1].path == route
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("https://bot.westeurope.inference.ml.azure.com/?api-version=1", "query"),
+        ("https://bot.westeurope.inference.ml.azure.com/#x", "fragment"),
+        ("https://al:pw@bot.westeurope.inference.ml.azure.com", "api_key_env"),
+    ],
+)
+def test_a_query_or_userinfo_in_endpoint_url_is_refused(url, message):
+    """A query would land before the route (``/?q=1/score``); userinfo would show in the id,
+    description and errors. Both are config errors, not a garbled request."""
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=message):
+        AzureMLConfig(endpoint_url=url)
+
+
+@pytest.mark.parametrize("written", ["aml-test-key\n", " aml-test-key ", "Bearer aml-test-key"])
+def test_a_key_with_a_newline_or_its_scheme_is_sent_bare(aml_server, monkeypatch, written):
+    """A key from a mounted secret ends in a newline; one copied from the studio may carry
+    "Bearer ": the endpoint gets "Bearer <key>" either way (httpx refuses a newline outright)."""
+    monkeypatch.setenv("AZUREML_API_KEY", written)
+    with model(aml_server.url) as m:
+        assert m.generate(HELLO).text == "echo: hello there"
+    assert aml_server.requests[-1].headers["authorization"] == "Bearer aml-test-key"
+    monkeypatch.setenv("AZUREML_API_KEY", " \n")
+    with pytest.raises(ConfigError, match="AZUREML_API_KEY"):
+        model(aml_server.url)
+
+
+def test_the_model_id_is_the_endpoint_name():
+    with model("https://support-bot.westeurope.inference.ml.azure.com/score") as m:
+        assert m.info.id == "support-bot"

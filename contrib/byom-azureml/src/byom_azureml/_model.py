@@ -17,7 +17,11 @@ __all__ = ["AzureMLModel"]
 
 class AzureMLModel(WireProvider):
     def __init__(self, config: AzureMLConfig) -> None:
-        key = os.environ.get(config.api_key_env)
+        # A key read from a secret file keeps its newline, and one copied from the studio may
+        # carry its scheme: sent as is, httpx refuses the header (or the endpoint the key).
+        key = (os.environ.get(config.api_key_env) or "").strip()
+        if key[:7].lower() == "bearer ":
+            key = key[7:].strip()
         if not key:
             raise ConfigError(
                 f"environment variable '{config.api_key_env}' (the endpoint key) is not set", field="api_key_env"
@@ -25,7 +29,7 @@ class AzureMLModel(WireProvider):
         headers = {"Authorization": f"Bearer {key}"}
         if config.deployment:
             headers["azureml-model-deployment"] = config.deployment
-        url = str(config.endpoint_url).rstrip("/")
+        url = config.root
         openai = config.api == "openai"
         route = "/v1/chat/completions" if openai else "/score"
         transport = HttpTransport(
@@ -37,7 +41,8 @@ class AzureMLModel(WireProvider):
             provider="azureml",
         )
         info = ModelInfo(
-            id=config.model or config.deployment or url.split("//")[-1].split(".")[0],
+            # The endpoint's name is the first label of its host (NAME.REGION.inference.ml...).
+            id=config.model or config.deployment or (config.endpoint_url.host or url).split(".")[0],
             provider="azureml",
             capabilities=Capabilities(
                 generate=True,

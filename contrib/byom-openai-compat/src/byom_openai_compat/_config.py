@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -13,16 +13,23 @@ __all__ = ["PROVIDER", "OpenAICompatConfig"]
 
 PROVIDER = "openai-compat"
 
+#: the query keys base_url may carry: Azure OpenAI's API version, which is no secret.
+_QUERY_KEYS = frozenset({"api-version"})
+
 
 class OpenAICompatConfig(BaseModel):
     """Configuration of an OpenAI-compatible server.
 
-    :param base_url: the API root including ``/v1`` (``http://host:8000/v1``).
+    :param base_url: the API root including ``/v1`` (``http://host:8000/v1``). Azure
+        OpenAI's ``?api-version=`` (the only query allowed) is sent with every route;
+        userinfo is sent as HTTP Basic auth and never shown.
     :param model: the model name sent in every body (vLLM: the served model name).
     :param api: ``"chat"`` for ``/chat/completions`` (messages), ``"completions"`` for
         ``/completions`` (plain prompts; chat is rendered with the model's tokenizer).
     :param api_key: sent as ``Authorization: Bearer``. Write ``"${VAR}"`` in byom.toml to
-        read it from the environment (there is no separate ``api_key_env`` key).
+        read it from the environment (there is no separate ``api_key_env`` key). Surrounding
+        whitespace and a leading ``Bearer`` are dropped; an empty key (``"${VAR:-}"`` with
+        ``VAR`` unset) means no key.
     :param stream: the server supports SSE streaming.
     :param stream_usage: send ``stream_options.include_usage`` (vLLM, llama.cpp, Ollama
         support it; switch off for servers that reject unknown keys).
@@ -71,21 +78,60 @@ class OpenAICompatConfig(BaseModel):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
+        parts = urlsplit(value.strip())
         shown = redact_url(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"must be an http(s) URL like http://127.0.0.1:8000/v1, got {shown!r}")
-        if parts.query or parts.fragment:
-            # Paths are appended to base_url (a query would end up before them); keys go in
-            # api_key or headers.
-            raise ValueError(f"must be a URL with no query or fragment (put keys in api_key or headers), got {shown!r}")
-        return value.rstrip("/")
+        keys = {key.lower() for key, _ in parse_qsl(parts.query, keep_blank_values=True)}
+        if parts.fragment or keys - _QUERY_KEYS:
+            # A key in the URL would be logged by every proxy on the way: keys go in api_key
+            # or headers.
+            raise ValueError(
+                "must be a URL with no query or fragment other than ?api-version= (put keys in api_key or "
+                f"headers), got {shown!r}"
+            )
+        # ?api-version= stays (Azure OpenAI needs it on every call); the model appends it
+        # after each route, so only the path's trailing slash goes.
+        return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), parts.query, ""))
+
+    @field_validator("api_key")
+    @classmethod
+    def _bare_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        # "${VAR:-}" with VAR unset gives "": sent as "Bearer " httpx refuses the header and
+        # every call fails. A key read from a secret file keeps its newline, and keys copied
+        # from a portal often carry the scheme: neither can be sent as is.
+        key = value.get_secret_value().strip()
+        if key[:7].lower() == "bearer ":
+            key = key[7:].strip()
+        return SecretStr(key) if key else None
+
+    @model_validator(mode="after")
+    def _one_authorization(self) -> OpenAICompatConfig:
+        # HTTP header names are case-insensitive: "authorization" in headers next to api_key
+        # would send two Authorization headers, and which one the server reads is luck.
+        if self.api_key is not None and any(name.lower() == "authorization" for name in self.headers):
+            raise ValueError("give the key either as api_key or as an Authorization header in headers, not both")
+        return self
 
     @model_validator(mode="after")
     def _something_to_do(self) -> OpenAICompatConfig:
         if not self.generate and self.embedding_dimension is None:
             raise ValueError("generate = false needs embedding_dimension (an embeddings-only model)")
         return self
+
+    @property
+    def root(self) -> str:
+        """``base_url`` without its query: the routes are appended to it."""
+        parts = urlsplit(self.base_url)
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+    @property
+    def query(self) -> str:
+        """``base_url``'s query with its ``?`` (``""`` without one): sent with every route."""
+        query = urlsplit(self.base_url).query
+        return f"?{query}" if query else ""
 
     @property
     def tls(self) -> bool:

@@ -9,6 +9,7 @@ capabilities the server declares, and the boundary its host implies.
 from __future__ import annotations
 
 from byom_sdk import Capabilities, ModelInfo
+from byom_sdk.trust.residency import redact_url
 from byom_sdk.wire import HttpTransport, WireProvider
 from byom_sdk.wire.openai import OpenAIChat, OpenAICompletions, OpenAIEmbeddings
 
@@ -31,15 +32,23 @@ class OpenAICompatModel(WireProvider):
             headers["Authorization"] = f"Bearer {config.api_key.get_secret_value()}"
         chat = config.api == "chat"
         codec = (OpenAIChat if chat else OpenAICompletions)(model=config.model, include_usage=config.stream_usage)
-        routes = {"generate": "/chat/completions" if chat else "/completions", "embed": "/embeddings"}
+        # The transport appends a route to its base URL: a query (``?api-version=``) must
+        # follow the route, not precede it.
+        routes = {
+            "generate": ("/chat/completions" if chat else "/completions") + config.query,
+            "embed": "/embeddings" + config.query,
+        }
         transport = HttpTransport(
-            config.base_url,
+            config.root,
             routes,
             headers=headers,
             timeout=config.timeout,
             connect_timeout=config.connect_timeout,
             provider=PROVIDER,
         )
+        # Userinfo and query values may be credentials: the description and error messages
+        # show the URL redacted.
+        shown = redact_url(config.base_url)
         info = ModelInfo(
             id=config.model,
             provider=PROVIDER,
@@ -58,13 +67,13 @@ class OpenAICompatModel(WireProvider):
             boundary=destination_boundary(config),
             embedding_dimension=config.embedding_dimension,
             embedding_normalized=config.embedding_normalized,
-            description=f"OpenAI-compatible server at {transport.base_url}",
+            description=f"OpenAI-compatible server at {shown}",
             version=config.model,  # the served model name each request's body names
         )
         super().__init__(
             info,
             codec,
             transport,
-            where=f"OpenAI-compatible server {transport.base_url}",
+            where=f"OpenAI-compatible server {shown}",
             embed_codec=OpenAIEmbeddings(model=config.embedding_model or config.model),
         )

@@ -79,7 +79,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        path = self.path
+        # Servers route on the path and ignore a query they do not know (Azure OpenAI's
+        # ?api-version= reaches vLLM behind a gateway too); the query is logged for tests.
+        path, _, query = self.path.partition("?")
         fault = None
         if path.startswith("/fault/"):
             _, _, rest = path.partition("/fault/")
@@ -87,6 +89,7 @@ class _Handler(BaseHTTPRequestHandler):
             path = "/" + path
         with self.server.lock:
             self.server.received.append((fault, raw))
+            self.server.queries.append(query)
         if self.server.api_key and self.headers.get("Authorization") != f"Bearer {self.server.api_key}":
             return self._error(401, "Incorrect API key provided", "invalid_request_error", "invalid_api_key")
         try:
@@ -286,6 +289,7 @@ class _Server(ThreadingHTTPServer):
     api_key: str | None
     timeout_delay: float
     received: list[tuple[str | None, bytes]]
+    queries: list[str]
     lock: threading.Lock
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -322,6 +326,7 @@ class OpenAICompatServer:
         self._server.api_key = api_key
         self._server.timeout_delay = timeout_delay
         self._server.received = []
+        self._server.queries = []
         self._server.lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -330,6 +335,11 @@ class OpenAICompatServer:
         on the plain routes), oldest first."""
         with self._server.lock:
             return [body for scenario, body in self._server.received if scenario == fault]
+
+    def queries(self) -> list[str]:
+        """The query strings (without ``?``) of the POST requests received so far, oldest first."""
+        with self._server.lock:
+            return list(self._server.queries)
 
     @property
     def port(self) -> int:
