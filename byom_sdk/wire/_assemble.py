@@ -46,7 +46,9 @@ class StreamAssembler:
         self._text: list[str] = []
         self._finish: FinishReason | None = None
         self._usage: Usage | None = None
-        self._tools: dict[int, list[str]] = {}
+        #: (index, calls seen before at that index) -> [id, name, arguments].
+        self._tools: dict[tuple[int, int], list[str]] = {}
+        self._generation: dict[int, int] = {}
         self._require_end = bool(getattr(codec, "require_end", False)) if require_end is None else require_end
         #: ``[DONE]`` arrived; later records are ignored.
         self.done = False
@@ -86,7 +88,15 @@ class StreamAssembler:
                 self._text.append(text)
                 events.append(TextDelta(text=text))
         for delta in chunk.tools:
-            slot = self._tools.setdefault(delta.index, ["", "", ""])
+            generation = self._generation.get(delta.index, 0)
+            slot = self._tools.get((delta.index, generation))
+            if slot is not None and delta.id and slot[0] and delta.id != slot[0]:
+                # Another call's id at the same index: servers that send each call in chunks
+                # of its own without an index (Ollama before 0.4.7) start a new call so.
+                generation = self._generation[delta.index] = generation + 1
+                slot = None
+            if slot is None:
+                slot = self._tools[(delta.index, generation)] = ["", "", ""]
             slot[0] = delta.id or slot[0]
             if delta.name != slot[1]:  # LMI repeats the whole name in every chunk
                 slot[1] += delta.name
@@ -113,12 +123,13 @@ class StreamAssembler:
         if rest:
             self._text.append(rest)
             events.append(TextDelta(text=rest))
-        for index in sorted(self._tools):
-            call_id, name, arguments = self._tools[index]
+        for index, generation in sorted(self._tools):
+            call_id, name, arguments = self._tools[(index, generation)]
             if not name:
                 name, arguments = _named_inside(arguments)
+            fallback = f"call_{index}_{generation}" if generation else f"call_{index}"
             events.append(
-                ToolCallEvent(tool_call=ToolCall(id=call_id or f"call_{index}", name=name, arguments=arguments or "{}"))
+                ToolCallEvent(tool_call=ToolCall(id=call_id or fallback, name=name, arguments=arguments or "{}"))
             )
         usage = self._usage or Usage.estimate(self._prompt, "".join(self._text))
         events.append(UsageEvent(usage=usage))

@@ -179,6 +179,8 @@ def parse_vectors(value: Any) -> list[list[float]]:
             if key in value:
                 return parse_vectors(value[key])
         raise ValueError(f"no embedding found in an object with keys {sorted(value)[:8]}")
+    if isinstance(value, str):
+        return [_base64_vector(value)]
     if _number_list(value):
         return [[float(x) for x in value]]
     if isinstance(value, list) and value and all(_number_list(v) for v in value):
@@ -186,6 +188,25 @@ def parse_vectors(value: Any) -> list[list[float]]:
     if isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
         return [vec for item in value for vec in parse_vectors(item)]
     raise ValueError(f"unrecognised embedding shape: {json.dumps(value)[:120]}")
+
+
+def _base64_vector(text: str) -> list[float]:
+    """OpenAI's ``encoding_format: "base64"``: little-endian float32 values, base64-coded."""
+    import array
+    import base64
+    import binascii
+    import sys
+
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"an embedding given as a string that is not base64: {text[:40]!r}") from None
+    if not raw or len(raw) % 4:
+        raise ValueError(f"a base64 embedding of {len(raw)} bytes is no float32 vector")
+    values = array.array("f", raw)
+    if sys.byteorder == "big":
+        values.byteswap()
+    return [float(x) for x in values]
 
 
 @dataclass(frozen=True)

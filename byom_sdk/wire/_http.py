@@ -3,10 +3,13 @@
 One error mapping for every HTTP provider:
 
 - status codes: 429 → ``Throttled`` and 503 → ``Unavailable`` (``Retry-After`` as
-  seconds or an HTTP date in ``retry_after``), 401/403 → ``AuthError``, 408 → ``Timeout``,
-  424 → ``ModelError`` (the generation failed), other 4xx → ``BadRequest``, other 5xx →
-  ``Unavailable``;
-- the connection: cannot connect → ``Unavailable`` (nothing was sent: retryable); no answer
+  seconds or an HTTP date in ``retry_after``, else ``retry-after-ms``, else OpenAI's
+  ``x-ratelimit-reset-*``), 401/403 → ``AuthError``, 408 → ``Timeout``, 424 →
+  ``ModelError`` (the generation failed; classed by the container's own status when Azure
+  ML's gateway reports it), other 4xx → ``BadRequest`` (OpenAI's ``param`` named), other
+  5xx → ``Unavailable``;
+- the connection: a request this side cannot write (an illegal header value) →
+  ``BadRequest``; cannot connect → ``Unavailable`` (nothing was sent: retryable); no answer
   within the read timeout → ``Timeout`` (not retried: the server may still be generating);
   the connection dropped while the answer came back → ``Unavailable`` with
   ``request_sent=True``, which the retry policy does not resend unless configured to.
@@ -23,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
+import re
 import threading
 import time
 import weakref
@@ -44,7 +48,7 @@ from .._types import EmbedRequest, GenerateRequest
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["HttpTransport", "error_for_status", "retry_after_seconds"]
+__all__ = ["HttpTransport", "error_for_status", "retry_after_seconds", "retry_hint"]
 
 Request = GenerateRequest | EmbedRequest
 
@@ -65,6 +69,37 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_RATE_LIMIT_RESETS = ("x-ratelimit-reset-requests", "x-ratelimit-reset-tokens")
+
+
+def _duration_seconds(value: str) -> float | None:
+    """OpenAI's rate-limit reset durations: ``"20ms"``, ``"1s"``, ``"6m0s"``, ``"1h2m3.5s"``."""
+    text = value.strip()
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(f"{n}{unit}" for n, unit in parts) != text:
+        return None
+    scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    return sum(float(n) * scale[unit] for n, unit in parts)
+
+
+def retry_hint(headers: Mapping[str, str]) -> float | None:
+    """How long a server asks to wait: ``Retry-After``, else ``retry-after-ms`` (Azure
+    OpenAI), else the longest of OpenAI's ``x-ratelimit-reset-*`` durations (whichever
+    limit was hit, a retry before the later reset is refused again)."""
+    hint = retry_after_seconds(headers.get("retry-after"))
+    if hint is not None:
+        return hint
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000.0)
+        except ValueError:
+            pass
+    resets = [d for name in _RATE_LIMIT_RESETS if (v := headers.get(name)) and (d := _duration_seconds(v)) is not None]
+    return max(resets) if resets else None
+
+
 def _message_of(body: Any) -> tuple[str, str | None]:
     """(message, code) from OpenAI ``{"error": {...}}``, TGI ``{"error": "...",
     "error_type"}``, FastAPI ``{"detail": ...}`` or Azure ``{"message": ...}`` bodies."""
@@ -72,7 +107,11 @@ def _message_of(body: Any) -> tuple[str, str | None]:
         error = body.get("error")
         if isinstance(error, Mapping):
             code = error.get("code") or error.get("type")
-            return str(error.get("message") or error), str(code) if code else None
+            message = str(error.get("message") or error)
+            param = error.get("param")
+            if isinstance(param, str) and param and param not in message:
+                message = f"{message} (param: {param})"  # the request field at fault, OpenAI's way
+            return message, str(code) if code else None
         if isinstance(error, str):
             kind = body.get("error_type")
             return error, str(kind) if kind else None
@@ -82,23 +121,44 @@ def _message_of(body: Any) -> tuple[str, str | None]:
     return (str(body)[:500] if body else "no error body"), None
 
 
+#: Azure ML's 424 ("the model container failed") carries the container's own answer here.
+_MODEL_ERROR_STATUS = "ms-azureml-model-error-statuscode"
+_MODEL_ERROR_REASON = "ms-azureml-model-error-reason"
+
+
 def error_for_status(
-    status: int, content: bytes, *, retry_after: str | None, provider: str, where: str
+    status: int,
+    content: bytes,
+    *,
+    retry_after: str | None = None,
+    provider: str,
+    where: str,
+    headers: Mapping[str, str] | None = None,
 ) -> ProviderError:
-    """The byom error for an HTTP error answer."""
+    """The byom error for an HTTP error answer (``headers``: the answer's, for retry hints
+    and a gateway's report of the container's own status)."""
     try:
         body: Any = json.loads(content) if content else None
-    except ValueError:
+    except (ValueError, RecursionError):
         body = content.decode("utf-8", "replace")[:500]
     message, code = _message_of(body)
     text = f"{where} answered HTTP {status}: {message}"
-    kwargs: dict[str, Any] = {
-        "provider": provider,
-        "status_code": status,
-        "code": code,
-        "details": {"body": body} if isinstance(body, Mapping) else {},
-    }
-    hint = retry_after_seconds(retry_after)
+    details: dict[str, Any] = {"body": body} if isinstance(body, Mapping) else {}
+    kind = status
+    if status == 424 and headers is not None:
+        inner = (headers.get(_MODEL_ERROR_STATUS) or "").strip()
+        if inner.isdigit() and 400 <= int(inner) < 600:
+            # The container answered that status itself (a 429 is its throttling, a 400 the
+            # request's fault): the error is the container's, classed by its status.
+            kind = int(inner)
+            details["model_error_status"] = kind
+            reason = headers.get(_MODEL_ERROR_REASON)
+            if reason:
+                details["model_error_reason"] = reason[:200]
+            text = f"{text} (the model container answered HTTP {kind})"
+    kwargs: dict[str, Any] = {"provider": provider, "status_code": status, "code": code, "details": details}
+    hint = retry_hint(headers) if headers is not None else retry_after_seconds(retry_after)
+    status = kind
     if status == 429:
         return Throttled(text, retry_after=hint, **kwargs)
     if status in (401, 403):
@@ -134,6 +194,10 @@ def _transport_error(exc: Exception, *, provider: str, where: str, received: boo
         return ModelError(
             f"{where}: the answer's content encoding does not decode ({exc})", provider=provider, code=name
         )
+    if isinstance(exc, httpx.LocalProtocolError):
+        # This side could not write a valid request (a header value with a newline, say):
+        # nothing was sent, and sending it again fails the same way.
+        return BadRequest(f"{where}: the request cannot be sent: {exc}", provider=provider, code=name)
     if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
         return Unavailable(f"cannot connect to {where}: {exc}", provider=provider, code=name)
     if isinstance(exc, httpx.TimeoutException):
@@ -232,11 +296,7 @@ class HttpTransport:
         if response.status_code < 400:  # 3xx: no answer, whatever its body says
             raise _not_an_answer(response, url, self.provider)
         raise error_for_status(
-            response.status_code,
-            content,
-            retry_after=response.headers.get("retry-after"),
-            provider=self.provider,
-            where=url,
+            response.status_code, content, provider=self.provider, where=url, headers=response.headers
         )
 
     @staticmethod

@@ -10,134 +10,26 @@ import asyncio
 import gzip
 import json
 import socket
-import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from byom_sdk import (
     BadRequest,
-    Boundary,
-    Capabilities,
     EmbedRequest,
     GenerateRequest,
     ModelError,
-    ModelInfo,
     TextDelta,
     Timeout,
     Unavailable,
 )
-from byom_sdk.wire import HttpTransport, LineDecoder, StreamDecodeError, WireProvider, decode_stream
+from byom_sdk.wire import LineDecoder, StreamDecodeError, WireProvider, decode_stream
 from byom_sdk.wire._lines import MAX_EVENT_BYTES
-from byom_sdk.wire.openai import OpenAIChat, OpenAIEmbeddings
+from byom_sdk.wire.openai import OpenAIChat
 
-Handler = Callable[[socket.socket, bytes], None]
-HI = GenerateRequest(prompt="hi", max_tokens=4, timeout=5.0)
-USAGE = {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}
-
-
-def completion(text: str) -> dict:
-    message = {"role": "assistant", "content": text}
-    return {"object": "chat.completion", "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}
-
-
-def chunk(text: str, finish: str | None = None, **extra: object) -> dict:
-    choice = {"index": 0, "delta": {"content": text}, "finish_reason": finish}
-    return {"object": "chat.completion.chunk", "choices": [choice], **extra}
-
-
-def head(status: str, headers: dict[str, str]) -> bytes:
-    lines = [f"HTTP/1.1 {status}", *(f"{k}: {v}" for k, v in headers.items()), "", ""]
-    return "\r\n".join(lines).encode()
-
-
-def answer(conn: socket.socket, body: bytes, status: str = "200 OK", **headers: str) -> None:
-    fields = {"Content-Type": "application/json", "Content-Length": str(len(body)), "Connection": "close"}
-    conn.sendall(head(status, {**fields, **{k.replace("_", "-"): v for k, v in headers.items()}}) + body)
-
-
-def chunked(conn: socket.socket, parts: list[bytes], **headers: str) -> None:
-    fields = {"Content-Type": "text/event-stream", "Transfer-Encoding": "chunked", "Connection": "close"}
-    conn.sendall(head("200 OK", {**fields, **{k.replace("_", "-"): v for k, v in headers.items()}}))
-    for part in parts:
-        conn.sendall(f"{len(part):x}\r\n".encode() + part + b"\r\n")
-    conn.sendall(b"0\r\n\r\n")
-
-
-class RawServer:
-    """One handler for every connection: it gets the socket and the request's bytes."""
-
-    def __init__(self, handler: Handler) -> None:
-        self.handler = handler
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.requests = 0
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
-
-    def _one(self, conn: socket.socket) -> None:
-        with conn:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                data += conn.recv(65536)
-            top, _, body = data.partition(b"\r\n\r\n")
-            length = next(
-                (int(line.split(b":")[1]) for line in top.split(b"\r\n") if line.lower().startswith(b"content-length")),
-                0,
-            )
-            while len(body) < length:
-                body += conn.recv(65536)
-            self.requests += 1
-            try:
-                self.handler(conn, body)
-            except OSError:
-                pass
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[[Handler], WireProvider]]:
-    servers: list[RawServer] = []
-    providers: list[WireProvider] = []
-
-    def make(handler: Handler, dimension: int | None = None) -> WireProvider:
-        server = RawServer(handler)
-        servers.append(server)
-        info = ModelInfo(
-            id="m",
-            provider="t",
-            capabilities=Capabilities(generate=True, chat=True, stream=True, embed=True),
-            boundary=Boundary(provider="t", location_kind="process", retention="none"),
-            embedding_dimension=dimension,
-        )
-        transport = HttpTransport(
-            f"http://127.0.0.1:{server.port}/v1",
-            {"generate": "/chat/completions", "embed": "/embeddings"},
-            headers={},
-            timeout=10.0,
-            connect_timeout=2.0,
-            provider="t",
-        )
-        provider = WireProvider(info, OpenAIChat(), transport, where="server t", embed_codec=OpenAIEmbeddings())
-        providers.append(provider)
-        return provider
-
-    yield make
-    for provider in providers:
-        provider.close()
-    for server in servers:
-        server.close()
+from ._servers import HI, USAGE, answer, chunk, chunked, completion, head
 
 
 def streamed(provider: WireProvider, request: GenerateRequest = HI) -> str:
