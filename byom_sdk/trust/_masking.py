@@ -21,7 +21,15 @@ from .._types import GenerateRequest, Message, ToolCall
 from ._detectors import BUILTIN_ENTITIES, Detector, Span, resolve_overlaps
 from ._vault import PLACEHOLDER_PATTERN, Vault
 
-__all__ = ["Masker", "StreamDemasker", "count_unrestored", "demask_text", "demask_tool_call"]
+__all__ = [
+    "Masker",
+    "StreamDemasker",
+    "count_unrestored",
+    "demask_answer",
+    "demask_text",
+    "demask_tool_call",
+    "drop_cut_placeholder",
+]
 
 Mode = Literal["placeholder", "redact", "refuse", "pseudonym"]
 
@@ -128,7 +136,16 @@ class Masker:
         if isinstance(value, list):
             return [self._mask_json(v, vault, counts) for v in value]
         if isinstance(value, dict):
-            return {k: self._mask_json(v, vault, counts) for k, v in value.items()}
+            # Keys leave too ({"ann@example.com": ...} is as personal as a value).
+            return {self.mask_text(k, vault, counts): self._mask_json(v, vault, counts) for k, v in value.items()}
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            # A card or phone number written as a JSON number: masked, it becomes the
+            # placeholder string (nothing of the number may leave).
+            # An integral float is read as its digits: "4111111111111111.0" hides the card
+            # from a detector that wants the number to end there.
+            text = str(int(value)) if isinstance(value, float) and value.is_integer() else json.dumps(value)
+            masked = self.mask_text(text, vault, counts)
+            return masked if masked != text else value
         return value
 
     def mask_arguments(self, arguments: str, vault: Vault | None, counts: Counter[str]) -> str:
@@ -215,6 +232,88 @@ def demask_text(text: str, vault: Vault) -> tuple[str, int]:
     return PLACEHOLDER_PATTERN.sub(swap, text), restored
 
 
+def demask_answer(text: str, vault: Vault) -> tuple[str, int]:
+    """An answer's text restored: like :func:`demask_text`, but when the vault holds a value
+    that JSON must escape (a quote, a backslash, a PEM key's newlines) and the answer is
+    JSON (it opens with ``{``, ``[`` or a code fence: a structured answer, an emulated
+    tool call), a value inside a string literal is restored escaped, so the JSON stays
+    valid and is validated as the application will read it."""
+    if not vault.json_unsafe:  # the usual vault: nothing to escape, no JSON scan
+        return demask_text(text, vault)
+    return _JsonRestorer().restore(text, vault)
+
+
+#: what moves a JSON scanner between inside and outside a string literal (an escape pair
+#: first, so that an escaped quote is skipped; a backslash ending a delta escapes the first
+#: character of the next one), and the placeholders it restores.
+_JSON_TOKEN = re.compile(r'\\.|\\\Z|"|' + PLACEHOLDER_PATTERN.pattern, re.DOTALL)
+
+
+class _JsonRestorer:
+    """Restores placeholders in JSON text fed in order, in one or many pieces: a value
+    inside a string literal is written with JSON's escapes, one outside as it is.
+
+    ``json_mode`` ``None`` decides on the first text that is not white space. The scan runs
+    over the masked text, whose placeholders hold no quote or backslash, so a restored
+    value never moves the scanner."""
+
+    __slots__ = ("in_string", "json_mode", "skip_first")
+
+    def __init__(self, *, json_mode: bool | None = None) -> None:
+        self.json_mode = json_mode
+        self.in_string = False
+        self.skip_first = False
+
+    def restore(self, text: str, vault: Vault) -> tuple[str, int]:
+        if self.json_mode is None:
+            start = text.lstrip()[:1]
+            if not start:
+                return text, 0  # white space only: nothing to restore, nothing decided
+            self.json_mode = start in "{[`"
+        if not self.json_mode:
+            return demask_text(text, vault)
+        parts: list[str] = []
+        pos = 0
+        restored = 0
+        begin = 0
+        if self.skip_first and text:
+            self.skip_first, begin = False, 1  # escaped by the backslash ending the last piece
+        for match in _JSON_TOKEN.finditer(text, begin):
+            token = match.group(0)
+            if token == '"':
+                self.in_string = not self.in_string
+            elif token[0] == "\\":
+                self.skip_first = len(token) == 1
+            else:
+                value = vault.value(token)
+                if value is None:
+                    continue
+                parts.append(text[pos : match.start()])
+                parts.append(json.dumps(value, ensure_ascii=False)[1:-1] if self.in_string else value)
+                pos = match.end()
+                restored += 1
+        if not restored:
+            return text, 0
+        parts.append(text[pos:])
+        return "".join(parts), restored
+
+
+#: the end of an answer cut inside a placeholder's digest (a bare "<EMAIL_" is kept: the
+#: stream's held prefix before a finish is pinned by test_held_prefix_is_flushed_before_finish).
+_CUT = re.compile(r"<[A-Z][A-Z0-9_]{0,40}_[0-9a-f]{1,63}\Z")
+
+
+def drop_cut_placeholder(text: str, vault: Vault) -> tuple[str, bool]:
+    """``text`` without a placeholder cut short at its very end (an answer stopped by
+    ``max_tokens`` mid-placeholder): a half placeholder restores to nothing, and shown to
+    the application it reads as data. Only the start of a placeholder this vault issued,
+    with some of its digest, is dropped; ``a <`` or ``<EMAIL_`` stay."""
+    cut = text.rfind("<")
+    if cut == -1 or not _CUT.match(text, cut) or not vault.could_start(text[cut:]):
+        return text, False
+    return text[:cut], True
+
+
 def count_unrestored(text: str) -> int:
     """Placeholder-like leftovers in restored text: unknown to the vault, or mangled by
     the model (case, inner spaces, truncation, missing brackets). Each counts once."""
@@ -238,22 +337,26 @@ def _demask_json(value: Any, vault: Vault) -> tuple[Any, int]:
         total = 0
         result = {}
         for key, item in value.items():
+            key, k = demask_text(key, vault)  # keys are masked on the way out, so restored
             restored, n = _demask_json(item, vault)
             result[key] = restored
-            total += n
+            total += n + k
         return result, total
     return value, 0
 
 
 def demask_tool_call(call: ToolCall, vault: Vault) -> tuple[ToolCall, int]:
     """A tool call with placeholders in its JSON string values restored (the JSON is
-    re-encoded so restored values are escaped correctly)."""
-    if "<" not in call.arguments:
+    re-encoded so restored values are escaped correctly). A placeholder written with
+    JSON's escapes (``\\u003cEMAIL_…\\u003e``, as Go's encoder writes ``<``) is restored too;
+    arguments that are not valid JSON get their values escaped for the string each sits in."""
+    arguments = call.arguments
+    if "<" not in arguments and "\\u003" not in arguments:
         return call, 0
     try:
-        parsed = json.loads(call.arguments)
+        parsed = json.loads(arguments)
     except ValueError:
-        text, n = demask_text(call.arguments, vault)
+        text, n = _JsonRestorer(json_mode=True).restore(arguments, vault)
     else:
         restored, n = _demask_json(parsed, vault)
         text = json.dumps(restored, ensure_ascii=False) if n else call.arguments
@@ -267,13 +370,17 @@ class StreamDemasker:
     vault issued (checked by binary search over the vault's sorted placeholders), so text
     that cannot start a placeholder is passed on at once and the time to first token is
     kept. Works on ``str``: multi-byte characters are whole code points by the time a
-    provider yields a delta.
+    provider yields a delta. Values JSON must escape are escaped inside a JSON answer's
+    string literals, as :func:`demask_answer` does.
     """
 
     def __init__(self, vault: Vault) -> None:
         self.vault = vault
         self._held = ""
         self.restored = 0
+        #: placeholders dropped because the answer was cut inside them.
+        self.cut = 0
+        self._json = _JsonRestorer() if vault.json_unsafe else None
 
     def feed(self, text: str) -> str:
         """Text that is safe to emit now (possibly empty)."""
@@ -284,12 +391,25 @@ class StreamDemasker:
             pending = pending[:cut]
         else:
             self._held = ""
-        out, n = demask_text(pending, self.vault)
+        if self._json is not None:
+            out, n = self._json.restore(pending, self.vault)
+        else:
+            out, n = demask_text(pending, self.vault)
         self.restored += n
         return out
 
-    def flush(self) -> str:
+    @property
+    def holding(self) -> bool:
+        """True while the start of a placeholder is held back."""
+        return bool(self._held)
+
+    def flush(self, *, truncated: bool = False) -> str:
         """Whatever is still held back (at the end of the stream or before a non-text
-        event; a held prefix that never completed is not a placeholder)."""
+        event; a held prefix that never completed is not a placeholder). ``truncated``:
+        the answer was cut by ``max_tokens``, so a held placeholder start is dropped (see
+        :func:`drop_cut_placeholder`)."""
         held, self._held = self._held, ""
+        if truncated and held:
+            held, dropped = drop_cut_placeholder(held, self.vault)
+            self.cut += dropped
         return held

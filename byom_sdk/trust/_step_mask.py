@@ -24,6 +24,7 @@ from .._types import (
     StreamEvent,
     TextDelta,
     ToolCallEvent,
+    UsageEvent,
 )
 from ._gate import Decision
 from ._masking import (
@@ -31,8 +32,10 @@ from ._masking import (
     StreamDemasker,
     _Refused,
     count_unrestored,
+    demask_answer,
     demask_text,
     demask_tool_call,
+    drop_cut_placeholder,
     refused_violation,
 )
 from ._record import TrustCall, TrustSettings
@@ -75,6 +78,9 @@ class _MaskCall(Interceptor):
         self.demasker: StreamDemasker | None = None
         self.masked_out: list[str] = []
         self.restored_out: list[str] = []
+        #: usage reported while a placeholder's start was held: held with it, because only
+        #: the event after it says whether the answer was cut there (see _flush).
+        self.usage_held: list[StreamEvent] = []
 
     # -- out ----------------------------------------------------------------------------
 
@@ -152,8 +158,11 @@ class _MaskCall(Interceptor):
             text = masked_text
             calls = response.tool_calls
             if self.vault is not None:
-                text, restored = demask_text(masked_text, self.vault)
+                text, restored = demask_answer(masked_text, self.vault)
                 trust.restored += restored
+                if response.finish_reason == "length":
+                    text, dropped = drop_cut_placeholder(text, self.vault)
+                    trust.unrestored += dropped
                 restored_calls = []
                 for call in calls:
                     restored_call, count = demask_tool_call(call, self.vault)
@@ -174,9 +183,9 @@ class _MaskCall(Interceptor):
         finally:
             trust.trust_ms += (time.perf_counter() - started) * 1000.0
 
-    def _flush(self, out: list[StreamEvent]) -> None:
+    def _flush(self, out: list[StreamEvent], *, truncated: bool = False) -> None:
         if self.demasker is not None:
-            held = self.demasker.flush()
+            held = self.demasker.flush(truncated=truncated)
             if held:
                 self.restored_out.append(held)
                 out.append(TextDelta(text=held))
@@ -191,9 +200,19 @@ class _MaskCall(Interceptor):
                 if not text:
                     return ()
                 self.restored_out.append(text)
-                return (event if text == event.text else TextDelta(text=text),)
+                delta = event if text == event.text else TextDelta(text=text)
+                if self.usage_held:
+                    held, self.usage_held = self.usage_held, []
+                    return (delta, *held)
+                return (delta,)
+            if isinstance(event, UsageEvent) and self.demasker is not None and self.demasker.holding:
+                self.usage_held.append(event)
+                return ()
             out: list[StreamEvent] = []
-            self._flush(out)
+            self._flush(out, truncated=isinstance(event, FinishEvent) and event.finish_reason == "length")
+            if self.usage_held:
+                out.extend(self.usage_held)
+                self.usage_held = []
             if isinstance(event, ToolCallEvent):
                 self.masked_out.append(event.tool_call.arguments)
                 call = event.tool_call
@@ -217,6 +236,7 @@ class _MaskCall(Interceptor):
         restored = "".join(self.restored_out)
         if self.demasker is not None:
             trust.restored += self.demasker.restored
+            trust.unrestored += self.demasker.cut
         trust.unrestored += count_unrestored(restored)
         trust.response_hmac = trust.settings.runtime.content_hmac({"text": masked})
         self._capture(masked, restored)

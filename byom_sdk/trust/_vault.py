@@ -41,6 +41,8 @@ __all__ = ["PLACEHOLDER_PATTERN", "PseudonymVault", "Pseudonymizer", "Vault", "V
 
 #: What a placeholder looks like (type in upper case, keyed digest in lower-case hex).
 PLACEHOLDER_PATTERN = re.compile(r"<([A-Z][A-Z0-9_]{0,40})_([0-9a-f]{6,64})>")
+#: characters a JSON string literal cannot hold as they are (a PEM key's newlines, a quote).
+_JSON_UNSAFE = re.compile(r'["\\\x00-\x1f]')
 _MIN_HEX = 6
 _LABEL_GRAMS: dict[str, frozenset[str]] = {}
 _IPAD = bytes(b ^ 0x36 for b in range(256))  # XOR tables for the HMAC pads
@@ -87,6 +89,9 @@ class Vault:
         self._by_placeholder: dict[str, str] = {}
         self._sorted: list[str] = []
         self.longest = 0
+        #: how many values need escaping inside a JSON string: while there are none, an
+        #: answer is restored without looking for JSON around its placeholders.
+        self.json_unsafe = 0
 
     def __len__(self) -> int:
         return len(self._by_placeholder)
@@ -129,6 +134,8 @@ class Vault:
                 break
             self._by_value[key] = candidate
             taken[candidate] = value
+            if _JSON_UNSAFE.search(value):
+                self.json_unsafe += 1
             bisect.insort(self._sorted, candidate)
             if len(candidate) > self.longest:
                 self.longest = len(candidate)
@@ -310,6 +317,8 @@ class PseudonymVault(Vault):
                 candidate = f"<{entity}_{full}>"
             if candidate not in self._by_placeholder:
                 self._by_placeholder[candidate] = value
+                if _JSON_UNSAFE.search(value):
+                    self.json_unsafe += 1
                 bisect.insort(self._sorted, candidate)
                 self.longest = max(self.longest, len(candidate))
             self._by_value[(entity, value)] = candidate
