@@ -10,7 +10,7 @@ import re
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from byom_sdk.trust.residency import redact_url, split_host
 
@@ -19,9 +19,10 @@ __all__ = ["CODEC_NAMES", "CredentialsConfig", "SageMakerConfig", "TransformOpti
 #: the built-in codec names, plus ``custom`` (a user class named by ``codec_class``).
 CODEC_NAMES = ("tgi", "lmi", "openai", "jumpstart", "tei", "custom")
 
-_ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
-_IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+# fullmatch, not match: "$" also matches before a trailing newline.
+_ENDPOINT_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
+_IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 
 
 class CredentialsConfig(BaseModel):
@@ -148,22 +149,24 @@ class SageMakerConfig(BaseModel):
     @field_validator("endpoint_name")
     @classmethod
     def _endpoint_name(cls, value: str) -> str:
-        if not _ENDPOINT_NAME.match(value):
+        if not _ENDPOINT_NAME.fullmatch(value):
             raise ValueError(f"{value!r} is not a SageMaker endpoint name (letters, digits, hyphens)")
         return value
 
     @field_validator("region")
     @classmethod
     def _region(cls, value: str) -> str:
-        if not _REGION.match(value):
+        if not _REGION.fullmatch(value):
             raise ValueError(f"{value!r} is not an AWS region name (like 'eu-west-1')")
         return value
 
-    @field_validator("custom_attributes")
+    @field_validator("custom_attributes", "inference_component", "target_variant", "target_model", "session_id")
     @classmethod
-    def _ascii(cls, value: str | None) -> str | None:
+    def _ascii(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Each is sent as an HTTP header (botocore's parameter validation is off): a newline
+        # or a non-ASCII character would fail every call with an untyped HTTP client error.
         if value is not None and not all(32 <= ord(c) < 127 for c in value):
-            raise ValueError("custom_attributes must be visible ASCII")
+            raise ValueError(f"{info.field_name} must be visible ASCII (it is sent as an HTTP header)")
         return value
 
     @field_validator("endpoint_url")
@@ -181,7 +184,7 @@ class SageMakerConfig(BaseModel):
         if self.codec == "custom":
             if not self.codec_class:
                 raise ValueError("codec 'custom' needs codec_class = \"pkg.module:Class\"")
-            if not _IMPORT_PATH.match(self.codec_class):
+            if not _IMPORT_PATH.fullmatch(self.codec_class):
                 raise ValueError(f"codec_class {self.codec_class!r} is not of the form 'pkg.module:Class'")
         elif self.codec_class is not None:
             raise ValueError(f"codec_class is only used with codec = 'custom' (codec is '{self.codec}')")

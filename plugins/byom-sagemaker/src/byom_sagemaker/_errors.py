@@ -103,6 +103,13 @@ def _retry_after(response: dict[str, Any]) -> float | None:
         return None
 
 
+def _location(response: dict[str, Any]) -> str:
+    from byom_sdk.trust.residency import redact_url
+
+    headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}) or {}
+    return redact_url(str(headers.get("location", "")))
+
+
 def map_error(
     exc: BaseException, *, where: str, not_ready_retry_after: float = 5.0, streaming: bool = False
 ) -> ProviderError:
@@ -116,26 +123,30 @@ def map_error(
     if isinstance(exc, bex.ClientError):
         return _client_error(exc, where=where, not_ready_retry_after=not_ready_retry_after, streaming=streaming)
     if isinstance(exc, bex.ReadTimeoutError):
+        # The request was written (the connection was open): the endpoint has it.
         return Timeout(
             f"{where}: no response within the read timeout; not retried, since the endpoint may still be "
             f"generating ({exc})",
             provider=PROVIDER,
             code="ReadTimeout",
             retryable=False,
+            request_sent=True,
         )
-    if isinstance(exc, (bex.ConnectTimeoutError, bex.EndpointConnectionError, bex.ProxyConnectionError)):
-        # The request never reached the endpoint, so trying again cannot run it twice.
+    if isinstance(exc, bex.ConnectionError):
+        # botocore's ConnectionError family (refused, unresolvable host, connect timeout,
+        # proxy, TLS handshake or certificate) fails before the request is written, so
+        # trying again cannot run it twice.
         return Unavailable(f"{where}: cannot connect: {exc}", provider=PROVIDER, code=type(exc).__name__)
     if isinstance(exc, (bex.ConnectionClosedError, bex.ResponseStreamingError)) or _dropped(exc):
-        # The request went out and the connection broke before or while the answer came:
-        # a unary call is not sent again by default (the endpoint may have run it); a
-        # stream is retried only while nothing of it was received (the pipeline's rule).
+        # The request went out and the connection broke before or while the answer came
+        # (also a stream whose 200 had arrived, before its first event): the endpoint may
+        # be running it, so it is not sent again unless the retry policy is told to.
         return Unavailable(
             f"{where}: the connection dropped {'during the stream' if streaming else 'before the answer was read'}: "
             f"{exc}",
             provider=PROVIDER,
             code=type(exc).__name__,
-            request_sent=not streaming,
+            request_sent=True,
         )
     if _read_timeout(exc):
         # urllib3's own timeout, unwrapped by botocore's event stream in the middle of a stream.
@@ -144,12 +155,18 @@ def map_error(
             provider=PROVIDER,
             code="ReadTimeout",
             retryable=False,
+            request_sent=True,
         )
     if isinstance(exc, _CREDENTIAL_ERRORS):
         return AuthError(f"{where}: AWS credentials unavailable: {exc}", provider=PROVIDER, code=type(exc).__name__)
     if isinstance(exc, (ChecksumMismatch, ParserError)):
-        return ProviderError(
-            f"{where}: corrupt event stream: {exc}", provider=PROVIDER, code="EventStreamCorrupt", retryable=False
+        # A 200 answer the client cannot read (a proxy's page, a frame over the size limit, a
+        # broken container): reported like a unary body that is not JSON.
+        return ModelError(
+            f"{where}: the stream answer is not a readable AWS event stream: {exc}",
+            provider=PROVIDER,
+            code="EventStreamCorrupt",
+            request_sent=True,
         )
     if isinstance(exc, bex.ParamValidationError):
         return BadRequest(f"{where}: {exc}", provider=PROVIDER, code="ParamValidation")
@@ -202,10 +219,32 @@ def _client_error(exc: bex.ClientError, *, where: str, not_ready_retry_after: fl
         )
     if code == "InternalStreamFailure":
         return Unavailable(f"{where}: the stream failed inside SageMaker: {message}", provider=PROVIDER, code=code)
+    if isinstance(status, int) and 300 <= status < 400:
+        # botocore does not follow redirects (and must not: the residency gate judged only
+        # the configured host). The request did reach that host.
+        return BadRequest(
+            f"{where}: answered {status} with a redirect to {_location(response)!r}: byom does not follow "
+            "redirects; configure the endpoint's own URL",
+            provider=PROVIDER,
+            status_code=status,
+            code="redirect",
+            request_sent=True,
+        )
     if code in _AUTH_CODES or status in (401, 403):
         return AuthError(text, provider=PROVIDER, status_code=status, code=code)
     if code == "InternalDependencyException" or status == 530:
         return Unavailable(text, provider=PROVIDER, status_code=status, code=code, retryable=False)
+    if status == 504:
+        # A gateway (PrivateLink, a proxy) gave up waiting for the endpoint, which had the
+        # request and may still be generating: a retry would run (and bill) it twice.
+        return Timeout(
+            f"{text} (a gateway timed out waiting for the endpoint; not retried)",
+            provider=PROVIDER,
+            status_code=status,
+            code=code,
+            retryable=False,
+            request_sent=True,
+        )
     if code in _UNAVAILABLE_CODES or (isinstance(status, int) and status >= 500):
         return Unavailable(text, provider=PROVIDER, status_code=status, code=code, retry_after=hint)
     if code in ("ValidationError", "ValidationException") or (isinstance(status, int) and 400 <= status < 500):

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from byom_sdk import EmbedRequest, GenerateRequest, ModelError
+from byom_sdk import BadRequest, EmbedRequest, GenerateRequest, ModelError
 
 from ._boundary import DestinationChanged
 from ._errors import map_error
@@ -102,11 +102,23 @@ class SageMakerTransport:
             return exc.violation(self._where)
         return map_error(exc, where=self._where, not_ready_retry_after=self._not_ready, streaming=streaming)
 
-    @staticmethod
-    def _with_request(params: dict[str, Any], body: Any, request: GenerateRequest | EmbedRequest) -> dict[str, Any]:
+    def _with_request(
+        self, params: dict[str, Any], body: Any, request: GenerateRequest | EmbedRequest
+    ) -> dict[str, Any]:
         call = {**params, "Body": _dumps(body)}
         if request.metadata.request_id:
-            call["InferenceId"] = request.metadata.request_id[:64]
+            inference_id = request.metadata.request_id[:64]
+            # InferenceId travels as an HTTP header: a control character (a newline) would make
+            # the HTTP client refuse the request with an untyped error after signing.
+            if any(ord(c) < 32 or ord(c) == 127 for c in inference_id):
+                raise BadRequest(
+                    f"{self._where}: metadata.request_id {inference_id!r} cannot be sent as SageMaker's "
+                    "InferenceId header (it holds a control character)",
+                    provider=PROVIDER,
+                    code="InvalidInferenceId",
+                    details={"field": "metadata.request_id"},
+                )
+            call["InferenceId"] = inference_id
         return call
 
     def call(self, operation: str, body: Any, request: GenerateRequest | EmbedRequest) -> Any:

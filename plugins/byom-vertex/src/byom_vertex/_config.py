@@ -29,7 +29,12 @@ __all__ = ["CODECS", "CredentialsConfig", "VertexBatchOptions", "VertexConfig"]
 #: The built-in payload codecs; ``custom`` loads ``codec_options.class``.
 CODECS = ("vllm", "tgi", "openai", "tei", "google-embeddings", "custom")
 
-_LOCATION = re.compile(r"^(global|us|eu|[a-z]+-[a-z]+[0-9]+)$")
+# fullmatch, not match: "$" also matches before a trailing newline.
+_LOCATION = re.compile(r"global|us|eu|[a-z]+-[a-z]+[0-9]+")
+#: a project id (``my-project``, legacy ``example.com:my-project``) or number, an endpoint id:
+#: they go into the resource path and the ``x-goog-request-params`` header, so no spaces,
+#: control or non-ASCII characters.
+_RESOURCE_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
 
 
 # gRPC target schemes (grpc/doc/naming.md and the resolvers grpcio registers).
@@ -152,7 +157,7 @@ class VertexConfig(BaseModel):
     @field_validator("location")
     @classmethod
     def _valid_location(cls, value: str) -> str:
-        if not _LOCATION.match(value):
+        if not _LOCATION.fullmatch(value):
             raise ValueError(f"'{value}' is not a Vertex AI location (e.g. 'europe-west4', 'us-central1')")
         return value
 
@@ -171,6 +176,15 @@ class VertexConfig(BaseModel):
     def _bare_endpoint_id(cls, value: str) -> str:
         if "/" in value:
             raise ValueError("give the bare endpoint id, not the resource name (projects/…/endpoints/ID)")
+        if not _RESOURCE_PART.fullmatch(value):
+            raise ValueError(f"{value!r} is not a Vertex endpoint id (letters, digits, '-', '_', '.')")
+        return value
+
+    @field_validator("project")
+    @classmethod
+    def _plain_project(cls, value: str) -> str:
+        if not _RESOURCE_PART.fullmatch(value):
+            raise ValueError(f"{value!r} is not a Google Cloud project id or number")
         return value
 
     @model_validator(mode="after")

@@ -42,12 +42,32 @@ _GRPC: dict[str, tuple[type[ProviderError], int]] = {
 
 
 def _retry_after(exc: Any) -> float | None:
-    """The server's RetryInfo delay, when the error carries one."""
+    """The server's RetryInfo delay, when the error carries one: a protobuf message over
+    gRPC, its JSON form over REST (``{"@type": "….RetryInfo", "retryDelay": "1.5s"}``,
+    which google-api-core leaves a dict), else a REST ``Retry-After`` header in seconds."""
     for detail in getattr(exc, "details", None) or ():
+        if isinstance(detail, dict):
+            if str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
+                seconds = _seconds(str(detail.get("retryDelay", "")).removesuffix("s"))
+                if seconds is not None:
+                    return seconds
+            continue
         delay = getattr(detail, "retry_delay", None)
         if delay is not None and hasattr(delay, "seconds"):
             return float(delay.seconds) + float(getattr(delay, "nanos", 0)) / 1e9
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    if headers is not None and hasattr(headers, "get"):
+        return _seconds(headers.get("retry-after"))
     return None
+
+
+def _seconds(value: Any) -> float | None:
+    """A non-negative finite number of seconds, or None (an HTTP date is not read)."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if 0.0 <= seconds < float("inf") else None
 
 
 def map_exception(exc: BaseException, *, endpoint: str, operation: str) -> ProviderError:

@@ -67,18 +67,30 @@ def read_container_errors(session: Any) -> None:
     client's to read."""
 
     def read(response: Any, *args: Any, **kwargs: Any) -> Any:
+        from google.api_core import exceptions as gexc
+
         if response.status_code < 400 or response.status_code == 401:
             return response
         try:
             body = response.json()
         except ValueError:
             return response
-        if not isinstance(body, dict) or not (isinstance(body.get("error"), str) or body.get("object") == "error"):
-            return response
+        if isinstance(body, dict) and (isinstance(body.get("error"), str) or body.get("object") == "error"):
+            try:
+                raise _http_error(response)
+            finally:
+                response.close()
+        # Any other JSON (a list, ``{"error": null}``, details that are not objects) makes
+        # ``from_http_response`` fail with an AttributeError in the GAPIC client: a 503 would
+        # lose its class and its retry. Such a body is read here, by its status.
         try:
-            raise _http_error(response)
-        finally:
-            response.close()
+            gexc.from_http_response(response)
+        except Exception:  # noqa: BLE001 - whatever google-api-core trips on, the status stands
+            try:
+                raise _http_error(response)
+            finally:
+                response.close()
+        return response
 
     session.hooks["response"].append(read)
 
