@@ -57,9 +57,14 @@ class ByomError(Exception):
 
     :param message: one line saying what went wrong and what is at fault.
     :param retryable: overrides the class default read by the retry policy.
+
+    ``masked_message`` is the message as it was before the trust layer restored the
+    caller's values into it (``None`` when nothing was restored): what a server log or a
+    debug line may show, since the restored ``message`` can hold personal data.
     """
 
     default_retryable: ClassVar[bool] = False
+    masked_message: str | None = None
 
     def __init__(self, message: str, *, retryable: bool | None = None) -> None:
         message = redact(message)  # no ${ENV} value or URL credential in any SDK error

@@ -6,15 +6,21 @@ URL), and credentials written into URLs (``https://user:password@host``, ``?sig=
 Every :class:`~byom_sdk.ByomError` passes its message through :func:`redact`, which shows
 the variable's name instead of its value and masks URL credentials; reprs of providers do
 the same. The table of interpolated values lives in this process only.
+
+The HTTP client libraries the providers use log what they send on their own loggers (httpx
+the URL of every request at INFO, userinfo included; urllib3 the path and query; botocore
+headers and bodies at DEBUG). Importing this module puts :class:`RedactRecords` on those
+loggers, so an application that turns their logging on still gets no configured secret.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from typing import Any
 
-__all__ = ["redact", "redact_value", "remember_secret"]
+__all__ = ["RedactRecords", "redact", "redact_value", "remember_secret"]
 
 #: interpolated values shorter than this are not redacted: replacing "1" or "eu" in
 #: every message would garble them, and such values are not secrets.
@@ -73,3 +79,48 @@ def redact_value(value: Any, depth: int = 0) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(redact_value(item, depth + 1) for item in value)
     return value
+
+
+class RedactRecords(logging.Filter):
+    """Passes every record through :func:`redact` (its message and arguments merged)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record: logging reports it itself, at emit
+            return True
+        redacted = redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        if record.exc_text:  # a traceback formatted earlier, by another handler
+            record.exc_text = redact(record.exc_text)
+        return True
+
+
+#: Loggers of third-party clients that print what a provider sends: URLs with userinfo
+#: or query strings, headers, bodies. A logger's filters run only for records logged on
+#: it, not on its children, so each is named. Only records that are emitted pay for it:
+#: a logger filters after its level check.
+THIRD_PARTY_LOGGERS = (
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "urllib3.connectionpool",
+    "botocore.endpoint",
+    "botocore.parsers",
+    "botocore.hooks",
+    "botocore.auth",
+    "google.auth.transport.requests",
+)
+
+
+def _guard_third_party_loggers() -> None:
+    for name in THIRD_PARTY_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactRecords) for f in logger.filters):
+            logger.addFilter(RedactRecords())
+
+
+_guard_third_party_loggers()

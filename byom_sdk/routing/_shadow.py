@@ -56,7 +56,8 @@ class Shadows:
     def _finish(self, error: BaseException | None) -> None:
         if error is not None:
             # The copy's own audit record holds the failure; the live call never sees it.
-            log.debug("route %r: shadow call to %r failed: %s", self.route, self.target, error)
+            shown = getattr(error, "masked_message", None) or error  # never the restored values
+            log.debug("route %r: shadow call to %r failed: %s", self.route, self.target, shown)
         with self._done:
             if error is not None:
                 self.failed += 1

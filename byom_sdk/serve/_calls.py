@@ -211,7 +211,14 @@ def classify(error: BaseException, *, model: str | None = None, request_id: str 
     if served is error:
         return served  # the app's own wording
     if served.status >= 500 and served.code != "schema_error":
-        detail = getattr(error, "message", None) or str(error) or type(error).__name__
+        # The log gets the text as it left the boundary: the restored message may quote
+        # the caller's personal data back (a model echoing its input in an error).
+        detail = (
+            getattr(error, "masked_message", None)
+            or getattr(error, "message", None)
+            or str(error)
+            or type(error).__name__
+        )
         log.warning(
             "request %s%s failed (%d %s): %s",
             request_id or "-",

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import click
 
+from .._redact import RedactRecords
 from ..trust._residency._hosts import redact_url
 
 __all__ = ["serve"]
@@ -56,6 +57,10 @@ def redact_logged_urls() -> None:
         for handler in logger.handlers:
             if not any(isinstance(f, _RedactUrls) for f in handler.filters):
                 handler.addFilter(_RedactUrls())
+            # The access log prints the request's path with its query and no scheme
+            # ("GET /v1/models?api_key=..."), which only redact()'s query rule catches.
+            if not any(isinstance(f, RedactRecords) for f in handler.filters):
+                handler.addFilter(RedactRecords())
 
 
 @click.command("serve")

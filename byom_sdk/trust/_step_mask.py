@@ -249,6 +249,7 @@ class _MaskCall(Interceptor):
             return
         message, restored = demask_text(error.message, vault)
         if restored:
+            error.masked_message = error.message  # what logs may show (see ByomError)
             error.message = message
             error.args = (message, *error.args[1:])
         if isinstance(error, ProviderError) and error.details:

@@ -7,8 +7,11 @@ masked text (the masking step hands it over through the call's trust record).
 
 from __future__ import annotations
 
+from collections import Counter
+
 from .._middleware import CallContext, Interceptor
 from .._types import EmbedRequest, GenerateRequest
+from ._masking import Masker
 from ._record import TrustCall, TrustSettings
 from ._telemetry import SpanHandle, start_span
 
@@ -20,6 +23,43 @@ class TelemetryStep:
 
     def __init__(self, settings: TrustSettings) -> None:
         self.settings = settings
+        self._masker: Masker | None = None
+        self._ids: dict[str, str] = {}
+
+    def conversation_id(self, value: str | None) -> str | None:
+        """``value`` with what the policy's detectors find replaced by type tags
+        (``ticket-[EMAIL]``). The id is metadata: it never leaves with the request, but a
+        span does (to whatever collector the application exports to), so an id built from
+        an e-mail or an account number must not carry it there unmasked. Ids without
+        personal data, the usual case, are unchanged; trust off or masking off sends them
+        as given, like the content."""
+        if not value or not self.settings.enabled or not self.settings.policy.masking.enabled:
+            return value
+        # Unlocked: calls of one model run on many threads, and a lost race only recomputes.
+        found = self._ids.get(value)
+        if found is None:
+            found = self._mask(value)
+            if len(self._ids) >= 4096:  # ids repeat per conversation: a bounded memo is enough
+                self._ids.clear()
+            self._ids[value] = found
+        return found
+
+    def _mask(self, value: str) -> str:
+        masker = self._masker
+        if masker is None:
+            masking = self.settings.policy.masking
+            runtime = self.settings.runtime
+            detectors = [runtime.detector(name, masking.context_words) for name in masking.detectors]
+            masker = self._masker = Masker(
+                detectors,
+                entities=masking.entities,
+                thresholds=masking.thresholds,
+                default_threshold=masking.default_threshold,
+                mode="redact",
+            )
+        # "redact" whatever the policy's mode: a placeholder would need the call's vault,
+        # and "refuse" must not fail a call over its telemetry.
+        return masker.mask_text(value, None, Counter(), mode="redact")
 
     def open(self, call: CallContext) -> Interceptor | None:
         settings = self.settings
@@ -28,13 +68,14 @@ class TelemetryStep:
         span = start_span(settings.alias, call.operation, call.info, enabled=True)
         if not span.active:
             return None
-        return _TelemetryCall(settings.state(call), span)
+        return _TelemetryCall(self, settings.state(call), span)
 
 
 class _TelemetryCall(Interceptor):
     any_thread = True
 
-    def __init__(self, trust: TrustCall, span: SpanHandle) -> None:
+    def __init__(self, step: TelemetryStep, trust: TrustCall, span: SpanHandle) -> None:
+        self.step = step
         self.trust = trust
         self.span = span
         self.error: BaseException | None = None
@@ -45,13 +86,13 @@ class _TelemetryCall(Interceptor):
                 "gen_ai.request.max_tokens": request.max_tokens,
                 "gen_ai.request.temperature": request.temperature,
                 "gen_ai.request.top_p": request.top_p,
-                "gen_ai.conversation.id": request.metadata.conversation_id,
+                "gen_ai.conversation.id": self.step.conversation_id(request.metadata.conversation_id),
             }
         )
         return request
 
     def on_embed_request(self, request: EmbedRequest) -> EmbedRequest:
-        self.span.set("gen_ai.conversation.id", request.metadata.conversation_id)
+        self.span.set("gen_ai.conversation.id", self.step.conversation_id(request.metadata.conversation_id))
         return request
 
     def on_error(self, error: BaseException) -> None:

@@ -172,6 +172,20 @@ def error_for_status(
     return Unavailable(text, retry_after=hint, **kwargs)
 
 
+def _without_userinfo(url: str) -> tuple[str, str | None]:
+    """``url`` without ``user:password@``, and those as a Basic ``Authorization`` value."""
+    import base64
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode("ascii")
+    return urlunsplit(parts._replace(netloc=host)), f"Basic {token}"
+
+
 def _deadline_passed(where: str, provider: str) -> Timeout:
     """The call's time ran out with the answer on its way (sent: not resent elsewhere)."""
     return Timeout(
@@ -244,10 +258,15 @@ class HttpTransport:
     ) -> None:
         import httpx
 
-        self.base_url = base_url.rstrip("/")
+        base_url, basic = _without_userinfo(base_url.rstrip("/"))
+        self.base_url = base_url
         self.routes = dict(routes)
         self.provider = provider
         self._headers = {"Accept": "application/json", **headers}
+        if basic is not None and not any(k.lower() == "authorization" for k in self._headers):
+            # The URL's user:password as a header, as httpx would send it: a URL holding
+            # them would print them in httpx's own request log line.
+            self._headers["Authorization"] = basic
         self._timeout = timeout
         self._connect_timeout = connect_timeout
         self._client: httpx.Client | None = httpx.Client(headers=self._headers, timeout=self._limits(None))

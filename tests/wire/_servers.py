@@ -50,6 +50,7 @@ class RawServer:
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.requests = 0
+        self.heads: list[bytes] = []  # each request's line and headers
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
@@ -79,6 +80,7 @@ class RawServer:
                     return
                 body += more
             self.requests += 1
+            self.heads.append(top)
             try:
                 self.handler(conn, body)
             except OSError:

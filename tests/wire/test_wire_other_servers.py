@@ -139,3 +139,30 @@ def test_a_request_this_side_cannot_write_is_a_bad_request_not_a_dropped_connect
     finally:
         transport.close()
         server.close()
+
+
+def test_url_credentials_go_as_a_basic_header_never_in_the_url(caplog):
+    import logging
+
+    server = RawServer(lambda conn, _: answer(conn, json.dumps(completion("hi")).encode()))
+    transport = HttpTransport(
+        f"http://bob:pa%40ss@127.0.0.1:{server.port}/v1",
+        {"generate": "/chat/completions"},
+        headers={},
+        timeout=2.0,
+        connect_timeout=1.0,
+        provider="t",
+    )
+    try:
+        with caplog.at_level(logging.INFO, logger="httpx"):
+            transport.call("generate", {"messages": []}, GenerateRequest(prompt="hi"))
+    finally:
+        transport.close()
+        server.close()
+    token = base64.b64encode(b"bob:pa@ss").decode()
+    lines = server.heads[0].decode().split("\r\n")[1:]
+    sent = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+    assert sent["authorization"] == f"Basic {token}"
+    assert transport.base_url == f"http://127.0.0.1:{server.port}/v1"
+    logged = " ".join(record.getMessage() for record in caplog.records)
+    assert "HTTP Request" in logged and "bob" not in logged and "pa%40ss" not in logged
