@@ -20,7 +20,7 @@ import re
 import threading
 from typing import Any
 
-__all__ = ["RedactRecords", "redact", "redact_value", "remember_secret"]
+__all__ = ["THIRD_PARTY_LOGGERS", "RedactRecords", "redact", "redact_value", "remember_secret"]
 
 #: interpolated values shorter than this are not redacted: replacing "1" or "eu" in
 #: every message would garble them, and such values are not secrets.

@@ -22,6 +22,7 @@ import pytest
 from pydantic import BaseModel, SecretBytes, SecretStr
 
 from ..._provider import Provider
+from ..._redact import THIRD_PARTY_LOGGERS, RedactRecords
 from ._core import FAULTS, check, plugin_label
 from ._subject import ModelSubject
 
@@ -148,10 +149,20 @@ def _every_log_record() -> Iterator[_Records]:
         for name, logger in list(logging.Logger.manager.loggerDict.items())
         if isinstance(logger, logging.Logger) and logger.level > logging.DEBUG
     }
+    # The SDK redacts what the HTTP client libraries log (byom_sdk._redact): the plugin is
+    # judged without that net, which catches only those loggers' lines, while a credential
+    # in a URL's query also lands in the endpoint's and every proxy's access logs.
+    nets = {
+        name: [f for f in logging.getLogger(name).filters if isinstance(f, RedactRecords)]
+        for name in THIRD_PARTY_LOGGERS
+    }
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
     for name in quiet:
         logging.getLogger(name).setLevel(logging.DEBUG)
+    for name, found in nets.items():
+        for net in found:
+            logging.getLogger(name).removeFilter(net)
     try:
         yield handler
     finally:
@@ -159,6 +170,9 @@ def _every_log_record() -> Iterator[_Records]:
         root.setLevel(level)
         for name, old in quiet.items():
             logging.getLogger(name).setLevel(old)
+        for name, found in nets.items():
+            for net in found:
+                logging.getLogger(name).addFilter(net)
 
 
 class SecretChecks(ModelSubject):
