@@ -27,7 +27,14 @@ __all__ = ["CHATML_TEMPLATE", "ChatTemplate", "HFTokenizer", "HFTokenizerConfig"
 
 CHATML_TEMPLATE = (
     "{% for message in messages %}"
-    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + (message['content'] or '') }}"
+    # Tool calls are rendered (Qwen's ChatML form) so they are counted against the context
+    # window: an assistant turn that only calls tools would otherwise count as empty.
+    "{% for call in message['tool_calls'] or [] %}"
+    # Separate outputs: tojson gives Markup, and Markup + str would HTML-escape the tags.
+    "{{ '\n<tool_call>\n' }}{{ call['function'] | tojson }}{{ '\n</tool_call>' }}"
+    "{% endfor %}"
+    "{{ '<|im_end|>' + '\n' }}"
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
@@ -68,6 +75,16 @@ class HFTokenizerConfig(BaseModel):
     chat_template: str | None = None
 
 
+def _private_backend(backend: tokenizers.Tokenizer) -> tokenizers.Tokenizer:
+    """A copy of ``backend`` that neither pads nor truncates."""
+    import tokenizers
+
+    copy = tokenizers.Tokenizer.from_str(backend.to_str())
+    copy.no_padding()
+    copy.no_truncation()
+    return copy
+
+
 def _token_text(value: Any) -> str | None:
     if isinstance(value, str):
         return value
@@ -83,7 +100,9 @@ class HFTokenizer:
     :param chat_template: jinja2 chat template; ``None`` uses ChatML.
     :param bos_token: text of the BOS token (passed to templates), if any.
     :param eos_tokens: texts of the tokens that end generation.
-    :param add_bos_token: prepend BOS when encoding with special tokens.
+    :param add_bos_token: prepend BOS when encoding with special tokens; ``None`` leaves
+        special tokens to the tokenizer's own post-processor (as transformers does when
+        ``tokenizer_config.json`` does not say).
     """
 
     def __init__(
@@ -93,9 +112,22 @@ class HFTokenizer:
         chat_template: str | None = None,
         bos_token: str | None = None,
         eos_tokens: Sequence[str] = (),
-        add_bos_token: bool = False,
+        add_bos_token: bool | None = False,
     ) -> None:
-        self.backend = tokenizer
+        # A private copy with padding and truncation off: a backend that pads or truncates
+        # (or one its owner reconfigures later, from any thread) would make counts wrong and
+        # let prompts over the context window through.
+        self._setup(_private_backend(tokenizer), chat_template, bos_token, eos_tokens, add_bos_token)
+
+    def _setup(
+        self,
+        backend: tokenizers.Tokenizer,
+        chat_template: str | None,
+        bos_token: str | None,
+        eos_tokens: Sequence[str],
+        add_bos_token: bool | None,
+    ) -> None:
+        self.backend = backend
         self.chat_template = chat_template or CHATML_TEMPLATE
         self.bos_token = bos_token
         self.eos_tokens = tuple(eos_tokens)
@@ -119,26 +151,43 @@ class HFTokenizer:
             raise ConfigError(f"cannot read tokenizer {file}: {exc}", field="tokenizer.path") from exc
         # Some tokenizer.json files (sentence-transformers exports) pad and truncate to a fixed
         # length; counts and context checks need the real number of tokens.
-        backend.no_padding()
-        backend.no_truncation()
-        config: dict[str, Any] = {}
+        config: Any = {}
         config_file = folder / "tokenizer_config.json"
         if config_file.is_file():
             try:
                 config = json.loads(config_file.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
                 raise ConfigError(f"cannot read {config_file}: {exc}", field="tokenizer.path") from exc
+            if not isinstance(config, dict):
+                raise ConfigError(f"{config_file} is not a JSON object", field="tokenizer.path")
         eos = _token_text(config.get("eos_token"))
         template = chat_template or config.get("chat_template")
         if isinstance(template, list):  # named templates: take "default"
-            template = next((t.get("template") for t in template if t.get("name") == "default"), None)
-        return cls(
+            template = next(
+                (t.get("template") for t in template if isinstance(t, dict) and t.get("name") == "default"), None
+            )
+        add_bos = config.get("add_bos_token")
+        # The backend was just loaded and is ours alone: switch padding and truncation off in
+        # place rather than pay __init__'s copy (a second parse of a many-MB file).
+        backend.no_padding()
+        backend.no_truncation()
+        tokenizer = cls.__new__(cls)
+        tokenizer._setup(
             backend,
-            chat_template=template if isinstance(template, str) else None,
-            bos_token=_token_text(config.get("bos_token")),
-            eos_tokens=(eos,) if eos else (),
-            add_bos_token=bool(config.get("add_bos_token", False)),
+            template if isinstance(template, str) else None,
+            _token_text(config.get("bos_token")),
+            (eos,) if eos else (),
+            # Only a JSON boolean counts: bool("false") is True.
+            add_bos if isinstance(add_bos, bool) else None,
         )
+        try:  # compile now, so a broken template is a config error at load, not a failed call
+            tokenizer._template  # noqa: B018
+        except Exception as exc:
+            source = "the chat_template given" if chat_template else str(config_file)
+            raise ConfigError(
+                f"{source}: chat_template does not compile: {exc}", field="tokenizer.chat_template"
+            ) from exc
+        return tokenizer
 
     @classmethod
     def from_config(cls, config: HFTokenizerConfig) -> HFTokenizer:
@@ -147,6 +196,8 @@ class HFTokenizer:
     # -- the Tokenizer protocol -----------------------------------------------------------
 
     def encode(self, text: str, *, add_special_tokens: bool = False) -> list[int]:
+        if add_special_tokens and self.add_bos_token is None:
+            return list(self.backend.encode(text, add_special_tokens=True).ids)
         ids: list[int] = self.backend.encode(text, add_special_tokens=False).ids
         if add_special_tokens and self.add_bos_token and self.bos_token is not None:
             bos = self.backend.token_to_id(self.bos_token)
@@ -235,7 +286,12 @@ class ChatTemplate:
                     item["tool_call_id"] = message.tool_call_id
                 rendered.append(item)
             else:
-                rendered.append(dict(message))
+                item = dict(message)
+                # Templates index message['role'] unguarded; name the message instead of
+                # failing on jinja's "'dict object' has no attribute 'role'".
+                if not isinstance(item.get("role"), str):
+                    raise ValueError(f"chat template: message {len(rendered)} has no role")
+                rendered.append(item)
         return str(
             self._template.render(
                 messages=rendered,

@@ -51,16 +51,25 @@ class _TokenizerCall(Interceptor):
             return request.prompt
         return self.tokenizer.apply_chat_template(request.as_messages())
 
+    def _count_prompt(self, request: GenerateRequest) -> int:
+        # With special tokens: the endpoint prepends BOS to a raw prompt, and that token takes
+        # a place in the window too (a rendered template that already starts with it is not
+        # given a second one).
+        return len(self.tokenizer.encode(self._prompt(request), add_special_tokens=True))
+
     def on_request(self, request: GenerateRequest) -> GenerateRequest:
         self.request = request
         limit = self.call.info.capabilities.max_context
         if limit is None:
             return request
-        used = self.prompt_tokens = self.tokenizer.count(self._prompt(request))
-        wanted = used + (request.max_tokens or 0)
+        used = self.prompt_tokens = self._count_prompt(request)
+        # Without max_tokens the model still has to produce one token: a prompt that fills
+        # the window exactly leaves no room and fails at the endpoint.
+        output = request.max_tokens if request.max_tokens is not None else 1
+        wanted = used + output
         if wanted > limit:
             raise BadRequest(
-                f"model '{self.call.alias}': prompt is {used} tokens + max_tokens {request.max_tokens or 0} "
+                f"model '{self.call.alias}': prompt is {used} tokens + {output} output tokens "
                 f"= {wanted}, over the context window of {limit}",
                 provider=self.call.info.provider,
                 code="ContextWindowExceeded",
@@ -71,7 +80,7 @@ class _TokenizerCall(Interceptor):
         assert self.request is not None
         prompt_tokens = self.prompt_tokens
         if prompt_tokens is None:
-            prompt_tokens = self.tokenizer.count(self._prompt(self.request))
+            prompt_tokens = self._count_prompt(self.request)
         return Usage(input_tokens=prompt_tokens, output_tokens=self.tokenizer.count(text), source="tokenizer")
 
     def on_response(self, response: GenerateResponse) -> GenerateResponse:

@@ -191,7 +191,7 @@ def test_chat_template_syntax_error_is_refused_at_load(tiny_folder):
     _edit_json(tiny_folder / "tokenizer_config.json", lambda d: d.update(chat_template="{% if %}"))
     with pytest.raises(ConfigError, match=r"tokenizer_config\.json: chat_template does not compile") as caught:
         OnnxModel(tiny_folder, threads=1, device="cpu")
-    assert caught.value.field == "chat_template"
+    assert caught.value.field is not None and caught.value.field.endswith("chat_template")
 
 
 @pytest.mark.parametrize(
