@@ -358,7 +358,7 @@ class TrustRuntime:
         )
         scorers = [self.scorer(name) for name in policy.scoring.scorers] if policy.scoring.enabled else []
         return TrustSteps(
-            outer=(TelemetryStep(settings), AuditStep(settings), GateStep(settings)),
+            outer=(TelemetryStep(settings, masker), AuditStep(settings), GateStep(settings)),
             scoring=ScoreStep(settings, scorers),
             masking=MaskStep(settings, masker),
         )

@@ -21,9 +21,9 @@ __all__ = ["TelemetryStep"]
 class TelemetryStep:
     """Opens a span for each call of one model."""
 
-    def __init__(self, settings: TrustSettings) -> None:
+    def __init__(self, settings: TrustSettings, masker: Masker) -> None:
         self.settings = settings
-        self._masker: Masker | None = None
+        self._masker = masker  # the masking step's: the same detectors and thresholds
         self._ids: dict[str, str] = {}
 
     def conversation_id(self, value: str | None) -> str | None:
@@ -45,21 +45,9 @@ class TelemetryStep:
         return found
 
     def _mask(self, value: str) -> str:
-        masker = self._masker
-        if masker is None:
-            masking = self.settings.policy.masking
-            runtime = self.settings.runtime
-            detectors = [runtime.detector(name, masking.context_words) for name in masking.detectors]
-            masker = self._masker = Masker(
-                detectors,
-                entities=masking.entities,
-                thresholds=masking.thresholds,
-                default_threshold=masking.default_threshold,
-                mode="redact",
-            )
         # "redact" whatever the policy's mode: a placeholder would need the call's vault,
         # and "refuse" must not fail a call over its telemetry.
-        return masker.mask_text(value, None, Counter(), mode="redact")
+        return self._masker.mask_text(value, None, Counter(), mode="redact")
 
     def open(self, call: CallContext) -> Interceptor | None:
         settings = self.settings

@@ -52,3 +52,30 @@ def round_trip():
         return request.as_messages()[-1].content, answer
 
     return run
+
+
+@pytest.fixture(scope="session")
+def otel_exporter():
+    """One in-memory exporter on the process's OpenTelemetry SDK tracer provider, installed
+    once (the global provider can be set only once per process)."""
+    otel_sdk = pytest.importorskip("opentelemetry.sdk.trace")
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    current = trace.get_tracer_provider()
+    if isinstance(current, otel_sdk.TracerProvider):
+        current.add_span_processor(SimpleSpanProcessor(exporter))
+    else:
+        provider = otel_sdk.TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)
+    return exporter
+
+
+@pytest.fixture
+def spans(otel_exporter):
+    otel_exporter.clear()
+    yield otel_exporter
+    otel_exporter.clear()

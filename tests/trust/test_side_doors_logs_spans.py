@@ -12,31 +12,8 @@ from byom_sdk import Client
 from byom_sdk.testing import ScriptedModel
 from byom_sdk.trust.testing import CANARIES, assert_no_canaries, canary_text
 
-otel_sdk = pytest.importorskip("opentelemetry.sdk.trace")
-from opentelemetry import trace  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
-
-_EXPORTER = InMemorySpanExporter()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _tracer_provider():
-    current = trace.get_tracer_provider()
-    if not isinstance(current, otel_sdk.TracerProvider):
-        provider = otel_sdk.TracerProvider()
-        provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
-        trace.set_tracer_provider(provider)
-    else:  # pragma: no cover - another test module installed one first
-        current.add_span_processor(SimpleSpanProcessor(_EXPORTER))
-    yield
-
-
-@pytest.fixture
-def spans():
-    _EXPORTER.clear()
-    yield _EXPORTER
-    _EXPORTER.clear()
+pytest.importorskip("opentelemetry.sdk.trace")
+pytestmark = pytest.mark.usefixtures("otel_exporter")  # spans on for every test here
 
 
 def _logged(caplog: pytest.LogCaptureFixture) -> str:

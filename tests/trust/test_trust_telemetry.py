@@ -9,31 +9,10 @@ import pytest
 from byom_sdk import Boundary, PolicyViolation
 from byom_sdk.testing import ScriptedModel
 
-otel_sdk = pytest.importorskip("opentelemetry.sdk.trace")
-from opentelemetry import trace  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
+pytest.importorskip("opentelemetry.sdk.trace")
+from opentelemetry import trace
 
-_EXPORTER = InMemorySpanExporter()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def provider():
-    current = trace.get_tracer_provider()
-    if not isinstance(current, otel_sdk.TracerProvider):
-        provider = otel_sdk.TracerProvider()
-        provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
-        trace.set_tracer_provider(provider)
-    else:  # pragma: no cover - another test module installed one first
-        current.add_span_processor(SimpleSpanProcessor(_EXPORTER))
-    yield
-
-
-@pytest.fixture
-def spans():
-    _EXPORTER.clear()
-    yield _EXPORTER
-    _EXPORTER.clear()
+pytestmark = pytest.mark.usefixtures("otel_exporter")  # spans on for every test here
 
 
 def test_generate_span(make_client, spans):
